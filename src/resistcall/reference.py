@@ -1,0 +1,86 @@
+"""Panel reference conventions: contig names ``chrN_START_END`` map linearly onto GRCh38."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pysam
+
+from resistcall.errors import UserError
+
+_CONTIG = re.compile(r"^(?P<chrom>chr[0-9XYM]+)_(?P<start>\d+)_(?P<end>\d+)$")
+BUILD = "GRCh38"
+
+
+def contig_offset(contig: str) -> tuple[str, int]:
+    """Return (GRCh38 chromosome, offset) with ``genomic = offset + contig_position``.
+
+    Contigs that are not panel-style (e.g. a whole-genome ``chr2``) map onto themselves.
+    """
+    m = _CONTIG.match(contig)
+    if m is None:
+        return contig, 0
+    return m["chrom"], int(m["start"]) - 1
+
+
+def to_genomic(contig: str, pos: int) -> tuple[str, int]:
+    """1-based contig position -> 1-based GRCh38 (chromosome, position)."""
+    chrom, offset = contig_offset(contig)
+    return chrom, offset + pos
+
+
+def genomic_label(contig: str, pos: int) -> str:
+    chrom, gpos = to_genomic(contig, pos)
+    return f"{chrom}:{gpos}"
+
+
+def read_bed(path: str | Path, names: tuple[str, ...] = ("chrom", "start", "end", "name")) -> pd.DataFrame:
+    """Read a BED file (0-based half-open) with explicit dtypes; extra columns are dropped."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"BED file not found: {path}")
+    df = pd.read_csv(
+        path, sep="\t", header=None, comment="#", dtype=str, keep_default_na=False
+    )
+    if df.shape[1] < len(names):
+        raise UserError(f"{path}: expected at least {len(names)} columns, found {df.shape[1]}")
+    df = df.iloc[:, : len(names)]
+    df.columns = list(names)
+    for col in ("start", "end"):
+        bad = ~df[col].str.fullmatch(r"\d+")
+        if bad.any():
+            row = int(bad.idxmax()) + 1
+            raise UserError(f"{path}: row {row}: column {col} is not an integer: {df[col][bad].iloc[0]!r}")
+        df[col] = df[col].astype("int64")
+    bad = df["end"] <= df["start"]
+    if bad.any():
+        raise UserError(f"{path}: row {int(bad.idxmax()) + 1}: end <= start")
+    return df
+
+
+def bam_sample(bam_path: str | Path) -> str:
+    """Sample name from the BAM's first @RG SM tag (the name every output column uses)."""
+    with pysam.AlignmentFile(str(bam_path)) as bam:
+        groups = bam.header.to_dict().get("RG", [])
+    names = {rg.get("SM") for rg in groups if rg.get("SM")}
+    if len(names) != 1:
+        raise UserError(f"{bam_path}: expected exactly one @RG SM sample name, found {sorted(names)}")
+    return names.pop()
+
+
+def check_bam_matches_reference(bam_path: str | Path, fasta_path: str | Path) -> list[str]:
+    """Return problems if the BAM's @SQ lines disagree with the FASTA index (name and length)."""
+    with pysam.FastaFile(str(fasta_path)) as fa:
+        ref = dict(zip(fa.references, fa.lengths, strict=True))
+    with pysam.AlignmentFile(str(bam_path)) as bam:
+        bam_refs = dict(zip(bam.references, bam.lengths, strict=True))
+    problems = []
+    missing = sorted(set(ref) - set(bam_refs))
+    if missing:
+        problems.append(f"reference contigs absent from BAM header: {', '.join(missing[:3])}")
+    for name, length in bam_refs.items():
+        if name in ref and ref[name] != length:
+            problems.append(f"contig {name} has length {length} in the BAM but {ref[name]} in the reference")
+    return problems
