@@ -17,6 +17,7 @@ from resistcall.errors import UserError
 
 #: Stage modules, in pipeline order; each defines ``register(subparsers)``.
 COMMAND_MODULES = (
+    "resistcall.panel",
     "resistcall.simulate",
     "resistcall.samplesheet",
     "resistcall.qc",
