@@ -1,0 +1,195 @@
+# Alignment: deep input check -> bwa mem with read groups -> per-sample merge ->
+# duplicates marked (capture) or primers clipped (amplicon) -> index.
+
+
+rule bwa_index:
+    input:
+        REF,
+    output:
+        multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+    log:
+        "logs/bwa_index/index.log",
+    benchmark:
+        "benchmarks/bwa_index/index.tsv"
+    threads: res("bwa_index", "threads")
+    resources:
+        mem_mb=res("bwa_index", "mem_mb"),
+        runtime=res("bwa_index", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "bwa index -p {BWA_PREFIX} {input} 2> {log}"
+
+
+rule check_input:
+    input:
+        unpack(lambda wc: {k: v for k, v in unit_row(wc)[["fq1", "fq2", "bam"]].items() if v}),
+    output:
+        touch("results/checks/{sample}.{unit}.ok"),
+    params:
+        label=unit_label,
+        args=lambda wc, input: (
+            f"--bam {input.bam} --reference {REF}"
+            if "bam" in input.keys()
+            else f"--fq1 {input.fq1} --fq2 {input.fq2}"
+        ),
+    log:
+        "logs/check_input/{sample}.{unit}.log",
+    benchmark:
+        "benchmarks/check_input/{sample}.{unit}.tsv"
+    threads: res("check_input", "threads")
+    resources:
+        mem_mb=res("check_input", "mem_mb"),
+        runtime=res("check_input", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall check-input --label '{params.label}' {params.args} 2> {log}"
+
+
+rule bwa_mem:
+    input:
+        ok="results/checks/{sample}.{unit}.ok",
+        fq1=lambda wc: unit_row(wc)["fq1"],
+        fq2=lambda wc: unit_row(wc)["fq2"],
+        index=rules.bwa_index.output,
+    output:
+        temp("results/units/{sample}.{unit}.bam"),
+    params:
+        rg=r"@RG\tID:{sample}.{unit}\tSM:{sample}\tLB:{sample}\tPL:ILLUMINA\tPU:{unit}",
+    log:
+        "logs/bwa_mem/{sample}.{unit}.log",
+    benchmark:
+        "benchmarks/bwa_mem/{sample}.{unit}.tsv"
+    threads: res("bwa_mem", "threads")
+    resources:
+        mem_mb=res("bwa_mem", "mem_mb"),
+        runtime=res("bwa_mem", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "(bwa mem -t {threads} -Y -R '{params.rg}' {BWA_PREFIX} {input.fq1} {input.fq2}"
+        " | samtools fixmate -m -u - -"
+        " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
+
+
+rule bam_unit:
+    # A unit given as an aligned BAM (checked against the reference when the sheet loads):
+    # keep its alignments, set the read group to the sheet's sample, add mate tags for markdup.
+    input:
+        ok="results/checks/{sample}.{unit}.ok",
+        bam=lambda wc: unit_row(wc)["bam"],
+    output:
+        temp("results/units/{sample}.{unit}.from_bam.bam"),
+    params:
+        rg=r"ID:{sample}.{unit}\tSM:{sample}\tLB:{sample}\tPL:ILLUMINA\tPU:{unit}",
+    log:
+        "logs/bam_unit/{sample}.{unit}.log",
+    benchmark:
+        "benchmarks/bam_unit/{sample}.{unit}.tsv"
+    threads: res("merge_units", "threads")
+    resources:
+        mem_mb=res("merge_units", "mem_mb"),
+        runtime=res("merge_units", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "(samtools addreplacerg -m overwrite_all -r '{params.rg}' -u -o - {input.bam}"
+        " | samtools collate -O -u - {output}.collate"
+        " | samtools fixmate -m -u - -"
+        " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
+
+
+def unit_bams(wildcards):
+    bams = []
+    for unit, row in units_of(wildcards.sample).iterrows():
+        suffix = ".from_bam.bam" if row["bam"] else ".bam"
+        bams.append(f"results/units/{wildcards.sample}.{unit}{suffix}")
+    return bams
+
+
+rule merge_units:
+    input:
+        unit_bams,
+    output:
+        temp("results/units/{sample}.merged.bam"),
+    log:
+        "logs/merge_units/{sample}.log",
+    benchmark:
+        "benchmarks/merge_units/{sample}.tsv"
+    threads: res("merge_units", "threads")
+    resources:
+        mem_mb=res("merge_units", "mem_mb"),
+        runtime=res("merge_units", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "samtools merge -f -@ {threads} -o {output} {input} 2> {log}"
+
+
+if ASSAY == "capture":
+
+    rule markdup:
+        input:
+            "results/units/{sample}.merged.bam",
+        output:
+            bam="results/{line}/{sample}.bam",
+            stats="results/qc/{line}/{sample}.markdup.txt",
+        log:
+            "logs/markdup/{line}/{sample}.log",
+        benchmark:
+            "benchmarks/markdup/{line}/{sample}.tsv"
+        threads: res("markdup", "threads")
+        resources:
+            mem_mb=res("markdup", "mem_mb"),
+            runtime=res("markdup", "runtime"),
+        conda:
+            ENV_ALIGN
+        shell:
+            "samtools markdup -@ {threads} -s -f {output.stats} -T {output.bam}.tmp"
+            " {input} {output.bam} 2> {log}"
+
+else:
+
+    rule ampliconclip:
+        # Amplicon reads share start/end by design, so duplicates are never marked;
+        # primer bases are soft-clipped so they cannot mask variants or inflate depth.
+        input:
+            bam="results/units/{sample}.merged.bam",
+            primers=config["panel"]["primers"],
+        output:
+            bam="results/{line}/{sample}.bam",
+            stats="results/qc/{line}/{sample}.ampliconclip.txt",
+        log:
+            "logs/ampliconclip/{line}/{sample}.log",
+        benchmark:
+            "benchmarks/ampliconclip/{line}/{sample}.tsv"
+        threads: res("ampliconclip", "threads")
+        resources:
+            mem_mb=res("ampliconclip", "mem_mb"),
+            runtime=res("ampliconclip", "runtime"),
+        conda:
+            ENV_ALIGN
+        shell:
+            "(samtools ampliconclip --both-ends --strand -f {output.stats}"
+            " -b {input.primers} -u -o - {input.bam}"
+            " | samtools sort -@ {threads} -m 512M -o {output.bam} -T {output.bam}.tmp -) 2> {log}"
+
+
+rule index_bam:
+    input:
+        "results/{line}/{sample}.bam",
+    output:
+        "results/{line}/{sample}.bam.bai",
+    log:
+        "logs/index_bam/{line}/{sample}.log",
+    benchmark:
+        "benchmarks/index_bam/{line}/{sample}.tsv"
+    threads: res("index_bam", "threads")
+    resources:
+        mem_mb=res("index_bam", "mem_mb"),
+        runtime=res("index_bam", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "samtools index {input} 2> {log}"

@@ -1,0 +1,29 @@
+# HGVS + known-resistance matching + per-drug verdicts for every sample of a line.
+
+
+rule annotate:
+    input:
+        vcf="results/{line}/snv.vcf.gz",
+        cnv="results/{line}/cnv.tsv",
+        fusions="results/{line}/fusions.tsv",
+        bams=line_bams,
+        ref=REF,
+        gtf=GTF,
+        known=config["known_resistance"],
+    output:
+        tsv="results/{line}/hits.tsv",
+        json="results/{line}/hits.json",
+    log:
+        "logs/annotate/{line}.log",
+    benchmark:
+        "benchmarks/annotate/{line}.tsv"
+    threads: res("annotate", "threads")
+    resources:
+        mem_mb=res("annotate", "mem_mb"),
+        runtime=res("annotate", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
+        " --known {input.known} --cnv {input.cnv} --fusions {input.fusions} --bam {input.bams}"
+        " --out {output.tsv} --json {output.json} 2> {log}"

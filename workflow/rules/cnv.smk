@@ -1,0 +1,31 @@
+# Gene copy number of every resistant sample relative to its parental.
+
+
+rule cnv:
+    input:
+        parental=parental_bam,
+        resistant=resistant_bams,
+        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        targets=TARGETS,
+        ref=REF,
+    output:
+        cnv="results/{line}/cnv.tsv",
+        targets="results/{line}/cnv_targets.tsv",
+    params:
+        assay=ASSAY,
+        extra=cnv_options,
+    log:
+        "logs/cnv/{line}.log",
+    benchmark:
+        "benchmarks/cnv/{line}.tsv"
+    threads: res("cnv", "threads")
+    resources:
+        mem_mb=res("cnv", "mem_mb"),
+        runtime=res("cnv", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall cnv --targets {input.targets} --reference {input.ref}"
+        " --parental {input.parental} --resistant {input.resistant}"
+        " --assay {params.assay} {params.extra}"
+        " --out {output.cnv} --targets-out {output.targets} 2> {log}"

@@ -1,0 +1,87 @@
+# Shared helpers: config/sheet validation (at parse time, before anything runs),
+# per-rule resources from config/resources.yaml, and input functions.
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from resistcall.errors import UserError
+from resistcall.samplesheet import load_sheets
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+try:
+    SHEETS = load_sheets(config, base_dir=Path("."))
+except UserError as exc:
+    raise WorkflowError(f"resistcall: invalid input\n{exc}") from None
+
+with open(config.get("resources_config", "config/resources.yaml")) as handle:
+    RESOURCES = yaml.safe_load(handle)
+validate(RESOURCES, schema="../schemas/resources.schema.yaml")
+
+REF = config["reference"]["fasta"]
+GTF = config["reference"]["gtf"]
+ASSAY = config["panel"]["assay"]
+TARGETS = config["panel"]["targets"]
+BWA_PREFIX = "results/reference/genome.fa"
+ENV_ALIGN = "../../envs/align.yaml"
+ENV_RESISTCALL = "../../envs/resistcall.yaml"
+# Lines with at least one resistant sample get a comparison; others have nothing to compare.
+LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
+
+wildcard_constraints:
+    sample="|".join(SHEETS.samples.index),
+    line="|".join(SHEETS.lines()),
+    unit="[A-Za-z0-9][A-Za-z0-9._-]*",
+
+
+def res(rule_name, key):
+    """Threads/mem_mb/runtime for a rule: its entry in config/resources.yaml, else the default."""
+    return RESOURCES.get("rules", {}).get(rule_name, {}).get(key, RESOURCES["default"][key])
+
+
+def units_of(sample):
+    return SHEETS.units.loc[sample]
+
+
+def unit_row(wildcards):
+    return SHEETS.units.loc[(wildcards.sample, wildcards.unit)]
+
+
+def unit_label(wildcards):
+    row = unit_row(wildcards)
+    return f"{config['units']} line {row['sheet_line']} (sample {wildcards.sample}, unit {wildcards.unit})"
+
+
+def sample_bam(sample):
+    return f"results/{SHEETS.line_of(sample)}/{sample}.bam"
+
+
+def parental_bam(wildcards):
+    return sample_bam(SHEETS.parental(wildcards.line))
+
+
+def resistant_bams(wildcards):
+    return [sample_bam(s) for s in SHEETS.resistant(wildcards.line)]
+
+
+def line_bams(wildcards):
+    return [sample_bam(s) for s in SHEETS.samples_of(wildcards.line)]
+
+
+def line_qc(wildcards):
+    return [f"results/qc/{s}.qc.json" for s in SHEETS.samples_of(wildcards.line)]
+
+
+def final_outputs():
+    per_line = ["report.html", "report.json", "hits.tsv", "snv.vcf.gz", "cnv.tsv", "fusions.tsv"]
+    outputs = [f"results/{line}/{name}" for line in LINES for name in per_line]
+    outputs += [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
+    outputs.append("results/index.html")
+    return outputs
+
+
+def cnv_options(wildcards):
+    """Every key of the config's `cnv:` section becomes the CLI option of the same name."""
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.get("cnv", {}).items())

@@ -1,0 +1,27 @@
+# ALK fusion breakpoints in every sample of a line (the resistant lines stay rearranged).
+
+
+rule fusion:
+    input:
+        bams=line_bams,
+        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        ref=REF,
+        gtf=GTF,
+    output:
+        tsv="results/{line}/fusions.tsv",
+        vcf="results/{line}/fusions.vcf.gz",
+    params:
+        gene=config["fusion"]["gene"],
+    log:
+        "logs/fusion/{line}.log",
+    benchmark:
+        "benchmarks/fusion/{line}.tsv"
+    threads: res("fusion", "threads")
+    resources:
+        mem_mb=res("fusion", "mem_mb"),
+        runtime=res("fusion", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
+        " --gene {params.gene} --out {output.tsv} --vcf {output.vcf} 2> {log}"

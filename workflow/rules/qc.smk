@@ -1,0 +1,47 @@
+# QC: samtools stats (MultiQC-readable) and resistcall's per-target depth summary.
+
+
+rule samtools_stats:
+    input:
+        bam=lambda wc: sample_bam(wc.sample),
+        bai=lambda wc: sample_bam(wc.sample) + ".bai",
+    output:
+        "results/qc/{sample}.stats.txt",
+    log:
+        "logs/samtools_stats/{sample}.log",
+    benchmark:
+        "benchmarks/samtools_stats/{sample}.tsv"
+    threads: res("samtools_stats", "threads")
+    resources:
+        mem_mb=res("samtools_stats", "mem_mb"),
+        runtime=res("samtools_stats", "runtime"),
+    conda:
+        ENV_ALIGN
+    shell:
+        "samtools stats -@ {threads} {input.bam} > {output} 2> {log}"
+
+
+rule qc:
+    input:
+        bam=lambda wc: sample_bam(wc.sample),
+        bai=lambda wc: sample_bam(wc.sample) + ".bai",
+        stats="results/qc/{sample}.stats.txt",
+        targets=TARGETS,
+    output:
+        json="results/qc/{sample}.qc.json",
+        targets="results/qc/{sample}.targets.tsv",
+    params:
+        assay=ASSAY,
+    log:
+        "logs/qc/{sample}.log",
+    benchmark:
+        "benchmarks/qc/{sample}.tsv"
+    threads: res("qc", "threads")
+    resources:
+        mem_mb=res("qc", "mem_mb"),
+        runtime=res("qc", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall qc --bam {input.bam} --stats {input.stats} --targets {input.targets}"
+        " --assay {params.assay} --out {output.json} --targets-out {output.targets} 2> {log}"

@@ -1,0 +1,60 @@
+# Clinician report per line (HTML + JSON for LIMS) and a cohort index.
+
+
+rule report:
+    input:
+        hits="results/{line}/hits.json",
+        cnv="results/{line}/cnv.tsv",
+        cnv_targets="results/{line}/cnv_targets.tsv",
+        hotspots="results/{line}/hotspots.tsv",
+        fusions="results/{line}/fusions.tsv",
+        vcf="results/{line}/snv.vcf.gz",
+        qc=line_qc,
+        samples=config["samples"],
+    output:
+        html=report(
+            "results/{line}/report.html",
+            caption="report/line.rst",
+            category="Clinician reports",
+            labels={"line": "{line}"},
+        ),
+        json="results/{line}/report.json",
+    log:
+        "logs/report/{line}.log",
+    benchmark:
+        "benchmarks/report/{line}.tsv"
+    threads: res("report", "threads")
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
+        " --cnv-targets {input.cnv_targets} --hotspots {input.hotspots}"
+        " --fusions {input.fusions} --vcf {input.vcf} --qc {input.qc}"
+        " --samples {input.samples} --out {output.html} --json {output.json} 2> {log}"
+
+
+rule report_index:
+    input:
+        expand("results/{line}/report.json", line=LINES),
+    output:
+        report(
+            "results/index.html",
+            caption="report/index.rst",
+            category="Clinician reports",
+            labels={"line": "cohort index"},
+        ),
+    log:
+        "logs/report_index/index.log",
+    benchmark:
+        "benchmarks/report_index/index.tsv"
+    threads: res("report_index", "threads")
+    resources:
+        mem_mb=res("report_index", "mem_mb"),
+        runtime=res("report_index", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall report-index --reports {input} --out {output} 2> {log}"

@@ -1,0 +1,35 @@
+# SNV/indel calling per line: parental + every resistant derivative in one VCF,
+# with coverage verdicts at every known-resistance hotspot.
+
+
+rule snv:
+    input:
+        parental=parental_bam,
+        resistant=resistant_bams,
+        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        ref=REF,
+        regions=config["panel"]["snv_regions"],
+        known=config["known_resistance"],
+        gtf=GTF,
+    output:
+        vcf="results/{line}/snv.vcf.gz",
+        tbi="results/{line}/snv.vcf.gz.tbi",
+        hotspots="results/{line}/hotspots.tsv",
+    params:
+        assay=ASSAY,
+        min_vaf=config["snv"]["min_vaf"],
+    log:
+        "logs/snv/{line}.log",
+    benchmark:
+        "benchmarks/snv/{line}.tsv"
+    threads: res("snv", "threads")
+    resources:
+        mem_mb=res("snv", "mem_mb"),
+        runtime=res("snv", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall snv --reference {input.ref} --regions {input.regions}"
+        " --parental {input.parental} --resistant {input.resistant}"
+        " --assay {params.assay} --min-vaf {params.min_vaf} --out {output.vcf}"
+        " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"
