@@ -36,7 +36,9 @@ def genomic_label(contig: str, pos: int) -> str:
     return f"{chrom}:{gpos}"
 
 
-def read_bed(path: str | Path, names: tuple[str, ...] = ("chrom", "start", "end", "name")) -> pd.DataFrame:
+def read_bed(
+    path: str | Path, names: tuple[str, ...] = ("chrom", "start", "end", "name")
+) -> pd.DataFrame:
     """Read a BED file (0-based half-open) with explicit dtypes; extra columns are dropped."""
     path = Path(path)
     if not path.exists():
@@ -52,7 +54,8 @@ def read_bed(path: str | Path, names: tuple[str, ...] = ("chrom", "start", "end"
         bad = ~df[col].str.fullmatch(r"\d+")
         if bad.any():
             row = int(bad.idxmax()) + 1
-            raise UserError(f"{path}: row {row}: column {col} is not an integer: {df[col][bad].iloc[0]!r}")
+            value = df[col][bad].iloc[0]
+            raise UserError(f"{path}: row {row}: column {col} is not an integer: {value!r}")
         df[col] = df[col].astype("int64")
     bad = df["end"] <= df["start"]
     if bad.any():
@@ -66,7 +69,9 @@ def bam_sample(bam_path: str | Path) -> str:
         groups = bam.header.to_dict().get("RG", [])
     names = {rg.get("SM") for rg in groups if rg.get("SM")}
     if len(names) != 1:
-        raise UserError(f"{bam_path}: expected exactly one @RG SM sample name, found {sorted(names)}")
+        raise UserError(
+            f"{bam_path}: expected exactly one @RG SM sample name, found {sorted(names)}"
+        )
     return names.pop()
 
 
@@ -82,5 +87,7 @@ def check_bam_matches_reference(bam_path: str | Path, fasta_path: str | Path) ->
         problems.append(f"reference contigs absent from BAM header: {', '.join(missing[:3])}")
     for name, length in bam_refs.items():
         if name in ref and ref[name] != length:
-            problems.append(f"contig {name} has length {length} in the BAM but {ref[name]} in the reference")
+            problems.append(
+                f"contig {name} has length {length} in the BAM but {ref[name]} in the reference"
+            )
     return problems
