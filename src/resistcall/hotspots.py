@@ -1,0 +1,73 @@
+"""Known-table residues -> contig codon positions (for per-hotspot coverage verdicts).
+
+The SNV stage reports, for every residue the knowledge table names, whether it was covered
+deeply enough to call it wild type. This module turns each table protein change into the contig
+positions of its codon(s) on the GTF model of its gene, so "not covered" can never be mistaken for
+"wild type".
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from resistcall.knowledge import MUTATION_TYPES, compound_parts, load_known, residue_span
+from resistcall.transcripts import TranscriptSet, load_transcripts
+
+log = logging.getLogger(__name__)
+
+SITE_COLUMNS = ["gene", "hgvs_p", "residue", "chrom", "positions"]
+
+
+def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.DataFrame:
+    """One row per distinct gene + residue + protein change of the mutation rows.
+
+    Compound rows are split into their parts; amplification and fusion rows have no codon and
+    are skipped. ``positions`` lists the 1-based contig positions of every codon base of the
+    residue(s), in genomic (ascending) order. Residues outside the gene's modelled exons are
+    skipped with a warning (they cannot be assessed on this panel).
+    """
+    records: dict[tuple[str, str, str], dict] = {}
+    rows = known[known["alteration_type"].isin(MUTATION_TYPES)]
+    for gene, hgvs_p in zip(rows["gene"], rows["hgvs_p"], strict=True):
+        tx = transcripts.by_gene.get(gene)
+        for part in compound_parts(hgvs_p):
+            span = residue_span(part)
+            if span is None:
+                log.warning("known table: cannot read a residue from %s %s", gene, part)
+                continue
+            label, first, last = span
+            key = (gene, label, part)
+            if key in records:
+                continue
+            if tx is None:
+                log.warning("known table: %s %s: gene has no model in the GTF", gene, part)
+                continue
+            positions: list[int] = []
+            for residue in range(first, last + 1):
+                codon = tx.codon_positions(residue)
+                if codon is None:
+                    positions = []
+                    break
+                positions.extend(codon)
+            if not positions:
+                log.warning("known table: %s %s: outside the modelled exons; skipped", gene, part)
+                continue
+            records[key] = {
+                "gene": gene,
+                "hgvs_p": part,
+                "residue": label,
+                "chrom": tx.chrom,
+                "positions": sorted(positions),
+                "_order": (gene, first, part),
+            }
+    out = sorted(records.values(), key=lambda r: r["_order"])
+    df = pd.DataFrame(out, columns=[*SITE_COLUMNS, "_order"]).drop(columns="_order")
+    return df.reset_index(drop=True)
+
+
+def sites_from_known(known_path: str | Path, gtf_path: str | Path) -> pd.DataFrame:
+    """Columns ``gene, hgvs_p, residue, chrom, positions`` for every mutation in the known table."""
+    return sites_from_table(load_known(known_path), load_transcripts(gtf_path))
