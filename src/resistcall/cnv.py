@@ -1,0 +1,600 @@
+"""Gene copy number of resistant samples relative to their parental (``resistcall cnv``).
+
+Method (docs/cnv.md): fragment counts per target (``coverage.py``) -> log2 library-size
+normalised coverage -> ratio to a reference (the parental, a pool of normals, or flat) in
+which per-target capture/amplicon efficiency cancels -> GC correction of the ratio, i.e. of
+the sample's GC curve relative to the reference's, fitted on baseline targets only ->
+robust gene estimate (weighted Tukey biweight) with a bootstrap CI over targets -> baseline
+re-estimated from the genes that are not changed, iterated until the baseline gene set is
+stable, so an amplified gene holding a third of the targets cannot drag the neutral genes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from resistcall.coverage import count_targets, target_gc
+from resistcall.errors import UserError
+from resistcall.reference import (
+    bam_sample,
+    check_bam_matches_reference,
+    contig_offset,
+    genomic_label,
+    read_bed,
+)
+
+log = logging.getLogger(__name__)
+
+#: Control genes of the panel, designed to sit at baseline copy number. They are not forced
+#: into the baseline (the baseline is data-driven), but a warning is raised when one of them
+#: is called changed.
+CONTROL_GENES = ("CD74", "RET", "EWSR1")
+CALLS = ("amplification", "gain", "neutral", "loss", "deletion", "insufficient data")
+CN_COLUMNS = [
+    "sample", "gene", "n_targets", "log2_ratio", "copy_number", "ci_low", "ci_high", "call",
+]
+EXTRA_COLUMNS = [
+    "role", "reference", "chrom", "baseline", "chrom_ratio", "chrom_ratio_genes",
+    "log2_vs_parental", "median_count", "warning",
+]
+TARGET_COLUMNS = [
+    "sample", "chrom", "start", "end", "genomic", "gene", "gc", "count", "ref_count",
+    "log2_raw", "gc_correction", "log2_ratio", "weight", "baseline", "flags",
+]
+_LN2 = np.log(2.0)
+#: Expected fragment length used for the flat reference's length model (capture).
+FLAT_FRAGMENT = 200
+
+
+@dataclass(frozen=True)
+class Params:
+    """Model and call thresholds; each field is a CLI option and a `cnv:` config key."""
+
+    ploidy: float = 2.0          # copies of a baseline gene (the parental's ploidy)
+    amp_cn: float = 6.0          # CN >= this: amplification (Schildhaus GCN>=6, PureCN focal)
+    amp_ratio: float = 2.0       # FISH-like ratio vs same-chromosome baseline genes (MET/CEP7)
+    gain_cn: float = 2.5         # CN >= this (CI above ploidy): gain
+    loss_cn: float = 1.5         # CN <= this (CI below ploidy): loss
+    del_cn: float = 0.5          # CN <= this (CI below ploidy): deletion (homozygous)
+    min_targets: int = 3         # fewer usable targets: insufficient data
+    min_count: int = 20          # reference fragments a target needs to be used
+    min_mapq: int = 20           # reads below this mapping quality are not counted
+    baseline_tol: float = 0.25   # |gene log2| below this: gene joins the baseline
+    bootstrap: int = 1000        # bootstrap resamples of targets per gene
+    ci: float = 0.95             # confidence level of ci_low/ci_high
+    gc_span: float = 0.6         # fraction of baseline targets in each local GC fit
+    seed: int = 20261122         # bootstrap seed (outputs are deterministic)
+
+
+# ---------------------------------------------------------------------------- statistics
+
+
+def weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted median along the last axis (lower median at ties)."""
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=-1)
+    cw = np.cumsum(np.take_along_axis(w, order, axis=-1), axis=-1)
+    idx = np.argmax(cw >= cw[..., -1:] / 2.0, axis=-1)
+    return np.take_along_axis(xs, idx[..., None], axis=-1)[..., 0]
+
+
+def biweight_location(
+    x: np.ndarray, w: np.ndarray, c: float = 6.0, iters: int = 5, min_scale: float = 0.02
+) -> np.ndarray:
+    """Weighted Tukey biweight location along the last axis, started at the weighted median.
+
+    Targets further than ``c`` MADs from the centre get zero weight, so a failed amplicon or
+    a mis-mapped target does not move a gene's estimate.
+    """
+    m = weighted_median(x, w)
+    for _ in range(iters):
+        d = x - m[..., None]
+        scale = c * np.maximum(weighted_median(np.abs(d), w), min_scale)
+        u = d / scale[..., None]
+        bw = w * np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0)
+        total = bw.sum(axis=-1)
+        step = np.divide((bw * d).sum(axis=-1), total, out=np.zeros_like(m), where=total > 0)
+        m = m + step
+    return m
+
+
+def local_linear(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    x_eval: np.ndarray,
+    span: float,
+    robust_iters: int = 2,
+) -> np.ndarray:
+    """LOESS-style weighted local-linear fit of y on x (tricube kernel over the nearest
+    ``span`` fraction of points, bisquare robustness iterations), evaluated at ``x_eval``.
+    ``x_eval`` outside the fitted range is clamped to it: no extrapolation of the trend."""
+    n = len(x)
+    if n < 5:
+        return np.full(len(x_eval), float(np.sum(w * y) / np.sum(w)) if n else 0.0)
+    k = int(min(n, max(5, np.ceil(span * n))))
+    x_eval = np.clip(x_eval, x.min(), x.max())
+    rw = np.ones(n)
+
+    def fit(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        d = np.abs(at[:, None] - x[None, :])
+        h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-9) * 1.0001
+        kw = np.clip(1.0 - (d / h[:, None]) ** 3, 0.0, None) ** 3 * weights[None, :]
+        s0, s1, s2 = kw.sum(1), kw @ x, kw @ (x * x)
+        t0, t1 = kw @ y, kw @ (x * y)
+        denom = s0 * s2 - s1 * s1
+        ok = denom > 1e-12 * np.maximum(s0 * s2, 1e-300)
+        slope = np.divide(s0 * t1 - s1 * t0, denom, out=np.zeros_like(s0), where=ok)
+        level = np.divide(t0 - slope * s1, s0, out=np.zeros_like(s0), where=s0 > 0)
+        return level + slope * at
+
+    for _ in range(robust_iters):
+        resid = y - fit(x, w * rw)
+        s = np.median(np.abs(resid)) * 6.0
+        if s <= 0:
+            break
+        u = resid / s
+        rw = np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0)
+    return fit(x_eval, w * rw)
+
+
+def poisson_log2_var(counts: np.ndarray) -> np.ndarray:
+    """Variance of log2(count) under Poisson sampling (delta method, +0.5 continuity)."""
+    return 1.0 / ((np.asarray(counts, dtype=float) + 0.5) * _LN2**2)
+
+
+def log2_normalised(counts: np.ndarray) -> np.ndarray:
+    """log2 of counts per mean target (library-size normalisation), +0.5 continuity."""
+    c = np.asarray(counts, dtype=float) + 0.5
+    return np.log2(c / c.mean())
+
+
+# ---------------------------------------------------------------------- gene estimation
+
+
+@dataclass
+class GeneFit:
+    estimate: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    n: np.ndarray
+
+
+def gene_estimates(
+    ratio: np.ndarray,
+    weight: np.ndarray,
+    codes: np.ndarray,
+    n_genes: int,
+    params: Params,
+    rng: np.random.Generator,
+    resid_sd: float | None = None,
+) -> GeneFit:
+    """Biweight estimate per gene over targets with weight > 0, with a percentile bootstrap
+    CI over targets. The CI half-width is at least the t-interval of the pooled target
+    residual SD (``resid_sd``), so a gene with three nearly equal targets is not given a
+    spuriously tight interval."""
+    est = np.full(n_genes, np.nan)
+    lo = np.full(n_genes, np.nan)
+    hi = np.full(n_genes, np.nan)
+    n = np.zeros(n_genes, dtype=int)
+    alpha = (1.0 - params.ci) / 2.0
+    for g in range(n_genes):
+        sel = np.flatnonzero((codes == g) & (weight > 0))
+        n[g] = len(sel)
+        if not len(sel):
+            continue
+        x, w = ratio[sel], weight[sel]
+        est[g] = biweight_location(x, w)
+        if len(sel) < 2:
+            continue
+        idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
+        boot = biweight_location(x[idx], w[idx])
+        lo[g], hi[g] = np.quantile(boot, [alpha, 1.0 - alpha])
+        if resid_sd is not None and resid_sd > 0:
+            half = stats.t.ppf(1.0 - alpha, len(sel) - 1) * resid_sd / np.sqrt(len(sel))
+            lo[g] = min(lo[g], est[g] - half)
+            hi[g] = max(hi[g], est[g] + half)
+    return GeneFit(est, lo, hi, n)
+
+
+def densest_genes(est: np.ndarray, n: np.ndarray, width: float) -> np.ndarray:
+    """Genes in the densest cluster of gene estimates (window +-width around one gene):
+    a mode, not a mean, so several changed genes at once do not move it."""
+    ok = np.isfinite(est) & (n > 0)
+    if not ok.any():
+        return ok
+    votes = np.array(
+        [(np.abs(est[ok] - e) <= width).sum() if o else -1 for e, o in zip(est, ok, strict=True)]
+    )
+    spread = np.array(
+        [np.abs(est[ok] - e)[np.abs(est[ok] - e) <= width].sum() if o else np.inf
+         for e, o in zip(est, ok, strict=True)]
+    )
+    best = np.lexsort((spread, -votes))[0]
+    return ok & (np.abs(est - est[best]) <= width)
+
+
+@dataclass
+class SampleFit:
+    ratio: np.ndarray          # corrected, centred target log2 ratios
+    gc_correction: np.ndarray  # subtracted per target (GC trend + baseline offset)
+    weight: np.ndarray
+    genes: GeneFit
+    baseline: np.ndarray       # bool per gene
+    resid_sd: float
+
+
+def fit_sample(
+    raw: np.ndarray,
+    var0: np.ndarray,
+    usable: np.ndarray,
+    gc: np.ndarray | None,
+    codes: np.ndarray,
+    n_genes: int,
+    params: Params,
+    rng_seed: int,
+    forced_baseline: np.ndarray | None = None,
+    max_iter: int = 8,
+) -> SampleFit:
+    """Iterate baseline gene set <-> GC fit <-> gene estimates until the baseline is stable.
+
+    ``raw`` is log2(sample) - log2(reference) per target; ``var0`` its sampling variance.
+    The GC curve and the centre are fitted on baseline targets only, so changed genes never
+    enter the normalisation.
+    """
+    w = np.where(usable, 1.0 / np.maximum(var0, 1e-6), 0.0)
+    rng = np.random.default_rng(rng_seed)
+    first = gene_estimates(raw, w, codes, n_genes, replace(params, bootstrap=2), rng)
+    if forced_baseline is not None:
+        base = forced_baseline & (first.n > 0)
+    else:
+        base = densest_genes(first.estimate, first.n, 2 * params.baseline_tol)
+    extra_var = 0.0
+    correction = np.zeros_like(raw)
+    for _ in range(max_iter):
+        in_base = usable & base[codes]
+        if in_base.sum() < 2:
+            in_base = usable
+        if gc is not None:
+            correction = local_linear(gc[in_base], raw[in_base], w[in_base], gc, params.gc_span)
+        else:
+            correction = np.full_like(raw, biweight_location(raw[in_base], w[in_base]))
+        ratio = raw - correction
+        fit = gene_estimates(ratio, w, codes, n_genes, replace(params, bootstrap=2), rng)
+        resid = (ratio - fit.estimate[codes])[in_base]
+        mad_var = (1.4826 * np.median(np.abs(resid))) ** 2 if len(resid) else 0.0
+        extra_var = max(0.0, mad_var - float(np.median(var0[in_base])))
+        w = np.where(usable, 1.0 / (var0 + extra_var), 0.0)
+        if forced_baseline is not None:
+            break
+        new_base = np.isfinite(fit.estimate) & (np.abs(fit.estimate) < params.baseline_tol)
+        if np.array_equal(new_base, base):
+            break
+        base = new_base
+    ratio = raw - correction
+    in_base = usable & base[codes]
+    resid_sd = float(np.sqrt(np.median(var0[in_base]) + extra_var)) if in_base.any() else 0.0
+    genes = gene_estimates(
+        ratio, w, codes, n_genes, params, np.random.default_rng(rng_seed), resid_sd
+    )
+    return SampleFit(ratio, correction, w, genes, base, resid_sd)
+
+
+
+# --------------------------------------------------------------------------- references
+
+
+@dataclass
+class Reference:
+    name: str
+    log2: np.ndarray      # expected log2 normalised coverage per target
+    var: np.ndarray       # sampling variance of that expectation
+    counts: np.ndarray    # fragments per target behind it (for min_count)
+    warning: str = ""
+
+
+def parental_reference(name: str, counts: np.ndarray) -> Reference:
+    return Reference(name, log2_normalised(counts), poisson_log2_var(counts), counts)
+
+
+def pool_reference(
+    counts: np.ndarray, gc: np.ndarray | None, params: Params, names: list[str]
+) -> Reference:
+    """Median of GC-corrected pool members. counts: targets x members. Each member's GC curve
+    is removed relative to the pool median (twice), then the median and its spread are taken."""
+    y = np.column_stack([log2_normalised(counts[:, j]) for j in range(counts.shape[1])])
+    ok = np.median(counts, axis=1) >= params.min_count
+    if gc is not None and ok.sum() >= 5:
+        for _ in range(2):
+            med = np.median(y, axis=1)
+            for j in range(y.shape[1]):
+                dev = y[:, j] - med
+                y[:, j] -= local_linear(gc[ok], dev[ok], np.ones(ok.sum()), gc, params.gc_span)
+    med = np.median(y, axis=1)
+    k = y.shape[1]
+    if k >= 3:
+        spread = 1.4826 * np.median(np.abs(y - med[:, None]), axis=1)
+        var = np.pi / 2 * spread**2 / k + poisson_log2_var(counts.sum(axis=1))
+    else:
+        var = poisson_log2_var(counts.sum(axis=1))
+    return Reference(f"pool({','.join(names)})", med, var, np.median(counts, axis=1))
+
+
+def flat_reference(targets: pd.DataFrame, assay: str) -> Reference:
+    """No reference: expected coverage from target length alone (capture) or flat (amplicon).
+    Efficiency differences between targets are not cancelled: wide CIs, warning raised."""
+    length = (targets["end"] - targets["start"]).to_numpy(dtype=float)
+    expected = length + FLAT_FRAGMENT if assay == "capture" else np.ones_like(length)
+    log2 = np.log2(expected / expected.mean())
+    n = len(targets)
+    return Reference(
+        "flat", log2, np.zeros(n), np.full(n, np.iinfo(np.int64).max),
+        "flat reference: target efficiency not cancelled",
+    )
+
+
+# -------------------------------------------------------------------------------- calls
+
+
+def call_gene(
+    cn: float, lo: float, hi: float, n: int, chrom_ratio: float, params: Params
+) -> tuple[str, list[str]]:
+    """Call from ploidy-adjusted CN; gains/losses need the CI to exclude the ploidy."""
+    notes: list[str] = []
+    if n < params.min_targets or not np.isfinite(cn):
+        return "insufficient data", [f"{n} usable targets (< {params.min_targets})"]
+    focal = np.isfinite(chrom_ratio) and chrom_ratio >= params.amp_ratio
+    above = np.isfinite(lo) and lo > params.ploidy
+    below = np.isfinite(hi) and hi < params.ploidy
+    if (cn >= params.amp_cn or (focal and cn >= 2 * params.ploidy)) and above:
+        return "amplification", notes
+    if cn >= params.gain_cn and above:
+        return "gain", notes
+    if cn <= params.del_cn and below:
+        return "deletion", notes
+    if cn <= params.loss_cn and below:
+        return "loss", notes
+    if cn >= params.gain_cn or cn <= params.loss_cn:
+        notes.append("estimate beyond threshold but CI includes ploidy")
+    return "neutral", notes
+
+
+def chrom_ratios(
+    est: np.ndarray, baseline: np.ndarray, gene_chrom: list[str], genes: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """FISH-like ratio (gene vs CEP analogue): 2^(gene log2 - mean log2 of the other baseline
+    genes on the same chromosome); NaN where the panel has no such gene."""
+    ratio = np.full(len(genes), np.nan)
+    used: list[str] = []
+    for i, chrom in enumerate(gene_chrom):
+        refs = [
+            j for j in range(len(genes))
+            if j != i and gene_chrom[j] == chrom and baseline[j] and np.isfinite(est[j])
+        ]
+        if refs and np.isfinite(est[i]):
+            ratio[i] = 2.0 ** (est[i] - np.mean(est[refs]))
+        used.append(",".join(genes[j] for j in refs))
+    return ratio, used
+
+
+# ------------------------------------------------------------------------------- driver
+
+
+@dataclass
+class SampleInput:
+    name: str
+    role: str            # parental | resistant
+    counts: np.ndarray
+
+
+def load_targets(path: str | Path) -> pd.DataFrame:
+    targets = read_bed(path, names=("chrom", "start", "end", "gene"))
+    empty = targets["gene"].str.strip() == ""
+    if empty.any():
+        raise UserError(f"{path}: row {int(empty.idxmax()) + 1}: column 4 (gene) is empty")
+    dup = targets.duplicated(["chrom", "start", "end"])
+    if dup.any():
+        raise UserError(f"{path}: row {int(dup.idxmax()) + 1}: duplicate target interval")
+    return targets.sort_values(["chrom", "start", "end"], kind="stable").reset_index(drop=True)
+
+
+def analyse(
+    targets: pd.DataFrame,
+    samples: list[SampleInput],
+    reference: Reference,
+    gc: np.ndarray | None,
+    params: Params,
+    baseline_genes: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Gene table (cn.tsv) and per-target table for every sample against ``reference``."""
+    genes = list(dict.fromkeys(targets["gene"]))  # panel order of first appearance
+    genes_sorted = sorted(genes)
+    codes = np.array([genes_sorted.index(g) for g in targets["gene"]])
+    n_genes = len(genes_sorted)
+    gene_chrom = [
+        contig_offset(str(targets.loc[targets["gene"] == g, "chrom"].iloc[0]))[0]
+        for g in genes_sorted
+    ]
+    forced = None
+    if baseline_genes:
+        unknown = sorted(set(baseline_genes) - set(genes_sorted))
+        if unknown:
+            raise UserError(f"--baseline-genes: not in the targets BED: {', '.join(unknown)}")
+        forced = np.array([g in baseline_genes for g in genes_sorted])
+    gc_ok = gc is not None and np.isfinite(gc).all()
+    ref_low = reference.counts < params.min_count
+    gene_rows, target_rows = [], []
+    parental_est: dict[str, float] = {}
+    for s_index, sample in enumerate(samples):
+        counts = sample.counts
+        raw = log2_normalised(counts) - reference.log2
+        var0 = poisson_log2_var(counts) + reference.var
+        usable = ~ref_low & np.isfinite(raw)
+        if gc is not None and not gc_ok:
+            usable &= np.isfinite(gc)
+        fit = fit_sample(
+            raw, var0, usable, np.nan_to_num(gc, nan=np.nanmedian(gc)) if gc is not None
+            else None, codes, n_genes, params, params.seed + s_index, forced,
+        )
+        g = fit.genes
+        ratio_fish, ratio_genes = chrom_ratios(g.estimate, fit.baseline, gene_chrom, genes_sorted)
+        if sample.role == "parental":
+            parental_est = dict(zip(genes_sorted, g.estimate, strict=True))
+        for i, gene in enumerate(genes_sorted):
+            cn = params.ploidy * 2.0 ** g.estimate[i]
+            lo = params.ploidy * 2.0 ** g.ci_low[i]
+            hi = params.ploidy * 2.0 ** g.ci_high[i]
+            call, notes = call_gene(cn, lo, hi, int(g.n[i]), ratio_fish[i], params)
+            if gene in CONTROL_GENES and call not in ("neutral", "insufficient data"):
+                notes.append("control gene changed: check the baseline")
+            if reference.warning:
+                notes.append(reference.warning)
+            if gc is None:
+                notes.append("no GC correction (no --reference)")
+            sel = codes == i
+            gene_rows.append({
+                "sample": sample.name, "gene": gene, "n_targets": int(g.n[i]),
+                "log2_ratio": g.estimate[i], "copy_number": cn, "ci_low": lo, "ci_high": hi,
+                "call": call, "role": sample.role, "reference": reference.name,
+                "chrom": gene_chrom[i], "baseline": "yes" if fit.baseline[i] else "no",
+                "chrom_ratio": ratio_fish[i], "chrom_ratio_genes": ratio_genes[i],
+                "log2_vs_parental": (
+                    g.estimate[i] - parental_est[gene]
+                    if sample.role == "resistant" and parental_est else np.nan
+                ),
+                "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
+                "warning": "; ".join(notes),
+            })
+        flags = np.where(ref_low, "low_reference_count", "")
+        target_rows.append(pd.DataFrame({
+            "sample": sample.name,
+            "chrom": targets["chrom"], "start": targets["start"], "end": targets["end"],
+            "genomic": [
+                f"{genomic_label(c, s + 1)}-{contig_offset(c)[1] + e}"
+                for c, s, e in zip(targets["chrom"], targets["start"], targets["end"],
+                                   strict=True)
+            ],
+            "gene": targets["gene"],
+            "gc": gc if gc is not None else np.nan,
+            "count": counts,
+            "ref_count": reference.counts if reference.name != "flat" else np.nan,
+            "log2_raw": raw, "gc_correction": fit.gc_correction, "log2_ratio": fit.ratio,
+            "weight": fit.weight / fit.weight.max() if fit.weight.max() > 0 else fit.weight,
+            "baseline": np.where(fit.baseline[codes], "yes", "no"),
+            "flags": flags,
+        }))
+    cn = pd.DataFrame(gene_rows, columns=CN_COLUMNS + EXTRA_COLUMNS)
+    return cn, pd.concat(target_rows, ignore_index=True)[TARGET_COLUMNS]
+
+
+def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write atomically: temp file in the same folder, renamed at the end."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.4f", na_rep="NA")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> None:
+    params = Params(**{f.name: getattr(args, f.name) for f in fields(Params)})
+    if not params.del_cn < params.loss_cn < params.ploidy < params.gain_cn <= params.amp_cn:
+        raise UserError("thresholds must satisfy del_cn < loss_cn < ploidy < gain_cn <= amp_cn")
+    targets = load_targets(args.targets)
+    bams = [args.parental, *args.resistant, *(args.pool or [])]
+    for bam in bams:
+        if not Path(bam).exists():
+            raise UserError(f"BAM not found: {bam}")
+        if not (Path(f"{bam}.bai").exists() or Path(bam).with_suffix(".bai").exists()
+                or Path(f"{bam}.csi").exists()):
+            raise UserError(f"{bam}: no index (.bai/.csi); run samtools index")
+    gc = None
+    if args.reference:
+        for bam in bams:
+            problems = check_bam_matches_reference(bam, args.reference)
+            if problems:
+                raise UserError(f"{bam}: {problems[0]} ({args.reference})")
+        gc = target_gc(args.reference, targets)
+    else:
+        log.warning("no --reference: GC correction is skipped")
+    names = [bam_sample(b) for b in [args.parental, *args.resistant]]
+    if len(set(names)) != len(names):
+        raise UserError(f"two BAMs share an @RG SM sample name: {names}")
+
+    def count(bam: str) -> np.ndarray:
+        return count_targets(bam, targets, args.assay, params.min_mapq, args.threads)
+
+    samples = [SampleInput(names[0], "parental", count(args.parental))]
+    samples += [
+        SampleInput(n, "resistant", count(b))
+        for n, b in zip(names[1:], args.resistant, strict=True)
+    ]
+    mode = args.compare_to or ("pool" if args.pool else "parental")
+    if mode == "pool":
+        if not args.pool:
+            raise UserError("--compare-to pool needs --pool BAMs")
+        pool_counts = np.column_stack([count(b) for b in args.pool])
+        reference = pool_reference(pool_counts, gc, params, [bam_sample(b) for b in args.pool])
+        tested = samples
+    elif mode == "parental":
+        reference = parental_reference(samples[0].name, samples[0].counts)
+        tested = samples[1:]
+    else:
+        log.warning("flat reference: per-target efficiency is not cancelled; CIs are wide")
+        reference = flat_reference(targets, args.assay)
+        tested = samples
+    baseline_genes = [g for g in (args.baseline_genes or "").split(",") if g]
+    cn, per_target = analyse(targets, tested, reference, gc, params, baseline_genes or None)
+    write_tsv(cn, args.out)
+    if args.targets_out:
+        write_tsv(per_target, args.targets_out)
+    for row in cn[cn["call"] != "neutral"].itertuples(index=False):
+        log.info("%s %s: %s (CN %.2f)", row.sample, row.gene, row.call, row.copy_number)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "cnv",
+        help="gene copy number of resistant samples vs parental",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--targets", required=True, help="targets BED: chrom start end gene")
+    p.add_argument("--parental", required=True, help="parental BAM (indexed)")
+    p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")
+    p.add_argument("--reference", help="reference FASTA (target GC); without it no GC correction")
+    p.add_argument("--pool", nargs="+", help="pool-of-normals BAMs (reference = their median)")
+    p.add_argument(
+        "--compare-to", choices=("parental", "pool", "flat"),
+        help="reference coverage: parental (default), pool (default when --pool is given) or "
+        "flat (no reference; warns)",
+    )
+    p.add_argument("--assay", choices=("capture", "amplicon"), default="capture")
+    p.add_argument("--out", required=True, help="gene table (cn.tsv)")
+    p.add_argument("--targets-out", help="per-target normalised ratios")
+    p.add_argument(
+        "--baseline-genes", default="",
+        help="comma-separated genes forced as the baseline (default: data-driven)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
+    defaults = Params()
+    for f in fields(Params):
+        p.add_argument(
+            f"--{f.name.replace('_', '-')}", type=f.type if callable(f.type) else
+            {"float": float, "int": int}[f.type], default=getattr(defaults, f.name),
+            help=f"default {getattr(defaults, f.name)}",
+        )
+    p.set_defaults(func=run)
