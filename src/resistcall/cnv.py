@@ -15,7 +15,7 @@ import argparse
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +233,45 @@ class SampleFit:
     resid_sd: float
 
 
+def gene_levels(
+    ratio: np.ndarray, weight: np.ndarray, codes: np.ndarray, n_genes: int
+) -> np.ndarray:
+    """Biweight level per gene (NaN for genes without a usable target); no CI."""
+    out = np.full(n_genes, np.nan)
+    for g in range(n_genes):
+        sel = (codes == g) & (weight > 0)
+        if sel.any():
+            out[g] = biweight_location(ratio[sel], weight[sel])
+    return out
+
+
+def fit_gc_curve(
+    raw: np.ndarray,
+    w: np.ndarray,
+    gc: np.ndarray,
+    codes: np.ndarray,
+    n_genes: int,
+    span: float,
+    max_iter: int = 10,
+) -> np.ndarray:
+    """GC curve of the ratio estimated from within-gene variation only (backfitting
+    ``raw = curve(gc) + gene level``): every gene's own level is removed before the curve is
+    fitted, so an amplified or lost gene cannot bend the curve however many targets it has
+    or wherever its GC lies. The curve's level is arbitrary (set by the baseline later)."""
+    usable = w > 0
+    curve = np.zeros_like(raw)
+    for _ in range(max_iter):
+        level = gene_levels(raw - curve, w, codes, n_genes)
+        partial = raw - np.nan_to_num(level[codes])
+        new = local_linear(gc[usable], partial[usable], w[usable], gc, span)
+        new -= np.average(new[usable], weights=w[usable])
+        done = np.max(np.abs(new - curve)) < 1e-4
+        curve = new
+        if done:
+            break
+    return curve
+
+
 def fit_sample(
     raw: np.ndarray,
     var0: np.ndarray,
@@ -243,51 +282,51 @@ def fit_sample(
     params: Params,
     rng_seed: int,
     forced_baseline: np.ndarray | None = None,
-    max_iter: int = 8,
+    max_iter: int = 10,
 ) -> SampleFit:
-    """Iterate baseline gene set <-> GC fit <-> gene estimates until the baseline is stable.
+    """GC curve (within-gene), then the baseline: the densest cluster of gene levels,
+    refined to the genes within ``baseline_tol`` of the baseline until the set is stable.
 
     ``raw`` is log2(sample) - log2(reference) per target; ``var0`` its sampling variance.
-    The GC curve and the centre are fitted on baseline targets only, so changed genes never
-    enter the normalisation.
+    Only baseline genes set the centre, so changed genes never enter the normalisation.
     """
     w = np.where(usable, 1.0 / np.maximum(var0, 1e-6), 0.0)
-    rng = np.random.default_rng(rng_seed)
-    first = gene_estimates(raw, w, codes, n_genes, replace(params, bootstrap=2), rng)
-    if forced_baseline is not None:
-        base = forced_baseline & (first.n > 0)
-    else:
-        base = densest_genes(first.estimate, first.n, 2 * params.baseline_tol)
     extra_var = 0.0
-    correction = np.zeros_like(raw)
+    curve = np.zeros_like(raw)
+    for _ in range(2):  # second pass with weights that include the extra target variance
+        if gc is not None and usable.sum() >= 5:
+            curve = fit_gc_curve(raw, w, gc, codes, n_genes, params.gc_span)
+        level = gene_levels(raw - curve, w, codes, n_genes)
+        resid = (raw - curve - level[codes])[usable]
+        mad_var = (1.4826 * np.median(np.abs(resid))) ** 2 if len(resid) else 0.0
+        extra_var = max(0.0, mad_var - float(np.median(var0[usable]))) if usable.any() else 0.0
+        w = np.where(usable, 1.0 / (var0 + extra_var), 0.0)
+    ratio0 = raw - curve
+    level = gene_levels(ratio0, w, codes, n_genes)
+    n = np.bincount(codes[usable], minlength=n_genes)
+    if forced_baseline is not None:
+        base = forced_baseline & (n > 0)
+    else:
+        base = densest_genes(level, n, 2 * params.baseline_tol)
+    centre = 0.0
     for _ in range(max_iter):
         in_base = usable & base[codes]
-        if in_base.sum() < 2:
+        if not in_base.any():
             in_base = usable
-        if gc is not None:
-            correction = local_linear(gc[in_base], raw[in_base], w[in_base], gc, params.gc_span)
-        else:
-            correction = np.full_like(raw, biweight_location(raw[in_base], w[in_base]))
-        ratio = raw - correction
-        fit = gene_estimates(ratio, w, codes, n_genes, replace(params, bootstrap=2), rng)
-        resid = (ratio - fit.estimate[codes])[in_base]
-        mad_var = (1.4826 * np.median(np.abs(resid))) ** 2 if len(resid) else 0.0
-        extra_var = max(0.0, mad_var - float(np.median(var0[in_base])))
-        w = np.where(usable, 1.0 / (var0 + extra_var), 0.0)
+        centre = float(biweight_location(ratio0[in_base], w[in_base]))
         if forced_baseline is not None:
             break
-        new_base = np.isfinite(fit.estimate) & (np.abs(fit.estimate) < params.baseline_tol)
+        new_base = np.isfinite(level) & (np.abs(level - centre) < params.baseline_tol)
         if np.array_equal(new_base, base):
             break
         base = new_base
-    ratio = raw - correction
+    ratio = ratio0 - centre
     in_base = usable & base[codes]
     resid_sd = float(np.sqrt(np.median(var0[in_base]) + extra_var)) if in_base.any() else 0.0
     genes = gene_estimates(
         ratio, w, codes, n_genes, params, np.random.default_rng(rng_seed), resid_sd
     )
-    return SampleFit(ratio, correction, w, genes, base, resid_sd)
-
+    return SampleFit(ratio, curve + centre, w, genes, base, resid_sd)
 
 
 # --------------------------------------------------------------------------- references
