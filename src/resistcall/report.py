@@ -1,0 +1,973 @@
+"""Clinician report: one self-contained HTML page (+ report.json for LIMS) per line.
+
+The report answers two questions on its first screen: what changed in each resistant sample
+compared with its parental, and which ALK inhibitor is still expected to work. Everything below
+that (variant table, figures, hotspot coverage, QC, methods) is the evidence for those answers.
+
+Design choices that matter to a reader:
+- Every input except ``hits.json`` is optional. A stage that was not run is shown as
+  "not run", never as an empty table, which a reader would take for "nothing found".
+- A known-resistance position with too few reads is shown as "NOT ASSESSABLE", highlighted, in
+  the summary and in the hotspot table; it is never folded into "wild type".
+- The page embeds its figures as inline SVG and carries its CSS inline: it makes no network
+  request and opens offline. Citation links are ordinary ``<a>`` links that only load on click.
+- The HTML is rendered from the same dictionary that is written to ``report.json``, so both
+  always hold the same content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from resistcall import __version__
+from resistcall.errors import UserError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "resistcall-report/1"
+ALK_INHIBITORS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
+FAK_INHIBITORS = ("defactinib", "bi-853520", "vs-4718", "gsk2256098", "pf-562271", "ifebemtinib")
+PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data")
+#: Words shown to a clinician for each prediction (the JSON keeps the annotator's term).
+PREDICTION_WORDS = {
+    "resistant": "Resistance expected",
+    "reduced sensitivity": "Reduced sensitivity",
+    "sensitive": "Expected to work",
+    "no data": "No data",
+}
+#: A symbol next to each word so the prediction never rests on colour alone.
+ICONS = {"resistant": "✗ ", "reduced sensitivity": "◐ ", "sensitive": "✓ ", "no data": "? "}
+EVIDENCE_RANK = {"clinical": 0, "case_report": 1, "case report": 1, "preclinical": 2}
+EVIDENCE_WORDS = {
+    "clinical": "clinical",
+    "case_report": "case report",
+    "case report": "case report",
+    "preclinical": "preclinical",
+}
+VERDICTS = ("mutated", "wild type", "insufficient depth")
+CHANGED_CALLS = ("amplification", "gain", "loss", "deletion")
+POSITIVE_FUSION_CALLS = {"fusion", "pass", "detected", "yes", "called", "true"}
+
+CNV_COLUMNS = ("sample", "gene", "n_targets", "log2_ratio", "copy_number", "ci_low", "ci_high",
+               "call")
+CNV_TARGET_COLUMNS = ("sample", "gene", "log2_ratio")
+HOTSPOT_COLUMNS = ("sample", "gene", "hgvs_p", "residue", "chrom", "positions", "genomic", "depth",
+                   "alt_count", "vaf", "verdict", "depth_needed")
+FUSION_COLUMNS = ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p")
+QC_KEYS = ("sample", "total_reads", "mapped_reads", "mapped_fraction", "on_target_fraction")
+GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf -> None, numpy scalars -> Python."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_url(source: str) -> str | None:
+    """Outgoing link for a citation token (PMID:n, CIViC:EIDn/AIDn, DOI:x); None when unknown."""
+    token = source.strip()
+    m = re.match(r"^PMID:\s*(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/"
+    m = re.match(r"^CIViC:\s*EID(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://civicdb.org/evidence/{m[1]}/summary"
+    m = re.match(r"^CIViC:\s*AID(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://civicdb.org/assertions/{m[1]}/summary"
+    m = re.match(r"^DOI:\s*(10\.\S+)", token, re.IGNORECASE)
+    if m:
+        return f"https://doi.org/{m[1]}"
+    return None
+
+
+def split_sources(sources: Any) -> list[str]:
+    """Citation tokens from a list or a ';'-separated string, order kept, duplicates dropped."""
+    if sources is None:
+        return []
+    items = sources if isinstance(sources, (list, tuple)) else str(sources).split(";")
+    out: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def cite(sources: Any) -> list[dict]:
+    return [{"text": s, "url": source_url(s)} for s in split_sources(sources)]
+
+
+def normalise_prediction(value: Any) -> str:
+    text = str(value or "no data").strip().lower().replace("_", " ")
+    return text if text in PREDICTIONS else "no data"
+
+
+def drug_group(drug: str) -> str:
+    low = drug.lower()
+    if low in ALK_INHIBITORS:
+        return "ALK inhibitors"
+    if low in FAK_INHIBITORS or "fak" in low or "defactinib" in low:
+        return "FAK inhibitors"
+    return "Other therapies and combinations"
+
+
+def _is_verified(match: dict) -> bool:
+    if "verified" in match:
+        return bool(match["verified"])
+    note = str(match.get("note") or match.get("verification") or "")
+    return "verif=recall" not in note
+
+
+def _fmt_pct(v: Any) -> str:
+    v = _clean(v)
+    if v is None:
+        return "–"
+    return f"{100 * float(v):.1f}%"
+
+
+def finding_label(f: dict) -> str:
+    """Short clinical name: 'ALK p.L1196M', 'MET amplification', 'EML4-ALK fusion'."""
+    kind = str(f.get("type") or f.get("alteration_type") or "").lower()
+    gene = f.get("gene") or ""
+    if kind == "fusion":
+        partner = f.get("partner") or f.get("gene_5p")
+        return f"{partner}-{gene} fusion" if partner and partner != gene else f"{gene} fusion"
+    if kind in ("amplification", "gain", "copy_number", "cnv"):
+        return f"{gene} {f.get('call') or 'amplification'}"
+    name = f.get("hgvs_p") or f.get("hgvs_c") or f"{f.get('chrom')}:{f.get('pos')}"
+    return f"{gene} {name}".strip()
+
+
+# --------------------------------------------------------------------------------------------
+# input loading (validation at the edge: one clear message naming file/row/column)
+
+
+def load_hits(path: Path) -> dict:
+    if not path.exists():
+        raise UserError(f"hits file not found: {path}")
+    try:
+        hits = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from exc
+    for key in ("line", "samples"):
+        if key not in hits:
+            raise UserError(f"{path}: missing top-level key {key!r}")
+    if not isinstance(hits["samples"], list):
+        raise UserError(f"{path}: 'samples' must be a list")
+    for i, s in enumerate(hits["samples"], start=1):
+        if "sample" not in s:
+            raise UserError(f"{path}: samples[{i}] has no 'sample' name")
+        for key in ("findings", "vus"):
+            s.setdefault(key, [])
+        s.setdefault("drugs", {})
+        s.setdefault("condition", "resistant")
+    return hits
+
+
+def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.DataFrame | None:
+    """Read a TSV contract; None when the stage was not run (path not given)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UserError(f"{what} file not found: {path}")
+    try:
+        df = pd.read_csv(path, sep="\t", comment=None, na_values=["NA", "nan", ""],
+                         keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read as a tab-separated table: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} ({what})")
+    return df
+
+
+def load_hotspots(path: Path | None) -> pd.DataFrame | None:
+    df = load_table(path, HOTSPOT_COLUMNS, "hotspots")
+    if df is None:
+        return None
+    verdict = df["verdict"].astype(str).str.strip().str.lower()
+    bad = ~verdict.isin(VERDICTS)
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + 2  # 1-based, header is row 1
+        raise UserError(
+            f"{path}: row {row}: column verdict is {df['verdict'][bad].iloc[0]!r}; "
+            f"expected one of {', '.join(VERDICTS)}"
+        )
+    df["verdict"] = verdict
+    return df
+
+
+def load_qc(paths: list[Path] | None) -> list[dict] | None:
+    if not paths:
+        return None
+    out = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"QC file not found: {path}")
+        try:
+            qc = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: not valid JSON: {exc}") from exc
+        missing = [k for k in QC_KEYS if k not in qc]
+        if missing:
+            raise UserError(f"{path}: missing key(s) {', '.join(missing)} (QC summary)")
+        qc.setdefault("warnings", [])
+        qc.setdefault("depth_quantiles", {})
+        out.append(qc)
+    return out
+
+
+def load_samples_sheet(path: Path | None) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    df = load_table(path, ("sample", "line", "condition"), "sample sheet")
+    return df.fillna("")
+
+
+def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
+    """Per-sample allele counts for every record of the line's VCF (the VAF figure's data)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UserError(f"VCF not found: {path}")
+    from cyvcf2 import VCF  # local import: cyvcf2 is only needed when a VCF is given
+
+    try:
+        vcf = VCF(str(path))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read VCF: {exc}") from exc
+    header = {"samples": list(vcf.samples), "parental": None, "source": None, "reference": None}
+    for line in vcf.raw_header.splitlines():
+        for key in ("parental", "source", "reference"):
+            if line.startswith(f"##{key}="):
+                header[key] = line.split("=", 1)[1]
+    rows = []
+    for rec in vcf:
+        ad = rec.format("AD")
+        dp = rec.format("DP")
+        for i, sample in enumerate(vcf.samples):
+            alt = int(ad[i][1]) if ad is not None and ad.shape[1] > 1 and ad[i][1] >= 0 else None
+            depth = int(dp[i][0]) if dp is not None and dp[i][0] >= 0 else None
+            if depth is None and ad is not None:
+                depth = int(sum(x for x in ad[i] if x >= 0))
+            rows.append({
+                "chrom": rec.CHROM, "pos": int(rec.POS), "ref": rec.REF,
+                "alt": ",".join(rec.ALT), "filter": rec.FILTER or "PASS",
+                "status": rec.INFO.get("STATUS"), "sample": sample, "alt_count": alt,
+                "depth": depth,
+                "vaf": (alt / depth) if alt is not None and depth else None,
+            })
+    vcf.close()
+    return pd.DataFrame(rows), header
+
+
+# --------------------------------------------------------------------------------------------
+# building the report model (pure functions over the loaded inputs)
+
+
+def _drug_cells(sample: dict, drugs: list[str]) -> dict:
+    cells = {}
+    raw = sample.get("drugs", {})
+    for drug in drugs:
+        entry = raw.get(drug)
+        if entry is None:
+            cells[drug] = {"prediction": "no data", "words": PREDICTION_WORDS["no data"],
+                           "evidence": [], "deciding": [], "sources": [], "unverified": False}
+            continue
+        evidence = []
+        for item in entry.get("findings", []) or []:
+            if isinstance(item, dict):
+                level = item.get("evidence_level")
+                evidence.append({
+                    "finding": item.get("finding") or finding_label(item),
+                    "effect": normalise_prediction(item.get("effect")),
+                    "evidence_level": EVIDENCE_WORDS.get(str(level), level),
+                    "verified": _is_verified(item),
+                })
+            else:
+                evidence.append({"finding": str(item), "effect": None, "evidence_level": None,
+                                 "verified": True})
+        prediction = normalise_prediction(entry.get("prediction"))
+        # The findings that agree with the prediction are the ones that decided it.
+        deciding = [e for e in evidence if e["effect"] == prediction] or (
+            evidence if prediction != "no data" else [])
+        cells[drug] = {
+            "prediction": prediction,
+            "words": PREDICTION_WORDS[prediction],
+            "evidence": evidence,
+            "deciding": deciding,
+            "sources": cite(entry.get("sources")),
+            "unverified": any(not e["verified"] for e in deciding),
+        }
+    return cells
+
+
+def build_drug_grid(hits: dict) -> dict:
+    """Rows: the five ALK inhibitors always, then FAK inhibitors and other agents with rows."""
+    seen: list[str] = []
+    for s in hits["samples"]:
+        for drug in s.get("drugs", {}):
+            if drug not in seen:
+                seen.append(drug)
+    alk = [d for d in ALK_INHIBITORS]
+    alk += [d for d in seen if drug_group(d) == "ALK inhibitors" and d not in alk]
+    fak = sorted((d for d in seen if drug_group(d) == "FAK inhibitors"), key=str.lower)
+    other = sorted((d for d in seen if drug_group(d) == "Other therapies and combinations"),
+                   key=str.lower)
+    drugs = alk + fak + other
+    rows = [{"drug": d, "group": drug_group(d)} for d in drugs]
+    cells = {s["sample"]: _drug_cells(s, drugs) for s in hits["samples"]}
+    return {"drugs": rows, "cells": cells}
+
+
+def _best_level(matches: list[dict]) -> str | None:
+    levels = [str(m.get("evidence_level")) for m in matches if m.get("evidence_level")]
+    if not levels:
+        return None
+    best = min(levels, key=lambda x: EVIDENCE_RANK.get(x, 9))
+    return EVIDENCE_WORDS.get(best, best)
+
+
+def _variant_key(f: dict) -> tuple:
+    if f.get("chrom") is not None and f.get("pos") is not None:
+        return (str(f["chrom"]), int(f["pos"]), str(f.get("ref")), str(f.get("alt")))
+    return (str(f.get("gene")), str(f.get("hgvs_c")), str(f.get("hgvs_p")), "")
+
+
+def _is_small_variant(f: dict) -> bool:
+    kind = str(f.get("type") or f.get("alteration_type") or "").lower()
+    if kind in ("fusion", "amplification", "gain", "copy_number", "cnv", "deletion", "loss"):
+        return False
+    return bool(f.get("hgvs_c") or f.get("hgvs_p") or f.get("pos"))
+
+
+def build_variant_rows(hits: dict, vcf: pd.DataFrame | None, samples: list[str],
+                       which: str) -> list[dict]:
+    """One row per distinct variant (findings or vus), with VAF and reads in every sample."""
+    parental = hits.get("parental")
+    rows: dict[tuple, dict] = {}
+    for s in hits["samples"]:
+        for f in s.get(which, []):
+            if not _is_small_variant(f):
+                continue
+            key = _variant_key(f)
+            row = rows.get(key)
+            if row is None:
+                matches = f.get("matches") or f.get("drugs") or []
+                if isinstance(matches, dict):  # {drug: {...}} form
+                    matches = [{"drug": d, **m} for d, m in matches.items()]
+                row = {
+                    "gene": f.get("gene"),
+                    "transcript": f.get("transcript"),
+                    "hgvs_c": f.get("hgvs_c"),
+                    "hgvs_p": f.get("hgvs_p"),
+                    "consequence": f.get("consequence"),
+                    "chrom": f.get("chrom"),
+                    "pos": _clean(f.get("pos")),
+                    "genomic": f.get("genomic"),
+                    "ref": f.get("ref"),
+                    "alt": f.get("alt"),
+                    "known": bool(f.get("known", which == "findings")),
+                    "status": {},
+                    "samples": {},
+                    "evidence_level": _best_level(matches),
+                    "effects": [
+                        {"drug": m.get("drug"), "effect": normalise_prediction(m.get("effect")),
+                         "evidence_level": EVIDENCE_WORDS.get(str(m.get("evidence_level")),
+                                                              m.get("evidence_level")),
+                         "verified": _is_verified(m)}
+                        for m in matches
+                    ],
+                    "sources": cite([src for m in matches
+                                     for src in split_sources(m.get("sources")
+                                                              or m.get("pmid_or_source"))]),
+                    "phase": f.get("phase"),
+                }
+                rows[key] = row
+            row["status"][s["sample"]] = f.get("status")
+            row["samples"][s["sample"]] = {
+                "vaf": _clean(f.get("vaf")), "alt_count": _clean(f.get("alt_count")),
+                "depth": _clean(f.get("depth")),
+            }
+            if parental and parental not in row["samples"]:
+                row["samples"][parental] = {
+                    "vaf": _clean(f.get("vaf_parental")),
+                    "alt_count": _clean(f.get("alt_count_parental")),
+                    "depth": _clean(f.get("depth_parental")),
+                }
+    # Reads from the VCF are authoritative and cover samples where the variant was not called.
+    if vcf is not None and len(vcf):
+        by_site = vcf.set_index(["chrom", "pos", "ref", "alt", "sample"])
+        for key, row in rows.items():
+            for sample in samples:
+                idx = (key[0], key[1], key[2], key[3], sample)
+                if len(key) == 4 and idx in by_site.index:
+                    rec = by_site.loc[idx]
+                    if isinstance(rec, pd.DataFrame):
+                        rec = rec.iloc[0]
+                    row["samples"][sample] = {"vaf": _clean(rec["vaf"]),
+                                              "alt_count": _clean(rec["alt_count"]),
+                                              "depth": _clean(rec["depth"])}
+    out = list(rows.values())
+    for row in out:
+        for sample in samples:
+            row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
+    out.sort(key=lambda r: (_gene_rank(r["gene"]), r["chrom"] or "", r["pos"] or 0,
+                            r["hgvs_c"] or ""))
+    return out
+
+
+def _gene_rank(gene: Any) -> tuple:
+    g = str(gene)
+    return (GENE_ORDER.index(g) if g in GENE_ORDER else len(GENE_ORDER), g)
+
+
+def build_copy_number(cnv: pd.DataFrame | None, resistant: list[str]) -> list[dict] | None:
+    if cnv is None:
+        return None
+    df = cnv[cnv["sample"].isin(resistant)].copy()
+    df["_rank"] = df["gene"].map(_gene_rank)
+    df["_srank"] = df["sample"].map(resistant.index)
+    df = df.sort_values(["_srank", "_rank"]).drop(columns=["_rank", "_srank"])
+    return _records(df)
+
+
+def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict] | None:
+    if fusions is None:
+        return None
+    df = fusions[fusions["sample"].isin(samples)].copy()
+    df["_srank"] = df["sample"].map(samples.index)
+    df = df.sort_values("_srank", kind="stable").drop(columns="_srank")
+    rows = _records(df)
+    for r in rows:
+        call = str(r.get("call") or "").strip().lower()
+        r["positive"] = call in POSITIVE_FUSION_CALLS if "call" in r else True
+    return rows
+
+
+def build_hotspots(hot: pd.DataFrame | None, samples: list[str]) -> dict | None:
+    """Wide table: one row per known position, one cell per sample with depth and verdict."""
+    if hot is None:
+        return None
+    df = hot[hot["sample"].isin(samples)]
+    rows: dict[tuple, dict] = {}
+    for rec in _records(df):
+        key = (rec["gene"], rec["hgvs_p"], rec["residue"], rec["genomic"])
+        row = rows.setdefault(key, {
+            "gene": rec["gene"], "hgvs_p": rec["hgvs_p"], "residue": rec["residue"],
+            "chrom": rec["chrom"], "positions": rec["positions"], "genomic": rec["genomic"],
+            "cells": {}, "uncovered": False, "mutated": False,
+        })
+        row["cells"][rec["sample"]] = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict",
+                                                           "depth_needed")}
+        row["uncovered"] |= rec["verdict"] == "insufficient depth"
+        row["mutated"] |= rec["verdict"] == "mutated"
+    out = sorted(rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r),
+                                               str(r["hgvs_p"])))
+    uncovered = {
+        s: [{"label": f"{r['gene']} {r['hgvs_p']}", "depth": r["cells"][s]["depth"],
+             "depth_needed": r["cells"][s]["depth_needed"]}
+            for r in out if s in r["cells"] and r["cells"][s]["verdict"] == "insufficient depth"]
+        for s in samples
+    }
+    return {"rows": out, "samples": [s for s in samples if any(s in r["cells"] for r in out)],
+            "uncovered": uncovered, "n_positions": len(out)}
+
+
+def _residue_number(row: dict) -> int:
+    m = re.search(r"\d+", str(row.get("residue") or row.get("hgvs_p") or ""))
+    return int(m[0]) if m else 0
+
+
+def build_qc(qc: list[dict] | None, samples: list[str]) -> list[dict] | None:
+    if qc is None:
+        return None
+    by = {q["sample"]: q for q in qc}
+    return [{k: _clean(v) if not isinstance(v, (dict, list)) else v for k, v in by[s].items()}
+            for s in samples if s in by]
+
+
+def build_vaf_points(vcf: pd.DataFrame | None, hits: dict, parental: str | None,
+                     resistant: list[str]) -> list[dict] | None:
+    """Parental vs resistant VAF for every call in the VCF (or, without it, every finding)."""
+    labels = {}
+    for s in hits["samples"]:
+        for which in ("findings", "vus"):
+            for f in s.get(which, []):
+                if _is_small_variant(f):
+                    labels[_variant_key(f)] = (finding_label(f), which == "findings")
+    points = []
+    if vcf is not None:
+        if not parental or parental not in set(vcf["sample"]):
+            return []
+        wide = vcf.pivot_table(index=["chrom", "pos", "ref", "alt", "filter", "status"],
+                               columns="sample", values="vaf", aggfunc="first", dropna=False)
+        for idx, rec in wide.iterrows():
+            chrom, pos, ref, alt, flt, status = idx
+            label, known = labels.get((chrom, int(pos), ref, alt), (None, False))
+            for s in resistant:
+                if s not in rec.index:
+                    continue
+                points.append({"sample": s, "chrom": chrom, "pos": int(pos), "ref": ref,
+                               "alt": alt, "filter": flt, "status": _clean(status),
+                               "vaf_parental": _clean(rec.get(parental)),
+                               "vaf": _clean(rec[s]), "label": label, "known": known})
+        return points
+    for s in hits["samples"]:
+        for which in ("findings", "vus"):
+            for f in s.get(which, []):
+                if _is_small_variant(f):
+                    points.append({"sample": s["sample"], "chrom": f.get("chrom"),
+                                   "pos": _clean(f.get("pos")), "ref": f.get("ref"),
+                                   "alt": f.get("alt"), "filter": "PASS",
+                                   "status": f.get("status"),
+                                   "vaf_parental": _clean(f.get("vaf_parental")),
+                                   "vaf": _clean(f.get("vaf")), "label": finding_label(f),
+                                   "known": which == "findings"})
+    return points
+
+
+def build_summary(hits: dict, grid: dict, copy_number: list[dict] | None,
+                  fusions: list[dict] | None, hotspots: dict | None, qc: list[dict] | None,
+                  sheet: pd.DataFrame | None) -> list[dict]:
+    """Per resistant sample: the plain-language answer to 'what changed, what still works'."""
+    parental = hits.get("parental")
+    cards = []
+    for s in hits["samples"]:
+        name = s["sample"]
+        mutations = []
+        for f in s.get("findings", []):
+            if _is_small_variant(f):
+                mutations.append({
+                    "label": finding_label(f), "hgvs_c": f.get("hgvs_c"),
+                    "status": f.get("status"), "vaf": _clean(f.get("vaf")),
+                    "vaf_parental": _clean(f.get("vaf_parental")),
+                    "known": bool(f.get("known", True)),
+                })
+        cn_changes = cn_unknown = None
+        if copy_number is not None:
+            mine = [r for r in copy_number if r["sample"] == name]
+            cn_changes = [r for r in mine if str(r.get("call")) in CHANGED_CALLS]
+            cn_unknown = [r["gene"] for r in mine
+                          if str(r.get("call")) not in CHANGED_CALLS + ("neutral",)]
+        fusion = None
+        if fusions is not None:
+            rows = [r for r in fusions if r["sample"] == name and r["positive"]]
+            parental_rows = [r for r in fusions if r["sample"] == parental and r["positive"]]
+            fusion = {
+                "found": bool(rows),
+                "labels": sorted({_fusion_label(r) for r in rows}),
+                "in_parental": bool(parental_rows),
+            }
+        else:  # the annotator may still report a fusion finding
+            rows = [f for f in s.get("findings", [])
+                    if str(f.get("type", "")).lower() == "fusion"]
+            if rows:
+                fusion = {"found": True, "labels": sorted({
+                    f.get("variant") or finding_label(f) for f in rows}), "in_parental": None}
+        cells = grid["cells"].get(name, {})
+        alk_cells = {d: cells[d] for d in ALK_INHIBITORS if d in cells}
+        by_prediction = {p: [d for d, c in alk_cells.items() if c["prediction"] == p]
+                         for p in PREDICTIONS}
+        warnings = []
+        if qc is not None:
+            for q in qc:
+                if q["sample"] in (name, parental):
+                    warnings += [f"{q['sample']}: {w}" for w in q.get("warnings", [])]
+        selected_with = notes = None
+        if sheet is not None:
+            hit = sheet[sheet["sample"] == name]
+            if len(hit):
+                selected_with = hit.iloc[0].get("drug") or None
+                notes = hit.iloc[0].get("notes") or None
+        cards.append({
+            "sample": name,
+            "condition": s.get("condition"),
+            "selected_with": selected_with,
+            "notes": notes,
+            "mutations": mutations,
+            "n_vus": len([v for v in s.get("vus", []) if _is_small_variant(v)]),
+            "copy_number": cn_changes,
+            "copy_number_not_estimable": cn_unknown,
+            "fusion": fusion,
+            "uncovered_hotspots": (hotspots["uncovered"].get(name, [])
+                                   if hotspots is not None else None),
+            "uncovered_hotspots_parental": (hotspots["uncovered"].get(parental, [])
+                                            if hotspots is not None and parental else None),
+            "qc_warnings": warnings,
+            "expected_to_work": by_prediction["sensitive"],
+            "reduced_sensitivity": by_prediction["reduced sensitivity"],
+            "resistance_expected": by_prediction["resistant"],
+            "no_data": by_prediction["no data"],
+            "headline": _headline(by_prediction),
+        })
+    return cards
+
+
+def _fusion_label(r: dict) -> str:
+    name = str(r.get("variant") or r.get("variant_name") or "")
+    pair = f"{r.get('gene_5p') or 'unknown partner'}-{r.get('gene_3p')}"
+    if not name or name in ("None", "nan"):
+        return pair
+    return name if name.startswith(pair) else f"{pair} ({name})"
+
+
+def _headline(by: dict[str, list[str]]) -> str:
+    works = by["sensitive"]
+    if works:
+        return "Still expected to work: " + ", ".join(works) + "."
+    if by["reduced sensitivity"]:
+        return ("No ALK inhibitor is clearly expected to work; reduced sensitivity to "
+                + ", ".join(by["reduced sensitivity"]) + ".")
+    if by["resistant"] and not by["no data"]:
+        return "Resistance expected to all five ALK inhibitors in the table."
+    return "No ALK inhibitor has evidence that it still works."
+
+
+def _package_versions() -> dict[str, str]:
+    out = {"resistcall": __version__}
+    for name in ("pysam", "cyvcf2", "pandas", "numpy", "scipy", "pyranges", "matplotlib",
+                 "jinja2", "snakemake"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def run_date(meta: dict, given: str | None) -> str:
+    """The only wall-clock value in the report, from (in order) --run-date, the run metadata,
+    SOURCE_DATE_EPOCH, or now (UTC)."""
+    if given:
+        return given
+    if meta.get("run_date"):
+        return str(meta["run_date"])
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        stamp = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+    else:
+        stamp = dt.datetime.now(tz=dt.UTC)
+    return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_report(
+    hits: dict,
+    *,
+    cnv: pd.DataFrame | None = None,
+    cnv_targets: pd.DataFrame | None = None,
+    hotspots: pd.DataFrame | None = None,
+    fusions: pd.DataFrame | None = None,
+    qc: list[dict] | None = None,
+    vcf: tuple[pd.DataFrame, dict] | None = None,
+    sheet: pd.DataFrame | None = None,
+    meta: dict | None = None,
+    inputs: dict[str, dict] | None = None,
+    date: str | None = None,
+) -> dict:
+    """The whole report as one JSON-serialisable dictionary (also the template's context)."""
+    meta = meta or {}
+    line = hits["line"]
+    parental = hits.get("parental")
+    vcf_df, vcf_header = vcf if vcf is not None else (None, {})
+    if not parental and vcf_header.get("parental"):
+        parental = vcf_header["parental"]
+    resistant = [s["sample"] for s in hits["samples"]]
+    samples = ([parental] if parental else []) + resistant
+    if sheet is not None:
+        in_sheet = sheet[(sheet["line"] == line) & (sheet["condition"] == "resistant")]
+        missing = [s for s in in_sheet["sample"] if s not in resistant]
+        if missing:
+            log.warning("resistant sample(s) in the sheet have no results: %s", missing)
+    else:
+        missing = []
+    grid = build_drug_grid(hits)
+    copy_number = build_copy_number(cnv, resistant)
+    fusion_rows = build_fusions(fusions, samples)
+    hot = build_hotspots(hotspots, samples)
+    qc_rows = build_qc(qc, samples)
+    summary = build_summary(hits, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
+    knowledge = hits.get("knowledge") or {}
+    tool_versions = {**_package_versions(), **(meta.get("tool_versions") or {})}
+    if vcf_header.get("source"):
+        tool_versions.setdefault("variant caller (VCF ##source)", vcf_header["source"])
+    stages = {
+        "annotation": "ok",
+        "small variants (VCF)": "ok" if vcf is not None else "not run",
+        "copy number": "ok" if cnv is not None else "not run",
+        "copy number per target": "ok" if cnv_targets is not None else "not run",
+        "hotspot coverage": "ok" if hotspots is not None else "not run",
+        "fusions": "ok" if fusions is not None else "not run",
+        "QC": "ok" if qc is not None else "not run",
+    }
+    return {
+        "schema": SCHEMA,
+        "line": line,
+        "parental": parental,
+        "resistant_samples": resistant,
+        "samples_without_results": missing,
+        "run": {
+            "date": run_date(meta, date),
+            "resistcall_version": meta.get("resistcall_version") or __version__,
+            "reference_build": meta.get("reference_build") or "GRCh38",
+            "reference": vcf_header.get("reference") or meta.get("reference"),
+            "assay": meta.get("assay"),
+            "tool_versions": dict(sorted(tool_versions.items())),
+            "config": meta.get("config"),
+        },
+        "knowledge": knowledge,
+        "inputs": inputs or {},
+        "stages": stages,
+        "summary": summary,
+        "drug_grid": grid,
+        "variants": build_variant_rows(hits, vcf_df, samples, "findings"),
+        "vus": build_variant_rows(hits, vcf_df, samples, "vus"),
+        "copy_number": copy_number,
+        "fusions": fusion_rows,
+        "hotspots": hot,
+        "qc": qc_rows,
+        "vaf_points": build_vaf_points(vcf_df, hits, parental, resistant),
+        "research_use_only": RUO_STATEMENT,
+    }
+
+
+RUO_STATEMENT = (
+    "For research use only. Not for diagnostic use. This report has not been validated for "
+    "clinical decision-making; drug predictions come from a curated literature table and must be "
+    "confirmed by a qualified professional against the cited sources."
+)
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("resistcall", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True,
+                                     default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = _fmt_pct
+    env.filters["num"] = lambda v, d=0: "–" if _clean(v) is None else f"{float(v):,.{d}f}"
+    env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
+    env.filters["slug"] = lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")
+    return env
+
+
+def render_html(model: dict, figures: dict[str, str | None]) -> str:
+    return _env().get_template("report.html.j2").render(r=model, fig=figures, icons=ICONS)
+
+
+def render_index(entries: list[dict], date: str) -> str:
+    return _env().get_template("index.html.j2").render(entries=entries, date=date,
+                                                       ruo=RUO_STATEMENT)
+
+
+def make_figures(model: dict, cnv_targets: pd.DataFrame | None) -> dict[str, str | None]:
+    from resistcall import figures  # matplotlib import is slow: only when rendering
+
+    out: dict[str, str | None] = {"cnv": None, "vaf": None, "depth": None}
+    if model["copy_number"] is not None:
+        out["cnv"] = figures.copy_number_svg(model["copy_number"], cnv_targets,
+                                             model["resistant_samples"])
+    if model["vaf_points"]:
+        out["vaf"] = figures.vaf_svg(model["vaf_points"], model["parental"],
+                                     model["resistant_samples"])
+    if model["qc"]:
+        out["depth"] = figures.depth_svg(model["qc"])
+    return out
+
+
+def _write_atomic(pairs: list[tuple[Path, str]]) -> None:
+    """Write every output to a temp file first; rename only when all were written."""
+    tmps = []
+    try:
+        for path, text in pairs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            tmp.write_text(text, encoding="utf-8")
+            tmps.append((tmp, path))
+        for tmp, path in tmps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in tmps:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _input_record(path: Path | None) -> dict:
+    if path is None:
+        return {"path": None, "status": "not run"}
+    return {"path": str(path), "sha256": _sha256(path), "status": "used"}
+
+
+def run_report(args: argparse.Namespace) -> dict:
+    hits = load_hits(args.hits)
+    meta = {}
+    if args.run_metadata is not None:
+        if not args.run_metadata.exists():
+            raise UserError(f"run metadata file not found: {args.run_metadata}")
+        try:
+            meta = json.loads(args.run_metadata.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{args.run_metadata}: not valid JSON: {exc}") from exc
+    if args.line and hits["line"] != args.line:
+        raise UserError(f"{args.hits}: line is {hits['line']!r}, but --line {args.line} was asked")
+    cnv_targets = load_table(args.cnv_targets, CNV_TARGET_COLUMNS, "per-target copy number")
+    inputs = {
+        "hits": _input_record(args.hits),
+        "vcf": _input_record(args.vcf),
+        "cnv": _input_record(args.cnv),
+        "cnv_targets": _input_record(args.cnv_targets),
+        "hotspots": _input_record(args.hotspots),
+        "fusions": _input_record(args.fusions),
+        "samples": _input_record(args.samples),
+    }
+    for i, q in enumerate(args.qc or []):
+        inputs[f"qc[{i}]"] = _input_record(q)
+    model = build_report(
+        hits,
+        cnv=load_table(args.cnv, CNV_COLUMNS, "copy number"),
+        cnv_targets=cnv_targets,
+        hotspots=load_hotspots(args.hotspots),
+        fusions=load_table(args.fusions, FUSION_COLUMNS, "fusions"),
+        qc=load_qc(args.qc),
+        vcf=load_vcf(args.vcf),
+        sheet=load_samples_sheet(args.samples),
+        meta=meta,
+        inputs=inputs,
+        date=args.run_date,
+    )
+    if cnv_targets is not None:
+        cnv_targets = cnv_targets[cnv_targets["sample"].isin(model["resistant_samples"])]
+    figs = make_figures(model, cnv_targets)
+    model["html"] = args.out.name
+    text = render_html(model, figs)
+    pairs = [(args.out, text)]
+    if args.json is not None:
+        pairs.append((args.json, json.dumps(model, indent=1, allow_nan=False) + "\n"))
+    _write_atomic(pairs)
+    log.info("wrote %s%s", args.out, f" and {args.json}" if args.json else "")
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# cohort index
+
+
+def index_entry(report_json: Path, out_dir: Path) -> dict:
+    if not report_json.exists():
+        raise UserError(f"report JSON not found: {report_json}")
+    try:
+        r = json.loads(report_json.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{report_json}: not valid JSON: {exc}") from exc
+    if r.get("schema") != SCHEMA:
+        raise UserError(f"{report_json}: not a resistcall report (schema {r.get('schema')!r})")
+    html_path = report_json.parent / r.get("html", "report.html")
+    href = Path(os.path.relpath(html_path.resolve(), out_dir.resolve())).as_posix()
+    return {
+        "line": r["line"],
+        "parental": r["parental"],
+        "href": href,
+        "run_date": r["run"]["date"],
+        "samples": [
+            {"sample": c["sample"], "selected_with": c.get("selected_with"),
+             "changes": [m["label"] for m in c["mutations"]]
+             + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
+             "expected_to_work": c["expected_to_work"],
+             "n_uncovered": (None if c.get("uncovered_hotspots") is None
+                             else len(c["uncovered_hotspots"])),
+             "n_warnings": len(c.get("qc_warnings") or [])}
+            for c in r["summary"]
+        ],
+    }
+
+
+def run_index(args: argparse.Namespace) -> list[dict]:
+    entries = [index_entry(p, args.out.parent) for p in args.reports]
+    entries.sort(key=lambda e: e["line"])
+    dates = sorted({e["run_date"] for e in entries})
+    _write_atomic([(args.out, render_index(entries, ", ".join(dates)))])
+    return entries
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="clinician report for one line: self-contained HTML + report.json",
+        description="Write one self-contained HTML page (and report.json for LIMS import) "
+        "for one line. Only --hits is required; a stage whose file is not given is shown as "
+        "'not run'.",
+    )
+    p.add_argument("--line", help="line name; must match hits.json (checked)")
+    p.add_argument("--hits", type=Path, required=True, help="hits.json from resistcall annotate")
+    p.add_argument("--vcf", type=Path, help="snv.vcf.gz of the line (VAF figure, read counts)")
+    p.add_argument("--cnv", type=Path, help="cnv.tsv (gene copy number)")
+    p.add_argument("--cnv-targets", type=Path, help="cnv_targets.tsv (per-target ratios)")
+    p.add_argument("--hotspots", type=Path, help="hotspots.tsv (known-position coverage)")
+    p.add_argument("--fusions", type=Path, help="fusions.tsv")
+    p.add_argument("--qc", type=Path, nargs="+", help="results/qc/<sample>.qc.json (any number; "
+                   "samples of other lines are ignored)")
+    p.add_argument("--samples", type=Path, help="sample sheet (selection drug and notes)")
+    p.add_argument("--run-metadata", "--config-json", dest="run_metadata", type=Path,
+                   help="JSON with run_date, tool_versions, reference_build, assay, config")
+    p.add_argument("--run-date", help="run date shown in the report (default: run metadata, "
+                   "then SOURCE_DATE_EPOCH, then now in UTC)")
+    p.add_argument("--out", type=Path, required=True, help="report.html")
+    p.add_argument("--json", type=Path, help="report.json (same content, for LIMS import)")
+    p.set_defaults(func=run_report)
+
+    q = subparsers.add_parser(
+        "report-index",
+        help="cohort index page linking each line's report",
+        description="Write an index page linking every line's report.html, from report.json "
+        "files (each next to its report.html).",
+    )
+    q.add_argument("--reports", type=Path, nargs="+", required=True, help="report.json files")
+    q.add_argument("--out", type=Path, required=True, help="index.html")
+    q.set_defaults(func=run_index)
+
