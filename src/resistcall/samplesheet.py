@@ -211,6 +211,7 @@ def check_config(
                 parts = parts[:-1]
             line = key_lines.get(parts)
         problems.append(Problem(source, line, key, message, kind="key"))
+    problems.sort(key=lambda p: p.line or 0)
     if problems:
         raise SheetError(problems)
     panel = config["panel"]
@@ -322,7 +323,7 @@ def bgzf_eof_present(path: str | Path) -> bool:
         return handle.read() == BGZF_EOF
 
 
-def _bam_head_problems(path: Path, fasta: Path | None) -> list[str]:
+def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> list[str]:
     """Cheap BAM checks: not truncated, header readable, @SQ lines match the reference."""
     if not bgzf_eof_present(path):
         return ["BAM is truncated or not BGZF-compressed (the BGZF end-of-file block is missing)"]
@@ -335,10 +336,14 @@ def _bam_head_problems(path: Path, fasta: Path | None) -> list[str]:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
     if fasta is None:
         return []
-    return [
-        f"BAM was not aligned to the configured reference {fasta}: {problem}"
-        for problem in check_bam_matches_reference(path, fasta)
-    ]
+    problems = check_bam_matches_reference(path, fasta)
+    if not problems:
+        return []
+    with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+        shown = ", ".join(bam.references[:3]) + (", ..." if n_sq > 3 else "")
+    return [f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
+            f"{'; '.join(problems)} "
+            f"(the BAM has {n_sq} contigs: {shown}); realign it or give the reads as FASTQ"]
 
 
 def _reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tuple], bool]:
@@ -567,6 +572,7 @@ def _unit_checks(
     samples_shown: str,
     base_dir: Path,
     fasta: Path | None,
+    fasta_shown: str,
     problems: list[Problem],
 ) -> None:
     seen_units: dict[tuple[str, str], int] = {}
@@ -614,7 +620,7 @@ def _unit_checks(
                     used[real] = (row.sheet_line, col)
             if problem is None:
                 if col == "bam":
-                    found = _bam_head_problems(path, fasta)
+                    found = _bam_head_problems(path, fasta, fasta_shown)
                     problem = "; ".join(found) if found else None
                 else:
                     problem = _fastq_head_problem(path)
@@ -649,7 +655,8 @@ def load_sheets(
     if samples is not None:
         _cross_sample_checks(samples, s_shown, s_problems, warnings)
     if units is not None:
-        _unit_checks(units, samples, u_shown, s_shown, base_dir, fasta, u_problems)
+        _unit_checks(units, samples, u_shown, s_shown, base_dir, fasta,
+                     str(config["reference"]["fasta"]), u_problems)
     if samples is not None and units is not None:
         with_units = set(units["sample"])
         for row in samples.itertuples(index=False):
@@ -753,8 +760,11 @@ def check_bam(bam: str | Path, reference: str | Path | None = None) -> int:
     try:
         with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
             n = handle.count(until_eof=True, read_callback="nofilter")
-    except (OSError, ValueError) as exc:
-        raise _InputError(bam, f"reading failed, the BAM is truncated or corrupt ({exc})") from None
+    except OSError:
+        raise _InputError(bam, "reading failed part-way: the BAM is truncated or corrupt "
+                               "(htslib's message is in the log above)") from None
+    except ValueError as exc:
+        raise _InputError(bam, f"reading failed: the BAM is corrupt ({exc})") from None
     if n == 0:
         raise _InputError(bam, "BAM has no reads")
     return n
