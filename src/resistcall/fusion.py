@@ -1,0 +1,733 @@
+"""Gene fusions (e.g. EML4-ALK) from capture DNA reads: ``resistcall fusion``.
+
+Method (docs/fusion.md): soft clips inside the target gene that share a clip position are
+grouped; their consensus clipped sequence is placed on the panel reference (k-mer index), which
+names the partner breakend even when the aligner recorded no split alignment (``bwa mem -M``
+writes split parts as secondary and usually drops the SA tag). Each junction is then scored by
+distinct fragments: reads that contain the junction sequence (split reads: clipped, secondary,
+supplementary or SA-linked parts on either side), and read pairs with one mate on each side
+pointing at the junction (discordant pairs). Every sample gets a status row, so "not detected at
+this depth" is never confused with "not looked at".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyranges as pr
+import pysam
+
+from resistcall.errors import UserError
+from resistcall.fusion_evidence import (
+    ADAPTER,
+    BamFrame,
+    Clip,
+    PanelSequence,
+    clips_of,
+    consensus,
+    revcomp,
+    sa_entries,
+    usable,
+)
+from resistcall.reference import bam_sample, contig_offset
+
+log = logging.getLogger(__name__)
+
+COLUMNS = [
+    "sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "genomic_5p", "genomic_3p",
+    "location_5p", "location_3p", "exons", "variant", "split_reads", "discordant_pairs",
+    "fragments", "microhomology", "inserted_sequence", "junction_sequence", "partner_sequence",
+    "call", "min_fragments", "min_split_reads", "breakpoint_region", "region_depth",
+    "detection_limit_af", "status",
+]
+
+#: EML4-ALK variants by (last EML4 exon, first ALK exon) in the fusion transcript
+#: (Choi et al. 2008 Cancer Res 68:4971; Sasaki et al. 2010 Eur J Cancer 46:1773).
+#: At DNA level v3a and v3b share the intron-6 breakpoint (6a/6b is a splicing choice).
+KNOWN_VARIANTS = {
+    ("EML4", 13, "ALK", 20): "v1",
+    ("EML4", 20, "ALK", 20): "v2",
+    ("EML4", 6, "ALK", 20): "v3a/b",
+    ("EML4", 14, "ALK", 20): "v7",
+    ("EML4", 2, "ALK", 20): "v5a",
+    ("EML4", 18, "ALK", 20): "v5'",
+    ("EML4", 17, "ALK", 20): "v8a/b",
+    ("EML4", 15, "ALK", 20): "v4'",
+}
+#: Introns where the gene's fusion breakpoints cluster; their depth decides "not assessable".
+BREAKPOINT_INTRONS = {"ALK": (19,), "ROS1": (31, 32, 33, 34), "RET": (11,)}
+
+NA = "."
+#: k-mer size for "does the clipped sequence come from the target locus itself?"
+LOCAL_K = 12
+
+
+@dataclass(frozen=True)
+class Settings:
+    min_fragments: int = 5
+    min_split_reads: int = 2
+    min_depth: int = 20
+    min_clip: int = 5
+    min_clip_match: int = 3
+    max_insert: int = 1000
+    anchor: int = 8
+    gene_pad: int = 1000
+
+
+@dataclass
+class Gene:
+    name: str
+    chrom: str
+    start: int  # GRCh38, 1-based inclusive
+    end: int
+    strand: str
+    exons: list[tuple[int, int, int]]  # (exon number, start, end) GRCh38
+
+    def location(self, pos: int) -> tuple[str, int | None, int | None]:
+        """('exon n' | 'intron n' | ..., last exon before, first exon after) in transcript order."""
+        ex = sorted(self.exons)
+        for n, s, e in ex:
+            if s <= pos <= e:
+                return f"exon {n}", n, n
+        for (n1, s1, e1), (n2, s2, e2) in zip(ex, ex[1:], strict=False):
+            lo, hi = min(e1, e2) + 1, max(s1, s2) - 1
+            if lo <= pos <= hi and n2 == n1 + 1:
+                return f"intron {n1}", n1, n2
+        first, last = ex[0], ex[-1]
+        upstream = pos < first[1] if self.strand == "+" else pos > first[2]
+        if upstream:
+            return f"upstream of exon {first[0]}", None, first[0]
+        return f"downstream of exon {last[0]}", last[0], None
+
+    def breakpoint_region(self) -> tuple[int, int, str] | None:
+        """GRCh38 span of the breakpoint-cluster introns (whole gene if unknown)."""
+        spans = []
+        for n in BREAKPOINT_INTRONS.get(self.name, ()):
+            a = [x for x in self.exons if x[0] == n]
+            b = [x for x in self.exons if x[0] == n + 1]
+            if a and b:
+                spans.append((min(a[0][2], b[0][2]) + 1, max(a[0][1], b[0][1]) - 1))
+        if spans:
+            label = ", ".join(f"intron {n}" for n in BREAKPOINT_INTRONS[self.name])
+            return min(s for s, _ in spans), max(e for _, e in spans), f"{self.name} {label}"
+        return self.start, self.end, f"{self.name} gene"
+
+
+def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene]:
+    """Exon models per gene (transcript with most exons) from a contig-coordinate GTF."""
+    gtf = Path(gtf)
+    if not gtf.exists():
+        raise UserError(f"GTF not found: {gtf}")
+    try:
+        df = pr.read_gtf(str(gtf)).df
+    except Exception as exc:  # pyranges raises assorted parser errors
+        raise UserError(f"{gtf}: cannot be read as GTF: {exc}") from exc
+    need = {"gene_name", "transcript_id", "exon_number"}
+    if df.empty or not need <= set(df.columns):
+        raise UserError(f"{gtf}: needs exon rows with {', '.join(sorted(need))} attributes")
+    ex = df[df["Feature"] == "exon"].copy()
+    unknown = sorted(set(ex["Chromosome"].astype(str)) - set(fasta_lengths))
+    if unknown:
+        raise UserError(f"{gtf}: contig {unknown[0]} is not in the reference FASTA")
+    genes = {}
+    for name, rows in ex.groupby("gene_name", observed=True):
+        best = rows.groupby("transcript_id", observed=True).size().sort_values(
+            ascending=False, kind="stable").index[0]
+        rows = rows[rows["transcript_id"] == best]
+        contig = str(rows["Chromosome"].iloc[0])
+        chrom, off = contig_offset(contig)
+        exons = sorted(
+            (int(n), off + int(s) + 1, off + int(e))
+            for n, s, e in zip(rows["exon_number"], rows["Start"], rows["End"], strict=True)
+        )
+        genes[str(name)] = Gene(
+            str(name), chrom, min(x[1] for x in exons), max(x[2] for x in exons),
+            str(rows["Strand"].iloc[0]), exons,
+        )
+    return genes
+
+
+def gene_at(genes: dict[str, Gene], chrom: str, pos: int) -> Gene | None:
+    for g in genes.values():
+        if g.chrom == chrom and g.start <= pos <= g.end:
+            return g
+    return None
+
+
+@dataclass
+class Junction:
+    """A candidate junction seen from the target gene (target breakend + partner breakend)."""
+
+    t_chrom: str
+    t_pos: int  # maximal (through microhomology) retained end on the target
+    t_side: int
+    consensus: str
+    p_chrom: str | None = None
+    p_pos: int | None = None  # partner outward start, microhomology excluded
+    p_side: int | None = None
+    insertion: str = ""
+    homology: str = ""
+    split: set = field(default_factory=set)
+    pairs: set = field(default_factory=set)
+
+    @property
+    def p_strand(self) -> str:
+        return "+" if self.p_side == -1 else "-"
+
+    @property
+    def p_pos_max(self) -> int | None:
+        """Partner breakend extended through the microhomology (what its own clips show)."""
+        if self.p_pos is None:
+            return None
+        h = len(self.homology)
+        return self.p_pos - h if self.p_strand == "+" else self.p_pos + h
+
+
+def _target_outward(panel: PanelSequence, chrom: str, pos: int, side: int, n: int) -> str:
+    """n target bases ending at the breakend, read towards it (the outward frame)."""
+    if side == +1:
+        return panel.fetch(chrom, pos - n + 1, pos)
+    return revcomp(panel.fetch(chrom, pos, pos + n - 1))
+
+
+def _homology(panel: PanelSequence, j: Junction, limit: int = 30) -> str:
+    """Bases at the end of the target side that the partner also has just before its start."""
+    if j.p_pos is None or j.insertion:
+        return ""
+    tgt = _target_outward(panel, j.t_chrom, j.t_pos, j.t_side, limit)
+    h = 0
+    while h < limit:
+        nxt = h + 1
+        start = j.p_pos - nxt if j.p_strand == "+" else j.p_pos + nxt
+        before = panel.outward(j.p_chrom, start, j.p_strand, nxt)
+        if "N" in before or before != tgt[-nxt:]:
+            break
+        h = nxt
+    return tgt[len(tgt) - h :] if h else ""
+
+
+def fused_outward(panel: PanelSequence, j: Junction, width: int = 60) -> tuple[str, int]:
+    """(fused sequence in the target-outward frame, index of the first non-target base)."""
+    tgt = _target_outward(panel, j.t_chrom, j.t_pos, j.t_side, width)
+    if j.p_pos is not None:
+        part = panel.outward(j.p_chrom, j.p_pos, j.p_strand, width)
+    else:
+        part = j.consensus
+    return tgt + j.insertion + part, len(tgt)
+
+
+def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
+                    genes: dict[str, Gene], cfg: Settings):
+    """Clip clusters in the target gene placed on the panel, plus reads with distant mates."""
+    reg = frame.region(panel, target.chrom, target.start - cfg.gene_pad, target.end + cfg.gene_pad)
+    clips: dict[tuple, list[Clip]] = {}
+    distant = []
+    if reg is None:
+        return [], distant
+    for read in bam.fetch(*reg):
+        if not usable(read):
+            continue
+        for c in clips_of(read, frame, cfg.min_clip):
+            clips.setdefault((c.chrom, c.pos, c.side), []).append(c)
+        if (read.is_paired and not read.mate_is_unmapped and not read.is_secondary
+                and not read.is_supplementary):
+            mchrom, mpos = frame.to_genomic(read.next_reference_name, read.next_reference_start + 1)
+            chrom, pos = frame.to_genomic(read.reference_name, read.reference_start + 1)
+            if mchrom != chrom or abs(mpos - pos) > 10 * cfg.max_insert:
+                distant.append((read.query_name, chrom, pos, frame.to_genomic(
+                    read.reference_name, read.reference_end)[1], read.is_reverse, mchrom, mpos,
+                    read.mate_is_reverse))
+    k = panel.k
+    local_seq = panel.fetch(target.chrom, target.start - cfg.gene_pad - 10 * cfg.max_insert,
+                            target.end + cfg.gene_pad + 10 * cfg.max_insert)
+    local = _kmers(local_seq, LOCAL_K) | _kmers(revcomp(local_seq), LOCAL_K)
+    cands: list[Junction] = []
+    for (chrom, pos, side), group in sorted(clips.items()):
+        long = [c.outward for c in group if len(c.outward) >= k]
+        if len({c.name for c in group if len(c.outward) >= k}) < 2:
+            continue
+        cons = consensus(long)
+        if (len(cons) < k or _has_adapter(cons) or _low_complexity(cons)
+                or _low_complexity(cons[:20])):
+            continue  # adapter read-through, poly-G / poly-T tails
+        if len(local & _kmers(cons, LOCAL_K)) >= 2:
+            continue  # clipped bases come from the target locus: indel or fold-back artefact
+        ahead = panel.fetch(chrom, pos + 1, pos + 20) if side == +1 else panel.fetch(
+            chrom, pos - 20, pos - 1)
+        if "N" in ahead:
+            continue  # the panel's known sequence ends here: clipped bases are just unknown
+        j = Junction(chrom, pos, side, cons)
+        hit = panel.place(cons)
+        if hit is None:
+            # an unplaced partner is kept only where a fusion can make a product: the target
+            # keeps its 3' part (ALK kinase) and breaks in its breakpoint-cluster region
+            keeps_3p = (target.strand == "+") == (side == -1)
+            lo, hi, _ = target.breakpoint_region()
+            if not keeps_3p or not lo - 200 <= pos <= hi + 200:
+                continue
+        else:
+            same_gene = gene_at(genes, hit.chrom, hit.pos)
+            if hit.chrom == chrom and (abs(hit.pos - pos) < 10 * cfg.max_insert or (
+                    same_gene is not None and same_gene.name == target.name)):
+                continue  # local event (indel, small rearrangement inside the gene): not a fusion
+            j.p_chrom, j.p_pos = hit.chrom, hit.pos
+            j.p_side = -1 if hit.strand == "+" else +1
+            j.insertion = cons[: hit.offset]
+            j.homology = _homology(panel, j)
+        cands.append(j)
+    return _dedupe(cands, clips), distant
+
+
+def _has_adapter(seq: str, probe: str = ADAPTER[:10]) -> bool:
+    """Adapter start (at most one mismatch) within the first 30 clipped bases."""
+    head = seq[:30]
+    for i in range(len(head) - len(probe) + 1):
+        if sum(a != b for a, b in zip(head[i : i + len(probe)], probe, strict=True)) <= 1:
+            return True
+    return False
+
+
+def _kmers(seq: str, k: int) -> set[str]:
+    return {seq[i : i + k] for i in range(len(seq) - k + 1) if "N" not in seq[i : i + k]}
+
+
+def _low_complexity(seq: str) -> bool:
+    """Poly-G tails (two-colour chemistry) and similar: one base over 60% of the sequence."""
+    counts = [seq.count(b) for b in "ACGT"]
+    return max(counts) > 0.6 * len(seq) if len(seq) > 20 else max(counts) > 0.7 * len(seq)
+
+
+def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
+    """Keep one candidate per junction (neighbouring clip positions from sequencing errors)."""
+    size = {id(j): len(clips[(j.t_chrom, j.t_pos, j.t_side)]) for j in cands}
+    kept: list[Junction] = []
+    for j in sorted(cands, key=lambda x: (-size[id(x)], x.t_pos)):
+        dup = False
+        for o in kept:
+            if o.t_chrom == j.t_chrom and o.t_side == j.t_side and abs(o.t_pos - j.t_pos) <= 10:
+                if (o.p_pos is None) == (j.p_pos is None) and (o.p_pos is None or (
+                        o.p_chrom == j.p_chrom and abs(o.p_pos - j.p_pos) <= 10)):
+                    dup = True
+                    break
+        if not dup:
+            kept.append(j)
+    return kept
+
+
+def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, distant: list,
+                   cfg: Settings) -> None:
+    """Fill j.split (fragments with a read containing the junction) and j.pairs."""
+    fused, at = fused_outward(panel, j)
+    h, a = len(j.homology), cfg.anchor
+    core = fused[at - h - a : at + len(j.insertion) + a]
+    if len(core) < 2 * a + h or "N" in core:
+        return
+    cores = (core, revcomp(core))
+    # expected outward clip sequence d bases before the breakend, seen from either side
+    p_len = len(fused) - at - len(j.insertion) if j.p_pos is not None else 0
+    from_partner = revcomp(fused)
+    windows = [(j.t_chrom, j.t_pos, j.t_side, j.t_pos)]
+    if j.p_pos is not None:
+        windows.append((j.p_chrom, j.p_pos, j.p_side, j.p_pos))
+    for wi, (chrom, pos, side, anchor_pos) in enumerate(windows):
+        reg = frame.region(panel, chrom, pos - 200, pos + 200)
+        if reg is None:
+            continue
+        for read in bam.fetch(*reg):
+            if not usable(read) or read.query_sequence is None:
+                continue
+            seq = read.query_sequence
+            if cores[0] in seq or cores[1] in seq:
+                j.split.add(read.query_name)
+                continue
+            for c in clips_of(read, frame, 1):
+                if c.chrom != chrom or c.side != side:
+                    continue
+                if wi == 0:
+                    d = (anchor_pos - c.pos) * side
+                    expected = fused[at - d :] if 0 <= d <= h + 2 else ""
+                else:
+                    d = (c.pos - anchor_pos) * side
+                    expected = from_partner[p_len + d :] if -2 <= d <= h else ""
+                if expected and clip_supports(c.outward, expected, cfg.min_clip_match):
+                    j.split.add(read.query_name)
+            if j.p_pos is not None and wi == 0:
+                for contig, spos, _, _ in sa_entries(read):
+                    schrom, sg = frame.to_genomic(contig, spos)
+                    if schrom == j.p_chrom and abs(sg - j.p_pos) <= 200:
+                        j.split.add(read.query_name)
+    if j.p_pos is None:
+        return
+    w = cfg.max_insert
+    for name, chrom, start, end, rev, mchrom, mpos, mrev in distant:
+        if chrom != j.t_chrom or mchrom != j.p_chrom:
+            continue
+        if j.t_side == +1:
+            near_t = (not rev) and j.t_pos - w <= start <= j.t_pos
+        else:
+            near_t = rev and j.t_pos <= end <= j.t_pos + w
+        if j.p_side == +1:
+            near_p = (not mrev) and j.p_pos - w <= mpos <= j.p_pos
+        else:
+            near_p = mrev and j.p_pos - 200 <= mpos <= j.p_pos + w
+        if near_t and near_p:
+            j.pairs.add(name)
+
+
+def clip_supports(clip: str, expected: str, min_len: int) -> bool:
+    """A clip supports a junction if it reads like the fused sequence beyond the breakend:
+    exact for short clips (< 10 bases), at most 10% mismatches for longer ones."""
+    if len(clip) < min_len or len(expected) < len(clip):
+        return False
+    mism = sum(a != b for a, b in zip(clip, expected, strict=False))
+    return mism <= len(clip) // 10
+
+
+def region_depth(bam, frame: BamFrame, panel: PanelSequence, target: Gene) -> tuple[str, float]:
+    """(label, median depth) over the target's breakpoint-cluster region; nan if absent."""
+    start, end, label = target.breakpoint_region()
+    reg = frame.region(panel, target.chrom, start, end)
+    if reg is None:
+        return label, float("nan")
+    cov = np.asarray(bam.count_coverage(*reg, quality_threshold=0), dtype=np.int64).sum(axis=0)
+    return label, float(np.median(cov)) if cov.size else float("nan")
+
+
+def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str, Gene],
+                 target: Gene, cfg: Settings, label: str, depth: float) -> dict:
+    """One fusions.tsv row for a candidate junction (5'/3' from gene strands and sides)."""
+    partner = gene_at(genes, j.p_chrom, j.p_pos_max) if j.p_pos is not None else None
+    # the retained part of a gene is its 3' part when the kept sequence lies downstream
+    t_is_3p = (target.strand == "+") == (j.t_side == -1)
+    t_loc, t_before, t_after = target.location(j.t_pos)
+    t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
+    t_bp = f"{t_contig}:{t_cpos}"
+    t_gen = f"{j.t_chrom}:{j.t_pos}"
+    if j.p_pos is None:
+        p_name, p_bp, p_gen, p_loc, p_before, p_after = "unknown", NA, NA, NA, None, None
+    else:
+        pc, pp = panel.contig_label(j.p_chrom, j.p_pos_max)
+        p_bp, p_gen = f"{pc}:{pp}", f"{j.p_chrom}:{j.p_pos_max}"
+        if partner is None:
+            p_name, p_loc, p_before, p_after = "intergenic", NA, None, None
+        else:
+            p_name = partner.name
+            p_loc, p_before, p_after = partner.location(j.p_pos_max)
+    fused, at = fused_outward(panel, j, width=20)
+    h = len(j.homology)
+    left, right = fused[: at - h], fused[at - h : at + len(j.insertion) + 20]
+    # junction in transcript sense of the 5' gene: target first if it is 5', else reverse
+    if t_is_3p:
+        p_sense = revcomp(right[h + len(j.insertion):]) if j.p_pos is not None else revcomp(right)
+        junction = f"{p_sense}{revcomp(j.insertion).lower()}" + (
+            f"[{revcomp(j.homology)}]" if h else "") + f"|{revcomp(left)}"
+        g5, g3, bp5, bp3, gen5, gen3, loc5, loc3 = (
+            p_name, target.name, p_bp, t_bp, p_gen, t_gen, p_loc, t_loc)
+        last5, first3 = p_before, t_after
+    else:
+        junction = f"{left}" + (f"[{j.homology}]" if h else "") + \
+            f"|{j.insertion.lower()}{right[h + len(j.insertion):]}"
+        g5, g3, bp5, bp3, gen5, gen3, loc5, loc3 = (
+            target.name, p_name, t_bp, p_bp, t_gen, p_gen, t_loc, p_loc)
+        last5, first3 = t_before, p_after
+    exons = NA
+    if last5 is not None and first3 is not None and p_name not in ("unknown", "intergenic"):
+        exons = f"{g5[0]}{last5};{g3[0]}{first3}"
+    variant = KNOWN_VARIANTS.get((g5, last5, g3, first3), NA)
+    frags = j.split | j.pairs
+    called = len(frags) >= cfg.min_fragments and len(j.split) >= cfg.min_split_reads
+    name = f"{g5}-{g3}" + (f" {variant}" if variant != NA else "")
+    status = (f"{name} detected: {len(frags)} fragments ({len(j.split)} split reads, "
+              f"{len(j.pairs)} discordant pairs)" if called else
+              f"{name} candidate below threshold: {len(frags)} fragments")
+    return {
+        "sample": sample, "gene_5p": g5, "gene_3p": g3, "breakpoint_5p": bp5,
+        "breakpoint_3p": bp3, "genomic_5p": gen5, "genomic_3p": gen3,
+        "location_5p": loc5, "location_3p": loc3, "exons": exons, "variant": variant,
+        "split_reads": len(j.split), "discordant_pairs": len(j.pairs), "fragments": len(frags),
+        "microhomology": j.homology or NA, "inserted_sequence": j.insertion or NA,
+        "junction_sequence": junction,
+        "partner_sequence": j.consensus if j.p_pos is None else NA,
+        "call": "detected" if called else "below threshold",
+        "min_fragments": cfg.min_fragments, "min_split_reads": cfg.min_split_reads,
+        "breakpoint_region": label, "region_depth": _fmt_depth(depth),
+        "detection_limit_af": _limit(cfg, depth), "status": status,
+        "_junction": j,
+    }
+
+
+def _fmt_depth(depth: float) -> str:
+    return NA if np.isnan(depth) else f"{depth:.0f}"
+
+
+def _limit(cfg: Settings, depth: float) -> str:
+    """Smallest fusion allele fraction expected to give min_fragments at this depth."""
+    if np.isnan(depth) or depth <= 0:
+        return NA
+    return f"{min(1.0, cfg.min_fragments / depth):.3g}"
+
+
+def status_row(sample: str, target: Gene, cfg: Settings, label: str, depth: float,
+               n_below: int) -> dict:
+    """Per-sample row: 'not detected' (with the depth it rests on) or 'not assessable'."""
+    assessable = not np.isnan(depth) and depth >= cfg.min_depth
+    if assessable:
+        call = "not detected"
+        status = (f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
+                  f"(>= {cfg.min_fragments} fragments required; detects allele fractions "
+                  f">= {_limit(cfg, depth)})")
+    else:
+        call = "not assessable"
+        shown = "no reads" if np.isnan(depth) else f"median {depth:.0f}x"
+        status = (f"{target.name} fusion not assessable: {shown} over {label} "
+                  f"(< {cfg.min_depth}x)")
+    if n_below:
+        status += f"; {n_below} candidate(s) below threshold listed"
+    row = dict.fromkeys(COLUMNS, NA)
+    row.update(sample=sample, gene_3p=target.name, split_reads=0, discordant_pairs=0,
+               fragments=0, call=call, min_fragments=cfg.min_fragments,
+               min_split_reads=cfg.min_split_reads, breakpoint_region=label,
+               region_depth=_fmt_depth(depth), detection_limit_af=_limit(cfg, depth),
+               status=status)
+    return row
+
+
+def sample_name(bam_path: str) -> str:
+    """@RG SM; a BAM with no read group at all (e.g. the public hg38 cell-line BAMs) is named
+    after its file, with a warning, so it can still be checked."""
+    with pysam.AlignmentFile(bam_path) as bam:
+        has_rg = bool(bam.header.to_dict().get("RG"))
+    if has_rg:
+        return bam_sample(bam_path)
+    name = Path(bam_path).name.removesuffix(".bam")
+    log.warning("%s: no @RG header line; using the file name %r as sample name", bam_path, name)
+    return name
+
+
+def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], target: Gene,
+                cfg: Settings) -> list[dict]:
+    """All rows of one BAM: detected/below-threshold junctions, then a status row if needed."""
+    sample = sample_name(bam_path)
+    with pysam.AlignmentFile(bam_path) as bam:
+        if not bam.has_index():
+            raise UserError(f"{bam_path}: BAM index (.bai) missing; run samtools index")
+        frame = BamFrame(bam, bam_path, panel)
+        cands, distant = find_candidates(bam, frame, panel, target, genes, cfg)
+        for j in cands:
+            count_evidence(bam, frame, panel, j, distant, cfg)
+        label, depth = region_depth(bam, frame, panel, target)
+    rows = [junction_row(sample, j, panel, genes, target, cfg, label, depth)
+            for j in cands if len(j.split | j.pairs) >= 2]
+    rows.sort(key=lambda r: (r["call"] != "detected", -r["fragments"], r["genomic_3p"]))
+    log.info("%s: %s-aligned BAM, %d clip clusters, %d junction rows", sample, frame.mode,
+             len(cands), len(rows))
+    if not any(r["call"] == "detected" for r in rows):
+        rows.append(status_row(sample, target, cfg, label, depth, len(rows)))
+    return rows
+
+
+def write_tsv(rows: list[dict], out: Path) -> None:
+    df = pd.DataFrame([{c: r.get(c, NA) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".fusions.", suffix=".tsv", dir=out.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, sep="\t", index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _alt(t: str, side: int, mate: str | None, mate_side: int | None, ins_out: str) -> str:
+    """VCF 4.2 breakend ALT; ins_out is inserted sequence in this breakend's outward frame."""
+    if side == +1:
+        body = t + ins_out
+        if mate is None:
+            return body + "."
+        return body + (f"]{mate}]" if mate_side == +1 else f"[{mate}[")
+    body = revcomp(ins_out) + t
+    if mate is None:
+        return "." + body
+    return (f"]{mate}]" if mate_side == +1 else f"[{mate}[") + body
+
+
+def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: Path) -> None:
+    """Breakend records (two per junction, one for an unknown partner), one column per sample."""
+    junctions: dict[tuple, dict] = {}
+    for r in rows:
+        j = r.get("_junction")
+        if j is None:
+            continue
+        key = (j.t_chrom, j.t_pos, j.t_side, j.p_chrom, j.p_pos, j.p_side)
+        entry = junctions.setdefault(key, {"j": j, "rows": {}, "called": False})
+        entry["rows"][r["sample"]] = r
+        entry["called"] |= r["call"] == "detected"
+    header = pysam.VariantHeader()
+    for name, _, _, seq in panel.contigs:
+        header.contigs.add(name, length=len(seq))
+    for line in (
+        '##INFO=<ID=SVTYPE,Number=1,Type=String,Description="Type of structural variant">',
+        '##INFO=<ID=MATEID,Number=.,Type=String,Description="ID of mate breakend">',
+        '##INFO=<ID=EVENT,Number=1,Type=String,Description="ID of the fusion event">',
+        '##INFO=<ID=HOMLEN,Number=.,Type=Integer,Description="Length of microhomology at the '
+        'junction">',
+        '##INFO=<ID=HOMSEQ,Number=.,Type=String,Description="Microhomology sequence">',
+        '##INFO=<ID=CIPOS,Number=2,Type=Integer,Description="Breakend position range allowed by '
+        'the microhomology">',
+        '##INFO=<ID=GENE,Number=1,Type=String,Description="Gene at this breakend">',
+        '##INFO=<ID=FUSION,Number=1,Type=String,Description="5prime-3prime gene pair">',
+        '##INFO=<ID=VARIANT,Number=1,Type=String,Description="Named fusion variant '
+        '(EML4-ALK v1 ...)">',
+        '##INFO=<ID=EXONS,Number=1,Type=String,Description="Last 5prime exon - first 3prime exon '
+        'kept, e.g. E13-A20">',
+        '##INFO=<ID=GENOMIC,Number=1,Type=String,Description="GRCh38 position of this breakend">',
+        '##INFO=<ID=PARTNER_SEQ,Number=1,Type=String,Description="Clipped consensus of an '
+        'unplaced partner">',
+        '##FORMAT=<ID=SR,Number=1,Type=Integer,Description="Fragments with a split read">',
+        '##FORMAT=<ID=PR,Number=1,Type=Integer,Description="Fragments as discordant pairs">',
+        '##FORMAT=<ID=FR,Number=1,Type=Integer,Description="Distinct supporting fragments">',
+        '##FORMAT=<ID=FT,Number=1,Type=String,Description="Per-sample call">',
+        '##FILTER=<ID=LowSupport,Description="Below the evidence threshold in every sample">',
+    ):
+        header.add_line(line)
+    for s in samples:
+        header.add_sample(s)
+    records = []
+    for n, entry in enumerate(junctions.values(), start=1):
+        j = entry["j"]
+        any_row = next(iter(entry["rows"].values()))
+        t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
+        t_base = panel.fetch(j.t_chrom, j.t_pos, j.t_pos)
+        h = len(j.homology)
+        info_common = {"EVENT": f"fusion{n}",
+                       "FUSION": f"{any_row['gene_5p']}-{any_row['gene_3p']}",
+                       "VARIANT": any_row["variant"],
+                       "EXONS": any_row["exons"].replace(";", "-")}
+        ids = (f"fusion{n}_1", f"fusion{n}_2")
+        recs = []
+        if j.p_pos is None:
+            recs.append((t_contig, t_cpos, ids[0], t_base,
+                         _alt(t_base, j.t_side, None, None, j.consensus), None, j.t_chrom,
+                         j.t_pos, {"PARTNER_SEQ": j.consensus}, (0, 0)))
+        else:
+            p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
+            p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
+            t_ci = (-h, 0) if j.t_side == +1 else (0, h)
+            p_ci = (-h, 0) if j.p_side == -1 else (0, h)
+            recs.append((t_contig, t_cpos, ids[0], t_base,
+                         _alt(t_base, j.t_side, f"{p_contig}:{p_cpos}", j.p_side, j.insertion),
+                         ids[1], j.t_chrom, j.t_pos, {}, t_ci))
+            recs.append((p_contig, p_cpos, ids[1], p_base,
+                         _alt(p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side,
+                              revcomp(j.insertion)),
+                         ids[0], j.p_chrom, j.p_pos, {}, p_ci))
+        for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci in recs:
+            if contig not in header.contigs:
+                header.contigs.add(contig)
+            records.append((contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci,
+                            entry, info_common, h, j))
+    order = {name: i for i, name in enumerate(header.contigs)}
+    records.sort(key=lambda r: (order[r[0]], r[1], r[2]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = tempfile.mkdtemp(prefix=".fusions_vcf.", dir=out.parent)
+    tmp = Path(tmpdir) / out.name
+    try:
+        with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
+            for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci, entry, info, h, j \
+                    in records:
+                rec = vf.new_record(contig=contig, start=cpos - 1, stop=cpos, id=rid,
+                                    alleles=(ref, alt),
+                                    filter="PASS" if entry["called"] else "LowSupport")
+                rec.info["SVTYPE"] = "BND"
+                if mate:
+                    rec.info["MATEID"] = (mate,)
+                rec.info["EVENT"] = info["EVENT"]
+                rec.info["FUSION"] = info["FUSION"]
+                for key in ("VARIANT", "EXONS"):
+                    if info[key] != NA:
+                        rec.info[key] = info[key]
+                rec.info["GENOMIC"] = f"{gchrom}:{gpos}"
+                rec.info["HOMLEN"] = (h,)
+                if h:
+                    rec.info["HOMSEQ"] = (j.homology,)
+                    rec.info["CIPOS"] = ci
+                for key, val in extra.items():
+                    rec.info[key] = val
+                for s in samples:
+                    r = entry["rows"].get(s)
+                    fmt = rec.samples[s]
+                    fmt["SR"] = r["split_reads"] if r else 0
+                    fmt["PR"] = r["discordant_pairs"] if r else 0
+                    fmt["FR"] = r["fragments"] if r else 0
+                    fmt["FT"] = (r["call"] if r else "absent").replace(" ", "_")
+                vf.write(rec)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        os.replace(f"{tmp}.tbi", f"{out}.tbi")
+        os.replace(tmp, out)
+    finally:
+        for f in Path(tmpdir).glob("*"):
+            f.unlink()
+        os.rmdir(tmpdir)
+
+
+def run(reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str | None,
+        cfg: Settings) -> pd.DataFrame:
+    """Call fusions of ``gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
+    panel = PanelSequence(reference)
+    genes = load_genes(gtf, panel.lengths)
+    if gene not in genes:
+        raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(sorted(genes))})")
+    target = genes[gene]
+    rows, samples = [], []
+    for bam in bams:
+        if not Path(bam).exists():
+            raise UserError(f"BAM not found: {bam}")
+        sample_rows = call_sample(bam, panel, genes, target, cfg)
+        name = sample_rows[0]["sample"]
+        if name in samples:
+            raise UserError(f"{bam}: sample {name} given twice (@RG SM must be unique)")
+        samples.append(name)
+        rows.extend(sample_rows)
+    write_tsv(rows, Path(out))
+    if vcf:
+        write_vcf(rows, samples, panel, Path(vcf))
+    return pd.DataFrame([{c: r.get(c, NA) for c in COLUMNS} for r in rows], columns=COLUMNS)
+
+
+def _main(args: argparse.Namespace) -> None:
+    cfg = Settings(min_fragments=args.min_fragments, min_split_reads=args.min_split_reads,
+                   min_depth=args.min_depth, max_insert=args.max_insert)
+    run(args.reference, args.gtf, args.bam, args.gene, args.out, args.vcf, cfg)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "fusion", help="gene fusions (EML4-ALK ...) from clipped, split and discordant reads",
+        description=__doc__.splitlines()[0])
+    p.add_argument("--reference", required=True, help="panel FASTA (.fai beside it)")
+    p.add_argument("--gtf", required=True, help="transcript models in contig coordinates")
+    p.add_argument("--bam", required=True, nargs="+",
+                   help="indexed BAMs (panel contigs or GRCh38 chromosome names)")
+    p.add_argument("--gene", default="ALK", help="gene whose fusions are called (default ALK)")
+    p.add_argument("--out", required=True, help="fusions.tsv")
+    p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
+    d = Settings()
+    p.add_argument("--min-fragments", type=int, default=d.min_fragments,
+                   help="distinct supporting fragments to call a fusion "
+                        f"(default {d.min_fragments})")
+    p.add_argument("--min-split-reads", type=int, default=d.min_split_reads,
+                   help=f"of which split-read fragments (default {d.min_split_reads})")
+    p.add_argument("--min-depth", type=int, default=d.min_depth,
+                   help=f"median depth over the breakpoint region below which a sample is "
+                        f"'not assessable' (default {d.min_depth})")
+    p.add_argument("--max-insert", type=int, default=d.max_insert,
+                   help=f"largest insert size for discordant pairs (default {d.max_insert})")
+    p.set_defaults(func=_main)
