@@ -1,0 +1,422 @@
+"""HGVS c./p. nomenclature and Sequence Ontology consequence of one variant on one transcript.
+
+Method (docs/annotate.md): trim the alleles, shift indels to the most 3' position in transcript
+orientation (HGVS 3' rule; for minus-strand ALK/KRAS that is leftward on the contig), number
+them on the transcript model (:mod:`resistcall.transcripts`), then apply the variant to the
+spliced coding sequence and compare the translated peptides. The protein change is the
+difference left after removing the common prefix first (the protein 3' rule) and then the
+common suffix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pysam
+
+from resistcall.transcripts import CPos, Transcript, TranscriptSet
+
+_BASES = "TCAG"
+_AA = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+CODON_TABLE = {
+    a + b + c: _AA[16 * i + 4 * j + k]
+    for i, a in enumerate(_BASES)
+    for j, b in enumerate(_BASES)
+    for k, c in enumerate(_BASES)
+}
+_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+#: ALK kinase domain, UniProt Q9UM73 residues 1116-1392
+KINASE_DOMAINS = {"ALK": (1116, 1392)}
+#: How far beyond a complete model an upstream/downstream label is given (bases)
+FLANK = 5000
+
+
+def revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+def translate(seq: str, to_stop: bool = False) -> str:
+    """Translate complete codons of ``seq`` (standard code; X for codons with N)."""
+    out = []
+    for i in range(0, len(seq) - len(seq) % 3, 3):
+        aa = CODON_TABLE.get(seq[i : i + 3].upper(), "X")
+        out.append(aa)
+        if to_stop and aa == "*":
+            break
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    gene: str
+    transcript: str | None
+    refseq: str | None
+    hgvs_c: str
+    hgvs_p: str
+    consequence: str
+    exon: str
+    kinase_domain: bool
+    residue_start: int | None = None
+    residue_end: int | None = None
+
+
+class ContigCache:
+    """Whole-contig sequences from the FASTA (panel contigs are <= 200 kb)."""
+
+    def __init__(self, fasta: pysam.FastaFile):
+        self.fasta = fasta
+        self._seq: dict[str, str] = {}
+
+    def seq(self, chrom: str) -> str:
+        if chrom not in self._seq:
+            self._seq[chrom] = self.fasta.fetch(chrom).upper()
+        return self._seq[chrom]
+
+    def bases(self, chrom: str, start: int, end: int) -> str:
+        """1-based inclusive contig interval (empty when end < start)."""
+        return self.seq(chrom)[start - 1 : end] if end >= start else ""
+
+
+# ---- allele normalisation ------------------------------------------------------------------
+def trim(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """Remove the shared suffix, then the shared prefix. ``pos`` becomes the first changed base
+    (for a pure insertion: the base after the insertion point)."""
+    ref, alt = ref.upper(), alt.upper()
+    while ref and alt and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    while ref and alt and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    return pos, ref, alt
+
+
+def shift(
+    seq: str, pos: int, ref: str, alt: str, rightward: bool, lo: int, hi: int
+) -> tuple[int, str, str]:
+    """Shift a pure deletion/insertion as far as the repeat allows within contig [lo, hi]."""
+    if ref and alt:
+        return pos, ref, alt
+    allele = ref or alt
+    n = len(allele)
+    if rightward:
+        # deletion occupies [pos, pos+n-1]; insertion sits before pos
+        nxt = pos + n if ref else pos
+        while nxt <= hi and nxt <= len(seq) and seq[nxt - 1] == allele[0]:
+            allele = allele[1:] + allele[0]
+            pos += 1
+            nxt += 1
+    else:
+        prv = pos - 1
+        while prv >= lo and prv >= 1 and seq[prv - 1] == allele[-1]:
+            allele = allele[-1] + allele[:-1]
+            pos -= 1
+            prv -= 1
+    return (pos, allele, "") if ref else (pos, "", allele)
+
+
+# ---- protein description -----------------------------------------------------------------------
+def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tuple[str, str]:
+    """HGVS p. (one-letter) and SO consequence from reference/variant peptides starting at r0."""
+    k = 0
+    while k < len(ref_pep) and k < len(alt_pep) and ref_pep[k] == alt_pep[k]:
+        if ref_pep[k] == "*":
+            break
+        k += 1
+    if k < len(ref_pep) and k < len(alt_pep) and ref_pep[k] == alt_pep[k] == "*":
+        return "", "synonymous_variant"  # identical through the stop codon
+    if k >= len(ref_pep) and k >= len(alt_pep):
+        return "", "synonymous_variant"
+    r = r0 + k
+    ref_aa = ref_pep[k] if k < len(ref_pep) else "?"
+    if frameshift:
+        if k >= len(alt_pep):
+            return f"p.{ref_aa}{r}fs*?", "frameshift_variant"
+        if alt_pep[k] == "*":
+            return f"p.{ref_aa}{r}*", "stop_gained"
+        stop = alt_pep.find("*", k)
+        tail = f"*{stop - k + 1}" if stop >= 0 else "*?"
+        return f"p.{ref_aa}{r}{alt_pep[k]}fs{tail}", "frameshift_variant"
+    # in frame: trim the common suffix (never into the prefix)
+    m = 0
+    while m < min(len(ref_pep), len(alt_pep)) - k and ref_pep[-1 - m] == alt_pep[-1 - m]:
+        m += 1
+    deleted = ref_pep[k : len(ref_pep) - m]
+    inserted = alt_pep[k : len(alt_pep) - m]
+    if ref_aa == "*":
+        new = alt_pep[k] if k < len(alt_pep) else "?"
+        stop = alt_pep.find("*", k + 1)
+        tail = f"*{stop - k}" if stop >= 0 else "*?"
+        return f"p.*{r}{new}ext{tail}", "stop_lost"
+    if "*" in inserted:  # stop gained inside an in-frame change: stop at the first stop
+        inserted = inserted[: inserted.index("*") + 1]
+        if inserted == "*":
+            return f"p.{ref_aa}{r}*", "stop_gained"
+        deleted = deleted[: len(inserted)] or deleted
+    if len(deleted) == 1 and len(inserted) == 1:
+        if r == 1 and deleted == "M":
+            return "p.M1?", "start_lost"
+        return f"p.{deleted}{r}{inserted}", "missense_variant"
+    if deleted and not inserted:
+        if len(deleted) == 1:
+            return f"p.{deleted}{r}del", "inframe_deletion"
+        return f"p.{deleted[0]}{r}_{deleted[-1]}{r + len(deleted) - 1}del", "inframe_deletion"
+    if inserted and not deleted:
+        n = len(inserted)
+        if k >= n and ref_pep[k - n : k] == inserted:
+            if n == 1:
+                return f"p.{inserted}{r - 1}dup", "inframe_insertion"
+            return f"p.{inserted[0]}{r - n}_{inserted[-1]}{r - 1}dup", "inframe_insertion"
+        if k == 0:
+            return "p.?", "inframe_insertion"
+        return f"p.{ref_pep[k - 1]}{r - 1}_{ref_aa}{r}ins{inserted}", "inframe_insertion"
+    span = f"{deleted[0]}{r}"
+    if len(deleted) > 1:
+        span += f"_{deleted[-1]}{r + len(deleted) - 1}"
+    kind = "protein_altering_variant"
+    if len(deleted) > len(inserted):
+        kind = "inframe_deletion"
+    elif len(inserted) > len(deleted):
+        kind = "inframe_insertion"
+    elif len(deleted) > 1:
+        kind = "missense_variant"
+    return f"p.{span}delins{inserted}", kind
+
+
+# ---- main entry ------------------------------------------------------------------------------
+def _c_label(tx: Transcript, a: int, b: int) -> tuple[str, list[CPos]]:
+    """c. range label for contig interval [a, b] in transcript order."""
+    five, three = (a, b) if tx.strand == "+" else (b, a)
+    c5, c3 = tx.locate(five).c, tx.locate(three).c
+    return (str(c5) if five == three else f"{c5}_{c3}"), [c5, c3]
+
+
+def _exon_label(tx: Transcript, positions: list[int]) -> str:
+    loc = tx.locate(positions[0])
+    if loc.exon is not None:
+        return str(loc.exon)
+    if loc.intron is not None:
+        return f"intron {loc.intron}"
+    return ""
+
+
+def _region_bounds(tx: Transcript, pos: int) -> tuple[int, int]:
+    """Contig bounds of the exon or intron holding ``pos`` (3' shifting stays inside it)."""
+    ivs = sorted(tx.exons)
+    for s, e in ivs:
+        if s <= pos <= e:
+            return s, e
+    lo, hi = 1, 10**12
+    for s, e in ivs:
+        if e < pos:
+            lo = max(lo, e + 1)
+        if s > pos:
+            hi = min(hi, s - 1)
+    return lo, hi
+
+
+def annotate_on(tx: Transcript, contigs: ContigCache, pos: int, ref: str, alt: str) -> Annotation:
+    """HGVS c./p. and consequence of a VCF allele on one transcript model."""
+    seq = contigs.seq(tx.chrom)
+    p, r, a = trim(pos, ref, alt)
+    if not r and not a:
+        return Annotation(tx.gene, tx.transcript_id, tx.refseq, "", "", "no_change", "", False)
+    anchor = p if r else p - 1
+    lo, hi = _region_bounds(tx, anchor)
+    if r and a:
+        pass
+    elif r:
+        p, r, a = shift(seq, p, r, a, tx.strand == "+", lo, hi)
+    else:
+        # insertion between p-1 and p; keep it inside the region of its left anchor
+        p, r, a = shift(seq, p, r, a, tx.strand == "+", lo, hi + 1)
+    plus = tx.strand == "+"
+    cs = (lambda s: s) if plus else revcomp
+
+    # ---- c. ----
+    if r:
+        first, last = p, p + len(r) - 1
+        label, cpos = _c_label(tx, first, last)
+        if len(r) == 1 and len(a) == 1:
+            hgvs_c = f"c.{label}{cs(r)}>{cs(a)}"
+        elif not a:
+            hgvs_c = f"c.{label}del"
+        else:
+            hgvs_c = f"c.{label}delins{cs(a)}"
+        affected = list(range(first, last + 1))
+    else:
+        n = len(a)
+        # the n bases 5' of the insertion in transcript orientation
+        before = (p - n, p - 1) if plus else (p, p + n - 1)
+        if contigs.bases(tx.chrom, *before) == a:
+            label, cpos = _c_label(tx, *before)
+            hgvs_c = f"c.{label}dup"
+            affected = list(range(before[0], before[1] + 1))
+        else:
+            label, cpos = _c_label(tx, p - 1, p)
+            hgvs_c = f"c.{label}ins{cs(a)}"
+            affected = [p - 1, p]
+
+    locs = [tx.locate(x) for x in affected]
+    regions = {loc.region for loc in locs}
+    exon = _exon_label(tx, affected)
+    kd_range = KINASE_DOMAINS.get(tx.gene)
+    in_kd = False
+
+    if "cds" in regions and regions <= {"cds"}:
+        hgvs_p, consequence, res = _coding(tx, contigs, p, r, a, cpos)
+        if kd_range and res:
+            in_kd = res[0] <= kd_range[1] and res[1] >= kd_range[0]
+        splice = _near_boundary(tx, affected)
+        if splice and consequence not in ("frameshift_variant",):
+            consequence += "&splice_region_variant"
+        return Annotation(tx.gene, tx.transcript_id, tx.refseq, hgvs_c, hgvs_p, consequence,
+                          exon, in_kd, *(res or (None, None)))
+    offsets = [loc.c.offset for loc in locs if loc.region == "intron"]
+    if offsets or ("cds" in regions):
+        # intronic, or an exon/intron-spanning change: splice class from the nearest base
+        nearest = min((abs(o) for o in offsets), default=0)
+        sign = next((o for o in offsets if abs(o) == nearest), 0)
+        if "cds" in regions or nearest <= 2:
+            consequence = "splice_donor_variant" if sign > 0 else "splice_acceptor_variant"
+            if "cds" in regions and sign == 0:
+                consequence = "splice_region_variant"
+        elif nearest <= 8:
+            consequence = "splice_region_variant&intron_variant"
+        else:
+            consequence = "intron_variant"
+        if kd_range:
+            c_anchor = next((loc.c.base for loc in locs if loc.c.kind == "cds"), None)
+            if c_anchor is not None:
+                res_anchor = (c_anchor + 2) // 3
+                in_kd = kd_range[0] <= res_anchor <= kd_range[1] and nearest <= 8
+        hgvs_p = "p.?" if consequence.startswith(("splice_donor", "splice_acceptor")) else ""
+        return Annotation(tx.gene, tx.transcript_id, tx.refseq, hgvs_c, hgvs_p, consequence,
+                          exon, in_kd)
+    region = locs[0].region
+    consequence = {
+        "utr5": "5_prime_UTR_variant",
+        "utr3": "3_prime_UTR_variant",
+        "upstream": "upstream_gene_variant",
+        "downstream": "downstream_gene_variant",
+    }.get(region, "non_coding_transcript_variant")
+    return Annotation(tx.gene, tx.transcript_id, tx.refseq, hgvs_c, "", consequence, exon, False)
+
+
+def _near_boundary(tx: Transcript, affected: list[int], distance: int = 3) -> bool:
+    """An exonic change within ``distance`` bases of an exon/intron junction."""
+    five_end = tx.exons[0][0] if tx.strand == "+" else tx.exons[0][1]
+    three_end = tx.exons[-1][1] if tx.strand == "+" else tx.exons[-1][0]
+    for s, e in tx.exons:
+        for edge in (s, e):
+            if edge == five_end and tx.start_complete or edge == three_end and tx.end_complete:
+                continue
+            if any(abs(x - edge) < distance for x in affected):
+                return True
+    return False
+
+
+def _segment(tx: Transcript, c: int) -> tuple[int, int]:
+    """The contiguous modelled c. range that holds coding base c (models may skip exons)."""
+    runs: list[list[int]] = []
+    for _, _, c_start, c_end in tx.cds:
+        if runs and c_start == runs[-1][1] + 1:
+            runs[-1][1] = c_end
+        else:
+            runs.append([c_start, c_end])
+    if tx.has_stop:
+        runs[-1][1] += 3
+    for lo, hi in runs:
+        if lo <= c <= hi:
+            return lo, hi
+    return runs[-1][0], runs[-1][1]
+
+
+def _coding(tx: Transcript, contigs: ContigCache, p: int, r: str, a: str,
+            cpos: list[CPos]) -> tuple[str, str, tuple[int, int] | None]:
+    """Protein change of an all-coding variant: apply it to the spliced CDS and translate."""
+    plus = tx.strand == "+"
+    c5 = cpos[0].base
+    c3 = cpos[-1].base
+    seg_lo, seg_hi = _segment(tx, c5)
+    positions = np.array([tx.contig_pos(c) or 0 for c in range(seg_lo, seg_hi + 1)], dtype=np.int64)
+    if (positions == 0).any():
+        return "p.?", "coding_sequence_variant", None
+    contig = contigs.seq(tx.chrom)
+    arr = np.frombuffer(contig.encode(), dtype="S1")
+    ref_cds = b"".join(arr[positions - 1]).decode()
+    if not plus:
+        ref_cds = ref_cds.translate(_COMP)
+    # downstream sequence for frameshifts that read past the modelled stop (complete models)
+    tail = ""
+    if tx.end_complete:
+        last = int(positions[-1])
+        if plus:
+            tail = contig[last : last + 3000]
+        else:
+            tail = revcomp(contig[max(0, last - 3001) : last - 1])
+    ins_cs = a if plus else revcomp(a)
+    if r:
+        i0 = min(c5, c3) - seg_lo
+        i1 = max(c5, c3) - seg_lo + 1
+    else:
+        # insertion: p is the contig base after the insertion point; find its c.
+        if plus:
+            after_c = tx.locate(p).c.base
+            i0 = i1 = after_c - seg_lo
+        else:
+            after_c = tx.locate(p - 1).c.base  # transcript-3' side of the insertion point
+            i0 = i1 = after_c - seg_lo
+    alt_cds = ref_cds[:i0] + ins_cs + ref_cds[i1:]
+    start = (3 - (seg_lo - 1) % 3) % 3  # index of the first complete codon
+    if i0 < start:
+        return "p.?", "coding_sequence_variant", None
+    r0 = (seg_lo + start + 2) // 3
+    ref_pep = translate(ref_cds[start:] + tail, to_stop=True)
+    alt_pep = translate(alt_cds[start:] + tail, to_stop=True)
+    if not tx.end_complete:
+        ref_pep = translate(ref_cds[start:], to_stop=True)
+        alt_pep = translate(alt_cds[start:], to_stop=True)
+    frameshift = (len(ins_cs) - (i1 - i0)) % 3 != 0
+    hgvs_p, consequence = _protein_change(ref_pep, alt_pep, r0, frameshift)
+    if r:
+        res_first = (seg_lo + i0 + 2) // 3
+        res_last = (seg_lo + i1 - 1 + 2) // 3
+    else:  # insertion/dup: the residues of the flanking (or duplicated) bases
+        res_first, res_last = (min(c5, c3) + 2) // 3, (max(c5, c3) + 2) // 3
+    if consequence == "synonymous_variant":
+        res = res_first
+        hgvs_p = f"p.{ref_pep[res - r0]}{res}="
+    return hgvs_p, consequence, (res_first, res_last)
+
+
+def choose_transcript(
+    transcripts: TranscriptSet, chrom: str, pos: int, end: int
+) -> Transcript | None:
+    """The model a variant is described on: an overlapping one, else the nearest on the contig
+    (a partial model's flank is an unmodelled intron; a complete one's within FLANK bases)."""
+    hits = transcripts.overlapping(chrom, pos, end)
+    if hits:
+        return hits[0]
+    best, best_d = None, None
+    for tx in transcripts.nearest_in_contig(chrom):
+        s, e = tx.span
+        d = s - end if end < s else pos - e
+        partial_side = (
+            (end < s and not (tx.start_complete if tx.strand == "+" else tx.end_complete))
+            or (pos > e and not (tx.end_complete if tx.strand == "+" else tx.start_complete))
+        )
+        if not partial_side and d > FLANK:
+            continue
+        if best_d is None or d < best_d:
+            best, best_d = tx, d
+    return best
+
+
+def annotate_variant(transcripts: TranscriptSet, contigs: ContigCache, chrom: str, pos: int,
+                     ref: str, alt: str) -> Annotation:
+    """Annotate one VCF allele on the model it falls on (intergenic when none)."""
+    tx = choose_transcript(transcripts, chrom, pos, pos + max(len(ref) - 1, 0))
+    if tx is None:
+        return Annotation("", None, None, "", "", "intergenic_variant", "", False)
+    return annotate_on(tx, contigs, pos, ref, alt)
