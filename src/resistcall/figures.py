@@ -112,8 +112,10 @@ def copy_number_svg(rows: list[dict], targets: pd.DataFrame | None,
                     txt = f"{call}\nCN {cn:.1f}" if cn is not None else call
                     if None not in (lo, hi):
                         txt += f" ({lo:.1f}–{hi:.1f})"
-                    ax.annotate(txt, (i, l2), xytext=(9, 0), textcoords="offset points",
-                                fontsize=7.5, color=colour, va="center", zorder=4)
+                    ax.annotate(txt, (i, l2), xytext=(12, 0), textcoords="offset points",
+                                fontsize=7.5, color=colour, va="center", zorder=4,
+                                bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                                      "ec": "none", "alpha": 0.85})
             ax.set_ylabel("log2 ratio\nvs parental")
             ax.set_title(sample, loc="left", fontsize=10, fontweight="bold")
             lo_lim, hi_lim = ax.get_ylim()
@@ -142,20 +144,22 @@ def vaf_svg(points: list[dict], parental: str | None, samples: list[str]) -> str
             sp = [p for p in pts if p["sample"] == sample]
             groups = (
                 ("known resistance", "o", "#D55E00",
-                 lambda p: p["known"] and p["filter"] == "PASS"),
+                 lambda p: p["class"] == "findings" and p["filter"] == "PASS"),
                 ("unknown significance", "s", "#0072B2",
-                 lambda p: not p["known"] and p["label"] and p["filter"] == "PASS"),
+                 lambda p: p["class"] == "vus" and p["filter"] == "PASS"),
                 ("other call", "^", "#666666",
-                 lambda p: not p["label"] and p["filter"] == "PASS"),
-                ("filtered", "x", "#aaaaaa", lambda p: p["filter"] != "PASS"),
+                 lambda p: p["class"] not in ("findings", "vus") and p["filter"] == "PASS"),
+                ("filtered", "x", "#999999", lambda p: p["filter"] != "PASS"),
             )
             for name, marker, colour, keep in groups:
                 g = [p for p in sp if keep(p)]
                 if g:
                     ax.scatter([p["vaf_parental"] for p in g], [p["vaf"] for p in g],
-                               marker=marker, s=30, color=colour, label=name, zorder=2)
+                               marker=marker, s=30, color=colour, label=name, zorder=2,
+                               clip_on=False)
             for p in sp:
-                if p["label"] and p["filter"] == "PASS" and (p["vaf"] >= 0.005):
+                if p["label"] and p["class"] in ("findings", "vus") and p["filter"] == "PASS" \
+                        and (p["vaf"] >= 0.005 or p["vaf_parental"] >= 0.005):
                     ax.annotate(p["label"].replace("ALK ", ""), (p["vaf_parental"], p["vaf"]),
                                 xytext=(5, 3), textcoords="offset points", fontsize=7.5)
             ax.set_xscale("function", functions=scale)

@@ -116,21 +116,33 @@ def source_url(source: str) -> str | None:
     return None
 
 
-def split_sources(sources: Any) -> list[str]:
-    """Citation tokens from a list or a ';'-separated string, order kept, duplicates dropped."""
+def split_sources(sources: Any) -> list[dict]:
+    """Citations as ``{"id", "url"}`` from SOURCE dicts, a list of tokens or a ';' string;
+    order kept, duplicates dropped."""
     if sources is None:
         return []
     items = sources if isinstance(sources, (list, tuple)) else str(sources).split(";")
-    out: list[str] = []
+    out: list[dict] = []
+    seen: set[str] = set()
     for item in items:
-        text = str(item).strip()
-        if text and text not in out:
-            out.append(text)
+        if isinstance(item, dict):
+            text = str(item.get("id") or "").strip()
+            url = item.get("url") or source_url(text)
+        else:
+            text = str(item).strip()
+            url = source_url(text)
+        if text and text not in seen:
+            seen.add(text)
+            out.append({"text": text, "url": url if _is_http(url) else None})
     return out
 
 
+def _is_http(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith("https://")
+
+
 def cite(sources: Any) -> list[dict]:
-    return [{"text": s, "url": source_url(s)} for s in split_sources(sources)]
+    return split_sources(sources)
 
 
 def normalise_prediction(value: Any) -> str:
@@ -148,10 +160,12 @@ def drug_group(drug: str) -> str:
 
 
 def _is_verified(match: dict) -> bool:
-    if "verified" in match:
+    """Unverified = the knowledge row was written from memory (verification ``recall``)."""
+    if match.get("verification") is not None:
+        return str(match["verification"]).lower() != "recall"
+    if match.get("verified") is not None:
         return bool(match["verified"])
-    note = str(match.get("note") or match.get("verification") or "")
-    return "verif=recall" not in note
+    return "verif=recall" not in str(match.get("note") or "")
 
 
 def _fmt_pct(v: Any) -> str:
@@ -161,17 +175,32 @@ def _fmt_pct(v: Any) -> str:
     return f"{100 * float(v):.1f}%"
 
 
+def finding_kind(f: dict) -> str:
+    return str(f.get("kind") or f.get("type") or "").lower()
+
+
 def finding_label(f: dict) -> str:
     """Short clinical name: 'ALK p.L1196M', 'MET amplification', 'EML4-ALK fusion'."""
-    kind = str(f.get("type") or f.get("alteration_type") or "").lower()
-    gene = f.get("gene") or ""
+    kind = finding_kind(f)
+    gene = str(f.get("gene") or "")
     if kind == "fusion":
-        partner = f.get("partner") or f.get("gene_5p")
-        return f"{partner}-{gene} fusion" if partner and partner != gene else f"{gene} fusion"
-    if kind in ("amplification", "gain", "copy_number", "cnv"):
-        return f"{gene} {f.get('call') or 'amplification'}"
-    name = f.get("hgvs_p") or f.get("hgvs_c") or f"{f.get('chrom')}:{f.get('pos')}"
+        return f"{gene.replace('::', '-')} fusion"
+    if kind in ("cnv", "amplification", "gain", "copy_number"):
+        call = f.get("status") or f.get("call") or f.get("hgvs_p") or "copy-number change"
+        return f"{gene} {call}"
+    name = f.get("hgvs_p")
+    if not name or name in ("p.?", "p.="):
+        name = f.get("hgvs_c") or f"{f.get('genomic') or f.get('chrom')}"
     return f"{gene} {name}".strip()
+
+
+def counts(f: dict, which: str) -> dict:
+    """``{"vaf", "alt_count", "depth"}`` of this sample (``which='sample'``) or the parental."""
+    nested = f.get(f"{which}_counts")
+    if isinstance(nested, dict):
+        return {k: _clean(nested.get(k)) for k in ("vaf", "alt_count", "depth")}
+    suffix = "" if which == "sample" else "_parental"
+    return {k: _clean(f.get(f"{k}{suffix}")) for k in ("vaf", "alt_count", "depth")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,10 +222,13 @@ def load_hits(path: Path) -> dict:
     for i, s in enumerate(hits["samples"], start=1):
         if "sample" not in s:
             raise UserError(f"{path}: samples[{i}] has no 'sample' name")
-        for key in ("findings", "vus"):
-            s.setdefault(key, [])
-        s.setdefault("drugs", {})
-        s.setdefault("condition", "resistant")
+        for key in ("findings", "vus", "other"):
+            if not isinstance(s.setdefault(key, []), list):
+                raise UserError(f"{path}: samples[{i}] ({s['sample']}): {key!r} must be a list")
+        if not isinstance(s.setdefault("drugs", {}), dict):
+            raise UserError(f"{path}: samples[{i}] ({s['sample']}): 'drugs' must be an object")
+        s.setdefault("condition", "parental" if s["sample"] == hits.get("parental")
+                     else "resistant")
     return hits
 
 
@@ -207,7 +239,8 @@ def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.Da
     if not path.exists():
         raise UserError(f"{what} file not found: {path}")
     try:
-        df = pd.read_csv(path, sep="\t", comment=None, na_values=["NA", "nan", ""],
+        # "." is the producers' empty cell (fusions.tsv); "NA" the copy-number one.
+        df = pd.read_csv(path, sep="\t", na_values=["NA", "nan", "", "."],
                          keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read as a tab-separated table: {exc}") from exc
@@ -301,58 +334,84 @@ def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
 # building the report model (pure functions over the loaded inputs)
 
 
-def _drug_cells(sample: dict, drugs: list[str]) -> dict:
+def _evidence_item(row: dict, labels: dict[str, str]) -> dict:
+    fid = row.get("finding")
+    level = row.get("evidence_level")
+    label = labels.get(str(fid)) or (finding_label(row) if row.get("gene") else str(fid))
+    return {
+        "finding": label,
+        "finding_id": fid,
+        "effect": normalise_prediction(row.get("effect")),
+        "evidence_level": EVIDENCE_WORDS.get(str(level), level),
+        "verified": _is_verified(row),
+        "class_level": bool(row.get("class_level")),
+    }
+
+
+def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
+    """One grid cell per drug: the annotator's prediction plus the evidence behind it."""
     cells = {}
     raw = sample.get("drugs", {})
     for drug in drugs:
         entry = raw.get(drug)
         if entry is None:
             cells[drug] = {"prediction": "no data", "words": PREDICTION_WORDS["no data"],
-                           "evidence": [], "deciding": [], "sources": [], "unverified": False}
+                           "evidence": [], "deciding": [], "baseline": [], "no_data": [],
+                           "superseded": [], "sources": [], "unverified": False}
             continue
-        evidence = []
-        for item in entry.get("findings", []) or []:
-            if isinstance(item, dict):
-                level = item.get("evidence_level")
-                evidence.append({
-                    "finding": item.get("finding") or finding_label(item),
-                    "effect": normalise_prediction(item.get("effect")),
-                    "evidence_level": EVIDENCE_WORDS.get(str(level), level),
-                    "verified": _is_verified(item),
-                })
-            else:
-                evidence.append({"finding": str(item), "effect": None, "evidence_level": None,
-                                 "verified": True})
+        rows = entry.get("rows")
+        if rows is None:  # older layout: findings given as row dicts
+            rows = [r for r in entry.get("findings", []) if isinstance(r, dict)]
+        evidence = [_evidence_item(r, labels) for r in rows]
+        baseline = [_evidence_item(r, labels) for r in entry.get("baseline", []) or []]
         prediction = normalise_prediction(entry.get("prediction"))
-        # The findings that agree with the prediction are the ones that decided it.
-        deciding = [e for e in evidence if e["effect"] == prediction] or (
-            evidence if prediction != "no data" else [])
+        # The rows that agree with the prediction are the ones that decided it.
+        deciding = [e for e in evidence if e["effect"] == prediction]
+        if not deciding and prediction != "no data":
+            deciding = evidence
+        verified = entry.get("verified")
+        if verified is None:
+            verified = all(e["verified"] for e in deciding)
         cells[drug] = {
             "prediction": prediction,
             "words": PREDICTION_WORDS[prediction],
             "evidence": evidence,
             "deciding": deciding,
+            "baseline": baseline,
+            "no_data": [labels.get(str(f), str(f)) for f in entry.get("no_data_findings", [])
+                        or []],
+            "superseded": [
+                f"{labels.get(str(s.get('finding')), s.get('finding'))} (replaced by "
+                f"{labels.get(str(s.get('by')), s.get('by'))})"
+                for s in entry.get("superseded", []) or [] if isinstance(s, dict)
+            ],
             "sources": cite(entry.get("sources")),
-            "unverified": any(not e["verified"] for e in deciding),
+            "unverified": (not verified) or any(not e["verified"] for e in deciding),
         }
     return cells
 
 
-def build_drug_grid(hits: dict) -> dict:
+def _labels(sample: dict) -> dict[str, str]:
+    return {str(f.get("id")): finding_label(f)
+            for which in ("findings", "vus", "other") for f in sample.get(which, [])
+            if f.get("id") is not None}
+
+
+def build_drug_grid(resistant: list[dict]) -> dict:
     """Rows: the five ALK inhibitors always, then FAK inhibitors and other agents with rows."""
     seen: list[str] = []
-    for s in hits["samples"]:
+    for s in resistant:
         for drug in s.get("drugs", {}):
             if drug not in seen:
                 seen.append(drug)
-    alk = [d for d in ALK_INHIBITORS]
+    alk = list(ALK_INHIBITORS)
     alk += [d for d in seen if drug_group(d) == "ALK inhibitors" and d not in alk]
     fak = sorted((d for d in seen if drug_group(d) == "FAK inhibitors"), key=str.lower)
     other = sorted((d for d in seen if drug_group(d) == "Other therapies and combinations"),
                    key=str.lower)
     drugs = alk + fak + other
     rows = [{"drug": d, "group": drug_group(d)} for d in drugs]
-    cells = {s["sample"]: _drug_cells(s, drugs) for s in hits["samples"]}
+    cells = {s["sample"]: _drug_cells(s, drugs, _labels(s)) for s in resistant}
     return {"drugs": rows, "cells": cells}
 
 
@@ -367,42 +426,49 @@ def _best_level(matches: list[dict]) -> str | None:
 def _variant_key(f: dict) -> tuple:
     if f.get("chrom") is not None and f.get("pos") is not None:
         return (str(f["chrom"]), int(f["pos"]), str(f.get("ref")), str(f.get("alt")))
-    return (str(f.get("gene")), str(f.get("hgvs_c")), str(f.get("hgvs_p")), "")
+    return (str(f.get("gene")), str(f.get("hgvs_c")), str(f.get("hgvs_p")))
 
 
-def _is_small_variant(f: dict) -> bool:
-    kind = str(f.get("type") or f.get("alteration_type") or "").lower()
-    if kind in ("fusion", "amplification", "gain", "copy_number", "cnv", "deletion", "loss"):
+def is_small_variant(f: dict) -> bool:
+    """SNV, MNV, indel or compound (a protein-level allele), not copy number or fusion."""
+    kind = finding_kind(f)
+    if kind in ("snv", "mnv", "indel", "compound"):
+        return True
+    if kind in ("fusion", "cnv", "amplification", "gain", "copy_number", "deletion", "loss"):
         return False
-    return bool(f.get("hgvs_c") or f.get("hgvs_p") or f.get("pos"))
+    return bool(f.get("hgvs_c") or f.get("pos"))
 
 
-def build_variant_rows(hits: dict, vcf: pd.DataFrame | None, samples: list[str],
-                       which: str) -> list[dict]:
-    """One row per distinct variant (findings or vus), with VAF and reads in every sample."""
-    parental = hits.get("parental")
+def build_variant_rows(entries: list[dict], vcf: pd.DataFrame | None, parental: str | None,
+                       samples: list[str], which: str) -> list[dict]:
+    """One row per distinct variant of ``which`` (findings, vus, other) with VAF and reads in
+    every sample of the line; the parental column comes from the VCF or parental_counts."""
     rows: dict[tuple, dict] = {}
-    for s in hits["samples"]:
+    for s in entries:
+        resistant = s.get("condition") != "parental"
         for f in s.get(which, []):
-            if not _is_small_variant(f):
+            if not is_small_variant(f):
                 continue
             key = _variant_key(f)
             row = rows.get(key)
             if row is None:
-                matches = f.get("matches") or f.get("drugs") or []
-                if isinstance(matches, dict):  # {drug: {...}} form
-                    matches = [{"drug": d, **m} for d, m in matches.items()]
+                matches = f.get("matches") or []
                 row = {
+                    "id": f.get("id"),
+                    "kind": finding_kind(f),
+                    "label": finding_label(f),
                     "gene": f.get("gene"),
-                    "transcript": f.get("transcript"),
+                    "transcript": f.get("refseq") or f.get("transcript"),
                     "hgvs_c": f.get("hgvs_c"),
                     "hgvs_p": f.get("hgvs_p"),
                     "consequence": f.get("consequence"),
+                    "exon": f.get("exon"),
                     "chrom": f.get("chrom"),
                     "pos": _clean(f.get("pos")),
                     "genomic": f.get("genomic"),
                     "ref": f.get("ref"),
                     "alt": f.get("alt"),
+                    "filter": f.get("filter"),
                     "known": bool(f.get("known", which == "findings")),
                     "status": {},
                     "samples": {},
@@ -415,32 +481,28 @@ def build_variant_rows(hits: dict, vcf: pd.DataFrame | None, samples: list[str],
                         for m in matches
                     ],
                     "sources": cite([src for m in matches
-                                     for src in split_sources(m.get("sources")
-                                                              or m.get("pmid_or_source"))]),
-                    "phase": f.get("phase"),
+                                     for src in (m.get("sources") or [])]),
+                    "phase": _phase_text(f.get("phase")),
+                    "compound_parts": f.get("compound_parts"),
                 }
                 rows[key] = row
-            row["status"][s["sample"]] = f.get("status")
-            row["samples"][s["sample"]] = {
-                "vaf": _clean(f.get("vaf")), "alt_count": _clean(f.get("alt_count")),
-                "depth": _clean(f.get("depth")),
-            }
-            if parental and parental not in row["samples"]:
-                row["samples"][parental] = {
-                    "vaf": _clean(f.get("vaf_parental")),
-                    "alt_count": _clean(f.get("alt_count_parental")),
-                    "depth": _clean(f.get("depth_parental")),
-                }
-    # Reads from the VCF are authoritative and cover samples where the variant was not called.
+            if resistant:
+                row["status"][s["sample"]] = f.get("status")
+            row["samples"][s["sample"]] = counts(f, "sample")
+            if parental and parental not in row["samples"] and f.get("parental_counts"):
+                row["samples"][parental] = counts(f, "parental")
+            elif parental and parental not in row["samples"] and "vaf_parental" in f:
+                row["samples"][parental] = counts(f, "parental")
+    # Reads from the VCF cover every sample, also those where the variant was not called.
     if vcf is not None and len(vcf):
-        by_site = vcf.set_index(["chrom", "pos", "ref", "alt", "sample"])
+        by_site = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"], r["sample"]): r
+                   for r in vcf.to_dict("records")}
         for key, row in rows.items():
+            if len(key) != 4:
+                continue
             for sample in samples:
-                idx = (key[0], key[1], key[2], key[3], sample)
-                if len(key) == 4 and idx in by_site.index:
-                    rec = by_site.loc[idx]
-                    if isinstance(rec, pd.DataFrame):
-                        rec = rec.iloc[0]
+                rec = by_site.get((*key, sample))
+                if rec is not None:
                     row["samples"][sample] = {"vaf": _clean(rec["vaf"]),
                                               "alt_count": _clean(rec["alt_count"]),
                                               "depth": _clean(rec["depth"])}
@@ -448,9 +510,25 @@ def build_variant_rows(hits: dict, vcf: pd.DataFrame | None, samples: list[str],
     for row in out:
         for sample in samples:
             row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
-    out.sort(key=lambda r: (_gene_rank(r["gene"]), r["chrom"] or "", r["pos"] or 0,
-                            r["hgvs_c"] or ""))
+    out.sort(key=lambda r: (_gene_rank(r["gene"]), r["kind"] == "compound", r["chrom"] or "",
+                            r["pos"] or 0, r["hgvs_c"] or "", r["hgvs_p"] or ""))
     return out
+
+
+def _phase_text(phase: Any) -> str | None:
+    if phase is None:
+        return None
+    if isinstance(phase, dict):
+        status = phase.get("status") or "unknown"
+        pairs = phase.get("pairs") or []
+        both = sum(int(p.get("reads_both") or 0) for p in pairs)
+        spanning = sum(int(p.get("reads_spanning") or 0) for p in pairs)
+        words = {"cis": "on the same reads (cis)", "trans": "on different reads (trans)",
+                 "cis+trans": "both together and apart (cis and trans)",
+                 "unknown": "phase unknown (parts too far apart or no reads)"}
+        text = words.get(status, status)
+        return f"{text}; {both} of {spanning} spanning read pairs carry both" if spanning else text
+    return str(phase)
 
 
 def _gene_rank(gene: Any) -> tuple:
@@ -523,84 +601,82 @@ def build_qc(qc: list[dict] | None, samples: list[str]) -> list[dict] | None:
             for s in samples if s in by]
 
 
-def build_vaf_points(vcf: pd.DataFrame | None, hits: dict, parental: str | None,
+def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: str | None,
                      resistant: list[str]) -> list[dict] | None:
     """Parental vs resistant VAF for every call in the VCF (or, without it, every finding)."""
-    labels = {}
-    for s in hits["samples"]:
-        for which in ("findings", "vus"):
+    labels: dict[tuple, tuple[str, str]] = {}
+    for s in entries:
+        for which in ("findings", "vus", "other"):
             for f in s.get(which, []):
-                if _is_small_variant(f):
-                    labels[_variant_key(f)] = (finding_label(f), which == "findings")
+                if is_small_variant(f) and finding_kind(f) != "compound":
+                    labels[_variant_key(f)] = (finding_label(f), which)
     points = []
     if vcf is not None:
         if not parental or parental not in set(vcf["sample"]):
-            return []
-        wide = vcf.pivot_table(index=["chrom", "pos", "ref", "alt", "filter", "status"],
-                               columns="sample", values="vaf", aggfunc="first", dropna=False)
-        for idx, rec in wide.iterrows():
-            chrom, pos, ref, alt, flt, status = idx
-            label, known = labels.get((chrom, int(pos), ref, alt), (None, False))
-            for s in resistant:
-                if s not in rec.index:
-                    continue
-                points.append({"sample": s, "chrom": chrom, "pos": int(pos), "ref": ref,
-                               "alt": alt, "filter": flt, "status": _clean(status),
-                               "vaf_parental": _clean(rec.get(parental)),
-                               "vaf": _clean(rec[s]), "label": label, "known": known})
+            parental_vaf: dict = {}
+        else:
+            par = vcf[vcf["sample"] == parental]
+            parental_vaf = {(r["chrom"], r["pos"], r["ref"], r["alt"]): r["vaf"]
+                            for r in par.to_dict("records")}
+        for r in vcf[vcf["sample"].isin(resistant)].to_dict("records"):
+            key = (r["chrom"], int(r["pos"]), r["ref"], r["alt"])
+            label, which = labels.get(key, (None, None))
+            points.append({"sample": r["sample"], "chrom": r["chrom"], "pos": int(r["pos"]),
+                           "ref": r["ref"], "alt": r["alt"], "filter": r["filter"],
+                           "status": _clean(r["status"]),
+                           "vaf_parental": _clean(parental_vaf.get(key)) if parental else None,
+                           "vaf": _clean(r["vaf"]), "label": label, "class": which})
         return points
-    for s in hits["samples"]:
-        for which in ("findings", "vus"):
+    for s in entries:
+        if s["sample"] not in resistant:
+            continue
+        for which in ("findings", "vus", "other"):
             for f in s.get(which, []):
-                if _is_small_variant(f):
+                if is_small_variant(f) and finding_kind(f) != "compound":
                     points.append({"sample": s["sample"], "chrom": f.get("chrom"),
                                    "pos": _clean(f.get("pos")), "ref": f.get("ref"),
-                                   "alt": f.get("alt"), "filter": "PASS",
+                                   "alt": f.get("alt"), "filter": f.get("filter") or "PASS",
                                    "status": f.get("status"),
-                                   "vaf_parental": _clean(f.get("vaf_parental")),
-                                   "vaf": _clean(f.get("vaf")), "label": finding_label(f),
-                                   "known": which == "findings"})
+                                   "vaf_parental": counts(f, "parental")["vaf"],
+                                   "vaf": counts(f, "sample")["vaf"],
+                                   "label": finding_label(f), "class": which})
     return points
 
 
-def build_summary(hits: dict, grid: dict, copy_number: list[dict] | None,
-                  fusions: list[dict] | None, hotspots: dict | None, qc: list[dict] | None,
+def _counts_towards(f: dict) -> bool:
+    if f.get("counts_towards_verdict") is not None:
+        return bool(f["counts_towards_verdict"])
+    return str(f.get("filter") or "PASS") in ("PASS", ".") and f.get("status") != "lost"
+
+
+def build_summary(entries: list[dict], parental: str | None, grid: dict,
+                  copy_number: list[dict] | None, fusions: list[dict] | None,
+                  hotspots: dict | None, qc: list[dict] | None,
                   sheet: pd.DataFrame | None) -> list[dict]:
     """Per resistant sample: the plain-language answer to 'what changed, what still works'."""
-    parental = hits.get("parental")
+    par_entry = next((s for s in entries if s["sample"] == parental), None)
     cards = []
-    for s in hits["samples"]:
+    for s in entries:
+        if s.get("condition") == "parental":
+            continue
         name = s["sample"]
-        mutations = []
+        mutations, not_counted = [], []
         for f in s.get("findings", []):
-            if _is_small_variant(f):
-                mutations.append({
-                    "label": finding_label(f), "hgvs_c": f.get("hgvs_c"),
-                    "status": f.get("status"), "vaf": _clean(f.get("vaf")),
-                    "vaf_parental": _clean(f.get("vaf_parental")),
-                    "known": bool(f.get("known", True)),
-                })
+            if not is_small_variant(f):
+                continue
+            sc, pc = counts(f, "sample"), counts(f, "parental")
+            item = {"label": finding_label(f), "hgvs_c": f.get("hgvs_c"),
+                    "status": f.get("status"), "vaf": sc["vaf"], "vaf_parental": pc["vaf"],
+                    "kind": finding_kind(f), "phase": _phase_text(f.get("phase")),
+                    "filter": f.get("filter")}
+            (mutations if _counts_towards(f) else not_counted).append(item)
         cn_changes = cn_unknown = None
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
             cn_changes = [r for r in mine if str(r.get("call")) in CHANGED_CALLS]
             cn_unknown = [r["gene"] for r in mine
-                          if str(r.get("call")) not in CHANGED_CALLS + ("neutral",)]
-        fusion = None
-        if fusions is not None:
-            rows = [r for r in fusions if r["sample"] == name and r["positive"]]
-            parental_rows = [r for r in fusions if r["sample"] == parental and r["positive"]]
-            fusion = {
-                "found": bool(rows),
-                "labels": sorted({_fusion_label(r) for r in rows}),
-                "in_parental": bool(parental_rows),
-            }
-        else:  # the annotator may still report a fusion finding
-            rows = [f for f in s.get("findings", [])
-                    if str(f.get("type", "")).lower() == "fusion"]
-            if rows:
-                fusion = {"found": True, "labels": sorted({
-                    f.get("variant") or finding_label(f) for f in rows}), "in_parental": None}
+                          if str(r.get("call")) not in (*CHANGED_CALLS, "neutral")]
+        fusion = _fusion_summary(s, par_entry, fusions, parental)
         cells = grid["cells"].get(name, {})
         alk_cells = {d: cells[d] for d in ALK_INHIBITORS if d in cells}
         by_prediction = {p: [d for d, c in alk_cells.items() if c["prediction"] == p]
@@ -622,30 +698,57 @@ def build_summary(hits: dict, grid: dict, copy_number: list[dict] | None,
             "selected_with": selected_with,
             "notes": notes,
             "mutations": mutations,
-            "n_vus": len([v for v in s.get("vus", []) if _is_small_variant(v)]),
+            "not_counted": not_counted,
+            "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
             "copy_number": cn_changes,
             "copy_number_not_estimable": cn_unknown,
             "fusion": fusion,
             "uncovered_hotspots": (hotspots["uncovered"].get(name, [])
                                    if hotspots is not None else None),
-            "uncovered_hotspots_parental": (hotspots["uncovered"].get(parental, [])
-                                            if hotspots is not None and parental else None),
             "qc_warnings": warnings,
             "expected_to_work": by_prediction["sensitive"],
             "reduced_sensitivity": by_prediction["reduced sensitivity"],
             "resistance_expected": by_prediction["resistant"],
             "no_data": by_prediction["no data"],
+            "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
             "headline": _headline(by_prediction),
         })
     return cards
 
 
+def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | None,
+                    parental: str | None) -> dict | None:
+    """ALK fusion state of one sample: detected / not detected / not assessable / not run."""
+    if fusions is not None:
+        rows = [r for r in fusions if r["sample"] == entry["sample"]]
+        found = [r for r in rows if r["positive"]]
+        par_found = [r for r in fusions if r["sample"] == parental and r["positive"]]
+        state = "detected" if found else "not run"
+        if not found and rows:
+            calls = {str(r.get("call") or "").lower() for r in rows}
+            state = "not assessable" if "not assessable" in calls else "not detected"
+        return {
+            "state": state,
+            "labels": sorted({_fusion_label(r) for r in found}),
+            "in_parental": bool(par_found) if parental else None,
+            "detail": "; ".join(str(r["status"]) for r in rows
+                                if not r["positive"] and r.get("status")) or None,
+        }
+    # without fusions.tsv the annotator may still carry a fusion finding
+    mine = [f for f in entry.get("findings", []) if finding_kind(f) == "fusion"]
+    if not mine:
+        return None
+    par = [f for f in (par_entry or {}).get("findings", []) if finding_kind(f) == "fusion"]
+    return {"state": "detected", "labels": sorted({finding_label(f) for f in mine}),
+            "in_parental": bool(par) if par_entry else None, "detail": None}
+
+
 def _fusion_label(r: dict) -> str:
-    name = str(r.get("variant") or r.get("variant_name") or "")
+    name = str(r.get("variant") or "")
     pair = f"{r.get('gene_5p') or 'unknown partner'}-{r.get('gene_3p')}"
-    if not name or name in ("None", "nan"):
+    if not name or name in ("None", "nan", "."):
         return pair
-    return name if name.startswith(pair) else f"{pair} ({name})"
+    return name if name.startswith(pair) else f"{pair} {name}"
 
 
 def _headline(by: dict[str, list[str]]) -> str:
@@ -707,8 +810,9 @@ def build_report(
     vcf_df, vcf_header = vcf if vcf is not None else (None, {})
     if not parental and vcf_header.get("parental"):
         parental = vcf_header["parental"]
-    resistant = [s["sample"] for s in hits["samples"]]
-    samples = ([parental] if parental else []) + resistant
+    entries = hits["samples"]
+    resistant = [s["sample"] for s in entries if s.get("condition") != "parental"]
+    samples = ([parental] if parental else []) + [s for s in resistant if s != parental]
     if sheet is not None:
         in_sheet = sheet[(sheet["line"] == line) & (sheet["condition"] == "resistant")]
         missing = [s for s in in_sheet["sample"] if s not in resistant]
@@ -716,12 +820,13 @@ def build_report(
             log.warning("resistant sample(s) in the sheet have no results: %s", missing)
     else:
         missing = []
-    grid = build_drug_grid(hits)
+    grid = build_drug_grid([s for s in entries if s["sample"] in resistant])
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
     hot = build_hotspots(hotspots, samples)
     qc_rows = build_qc(qc, samples)
-    summary = build_summary(hits, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
+    summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows,
+                            sheet)
     knowledge = hits.get("knowledge") or {}
     tool_versions = {**_package_versions(), **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
@@ -755,21 +860,22 @@ def build_report(
         "stages": stages,
         "summary": summary,
         "drug_grid": grid,
-        "variants": build_variant_rows(hits, vcf_df, samples, "findings"),
-        "vus": build_variant_rows(hits, vcf_df, samples, "vus"),
+        "variants": build_variant_rows(entries, vcf_df, parental, samples, "findings"),
+        "vus": build_variant_rows(entries, vcf_df, parental, samples, "vus"),
+        "other_variants": build_variant_rows(entries, vcf_df, parental, samples, "other"),
         "copy_number": copy_number,
         "fusions": fusion_rows,
         "hotspots": hot,
         "qc": qc_rows,
-        "vaf_points": build_vaf_points(vcf_df, hits, parental, resistant),
+        "vaf_points": build_vaf_points(vcf_df, entries, parental, resistant),
         "research_use_only": RUO_STATEMENT,
     }
 
 
 RUO_STATEMENT = (
     "For research use only. Not for diagnostic use. This report has not been validated for "
-    "clinical decision-making; drug predictions come from a curated literature table and must be "
-    "confirmed by a qualified professional against the cited sources."
+    "clinical decision-making; drug predictions come from a curated table of published data and "
+    "must be confirmed by a qualified professional against the cited sources."
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pysam
 
 HERE = Path(__file__).resolve().parent
 ALK = "chr2_29196228_29226309"
@@ -23,41 +24,65 @@ def genomic(pos: int) -> str:
     return f"chr2:{ALK_START - 1 + pos}"
 
 
-def match(drug, effect, level, sources, verified=True, note=""):
+def source(token: str) -> dict:
+    kind, _, num = token.partition(":")
+    if kind == "PMID":
+        return {"id": token, "type": "pmid", "url": f"https://pubmed.ncbi.nlm.nih.gov/{num}/"}
+    if token.startswith("CIViC:EID"):
+        return {"id": token, "type": "civic_evidence",
+                "url": f"https://civicdb.org/links/evidence_items/{num[3:]}"}
+    if kind == "DOI":
+        return {"id": token, "type": "doi", "url": f"https://doi.org/{num}"}
+    return {"id": token, "type": "moalmanac", "url": None}
+
+
+def match(drug, effect, level, sources, verification="db", mtype="exact", line=0):
     return {
-        "drug": drug,
-        "effect": effect,
-        "evidence_level": level,
-        "sources": sources,
-        "verified": verified,
-        "note": note,
+        "table_line": line, "table_hgvs_p": None, "match_type": mtype, "drug": drug,
+        "drug_class": "alk_tki" if drug in DRUGS[:5] else "fak_inhibitor",
+        "effect": effect, "evidence_level": level, "mechanism_class": "on_target",
+        "verification": verification, "sources": [source(t) for t in sources], "note": "",
     }
 
 
-# --- variants: (name, pos, ref, alt, hgvs_c, hgvs_p, consequence, {sample: (alt, depth)}, status)
+DRUGS = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib",
+         "defactinib", "BI-853520"]
+
+# --- variants: (pos, ref, alt, hgvs_c, hgvs_p, consequence, {sample: (alt, depth)},
+#                {resistant sample: status or None}, classification)
 VARIANTS = {
     "L1196M": (24556, "G", "T", "c.3586C>A", "p.L1196M", "missense_variant",
-               {PAR: (1, 1510), CR1: (402, 1602), CR2: (0, 1488)}, {CR1: "acquired", CR2: None}),
+               {PAR: (1, 1510), CR1: (402, 1602), CR2: (0, 1488)},
+               {CR1: "acquired", CR2: None}, "known"),
     "G1202R": (24538, "C", "T", "c.3604G>A", "p.G1202R", "missense_variant",
-               {PAR: (0, 1433), CR1: (2, 1520), CR2: (171, 1397)}, {CR1: None, CR2: "acquired"}),
+               {PAR: (0, 1433), CR1: (2, 1520), CR2: (171, 1397)},
+               {CR1: None, CR2: "acquired"}, "known"),
     "T1151dup": (26350, "T", "TTGT", "c.3452_3454dup", "p.T1151dup", "inframe_insertion",
-                 {PAR: (0, 1288), CR1: (0, 1301), CR2: (66, 1312)}, {CR1: None, CR2: "acquired"}),
+                 {PAR: (0, 1288), CR1: (0, 1301), CR2: (66, 1312)},
+                 {CR1: None, CR2: "acquired"}, "known"),
     "R1192Q": (24565, "C", "T", "c.3575G>A", "p.R1192Q", "missense_variant",
-               {PAR: (1, 1470), CR1: (0, 1555), CR2: (41, 1380)}, {CR1: None, CR2: "acquired"}),
+               {PAR: (1, 1470), CR1: (0, 1555), CR2: (41, 1380)},
+               {CR1: None, CR2: "acquired"}, "vus"),
     "D1529E": (1880, "G", "C", "c.4587C>G", "p.D1529E", "missense_variant",
                {PAR: (598, 1190), CR1: (611, 1240), CR2: (577, 1169)},
-               {CR1: "shared", CR2: "shared"}),
+               {CR1: "shared", CR2: "shared"}, "vus"),
+    "I1461=": (2975, "A", "G", "c.4383T>C", "p.I1461=", "synonymous_variant",
+               {PAR: (0, 1201), CR1: (14, 1366), CR2: (0, 1290)},
+               {CR1: "acquired", CR2: None}, "other"),
 }
 
 MATCHES = {
     "L1196M": [
         match("crizotinib", "resistant", "case_report",
-              ["PMID:20979473", "PMID:22277784", "CIViC:EID237", "CIViC:EID442"]),
-        match("ceritinib", "sensitive", "preclinical", ["PMID:24675041", "CIViC:EID1341"]),
-        match("alectinib", "sensitive", "preclinical", ["PMID:21575866", "CIViC:EID141"]),
-        match("brigatinib", "sensitive", "case_report", ["CGI:2017 (ASCO 2017 abstr 9065)"]),
+              ["PMID:20979473", "PMID:22277784", "CIViC:EID237", "CIViC:EID442"], line=48),
+        match("ceritinib", "sensitive", "preclinical", ["PMID:24675041", "CIViC:EID1341"],
+              line=49),
+        match("alectinib", "sensitive", "preclinical", ["PMID:21575866", "CIViC:EID141"],
+              line=50),
+        match("brigatinib", "sensitive", "case_report", ["CGI:2017 (ASCO 2017 abstr 9065)"],
+              verification="recall", line=51),
         match("lorlatinib", "sensitive", "preclinical", ["PMID:28057760", "PMID:27432227"],
-              verified=False, note="verif=page; exact IC50 not read"),
+              verification="page", line=52),
     ],
     "G1202R": [
         match("crizotinib", "resistant", "case_report", ["PMID:22277784", "CIViC:EID441"]),
@@ -75,35 +100,42 @@ MATCHES = {
 }
 
 
+def counts(a: int, d: int) -> dict:
+    return {"alt_count": a, "depth": d, "vaf": round(a / d, 4)}
+
+
+def blank(**kw) -> dict:
+    f = dict.fromkeys([
+        "id", "kind", "gene", "chrom", "pos", "ref", "alt", "genomic", "transcript", "refseq",
+        "hgvs_c", "hgvs_p", "consequence", "exon", "kinase_domain", "sample_counts",
+        "parental_counts", "copy_number", "ci_low", "ci_high", "status", "filter",
+        "counts_towards_verdict", "known", "classification", "matches", "verified",
+        "compound_parts", "part_of", "phase"])
+    f.update(matches=[], part_of=[], filter="PASS", counts_towards_verdict=True)
+    f.update(kw)
+    return f
+
+
 def variant_finding(name: str, sample: str) -> dict | None:
-    pos, ref, alt, hc, hp, csq, counts, status = VARIANTS[name]
-    if status[sample] is None:
+    pos, ref, alt, hc, hp, csq, cnt, status, cls = VARIANTS[name]
+    if sample == PAR:
+        if cnt[PAR][0] / cnt[PAR][1] < 0.01:
+            return None
+        st = "parental"
+    elif status[sample] is None:
         return None
-    a, d = counts[sample]
-    pa, pd_ = counts[PAR]
-    return {
-        "sample": sample,
-        "type": "indel" if len(ref) != len(alt) else "SNV",
-        "gene": "ALK",
-        "chrom": ALK,
-        "pos": pos,
-        "genomic": genomic(pos),
-        "ref": ref,
-        "alt": alt,
-        "transcript": "NM_004304.5",
-        "hgvs_c": hc,
-        "hgvs_p": hp,
-        "consequence": csq,
-        "vaf": round(a / d, 4),
-        "alt_count": a,
-        "depth": d,
-        "vaf_parental": round(pa / pd_, 4),
-        "alt_count_parental": pa,
-        "depth_parental": pd_,
-        "status": status[sample],
-        "known": name in MATCHES,
-        "matches": MATCHES.get(name, []),
-    }
+    else:
+        st = status[sample]
+    matches = MATCHES.get(name, [])
+    return blank(
+        id=f"var:{ALK}:{pos}:{ref}:{alt}", kind="indel" if len(ref) != len(alt) else "snv",
+        gene="ALK", chrom=ALK, pos=pos, ref=ref, alt=alt, genomic=genomic(pos),
+        transcript="ENST00000389048", refseq="NM_004304.5", hgvs_c=hc, hgvs_p=hp,
+        consequence=csq, exon="23", kinase_domain=True,
+        sample_counts=counts(*cnt[sample]), parental_counts=counts(*cnt[PAR]),
+        status=st, known=bool(matches), classification=cls, matches=matches,
+        verified=all(m["verification"] != "recall" for m in matches) if matches else None,
+    )
 
 
 CNV = {  # sample -> gene -> (log2, cn, lo, hi, call)
@@ -111,7 +143,8 @@ CNV = {  # sample -> gene -> (log2, cn, lo, hi, call)
           "ERBB2": (-0.04, 1.94, 1.71, 2.16, "neutral"), "KIT": (0.01, 2.01, 1.8, 2.2, "neutral"),
           "KRAS": (0.06, 2.08, 1.77, 2.4, "neutral"),
           "MET": (2.05, 8.28, 7.35, 9.31, "amplification")},
-    CR2: {"ALK": (-0.02, 1.97, 1.8, 2.13, "neutral"), "EGFR": (0.76, 3.39, 3.21, 3.58, "gain"),
+    CR2: {"ALK": (-0.02, 1.97, 1.8, 2.13, "neutral"),
+          "EGFR": (1.41, 5.31, 4.92, 5.77, "amplification"),
           "ERBB2": (0.63, 3.1, 2.79, 3.43, "gain"), "KIT": (0.02, 2.03, 1.83, 2.22, "neutral"),
           "KRAS": (float("nan"), float("nan"), float("nan"), float("nan"), "insufficient data"),
           "MET": (0.04, 2.06, 1.9, 2.24, "neutral")},
@@ -125,21 +158,18 @@ CNV_MATCHES = {
         match("alectinib", "resistant", "clinical", ["DOI:10.1158/1078-0432.CCR-19-3906"]),
         match("brigatinib", "resistant", "clinical", ["DOI:10.1158/1078-0432.CCR-19-3906"]),
         match("lorlatinib", "resistant", "clinical", ["DOI:10.1158/1078-0432.CCR-19-3906"]),
+        match("ALK TKI + MET inhibitor", "sensitive", "case_report",
+              ["DOI:10.1158/1078-0432.CCR-19-3906"], verification="recall"),
     ],
     "EGFR": [
         match("crizotinib", "resistant", "preclinical", ["PMID:21791641", "CIViC:EID780"]),
         match("defactinib", "resistant", "preclinical", ["PMID:27638858"]),
         match("BI-853520", "resistant", "preclinical", ["PMID:27638858"]),
     ],
-    "ERBB2": [
-        match("crizotinib", "resistant", "preclinical", ["PMID:22843788"]),
-        match("defactinib", "resistant", "preclinical", ["PMID:27638858"]),
-        match("BI-853520", "resistant", "preclinical", ["PMID:27638858"]),
-    ],
 }
 
 FUSION_MATCHES = [
-    match(d, "sensitive", "clinical", s) for d, s in [
+    match(d, "sensitive", "clinical", s, mtype="fusion") for d, s in [
         ("crizotinib", ["PMID:20979469", "CIViC:EID1187"]),
         ("ceritinib", ["PMID:24670165", "CIViC:EID1237"]),
         ("alectinib", ["PMID:28586279", "CIViC:EID7284"]),
@@ -147,67 +177,123 @@ FUSION_MATCHES = [
         ("lorlatinib", ["PMID:29074098"]),
     ]
 ]
+FUSION_ID = "fusion:EML4::ALK"
 
 RANK = {"resistant": 3, "reduced_sensitivity": 2, "sensitive": 1}
-DRUGS = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib",
-         "defactinib", "BI-853520"]
 
 
 def drug_summary(findings: list[dict]) -> dict:
+    """Per-drug verdict by the rules of docs/annotate.md (fusion rows are baseline only)."""
     out = {}
-    for drug in DRUGS:
-        rows = [(f, m) for f in findings for m in f.get("matches", []) if m["drug"] == drug]
-        if not rows and drug not in DRUGS[:5]:
-            continue
-        if not rows:
-            out[drug] = {"prediction": "no data", "findings": [], "sources": []}
-            continue
-        # acquired resistance outranks the baseline sensitivity of the fusion
-        worst = max(rows, key=lambda fm: RANK[fm[1]["effect"]])
-        label = worst[1]["effect"].replace("_", " ")
+    drugs = list(DRUGS[:5])
+    for f in findings:
+        for m in f["matches"]:
+            if m["drug"] not in drugs:
+                drugs.append(m["drug"])
+    for drug in drugs:
+        rows = [(f, m) for f in findings for m in f["matches"] if m["drug"] == drug
+                and f["counts_towards_verdict"]]
+        baseline = [(f, m) for f, m in rows if f["kind"] == "fusion"
+                    and m["effect"] == "sensitive"]
+        deciding = [(f, m) for f, m in rows if (f, m) not in baseline]
+        verified = [(f, m) for f, m in deciding if m["verification"] != "recall"]
+        use = verified or deciding
+        if use:
+            worst = max(use, key=lambda fm: RANK[fm[1]["effect"]])[1]["effect"]
+            prediction = worst.replace("_", " ")
+        else:
+            prediction = "no data"
         out[drug] = {
-            "prediction": label,
-            "findings": [
-                {"finding": f"{f['gene']} {f.get('hgvs_p') or f['type']}",
-                 "effect": m["effect"].replace("_", " "),
-                 "evidence_level": m["evidence_level"], "verified": m["verified"]}
-                for f, m in rows
-            ],
-            "sources": sorted({s for _, m in rows for s in m["sources"]}),
+            "prediction": prediction,
+            "verified": bool(verified) or not deciding,
+            "findings": [f["id"] for f, _ in deciding],
+            "sources": [s for _, m in deciding for s in m["sources"]],
+            "rows": [{"finding": f["id"], "hgvs_p": f["hgvs_p"], "effect": m["effect"],
+                      "evidence_level": m["evidence_level"], "verification": m["verification"],
+                      "table_line": m["table_line"], "class_level": False}
+                     for f, m in deciding],
+            "no_data_findings": [f["id"] for f in findings
+                                 if f["classification"] in ("known", "vus")
+                                 and not any(m["drug"] == drug for m in f["matches"])],
+            "baseline": [{"finding": f["id"], "effect": m["effect"],
+                          "evidence_level": m["evidence_level"],
+                          "verification": m["verification"]} for f, m in baseline],
+            "superseded": [],
         }
     return out
 
 
+def sample_entry(sample: str) -> dict:
+    everything = [f for n in VARIANTS if (f := variant_finding(n, sample))]
+    if sample != PAR:
+        for gene, (_l2, cn, lo, hi, call) in CNV[sample].items():
+            if call in ("amplification", "gain"):
+                matches = CNV_MATCHES.get(gene, []) if call == "amplification" else []
+                everything.append(blank(
+                    id=f"cnv:{gene}", kind="cnv", gene=gene, hgvs_p=call,
+                    consequence="copy_number_change", copy_number=cn, ci_low=lo, ci_high=hi,
+                    status=call, known=bool(matches),
+                    classification="known" if matches else "vus", matches=matches,
+                    verified=True if matches else None))
+    everything.append(blank(
+        id=FUSION_ID, kind="fusion", gene="EML4::ALK", hgvs_p="fusion",
+        genomic="chr2:42296855>chr2:29223437", consequence="gene_fusion", status="detected",
+        known=True, classification="known", matches=FUSION_MATCHES, verified=True))
+    known = [f for f in everything if f["classification"] == "known"]
+    vus = [f for f in everything if f["classification"] == "vus"]
+    other = [f for f in everything if f["classification"] == "other"]
+    return {"sample": sample, "condition": "parental" if sample == PAR else "resistant",
+            "findings": known, "vus": vus, "other": other,
+            "drugs": {} if sample == PAR else drug_summary(known + vus)}
+
+
+def write_vcf(path: Path) -> None:
+    """All calls of the line (plus one filtered record) with pysam, parental first."""
+    header = pysam.VariantHeader()
+    for line in ("##source=resistcall snv 0.1.0",
+                 "##reference=resources/reference/panel_GRCh38.fa", f"##parental={PAR}"):
+        header.add_line(line)
+    header.contigs.add(ALK, length=30082)
+    header.filters.add("strand_bias", None, None, "Alt reads on one strand only")
+    header.info.add("STATUS", 1, "String", "acquired, enriched, shared or lost vs the parental")
+    header.formats.add("GT", 1, "String", "Genotype")
+    header.formats.add("AD", "R", "Integer", "Allele depths (ref, alt)")
+    header.formats.add("DP", 1, "Integer", "Depth")
+    header.formats.add("AF", "A", "Float", "Alt allele fraction")
+    for sample in (PAR, CR1, CR2):
+        header.add_sample(sample)
+    records = [(v[0], v[1], v[2], v[6], "PASS", next(x for x in v[7].values() if x))
+               for v in VARIANTS.values()]
+    records.append((25790, "A", "G", {PAR: (0, 1320), CR1: (14, 1366), CR2: (0, 1290)},
+                    "strand_bias", "acquired"))
+    with pysam.VariantFile(str(path), "w", header=header) as out:
+        for pos, ref, alt, cnt, flt, status in sorted(records):
+            rec = out.new_record(contig=ALK, start=pos - 1, alleles=(ref, alt))
+            rec.filter.add(flt)
+            rec.info["STATUS"] = status
+            for sample in (PAR, CR1, CR2):
+                a, d = cnt[sample]
+                rec.samples[sample]["GT"] = (0, 1) if a / d > 0.005 else (0, 0)
+                rec.samples[sample]["AD"] = (d - a, a)
+                rec.samples[sample]["DP"] = d
+                rec.samples[sample]["AF"] = round(a / d, 4)
+            out.write(rec)
+
+
 def main() -> None:
     rng = np.random.default_rng(7)
-    samples = []
-    for sample in (CR1, CR2):
-        findings = [f for n in ("L1196M", "G1202R", "T1151dup")
-                    if (f := variant_finding(n, sample))]
-        for gene, (l2, cn, lo, hi, call) in CNV[sample].items():
-            if call in ("amplification", "gain"):
-                findings.append({
-                    "sample": sample, "type": "amplification", "gene": gene,
-                    "hgvs_p": None, "copy_number": cn, "ci_low": lo, "ci_high": hi,
-                    "log2_ratio": l2, "call": call, "status": "acquired", "known": True,
-                    "matches": CNV_MATCHES.get(gene, []),
-                })
-        findings.append({
-            "sample": sample, "type": "fusion", "gene": "ALK", "partner": "EML4",
-            "hgvs_p": None, "variant": "EML4-ALK v1 (E13;A20)", "status": "shared",
-            "known": True, "matches": FUSION_MATCHES,
-        })
-        vus = [f for n in ("R1192Q", "D1529E") if (f := variant_finding(n, sample))]
-        samples.append({"sample": sample, "condition": "resistant", "findings": findings,
-                        "vus": vus, "drugs": drug_summary(findings)})
     hits = {
         "line": LINE, "parental": PAR,
-        "knowledge": {"path": "resources/known_resistance.tsv", "version": "2026-11-21",
-                      "sha256": "3f1c0e9a" * 8, "rows": 97, "unverified_rows": 12},
-        "samples": samples,
+        "knowledge": {"path": "resources/known_resistance.tsv",
+                      "md5": "5d41402abc4b2a76b9719d911017c592", "rows": 107,
+                      "rows_unverified": 14,
+                      "licence": "CIViC CC0 / MOAlmanac GPL-2.0; see resources/README.md"},
+        "inputs": {"vcf": "results/H3122sim/snv.vcf.gz", "cnv": "results/H3122sim/cnv.tsv",
+                   "fusions": "results/H3122sim/fusions.tsv"},
+        "samples": [sample_entry(s) for s in (PAR, CR1, CR2)],
     }
-    (HERE / "hits.json").write_text(json.dumps(hits, indent=1, allow_nan=False,
-                                               default=str).replace("NaN", "null") + "\n")
+    (HERE / "hits.json").write_text(json.dumps(hits, indent=1, allow_nan=False) + "\n")
+    write_vcf(HERE / "snv.vcf")
 
     rows = []
     for s, genes in CNV.items():
@@ -242,9 +328,9 @@ def main() -> None:
             if res == "G1269":
                 depth, verdict = {PAR: 12, CR1: 9, CR2: 15}[s], "insufficient depth"
             elif hp == "p.L1196M" and s == CR1:
-                alt, verdict = 402, "mutated"
+                (alt, depth), verdict = VARIANTS["L1196M"][6][CR1], "mutated"
             elif hp in ("p.G1202R", "p.T1151dup") and s == CR2:
-                alt, verdict = {"p.G1202R": 171, "p.T1151dup": 66}[hp], "mutated"
+                (alt, depth), verdict = VARIANTS[hp[2:]][6][CR2], "mutated"
             chrom = ALK if gene == "ALK" else ("chr7_55017807_55211651" if gene == "EGFR"
                                               else "chr12_25225577_25245847")
             p = pos or 1000
@@ -257,12 +343,20 @@ def main() -> None:
     pd.DataFrame(hrows).to_csv(HERE / "hotspots.tsv", sep="\t", index=False)
 
     frows = [{"sample": s, "gene_5p": "EML4", "gene_3p": "ALK",
-              "breakpoint_5p": "chr2_42175501_42332600:121355 (chr2:42296855)",
-              "breakpoint_3p": "chr2_29196228_29226309:27210 (chr2:29223437)",
-              "region_5p": "EML4 intron 13", "region_3p": "ALK intron 19",
-              "variant": "EML4-ALK v1 (E13;A20)", "split_reads": sr, "discordant_pairs": dp,
-              "fragments": sr + dp, "microhomology": "AT", "call": "fusion"}
-             for s, sr, dp in ((PAR, 88, 61), (CR1, 92, 70), (CR2, 79, 58))]
+              "breakpoint_5p": "chr2_42175501_42332600:121355",
+              "breakpoint_3p": "chr2_29196228_29226309:27210",
+              "genomic_5p": "chr2:42296855", "genomic_3p": "chr2:29223437",
+              "location_5p": "EML4 intron 13", "location_3p": "ALK intron 19",
+              "exons": "EML4 13;ALK 20", "variant": "v1", "split_reads": sr,
+              "discordant_pairs": dp, "fragments": sr + dp, "microhomology": "AT",
+              "inserted_sequence": ".", "junction_sequence": "GATCCTAGCTTGTG",
+              "partner_sequence": ".", "call": "detected", "min_fragments": 5,
+              "min_split_reads": 2, "breakpoint_region": "ALK intron 19",
+              "region_depth": depth, "detection_limit_af": round(5 / depth, 4),
+              "status": f"EML4-ALK v1 detected: {sr + dp} fragments ({sr} split reads, "
+                        f"{dp} discordant pairs)"}
+             for s, sr, dp, depth in ((PAR, 88, 61, 1210), (CR1, 92, 70, 1188),
+                                      (CR2, 79, 58, 1102))]
     pd.DataFrame(frows).to_csv(HERE / "fusions.tsv", sep="\t", index=False)
 
     qc_dir = HERE / "qc"
