@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from resistcall import __version__
 from resistcall.errors import UserError
 from resistcall.reference import read_bed
 
@@ -715,6 +717,414 @@ def write_fastq_pair(lib: Library, out_r1, out_r2, prefix: str = "sim", level: i
             j.result()
 
 
-def register(subparsers) -> None:  # full CLI follows
-    p = subparsers.add_parser("simulate", help="simulate demo FASTQs with a truth file")
-    p.set_defaults(func=lambda args: None)
+
+# --------------------------------------------------------------------------------------------
+# runs: the demo from config/config.yaml, or one library from explicit arguments
+
+
+@dataclass
+class SamplePlan:
+    """One sample to simulate: where its FASTQs go and its truth."""
+
+    sample: str
+    line: str = ""
+    condition: str = ""
+    units: list[tuple[str, Path, Path]] = field(default_factory=list)  # (unit, fq1, fq2)
+    copy_numbers: dict[str, float] = field(default_factory=dict)
+    vafs: dict[int, float] = field(default_factory=dict)  # variant index -> VAF
+    fusion_fraction: float = 0.0
+    gc_bias: GCBias = GCBias()
+
+
+@dataclass
+class RunPlan:
+    reference: Path
+    known_bed: Path | None
+    targets: Path
+    primers: Path | None
+    assay: str
+    out_dir: Path
+    seed: int
+    samples: list[SamplePlan]
+    variants: list[Variant]
+    fusion: Fusion | None
+    params: dict  # simulate_library keyword arguments shared by all samples
+
+
+_LIB_KEYS = {  # config key -> simulate_library argument
+    "read_length": "read_length",
+    "fragment_mean": "fragment_mean",
+    "fragment_sd": "fragment_sd",
+    "duplicate_rate": "duplicate_rate",
+    "off_target": "off_target",
+    "ploidy": "ploidy",
+    "efficiency_spread": "efficiency",
+    "efficiency_jitter": "efficiency_jitter",
+}
+
+
+def _parse_junction_side(text: str, what: str) -> tuple[str, int, str]:
+    try:
+        chrom, pos, keep = str(text).rsplit(":", 2)
+        if keep not in ("left", "right"):
+            raise ValueError
+        return chrom, int(pos), keep
+    except ValueError:
+        raise UserError(
+            f"simulate.fusion.{what}: expected CONTIG:POS:left|right, got {text!r}"
+        ) from None
+
+
+def _read_sheet(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise UserError(f"sample sheet not found: {path}")
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+
+
+def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
+    """Read config.yaml (``simulate:`` section, panel, reference) and the sample/unit sheets."""
+    import yaml
+
+    config_path = Path(config_path)
+    if not config_path.exists():
+        raise UserError(f"config file not found: {config_path}")
+    cfg = yaml.safe_load(config_path.read_text()) or {}
+    sim = dict(cfg.get("simulate") or {})
+    panel = cfg.get("panel") or {}
+    where = f"{config_path}: simulate"
+    assay = overrides.get("assay") or sim.get("assay") or panel.get("assay", "capture")
+    targets = overrides.get("targets") or sim.get("targets") or panel.get("targets")
+    primers = overrides.get("primers") or sim.get("primers") or panel.get("primers")
+    if targets is None:
+        raise UserError(f"{config_path}: panel.targets is not set")
+    if assay == "amplicon" and not primers:
+        raise UserError(f"{config_path}: amplicon simulation needs panel.primers")
+    samples = _read_sheet(Path(cfg.get("samples", "config/samples.tsv")))
+    units = _read_sheet(Path(cfg.get("units", "config/units.tsv")))
+    out_dir = Path(overrides.get("out_dir") or sim.get("out_dir", "demo_data"))
+    relocate = overrides.get("out_dir") is not None
+    per_sample = sim.get("samples") or {}
+    unknown = sorted(set(per_sample) - set(samples["sample"]))
+    if unknown:
+        raise UserError(f"{where}.samples: {', '.join(unknown)} not in the sample sheet")
+    variants: list[Variant] = []
+    vafs: dict[str, dict[int, float]] = {s: {} for s in samples["sample"]}
+    for k, v in enumerate(sim.get("variants") or []):
+        try:
+            variants.append(Variant(str(v["chrom"]), int(v["pos"]), str(v["ref"]), str(v["alt"]),
+                                    0.0, str(v.get("gene", "")), str(v.get("hgvs_c", "")),
+                                    str(v.get("hgvs_p", ""))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{where}.variants[{k}]: needs chrom, pos, ref, alt ({exc})") from None
+        for s, f in (v.get("vaf") or {}).items():
+            if s not in vafs:
+                raise UserError(f"{where}.variants[{k}].vaf: sample {s} not in the sample sheet")
+            vafs[s][k] = float(f)
+    fusion = None
+    if sim.get("fusion"):
+        fz = sim["fusion"]
+        a = _parse_junction_side(fz.get("a", ""), "a")
+        b = _parse_junction_side(fz.get("b", ""), "b")
+        fusion = Fusion(*a, *b, name=str(fz.get("name", "fusion")))
+    plans = []
+    for row in samples.itertuples(index=False):
+        name = row.sample
+        opts = per_sample.get(name) or {}
+        urows = units[units["sample"] == name]
+        if urows.empty:
+            raise UserError(f"{cfg.get('units')}: sample {name} has no unit row")
+        ulist = []
+        for u in urows.itertuples(index=False):
+            fq1, fq2 = getattr(u, "fq1", ""), getattr(u, "fq2", "")
+            if not fq1 or not fq2:
+                raise UserError(
+                    f"{cfg.get('units')}: sample {name} unit {u.unit}: simulation writes FASTQ "
+                    "pairs, so fq1 and fq2 must both be named"
+                )
+            p1, p2 = Path(fq1), Path(fq2)
+            if relocate:
+                p1, p2 = out_dir / p1.name, out_dir / p2.name
+            ulist.append((u.unit, p1, p2))
+        gc = opts.get("gc_bias", [0.0, 0.0])
+        plans.append(SamplePlan(
+            sample=name, line=getattr(row, "line", ""), condition=getattr(row, "condition", ""),
+            units=ulist, copy_numbers={str(g): float(c) for g, c in
+                                       (opts.get("copy_number") or {}).items()},
+            vafs=vafs[name], fusion_fraction=float(opts.get("fusion_fraction", 0.0)),
+            gc_bias=GCBias(float(gc[0]), float(gc[1])),
+        ))
+    params = {_LIB_KEYS[k]: sim[k] for k in _LIB_KEYS if k in sim}
+    if overrides.get("fragments"):
+        sim["fragments"] = overrides["fragments"]
+    params["n_fragments"] = int(sim.get("fragments", 100_000))
+    ref_cfg = cfg.get("reference") or {}
+    fasta = Path(overrides.get("reference") or ref_cfg.get("fasta",
+                                                            "resources/reference/panel_GRCh38.fa"))
+    known = overrides.get("known_bed") or sim.get("known_bed")
+    return RunPlan(
+        reference=fasta, known_bed=Path(known) if known else None, targets=Path(targets),
+        primers=Path(primers) if primers and assay == "amplicon" else None, assay=assay,
+        out_dir=out_dir, seed=int(overrides.get("seed") or sim.get("seed", 1)),
+        samples=plans, variants=variants, fusion=fusion, params=params,
+    )
+
+
+def _load_targets(plan: RunPlan) -> pd.DataFrame:
+    if plan.assay == "amplicon":
+        from resistcall.panel import read_amplicons
+
+        return read_amplicons(plan.primers, plan.targets)
+    return read_bed(plan.targets, names=("chrom", "start", "end", "gene"))
+
+
+def _file_digest(path: Path | None) -> str:
+    if path is None:
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def plan_digest(plan: RunPlan) -> str:
+    """Hash of everything that determines the output bytes (inputs, parameters, code)."""
+    code = Path(__file__).read_bytes()
+    payload = {
+        "version": __version__,
+        "code": hashlib.sha256(code).hexdigest(),
+        "reference": _file_digest(plan.reference),
+        "known_bed": _file_digest(plan.known_bed),
+        "targets": _file_digest(plan.targets),
+        "primers": _file_digest(plan.primers),
+        "plan": repr((plan.assay, plan.seed, sorted(plan.params.items()), plan.variants,
+                      plan.fusion, plan.samples)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def run_plan(plan: RunPlan, force: bool = False) -> pd.DataFrame:
+    """Simulate every unit of every sample, write truth.tsv/truth.vcf.gz and a manifest.
+
+    Skips all work when the manifest's hash matches and every output exists.
+    """
+    outputs = [p for s in plan.samples for _, p1, p2 in s.units for p in (p1, p2)]
+    truth_tsv = plan.out_dir / "truth.tsv"
+    truth_vcf = plan.out_dir / "truth.vcf.gz"
+    manifest = plan.out_dir / ".simulate_manifest.json"
+    digest = plan_digest(plan)
+    everything = [*outputs, truth_tsv]
+    if not force and manifest.exists() and all(p.exists() for p in everything):
+        try:
+            if json.loads(manifest.read_text()).get("digest") == digest:
+                log.info("outputs are up to date (%s); nothing to do", manifest)
+                return pd.read_csv(truth_tsv, sep="\t", dtype=str, keep_default_na=False)
+        except (OSError, ValueError):
+            pass
+    ref = load_reference(plan.reference, plan.known_bed)
+    variants = [normalize_variant(ref, v) for v in plan.variants]
+    targets = _load_targets(plan)
+    for sp in plan.samples:
+        fusion = None
+        if plan.fusion is not None and sp.fusion_fraction > 0:
+            f = plan.fusion
+            fusion = Fusion(f.chrom_a, f.pos_a, f.keep_a, f.chrom_b, f.pos_b, f.keep_b,
+                            sp.fusion_fraction, f.name)
+        sample_variants = [
+            Variant(v.chrom, v.pos, v.ref, v.alt, sp.vafs.get(k, 0.0), v.gene, v.hgvs_c, v.hgvs_p)
+            for k, v in enumerate(variants)
+            if sp.vafs.get(k, 0.0) > 0
+        ]
+        n_units = len(sp.units)
+        for unit, fq1, fq2 in sp.units:
+            params = dict(plan.params)
+            params["n_fragments"] = int(round(params.get("n_fragments", 100_000) / n_units))
+            log.info("simulating %s/%s -> %s %s", sp.sample, unit, fq1, fq2)
+            lib = simulate_library(
+                ref, targets, assay=plan.assay, copy_numbers=sp.copy_numbers,
+                variants=sample_variants, fusion=fusion, gc_bias=sp.gc_bias,
+                efficiency_seed=plan.seed, seed=sample_seed(plan.seed, sp.sample, unit),
+                read_prefix=f"{sp.sample}.{unit}", out_r1=fq1, out_r2=fq2, **params,
+            )
+            log.info("%s/%s: %d pairs, %.1f%% duplicates, %.1f%% on target, %d fusion fragments",
+                     sp.sample, unit, lib.n, 100 * lib.duplicate.mean(),
+                     100 * lib.on_target.mean(), int(lib.fusion.sum()))
+    truth = truth_table(plan, variants)
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = truth_tsv.with_name(truth_tsv.name + ".tmp")
+    truth.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+    tmp.replace(truth_tsv)
+    write_truth_vcf(plan, variants, ref, truth_vcf)
+    manifest.write_text(json.dumps({"digest": digest, "outputs": [str(p) for p in everything]},
+                                   indent=1) + "\n")
+    return truth
+
+
+TRUTH_COLUMNS = [
+    "sample", "line", "condition", "kind", "gene", "hgvs_c", "hgvs_p", "chrom", "pos",
+    "genomic", "ref", "alt", "vaf", "copy_number", "expected",
+]
+
+
+def _status(vaf_p: float, vaf_r: float) -> str:
+    """Expected change from parental to resistant (the snv STATUS vocabulary)."""
+    if vaf_r > 0 and vaf_p == 0:
+        return "acquired"
+    if vaf_r == 0 and vaf_p > 0:
+        return "lost"
+    if vaf_r == 0 and vaf_p == 0:
+        return "absent"
+    return "enriched" if vaf_r >= 3 * vaf_p else "shared"
+
+
+def truth_table(plan: RunPlan, variants: list[Variant]) -> pd.DataFrame:
+    """Long table: every variant in every sample (VAF 0 = absent), every gene's copy number,
+    the fusion. ``expected`` holds the comparison a resistant sample should show."""
+    from resistcall.reference import genomic_label
+
+    parental = {}
+    for sp in plan.samples:
+        if sp.condition == "parental":
+            parental.setdefault(sp.line, sp)
+    genes = sorted(set(_load_targets(plan)["gene"]))
+    ploidy = float(plan.params.get("ploidy", 2.0))
+    rows = []
+    for sp in plan.samples:
+        par = parental.get(sp.line)
+        for k, v in enumerate(variants):
+            vaf = sp.vafs.get(k, 0.0)
+            if sp.condition == "resistant" and par is not None:
+                expected = _status(par.vafs.get(k, 0.0), vaf)
+            else:
+                expected = "present" if vaf > 0 else "absent"
+            rows.append([sp.sample, sp.line, sp.condition, v.kind, v.gene, v.hgvs_c, v.hgvs_p,
+                         v.chrom, v.pos, genomic_label(v.chrom, v.pos), v.ref, v.alt,
+                         f"{vaf:g}", "", expected])
+        for g in genes:
+            c = sp.copy_numbers.get(g, ploidy)
+            expected = "gain" if c > ploidy else "loss" if c < ploidy else "neutral"
+            rows.append([sp.sample, sp.line, sp.condition, "cnv", g, "", "", "", "", "", "", "",
+                         "", f"{c:g}", expected])
+        if plan.fusion is not None:
+            f = plan.fusion
+            rows.append([sp.sample, sp.line, sp.condition, "fusion", f.name, "", "", f.chrom_b,
+                         f.pos_b, genomic_label(f.chrom_b, f.pos_b), "",
+                         f"{f.chrom_a}:{f.pos_a}:{f.keep_a}|{f.chrom_b}:{f.pos_b}:{f.keep_b}",
+                         f"{sp.fusion_fraction:g}", "",
+                         "present" if sp.fusion_fraction > 0 else "absent"])
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+
+
+def write_truth_vcf(plan: RunPlan, variants: list[Variant], ref: Reference, path: Path) -> None:
+    """Small variants with the simulated VAF per sample (FORMAT/AF), bgzipped + tabix."""
+    header = pysam.VariantHeader()
+    for name, length in zip(ref.names, ref.lengths, strict=True):
+        header.contigs.add(name, length=int(length))
+    header.add_meta("source", f"resistcall simulate {__version__}")
+    header.add_line('##INFO=<ID=GENE,Number=1,Type=String,Description="Gene">')
+    header.add_line('##INFO=<ID=HGVSC,Number=1,Type=String,Description="HGVS c. (truth)">')
+    header.add_line('##INFO=<ID=HGVSP,Number=1,Type=String,Description="HGVS p. (truth)">')
+    header.add_line('##FORMAT=<ID=AF,Number=A,Type=Float,Description="Simulated VAF">')
+    for sp in plan.samples:
+        header.add_sample(sp.sample)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.vcf.gz")
+    order = sorted(range(len(variants)), key=lambda k: (ref.cid(variants[k].chrom),
+                                                         variants[k].pos))
+    with pysam.VariantFile(str(tmp), "wz", header=header) as out:
+        for k in order:
+            v = variants[k]
+            rec = out.new_record(contig=v.chrom, start=v.pos - 1, alleles=(v.ref, v.alt))
+            rec.info["GENE"] = v.gene or "."
+            if v.hgvs_c:
+                rec.info["HGVSC"] = v.hgvs_c
+            if v.hgvs_p:
+                rec.info["HGVSP"] = v.hgvs_p
+            for sp in plan.samples:
+                vaf = sp.vafs.get(k, 0.0)
+                rec.samples[sp.sample]["AF"] = (vaf,)
+            out.write(rec)
+    tmp.replace(path)
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+
+
+def plan_from_args(args) -> RunPlan:
+    """One sample from explicit arguments (benchmarks, users' own panels)."""
+    if not args.reference or not args.targets:
+        raise UserError("without --config, --reference and --targets are required")
+    assay = args.assay or "capture"
+    if assay == "amplicon" and not args.primers:
+        raise UserError("--assay amplicon needs --primers (and --targets = amplicon inserts BED)")
+    variants, vafs = [], {}
+    for k, text in enumerate(args.variant or []):
+        try:
+            chrom, pos, r, a, vaf = text.rsplit(":", 4)
+            variants.append(Variant(chrom, int(pos), r, a))
+            vafs[k] = float(vaf)
+        except ValueError:
+            raise UserError(f"--variant {text!r}: expected CONTIG:POS:REF:ALT:VAF") from None
+    cns = {}
+    for text in args.copy_number or []:
+        try:
+            g, c = text.split("=")
+            cns[g] = float(c)
+        except ValueError:
+            raise UserError(f"--copy-number {text!r}: expected GENE=COPIES") from None
+    out_dir = Path(args.out_dir or ".")
+    sample = args.sample or "sim"
+    sp = SamplePlan(sample=sample, units=[("lane1", out_dir / f"{sample}_R1.fastq.gz",
+                                           out_dir / f"{sample}_R2.fastq.gz")],
+                    copy_numbers=cns, vafs=vafs, fusion_fraction=args.fusion_fraction or 0.0,
+                    gc_bias=GCBias(*args.gc_bias) if args.gc_bias else GCBias())
+    params = {"n_fragments": args.fragments or 100_000}
+    for key in ("read_length", "duplicate_rate", "off_target"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    if args.efficiency_spread is not None:
+        params["efficiency"] = args.efficiency_spread
+    return RunPlan(
+        reference=Path(args.reference), known_bed=Path(args.known_bed) if args.known_bed else None,
+        targets=Path(args.targets), primers=Path(args.primers) if args.primers else None,
+        assay=assay, out_dir=out_dir, seed=args.seed if args.seed is not None else 1,
+        samples=[sp], variants=variants,
+        fusion=EML4_ALK_V1 if sp.fusion_fraction > 0 else None, params=params,
+    )
+
+
+def _run(args) -> None:
+    if args.config:
+        overrides = {k: getattr(args, k) for k in ("assay", "targets", "primers", "out_dir",
+                                                    "seed", "fragments", "reference",
+                                                    "known_bed")}
+        plan = plan_from_config(args.config, overrides)
+    else:
+        plan = plan_from_args(args)
+    run_plan(plan, force=args.force)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "simulate",
+        help="simulate paired-end panel FASTQs with a truth file (the demo data)",
+        description="With --config: simulate every sample of the sample sheet into the fq1/fq2 "
+        "paths of the units sheet, using the simulate: section (seed, fragments, per-sample "
+        "truth); writes <out_dir>/truth.tsv and truth.vcf.gz. Without --config: one library "
+        "from explicit arguments. Skips work when outputs exist for the same inputs.",
+    )
+    p.add_argument("--config", help="config.yaml (demo: config/config.yaml)")
+    p.add_argument("--out-dir", help="truth/manifest folder; with --config also moves the "
+                   "FASTQs there (file names from the units sheet)")
+    p.add_argument("--assay", choices=["capture", "amplicon"], help="default: panel.assay")
+    p.add_argument("--targets", help="targets BED (capture) or amplicon-insert BED (amplicon)")
+    p.add_argument("--primers", help="primer BED (amplicon)")
+    p.add_argument("--reference", help="reference FASTA")
+    p.add_argument("--known-bed", help="real-base blocks (default: <fasta>.known_sequence.bed)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--fragments", type=int, help="read pairs per sample")
+    p.add_argument("--sample", help="sample name (without --config)")
+    p.add_argument("--variant", action="append", metavar="CONTIG:POS:REF:ALT:VAF")
+    p.add_argument("--copy-number", action="append", metavar="GENE=COPIES")
+    p.add_argument("--fusion-fraction", type=float, help="EML4-ALK v1 fraction (0 = none)")
+    p.add_argument("--gc-bias", type=float, nargs=2, metavar=("SLOPE", "CURVATURE"))
+    p.add_argument("--read-length", type=int)
+    p.add_argument("--duplicate-rate", type=float)
+    p.add_argument("--off-target", type=float)
+    p.add_argument("--efficiency-spread", type=float)
+    p.add_argument("--force", action="store_true", help="simulate even if up to date")
+    p.set_defaults(func=_run)
