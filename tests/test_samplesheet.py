@@ -9,6 +9,7 @@ directory.
 from __future__ import annotations
 
 import copy
+import gzip
 import shutil
 import subprocess
 import sys
@@ -283,8 +284,8 @@ def test_truncated_gzip_passes_the_cheap_load_but_not_the_deep_check(base_config
         check_input(label, row["fq1"], row["fq2"])
     assert str(info.value) == (
         f"bad/truncated_gzip/units.tsv line 3 (sample CR1, unit lane1): {row['fq1']}: "
-        "decompression failed after 262 records, the file is truncated or corrupt (Compressed "
-        "file ended before the end-of-stream marker was reached)")
+        "decompression failed after 262 records, the file is truncated or corrupt (the gzip "
+        "stream ends before its end-of-stream marker)")
 
 
 # --------------------------------------------------------------------------- deep check
@@ -333,6 +334,27 @@ def test_deep_check_fastq_truncated_inside_a_record(tmp_path):
     r1.write_text("".join((READS / "plain_R1.fastq").read_text().splitlines(True)[:-2]))
     assert _deep_error(fq1=r1, fq2=READS / "plain_R2.fastq") == (
         f"{LABEL}: {r1}: file ends inside record 10 (truncated?)")
+
+
+def test_deep_check_multi_member_gzip_and_trailing_blank_line(tmp_path):
+    """bgzip output and `cat a.gz b.gz` are several gzip members: all of them are read."""
+    text1 = (READS / "plain_R1.fastq").read_bytes()
+    text2 = (READS / "plain_R2.fastq").read_bytes()
+    r1, r2 = tmp_path / "m_R1.fastq.gz", tmp_path / "m_R2.fastq.gz"
+    lines1 = text1.splitlines(True)
+    r1.write_bytes(gzip.compress(b"".join(lines1[:20])) + gzip.compress(b"".join(lines1[20:])))
+    r2.write_bytes(gzip.compress(text2 + b"\n"))
+    assert check_input(LABEL, r1, r2).endswith("FASTQ pair OK, 10 read pairs")
+
+
+def test_deep_check_corrupt_gzip_member(tmp_path):
+    data = bytearray((READS / "truncated_R2.fastq.gz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "x_R2.fastq.gz"
+    bad.write_bytes(bytes(data))
+    message = _deep_error(fq1=READS / "truncated_R2.fastq.gz", fq2=bad)
+    assert message.startswith(f"{LABEL}: {bad}: decompression failed after ")
+    assert "the file is truncated or corrupt (Error -3 while decompressing data" in message
 
 
 def test_deep_check_bam_corrupt_mid_file_and_wrong_reference():
