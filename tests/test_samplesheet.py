@@ -89,6 +89,10 @@ BAD = {
         f"bad/unknown_condition/{S}, line 3, column condition: condition must be 'parental' or "
         "'resistant' (lower case) (found 'Resistant')",
     ],
+    "empty_required_cell": [
+        f"bad/empty_required_cell/{S}, line 3, column line: required cell is empty",
+        f"bad/empty_required_cell/{S}, line 4, column condition: required cell is empty",
+    ],
     "fq1_without_fq2": [
         f"bad/fq1_without_fq2/{U}, line 3, column fq2: FASTQ pair is incomplete: give both fq1 "
         "and fq2 (resistcall needs paired-end reads) (fq1 is given, fq2 is empty)",
@@ -276,6 +280,13 @@ def test_spreadsheet_export_with_bom_crlf_comments_and_padding_loads(base_config
     assert sheets.units.loc[("P", "lane1"), "bam"] == ""
 
 
+def test_quoted_cells_are_unwrapped_and_a_stray_quote_is_kept(base_config):
+    sheets = load_sheets(_config(base_config, "good/quoted_cells"), SHEETS)
+    assert list(sheets.samples.index) == ["P", "CR1"]
+    assert sheets.samples.loc["P", "notes"] == 'grown in "low" serum, passage 12'
+    assert sheets.samples.loc["CR1", "notes"] == '5" dish, unmatched quote'
+
+
 def test_truncated_gzip_passes_the_cheap_load_but_not_the_deep_check(base_config):
     sheets = load_sheets(_config(base_config, "bad/truncated_gzip"), SHEETS)
     row = sheets.units.loc[("CR1", "lane1")]
@@ -421,6 +432,17 @@ def test_config_problems_name_key_and_line(tmp_path):
         f"{path}, line {n_threads}, key threads: unknown key (known keys: samples, units, "
         "reference, panel, known_resistance, resources_config, simulate, snv, cnv, fusion, qc, "
         "annotate, report)",
+    ]
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path):
+    text = (SHEETS / "config.yaml").read_text() + "panel:\n  assay: amplicon\n"
+    path = _write_config(tmp_path, text)
+    lines = text.splitlines()
+    first, second = (i + 1 for i, t in enumerate(lines) if t == "panel:")
+    assert _config_problems(path) == [
+        f"{path}, line {second}, key panel: key appears twice (first on line {first}); YAML "
+        "would silently keep only the last one",
     ]
 
 

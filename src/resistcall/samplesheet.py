@@ -131,7 +131,7 @@ def _custom_message(error: jsonschema.ValidationError) -> str | None:
 
 
 def _schema_problems(
-    error: jsonschema.ValidationError, properties: dict[str, Any]
+    error: jsonschema.ValidationError, missing_text: str
 ) -> list[tuple[str | None, str]]:
     """(field, message) pairs for one jsonschema error; dotted field paths for nested keys."""
     path = ".".join(str(p) for p in error.absolute_path)
@@ -140,7 +140,7 @@ def _schema_problems(
     if error.validator == "required":
         missing = [p for p in error.validator_value if p not in instance]
         custom = _custom_message(error)
-        return [(f"{prefix}{p}", custom or "required value is missing or empty") for p in missing]
+        return [(f"{prefix}{p}", custom or missing_text) for p in missing]
     if error.validator == "dependentRequired":
         out = []
         for given, needed in error.validator_value.items():
@@ -150,7 +150,7 @@ def _schema_problems(
                     out.append((f"{prefix}{dep}", f"{msg} ({given} is given, {dep} is empty)"))
         return out
     if error.validator == "additionalProperties":
-        allowed = ", ".join(properties) if not path else ", ".join(error.schema["properties"])
+        allowed = ", ".join(error.schema.get("properties", {}))
         extra = sorted(set(instance) - set(error.schema.get("properties", {})))
         return [(f"{prefix}{k}", f"unknown key (known keys: {allowed})") for k in extra]
     message = _custom_message(error) or error.message
@@ -160,13 +160,16 @@ def _schema_problems(
 
 
 def _validate(
-    instance: dict[str, Any], schema: dict[str, Any], defaults: bool
+    instance: dict[str, Any],
+    schema: dict[str, Any],
+    defaults: bool,
+    missing_text: str = "required value is missing or empty",
 ) -> list[tuple[str | None, str]]:
     cls = _DefaultingValidator if defaults else jsonschema.Draft202012Validator
     validator = cls(schema)
     out: list[tuple[str | None, str]] = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        for item in _schema_problems(error, schema.get("properties", {})):
+        for item in _schema_problems(error, missing_text):
             if item not in out:
                 out.append(item)
     return out
@@ -179,17 +182,31 @@ def _yaml_key_lines(text: str) -> dict[tuple[str, ...], int]:
     """1-based line of every mapping key in a YAML document, by key path."""
     lines: dict[tuple[str, ...], int] = {}
 
+    duplicates: list[tuple[tuple[str, ...], int]] = []
+
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 sub = (*path, str(key.value))
+                if sub in lines:
+                    duplicates.append((sub, key.start_mark.line + 1))
+                    continue
                 lines[sub] = key.start_mark.line + 1
                 walk(value, sub)
 
     root = yaml.compose(text)
     if root is not None:
         walk(root, ())
+    if duplicates:
+        # YAML keeps the last value silently; a pasted second `panel:` block must not win
+        # unnoticed.
+        raise _DuplicateKeys([(".".join(k), line, lines[k]) for k, line in duplicates])
     return lines
+
+
+class _DuplicateKeys(Exception):
+    def __init__(self, keys: list[tuple[str, int, int]]):
+        self.keys = keys
 
 
 def check_config(
@@ -231,6 +248,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
     try:
         config = yaml.safe_load(text)
         key_lines = _yaml_key_lines(text)
+    except _DuplicateKeys as exc:
+        raise SheetError([
+            Problem(str(path), line, key, f"key appears twice (first on line {first}); YAML "
+                    "would silently keep only the last one", kind="key")
+            for key, line, first in exc.keys
+        ]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -389,6 +412,13 @@ def _reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tu
 # --------------------------------------------------------------------------- sheets
 
 
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+        cell = cell[1:-1].replace('""', '"').strip()
+    return cell
+
+
 def _read_table(
     path: Path, shown: str, schema: dict[str, Any], problems: list[Problem]
 ) -> pd.DataFrame | None:
@@ -408,9 +438,12 @@ def _read_table(
         problems.append(Problem(shown, None, None,
                                 f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 TSV"))
         return None
+    # QUOTE_NONE: an unmatched quote in a notes cell must not swallow the rest of the file;
+    # cells that a spreadsheet wrapped in quotes are unwrapped below.
+    reader = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     rows = [
-        (number, cells)
-        for number, cells in enumerate(csv.reader(text.splitlines(), delimiter="\t"), 1)
+        (number, [_unquote(c) for c in cells])
+        for number, cells in enumerate(reader, 1)
         if cells and any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
     ]
     if not rows:
@@ -463,7 +496,7 @@ def _read_table(
         cells += [""] * (len(header) - len(cells))
         record = {name: cells[i - 1] for name, i in keep.items()}
         filled = {k: v for k, v in record.items() if v}
-        for col, message in _validate(filled, schema, defaults=False):
+        for col, message in _validate(filled, schema, False, "required cell is empty"):
             problems.append(Problem(shown, number, col, message))
         records.append({**{name: "" for name in allowed}, **record, "sheet_line": number})
     return pd.DataFrame.from_records(records, columns=[*allowed, "sheet_line"])
