@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Real-read spike-in benchmark for `resistcall snv` against bcftools mpileup and freebayes.
+# Usage: bench/snv/run_bench.sh   (from the repo root; outputs in bench/snv/out/, gitignored)
+# Needs ../shared/realdata/DNAfusion/{H3122,HCC827}_EML4.bam, bwa, samtools, bcftools, freebayes.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/bench/snv/out
+PY=$ROOT/.venv/bin/python
+RC="$PY $ROOT/bench/snv/rc_snv.py"  # `resistcall snv` alone, see rc_snv.py
+REAL=${REAL:-$ROOT/../shared/realdata/DNAfusion}
+mkdir -p "$OUT/ref"
+cd "$OUT"
+[ -e ref/panel.fa ] || ln -sf "$ROOT/resources/reference/panel_GRCh38.fa" ref/panel.fa
+[ -e ref/panel.fa.fai ] || samtools faidx ref/panel.fa
+[ -e ref/panel.fa.bwt ] || bwa index ref/panel.fa 2>/dev/null
+REF=ref/panel.fa
+# ALK coding exons 19-28 from the bundled GTF, padded by 10 bp = the calling regions
+awk '$3=="CDS" && /gene_name "ALK"/' "$ROOT/resources/reference/panel_GRCh38.gtf" \
+  | awk -v OFS='\t' '{print $1,$4-1,$5,"ALK"}' | sort -k2,2n > alk_cds.bed
+awk -v OFS='\t' '{print $1,$2-10,$3+10,$4}' alk_cds.bed > regions.bed
+
+align() {  # fq prefix, sample name, out bam
+  bwa mem -t 2 -R "@RG\tID:$2\tSM:$2" $REF "$1_1.fq" "$1_2.fq" 2>/dev/null \
+    | samtools sort -o "$3" - && samtools index "$3"
+}
+
+for L in H3122 HCC827; do
+  if [ ! -e $L.panel.bam ]; then  # real reads realigned to the panel reference
+    samtools collate -Ou "$REAL/${L}_EML4.bam" "$OUT/col_$L" | samtools view -u -F 0x900 - \
+      | samtools fastq -1 ${L}_1.fq -2 ${L}_2.fq -0 /dev/null -s /dev/null -n - 2>/dev/null
+    align $L $L $L.panel.bam
+  fi
+  SEED=$([ $L = H3122 ] && echo 11 || echo 23)
+  samtools sort -n -o $L.byname.bam $L.panel.bam
+  $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $L.spk $SEED
+  $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $L.neg $SEED --no-spike
+  align $L.spk.A ${L}_A $L.A.bam
+  align $L.spk.B ${L}_Bspiked $L.Bspk.bam
+  align $L.neg.B ${L}_B $L.B.bam
+  cp $L.spk.truth.tsv $L.truth.tsv
+done
+
+# peers + resistcall, timed; case = parental resistant
+run_case() {  # name parental resistant
+  local n=$1 p=$2 r=$3
+  /usr/bin/time -f "%e %M" -o $n.rc.time $RC snv --reference $REF --regions regions.bed \
+    --parental $p --resistant $r --out $n.rc.vcf.gz 2> $n.rc.log
+  /usr/bin/time -f "%e %M" -o $n.bcf.time bash -c "bcftools mpileup -f $REF -R regions.bed \
+    -a AD,ADF,ADR,DP -d 1000000 -q 20 -Q 20 -Ou $p $r 2>/dev/null \
+    | bcftools norm -m -any -f $REF -Oz -o $n.bcf.vcf.gz 2>/dev/null"
+  /usr/bin/time -f "%e %M" -o $n.fb.time bash -c "freebayes -f $REF -t regions.bed \
+    --pooled-continuous -F 0.01 -C 2 --min-base-quality 20 --min-mapping-quality 20 \
+    -X -u $p $r 2>/dev/null | bcftools norm -m -any -f $REF -Oz \
+    -o $n.fb.vcf.gz 2>/dev/null"
+}
+for L in H3122 HCC827; do
+  run_case $L.spiked $L.A.bam $L.Bspk.bam
+  run_case $L.neg $L.A.bam $L.B.bam
+done
+$PY "$ROOT/bench/snv/evaluate.py" "$OUT"

@@ -1,0 +1,927 @@
+"""Low-VAF SNV/indel calling, parental vs resistant (``resistcall snv``).
+
+Method in docs/snv.md. In short: alleles are counted with :mod:`resistcall.pileup`; a
+beta-binomial background per substitution class is learned from every sample over the whole
+panel and raised where base qualities promise more errors; each sample's alt count is tested
+against it (detection); the resistant alt count is tested against the parental-informed
+predictive distribution (a two-component mixture: noise or a real parental variant), which
+decides STATUS acquired / enriched / shared / lost. P-value thresholds use a weighted
+Bonferroni correction over every tested (position, allele) hypothesis, with half of alpha
+reserved for known-resistance hotspot positions. Artefact filters are named in the header.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+from scipy import stats
+
+from resistcall import __version__
+from resistcall.errors import UserError
+from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
+from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
+
+log = logging.getLogger(__name__)
+
+BASES = "ACGT"
+STATUSES = ("acquired", "enriched", "shared", "lost")
+
+#: FILTER name -> header description (every name the caller can write).
+FILTERS = {
+    "strand_bias": "Alt reads on one strand only while ref reads are on both (Fisher p below "
+    "strand_bias_p and alt strand fraction outside [strand_min_frac, 1 - strand_min_frac])",
+    "read_end": "Median distance of alt bases to the aligned read end (primer/adapter "
+    "position) below read_end_distance",
+    "low_base_quality": "Mean base quality of alt bases below min_alt_base_quality",
+    "homopolymer": "Indel, or SNV to the repeated base, next to a homopolymer of at least "
+    "homopolymer_length at VAF below homopolymer_max_vaf",
+    "low_depth": "Depth of the evidence sample below min_depth",
+    "low_vaf": "Upper 95% confidence bound of the VAF below --min-vaf",
+}
+
+
+@dataclass(frozen=True)
+class SnvConfig:
+    """Every tunable of the caller (documented in docs/snv.md and config/config.yaml)."""
+
+    min_vaf: float = 0.01
+    assay: str = "capture"
+    #: family-wise error rate over all tested (position, allele) hypotheses.
+    alpha: float = 0.05
+    #: share of alpha spent on known-resistance hotspot hypotheses (weighted Bonferroni).
+    hotspot_alpha_share: float = 0.5
+    #: a candidate needs this many alt reads in some sample before it is tested.
+    min_alt_reads: int = 2
+    #: prior probability that a site carries a real variant in the parental (mixture model).
+    variant_prior: float = 1e-3
+    #: enriched needs the resistant VAF at least this many times the parental VAF.
+    enrich_fold: float = 1.5
+    min_depth: int = 20
+    strand_bias_p: float = 1e-3
+    strand_min_frac: float = 0.1
+    read_end_distance: int = 5
+    min_alt_base_quality: float = 25.0
+    homopolymer_length: int = 6
+    homopolymer_max_vaf: float = 0.1
+    #: power wanted for hotspot verdicts (depth_needed).
+    power: float = 0.95
+    #: sites above this VAF are left out when fitting the background (they are variants).
+    background_max_vaf: float = 0.005
+    pileup: PileupParams = PileupParams()
+
+
+# --------------------------------------------------------------------------------------------
+# Sample matrix
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SampleCounts:
+    """All regions of one sample, concatenated along the position axis."""
+
+    name: str
+    contig: np.ndarray  # (n,) object
+    pos: np.ndarray  # (n,) int64 0-based
+    ref: np.ndarray  # (n,) uint8
+    counts: np.ndarray  # (n, 6, 2)
+    qual_sum: np.ndarray  # (n, 6)
+    err_sum: np.ndarray  # (n,)
+    indels: pd.DataFrame  # contig pos ref alt fwd rev (normalised)
+
+    @property
+    def depth(self) -> np.ndarray:
+        return self.counts.sum(axis=(1, 2))
+
+
+def concat_counts(name: str, parts: list[Counts], fasta: pysam.FastaFile) -> SampleCounts:
+    """Join per-region counts; left-normalise and merge indel events."""
+    ind = []
+    for c in parts:
+        if len(c.indels):
+            d = c.indels.copy()
+            d.insert(0, "contig", c.contig)
+            ind.append(d)
+    indels = (
+        pd.concat(ind, ignore_index=True)
+        if ind
+        else pd.DataFrame(columns=["contig", "pos", "ref", "alt", "fwd", "rev"])
+    )
+    if len(indels):
+        norm = [
+            normalise(fasta, r.contig, int(r.pos), r.ref, r.alt)
+            for r in indels.itertuples(index=False)
+        ]
+        indels[["pos", "ref", "alt"]] = pd.DataFrame(norm, index=indels.index)
+        indels = indels.groupby(["contig", "pos", "ref", "alt"], as_index=False, sort=False)[
+            ["fwd", "rev"]
+        ].sum()
+    return SampleCounts(
+        name=name,
+        contig=np.concatenate([np.full(len(c.positions), c.contig, dtype=object) for c in parts]),
+        pos=np.concatenate([c.positions for c in parts]),
+        ref=np.concatenate([c.ref for c in parts]),
+        counts=np.concatenate([c.counts for c in parts]),
+        qual_sum=np.concatenate([c.qual_sum for c in parts]),
+        err_sum=np.concatenate([c.err_sum for c in parts]),
+        indels=indels.astype({"pos": "int64", "fwd": "int64", "rev": "int64"}),
+    )
+
+
+def normalise(
+    fasta: pysam.FastaFile, contig: str, pos: int, ref: str, alt: str
+) -> tuple[int, str, str]:
+    """Left-align and trim a VCF-style allele pair (``pos`` 0-based), as ``bcftools norm``."""
+    ref, alt = ref.upper(), alt.upper()
+    while True:
+        changed = False
+        if ref and alt and ref[-1] == alt[-1]:
+            ref, alt = ref[:-1], alt[:-1]
+            changed = True
+        if (not ref or not alt) and pos > 0:
+            pos -= 1
+            base = fasta.fetch(contig, pos, pos + 1).upper()
+            ref, alt = base + ref, base + alt
+            changed = True
+        if not changed:
+            break
+    while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    return pos, ref, alt
+
+
+# --------------------------------------------------------------------------------------------
+# Background model
+# --------------------------------------------------------------------------------------------
+
+
+def fit_beta(k: np.ndarray, n: np.ndarray, max_rho: float = 0.2) -> tuple[float, float]:
+    """Method-of-moments beta-binomial fit (pooled mean, Kleinman intra-site correlation).
+
+    Returns (mean, concentration kappa = alpha + beta). Too little data gives a weak default.
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    keep = n > 0
+    k, n = k[keep], n[keep]
+    m = len(n)
+    if m < 10 or n.sum() == 0:
+        return 1e-3, 1e3
+    mu = max(k.sum() / n.sum(), 1.0 / (n.sum() + 1.0))
+    p = k / n
+    s = float((n * (p - mu) ** 2).sum())
+    denom = mu * (1 - mu) * (n.sum() - (n**2).sum() / n.sum() - (m - 1))
+    rho = (s - mu * (1 - mu) * (m - 1)) / denom if denom > 0 else 0.0
+    rho = float(np.clip(rho, 1e-6, max_rho))
+    return mu, 1.0 / rho - 1.0
+
+
+def fit_background(samples: list[SampleCounts], cfg: SnvConfig) -> dict[str, tuple[float, float]]:
+    """Background (mean, kappa) per substitution class ``X>Y`` and for ``indel``.
+
+    Pooled over all samples and panel positions (depth >= 20), leaving out sites whose alt
+    fraction exceeds ``background_max_vaf`` in that sample (real variants, not noise).
+    """
+    model: dict[str, tuple[float, float]] = {}
+    ks: dict[str, list[np.ndarray]] = {}
+    ns: dict[str, list[np.ndarray]] = {}
+    for s in samples:
+        depth = s.depth
+        ok = depth >= 20
+        allele_n = s.counts.sum(axis=2)
+        for ri, rb in enumerate(BASES):
+            at = ok & (s.ref == ord(rb))
+            for ai, ab in enumerate(BASES):
+                if ai == ri:
+                    continue
+                k = allele_n[at, ai]
+                n = depth[at]
+                noise = k <= cfg.background_max_vaf * n
+                ks.setdefault(f"{rb}>{ab}", []).append(k[noise])
+                ns.setdefault(f"{rb}>{ab}", []).append(n[noise])
+        ind = np.zeros(len(s.pos))
+        if len(s.indels):
+            index = pd.Series(
+                np.arange(len(s.pos)), index=pd.MultiIndex.from_arrays([s.contig, s.pos])
+            )
+            tot = s.indels.groupby(["contig", "pos"])[["fwd", "rev"]].sum().sum(axis=1)
+            idx = index.reindex(tot.index)
+            good = idx.notna().to_numpy()
+            np.add.at(ind, idx.to_numpy()[good].astype(int), tot.to_numpy()[good])
+        noise = ok & (ind <= cfg.background_max_vaf * depth)
+        ks.setdefault("indel", []).append(ind[noise])
+        ns.setdefault("indel", []).append(depth[noise])
+    for cls in ks:
+        model[cls] = fit_beta(np.concatenate(ks[cls]), np.concatenate(ns[cls]))
+    return model
+
+
+def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """P(X >= k) for X ~ BetaBinomial(n, a, b); 1 where k <= 0."""
+    k = np.asarray(k)
+    out = stats.betabinom.sf(np.maximum(k - 1, 0), np.maximum(n, 1), a, b)
+    return np.where(k <= 0, 1.0, out)
+
+
+def bb_cdf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """P(X <= k) for X ~ BetaBinomial(n, a, b)."""
+    return stats.betabinom.cdf(k, np.maximum(n, 1), a, b)
+
+
+def paired_tests(
+    kr: np.ndarray,
+    nr: np.ndarray,
+    kp: np.ndarray,
+    np_: np.ndarray,
+    a0: np.ndarray,
+    b0: np.ndarray,
+    variant_prior: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p_enriched, p_depleted) of resistant counts given the parental counts.
+
+    The parental site rate is either background noise, Beta(a0, b0), or a real variant with a
+    flat Beta(1, 1) prior; the parental data weight the two components, and the resistant count
+    is compared with the resulting mixture of beta-binomial predictive distributions.
+    """
+    log_noise = np.log1p(-variant_prior) + stats.betabinom.logpmf(kp, np.maximum(np_, 1), a0, b0)
+    log_var = np.log(variant_prior) - np.log(np_ + 1.0)
+    w_var = 1.0 / (1.0 + np.exp(np.clip(log_noise - log_var, -700, 700)))
+    a_n, b_n = a0 + kp, b0 + np_ - kp
+    a_v, b_v = 1.0 + kp, 1.0 + np_ - kp
+    p_enr = (1 - w_var) * bb_sf(kr, nr, a_n, b_n) + w_var * bb_sf(kr, nr, a_v, b_v)
+    p_dep = (1 - w_var) * bb_cdf(kr, nr, a_n, b_n) + w_var * bb_cdf(kr, nr, a_v, b_v)
+    return np.clip(p_enr, 0, 1), np.clip(p_dep, 0, 1)
+
+
+def decide_status(
+    det_r: np.ndarray,
+    det_p: np.ndarray,
+    p_enr: np.ndarray,
+    p_dep: np.ndarray,
+    vaf_r: np.ndarray,
+    vaf_p: np.ndarray,
+    thr: np.ndarray,
+    fold: float,
+) -> np.ndarray:
+    """STATUS of one resistant sample per site ('' where it has no evidence either way).
+
+    acquired: resistant detected, parental not, resistant enriched over parental.
+    enriched: both detected, resistant significantly higher and >= ``fold`` x parental VAF.
+    shared: resistant detected and neither acquired nor enriched (present in the parental, or
+    not separable from it).
+    lost: parental detected, resistant significantly lower and (undetected or < VAF/fold).
+    """
+    enr = p_enr < thr
+    dep = p_dep < thr
+    out = np.full(len(det_r), "", dtype=object)
+    out[det_r] = "shared"
+    out[det_r & ~det_p & enr] = "acquired"
+    out[det_r & det_p & enr & (vaf_r >= fold * vaf_p)] = "enriched"
+    lost = det_p & dep & (~det_r | (vaf_r * fold <= vaf_p))
+    out[lost] = "lost"
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Candidates and statistics
+# --------------------------------------------------------------------------------------------
+
+
+def build_candidates(samples: list[SampleCounts], cfg: SnvConfig) -> pd.DataFrame:
+    """One row per (site, alt) with at least ``min_alt_reads`` alt reads in some sample."""
+    first = samples[0]
+    allele_n = np.stack([s.counts.sum(axis=2) for s in samples])  # (S, n, 6)
+    rows = []
+    for ai, ab in enumerate(BASES):
+        hit = (allele_n[:, :, ai].max(axis=0) >= cfg.min_alt_reads) & (first.ref != ord(ab))
+        hit &= np.isin(first.ref, np.frombuffer(b"ACGT", dtype=np.uint8))
+        idx = np.flatnonzero(hit)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "contig": first.contig[idx],
+                    "pos": first.pos[idx],
+                    "ref": [chr(c) for c in first.ref[idx]],
+                    "alt": ab,
+                    "row": idx,
+                    "kind": "snv",
+                }
+            )
+        )
+    snv = pd.concat(rows, ignore_index=True)
+    ind = [s.indels.assign(n=s.indels.fwd + s.indels.rev) for s in samples if len(s.indels)]
+    if ind:
+        allind = pd.concat(ind).groupby(["contig", "pos", "ref", "alt"], as_index=False)["n"].max()
+        allind = allind[allind.n >= cfg.min_alt_reads]
+        index = pd.Series(
+            np.arange(len(first.pos)), index=pd.MultiIndex.from_arrays([first.contig, first.pos])
+        )
+        row = index.reindex(pd.MultiIndex.from_frame(allind[["contig", "pos"]]))
+        allind = allind.assign(row=row.to_numpy()).dropna(subset=["row"])
+        indel = allind.drop(columns="n").assign(kind="indel")
+        indel["row"] = indel["row"].astype(int)
+        snv = pd.concat([snv, indel], ignore_index=True)
+    return snv.reset_index(drop=True)
+
+
+def sample_stats(s: SampleCounts, cand: pd.DataFrame) -> pd.DataFrame:
+    """Per-candidate depth, ref/alt counts by strand, mean alt and ref base quality."""
+    row = cand["row"].to_numpy()
+    depth = s.depth[row]
+    is_snv = (cand["kind"] == "snv").to_numpy()
+    out = pd.DataFrame(index=cand.index)
+    ref_i = np.array([ALLELES.index(b[0]) for b in cand["ref"]])
+    alt_i = np.array(
+        [
+            ALLELES.index(a) if k == "snv" else 0
+            for a, k in zip(cand["alt"], cand["kind"], strict=True)
+        ]
+    )
+    c = s.counts[row]  # (m, 6, 2)
+    ar = np.arange(len(row))
+    alt_f = np.where(is_snv, c[ar, alt_i, 0], 0)
+    alt_r = np.where(is_snv, c[ar, alt_i, 1], 0)
+    if (~is_snv).any():
+        key = pd.MultiIndex.from_frame(cand.loc[~is_snv, ["contig", "pos", "ref", "alt"]])
+        ind = s.indels.set_index(["contig", "pos", "ref", "alt"]).reindex(key).fillna(0)
+        alt_f[~is_snv] = ind["fwd"].to_numpy()
+        alt_r[~is_snv] = ind["rev"].to_numpy()
+    ref_f = c[ar, ref_i, 0]
+    ref_r = c[ar, ref_i, 1]
+    # an indel's "ref" reads: every other read at the anchor, split by strand like the ref base
+    tot_f = c[:, :, 0].sum(axis=1)
+    tot_r = c[:, :, 1].sum(axis=1)
+    ref_f = np.where(is_snv, ref_f, np.maximum(tot_f - alt_f, 0))
+    ref_r = np.where(is_snv, ref_r, np.maximum(tot_r - alt_r, 0))
+    alt = alt_f + alt_r
+    qs = s.qual_sum[row]
+    alt_bq = np.where(is_snv & (alt > 0), qs[ar, alt_i] / np.maximum(alt, 1), np.nan)
+    out["depth"] = depth
+    out["ref_f"], out["ref_r"], out["alt_f"], out["alt_r"] = ref_f, ref_r, alt_f, alt_r
+    out["alt"] = alt
+    out["vaf"] = np.where(depth > 0, alt / np.maximum(depth, 1), 0.0)
+    out["alt_bq"] = alt_bq
+    out["err"] = np.where(depth > 0, s.err_sum[row] / np.maximum(depth, 1), 0.0)
+    return out
+
+
+def null_params(cand: pd.DataFrame, st: pd.DataFrame, model: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Beta prior (a0, b0) per candidate: class background, mean raised to the quality error."""
+    cls = np.where(cand["kind"] == "snv", cand["ref"].str[0] + ">" + cand["alt"], "indel")
+    mu = np.array([model.get(c, (1e-3, 1e3))[0] for c in cls])
+    kappa = np.array([model.get(c, (1e-3, 1e3))[1] for c in cls])
+    q_err = np.where(cand["kind"] == "snv", st["err"].to_numpy() / 3.0, 0.0)
+    mu = np.clip(np.maximum(mu, q_err), 1e-7, 0.5)
+    return mu * kappa, (1 - mu) * kappa
+
+
+def homopolymer_run(
+    fasta: pysam.FastaFile, contig: str, pos: int, width: int = 12
+) -> tuple[int, str]:
+    """Longest homopolymer (length, base) touching ``pos`` or ``pos + 1`` (0-based)."""
+    lo = max(pos - width, 0)
+    seq = fasta.fetch(contig, lo, pos + width + 2).upper()
+    best = (0, "N")
+    for centre in (pos - lo, pos + 1 - lo):
+        if centre >= len(seq):
+            continue
+        b = seq[centre]
+        left = centre
+        while left > 0 and seq[left - 1] == b:
+            left -= 1
+        right = centre
+        while right + 1 < len(seq) and seq[right + 1] == b:
+            right += 1
+        best = max(best, (right - left + 1, b))
+    return best
+
+
+def clopper_pearson_upper(k: np.ndarray, n: np.ndarray, conf: float = 0.95) -> np.ndarray:
+    k = np.asarray(k, dtype=float)
+    n = np.maximum(np.asarray(n, dtype=float), 1)
+    upper = stats.beta.ppf(1 - (1 - conf) / 2, k + 1, n - k)
+    return np.where(k >= n, 1.0, upper)
+
+
+@dataclass
+class CallSet:
+    sites: pd.DataFrame  # one row per reported record
+    per_sample: dict[str, pd.DataFrame]  # sample -> stats aligned to sites
+    samples: list[str]
+    parental: str | None
+    model: dict
+    threshold: float
+    hotspot_threshold: float
+    n_tests: int
+
+
+def call(
+    samples: list[SampleCounts],
+    parental: int | None,
+    cfg: SnvConfig,
+    fasta: pysam.FastaFile,
+    bams: list[str],
+    hotspot_sites: set[tuple[str, int]] | None = None,
+) -> CallSet:
+    """Test every candidate in every sample, decide STATUS and filters."""
+    model = fit_background(samples, cfg)
+    cand = build_candidates(samples, cfg)
+    covered = int((np.stack([s.depth for s in samples]).max(axis=0) > 0).sum())
+    hotspot_sites = hotspot_sites or set()
+    cand_hot = np.array(
+        [(c, int(p)) in hotspot_sites for c, p in zip(cand["contig"], cand["pos"], strict=True)],
+        dtype=bool,
+    )
+    n_hot = max(len(hotspot_sites) * 4, 1)
+    n_tests = max(covered * 4 - n_hot, 1)  # 3 substitutions + 1 indel class per position
+    share = cfg.hotspot_alpha_share if hotspot_sites else 0.0
+    thr = cfg.alpha * (1 - share) / n_tests
+    thr_hot = cfg.alpha * share / n_hot if hotspot_sites else thr
+    cand_thr = np.where(cand_hot, max(thr_hot, thr), thr)
+    names = [s.name for s in samples]
+    st = {s.name: sample_stats(s, cand) for s in samples}
+    for name in names:
+        a0, b0 = null_params(cand, st[name], model)
+        d = st[name]
+        d["p_detect"] = bb_sf(d["alt"].to_numpy(), d["depth"].to_numpy(), a0, b0)
+        d["detected"] = (d["p_detect"] < cand_thr) & (d["alt"] >= cfg.min_alt_reads)
+        d["a0"], d["b0"] = a0, b0
+    resistant = [n for i, n in enumerate(names) if i != parental]
+    if parental is not None:
+        p = st[names[parental]]
+        for name in resistant:
+            d = st[name]
+            p_enr, p_dep = paired_tests(
+                d["alt"].to_numpy(),
+                d["depth"].to_numpy(),
+                p["alt"].to_numpy(),
+                p["depth"].to_numpy(),
+                d["a0"].to_numpy(),
+                d["b0"].to_numpy(),
+                cfg.variant_prior,
+            )
+            d["p_enriched"], d["p_depleted"] = p_enr, p_dep
+            d["status"] = decide_status(
+                d["detected"].to_numpy(),
+                p["detected"].to_numpy(),
+                p_enr,
+                p_dep,
+                d["vaf"].to_numpy(),
+                p["vaf"].to_numpy(),
+                cand_thr,
+                cfg.enrich_fold,
+            )
+        p["status"] = ""
+    # record kept if any sample detects it
+    keep = np.zeros(len(cand), dtype=bool)
+    for name in names:
+        keep |= st[name]["detected"].to_numpy()
+    cand = cand[keep].copy()
+    cand["threshold"] = cand_thr[keep]
+    cand["hotspot"] = cand_hot[keep]
+    st = {k: v[keep].copy() for k, v in st.items()}
+    cand = _choose_evidence(cand, st, names, parental)
+    cand = _apply_filters(cand, st, names, cfg, fasta, bams)
+    order = {c: i for i, c in enumerate(fasta.references)}
+    cand["_o"] = cand["contig"].map(order)
+    cand = cand.sort_values(["_o", "pos", "ref", "alt"], kind="stable").drop(columns="_o")
+    st = {k: v.loc[cand.index].reset_index(drop=True) for k, v in st.items()}
+    cand = cand.reset_index(drop=True)
+    return CallSet(
+        sites=cand,
+        per_sample=st,
+        samples=names,
+        parental=names[parental] if parental is not None else None,
+        model=model,
+        threshold=thr,
+        hotspot_threshold=thr_hot,
+        n_tests=n_tests + n_hot,
+    )
+
+
+def _choose_evidence(
+    cand: pd.DataFrame, st: dict, names: list[str], parental: int | None
+) -> pd.DataFrame:
+    """Evidence sample: the resistant sample with the smallest detection p (then higher VAF);
+    the parental for records only it detects. INFO/STATUS is that sample's status."""
+    resistant = [n for i, n in enumerate(names) if i != parental]
+    pdet = np.stack([st[n]["p_detect"].to_numpy() for n in resistant])
+    det = np.stack([st[n]["detected"].to_numpy() for n in resistant])
+    vaf = np.stack([st[n]["vaf"].to_numpy() for n in resistant])
+    key = np.where(det, pdet, 2.0) - vaf * 1e-12
+    best = key.argmin(axis=0)
+    ev = np.array(resistant, dtype=object)[best]
+    any_det = det.any(axis=0)
+    if parental is not None:
+        ev = np.where(any_det, ev, names[parental])
+        statuses = np.stack([st[n]["status"].to_numpy() for n in resistant])
+        status = statuses[best, np.arange(len(best))]
+        lost_any = (statuses == "lost").any(axis=0)
+        status = np.where(any_det, status, np.where(lost_any, "lost", ""))
+        # parental-only evidence without a significant drop: cannot be told apart -> shared
+        status = np.where(status == "", "shared", status)
+        cand["status"] = status
+    else:
+        cand["status"] = ""
+    cand["evidence"] = ev
+    return cand
+
+
+def _apply_filters(cand, st, names, cfg: SnvConfig, fasta, bams) -> pd.DataFrame:
+    bam_of = dict(zip(names, bams, strict=True))
+    filters = []
+    rpos = []
+    hp_len = []
+    handles = {n: pysam.AlignmentFile(b) for n, b in bam_of.items()}
+    try:
+        for i, r in enumerate(cand.itertuples()):
+            d = st[r.evidence].iloc[i]
+            f = []
+            table = [[d.ref_f, d.ref_r], [d.alt_f, d.alt_r]]
+            alt_frac_f = d.alt_f / max(d.alt, 1)
+            if (
+                stats.fisher_exact(table)[1] < cfg.strand_bias_p
+                and min(alt_frac_f, 1 - alt_frac_f) < cfg.strand_min_frac
+            ):
+                f.append("strand_bias")
+            indel = (r.ref, r.alt) if r.kind == "indel" else None
+            dist = read_positions(
+                handles[r.evidence], r.contig, int(r.pos), cfg.pileup, r.alt, indel
+            )
+            med = float(np.median(dist)) if len(dist) else np.nan
+            rpos.append(med)
+            if len(dist) and med < cfg.read_end_distance:
+                f.append("read_end")
+            if r.kind == "snv" and np.isfinite(d.alt_bq) and d.alt_bq < cfg.min_alt_base_quality:
+                f.append("low_base_quality")
+            run, base = homopolymer_run(fasta, r.contig, int(r.pos))
+            hp_len.append(run)
+            changed = set((r.alt[1:] if len(r.alt) > 1 else r.ref[1:]) or r.alt)
+            hp_relevant = r.kind == "indel" or changed == {base}
+            if run >= cfg.homopolymer_length and hp_relevant and d.vaf < cfg.homopolymer_max_vaf:
+                f.append("homopolymer")
+            if d.depth < cfg.min_depth:
+                f.append("low_depth")
+            if clopper_pearson_upper(d.alt, d.depth) < cfg.min_vaf:
+                f.append("low_vaf")
+            filters.append(f)
+    finally:
+        for h in handles.values():
+            h.close()
+    cand["filters"] = filters
+    cand["read_end_median"] = rpos
+    cand["homopolymer"] = hp_len
+    return cand
+
+
+# --------------------------------------------------------------------------------------------
+# VCF
+# --------------------------------------------------------------------------------------------
+
+
+def _header(
+    fasta: pysam.FastaFile, fasta_path: str, cs: CallSet, cfg: SnvConfig
+) -> pysam.VariantHeader:
+    h = pysam.VariantHeader()
+    h.add_line(f"##source=resistcall snv {__version__}")
+    h.add_line(f"##reference=file://{Path(fasta_path).resolve()}")
+    for name, length in zip(fasta.references, fasta.lengths, strict=True):
+        h.contigs.add(name, length=length)
+    if cs.parental is not None:
+        h.add_line(f"##parental={cs.parental}")
+    h.add_line(
+        f"##resistcall_snv=<assay={cfg.assay},min_vaf={cfg.min_vaf},alpha={cfg.alpha},"
+        f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g}>"
+    )
+    for name, desc in FILTERS.items():
+        h.filters.add(name, None, None, desc)
+    info = [
+        (
+            "STATUS",
+            1,
+            "String",
+            "acquired|enriched|shared|lost relative to the parental: the "
+            "status of the evidence sample (resistant sample with the smallest detection p)",
+        ),
+        ("EVIDENCE", 1, "String", "Sample whose counts decided STATUS and the filters"),
+        ("TYPE", 1, "String", "snv, ins or del"),
+        ("PDET", 1, "Float", "Evidence sample: P(alt >= observed) under the background model"),
+        ("PENR", 1, "Float", "Evidence sample: P(alt >= observed) given the parental counts"),
+        ("PDEP", 1, "Float", "Evidence sample: P(alt <= observed) given the parental counts"),
+        ("PTHR", 1, "Float", "Bonferroni-weighted p-value threshold used at this site"),
+        ("PARVAF", 1, "Float", "Parental VAF"),
+        ("FOLD", 1, "Float", "Evidence sample VAF / parental VAF (parental floored at 1/depth)"),
+        ("HOTSPOT", 0, "Flag", "Site is a known-resistance hotspot codon position"),
+        ("BGMEAN", 1, "Float", "Background error rate (beta mean) of this class at this site"),
+        ("BGKAPPA", 1, "Float", "Background beta concentration (alpha + beta) of this class"),
+        ("RPOS", 1, "Float", "Median distance of alt bases to the aligned read end"),
+        ("HRUN", 1, "Integer", "Longest homopolymer touching the site"),
+    ]
+    for key, num, typ, desc in info:
+        h.info.add(key, num, typ, desc)
+    fmt = [
+        ("GT", 1, "String", "Genotype: 0/1 if the alt is detected in this sample, else 0/0"),
+        ("AD", "R", "Integer", "Reads supporting ref and alt"),
+        ("DP", 1, "Integer", "Read depth (fragments; overlapping mates once)"),
+        ("AF", "A", "Float", "Alt allele fraction AD[alt]/DP"),
+        ("SB", 4, "Integer", "Ref forward, ref reverse, alt forward, alt reverse read counts"),
+        ("BQ", 1, "Float", "Mean base quality of alt bases (SNVs)"),
+        ("PDET", 1, "Float", "P(alt >= observed) under the background model"),
+        ("PENR", 1, "Float", "P(alt >= observed) given the parental counts (resistant samples)"),
+        ("PDEP", 1, "Float", "P(alt <= observed) given the parental counts (resistant samples)"),
+        ("STATUS", 1, "String", "acquired|enriched|shared|lost for resistant samples, . otherwise"),
+    ]
+    for key, num, typ, desc in fmt:
+        h.formats.add(key, num, typ, desc)
+    for name in cs.samples:
+        h.add_sample(name)
+    return h
+
+
+def _f(x: float) -> float:
+    return float(f"{float(x):.4g}")
+
+
+def write_vcf(
+    cs: CallSet, cfg: SnvConfig, fasta: pysam.FastaFile, fasta_path: str, out: Path
+) -> None:
+    """bgzipped, tabix-indexed VCF written to a temp name and renamed at the end."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp.vcf.gz")
+    header = _header(fasta, fasta_path, cs, cfg)
+    with pysam.VariantFile(str(tmp), "wz", header=header) as vcf:
+        for i, r in cs.sites.iterrows():
+            rec = vcf.new_record(
+                contig=r.contig,
+                start=int(r.pos),
+                alleles=(r.ref, r.alt),
+                filter=r.filters if r.filters else ["PASS"],
+            )
+            d = cs.per_sample[r.evidence].iloc[i]
+            kind = "snv" if r.kind == "snv" else ("ins" if len(r.alt) > len(r.ref) else "del")
+            rec.info["TYPE"] = kind
+            rec.info["EVIDENCE"] = r.evidence
+            rec.info["PDET"] = _f(d.p_detect)
+            rec.info["PTHR"] = _f(r.threshold)
+            mu = d.a0 / (d.a0 + d.b0)
+            rec.info["BGMEAN"] = _f(mu)
+            rec.info["BGKAPPA"] = _f(d.a0 + d.b0)
+            if np.isfinite(r.read_end_median):
+                rec.info["RPOS"] = _f(r.read_end_median)
+            rec.info["HRUN"] = int(r.homopolymer)
+            if r.hotspot:
+                rec.info["HOTSPOT"] = True
+            if cs.parental is not None:
+                p = cs.per_sample[cs.parental].iloc[i]
+                rec.info["STATUS"] = r.status
+                rec.info["PARVAF"] = _f(p.vaf)
+                if r.evidence != cs.parental:
+                    rec.info["PENR"] = _f(d.p_enriched)
+                    rec.info["PDEP"] = _f(d.p_depleted)
+                    rec.info["FOLD"] = _f(d.vaf / max(p.vaf, 1.0 / max(p.depth, 1)))
+            for name in cs.samples:
+                s = cs.per_sample[name].iloc[i]
+                fs = rec.samples[name]
+                depth = int(s.depth)
+                fs["GT"] = (0, 1) if s.detected else ((0, 0) if depth else (None, None))
+                fs["AD"] = (int(s.ref_f + s.ref_r), int(s.alt))
+                fs["DP"] = depth
+                fs["AF"] = _f(s.vaf)
+                fs["SB"] = (int(s.ref_f), int(s.ref_r), int(s.alt_f), int(s.alt_r))
+                if np.isfinite(s.alt_bq):
+                    fs["BQ"] = _f(s.alt_bq)
+                fs["PDET"] = _f(s.p_detect)
+                if cs.parental is not None and name != cs.parental:
+                    fs["PENR"] = _f(s.p_enriched)
+                    fs["PDEP"] = _f(s.p_depleted)
+                    fs["STATUS"] = s.status or "."
+                else:
+                    fs["STATUS"] = "."
+            vcf.write(rec)
+    pysam.tabix_index(str(tmp), preset="vcf", force=True)
+    os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
+    os.replace(tmp, out)
+
+
+# --------------------------------------------------------------------------------------------
+# Hotspot coverage verdicts
+# --------------------------------------------------------------------------------------------
+
+
+def depth_needed(vaf: float, a0: float, b0: float, thr: float, power: float) -> int:
+    """Smallest depth at which a variant at ``vaf`` is detected with probability ``power``."""
+    grid = np.unique(np.round(np.geomspace(5, 200_000, 600)).astype(int))
+    k_crit = stats.betabinom.isf(thr, grid, a0, b0) + 1  # smallest k with P(X >= k) < thr
+    pw = stats.binom.sf(k_crit - 1, grid, vaf)
+    ok = np.flatnonzero(pw >= power)
+    return int(grid[ok[0]]) if len(ok) else -1
+
+
+def _positions(value) -> list[int]:
+    if isinstance(value, str):
+        return [int(x) for x in value.replace(";", ",").split(",") if x.strip()]
+    return [int(x) for x in value]
+
+
+def hotspot_verdicts(
+    sites: pd.DataFrame,
+    samples: list[SampleCounts],
+    calls: CallSet,
+    cfg: SnvConfig,
+) -> pd.DataFrame:
+    """Depth, alt count and verdict per (sample, hotspot), from pileup counts and PASS calls.
+
+    ``sites``: ``gene hgvs_p residue chrom positions`` (positions: 1-based contig coordinates of
+    the codon). depth = minimum depth over the codon (the weakest base limits what we can say);
+    alt_count/vaf = the detected call overlapping the codon if any, else the largest non-ref
+    count at any codon base. Verdict: ``mutated`` if a PASS call of that sample overlaps the
+    codon; ``wild type`` if depth >= depth_needed; otherwise ``insufficient depth``.
+    """
+    from resistcall.reference import genomic_label
+
+    bg = [v for k, v in calls.model.items() if k != "indel"]
+    mu = float(np.median([m for m, _ in bg])) if bg else 1e-3
+    kappa = float(np.median([k for _, k in bg])) if bg else 1e3
+    need = depth_needed(
+        cfg.min_vaf, mu * kappa, (1 - mu) * kappa, calls.hotspot_threshold, cfg.power
+    )
+    index = {}
+    for i, (c, p) in enumerate(zip(samples[0].contig, samples[0].pos, strict=True)):
+        index[(c, int(p))] = i
+    rows = []
+    for s in samples:
+        d = s.depth
+        acgt = s.counts[:, :4, :].sum(axis=2)
+        ps = calls.per_sample[s.name]
+        for site in sites.itertuples(index=False):
+            pos1 = _positions(site.positions)
+            idx = [index.get((site.chrom, p - 1)) for p in pos1]
+            depths = [int(d[i]) if i is not None else 0 for i in idx]
+            depth = min(depths) if depths else 0
+            alt_count, vaf, verdict = 0, 0.0, None
+            for j, r in calls.sites.iterrows():
+                if r.contig != site.chrom:
+                    continue
+                span = range(int(r.pos) + 1, int(r.pos) + 1 + max(len(r.ref), 2))
+                if not set(span) & set(pos1):
+                    continue
+                if r.kind == "snv" and int(r.pos) + 1 not in pos1:
+                    continue
+                sd = ps.iloc[j]
+                if sd.detected and not r.filters and int(sd.alt) >= alt_count:
+                    alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), "mutated"
+            if verdict is None:
+                for i in idx:
+                    if i is None:
+                        continue
+                    refb = s.ref[i]
+                    nonref = [acgt[i, b] for b in range(4) if ord(BASES[b]) != refb]
+                    if max(nonref) > alt_count:
+                        alt_count = int(max(nonref))
+                        vaf = alt_count / max(int(d[i]), 1)
+                verdict = "wild type" if need > 0 and depth >= need else "insufficient depth"
+            first = pos1[0] if pos1 else 0
+            rows.append(
+                {
+                    "sample": s.name,
+                    "gene": site.gene,
+                    "hgvs_p": site.hgvs_p,
+                    "residue": site.residue,
+                    "chrom": site.chrom,
+                    "positions": ",".join(str(p) for p in pos1),
+                    "genomic": genomic_label(site.chrom, first) if pos1 else "",
+                    "depth": depth,
+                    "alt_count": alt_count,
+                    "vaf": round(vaf, 5),
+                    "verdict": verdict,
+                    "depth_needed": need,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def write_tsv(df: pd.DataFrame, out: Path) -> None:
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    df.to_csv(tmp, sep="\t", index=False)
+    os.replace(tmp, out)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI glue
+# --------------------------------------------------------------------------------------------
+
+
+def merged_regions(path: str | Path, fasta: pysam.FastaFile) -> pd.DataFrame:
+    """Regions BED (any 3+ columns) merged with pyranges, restricted to reference contigs."""
+    import pyranges as pr
+
+    bed = read_bed(path, names=("chrom", "start", "end"))
+    unknown = sorted(set(bed["chrom"]) - set(fasta.references))
+    if unknown:
+        raise UserError(f"{path}: contig {unknown[0]!r} is not in the reference FASTA")
+    gr = pr.PyRanges(bed.rename(columns={"chrom": "Chromosome", "start": "Start", "end": "End"}))
+    df = gr.merge().df.rename(columns={"Chromosome": "chrom", "Start": "start", "End": "end"})
+    df["chrom"] = df["chrom"].astype(str)
+    order = {c: i for i, c in enumerate(fasta.references)}
+    df = df.assign(_o=df["chrom"].map(order)).sort_values(["_o", "start"]).drop(columns="_o")
+    return df.reset_index(drop=True)[["chrom", "start", "end"]]
+
+
+def load_hotspot_sites(known: str, gtf: str) -> pd.DataFrame:
+    """Known-resistance table + GTF -> codon positions (``resistcall.hotspots``)."""
+    from resistcall import hotspots  # delivered by the annotation stage
+
+    return hotspots.hotspot_sites(known, gtf)
+
+
+def run(
+    reference: str,
+    regions: str,
+    resistant: list[str],
+    out: str,
+    parental: str | None = None,
+    cfg: SnvConfig = SnvConfig(),
+    sites: pd.DataFrame | None = None,
+    hotspots_out: str | None = None,
+) -> CallSet:
+    """Whole stage: count, call, write VCF (+ hotspots table)."""
+    bams = ([parental] if parental else []) + list(resistant)
+    for b in bams:
+        if not Path(b).exists():
+            raise UserError(f"BAM not found: {b}")
+        problems = check_bam_matches_reference(b, reference)
+        if problems:
+            raise UserError(f"{b}: does not match {reference}: {problems[0]}")
+    names = [bam_sample(b) for b in bams]
+    if len(set(names)) != len(names):
+        raise UserError(f"BAMs share an @RG SM sample name: {names}")
+    with pysam.FastaFile(reference) as fasta:
+        reg = merged_regions(regions, fasta)
+        hot = set()
+        if sites is not None:
+            for srow in sites.itertuples(index=False):
+                for p in _positions(srow.positions):
+                    hot.add((srow.chrom, p - 1))
+        samples = []
+        for name, b in zip(names, bams, strict=True):
+            log.info("counting %s (%s)", name, b)
+            samples.append(concat_counts(name, count_regions(b, reference, reg, cfg.pileup), fasta))
+        cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot)
+        log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
+        write_vcf(cs, cfg, fasta, reference, Path(out))
+        if hotspots_out is not None:
+            if sites is None:
+                raise UserError("--hotspots-out needs --hotspots and --gtf")
+            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), Path(hotspots_out))
+    return cs
+
+
+def _cmd(args) -> None:
+    cfg = SnvConfig(
+        min_vaf=args.min_vaf, assay=args.assay, pileup=PileupParams.for_assay(args.assay)
+    )
+    sites = None
+    if args.hotspots or args.hotspots_out:
+        if not (args.hotspots and args.gtf):
+            raise UserError("--hotspots and --gtf are needed together (for --hotspots-out)")
+        sites = load_hotspot_sites(args.hotspots, args.gtf)
+    run(
+        args.reference,
+        args.regions,
+        args.resistant,
+        args.out,
+        args.parental,
+        cfg,
+        sites,
+        args.hotspots_out,
+    )
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "snv",
+        help="low-VAF SNV/indel calling, resistant vs parental",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--reference", required=True, help="reference FASTA (+ .fai)")
+    p.add_argument("--regions", required=True, help="BED of regions to call (3+ columns)")
+    p.add_argument("--parental", help="parental (sensitive) BAM; omit for single-sample mode")
+    p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")
+    p.add_argument("--min-vaf", type=float, default=0.01, help="smallest VAF to report (0.01)")
+    p.add_argument(
+        "--assay",
+        choices=("amplicon", "capture"),
+        default="capture",
+        help="capture skips duplicates; amplicon keeps them",
+    )
+    p.add_argument("--out", required=True, help="output VCF (.vcf.gz; tabix index written too)")
+    p.add_argument("--hotspots", help="known-resistance table (TSV)")
+    p.add_argument("--gtf", help="transcript GTF (contig coordinates), for --hotspots")
+    p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
+    p.set_defaults(func=_cmd)
