@@ -1,0 +1,639 @@
+"""Clinician report: content from demo-like fixtures, inputs that were not run, bad inputs,
+cohort index, and a real headless-Chromium render (visibility, screenshot, zero network)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from resistcall import report
+from resistcall.errors import UserError
+
+FIX = Path(__file__).resolve().parent / "data" / "report"
+PAR, CR1, CR2 = "H3122_P", "H3122_CR1", "H3122_CR2"
+RUN_DATE = "2026-11-22T02:00:00Z"
+
+
+def run_cli(argv: list[str]):
+    """Parse with the report module's own parser (the CLI registry imports every stage)."""
+    parser = argparse.ArgumentParser()
+    report.register(parser.add_subparsers(required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def full_args(out_dir: Path, **drop) -> list[str]:
+    opts = {
+        "--hits": FIX / "hits.json",
+        "--vcf": FIX / "snv.vcf",
+        "--cnv": FIX / "cnv.tsv",
+        "--cnv-targets": FIX / "cnv_targets.tsv",
+        "--hotspots": FIX / "hotspots.tsv",
+        "--fusions": FIX / "fusions.tsv",
+        "--run-metadata": FIX / "run_metadata.json",
+    }
+    argv = ["report", "--line", "H3122sim", "--out", str(out_dir / "report.html"),
+            "--json", str(out_dir / "report.json"), "--run-date", RUN_DATE]
+    for key, value in opts.items():
+        if key not in drop.get("without", ()):
+            argv += [key, str(value)]
+    if "--qc" not in drop.get("without", ()):
+        argv += ["--qc", *sorted(str(p) for p in (FIX / "qc").glob("*.qc.json"))]
+    return argv
+
+
+class Elements(HTMLParser):
+    """Collects every tag with its attributes, and text per element id / data-* key."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.stack: list[tuple[str, dict, list]] = []
+        self.done: list[tuple[str, dict, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag in ("br", "meta", "img", "link", "input", "hr", "col"):
+            return
+        self.stack.append((tag, a, []))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                t, a, text = self.stack.pop(i)
+                joined = " ".join("".join(text).split())
+                self.done.append((t, a, joined))
+                if self.stack:
+                    self.stack[-1][2].append(" " + "".join(text) + " ")
+                return
+
+    def handle_data(self, data):
+        if self.stack:
+            self.stack[-1][2].append(data)
+
+    def find(self, **attrs) -> list[tuple[str, dict, str]]:
+        return [d for d in self.done if all(d[1].get(k) == v for k, v in attrs.items())]
+
+    def text_of(self, **attrs) -> str:
+        hits = self.find(**attrs)
+        assert hits, f"no element with {attrs}"
+        return hits[0][2]
+
+
+def parse(html: str) -> Elements:
+    p = Elements()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    model = run_cli(full_args(out))
+    html = (out / "report.html").read_text()
+    return {"dir": out, "model": model, "html": html, "doc": parse(html),
+            "json_text": (out / "report.json").read_text()}
+
+
+# ---------------------------------------------------------------------------- content
+
+
+def test_json_is_valid_and_holds_the_rendered_content(rendered):
+    text = rendered["json_text"]
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text)
+    assert data["schema"] == report.SCHEMA
+    assert data["line"] == "H3122sim" and data["parental"] == PAR
+    assert data["resistant_samples"] == [CR1, CR2]
+    assert data["run"]["date"] == RUN_DATE
+    # the HTML shows what the JSON says, cell by cell
+    doc = rendered["doc"]
+    for sample, cells in data["drug_grid"]["cells"].items():
+        for drug, cell in cells.items():
+            shown = {a["data-prediction"] for t, a, _ in doc.find(**{"data-drug": drug,
+                                                                    "data-sample": sample})
+                     if t == "td"}
+            assert shown == {cell["prediction"]}, (sample, drug)
+        assert f'id="summary-{sample.lower().replace("_", "-")}"' in rendered["html"]
+    for v in data["variants"] + data["vus"]:
+        assert v["hgvs_p"] in rendered["html"]
+
+
+def test_summary_states_what_changed_per_resistant_sample(rendered):
+    doc = rendered["doc"]
+    cr1 = doc.text_of(id="summary-h3122-cr1")
+    assert "ALK p.L1196M" in cr1 and "acquired" in cr1
+    assert "0.1% → 25.1%" in cr1  # parental -> resistant VAF from the annotation
+    assert "MET amplification" in cr1 and "8.3 copies (CI 7.3–9.3)" in cr1
+    assert "EML4-ALK v1 detected (also in the parental)" in cr1
+    assert "Resistance expected to all five ALK inhibitors" in cr1
+    cr2 = doc.text_of(id="summary-h3122-cr2")
+    for text in ("ALK p.G1202R", "ALK p.T1151dup", "EGFR amplification", "ERBB2 gain",
+                 "Could not be estimated: KRAS", "Still expected to work: lorlatinib."):
+        assert text in cr2, text
+    assert "ALK p.L1196M" not in cr2  # 0 reads in CR2: not a change there
+    # an uncovered known position is said to be not assessable, in every card
+    for card in (cr1, cr2):
+        assert "Not assessable" in card and "ALK p.G1269A" in card
+        assert "not wild type" in card
+
+
+def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
+    hits = json.loads((FIX / "hits.json").read_text())
+    doc = rendered["doc"]
+    rows = [a["data-sample"] for t, a, _ in doc.done if t == "tr" and a.get("data-sample")]
+    assert rows == [CR1, CR2]
+    cells = {}
+    for tag, a, text in doc.done:
+        if tag == "td" and a.get("data-drug") and a.get("data-prediction"):
+            cells.setdefault(a["data-drug"], []).append((a["data-prediction"], text))
+    # compact grid comes first in the document: the five ALK inhibitors + FAK inhibitors
+    for drug in report.ALK_INHIBITORS + ("defactinib", "BI-853520"):
+        assert drug in cells, drug
+    by_sample = {s["sample"]: s["drugs"] for s in hits["samples"] if s["condition"] != "parental"}
+    model_cells = rendered["model"]["drug_grid"]["cells"]
+    for sample, drugs in by_sample.items():
+        for drug, entry in drugs.items():
+            assert model_cells[sample][drug]["prediction"] == entry["prediction"]
+    assert model_cells[CR2]["lorlatinib"]["prediction"] == "sensitive"
+    assert [d for d in report.ALK_INHIBITORS
+            if model_cells[CR2][d]["prediction"] == "resistant"] == [
+        "crizotinib", "ceritinib", "alectinib", "brigatinib"]
+    assert model_cells[CR1]["defactinib"]["prediction"] == "no data"
+    # the evidence behind a cell is in the cell
+    lorl = dict(cells["lorlatinib"])
+    assert "ALK p.G1202R" in lorl["sensitive"] and "clinical" in lorl["sensitive"]
+    # combinations are not in the compact grid but in the evidence table
+    grid_table = rendered["html"].split('id="drug-grid"')[1].split("</table>")[0]
+    assert "ALK TKI + MET inhibitor" not in grid_table
+    assert 'data-drug="ALK TKI + MET inhibitor"' in rendered["html"]
+
+
+def test_unverified_evidence_is_flagged(rendered):
+    cell = rendered["model"]["drug_grid"]["cells"][CR1]["ALK TKI + MET inhibitor"]
+    assert cell["unverified"] is True  # its only row has verification=recall
+    row = rendered["html"].split('<tr data-drug="ALK TKI + MET inhibitor">')[1].split("</tr>")[0]
+    assert "UNVERIFIED" in row
+    assert rendered["model"]["drug_grid"]["cells"][CR2]["lorlatinib"]["unverified"] is False
+    # the brigatinib row for L1196M (recall) is marked where it is listed
+    brig = rendered["html"].split('<tr data-drug="brigatinib">')[1].split("</tr>")[0]
+    assert re.search(r"ALK p\.L1196M: sensitive[^<]*<[^>]*>[^<]*</small>\s*"
+                     r"<span class=\"unverified\">|ALK p\.L1196M: sensitive · case report "
+                     r"<span class=\"unverified\">", brig)
+
+
+def test_variant_tables_known_and_vus_are_separate(rendered):
+    html = rendered["html"]
+    known = html.split('id="variants"')[1].split("</section>")[0]
+    vus = html.split('id="vus"')[1].split("</section>")[0]
+    for p in ("p.L1196M", "p.G1202R", "p.T1151dup"):
+        assert p in known and p not in vus.split("<h3>")[0]
+    for p in ("p.R1192Q", "p.D1529E"):
+        assert p in vus and p not in known
+    assert "p.I1461=" in vus  # 'other' (synonymous) listed, not dropped
+    # reads per sample from the VCF, also where the variant was not called
+    model = rendered["model"]
+    l1196m = next(v for v in model["variants"] if v["hgvs_p"] == "p.L1196M")
+    assert l1196m["samples"][CR1] == {"vaf": 402 / 1602, "alt_count": 402, "depth": 1602}
+    assert l1196m["samples"][CR2]["alt_count"] == 0 and l1196m["samples"][PAR]["depth"] == 1510
+    assert "402/1,602 reads" in known
+    # citations are plain outgoing links
+    assert '<a href="https://pubmed.ncbi.nlm.nih.gov/20979473/" rel="noopener noreferrer">' in known
+    assert 'href="https://civicdb.org/links/evidence_items/237"' in known
+
+
+def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
+    doc = rendered["doc"]
+    hot = pd.read_csv(FIX / "hotspots.tsv", sep="\t")
+    verdict_cells = [(a["data-verdict"], text) for t, a, text in doc.done
+                     if t == "td" and a.get("data-verdict")]
+    assert len(verdict_cells) == len(hot)
+    for verdict in ("mutated", "wild type", "insufficient depth"):
+        assert sum(v == verdict for v, _ in verdict_cells) == (hot["verdict"] == verdict).sum()
+    for v, text in verdict_cells:
+        if v == "insufficient depth":
+            assert text.startswith("NOT ASSESSABLE") and "Wild type" not in text
+            assert "298× needed" in text
+    table = rendered["html"].split('id="hotspot-table"')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr") if "p.G1269A" in r)
+    assert 'class="uncovered' in row and row.count("v-insufficient") == 3
+    assert "1 of 10 known resistance positions" in rendered["html"]
+    mutated = rendered["model"]["hotspots"]["rows"]
+    l1196 = next(r for r in mutated if r["hgvs_p"] == "p.L1196M")
+    assert l1196["cells"][CR1]["verdict"] == "mutated" and l1196["cells"][CR2]["verdict"] == (
+        "wild type")
+
+
+def test_figures_are_inline_svg_and_qc_is_shown(rendered):
+    html = rendered["html"]
+    for fig in ("figure-cnv", "figure-vaf", "figure-depth"):
+        block = html.split(f'id="{fig}"')[1].split("</figure>")[0]
+        assert "<svg" in block and "<title" in block
+    vaf = html.split('id="figure-vaf"')[1].split("</figure>")[0]
+    assert "p.L1196M" in vaf and "p.G1202R" in vaf  # labelled points
+    cnv = html.split('id="figure-cnv"')[1].split("</figure>")[0]
+    assert "CN 8.3" in cnv and "MET" in cnv
+    qc = html.split('id="qc"')[1].split("</section>")[0]
+    assert "402,112" in qc and "87.4%" in qc and "3 of 61 targets below 100x" in qc
+    methods = html.split('id="methods"')[1].split("</section>")[0]
+    for text in ("GRCh38", "Knowledge table", "5d41402abc4b2a76b9719d911017c592", "bwa",
+                 RUN_DATE, "matplotlib"):
+        assert text in methods, text
+    assert html.count("Research use only") >= 2
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ("src", "href", "xlink:href", "srcset", "poster", "data", "action"):
+                self.refs.append((tag, k, v or ""))
+
+
+def test_page_has_no_external_resources(rendered):
+    html = rendered["html"]
+    p = _Refs()
+    p.feed(html)
+    assert p.refs, "no references parsed at all"
+    for tag, attr, value in p.refs:
+        if re.match(r"^(https?:)?//", value, re.IGNORECASE):
+            assert tag == "a" and attr == "href", (tag, attr, value)
+        else:
+            assert value.startswith("#"), (tag, attr, value)  # in-page anchors/svg refs only
+    for banned in ("<script", "<link", "<iframe", "<img", "@import", "url(http", "url(//"):
+        assert banned not in html.lower(), banned
+    assert re.findall(r"url\(([^)]*)\)", html) and all(
+        u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html))
+
+
+def test_rendering_is_deterministic(rendered, tmp_path):
+    run_cli(full_args(tmp_path))
+    assert (tmp_path / "report.html").read_text() == rendered["html"]
+    again = json.loads((tmp_path / "report.json").read_text())
+    first = json.loads(rendered["json_text"])
+    for d in (again, first):
+        d.pop("inputs")  # paths differ only by the temp dir; checksums are equal
+    assert again == first
+
+
+# ---------------------------------------------------------------------------- not run
+
+
+def test_stages_not_run_are_shown_as_not_run(tmp_path):
+    without = ("--vcf", "--cnv", "--cnv-targets", "--hotspots", "--fusions", "--qc",
+               "--run-metadata")
+    model = run_cli(full_args(tmp_path, without=without))
+    html = (tmp_path / "report.html").read_text()
+    doc = parse(html)
+    not_run = {a["data-not-run"] for t, a, _ in doc.done if a.get("data-not-run")}
+    assert not_run == {"copy-number file", "fusion file", "hotspot coverage file", "QC summary"}
+    assert "does not mean that nothing was found" in " ".join(html.split()).replace(
+        "<em>not</em>", "not")
+    card = doc.text_of(id="summary-h3122-cr1")
+    assert "Copy number Not run" in card and "Hotspot coverage Not run" in card
+    # the fusion is still known from the annotation, the mutations still shown
+    assert "EML4-ALK fusion detected (also in the parental)" in card
+    assert "ALK p.L1196M" in card
+    assert model["copy_number"] is None and model["hotspots"] is None and model["qc"] is None
+    assert model["stages"]["copy number"] == "not run"
+    # no empty tables that would read as "nothing found"
+    cnv = html.split('id="copy-number"')[1].split("</section>")[0]
+    assert "<table" not in cnv
+    # without a VCF the VAF figure still shows the annotated variants
+    assert "<svg" in html.split('id="vaf"')[1].split("</section>")[0]
+    assert json.loads((tmp_path / "report.json").read_text())["fusions"] is None
+
+
+def test_fusion_not_assessable_is_not_no_fusion(tmp_path):
+    fus = pd.read_csv(FIX / "fusions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    fus.loc[fus["sample"] == CR2, ["gene_5p", "variant", "call", "status"]] = [
+        ".", ".", "not assessable", "ALK fusion not assessable: median 12x over ALK intron 19"]
+    path = tmp_path / "fusions.tsv"
+    fus.to_csv(path, sep="\t", index=False)
+    argv = full_args(tmp_path)
+    argv[argv.index("--fusions") + 1] = str(path)
+    model = run_cli(argv)
+    card = next(c for c in model["summary"] if c["sample"] == CR2)
+    assert card["fusion"]["state"] == "not assessable"
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr2")
+    assert "Not assessable" in text and "No ALK fusion detected" not in text
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def _copy_with(tmp_path: Path, name: str, edit) -> Path:
+    df = pd.read_csv(FIX / name, sep="\t", dtype=str, keep_default_na=False)
+    df = edit(df)
+    path = tmp_path / name
+    df.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_bad_hotspot_verdict_names_file_row_and_column(tmp_path):
+    def edit(df):
+        df.loc[4, "verdict"] = "probably fine"
+        return df
+
+    path = _copy_with(tmp_path, "hotspots.tsv", edit)
+    argv = full_args(tmp_path / "out")
+    argv[argv.index("--hotspots") + 1] = str(path)
+    with pytest.raises(UserError, match=r"hotspots\.tsv: row 6: column verdict is 'probably fine'"):
+        run_cli(argv)
+    assert not (tmp_path / "out" / "report.html").exists()
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_missing_column_and_bad_hits_are_user_errors(tmp_path):
+    path = _copy_with(tmp_path, "cnv.tsv", lambda df: df.drop(columns=["ci_high"]))
+    argv = full_args(tmp_path)
+    argv[argv.index("--cnv") + 1] = str(path)
+    with pytest.raises(UserError, match=r"cnv\.tsv: missing column\(s\) ci_high"):
+        run_cli(argv)
+    bad = tmp_path / "hits.json"
+    bad.write_text(json.dumps({"line": "H3122sim"}))
+    argv = full_args(tmp_path)
+    argv[argv.index("--hits") + 1] = str(bad)
+    with pytest.raises(UserError, match="missing top-level key 'samples'"):
+        run_cli(argv)
+    argv = full_args(tmp_path)
+    argv[argv.index("--line") + 1] = "H2228"
+    with pytest.raises(UserError, match="line is 'H3122sim', but --line H2228"):
+        run_cli(argv)
+
+
+# ---------------------------------------------------------------------------- units
+
+
+def test_source_links_and_labels():
+    assert report.source_url("PMID:22277784") == "https://pubmed.ncbi.nlm.nih.gov/22277784/"
+    assert report.source_url("CIViC:EID441") == "https://civicdb.org/evidence/441/summary"
+    assert report.source_url("DOI:10.1158/1078-0432.CCR-19-3906") == (
+        "https://doi.org/10.1158/1078-0432.CCR-19-3906")
+    assert report.source_url("MOAlmanac:assertion746") is None
+    cites = report.split_sources([{"id": "PMID:1", "url": "javascript:alert(1)"},
+                                  {"id": "PMID:1"}, "CGI:2017"])
+    assert cites == [{"text": "PMID:1", "url": None}, {"text": "CGI:2017", "url": None}]
+    assert report.finding_label({"kind": "fusion", "gene": "EML4::ALK"}) == "EML4-ALK fusion"
+    assert report.finding_label({"kind": "cnv", "gene": "MET", "status": "amplification"}) == (
+        "MET amplification")
+    assert report.finding_label({"kind": "snv", "gene": "ALK", "hgvs_p": "p.?",
+                                 "hgvs_c": "c.3605+5G>A"}) == "ALK c.3605+5G>A"
+
+
+def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
+    sample = {"sample": "S", "findings": [{"id": "var:1", "kind": "snv", "gene": "ALK",
+                                           "hgvs_p": "p.X1Y"}],
+              "drugs": {"lorlatinib": {
+                  "prediction": "reduced sensitivity", "verified": False,
+                  "findings": ["var:1"], "sources": [],
+                  "rows": [{"finding": "var:1", "effect": "reduced_sensitivity",
+                            "evidence_level": "preclinical", "verification": "recall"}],
+                  "no_data_findings": ["var:2"], "baseline": [], "superseded": []}}}
+    grid = report.build_drug_grid([sample])
+    cell = grid["cells"]["S"]["lorlatinib"]
+    assert cell["prediction"] == "reduced sensitivity" and cell["unverified"] is True
+    assert cell["deciding"][0]["finding"] == "ALK p.X1Y"
+    assert cell["no_data"] == ["var:2"]
+    assert grid["cells"]["S"]["crizotinib"]["prediction"] == "no data"
+    assert [d["drug"] for d in grid["drugs"]] == list(report.ALK_INHIBITORS)
+
+
+# ---------------------------------------------------------------------------- cohort index
+
+
+def test_index_links_every_line_report(rendered, tmp_path):
+    other = tmp_path / "results" / "H2228sim"
+    other.mkdir(parents=True)
+    hits = json.loads((FIX / "hits.json").read_text())
+    hits["line"] = "H2228sim"
+    (other / "hits.json").write_text(json.dumps(hits))
+    run_cli(["report", "--hits", str(other / "hits.json"), "--out", str(other / "report.html"),
+             "--json", str(other / "report.json"), "--run-date", RUN_DATE])
+    first = tmp_path / "results" / "H3122sim"
+    first.mkdir()
+    for name in ("report.html", "report.json"):
+        shutil.copy(rendered["dir"] / name, first / name)
+    index = tmp_path / "results" / "index.html"
+    entries = run_cli(["report-index", "--reports", str(other / "report.json"),
+                       str(first / "report.json"), "--out", str(index)])
+    assert [e["line"] for e in entries] == ["H2228sim", "H3122sim"]
+    html = index.read_text()
+    hrefs = [a["href"] for t, a in parse(html).tags if t == "a"]
+    assert hrefs == ["H2228sim/report.html", "H3122sim/report.html"]
+    for h in hrefs:
+        assert (index.parent / h).exists()
+    assert "lorlatinib" in html and "not run" in html  # H2228sim had no hotspot file
+
+
+def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
+    bogus = tmp_path / "report.json"
+    bogus.write_text(json.dumps({"line": "x"}))
+    with pytest.raises(UserError, match="not a resistcall report"):
+        run_cli(["report-index", "--reports", str(bogus), "--out", str(tmp_path / "i.html")])
+
+
+# ---------------------------------------------------------------------------- browser
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-quic"]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class Browser:
+    """Minimal DevTools-protocol client: one headless Chromium, one page session."""
+
+    def __init__(self, exe: str, profile: Path, width: int = 1280, height: int = 1000):
+        websocket = pytest.importorskip("websocket", reason="websocket-client not installed")
+        self.log = open(profile.parent / "chromium.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+             "--remote-allow-origins=*", f"--window-size={width},{height}",
+             "--hide-scrollbars", "about:blank"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                pytest.fail("chromium did not start: see " + str(profile.parent /
+                                                                  "chromium.log"))
+            time.sleep(0.1)
+        port, path = port_file.read_text().split()[:2]
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=30)
+        self.next_id = 0
+        self.width, self.height = width, height
+        self.events: list[dict] = []
+        targets = self.call("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        self.session = self.call("Target.attachToTarget",
+                                 {"targetId": page["targetId"], "flatten": True})["sessionId"]
+
+    def call(self, method: str, params: dict | None = None, session: bool = False) -> dict:
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = self.session
+        self.ws.send(json.dumps(msg))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 30) -> None:
+        if any(e.get("method") == method for e in self.events):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = json.loads(self.ws.recv())
+            self.events.append(event)
+            if event.get("method") == method:
+                return
+        raise TimeoutError(method)
+
+    def open(self, url: str) -> list[str]:
+        """Navigate, wait for load (+ a settle time), return every URL the page requested."""
+        self.call("Network.enable", session=True)
+        self.call("Page.enable", session=True)
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1,
+                   "mobile": False}, session=True)
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        self.wait_for("Page.loadEventFired")
+        time.sleep(0.5)
+        self.call("Runtime.evaluate", {"expression": "1"}, session=True)  # drain late events
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
+
+    def evaluate(self, expression: str):
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                        session=True)
+        return res["result"].get("value")
+
+    def screenshot(self, path: Path) -> bytes:
+        data = base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"},
+                                          session=True)["data"])
+        path.write_bytes(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            if hasattr(self, "ws"):
+                try:
+                    self.call("Browser.close")
+                except Exception:  # noqa: BLE001 - the browser may already be gone
+                    pass
+                self.ws.close()
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # only the process this test started
+            self.proc.wait(timeout=10)
+        finally:
+            self.log.close()
+
+
+VISIBILITY_JS = """
+(() => {
+  const out = {};
+  const probe = (name, sel) => {
+    const el = document.querySelector(sel);
+    if (!el) { out[name] = null; return; }
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    out[name] = {top: r.top, bottom: r.bottom, width: r.width, height: r.height,
+                 visible: s.display !== 'none' && s.visibility !== 'hidden' && s.opacity !== '0'};
+  };
+  probe('summary', '#summary .cards');
+  probe('grid', '#drug-grid');
+  probe('grid_lorlatinib', '#drug-grid td[data-drug="lorlatinib"]');
+  probe('cnv', '#figure-cnv svg');
+  probe('vaf', '#figure-vaf svg');
+  probe('hotspots', '#hotspot-table');
+  out.innerHeight = window.innerHeight;
+  out.title = document.title;
+  out.svgText = [...document.querySelectorAll('#figure-vaf svg text')].map(t => t.textContent);
+  return out;
+})()
+"""
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium not found on PATH (Debian: apt-get install chromium)")
+    b = Browser(exe, tmp_path / "profile")
+    yield b
+    b.close()
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(rendered, browser, tmp_path):
+    page = rendered["dir"] / "report.html"
+    url = page.as_uri()
+    requests = browser.open(url)
+    assert requests == [url], f"the page requested more than itself: {requests}"
+    info = browser.evaluate(VISIBILITY_JS)
+    assert info["title"] == "ALK-inhibitor resistance report: H3122sim"
+    for name in ("summary", "grid", "grid_lorlatinib", "cnv", "vaf", "hotspots"):
+        box = info[name]
+        assert box is not None, name
+        assert box["visible"] and box["width"] > 100 or name == "grid_lorlatinib", (name, box)
+        assert box["height"] > 20, (name, box)
+    # first screen: the summary and the drug grid start above the fold
+    assert info["summary"]["top"] < info["innerHeight"]
+    assert info["grid"]["top"] < info["innerHeight"]
+    assert info["grid_lorlatinib"]["top"] < info["innerHeight"]
+    assert info["cnv"]["width"] > 400 and info["vaf"]["width"] > 400
+    assert any("p.G1202R" in t for t in info["svgText"])
+    shot = tmp_path / "report_first_screen.png"
+    data = browser.screenshot(shot)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    from PIL import Image  # pillow comes with matplotlib
+
+    with Image.open(shot) as im:
+        assert im.size == (1280, 1000)
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 50  # not a blank page
+    keep = os.environ.get("RESISTCALL_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
+
+
+@pytest.mark.browser
+def test_network_probe_catches_an_external_request(browser, tmp_path):
+    """Negative control: the same probe must see a request the page should not make."""
+    page = tmp_path / "leaky.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
+                    "</body></html>")
+    requests = browser.open(page.as_uri())
+    assert "http://127.0.0.1:9/x.png" in requests
