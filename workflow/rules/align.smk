@@ -102,7 +102,7 @@ rule bam_unit:
 
 def unit_bams(wildcards):
     bams = []
-    for unit, row in units_of(wildcards.sample).iterrows():
+    for unit, row in SHEETS.units_of(wildcards.sample).iterrows():
         suffix = ".from_bam.bam" if row["bam"] else ".bam"
         bams.append(f"results/units/{wildcards.sample}.{unit}{suffix}")
     return bams

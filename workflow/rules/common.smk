@@ -41,17 +41,12 @@ def res(rule_name, key):
     return RESOURCES.get("rules", {}).get(rule_name, {}).get(key, RESOURCES["default"][key])
 
 
-def units_of(sample):
-    return SHEETS.units.loc[sample]
-
-
 def unit_row(wildcards):
     return SHEETS.units.loc[(wildcards.sample, wildcards.unit)]
 
 
 def unit_label(wildcards):
-    row = unit_row(wildcards)
-    return f"{config['units']} line {row['sheet_line']} (sample {wildcards.sample}, unit {wildcards.unit})"
+    return SHEETS.unit_label(wildcards.sample, wildcards.unit)
 
 
 def sample_bam(sample):
