@@ -137,7 +137,9 @@ BAD = {
         f"bad/wrong_reference_bam/{U}, line 3, column bam: BAM was not aligned to the "
         f"configured reference {REF_SHOWN}: reference contigs absent from BAM header: "
         "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (the BAM "
-        "has 2 contigs: chr2, chr7); realign it or give the reads as FASTQ",
+        "has 2 contigs: chr2, chr7); it looks aligned to a whole genome (it has chr2, chr7): "
+        "turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
+        "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2",
     ],
     "unknown_sample_in_units": [
         f"bad/unknown_sample_in_units/{U}, line 5, column sample: sample 'CR3' is not in "
@@ -598,3 +600,37 @@ def test_cli_exit_code_in_a_real_process():
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("R1 and R2 must hold the same reads")
     assert LABEL in proc.stderr
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.mark.realdata
+def test_real_fastq_pair_and_bam_read_through(shared_dir):
+    """Counts documented in ../shared/realdata/README.md: 10,030 pairs; 53,580 BAM records."""
+    fusion = shared_dir / "realdata" / "SplitFusion"
+    assert check_input(LABEL, fusion / "Lib001.R1.fq", fusion / "Lib001.R2.fq") == (
+        f"{LABEL}: FASTQ pair OK, 10030 read pairs")
+    bam = shared_dir / "realdata" / "DNAfusion" / "H3122_EML4.bam"
+    assert check_input(LABEL, bam=bam).endswith("H3122_EML4.bam OK, 53580 records")
+
+
+@pytest.mark.realdata
+def test_real_whole_genome_bam_is_rejected_against_the_panel_reference(
+    shared_dir, base_config, tmp_path
+):
+    bam = shared_dir / "realdata" / "DNAfusion" / "H3122_EML4.bam"
+    (tmp_path / "samples.tsv").write_text("sample\tline\tcondition\nH3122\tH3122\tparental\n")
+    (tmp_path / "units.tsv").write_text(f"sample\tunit\tbam\nH3122\tavenio\t{bam}\n")
+    config = copy.deepcopy(base_config)
+    config["samples"], config["units"] = str(tmp_path / "samples.tsv"), str(tmp_path / "units.tsv")
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    assert [str(p) for p in info.value.problems] == [
+        f"{tmp_path / 'units.tsv'}, line 2, column bam: BAM was not aligned to the configured "
+        f"reference {REF_SHOWN}: reference contigs absent from BAM header: "
+        "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (the BAM has "
+        "455 contigs: chr1, chr10, chr11, ...); it looks aligned to a whole genome (it has "
+        "chr10, chr12, chr17): turn it back into FASTQ (samtools collate -O -u in.bam | "
+        "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
+        "fq1/fq2"]

@@ -36,7 +36,7 @@ import pysam
 import yaml
 
 from resistcall.errors import UserError
-from resistcall.reference import check_bam_matches_reference
+from resistcall.reference import check_bam_matches_reference, contig_offset
 
 log = logging.getLogger(__name__)
 
@@ -363,10 +363,18 @@ def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") ->
     if not problems:
         return []
     with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
-        shown = ", ".join(bam.references[:3]) + (", ..." if n_sq > 3 else "")
+        names = list(bam.references)
+    with pysam.FastaFile(str(fasta)) as fa:
+        # chromosomes behind panel contigs (chr2 for chr2_29196228_29226309)
+        chromosomes = {contig_offset(c)[0] for c in fa.references} - set(fa.references)
+    shown = ", ".join(names[:3]) + (", ..." if n_sq > 3 else "")
+    genome = [name for name in names if name in chromosomes]
+    fix = ("it looks aligned to a whole genome (it has " + ", ".join(genome[:3])
+           + "): turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
+           "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2"
+           if genome else "realign it or give the reads as FASTQ")
     return [f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
-            f"{'; '.join(problems)} "
-            f"(the BAM has {n_sq} contigs: {shown}); realign it or give the reads as FASTQ"]
+            f"{'; '.join(problems)} (the BAM has {n_sq} contigs: {shown}); {fix}"]
 
 
 def _reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tuple], bool]:
