@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 
-from resistcall.coverage import count_targets, target_gc
+from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
 from resistcall.reference import (
     bam_sample,
@@ -51,6 +51,7 @@ TARGET_COLUMNS = [
     "log2_raw", "gc_correction", "log2_ratio", "weight", "baseline", "flags",
 ]
 _LN2 = np.log(2.0)
+POOLED_GC = True
 #: Expected fragment length used for the flat reference's length model (capture).
 FLAT_FRAGMENT = 200
 
@@ -200,7 +201,7 @@ def gene_estimates(
         boot = biweight_location(x[idx], w[idx])
         lo[g], hi[g] = np.quantile(boot, [alpha, 1.0 - alpha])
         if resid_sd is not None and resid_sd > 0:
-            half = stats.t.ppf(1.0 - alpha, len(sel) - 1) * resid_sd / np.sqrt(len(sel))
+            half = stdtrit(len(sel) - 1, 1.0 - alpha) * resid_sd / np.sqrt(len(sel))
             lo[g] = min(lo[g], est[g] - half)
             hi[g] = max(hi[g], est[g] + half)
     return GeneFit(est, lo, hi, n)
@@ -301,19 +302,26 @@ def fit_sample(
         mad_var = (1.4826 * np.median(np.abs(resid))) ** 2 if len(resid) else 0.0
         extra_var = max(0.0, mad_var - float(np.median(var0[usable]))) if usable.any() else 0.0
         w = np.where(usable, 1.0 / (var0 + extra_var), 0.0)
-    ratio0 = raw - curve
-    level = gene_levels(ratio0, w, codes, n_genes)
+    level = gene_levels(raw - curve, w, codes, n_genes)
     n = np.bincount(codes[usable], minlength=n_genes)
     if forced_baseline is not None:
         base = forced_baseline & (n > 0)
     else:
         base = densest_genes(level, n, 2 * params.baseline_tol)
     centre = 0.0
+    ratio0 = raw - curve
     for _ in range(max_iter):
+        if gc is not None and usable.sum() >= 5 and POOLED_GC:
+            # baseline genes share one level: their between-gene GC differences inform the
+            # curve too; changed genes keep their own level (within-gene information only)
+            grouped = np.where(base[codes], n_genes, codes)
+            curve = fit_gc_curve(raw, w, gc, grouped, n_genes + 1, params.gc_span)
+        ratio0 = raw - curve
         in_base = usable & base[codes]
         if not in_base.any():
             in_base = usable
         centre = float(biweight_location(ratio0[in_base], w[in_base]))
+        level = gene_levels(ratio0, w, codes, n_genes)
         if forced_baseline is not None:
             break
         new_base = np.isfinite(level) & (np.abs(level - centre) < params.baseline_tol)
@@ -567,7 +575,7 @@ def run(args: argparse.Namespace) -> None:
             problems = check_bam_matches_reference(bam, args.reference)
             if problems:
                 raise UserError(f"{bam}: {problems[0]} ({args.reference})")
-        gc = target_gc(args.reference, targets)
+        gc = target_gc(args.reference, targets, GC_PAD[args.assay])
     else:
         log.warning("no --reference: GC correction is skipped")
     names = [bam_sample(b) for b in [args.parental, *args.resistant]]

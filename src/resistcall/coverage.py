@@ -155,8 +155,14 @@ def count_targets(
     return counts
 
 
-def target_gc(fasta_path: str | Path, targets: pd.DataFrame) -> np.ndarray:
-    """GC fraction of each target's reference sequence (N bases left out; NaN if all N)."""
+#: GC is measured over the sequence the counted fragments carry: a capture target plus half a
+#: typical fragment either side; an amplicon insert plus its primers.
+GC_PAD = {"capture": 100, "amplicon": 20}
+
+
+def target_gc(fasta_path: str | Path, targets: pd.DataFrame, pad: int = 0) -> np.ndarray:
+    """GC fraction of each target's reference sequence, extended by ``pad`` bp each side
+    (N bases left out, so padding into unknown sequence is harmless; NaN if all N)."""
     path = Path(fasta_path)
     if not path.exists():
         raise UserError(f"reference FASTA not found: {path}")
@@ -166,7 +172,9 @@ def target_gc(fasta_path: str | Path, targets: pd.DataFrame) -> np.ndarray:
         for i, t in enumerate(targets.itertuples(index=False)):
             if t.chrom not in known:
                 raise UserError(f"{path}: target contig {t.chrom} is not in the reference")
-            seq = np.frombuffer(fa.fetch(t.chrom, t.start, t.end).upper().encode(), dtype="S1")
+            start = max(0, t.start - pad)
+            end = min(fa.get_reference_length(t.chrom), t.end + pad)
+            seq = np.frombuffer(fa.fetch(t.chrom, start, end).upper().encode(), dtype="S1")
             acgt = np.isin(seq, [b"A", b"C", b"G", b"T"]).sum()
             if acgt:
                 gc[i] = np.isin(seq, [b"G", b"C"]).sum() / acgt
