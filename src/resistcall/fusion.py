@@ -13,6 +13,7 @@ this depth" is never confused with "not looked at".
 from __future__ import annotations
 
 import argparse
+import bisect
 import logging
 import os
 import tempfile
@@ -30,10 +31,10 @@ from resistcall.fusion_evidence import (
     BamFrame,
     Clip,
     PanelSequence,
-    clips_of,
+    ReadInfo,
     consensus,
+    informative,
     revcomp,
-    sa_entries,
     usable,
 )
 from resistcall.reference import bam_sample, contig_offset
@@ -67,6 +68,8 @@ BREAKPOINT_INTRONS = {"ALK": (19,), "ROS1": (31, 32, 33, 34), "RET": (11,)}
 NA = "."
 #: k-mer size for "does the clipped sequence come from the target locus itself?"
 LOCAL_K = 12
+#: longest reference span of one alignment considered when looking reads up by start
+READ_SPAN = 1000
 
 
 @dataclass(frozen=True)
@@ -228,15 +231,18 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
     """Clip clusters in the target gene placed on the panel, plus reads with distant mates."""
     reg = frame.region(panel, target.chrom, target.start - cfg.gene_pad, target.end + cfg.gene_pad)
     clips: dict[tuple, list[Clip]] = {}
-    distant = []
+    distant: list[tuple] = []
+    infos: list[ReadInfo] = []
     if reg is None:
-        return [], distant
+        return [], distant, infos
     for read in bam.fetch(*reg):
-        if not usable(read):
-            continue
-        for c in clips_of(read, frame, cfg.min_clip):
-            clips.setdefault((c.chrom, c.pos, c.side), []).append(c)
-        if (read.is_paired and not read.mate_is_unmapped and not read.is_secondary
+        info = informative(read, frame)
+        if info is not None:
+            infos.append(info)
+            for c in info.clips:
+                if len(c.outward) >= cfg.min_clip:
+                    clips.setdefault((c.chrom, c.pos, c.side), []).append(c)
+        if usable(read) and (read.is_paired and not read.mate_is_unmapped and not read.is_secondary
                 and not read.is_supplementary):
             mchrom, mpos = frame.to_genomic(read.next_reference_name, read.next_reference_start + 1)
             chrom, pos = frame.to_genomic(read.reference_name, read.reference_start + 1)
@@ -282,7 +288,8 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
             j.insertion = cons[: hit.offset]
             j.homology = _homology(panel, j)
         cands.append(j)
-    return _dedupe(cands, clips), distant
+    infos.sort(key=lambda r: (r.chrom, r.start))
+    return _dedupe(cands, clips), distant, infos
 
 
 def _has_adapter(seq: str, probe: str = ADAPTER[:10]) -> bool:
@@ -322,7 +329,7 @@ def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
 
 
 def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, distant: list,
-                   cfg: Settings) -> None:
+                   infos: list[ReadInfo], cfg: Settings) -> None:
     """Fill j.split (fragments with a read containing the junction) and j.pairs."""
     fused, at = fused_outward(panel, j)
     h, a = len(j.homology), cfg.anchor
@@ -336,18 +343,22 @@ def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, dist
     windows = [(j.t_chrom, j.t_pos, j.t_side, j.t_pos)]
     if j.p_pos is not None:
         windows.append((j.p_chrom, j.p_pos, j.p_side, j.p_pos))
+    starts = [(r.chrom, r.start) for r in infos]
     for wi, (chrom, pos, side, anchor_pos) in enumerate(windows):
-        reg = frame.region(panel, chrom, pos - 200, pos + 200)
-        if reg is None:
-            continue
-        for read in bam.fetch(*reg):
-            if not usable(read) or read.query_sequence is None:
+        if wi == 0:  # target side: the reads already read once for candidate discovery
+            lo = bisect.bisect_left(starts, (chrom, pos - 200 - READ_SPAN))
+            hi = bisect.bisect_right(starts, (chrom, pos + 200))
+            reads = [r for r in infos[lo:hi] if r.end >= pos - 200]
+        else:
+            reg = frame.region(panel, chrom, pos - 200, pos + 200)
+            if reg is None:
                 continue
-            seq = read.query_sequence
-            if cores[0] in seq or cores[1] in seq:
-                j.split.add(read.query_name)
+            reads = [r for r in map(lambda x: informative(x, frame), bam.fetch(*reg)) if r]
+        for read in reads:
+            if cores[0] in read.seq or cores[1] in read.seq:
+                j.split.add(read.name)
                 continue
-            for c in clips_of(read, frame, 1):
+            for c in read.clips:
                 if c.chrom != chrom or c.side != side:
                     continue
                 if wi == 0:
@@ -357,12 +368,11 @@ def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, dist
                     d = (c.pos - anchor_pos) * side
                     expected = from_partner[p_len + d :] if -2 <= d <= h else ""
                 if expected and clip_supports(c.outward, expected, cfg.min_clip_match):
-                    j.split.add(read.query_name)
+                    j.split.add(read.name)
             if j.p_pos is not None and wi == 0:
-                for contig, spos, _, _ in sa_entries(read):
-                    schrom, sg = frame.to_genomic(contig, spos)
+                for schrom, sg in read.sa:
                     if schrom == j.p_chrom and abs(sg - j.p_pos) <= 200:
-                        j.split.add(read.query_name)
+                        j.split.add(read.name)
     if j.p_pos is None:
         return
     w = cfg.max_insert
@@ -519,9 +529,9 @@ def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], tar
         if not bam.has_index():
             raise UserError(f"{bam_path}: BAM index (.bai) missing; run samtools index")
         frame = BamFrame(bam, bam_path, panel)
-        cands, distant = find_candidates(bam, frame, panel, target, genes, cfg)
+        cands, distant, infos = find_candidates(bam, frame, panel, target, genes, cfg)
         for j in cands:
-            count_evidence(bam, frame, panel, j, distant, cfg)
+            count_evidence(bam, frame, panel, j, distant, infos, cfg)
         label, depth = region_depth(bam, frame, panel, target)
     rows = [junction_row(sample, j, panel, genes, target, cfg, label, depth)
             for j in cands if len(j.split | j.pairs) >= 2]
