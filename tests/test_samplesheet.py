@@ -75,6 +75,16 @@ BAD = {
         f"bad/duplicate_sample/{S}, line 5, column sample: duplicate sample name 'CR1' (first "
         "on line 3); sample names must be unique",
     ],
+    "case_duplicate": [
+        f"bad/case_duplicate/{S}, line 4, column sample: sample name 'cr1' differs from 'CR1' "
+        "(line 3) only in letter case; their output files would collide on case-insensitive "
+        "file systems",
+    ],
+    "ambiguous_unit_stem": [
+        f"bad/ambiguous_unit_stem/{U}, line 3, column unit: sample 'P.CR1' unit 'lane1' and "
+        "sample 'P' unit 'CR1.lane1' (line 2) give the same file stem 'P.CR1.lane1'; rename a "
+        "unit",
+    ],
     "resistant_without_parental": [
         f"bad/resistant_without_parental/{S}, line {n}, column line: resistant sample '{s}' has "
         "no parental sample in line 'H3122': add a row with line H3122 and condition parental"
