@@ -1,0 +1,696 @@
+"""Calls + copy number + fusions -> hits.tsv / hits.json with per-drug verdicts.
+
+``resistcall annotate`` (method and output contract: docs/annotate.md). Every variant gets HGVS
+nomenclature on the panel transcript models; each sample's findings are matched against the
+known-resistance table (exact change, synonyms, residue classes, compounds, amplification and
+fusion rows); each resistant sample gets a per-drug prediction with the rows and sources behind
+it. Variants that match nothing are kept (VUS / other), never dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+from cyvcf2 import VCF
+
+from resistcall import phasing
+from resistcall.errors import UserError
+from resistcall.hgvs import ContigCache, annotate_variant
+from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
+from resistcall.reference import bam_sample, contig_offset
+from resistcall.transcripts import load_transcripts
+
+log = logging.getLogger(__name__)
+
+TSV_COLUMNS = [
+    "sample", "condition", "finding_id", "kind", "gene", "chrom", "pos", "ref", "alt", "genomic",
+    "transcript", "refseq", "hgvs_c", "hgvs_p", "consequence", "exon", "kinase_domain",
+    "alt_count", "depth", "vaf", "alt_count_parental", "depth_parental", "vaf_parental",
+    "copy_number", "ci_low", "ci_high", "status", "filter", "known", "classification",
+    *ALK_TKIS, "other_drugs", "evidence", "sources", "verified", "compound", "phase", "note",
+]
+PROTEIN_ALTERING = (
+    "missense_variant", "stop_gained", "stop_lost", "start_lost", "inframe_deletion",
+    "inframe_insertion", "frameshift_variant", "protein_altering_variant",
+    "splice_donor_variant", "splice_acceptor_variant", "coding_sequence_variant",
+)
+EFFECT_WORDS = {"resistant": "resistant", "reduced_sensitivity": "reduced sensitivity",
+                "sensitive": "sensitive"}
+STATUS_ORDER = {"acquired": 3, "enriched": 2, "shared": 1, "lost": 0}
+KIND_ORDER = {"compound": 0, "snv": 1, "mnv": 1, "indel": 1, "cnv": 2, "fusion": 3}
+CNV_FINDING_CALLS = ("amplification", "gain", "loss", "deletion")
+
+
+# ---- sources -----------------------------------------------------------------------------------
+def source_record(token: str) -> dict:
+    """A citation token as {"id", "type", "url"} (the report turns these into links)."""
+    kind, _, value = token.partition(":")
+    if kind == "PMID":
+        return {"id": token, "type": "pmid", "url": f"https://pubmed.ncbi.nlm.nih.gov/{value}/"}
+    if kind == "CIViC" and value.startswith("EID"):
+        return {"id": token, "type": "civic_evidence",
+                "url": f"https://civicdb.org/links/evidence_items/{value[3:]}"}
+    if kind == "CIViC" and value.startswith("AID"):
+        return {"id": token, "type": "civic_assertion",
+                "url": f"https://civicdb.org/links/assertions/{value[3:]}"}
+    if kind == "DOI":
+        return {"id": token, "type": "doi", "url": f"https://doi.org/{value}"}
+    if kind == "MOAlmanac":
+        return {"id": token, "type": "moalmanac", "url": None}
+    return {"id": token, "type": "fda_label" if kind == "FDA-label" else "other", "url": None}
+
+
+def _sources(tokens: list[str]) -> list[dict]:
+    seen: list[str] = []
+    for t in tokens:
+        for s in t.split(";"):
+            if s and s not in seen:
+                seen.append(s)
+    return [source_record(s) for s in seen]
+
+
+# ---- findings ----------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    """One alteration as seen in one sample (variant, compound, copy number or fusion)."""
+
+    id: str
+    kind: str
+    gene: str
+    sample: str
+    chrom: str | None = None
+    pos: int | None = None
+    ref: str | None = None
+    alt: str | None = None
+    genomic: str | None = None
+    transcript: str | None = None
+    refseq: str | None = None
+    hgvs_c: str | None = None
+    hgvs_p: str | None = None
+    consequence: str | None = None
+    exon: str | None = None
+    kinase_domain: bool = False
+    sample_counts: dict | None = None
+    parental_counts: dict | None = None
+    copy_number: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    status: str | None = None
+    filter: str | None = None
+    counts_towards_verdict: bool = False
+    matches: list[dict] = field(default_factory=list)
+    compound_parts: list[str] | None = None
+    part_of: list[str] = field(default_factory=list)
+    phase: dict | None = None
+    note: str = ""
+
+    @property
+    def known(self) -> bool:
+        return bool(self.matches)
+
+    @property
+    def verified(self) -> bool | None:
+        if not self.matches:
+            return None
+        return all(m["verification"] != "recall" for m in self.matches)
+
+    @property
+    def classification(self) -> str:
+        if self.matches:
+            return "known"
+        if self.kind in ("snv", "mnv", "indel"):
+            cons = (self.consequence or "").split("&")
+            if any(c in PROTEIN_ALTERING for c in cons) or self.kinase_domain and any(
+                c.startswith("splice") for c in cons
+            ):
+                return "vus"
+        if self.kind == "cnv" and self.status == "gain":
+            return "vus"
+        return "other"
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "gene": self.gene, "chrom": self.chrom,
+            "pos": self.pos, "ref": self.ref, "alt": self.alt, "genomic": self.genomic,
+            "transcript": self.transcript, "refseq": self.refseq, "hgvs_c": self.hgvs_c,
+            "hgvs_p": self.hgvs_p, "consequence": self.consequence, "exon": self.exon,
+            "kinase_domain": self.kinase_domain, "sample_counts": self.sample_counts,
+            "parental_counts": self.parental_counts, "copy_number": self.copy_number,
+            "ci_low": self.ci_low, "ci_high": self.ci_high, "status": self.status,
+            "filter": self.filter, "counts_towards_verdict": self.counts_towards_verdict,
+            "known": self.known, "classification": self.classification,
+            "matches": self.matches, "verified": self.verified,
+            "compound_parts": self.compound_parts, "part_of": self.part_of,
+            "phase": self.phase, "note": self.note or None,
+        }
+
+
+def _match_record(row: pd.Series, match_type: str) -> dict:
+    return {
+        "table_line": int(row["line"]), "table_hgvs_p": row["hgvs_p"], "match_type": match_type,
+        "drug": row["drug"], "drug_class": row["drug_class"], "effect": row["effect"],
+        "evidence_level": row["evidence_level"], "mechanism_class": row["mechanism_class"],
+        "verification": row["verification"], "sources": _sources([row["sources"]]),
+        "note": row["note"],
+    }
+
+
+# ---- VCF ---------------------------------------------------------------------------------------
+def _parental_from_header(vcf: VCF) -> str | None:
+    for line in vcf.raw_header.splitlines():
+        if line.startswith("##parental="):
+            return line.split("=", 1)[1].strip().strip("<>") or None
+    return None
+
+
+def _fmt(record, name: str):
+    try:
+        return record.format(name)
+    except KeyError:
+        return None
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    if np.isnan(v) or v < -1e30:  # cyvcf2 missing values
+        return None
+    return v
+
+
+def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
+    """Per (record, alt allele, sample) counts and status; a sites-only VCF gives sample '.'."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"VCF not found: {path}")
+    try:
+        vcf = VCF(str(path))
+    except Exception as exc:  # cyvcf2 raises OSError/Exception on unreadable files
+        raise UserError(f"{path}: not a readable VCF ({exc})") from exc
+    samples = list(vcf.samples)
+    parental = _parental_from_header(vcf)
+    if parental is not None and parental not in samples:
+        raise UserError(f"{path}: ##parental={parental} names no sample column ({samples})")
+    rows = []
+    for n, rec in enumerate(vcf, start=1):
+        info_status = rec.INFO.get("STATUS")
+        filt = rec.FILTER or "PASS"
+        ad = _fmt(rec, "AD")
+        dp = _fmt(rec, "DP")
+        af = _fmt(rec, "AF")
+        st = _fmt(rec, "STATUS")
+        gts = rec.genotypes if samples else []
+        if not rec.ALT:
+            continue
+        for ai, alt in enumerate(rec.ALT, start=1):
+            if alt in ("*", ".") or alt.startswith("<"):
+                continue
+            base = {"record": n, "chrom": rec.CHROM, "pos": rec.POS, "ref": rec.REF, "alt": alt,
+                    "filter": filt, "info_status": info_status}
+            if not samples:
+                rows.append({**base, "sample": ".", "alt_count": None, "depth": None,
+                             "vaf": None, "status": info_status})
+                continue
+            for si, s in enumerate(samples):
+                alt_count = _num(ad[si][ai]) if ad is not None and ad.shape[1] > ai else None
+                depth = _num(dp[si][0]) if dp is not None else None
+                if depth is None and ad is not None:
+                    vals = [_num(x) for x in ad[si]]
+                    depth = sum(v for v in vals if v is not None) or None
+                vaf = None
+                if af is not None:
+                    vaf = _num(af[si][ai - 1]) if af.shape[1] >= ai else _num(af[si][0])
+                if vaf is None and alt_count is not None and depth:
+                    vaf = alt_count / depth
+                status = None
+                if st is not None:
+                    v = st[si]
+                    v = v.decode() if isinstance(v, bytes) else str(v)
+                    status = None if v in (".", "", "None") else v
+                gt = gts[si] if si < len(gts) else []
+                has_gt_alt = any(g == ai for g in gt[:-1]) if len(gt) > 1 else False
+                rows.append({**base, "sample": s, "alt_count": alt_count, "depth": depth,
+                             "vaf": vaf, "status": status, "gt_alt": has_gt_alt})
+    vcf.close()
+    df = pd.DataFrame(rows)
+    return df, samples or ["."], parental
+
+
+# ---- inputs: CNV and fusions --------------------------------------------------------------------
+def read_table(path: str | Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{what} not found: {path}")
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: {what} lacks column(s) {', '.join(missing)}")
+    return df
+
+
+# ---- main computation ---------------------------------------------------------------------------
+def _present(row: dict) -> bool:
+    if row["sample"] == ".":
+        return True
+    if row.get("alt_count") is not None:
+        return row["alt_count"] > 0
+    if row.get("vaf") is not None:
+        return row["vaf"] > 0
+    return bool(row.get("gt_alt"))
+
+
+def _counts(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    vaf = row.get("vaf")
+    return {
+        "alt_count": None if row.get("alt_count") is None else int(row["alt_count"]),
+        "depth": None if row.get("depth") is None else int(row["depth"]),
+        "vaf": None if vaf is None else round(float(vaf), 4),
+    }
+
+
+def _variant_kind(ref: str, alt: str) -> str:
+    if len(ref) == len(alt):
+        return "snv" if len(ref) == 1 else "mnv"
+    return "indel"
+
+
+def _genomic(chrom: str, first: int, last: int) -> str:
+    gchrom, off = contig_offset(chrom)
+    return f"{gchrom}:{off + first}" if first == last else f"{gchrom}:{off + first}-{off + last}"
+
+
+def annotate(
+    calls: pd.DataFrame,
+    samples: list[str],
+    parental: str | None,
+    known: pd.DataFrame,
+    gtf: str | Path,
+    reference: str | Path,
+    cnv: pd.DataFrame | None = None,
+    fusions: pd.DataFrame | None = None,
+    bams: dict[str, str] | None = None,
+) -> tuple[dict[str, list[Finding]], dict[str, dict]]:
+    """Findings per sample and per-drug verdicts per resistant sample."""
+    kb = KnowledgeBase.from_table(known)
+    transcripts = load_transcripts(gtf)
+    findings: dict[str, list[Finding]] = {s: [] for s in samples}
+    with pysam.FastaFile(str(reference)) as fasta:
+        contigs = ContigCache(fasta)
+        cache: dict[tuple, object] = {}
+        records = calls.to_dict(orient="records") if len(calls) else []
+        parental_rows = {(r["record"], r["alt"]): r for r in records if r["sample"] == parental}
+        for rec in records:
+            key = (rec["chrom"], int(rec["pos"]), rec["ref"], rec["alt"])
+            if key not in cache:
+                if rec["chrom"] not in fasta.references:
+                    raise UserError(
+                        f"VCF contig {rec['chrom']} is not in the reference {reference}"
+                    )
+                cache[key] = annotate_variant(transcripts, contigs, *key)
+            ann = cache[key]
+            s = rec["sample"]
+            status = rec.get("status") or (rec.get("info_status") if s != parental else None)
+            if s == parental:
+                status = "parental"
+            if not _present(rec) and status not in ("lost",):
+                continue
+            par = None
+            if parental is not None and s != parental:
+                par = parental_rows.get((rec["record"], rec["alt"]))
+            first = int(rec["pos"])
+            last = first + max(len(rec["ref"]) - 1, 0)
+            f = Finding(
+                id=f"var:{key[0]}:{key[1]}:{key[2]}:{key[3]}", kind=_variant_kind(key[2], key[3]),
+                gene=ann.gene, sample=s, chrom=key[0], pos=key[1], ref=key[2], alt=key[3],
+                genomic=_genomic(key[0], first, last), transcript=ann.transcript,
+                refseq=ann.refseq, hgvs_c=ann.hgvs_c or None, hgvs_p=ann.hgvs_p or None,
+                consequence=ann.consequence, exon=ann.exon or None,
+                kinase_domain=ann.kinase_domain, sample_counts=_counts(rec),
+                parental_counts=_counts(par), status=status, filter=rec["filter"],
+            )
+            f.counts_towards_verdict = (
+                f.filter in ("PASS", ".") and status != "lost" and _present(rec)
+            )
+            for i in kb.match_change(ann.gene, ann.hgvs_p):
+                row = kb.table.loc[i]
+                mt = "residue" if row["alteration_type"] == "residue" else (
+                    "exact" if row["canonical"] == canonical_protein(ann.hgvs_p) else "synonym")
+                f.matches.append(_match_record(row, mt))
+            findings.setdefault(s, []).append(f)
+
+    # copy number
+    if cnv is not None:
+        for rec in cnv.to_dict(orient="records"):
+            call = rec["call"].strip().lower()
+            if call not in CNV_FINDING_CALLS:
+                continue
+            f = Finding(
+                id=f"cnv:{rec['gene']}", kind="cnv", gene=rec["gene"], sample=rec["sample"],
+                hgvs_p=call, consequence="copy_number_change", status=call, filter="PASS",
+                copy_number=_num(rec.get("copy_number")), ci_low=_num(rec.get("ci_low")),
+                ci_high=_num(rec.get("ci_high")),
+            )
+            f.counts_towards_verdict = rec["sample"] != parental
+            if call == "amplification":
+                for i in kb.by_cnv.get(rec["gene"], []):
+                    f.matches.append(_match_record(kb.table.loc[i], "amplification"))
+            findings.setdefault(rec["sample"], []).append(f)
+
+    # fusions
+    if fusions is not None:
+        seen: set[tuple[str, str]] = set()
+        for rec in fusions.to_dict(orient="records"):
+            if rec["call"].strip().lower() != "detected":
+                continue
+            g5, g3 = rec["gene_5p"], rec["gene_3p"]
+            fid = f"fusion:{g5}::{g3}"
+            if (rec["sample"], fid) in seen:
+                continue
+            seen.add((rec["sample"], fid))
+            genomic = None
+            if rec.get("genomic_5p") and rec.get("genomic_3p"):
+                genomic = f"{rec['genomic_5p']}>{rec['genomic_3p']}"
+            f = Finding(
+                id=fid, kind="fusion", gene=f"{g5}::{g3}", sample=rec["sample"], hgvs_p="fusion",
+                consequence="gene_fusion", genomic=genomic, status=rec["call"], filter="PASS",
+                note=" ".join(x for x in (rec.get("variant", ""), rec.get("exons", "")) if x),
+            )
+            f.counts_towards_verdict = True
+            for gene in dict.fromkeys((g3, g5)):
+                for i in kb.by_fusion.get(gene, []):
+                    f.matches.append(_match_record(kb.table.loc[i], "fusion"))
+            findings.setdefault(rec["sample"], []).append(f)
+
+    # compounds
+    for s, flist in findings.items():
+        if s == ".":
+            continue  # sites-only VCF: parts cannot be placed in one sample
+        counted = [f for f in flist if f.counts_towards_verdict and f.hgvs_p
+                   and f.kind in ("snv", "mnv", "indel")]
+        by_change = {(f.gene, canonical_protein(f.hgvs_p)): f for f in counted}
+        compounds: dict[str, Finding] = {}
+        for i, parts in kb.match_compounds(set(by_change)):
+            row = kb.table.loc[i]
+            cid = f"compound:{row['gene']}:{row['hgvs_p']}"
+            if cid not in compounds:
+                members = [by_change[(row["gene"], p)] for p in parts]
+                statuses = [m.status for m in members if m.status in STATUS_ORDER]
+                status = min(statuses, key=lambda x: STATUS_ORDER[x]) if statuses else None
+                c = Finding(
+                    id=cid, kind="compound", gene=row["gene"], sample=s, hgvs_p=row["hgvs_p"],
+                    consequence="compound", status=status, filter="PASS",
+                    compound_parts=[m.id for m in members], counts_towards_verdict=True,
+                    kinase_domain=any(m.kinase_domain for m in members),
+                )
+                c.phase = _phase(members, (bams or {}).get(s))
+                for m in members:
+                    m.part_of.append(cid)
+                compounds[cid] = c
+            compounds[cid].matches.append(_match_record(row, "compound"))
+        flist.extend(compounds.values())
+
+    order = {s: i for i, s in enumerate(samples)}
+    for s in findings:
+        findings[s].sort(key=lambda f: (KIND_ORDER.get(f.kind, 9), f.gene, f.pos or 0, f.id))
+    findings = dict(sorted(findings.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    verdicts = {
+        s: drug_verdicts(flist) for s, flist in findings.items() if s != parental
+    }
+    return findings, verdicts
+
+
+def _phase(members: list[Finding], bam: str | None) -> dict:
+    pairs = []
+    for i in range(len(members)):
+        for j in range(i + 1, len(members)):
+            a, b = members[i], members[j]
+            if bam is None:
+                res = {"reads_both": None, "reads_a_only": None, "reads_b_only": None,
+                       "reads_spanning": None, "distance": abs((a.pos or 0) - (b.pos or 0)),
+                       "status": "unknown"}
+            else:
+                res = phasing.phase_pair(
+                    bam, phasing.Allele(a.chrom, a.pos, a.ref, a.alt),
+                    phasing.Allele(b.chrom, b.pos, b.ref, b.alt))
+            pairs.append({"a": a.id, "b": b.id, **res})
+    return {"status": phasing.combine([p["status"] for p in pairs]), "pairs": pairs,
+            "method": "reads" if bam else "no BAM given"}
+
+
+# ---- per-drug verdicts -------------------------------------------------------------------------
+def _decide(effects: list[str]) -> str:
+    if "resistant" in effects:
+        return "resistant"
+    if "reduced_sensitivity" in effects:
+        return "reduced sensitivity"
+    if "sensitive" in effects:
+        return "sensitive"
+    return "no data"
+
+
+def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
+    """Per-drug prediction for one sample (aggregation rule in docs/annotate.md)."""
+    counted = [f for f in flist if f.counts_towards_verdict]
+    compound_of: dict[str, list[str]] = {}
+    for f in counted:
+        if f.kind == "compound":
+            for p in f.compound_parts or []:
+                compound_of.setdefault(p, []).append(f.id)
+    rows_by_drug: dict[str, list[dict]] = {d: [] for d in ALK_TKIS}
+    for f in counted:
+        for m in f.matches:
+            if f.kind != "compound" and m["match_type"] == "compound":
+                continue
+            drugs = list(ALK_TKIS) if m["drug_class"] == "alk_tki_class" else [m["drug"]]
+            for d in drugs:
+                rows_by_drug.setdefault(d, []).append(
+                    {"finding": f.id, "hgvs_p": f.hgvs_p, "effect": m["effect"],
+                     "evidence_level": m["evidence_level"], "verification": m["verification"],
+                     "table_line": m["table_line"], "class_level": m["drug_class"] ==
+                     "alk_tki_class", "mechanism_class": m["mechanism_class"],
+                     "sources": m["sources"], "_fusion": f.kind == "fusion"})
+    assessed = [f for f in counted if f.classification in ("known", "vus")
+                and f.kind not in ("fusion", "compound")]
+    out: dict[str, dict] = {}
+    for drug, rows in rows_by_drug.items():
+        superseded, baseline, active = [], [], []
+        compounds_here = {r["finding"] for r in rows if r["finding"].startswith("compound:")}
+        for r in rows:
+            by = [c for c in compound_of.get(r["finding"], []) if c in compounds_here]
+            if by:
+                superseded.append({"finding": r["finding"], "by": by[0]})
+            elif (r["_fusion"] and r["effect"] == "sensitive"
+                  and r["mechanism_class"] == "on_target"):
+                baseline.append(r)
+            else:
+                active.append(r)
+        verified = [r for r in active if r["verification"] != "recall"]
+        deciding = verified or active
+        prediction = _decide([r["effect"] for r in deciding])
+        with_rows = {r["finding"] for r in rows}
+        compound_parts = {p for c in compounds_here for p in compound_of_parts(counted, c)}
+        no_data = [f.id for f in assessed if f.id not in with_rows
+                   and f.id not in compound_parts]
+        clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in active]
+        caveat = None
+        unverified = [r for r in active if r["verification"] == "recall"]
+        if verified and unverified:
+            alt_pred = _decide([r["effect"] for r in active])
+            if alt_pred != prediction:
+                caveat = (f"unverified row(s) would give '{alt_pred}': "
+                          + ", ".join(sorted({r["hgvs_p"] or r["finding"] for r in unverified})))
+        out[drug] = {
+            "prediction": prediction,
+            "verified": bool(verified) if active else None,
+            "findings": sorted({r["finding"] for r in deciding
+                                if EFFECT_WORDS.get(r["effect"]) == prediction}),
+            "sources": _sources([s["id"] for r in deciding for s in r["sources"]
+                                 if EFFECT_WORDS.get(r["effect"]) == prediction]),
+            "rows": clean,
+            "no_data_findings": no_data,
+            "baseline": [{k: v for k, v in r.items() if not k.startswith("_")} for r in baseline],
+            "superseded": superseded,
+            "caveat": caveat,
+        }
+    return out
+
+
+def compound_of_parts(flist: list[Finding], cid: str) -> list[str]:
+    for f in flist:
+        if f.id == cid:
+            return f.compound_parts or []
+    return []
+
+
+# ---- output ------------------------------------------------------------------------------------
+def _fmt_num(x, digits: int = 4) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+    return str(int(x)) if isinstance(x, (int, float)) else str(x)
+
+
+def tsv_rows(findings: dict[str, list[Finding]], parental: str | None) -> pd.DataFrame:
+    rows = []
+    for s, flist in findings.items():
+        for f in flist:
+            effects: dict[str, list[str]] = {}
+            for m in f.matches:
+                drugs = list(ALK_TKIS) if m["drug_class"] == "alk_tki_class" else [m["drug"]]
+                for d in drugs:
+                    mark = "*" if m["verification"] == "recall" else ""
+                    effects.setdefault(d, []).append(m["effect"] + mark)
+            sc, pc = f.sample_counts or {}, f.parental_counts or {}
+            phase = f.phase or {}
+            note = f.note
+            if phase.get("pairs"):
+                note = "; ".join(
+                    f"{p['a']} + {p['b']}: {p['status']}"
+                    + (f" (both {p['reads_both']}, a only {p['reads_a_only']}, b only "
+                       f"{p['reads_b_only']}, spanning {p['reads_spanning']})"
+                       if p.get("reads_both") is not None else f" ({phase.get('method')})")
+                    for p in phase["pairs"])
+            elif f.matches and not note:
+                note = f.matches[0]["note"][:200]
+            rows.append({
+                "sample": s, "condition": "parental" if s == parental else "resistant",
+                "finding_id": f.id, "kind": f.kind, "gene": f.gene, "chrom": f.chrom or "",
+                "pos": f.pos or "", "ref": f.ref or "", "alt": f.alt or "",
+                "genomic": f.genomic or "", "transcript": f.transcript or "",
+                "refseq": f.refseq or "", "hgvs_c": f.hgvs_c or "", "hgvs_p": f.hgvs_p or "",
+                "consequence": f.consequence or "", "exon": f.exon or "",
+                "kinase_domain": "yes" if f.kinase_domain else "no",
+                "alt_count": _fmt_num(sc.get("alt_count")), "depth": _fmt_num(sc.get("depth")),
+                "vaf": _fmt_num(sc.get("vaf")),
+                "alt_count_parental": _fmt_num(pc.get("alt_count")),
+                "depth_parental": _fmt_num(pc.get("depth")),
+                "vaf_parental": _fmt_num(pc.get("vaf")),
+                "copy_number": _fmt_num(f.copy_number, 2), "ci_low": _fmt_num(f.ci_low, 2),
+                "ci_high": _fmt_num(f.ci_high, 2), "status": f.status or "",
+                "filter": f.filter or "", "known": "yes" if f.known else "no",
+                "classification": f.classification,
+                **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in ALK_TKIS},
+                "other_drugs": ";".join(f"{d}={','.join(dict.fromkeys(e))}"
+                                        for d, e in effects.items() if d not in ALK_TKIS),
+                "evidence": ";".join(
+                    f"{m['drug']}:{m['effect']}:{m['evidence_level']}:{m['verification']}"
+                    for m in f.matches),
+                "sources": ";".join(s["id"] for s in _sources(
+                    [x["id"] for m in f.matches for x in m["sources"]])),
+                "verified": "" if f.verified is None else ("yes" if f.verified else "no"),
+                "compound": ";".join(f.part_of),
+                "phase": phase.get("status", "") if f.kind == "compound" else "",
+                "note": note.replace("\t", " ").replace("\n", " "),
+            })
+    return pd.DataFrame(rows, columns=TSV_COLUMNS)
+
+
+def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> dict:
+    data = Path(known_path).read_bytes()
+    samples = []
+    for s, flist in findings.items():
+        samples.append({
+            "sample": s,
+            "condition": "parental" if s == parental else "resistant",
+            "findings": [f.to_json() for f in flist if f.classification == "known"],
+            "vus": [f.to_json() for f in flist if f.classification == "vus"],
+            "other": [f.to_json() for f in flist if f.classification == "other"],
+            "drugs": verdicts.get(s, {}),
+        })
+    return {
+        "line": line,
+        "parental": parental,
+        "knowledge": {
+            "path": str(known_path), "md5": hashlib.md5(data).hexdigest(), "rows": len(known),
+            "rows_unverified": int((known["verification"] == "recall").sum()),
+            "licence": "CIViC CC0 / MOAlmanac GPL-2.0; see resources/README.md",
+        },
+        "inputs": inputs,
+        "samples": samples,
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> None:
+    known = load_known(args.known)
+    calls, samples, parental = read_vcf(args.vcf)
+    cnv = fus = None
+    if args.cnv:
+        cnv = read_table(args.cnv, ("sample", "gene", "copy_number", "ci_low", "ci_high",
+                                    "call"), "copy-number table")
+    if args.fusions:
+        fus = read_table(args.fusions, ("sample", "gene_5p", "gene_3p", "call"), "fusion table")
+    bams: dict[str, str] = {}
+    for b in args.bam or []:
+        sm = bam_sample(b)
+        if sm not in samples:
+            raise UserError(f"{b}: @RG SM {sm} is not a sample of {args.vcf} ({samples})")
+        bams[sm] = str(b)
+    for name in (args.reference, args.gtf):
+        if not Path(name).exists():
+            raise UserError(f"file not found: {name}")
+    sample_order = [s for s in samples if s != "."] or ["."]
+    if parental in sample_order:
+        sample_order.remove(parental)
+        sample_order.insert(0, parental)
+    findings, verdicts = annotate(calls, sample_order, parental, known, args.gtf,
+                                  args.reference, cnv, fus, bams)
+    table = tsv_rows(findings, parental)
+    out = Path(args.out)
+    _atomic_write(out, table.to_csv(sep="\t", index=False))
+    if args.json:
+        line = args.line or out.resolve().parent.name
+        inputs = {k: (str(getattr(args, k)) if getattr(args, k) else None)
+                  for k in ("vcf", "cnv", "fusions", "gtf", "reference")}
+        data = hits_json(findings, verdicts, parental, line, args.known, known, inputs)
+        _atomic_write(Path(args.json), json.dumps(data, indent=1) + "\n")
+    n_known = int((table["known"] == "yes").sum())
+    log.info("%d findings (%d known, %d VUS) written to %s", len(table), n_known,
+             int((table["classification"] == "vus").sum()), out)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "annotate", help="HGVS + known-resistance matching + per-drug verdicts",
+        description="Annotate calls (VCF), copy number and fusions against the known-resistance "
+        "table; write hits.tsv and (optionally) hits.json. See docs/annotate.md.",
+    )
+    p.add_argument("--vcf", required=True, help="calls (any VCF 4.x; sites-only accepted)")
+    p.add_argument("--reference", required=True, help="reference FASTA (indexed)")
+    p.add_argument("--gtf", required=True, help="transcript models (GTF)")
+    p.add_argument("--known", required=True, help="known-resistance table (TSV)")
+    p.add_argument("--cnv", help="cnv.tsv from resistcall cnv")
+    p.add_argument("--fusions", help="fusions.tsv from resistcall fusion")
+    p.add_argument("--bam", nargs="*", help="BAMs for phasing compound parts (matched by @RG SM)")
+    p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
+    p.add_argument("--out", required=True, help="hits.tsv")
+    p.add_argument("--json", help="hits.json")
+    p.set_defaults(func=run)

@@ -1,0 +1,268 @@
+"""resistcall annotate on a small real-shaped line: parental + two resistant samples.
+
+Fixtures (tests/data/annotate/): calls.vcf in the snv.vcf.gz layout (##parental, FORMAT
+GT:AD:DP:AF:STATUS), cnv.tsv and fusions.tsv in their contract layouts. The BAM for phasing is
+built here from reference bases.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pysam
+import pytest
+
+from resistcall.annotate import drug_verdicts, read_vcf
+from resistcall.cli import main
+from resistcall.phasing import Allele, phase_pair
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data" / "annotate"
+REF = REPO / "resources" / "reference" / "panel_GRCh38.fa"
+GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
+KNOWN = REPO / "resources" / "known_resistance.tsv"
+ALK = "chr2_29196228_29226309"
+L1196M = f"var:{ALK}:24538:G:T"
+G1202R = f"var:{ALK}:24520:C:T"
+T1151DUP = f"var:{ALK}:26178:G:GCGT"
+D1203N = f"var:{ALK}:24517:C:T"
+VUS = f"var:{ALK}:17800:C:A"
+COMPOUND = "compound:ALK:p.[L1196M;G1202R]"
+
+
+def make_bam(path: Path, sample: str, reads: list[tuple[str, int, str]]) -> Path:
+    """Unpaired 100-bp reads (name, 1-based start, sequence) on the ALK contig, sorted+indexed."""
+    with pysam.FastaFile(str(REF)) as fa:
+        header = {"HD": {"VN": "1.6", "SO": "unsorted"},
+                  "SQ": [{"SN": n, "LN": ln} for n, ln in zip(fa.references, fa.lengths,
+                                                               strict=True)],
+                  "RG": [{"ID": "rg1", "SM": sample}]}
+    unsorted = path.with_suffix(".unsorted.bam")
+    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
+        for name, start, seq in reads:
+            a = pysam.AlignedSegment(out.header)
+            a.query_name = name
+            a.reference_id = out.header.get_tid(ALK)
+            a.reference_start = start - 1
+            a.cigarstring = f"{len(seq)}M"
+            a.query_sequence = seq
+            a.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+            a.mapping_quality = 60
+            a.set_tag("RG", "rg1")
+            out.write(a)
+    pysam.sort("-o", str(path), str(unsorted))
+    pysam.index(str(path))
+    return path
+
+
+def _reads(n: int, tag: str, changes: dict[int, str]) -> list[tuple[str, int, str]]:
+    with pysam.FastaFile(str(REF)) as fa:
+        start = 24480
+        seq = list(fa.fetch(ALK, start - 1, start + 99).upper())
+    for pos, base in changes.items():
+        seq[pos - start] = base
+    return [(f"{tag}{i}", start, "".join(seq)) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def r1_bam(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bam")
+    reads = (_reads(6, "cis", {24538: "T", 24520: "T"}) + _reads(20, "ref", {})
+             + _reads(1, "aonly", {24538: "T"}))
+    return make_bam(d / "H3122_R1.bam", "H3122_R1", reads)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, r1_bam):
+    out = tmp_path_factory.mktemp("H3122")
+    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
+            "--gtf", str(GTF), "--known", str(KNOWN), "--cnv", str(DATA / "cnv.tsv"),
+            "--fusions", str(DATA / "fusions.tsv"), "--bam", str(r1_bam),
+            "--out", str(out / "hits.tsv"), "--json", str(out / "hits.json")]
+    assert main(args) == 0
+    import pandas as pd
+
+    tsv = pd.read_csv(out / "hits.tsv", sep="\t", dtype=str, keep_default_na=False)
+    return tsv, json.loads((out / "hits.json").read_text())
+
+
+def _sample(data, name):
+    return next(s for s in data["samples"] if s["sample"] == name)
+
+
+def _finding(sample, fid):
+    return next(f for k in ("findings", "vus", "other") for f in sample[k] if f["id"] == fid)
+
+
+def test_tsv_columns_and_nomenclature(run):
+    tsv, _ = run
+    from resistcall.annotate import TSV_COLUMNS
+
+    assert list(tsv.columns) == TSV_COLUMNS
+    r1 = tsv[tsv["sample"] == "H3122_R1"].set_index("finding_id")
+    assert r1.loc[L1196M, "hgvs_c"] == "c.3586C>A" and r1.loc[L1196M, "hgvs_p"] == "p.L1196M"
+    assert r1.loc[L1196M, "genomic"] == "chr2:29220765"
+    assert r1.loc[G1202R, "hgvs_p"] == "p.G1202R"
+    assert r1.loc[T1151DUP, "hgvs_p"] == "p.T1151dup"
+    assert r1.loc[T1151DUP, "hgvs_c"] == "c.3451_3453dup"
+    assert r1.loc[L1196M, "vaf"] == "0.2" and r1.loc[L1196M, "vaf_parental"] == "0"
+    assert r1.loc[L1196M, "depth_parental"] == "1900"
+    assert r1.loc[L1196M, "crizotinib"] == "resistant"
+    assert r1.loc[L1196M, "ceritinib"] == "sensitive"
+    assert "CIViC:EID237" in r1.loc[L1196M, "sources"]
+    assert r1.loc[L1196M, "compound"] == COMPOUND
+    # conditions and parental first
+    assert tsv["sample"].iloc[0] == "H3122_P"
+    assert set(tsv.loc[tsv["sample"] == "H3122_P", "condition"]) == {"parental"}
+
+
+def test_vus_and_other_never_dropped(run):
+    tsv, data = run
+    r1 = tsv[tsv["sample"] == "H3122_R1"].set_index("finding_id")
+    assert r1.loc[VUS, "classification"] == "vus" and r1.loc[VUS, "hgvs_p"] == "p.A1234S"
+    assert r1.loc[VUS, "known"] == "no" and r1.loc[VUS, "kinase_domain"] == "yes"
+    intronic = f"var:{ALK}:24459:A:G"
+    assert r1.loc[intronic, "hgvs_c"] == "c.3645+20T>C"
+    assert r1.loc[intronic, "classification"] == "other"
+    s = _sample(data, "H3122_R1")
+    assert [f["id"] for f in s["vus"]] == [VUS]
+
+
+def test_compound_matched_and_phased_from_reads(run):
+    tsv, data = run
+    s = _sample(data, "H3122_R1")
+    c = _finding(s, COMPOUND)
+    assert c["compound_parts"] == [L1196M, G1202R]
+    assert c["phase"]["status"] == "cis"
+    pair = c["phase"]["pairs"][0]
+    assert pair["reads_both"] == 6 and pair["reads_a_only"] == 1 and pair["reads_spanning"] == 27
+    row = tsv[(tsv["sample"] == "H3122_R1") & (tsv["finding_id"] == COMPOUND)].iloc[0]
+    assert row["phase"] == "cis" and row["lorlatinib"] == "resistant*"
+    # R2 has L1196M but not G1202R: no compound there
+    assert not any(f["kind"] == "compound" for f in _sample(data, "H3122_R2")["findings"])
+
+
+def test_drug_verdicts_r1(run):
+    _, data = run
+    drugs = _sample(data, "H3122_R1")["drugs"]
+    assert set(drugs) >= {"crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib"}
+    assert drugs["crizotinib"]["prediction"] == "resistant"
+    assert set(drugs["crizotinib"]["findings"]) == {L1196M, G1202R, T1151DUP}
+    # the compound supersedes its parts' lorlatinib rows (both "sensitive" alone)
+    lor = drugs["lorlatinib"]
+    assert {x["finding"] for x in lor["superseded"]} == {L1196M, G1202R}
+    assert lor["prediction"] == "resistant"
+    # verified MET amplification (page) decides; the unverified compound row is listed
+    assert lor["findings"] == ["cnv:MET"] and lor["verified"] is True
+    assert any(r["finding"] == COMPOUND and r["verification"] == "recall" for r in lor["rows"])
+    # the fusion is the target, shown as baseline, never deciding
+    assert [b["finding"] for b in drugs["alectinib"]["baseline"]] == ["fusion:EML4::ALK"]
+    assert "ALK TKI + MET inhibitor" in drugs
+    assert drugs["ALK TKI + MET inhibitor"]["prediction"] == "sensitive"
+    srcs = {s["id"]: s["url"] for s in drugs["crizotinib"]["sources"]}
+    assert srcs["PMID:20979473"] == "https://pubmed.ncbi.nlm.nih.gov/20979473/"
+    assert srcs["CIViC:EID237"] == "https://civicdb.org/links/evidence_items/237"
+
+
+def test_drug_verdicts_r2_unverified_filtered_and_no_data(run):
+    _, data = run
+    s = _sample(data, "H3122_R2")
+    drugs = s["drugs"]
+    d1203n = _finding(s, D1203N)
+    assert d1203n["known"] and d1203n["verified"] is False
+    # ceritinib: verified L1196M (sensitive) decides; unverified D1203N 'reduced' is a caveat
+    assert drugs["ceritinib"]["prediction"] == "sensitive"
+    assert drugs["ceritinib"]["verified"] is True
+    assert "reduced sensitivity" in drugs["ceritinib"]["caveat"]
+    # alectinib has no row for D1203N: said so, not hidden behind "sensitive"
+    assert drugs["alectinib"]["prediction"] == "sensitive"
+    assert D1203N in drugs["alectinib"]["no_data_findings"]
+    # EGFR L858R failed a filter: reported, but it does not count (crizotinib rows)
+    egfr = _finding(s, "var:chr7_55017807_55211651:174016:T:G")
+    assert egfr["filter"] == "LowAltReads" and egfr["counts_towards_verdict"] is False
+    assert all(r["finding"] != egfr["id"] for r in drugs["crizotinib"]["rows"])
+    # KRAS G12C is lost in R2 (present only in the parental): reported, never counted
+    kras = _finding(s, "var:chr12_25225577_25245847:19775:C:A")
+    assert kras["status"] == "lost" and kras["counts_towards_verdict"] is False
+    assert kras["sample_counts"]["alt_count"] == 0 and kras["parental_counts"]["alt_count"] == 100
+    assert all(r["finding"] != kras["id"] for d in drugs.values() for r in d["rows"])
+    # below-threshold fusion is no finding; ERBB2 gain is a VUS
+    assert not any(f["kind"] == "fusion" for f in s["findings"])
+    assert [f["id"] for f in s["vus"]] == ["cnv:ERBB2"]
+    assert _sample(data, "H3122_P")["drugs"] == {}
+
+
+def test_only_unverified_rows_give_unverified_prediction():
+    from resistcall.annotate import Finding
+
+    f = Finding(id="x", kind="snv", gene="ALK", sample="s", hgvs_p="p.G1202del",
+                counts_towards_verdict=True)
+    f.matches.append({"drug": "ceritinib", "drug_class": "alk_tki", "effect": "resistant",
+                      "evidence_level": "case_report", "verification": "recall",
+                      "table_line": 60, "mechanism_class": "on_target", "sources": [],
+                      "match_type": "exact", "note": ""})
+    v = drug_verdicts([f])
+    assert v["ceritinib"]["prediction"] == "resistant" and v["ceritinib"]["verified"] is False
+    assert v["lorlatinib"]["prediction"] == "no data" and v["lorlatinib"]["verified"] is None
+    assert v["lorlatinib"]["no_data_findings"] == ["x"]
+
+
+def test_phase_trans(tmp_path):
+    reads = _reads(5, "a", {24538: "T"}) + _reads(4, "b", {24520: "T"}) + _reads(10, "r", {})
+    bam = make_bam(tmp_path / "t.bam", "T", reads)
+    res = phase_pair(str(bam), Allele(ALK, 24538, "G", "T"), Allele(ALK, 24520, "C", "T"))
+    assert res["status"] == "trans" and res["reads_both"] == 0
+    assert (res["reads_a_only"], res["reads_b_only"], res["reads_spanning"]) == (5, 4, 19)
+    far = phase_pair(str(bam), Allele(ALK, 24538, "G", "T"), Allele(ALK, 13590, "C", "T"))
+    assert far["status"] == "unknown" and far["reads_both"] == 0
+
+
+def test_sites_only_vcf(tmp_path):
+    lines = [x for x in (DATA / "calls.vcf").read_text().splitlines()
+             if not x.startswith(("##FORMAT", "##parental"))]
+    out = []
+    for x in lines:
+        f = x.split("\t")
+        out.append("\t".join(f[:8]) if len(f) > 8 else x)
+    vcf = tmp_path / "sites.vcf"
+    vcf.write_text("\n".join(out) + "\n")
+    calls, samples, parental = read_vcf(vcf)
+    assert samples == ["."] and parental is None
+    hits = tmp_path / "hits.tsv"
+    assert main(["annotate", "--vcf", str(vcf), "--reference", str(REF), "--gtf", str(GTF),
+                 "--known", str(KNOWN), "--out", str(hits), "--json",
+                 str(tmp_path / "hits.json")]) == 0
+    import pandas as pd
+
+    tsv = pd.read_csv(hits, sep="\t", dtype=str, keep_default_na=False)
+    # every record once, no compound (parts cannot be placed in one sample)
+    assert set(tsv["sample"]) == {"."} and len(tsv) == 9
+    assert "compound" not in set(tsv["kind"])
+    assert (tsv["vaf"] == "").all()
+    data = json.loads((tmp_path / "hits.json").read_text())
+    assert data["parental"] is None and data["line"] == tmp_path.name
+
+
+def test_bad_inputs_fail_clearly(tmp_path, capsys):
+    bad = tmp_path / "known_resistance.tsv"
+    text = KNOWN.read_text().splitlines()
+    fields = text[6].split("\t")
+    fields[7] = "resistent"
+    text[6] = "\t".join(fields)
+    bad.write_text("\n".join(text) + "\n")
+    (tmp_path / "known_resistance.schema.yaml").write_text(
+        (REPO / "resources" / "known_resistance.schema.yaml").read_text())
+    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
+            "--gtf", str(GTF), "--known", str(bad), "--out", str(tmp_path / "h.tsv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "line 7" in err and "column effect" in err
+    assert not (tmp_path / "h.tsv").exists()
+    cnv = tmp_path / "cnv.tsv"
+    cnv.write_text("sample\tgene\tcall\nR\tMET\tamplification\n")
+    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
+            "--gtf", str(GTF), "--known", str(KNOWN), "--cnv", str(cnv),
+            "--out", str(tmp_path / "h.tsv")]
+    assert main(args) == 2
+    assert "lacks column(s) copy_number" in capsys.readouterr().err
