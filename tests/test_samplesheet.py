@@ -299,6 +299,16 @@ def test_quoted_cells_are_unwrapped_and_a_stray_quote_is_kept(base_config):
     assert sheets.samples.loc["CR1", "notes"] == '5" dish, unmatched quote'
 
 
+def test_check_files_false_checks_only_the_sheets(base_config):
+    """For `snakemake --lint` on a checkout without data: content rules still apply."""
+    config = _config(base_config, "bad/missing_file")
+    config["reference"]["fasta"] = "nowhere.fa"
+    sheets = load_sheets(config, SHEETS, check_files=False)
+    assert sheets.samples_of("H3122") == ["P", "CR1", "CR2"]
+    with pytest.raises(SheetError, match="duplicate sample name 'CR1'"):
+        load_sheets(_config(base_config, "bad/duplicate_sample"), SHEETS, check_files=False)
+
+
 def test_truncated_gzip_passes_the_cheap_load_but_not_the_deep_check(base_config):
     sheets = load_sheets(_config(base_config, "bad/truncated_gzip"), SHEETS)
     row = sheets.units.loc[("CR1", "lane1")]

@@ -615,6 +615,7 @@ def _unit_checks(
     fasta: Path | None,
     fasta_shown: str,
     problems: list[Problem],
+    check_files: bool = True,
 ) -> None:
     seen_units: dict[tuple[str, str], int] = {}
     seen_stems: dict[str, tuple[int, str, str]] = {}
@@ -639,8 +640,8 @@ def _unit_checks(
         if known is not None and row.sample and row.sample not in known:
             problems.append(Problem(shown, row.sheet_line, "sample",
                                     f"sample {row.sample!r} is not in {samples_shown}"))
-        if row.bam and (row.fq1 or row.fq2):
-            continue  # reported by the schema; do not pile file errors on top
+        if not check_files or (row.bam and (row.fq1 or row.fq2)):
+            continue  # (both: reported by the schema; do not pile file errors on top)
         for col in ("fq1", "fq2", "bam"):
             value = getattr(row, col)
             if not value:
@@ -671,19 +672,24 @@ def _unit_checks(
 
 
 def load_sheets(
-    config: dict[str, Any], base_dir: Path = Path("."), config_label: str = "config"
+    config: dict[str, Any],
+    base_dir: Path = Path("."),
+    config_label: str = "config",
+    check_files: bool = True,
 ) -> Sheets:
     """Load and validate the samples and units sheets named by ``config``.
 
     Relative paths (in the config and in the sheets) resolve against ``base_dir``, the working
     directory of the run. Also checks the files the config names (reference FASTA + .fai,
     GTF, BEDs, known-resistance table). Raises :class:`SheetError` with every problem.
+    ``check_files=False`` checks only the sheets' content, not the data files they name (for
+    ``snakemake --lint`` on a checkout without data); the sheets themselves must exist.
     """
     base_dir = Path(base_dir)
     check_config(config, config_label)
     problems: list[Problem] = []
     warnings: list[str] = []
-    ref_problems, fasta_ok = _reference_problems(config, base_dir)
+    ref_problems, fasta_ok = _reference_problems(config, base_dir) if check_files else ([], False)
     problems += [Problem(config_label, None, key, msg, kind="key") for key, msg in ref_problems]
     fasta = _resolve(base_dir, config["reference"]["fasta"]) if fasta_ok else None
 
@@ -697,7 +703,7 @@ def load_sheets(
         _cross_sample_checks(samples, s_shown, s_problems, warnings)
     if units is not None:
         _unit_checks(units, samples, u_shown, s_shown, base_dir, fasta,
-                     str(config["reference"]["fasta"]), u_problems)
+                     str(config["reference"]["fasta"]), u_problems, check_files)
     if samples is not None and units is not None:
         with_units = set(units["sample"])
         for row in samples.itertuples(index=False):
