@@ -368,3 +368,16 @@ def test_protein_change_agrees_with_bcftools_csq(tx, contigs, tmp_path):
             assert ours_alt == theirs_alt, (chrom, pos, ref, alt, ours.hgvs_p, pchange)
         checked += 1
     assert checked >= 30, checked
+
+
+def test_demo_spikes_annotated_exactly(tx, contigs):
+    """Every spike of the demo config carries its expected HGVS; annotate must reproduce it."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    spikes = (config.get("simulate") or {}).get("variants") or []
+    if not spikes:
+        pytest.skip("demo config has no simulated variants")
+    for v in spikes:
+        a = _ann(tx, contigs, v["chrom"], int(v["pos"]), v["ref"], v["alt"])
+        assert (a.gene, a.hgvs_c, a.hgvs_p) == (v["gene"], v["hgvs_c"], v["hgvs_p"]), v
