@@ -410,6 +410,9 @@ def test_deep_check_argument_combinations():
         f"{LABEL}: give --bam, or both --fq1 and --fq2 (paired-end reads)")
     assert _deep_error(fq1=READS / "P_R1.fastq.gz", fq2=READS / "P_R2.fastq.gz",
                        bam=BAMS / "P.bam") == f"{LABEL}: give either --fq1/--fq2 or --bam, not both"
+    same = READS / "P_R1.fastq.gz"
+    assert _deep_error(fq1=same, fq2=same) == (
+        f"{LABEL}: {same}: is the same file as fq1; fq2 must hold the mates of fq1")
     missing = READS / "nope_R1.fastq.gz"
     assert _deep_error(fq1=missing, fq2=READS / "P_R2.fastq.gz") == (
         f"{LABEL}: {missing}: file not found")

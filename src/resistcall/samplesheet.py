@@ -21,7 +21,6 @@ import functools
 import gzip
 import logging
 import os
-import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -892,6 +891,9 @@ def check_fastq_pair(fq1: str | Path, fq2: str | Path) -> int:
 def check_bam(bam: str | Path, reference: str | Path | None = None) -> int:
     """Read a BAM to the end (detects truncation mid-file); return the number of records."""
     bam = Path(bam)
+    if reference and not Path(f"{reference}.fai").is_file():
+        raise _InputError(reference, "the reference has no index: run "
+                                     f"`samtools faidx {reference}`")
     problems = _bam_head_problems(bam, Path(reference) if reference else None)
     if problems:
         raise _InputError(bam, "; ".join(problems))
@@ -916,6 +918,8 @@ def _check_unit(fq1, fq2, bam, reference) -> str:
             raise _InputError(path, problem)
     if bam:
         return f"BAM {bam} OK, {check_bam(bam, reference)} records"
+    if Path(fq1).resolve() == Path(fq2).resolve():
+        raise _InputError(fq2, "is the same file as fq1; fq2 must hold the mates of fq1")
     return f"FASTQ pair OK, {check_fastq_pair(fq1, fq2)} read pairs"
 
 
@@ -1018,8 +1022,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ok-marker", help="write a one-line OK summary here on success")
     p.set_defaults(func=_cmd_check_input)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    from resistcall.cli import main
-
-    sys.exit(main(["validate", *sys.argv[1:]]))
