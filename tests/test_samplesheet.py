@@ -546,6 +546,21 @@ def test_schemas_work_with_snakemake_validate():
         validate(config, str(schema_dir() / "config.schema.yaml"))
 
 
+def test_sheet_schemas_work_with_snakemake_validate_on_dataframes():
+    """The snakemake-workflows way: pandas reads the sheet, empty cells become NaN."""
+    import pandas as pd
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    for case in ("good/three_resistant", "good/bam"):
+        for name in ("samples", "units"):
+            frame = pd.read_csv(SHEETS / case / f"{name}.tsv", sep="\t", dtype=str)
+            validate(frame, str(schema_dir() / f"{name}.schema.yaml"))
+    frame = pd.read_csv(SHEETS / "bad/fq1_without_fq2/units.tsv", sep="\t", dtype=str)
+    with pytest.raises(WorkflowError):
+        validate(frame, str(schema_dir() / "units.schema.yaml"))
+
+
 def test_check_config_on_an_already_loaded_mapping():
     config = yaml.safe_load((SHEETS / "config.yaml").read_text())
     del config["panel"]["targets"]
