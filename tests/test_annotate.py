@@ -187,6 +187,9 @@ def test_drug_verdicts_r2_unverified_filtered_and_no_data(run):
     assert kras["status"] == "lost" and kras["counts_towards_verdict"] is False
     assert kras["sample_counts"]["alt_count"] == 0 and kras["parental_counts"]["alt_count"] == 100
     assert all(r["finding"] != kras["id"] for d in drugs.values() for r in d["rows"])
+    # 3 noise reads under GT 0/0 (not detected by the caller) are not a finding
+    ids = {f["id"] for k in ("findings", "vus", "other") for f in s[k]}
+    assert G1202R not in ids
     # below-threshold fusion is no finding; ERBB2 gain is a VUS
     assert not any(f["kind"] == "fusion" for f in s["findings"])
     assert [f["id"] for f in s["vus"]] == ["cnv:ERBB2"]

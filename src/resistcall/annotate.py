@@ -242,9 +242,10 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
                     v = v.decode() if isinstance(v, bytes) else str(v)
                     status = None if v in (".", "", "None") else v
                 gt = gts[si] if si < len(gts) else []
-                has_gt_alt = any(g == ai for g in gt[:-1]) if len(gt) > 1 else False
+                alleles = [g for g in gt[:-1] if g >= 0] if len(gt) > 1 else []
                 rows.append({**base, "sample": s, "alt_count": alt_count, "depth": depth,
-                             "vaf": vaf, "status": status, "gt_alt": has_gt_alt})
+                             "vaf": vaf, "status": status, "gt_called": bool(alleles),
+                             "gt_alt": ai in alleles})
     vcf.close()
     df = pd.DataFrame(rows)
     return df, samples or ["."], parental
@@ -264,7 +265,13 @@ def read_table(path: str | Path, required: tuple[str, ...], what: str) -> pd.Dat
 
 # ---- main computation ---------------------------------------------------------------------------
 def _present(row: dict) -> bool:
+    """Detected in the sample: the genotype when called (snv writes 0/1 only for detected
+    alleles, so a few noise reads under 0/0 are not a finding), else alt reads / VAF."""
     if row["sample"] == ".":
+        return True
+    if row.get("gt_called"):
+        return bool(row["gt_alt"])
+    if row.get("status") in ("acquired", "enriched", "shared"):
         return True
     if row.get("alt_count") is not None:
         return row["alt_count"] > 0
