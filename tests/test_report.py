@@ -637,3 +637,45 @@ def test_network_probe_catches_an_external_request(browser, tmp_path):
                     "</body></html>")
     requests = browser.open(page.as_uri())
     assert "http://127.0.0.1:9/x.png" in requests
+
+
+# ---------------------------------------------------------------------------- real annotate
+
+
+def test_report_renders_from_real_annotate_output(tmp_path):
+    """hits.json written by `resistcall annotate` itself (not a hand-made fixture)."""
+    annotate = pytest.importorskip("resistcall.annotate")
+    root = Path(__file__).resolve().parents[1]
+    data = root / "tests" / "data" / "annotate"
+    ref = root / "resources" / "reference"
+    known = root / "resources" / "known_resistance.tsv"
+    if not (data / "calls.vcf").exists() or not known.exists():
+        pytest.skip("annotate fixtures not present")
+    parser = argparse.ArgumentParser()
+    annotate.register(parser.add_subparsers(required=True))
+    args = parser.parse_args([
+        "annotate", "--vcf", str(data / "calls.vcf"), "--reference",
+        str(ref / "panel_GRCh38.fa"), "--gtf", str(ref / "panel_GRCh38.gtf"), "--known",
+        str(known), "--cnv", str(data / "cnv.tsv"), "--fusions", str(data / "fusions.tsv"),
+        "--line", "H3122", "--out", str(tmp_path / "hits.tsv"),
+        "--json", str(tmp_path / "hits.json")])
+    args.func(args)
+    model = run_cli(["report", "--hits", str(tmp_path / "hits.json"), "--vcf",
+                     str(data / "calls.vcf"), "--cnv", str(data / "cnv.tsv"), "--fusions",
+                     str(data / "fusions.tsv"), "--out", str(tmp_path / "report.html"),
+                     "--json", str(tmp_path / "report.json"), "--run-date", RUN_DATE])
+    hits = json.loads((tmp_path / "hits.json").read_text())
+    resistant = [s for s in hits["samples"] if s["condition"] == "resistant"]
+    assert model["resistant_samples"] == [s["sample"] for s in resistant]
+    for s in resistant:
+        for drug, entry in s["drugs"].items():
+            assert model["drug_grid"]["cells"][s["sample"]][drug]["prediction"] == (
+                entry["prediction"])
+        shown = {m["label"] for c in model["summary"] if c["sample"] == s["sample"]
+                 for m in c["mutations"] + c["lost"] + c["not_counted"]}
+        for f in s["findings"]:
+            if f["kind"] in ("snv", "mnv", "indel", "compound"):
+                assert f"{f['gene']} {f['hgvs_p']}" in shown
+    html = (tmp_path / "report.html").read_text()
+    assert "below the calling threshold" in html  # a sub-threshold fusion is not silent
+    json.loads((tmp_path / "report.json").read_text())

@@ -123,7 +123,8 @@ def copy_number_svg(rows: list[dict], targets: pd.DataFrame | None,
             ax.grid(axis="y", color="#e5e5e5", lw=0.6)
         axes[-1].set_xticks(range(len(genes)), genes)
         axes[-1].set_xlim(-0.6, len(genes) - 0.1)
-        axes[0].legend(loc="upper right", frameon=False, fontsize=7.5)
+        if axes[0].get_legend_handles_labels()[1]:
+            axes[0].legend(loc="upper right", frameon=False, fontsize=7.5)
     return _to_svg(fig, "Copy number: gene log2 ratio with confidence interval per resistant "
                    "sample, per-target ratios as grey points", "fig-cnv")
 

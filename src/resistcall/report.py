@@ -386,7 +386,10 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
                 for s in entry.get("superseded", []) or [] if isinstance(s, dict)
             ],
             "sources": cite(entry.get("sources")),
-            "unverified": (not verified) or any(not e["verified"] for e in deciding),
+            # flag the cell when its verdict rests on unverified rows only (a verified row
+            # that agrees carries it); the unverified rows themselves are tagged one by one
+            "unverified": (not verified) or bool(deciding) and not any(
+                e["verified"] for e in deciding),
         }
     return cells
 
@@ -525,8 +528,10 @@ def _phase_text(phase: Any) -> str | None:
         spanning = sum(int(p.get("reads_spanning") or 0) for p in pairs)
         words = {"cis": "on the same reads (cis)", "trans": "on different reads (trans)",
                  "cis+trans": "both together and apart (cis and trans)",
-                 "unknown": "phase unknown (parts too far apart or no reads)"}
+                 "unknown": "phase unknown"}
         text = words.get(status, status)
+        if status == "unknown" and phase.get("method"):
+            text += f" ({phase['method']})"
         return f"{text}; {both} of {spanning} spanning read pairs carry both" if spanning else text
     return str(phase)
 
@@ -660,7 +665,7 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
         if s.get("condition") == "parental":
             continue
         name = s["sample"]
-        mutations, not_counted = [], []
+        mutations, not_counted, lost = [], [], []
         for f in s.get("findings", []):
             if not is_small_variant(f):
                 continue
@@ -669,7 +674,12 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
                     "status": f.get("status"), "vaf": sc["vaf"], "vaf_parental": pc["vaf"],
                     "kind": finding_kind(f), "phase": _phase_text(f.get("phase")),
                     "filter": f.get("filter")}
-            (mutations if _counts_towards(f) else not_counted).append(item)
+            if _counts_towards(f):
+                mutations.append(item)
+            elif f.get("status") == "lost":
+                lost.append(item)
+            else:
+                not_counted.append(item)
         cn_changes = cn_unknown = None
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
@@ -699,6 +709,7 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             "notes": notes,
             "mutations": mutations,
             "not_counted": not_counted,
+            "lost": lost,
             "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
             "copy_number": cn_changes,
             "copy_number_not_estimable": cn_unknown,
@@ -711,6 +722,8 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             "resistance_expected": by_prediction["resistant"],
             "no_data": by_prediction["no data"],
             "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
+            "other_options": [d for d, c in cells.items() if d not in ALK_INHIBITORS
+                              and c["prediction"] == "sensitive"],
             "headline": _headline(by_prediction),
         })
     return cards
@@ -723,16 +736,24 @@ def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | N
         rows = [r for r in fusions if r["sample"] == entry["sample"]]
         found = [r for r in rows if r["positive"]]
         par_found = [r for r in fusions if r["sample"] == parental and r["positive"]]
-        state = "detected" if found else "not run"
+        state = "detected" if found else "no row"
         if not found and rows:
             calls = {str(r.get("call") or "").lower() for r in rows}
             state = "not assessable" if "not assessable" in calls else "not detected"
+        details = []
+        for r in rows:
+            if r["positive"]:
+                continue
+            if r.get("status"):
+                details.append(str(r["status"]))
+            elif str(r.get("call")) == "below threshold":
+                details.append(f"{_fusion_label(r)} candidate below the calling threshold "
+                               f"({_clean(r.get('fragments'))} fragments)")
         return {
             "state": state,
             "labels": sorted({_fusion_label(r) for r in found}),
             "in_parental": bool(par_found) if parental else None,
-            "detail": "; ".join(str(r["status"]) for r in rows
-                                if not r["positive"] and r.get("status")) or None,
+            "detail": "; ".join(details) or None,
         }
     # without fusions.tsv the annotator may still carry a fusion finding
     mine = [f for f in entry.get("findings", []) if finding_kind(f) == "fusion"]
