@@ -79,6 +79,7 @@ class Settings:
     min_depth: int = 20
     min_clip: int = 5
     min_clip_match: int = 3
+    min_cluster_reads: int = 1
     max_insert: int = 1000
     anchor: int = 8
     gene_pad: int = 1000
@@ -257,9 +258,9 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
     cands: list[Junction] = []
     for (chrom, pos, side), group in sorted(clips.items()):
         long = [c.outward for c in group if len(c.outward) >= k]
-        if len({c.name for c in group if len(c.outward) >= k}) < 2:
+        if len({c.name for c in group if len(c.outward) >= k}) < cfg.min_cluster_reads:
             continue
-        cons = consensus(long)
+        cons = consensus(long, min_depth=min(2, len(long)))
         if (len(cons) < k or _has_adapter(cons) or _low_complexity(cons)
                 or _low_complexity(cons[:20])):
             continue  # adapter read-through, poly-G / poly-T tails
