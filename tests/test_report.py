@@ -679,3 +679,21 @@ def test_report_renders_from_real_annotate_output(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "below the calling threshold" in html  # a sub-threshold fusion is not silent
     json.loads((tmp_path / "report.json").read_text())
+
+
+def test_single_sample_mode_without_parental(tmp_path):
+    hits = json.loads((FIX / "hits.json").read_text())
+    hits["parental"] = None
+    hits["samples"] = [s for s in hits["samples"] if s["condition"] != "parental"]
+    for s in hits["samples"]:
+        for f in s["findings"] + s["vus"] + s["other"]:
+            f["parental_counts"] = None
+    path = tmp_path / "hits.json"
+    path.write_text(json.dumps(hits))
+    model = run_cli(["report", "--hits", str(path), "--out", str(tmp_path / "r.html"),
+                     "--run-date", RUN_DATE])
+    assert model["parental"] is None and model["resistant_samples"] == [CR1, CR2]
+    html = (tmp_path / "r.html").read_text()
+    assert "none (single-sample mode)" in html and "changes cannot be dated" in html
+    assert "no parental VAF to plot against" in html
+    assert model["drug_grid"]["cells"][CR2]["lorlatinib"]["prediction"] == "sensitive"
