@@ -85,6 +85,19 @@ BAD = {
         "sample 'P' unit 'CR1.lane1' (line 2) give the same file stem 'P.CR1.lane1'; rename a "
         "unit",
     ],
+    "swapped_mates": [
+        f"bad/swapped_mates/{U}, line 3, column fq2: fq1 holds read 2 and fq2 holds read 1 "
+        "(from the read headers): swap them",
+    ],
+    "not_mates": [
+        f"bad/not_mates/{U}, line 3, column fq2: first read name "
+        "'CR2:1:FC0001:1:1101:1001:2007' differs from 'CR1:1:FC0001:1:1101:1001:2007' in "
+        "reads/CR1_R1.fastq.gz: the files are not mates",
+    ],
+    "single_end_bam": [
+        f"bad/single_end_bam/{U}, line 3, column bam: BAM holds single-end reads (no read among "
+        "the first 1000 is paired); resistcall needs paired-end reads",
+    ],
     "resistant_without_parental": [
         f"bad/resistant_without_parental/{S}, line {n}, column line: resistant sample '{s}' has "
         "no parental sample in line 'H3122': add a row with line H3122 and condition parental"

@@ -25,7 +25,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -317,22 +317,38 @@ def _record_problem(record: tuple[bytes, ...], number: int) -> str | None:
     return None
 
 
-def _fastq_head_problem(path: Path) -> str | None:
-    """Cheap look at a FASTQ: compression matches the name, first record is FASTQ-shaped."""
+def _fastq_head(path: Path) -> tuple[str | None, bytes]:
+    """Cheap look at a FASTQ: compression matches the name, first record is FASTQ-shaped.
+
+    Returns (problem or None, first header line).
+    """
     gz = _is_gzip(path)
     if path.name.endswith(".gz") and not gz:
-        return "file name ends in .gz but the file is not gzip-compressed"
+        return "file name ends in .gz but the file is not gzip-compressed", b""
     try:
         with gzip.open(path, "rb") if gz else path.open("rb") as handle:
             record = tuple(handle.readline() for _ in range(4))
     except (OSError, EOFError, zlib.error) as exc:
-        return f"cannot be decompressed ({exc})"
+        return f"cannot be decompressed ({exc})", b""
     if not record[0]:
-        return "contains no reads"
+        return "contains no reads", b""
     if not record[3]:
-        return "ends inside the first FASTQ record (truncated?)"
+        return "ends inside the first FASTQ record (truncated?)", b""
     problem = _record_problem(record, 1)
-    return f"not FASTQ: {problem}" if problem else None
+    return (f"not FASTQ: {problem}" if problem else None), record[0].rstrip()
+
+
+def _mate_problem(head1: bytes, head2: bytes, fq1: str) -> str | None:
+    """First records of fq1/fq2 must be mates: same name, and not R2-then-R1 (Illumina)."""
+    name1, name2 = (_strip_mate(_names([h]))[0][1:] for h in (head1, head2))
+    if name1 != name2:
+        return (f"first read name {name2.decode(errors='replace')!r} differs from "
+                f"{name1.decode(errors='replace')!r} in {fq1}: the files are not mates")
+    read1, read2 = (h.split(None, 1)[1][:2] if len(h.split(None, 1)) > 1 else b""
+                    for h in (head1, head2))
+    if (read1, read2) == (b"2:", b"1:") or (head1.endswith(b"/2") and head2.endswith(b"/1")):
+        return "fq1 holds read 2 and fq2 holds read 1 (from the read headers): swap them"
+    return None
 
 
 def bgzf_eof_present(path: str | Path) -> bool:
@@ -352,10 +368,14 @@ def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") ->
     try:
         with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
             n_sq = len(bam.references)
+            flags = [read.flag for read in islice(bam.fetch(until_eof=True), 1000)]
     except (ValueError, OSError) as exc:
         return [f"cannot be opened as BAM ({exc})"]
     if n_sq == 0:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
+    if flags and not any(flag & 0x1 for flag in flags):
+        return ["BAM holds single-end reads (no read among the first 1000 is paired); "
+                "resistcall needs paired-end reads"]
     if fasta is None:
         return []
     problems = check_bam_matches_reference(path, fasta)
@@ -641,6 +661,7 @@ def _unit_checks(
                                     f"sample {row.sample!r} is not in {samples_shown}"))
         if not check_files or (row.bam and (row.fq1 or row.fq2)):
             continue  # (both: reported by the schema; do not pile file errors on top)
+        heads: dict[str, bytes] = {}
         for col in ("fq1", "fq2", "bam"):
             value = getattr(row, col)
             if not value:
@@ -664,10 +685,14 @@ def _unit_checks(
                     found = _bam_head_problems(path, fasta, fasta_shown)
                     problem = "; ".join(found) if found else None
                 else:
-                    problem = _fastq_head_problem(path)
+                    problem, heads[col] = _fastq_head(path)
                     problem = f"{value}: {problem}" if problem else None
             if problem:
                 problems.append(Problem(shown, row.sheet_line, col, problem))
+        if heads.get("fq1") and heads.get("fq2"):
+            problem = _mate_problem(heads["fq1"], heads["fq2"], row.fq1)
+            if problem:
+                problems.append(Problem(shown, row.sheet_line, "fq2", problem))
 
 
 def load_sheets(

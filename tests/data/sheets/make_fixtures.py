@@ -58,7 +58,9 @@ def fastq_pair(name: str, seed: int, n: int) -> tuple[str, str]:
     return "".join(r1), "".join(r2)
 
 
-def write_bam(path: Path, sample: str, seed: int, n: int, header_from: str | None = None) -> None:
+def write_bam(
+    path: Path, sample: str, seed: int, n: int, header_from: str | None = None, paired=True
+) -> None:
     """Coordinate-sorted paired BAM on the panel reference (or a foreign header)."""
     if header_from == "hg38":
         sq = [{"SN": "chr2", "LN": 242193529}, {"SN": "chr7", "LN": 159345973}]
@@ -89,6 +91,9 @@ def write_bam(path: Path, sample: str, seed: int, n: int, header_from: str | Non
                 a.template_length = FRAGMENT if mate == 1 else -FRAGMENT
                 a.query_qualities = pysam.qualitystring_to_array(_qual(rng, READ_LEN))
                 a.set_tag("RG", f"{sample}.1")
+                if not paired:
+                    a.flag &= 0x10
+                    a.next_reference_id, a.next_reference_start, a.template_length = -1, -1, 0
                 records.append(a)
         for a in sorted(records, key=lambda r: (r.reference_start, r.flag)):
             out.write(a)
@@ -139,6 +144,7 @@ def main() -> None:
     for seed, name in enumerate(("P", "CR1", "CR2"), start=61):
         write_bam(bams / f"{name}.bam", name, seed, 30)
     write_bam(bams / "hg38.bam", "HG", 71, 30, header_from="hg38")
+    write_bam(bams / "single_end.bam", "SE", 75, 30, paired=False)
     write_bam(bams / "big.bam", "BIG", 73, 2000)
     data = (bams / "big.bam").read_bytes()
     (bams / "truncated.bam").write_bytes(data[: len(data) // 2])
