@@ -257,7 +257,7 @@ class Library:
     fusion: np.ndarray  # bool: fragment from the fused allele
     carrier: np.ndarray  # (n, n_variants) bool: fragment carries variant i
     covers: np.ndarray  # (n, n_variants) bool: fragment covers variant i
-    names: list[str] = field(default_factory=list)
+    r1_reverse: np.ndarray | None = None  # bool: R1 reads the fragment's reverse strand
 
     @property
     def n(self) -> int:
@@ -613,7 +613,7 @@ def simulate_library(
     lib = Library(
         r1=r1, r2=r2, q1=q1, q2=q2, length=rl, chrom=cid[order], start=start[order],
         end=end[order], duplicate=duplicate, on_target=on_target[order],
-        fusion=fusion_mask[order], carrier=carrier[order], covers=covers[order],
+        fusion=fusion_mask[order], carrier=carrier[order], covers=covers[order], r1_reverse=st,
     )
     if out_r1 is not None and out_r2 is not None:
         write_fastq_pair(lib, out_r1, out_r2, read_prefix, compresslevel)
