@@ -547,6 +547,16 @@ def test_stale_fai_is_reported(base_config, tmp_path):
         load_sheets(config, SHEETS)
 
 
+@pytest.mark.parametrize("name", ["config", "samples", "units"])
+def test_schemas_are_valid_json_schema_with_a_message_per_field(name):
+    import jsonschema
+
+    schema = yaml.safe_load((schema_dir() / f"{name}.schema.yaml").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    if name != "config":
+        assert all("errorMessage" in prop for prop in schema["properties"].values())
+
+
 def test_schemas_work_with_snakemake_validate():
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
