@@ -697,3 +697,14 @@ def test_single_sample_mode_without_parental(tmp_path):
     assert "none (single-sample mode)" in html and "changes cannot be dated" in html
     assert "no parental VAF to plot against" in html
     assert model["drug_grid"]["cells"][CR2]["lorlatinib"]["prediction"] == "sensitive"
+
+
+def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
+    table = rendered["html"].split('id="cnv-table"')[1].split("</table>")[0]
+    met = next(r for r in table.split("<tr>") if "<td>H3122_CR1</td><td>MET</td>" in r)
+    assert "8.3 (7.3–9.3)" in met and "4.00" in met and "amplification" in met
+    kras = next(r for r in table.split("<tr>") if "<td>H3122_CR2</td><td>KRAS</td>" in r)
+    assert "insufficient data" in kras and "fewer than 3 usable targets" in kras
+    assert "not a FISH/ISH result" in rendered["html"]
+    # the parental is not a row of the copy-number table (it is the reference)
+    assert "<td>H3122_P</td>" not in table

@@ -298,8 +298,13 @@ def main() -> None:
     rows = []
     for s, genes in CNV.items():
         for g, (l2, cn, lo, hi, call) in genes.items():
+            other = {"MET": "EGFR", "EGFR": "MET"}.get(g)
+            ratio = round(2 ** (l2 - genes[other][0]), 3) if other else float("nan")
+            note = "fewer than 3 usable targets" if call == "insufficient data" else ""
             rows.append({"sample": s, "gene": g, "n_targets": N_TARGETS[g], "log2_ratio": l2,
-                         "copy_number": cn, "ci_low": lo, "ci_high": hi, "call": call})
+                         "copy_number": cn, "ci_low": lo, "ci_high": hi, "call": call,
+                         "role": "resistant", "reference": "parental",
+                         "chrom_ratio": ratio, "warning": note})
     pd.DataFrame(rows).to_csv(HERE / "cnv.tsv", sep="\t", index=False, na_rep="NA")
 
     trows = []
