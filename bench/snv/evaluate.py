@@ -79,13 +79,13 @@ def f1(tp: int, fp: int, fn: int) -> float:
 
 def main() -> None:
     out = Path(sys.argv[1])
-    lines = ("H3122", "HCC827")
+    cases = pd.read_csv(out / "cases.tsv", sep="\t", header=None, names=["line", "seed", "prefix"])
     rows, neg, times = [], [], []
-    for line in lines:
-        truth = pd.read_csv(out / f"{line}.truth.tsv", sep="\t")
-        truth["depth"] = site_depth(out / f"{line}.Bspk.bam", truth)
+    for line, pre in zip(cases.line, cases.prefix, strict=True):
+        truth = pd.read_csv(out / f"{pre}.truth.tsv", sep="\t")
+        truth["depth"] = site_depth(out / f"{pre}.Bspk.bam", truth)
         keys = set(zip(truth.contig, truth.pos, truth.ref, truth.alt, strict=True))
-        calls = tool_calls(out, f"{line}.spiked")
+        calls = tool_calls(out, f"{pre}.spiked")
         for tool in TOOLS:
             hit = [
                 k in calls[tool]
@@ -94,18 +94,18 @@ def main() -> None:
             t = truth.assign(tool=tool, hit=hit, line=line)
             rows.append(t)
             fp = len(calls[tool] - keys)
-            negc = tool_calls(out, f"{line}.neg")[tool]
+            negc = tool_calls(out, f"{pre}.neg")[tool]
             neg.append(
                 {"line": line, "tool": tool, "fp_spiked": fp, "false_acquired_unspiked": len(negc)}
             )
         for case in ("spiked", "neg"):
             for tool, suf in zip(TOOLS, ("rc", "bcf", "fb"), strict=True):
-                p = out / f"{line}.{case}.{suf}.time"
+                p = out / f"{pre}.{case}.{suf}.time"
                 if p.exists():
                     sec, kb = p.read_text().split()
                     times.append(
                         {
-                            "case": f"{line}.{case}",
+                            "case": f"{pre}.{case}",
                             "tool": tool,
                             "wall_s": float(sec),
                             "max_rss_MB": round(int(kb) / 1024, 1),
@@ -150,13 +150,15 @@ def main() -> None:
     print(pd.DataFrame(summ).to_markdown(index=False))
     print("\n## False acquired calls on unspiked real halves (A vs B of one line)\n")
     print(
-        negdf.pivot_table(index="line", columns="tool", values="false_acquired_unspiked")[
-            list(TOOLS)
-        ].to_markdown()
+        negdf.pivot_table(
+            index="line", columns="tool", values="false_acquired_unspiked", aggfunc="sum"
+        )[list(TOOLS)].to_markdown()
     )
+    print(f"\n(splits per line: {cases.groupby('line').size().to_dict()})")
     if times:
         print("\n## Wall time / peak memory per case\n")
-        print(pd.DataFrame(times).to_markdown(index=False))
+        tdf = pd.DataFrame(times)
+        print(tdf.groupby("tool")[["wall_s", "max_rss_MB"]].agg(["median", "max"]).to_markdown())
 
 
 if __name__ == "__main__":

@@ -24,20 +24,14 @@ align() {  # fq prefix, sample name, out bam
     | samtools sort -o "$3" - && samtools index "$3"
 }
 
+SEEDS=${SEEDS:-"11 23 37"}
 for L in H3122 HCC827; do
   if [ ! -e $L.panel.bam ]; then  # real reads realigned to the panel reference
     samtools collate -Ou "$REAL/${L}_EML4.bam" "$OUT/col_$L" | samtools view -u -F 0x900 - \
       | samtools fastq -1 ${L}_1.fq -2 ${L}_2.fq -0 /dev/null -s /dev/null -n - 2>/dev/null
     align $L $L $L.panel.bam
   fi
-  SEED=$([ $L = H3122 ] && echo 11 || echo 23)
   samtools sort -n -o $L.byname.bam $L.panel.bam
-  $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $L.spk $SEED
-  $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $L.neg $SEED --no-spike
-  align $L.spk.A ${L}_A $L.A.bam
-  align $L.spk.B ${L}_Bspiked $L.Bspk.bam
-  align $L.neg.B ${L}_B $L.B.bam
-  cp $L.spk.truth.tsv $L.truth.tsv
 done
 
 # peers + resistcall, timed; case = parental resistant
@@ -53,8 +47,22 @@ run_case() {  # name parental resistant
     -X -u $p $r 2>/dev/null | bcftools norm -m -any -f $REF -Oz \
     -o $n.fb.vcf.gz 2>/dev/null"
 }
+
+: > cases.tsv
 for L in H3122 HCC827; do
-  run_case $L.spiked $L.A.bam $L.Bspk.bam
-  run_case $L.neg $L.A.bam $L.B.bam
+  for SEED in $SEEDS; do
+    P=$L.s$SEED
+    # split + spike (half B) and the same split unspiked (negative control)
+    $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $P.spk $SEED
+    $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $P.neg $SEED --no-spike
+    align $P.spk.A ${L}_A $P.A.bam
+    align $P.spk.B ${L}_Bspiked $P.Bspk.bam
+    align $P.neg.B ${L}_B $P.B.bam
+    cp $P.spk.truth.tsv $P.truth.tsv
+    run_case $P.spiked $P.A.bam $P.Bspk.bam
+    run_case $P.neg $P.A.bam $P.B.bam
+    printf "%s\t%s\t%s\n" $L $SEED $P >> cases.tsv
+    rm -f $P.spk.*_?.fq $P.neg.*_?.fq
+  done
 done
 $PY "$ROOT/bench/snv/evaluate.py" "$OUT"

@@ -6,7 +6,10 @@ parameter comes from :class:`PileupParams`, and counting uses htslib's column en
 (``PileupColumn.get_query_sequences`` / ``get_query_qualities``, C level) plus numpy per column,
 so there is no per-read Python loop over a deep pileup. Overlapping mates of one fragment are
 counted once by htslib (``ignore_overlaps=True`` zeroes the quality of one mate's base, which the
-base-quality threshold then drops).
+base-quality threshold then drops, and gives the kept base 0.8 x the summed quality when the mates
+agree). ``stepper="samtools"`` is used because it is the pysam stepper that honours both
+``flag_filter`` and ``min_mapping_quality`` (``"nofilter"`` ignores both, ``"all"`` ignores the
+mapping-quality threshold).
 
 The result per region is a :class:`Counts`: per-position, per-allele (A C G T N and ``*`` =
 spanned by a deletion), per-strand counts, quality sums, summed per-base error probabilities,
@@ -127,7 +130,7 @@ def count_region(
         start,
         end,
         truncate=True,
-        stepper="nofilter",
+        stepper="samtools",
         flag_filter=params.flag_filter,
         max_depth=params.max_depth,
         min_base_quality=params.min_base_quality,
@@ -220,7 +223,7 @@ def read_positions(
         pos,
         pos + 1,
         truncate=True,
-        stepper="nofilter",
+        stepper="samtools",
         flag_filter=params.flag_filter,
         max_depth=params.max_depth,
         min_base_quality=params.min_base_quality,

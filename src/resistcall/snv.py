@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pysam
 from scipy import stats
+from scipy.special import logsumexp
 
 from resistcall import __version__
 from resistcall.errors import UserError
@@ -223,8 +224,16 @@ def fit_background(samples: list[SampleCounts], cfg: SnvConfig) -> dict[str, tup
 
 def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """P(X >= k) for X ~ BetaBinomial(n, a, b); 1 where k <= 0."""
-    k = np.asarray(k)
-    out = stats.betabinom.sf(np.maximum(k - 1, 0), np.maximum(n, 1), a, b)
+    k, n, a, b = np.broadcast_arrays(
+        np.asarray(k, dtype=np.int64), np.maximum(np.asarray(n, dtype=np.int64), 1),
+        np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+    )
+    out = stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b)
+    # scipy's sf is 1 - cdf: far tails cancel to 0. Sum the tail pmf in log space there.
+    small = (out < 1e-3) & (k > 0) & (k <= n)
+    for i in np.flatnonzero(small):
+        j = np.arange(k[i], min(n[i], k[i] + 5000) + 1)
+        out[i] = np.exp(logsumexp(stats.betabinom.logpmf(j, n[i], a[i], b[i])))
     return np.where(k <= 0, 1.0, out)
 
 
@@ -767,7 +776,7 @@ def hotspot_verdicts(
             for j, r in calls.sites.iterrows():
                 if r.contig != site.chrom:
                     continue
-                span = range(int(r.pos) + 1, int(r.pos) + 1 + max(len(r.ref), 2))
+                span = range(int(r.pos) + 1, int(r.pos) + 1 + max(len(r.ref), len(r.alt)))
                 if not set(span) & set(pos1):
                     continue
                 if r.kind == "snv" and int(r.pos) + 1 not in pos1:
@@ -835,9 +844,9 @@ def merged_regions(path: str | Path, fasta: pysam.FastaFile) -> pd.DataFrame:
 
 def load_hotspot_sites(known: str, gtf: str) -> pd.DataFrame:
     """Known-resistance table + GTF -> codon positions (``resistcall.hotspots``)."""
-    from resistcall import hotspots  # delivered by the annotation stage
+    from resistcall import hotspots  # owned by the annotation stage
 
-    return hotspots.hotspot_sites(known, gtf)
+    return hotspots.sites_from_known(known, gtf)
 
 
 def run(

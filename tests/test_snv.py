@@ -1,0 +1,258 @@
+"""SNV/indel caller: statistics, STATUS, VCF contract and hotspot verdicts on real-shaped BAMs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+from cyvcf2 import VCF
+from test_pileup import ALK, REF, _ref, make_bam
+
+from resistcall import snv
+from resistcall.cli import main
+from resistcall.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+SNV_POS, DEL_POS, GERM_POS, LOST_POS = 24600, 24650, 24520, 24720
+
+
+def _alt(pos: int) -> str:
+    ref = _ref(pos)
+    return "A" if ref != "A" else "C"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Parental and resistant BAMs (0.2% random errors) with known variants.
+
+    parental: germline 50% at GERM_POS, 30% at LOST_POS.
+    resistant: germline 50%, SNV 5% at SNV_POS, 3 bp deletion 10% at DEL_POS.
+    """
+    d = tmp_path_factory.mktemp("pair")
+    germ = (GERM_POS, _ref(GERM_POS), _alt(GERM_POS), 0.5)
+    lost = (LOST_POS, _ref(LOST_POS), _alt(LOST_POS), 0.3)
+    snv_v = (SNV_POS, _ref(SNV_POS), _alt(SNV_POS), 0.05)
+    del_v = (DEL_POS, _ref(DEL_POS, 4), _ref(DEL_POS), 0.10)
+    par = make_bam(d / "par.bam", "PAR", 1800, [germ, lost], seed=10, error_rate=0.002)
+    res = make_bam(d / "res.bam", "RES", 1800, [germ, snv_v, del_v], seed=11, error_rate=0.002)
+    clean = make_bam(d / "res2.bam", "RES2", 1800, [germ], seed=12, error_rate=0.002)
+    bed = d / "regions.bed"
+    bed.write_text(f"{ALK}\t24350\t24850\tALK_test\n")
+    return {"dir": d, "par": par, "res": res, "res2": clean, "bed": bed,
+            "snv": snv_v, "del": del_v, "germ": germ, "lost": lost}
+
+
+def _records(path: Path) -> dict[tuple[int, str, str], object]:
+    return {(v.POS - 1, v.REF, v.ALT[0]): v for v in VCF(str(path))}
+
+
+@pytest.fixture(scope="module")
+def paired_vcf(pair):
+    out = pair["dir"] / "calls.vcf.gz"
+    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+               "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
+               "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_statuses_and_no_noise_calls(pair, paired_vcf):
+    recs = _records(paired_vcf)
+    s, d, g, lo = pair["snv"], pair["del"], pair["germ"], pair["lost"]
+    assert recs[s[:3]].INFO["STATUS"] == "acquired"
+    assert recs[d[:3]].INFO["STATUS"] == "acquired"
+    assert recs[g[:3]].INFO["STATUS"] == "shared"
+    assert recs[lo[:3]].INFO["STATUS"] == "lost"
+    for key in (s[:3], d[:3], g[:3], lo[:3]):
+        assert recs[key].FILTER is None  # PASS
+    # 0.2% random errors at ~600x must not produce any other record
+    assert set(recs) == {s[:3], d[:3], g[:3], lo[:3]}
+
+
+def test_vcf_contract(pair, paired_vcf):
+    assert Path(str(paired_vcf) + ".tbi").exists()
+    vcf = VCF(str(paired_vcf))
+    assert vcf.samples == ["PAR", "RES"]
+    raw = vcf.raw_header
+    assert "##parental=PAR" in raw
+    assert "##fileformat=VCFv4.2" in raw
+    for name in snv.FILTERS:
+        assert f"##FILTER=<ID={name}," in raw
+    rec = _records(paired_vcf)[pair["snv"][:3]]
+    ad = rec.format("AD")
+    dp = rec.format("DP")[:, 0]
+    af = rec.format("AF")[:, 0]
+    sb = rec.format("SB")
+    assert (ad.sum(axis=1) <= dp).all()
+    assert af[1] == pytest.approx(ad[1, 1] / dp[1], abs=1e-3)
+    assert 0.02 < af[1] < 0.09 and af[0] < 0.01  # parental: random errors only
+    assert sb[1, 2] + sb[1, 3] == ad[1, 1]  # alt forward + reverse = alt
+    assert list(rec.format("STATUS")) == [".", "acquired"]
+    assert rec.INFO["PENR"] < rec.INFO["PTHR"] and rec.INFO["PDET"] < rec.INFO["PTHR"]
+    assert rec.format("GT") is not None
+    assert rec.genotypes[1][:2] == [0, 1] and rec.genotypes[0][:2] == [0, 0]
+
+
+@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed")
+def test_bcftools_reads_and_norm_changes_nothing(paired_vcf, tmp_path):
+    view = subprocess.run(["bcftools", "view", "-H", str(paired_vcf)], capture_output=True,
+                          text=True, check=True)
+    out = tmp_path / "norm.vcf"
+    norm = subprocess.run(["bcftools", "norm", "-f", str(REF), "-o", str(out), str(paired_vcf)],
+                          capture_output=True, text=True, check=True)
+    assert "0/0/0/0" in norm.stderr.replace("\t", "/") or "/0/0/0" in norm.stderr
+    normed = subprocess.run(["bcftools", "view", "-H", str(out)], capture_output=True,
+                            text=True, check=True)
+    assert normed.stdout == view.stdout
+
+
+def test_deletion_is_left_normalised_in_repeat():
+    with pysam.FastaFile(str(REF)) as fa:
+        seq = fa.fetch(ALK, 24300, 24900).upper()
+        i = next(i for i in range(len(seq) - 4) if seq[i] == seq[i + 1] == seq[i + 2] != seq[i - 1])
+        run_end = i
+        while seq[run_end + 1] == seq[i]:
+            run_end += 1
+        pos = 24300 + run_end - 1  # delete the last base of the run, anchored inside it
+        got = snv.normalise(fa, ALK, pos, seq[run_end - 1 : run_end + 1], seq[run_end - 1])
+    assert got == (24300 + i - 1, seq[i - 1] + seq[i], seq[i - 1])
+
+
+def test_single_sample_mode(pair, tmp_path):
+    out = tmp_path / "single.vcf.gz"
+    main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+          "--resistant", str(pair["res"]), "--out", str(out)])
+    vcf = VCF(str(out))
+    assert "##parental" not in vcf.raw_header
+    recs = _records(out)
+    assert pair["snv"][:3] in recs and pair["germ"][:3] in recs
+    assert all("STATUS" not in dict(v.INFO) for v in recs.values())
+
+
+def test_several_resistant_samples(pair, tmp_path):
+    out = tmp_path / "multi.vcf.gz"
+    main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+          "--parental", str(pair["par"]), "--resistant", str(pair["res2"]), str(pair["res"]),
+          "--out", str(out)])
+    assert VCF(str(out)).samples == ["PAR", "RES2", "RES"]
+    rec = _records(out)[pair["snv"][:3]]
+    assert list(rec.format("STATUS")) == [".", ".", "acquired"]
+    assert rec.INFO["STATUS"] == "acquired" and rec.INFO["EVIDENCE"] == "RES"
+
+
+def test_hotspot_verdicts(pair, tmp_path):
+    sites = pd.DataFrame(
+        {
+            "gene": ["ALK", "ALK", "ALK"],
+            "hgvs_p": ["p.X1A", "p.X2A", "p.X3A"],
+            "residue": ["X1", "X2", "X3"],
+            "chrom": [ALK] * 3,
+            # codon holding the spiked SNV; a covered clean codon; an uncovered codon
+            "positions": [[SNV_POS, SNV_POS + 1, SNV_POS + 2], [24801, 24802, 24803],
+                          "29001,29002,29003"],
+        }
+    )
+    cfg = snv.SnvConfig(min_vaf=0.05)
+    out = tmp_path / "h.vcf.gz"
+    hot = tmp_path / "hot.tsv"
+    snv.run(str(REF), str(pair["bed"]), [str(pair["res"])], str(out), str(pair["par"]), cfg,
+            sites, str(hot))
+    t = pd.read_csv(hot, sep="\t")
+    assert list(t.columns) == ["sample", "gene", "hgvs_p", "residue", "chrom", "positions",
+                               "genomic", "depth", "alt_count", "vaf", "verdict", "depth_needed"]
+    v = t.set_index(["sample", "hgvs_p"])
+    assert v.loc[("RES", "p.X1A"), "verdict"] == "mutated"
+    assert v.loc[("RES", "p.X1A"), "alt_count"] > 5
+    assert v.loc[("PAR", "p.X1A"), "verdict"] == "wild type"
+    assert v.loc[("RES", "p.X3A"), "verdict"] == "insufficient depth"
+    assert v.loc[("RES", "p.X3A"), "depth"] == 0
+    need = int(t.depth_needed.iloc[0])
+    assert 20 < need < v.loc[("PAR", "p.X1A"), "depth"]
+    assert v.loc[("PAR", "p.X1A"), "genomic"] == f"chr2:{29196227 + SNV_POS}"
+    # at 1% the same depth is not enough: the verdict must not claim wild type
+    snv.run(str(REF), str(pair["bed"]), [str(pair["res"])], str(out), str(pair["par"]),
+            snv.SnvConfig(min_vaf=0.005), sites, str(hot))
+    t = pd.read_csv(hot, sep="\t").set_index(["sample", "hgvs_p"])
+    assert t.loc[("PAR", "p.X2A"), "verdict"] == "insufficient depth"
+
+
+def test_known_table_hotspots_via_cli(pair, tmp_path):
+    known = ROOT / "resources" / "known_resistance.tsv"
+    if not known.exists():
+        pytest.skip("known-resistance table not built in this checkout")
+    out, hot = tmp_path / "c.vcf.gz", tmp_path / "hot.tsv"
+    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+               "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
+               "--out", str(out), "--hotspots", str(known),
+               "--gtf", str(ROOT / "resources/reference/panel_GRCh38.gtf"),
+               "--hotspots-out", str(hot)])
+    assert rc == 0
+    t = pd.read_csv(hot, sep="\t")
+    assert set(t["sample"]) == {"PAR", "RES"}
+    assert "p.G1202R" in set(t.hgvs_p)
+    # these BAMs cover 24350-24850 only: no ALK kinase hotspot may be called wild type
+    assert (t.verdict == "insufficient depth").all()
+
+
+def test_paired_tests_and_status_rules():
+    a0, b0 = np.array([0.1] * 4), np.array([1000.0] * 4)
+    kr = np.array([25, 250, 250, 0])
+    nr = np.array([500, 500, 500, 500])
+    kp = np.array([0, 250, 25, 150])
+    np_ = np.array([500, 500, 500, 500])
+    p_enr, p_dep = snv.paired_tests(kr, nr, kp, np_, a0, b0, 1e-3)
+    assert p_enr[0] < 1e-10  # 5% from 0%: enriched over a clean parental
+    assert p_enr[1] > 0.1 and p_dep[1] > 0.1  # 50% in both: germline, no change
+    assert p_enr[2] < 1e-10  # 5% -> 50%
+    assert p_dep[3] < 1e-10  # 30% -> 0%
+    det_r = np.array([True, True, True, False])
+    det_p = np.array([False, True, True, True])
+    st = snv.decide_status(det_r, det_p, p_enr, p_dep, kr / nr, kp / np_, np.full(4, 1e-6), 1.5)
+    assert list(st) == ["acquired", "shared", "enriched", "lost"]
+
+
+def test_background_fit_recovers_dispersion():
+    rng = np.random.default_rng(3)
+    n = np.full(4000, 500)
+    p = rng.beta(0.5, 999.5, size=n.size)  # mean 5e-4, kappa 1000
+    k = rng.binomial(n, p)
+    mu, kappa = snv.fit_beta(k, n)
+    assert mu == pytest.approx(5e-4, rel=0.15)
+    assert 500 < kappa < 2000
+    mu2, kappa2 = snv.fit_beta(rng.binomial(n, 5e-4), n)  # binomial: no overdispersion
+    assert kappa2 > 1e4
+
+
+def test_bb_sf_far_tail_is_not_zero():
+    p = snv.bb_sf(np.array([6]), np.array([300]), np.array([100.0]), np.array([1e6]))
+    assert 0 < p[0] < 1e-9
+
+
+def test_depth_needed_grows_as_vaf_falls():
+    a0, b0 = 1e-4 * 1e5, (1 - 1e-4) * 1e5
+    d5 = snv.depth_needed(0.05, a0, b0, 1e-6, 0.95)
+    d1 = snv.depth_needed(0.01, a0, b0, 1e-6, 0.95)
+    assert 0 < d5 < d1
+    k = np.arange(0, d1 + 1)
+    assert (snv.bb_sf(k, np.full_like(k, d1), a0, b0) < 1e-6).any()
+
+
+def test_bad_inputs(pair, tmp_path):
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr99\t1\t100\n")
+    with pytest.raises(UserError, match="chr99"):
+        snv.run(str(REF), str(bed), [str(pair["res"])], str(tmp_path / "x.vcf.gz"))
+    with pytest.raises(UserError, match="BAM not found"):
+        snv.run(str(REF), str(pair["bed"]), [str(tmp_path / "none.bam")], str(tmp_path / "x"))
+    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+               "--resistant", str(pair["res"]), "--parental", str(pair["res"]),
+               "--out", str(tmp_path / "y.vcf.gz")])
+    assert rc == 2  # same sample twice
+    assert not (tmp_path / "y.vcf.gz").exists()
