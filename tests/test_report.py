@@ -708,3 +708,10 @@ def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
     assert "not a FISH/ISH result" in rendered["html"]
     # the parental is not a row of the copy-number table (it is the reference)
     assert "<td>H3122_P</td>" not in table
+
+
+def test_other_therapies_line_carries_the_unverified_flag(rendered):
+    card = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)
+    assert card["other_options"] == [{"drug": "ALK TKI + MET inhibitor", "unverified": True}]
+    text = rendered["doc"].text_of(id="summary-h3122-cr1")
+    assert "Other therapies with supporting evidence: ALK TKI + MET inhibitor unverified" in text

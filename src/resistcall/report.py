@@ -722,7 +722,8 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             "resistance_expected": by_prediction["resistant"],
             "no_data": by_prediction["no data"],
             "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
-            "other_options": [d for d, c in cells.items() if d not in ALK_INHIBITORS
+            "other_options": [{"drug": d, "unverified": c["unverified"]}
+                              for d, c in cells.items() if d not in ALK_INHIBITORS
                               and c["prediction"] == "sensitive"],
             "headline": _headline(by_prediction),
         })
