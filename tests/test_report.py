@@ -715,3 +715,27 @@ def test_other_therapies_line_carries_the_unverified_flag(rendered):
     assert card["other_options"] == [{"drug": "ALK TKI + MET inhibitor", "unverified": True}]
     text = rendered["doc"].text_of(id="summary-h3122-cr1")
     assert "Other therapies with supporting evidence: ALK TKI + MET inhibitor unverified" in text
+
+
+def test_program_versions_come_from_the_bam_headers(tmp_path):
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": "chr2_29196228_29226309", "LN": 30082}],
+              "RG": [{"ID": "P.lane1", "SM": PAR}],
+              "PG": [{"ID": "bwa", "PN": "bwa", "VN": "0.7.17-r1188", "CL": "bwa mem"},
+                     {"ID": "samtools", "PN": "samtools", "PP": "bwa", "VN": "1.16.1"},
+                     {"ID": "samtools.1", "PN": "samtools", "PP": "samtools", "VN": "1.16.1"}]}
+    bam = tmp_path / "P.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header=header):
+        pass
+    assert report.bam_program_versions([bam]) == {"bwa": "0.7.17-r1188", "samtools": "1.16.1"}
+    argv = full_args(tmp_path) + ["--bam", str(bam)]
+    argv.remove("--run-metadata")
+    argv.remove(str(FIX / "run_metadata.json"))
+    model = run_cli(argv)
+    assert model["run"]["tool_versions"]["bwa"] == "0.7.17-r1188"
+    assert model["inputs"]["bam[0]"] == {"path": str(bam), "status": "header read"}
+    assert "0.7.17-r1188" in (tmp_path / "report.html").read_text()
+    with pytest.raises(UserError, match="BAM not found"):
+        report.bam_program_versions([tmp_path / "missing.bam"])

@@ -785,6 +785,29 @@ def _headline(by: dict[str, list[str]]) -> str:
     return "No ALK inhibitor has evidence that it still works."
 
 
+def bam_program_versions(paths: list[Path] | None) -> dict[str, str]:
+    """Versions of the programs that wrote the BAMs (@PG PN/VN), e.g. bwa and samtools: the
+    tools actually used for the data, not those installed where the report runs."""
+    if not paths:
+        return {}
+    import pysam  # local import: only needed when BAMs are given
+
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"BAM not found: {path}")
+        try:
+            with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+                programs = bam.header.to_dict().get("PG", [])
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot read BAM header: {exc}") from exc
+        for pg in programs:
+            name = pg.get("PN") or pg.get("ID", "").split(".")[0]
+            if name and pg.get("VN"):
+                found.setdefault(name, set()).add(str(pg["VN"]))
+    return {name: ", ".join(sorted(v)) for name, v in sorted(found.items())}
+
+
 def _package_versions() -> dict[str, str]:
     out = {"resistcall": __version__}
     for name in ("pysam", "cyvcf2", "pandas", "numpy", "scipy", "pyranges", "matplotlib",
@@ -824,6 +847,7 @@ def build_report(
     meta: dict | None = None,
     inputs: dict[str, dict] | None = None,
     date: str | None = None,
+    programs: dict[str, str] | None = None,
 ) -> dict:
     """The whole report as one JSON-serialisable dictionary (also the template's context)."""
     meta = meta or {}
@@ -850,7 +874,8 @@ def build_report(
     summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows,
                             sheet)
     knowledge = hits.get("knowledge") or {}
-    tool_versions = {**_package_versions(), **(meta.get("tool_versions") or {})}
+    tool_versions = {**_package_versions(), **(programs or {}),
+                     **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
         tool_versions.setdefault("variant caller (VCF ##source)", vcf_header["source"])
     stages = {
@@ -964,7 +989,7 @@ def _write_atomic(pairs: list[tuple[Path, str]]) -> None:
 
 def _input_record(path: Path | None) -> dict:
     if path is None:
-        return {"path": None, "status": "not run"}
+        return {"path": None, "status": "not given"}
     return {"path": str(path), "sha256": _sha256(path), "status": "used"}
 
 
@@ -992,6 +1017,8 @@ def run_report(args: argparse.Namespace) -> dict:
     }
     for i, q in enumerate(args.qc or []):
         inputs[f"qc[{i}]"] = _input_record(q)
+    for i, b in enumerate(args.bam or []):  # header only: not hashed (large)
+        inputs[f"bam[{i}]"] = {"path": str(b), "status": "header read"}
     model = build_report(
         hits,
         cnv=load_table(args.cnv, CNV_COLUMNS, "copy number"),
@@ -1004,6 +1031,7 @@ def run_report(args: argparse.Namespace) -> dict:
         meta=meta,
         inputs=inputs,
         date=args.run_date,
+        programs=bam_program_versions(args.bam),
     )
     if cnv_targets is not None:
         cnv_targets = cnv_targets[cnv_targets["sample"].isin(model["resistant_samples"])]
@@ -1081,6 +1109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--qc", type=Path, nargs="+", help="results/qc/<sample>.qc.json (any number; "
                    "samples of other lines are ignored)")
     p.add_argument("--samples", type=Path, help="sample sheet (selection drug and notes)")
+    p.add_argument("--bam", type=Path, nargs="+", help="the line's BAMs: only their header is "
+                   "read, for the versions of the programs that wrote them (@PG)")
     p.add_argument("--run-metadata", "--config-json", dest="run_metadata", type=Path,
                    help="JSON with run_date, tool_versions, reference_build, assay, config")
     p.add_argument("--run-date", help="run date shown in the report (default: run metadata, "
