@@ -18,8 +18,14 @@ import pysam
 import pytest
 
 from resistcall.errors import UserError
-from resistcall.fusion import COLUMNS, Settings, load_genes, run
-from resistcall.fusion_evidence import PanelSequence, revcomp
+from resistcall.fusion import COLUMNS, Settings, _alt, load_genes, run
+from resistcall.fusion_evidence import (
+    PanelSequence,
+    make_part,
+    parse_cigar,
+    revcomp,
+    split_junction,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -179,6 +185,49 @@ def test_every_sample_gets_a_status(tmp_path, panel, bwa_ref):
                                                               rel=0.01)
     assert "ALK intron 19" in neg_row.status
     assert low_row.call == "not assessable" and "not assessable" in low_row.status
+
+
+def test_split_junction_from_two_alignments_of_one_read():
+    # 100-base read: bases 0-59 forward at 1000 (then hard clip), bases 58-99 reverse at 5000
+    a = make_part("chr2", 1000, False, parse_cigar("60M40H"))
+    b = make_part("chr2", 5000, True, parse_cigar("42M58S"))
+    assert (a.q_start, a.q_end, a.end) == (0, 60, 1059)
+    assert (b.q_start, b.q_end, b.end) == (58, 100, 5041)
+    # inversion-type join: both kept parts lie left of their breakends; 2 bases shared
+    assert split_junction(a, b) == (1059, +1, 5041, +1, 2, 0)
+    assert split_junction(b, a) == (5041, +1, 1059, +1, 2, 0)
+    c = make_part("chr7", 300, False, parse_cigar("65S35M"))
+    assert split_junction(a, c) == (1059, +1, 300, -1, 0, 5)
+
+
+def test_breakend_alt_forms():
+    """VCF 4.2 section 5.4: the bracket points the way the mate's kept sequence extends."""
+    assert _alt("A", +1, "c:5", +1, "") == "A]c:5]"
+    assert _alt("A", +1, "c:5", -1, "") == "A[c:5["
+    assert _alt("A", -1, "c:5", +1, "") == "]c:5]A"
+    assert _alt("A", -1, "c:5", -1, "") == "[c:5[A"
+    assert _alt("A", +1, "c:5", -1, "GT") == "AGT[c:5["
+    assert _alt("A", -1, "c:5", -1, "GT") == "[c:5[ACA"
+    assert _alt("A", +1, None, None, "GGC") == "AGGC."
+    assert _alt("A", -1, None, None, "GGC") == ".GCCA"
+
+
+@needs_bwa
+def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_ref):
+    rng = np.random.default_rng(5)
+    fused, junction = _h3122_like(panel)
+    pairs = _pairs(fused, 3, rng, must_span=junction) + _pairs(_normal(panel), 900, rng)
+    bam = _align(bwa_ref, pairs, tmp_path / "w.bam", "W1")
+    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
+    assert list(df["call"]) == ["below threshold", "not detected"]
+    weak, status = df.iloc[0], df.iloc[1]
+    assert (weak.gene_5p, weak.variant, weak.genomic_3p) == ("EML4", "v1", f"chr2:{ALK_BP}")
+    assert 2 <= weak.fragments <= 3
+    assert "1 candidate(s) below threshold" in status.status
+    # the same evidence is a call when the user lowers the threshold
+    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None,
+             Settings(min_fragments=2, min_split_reads=1))
+    assert list(df["call"]) == ["detected"]
 
 
 @needs_bwa

@@ -35,6 +35,7 @@ from resistcall.fusion_evidence import (
     consensus,
     informative,
     revcomp,
+    split_junction,
     usable,
 )
 from resistcall.reference import bam_sample, contig_offset
@@ -289,8 +290,39 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
             j.insertion = cons[: hit.offset]
             j.homology = _homology(panel, j)
         cands.append(j)
+    cands.extend(_split_candidates(infos, panel, target, cfg))
     infos.sort(key=lambda r: (r.chrom, r.start))
     return _dedupe(cands, clips), distant, infos
+
+
+def _split_candidates(infos: list[ReadInfo], panel: PanelSequence, target: Gene,
+                      cfg: Settings) -> list[Junction]:
+    """Junctions read from split alignments (SA tags), needed where the target-side part is
+    hard-clipped (bwa's supplementary records) so no clipped bases are stored with it."""
+    seen: dict[tuple, set] = {}
+    for r in infos:
+        if r.part is None or not (target.start - cfg.gene_pad <= r.part.start
+                                  <= target.end + cfg.gene_pad):
+            continue
+        for sp in r.sa_parts:
+            if sp.chrom == r.part.chrom and abs(sp.start - r.part.start) < 10 * cfg.max_insert:
+                continue
+            t_pos, t_side, p_max, p_side, overlap, gap = split_junction(r.part, sp)
+            if gap:
+                continue  # inserted bases unknown here; the soft-clipped part reports them
+            key = (r.part.chrom, t_pos, t_side, sp.chrom, p_max, p_side, overlap)
+            seen.setdefault(key, set()).add(r.name)
+    out = []
+    for (t_chrom, t_pos, t_side, p_chrom, p_max, p_side, overlap) in sorted(seen):
+        p_pos = p_max + overlap if p_side == -1 else p_max - overlap
+        strand = "+" if p_side == -1 else "-"
+        partner_seq = panel.outward(p_chrom, p_pos, strand, 40)
+        if "N" in partner_seq[:20]:
+            continue  # partner not in the panel's known sequence
+        j = Junction(t_chrom, t_pos, t_side, partner_seq, p_chrom, p_pos, p_side)
+        j.homology = _homology(panel, j)
+        out.append(j)
+    return out
 
 
 def _has_adapter(seq: str, probe: str = ADAPTER[:10]) -> bool:
@@ -314,7 +346,7 @@ def _low_complexity(seq: str) -> bool:
 
 def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
     """Keep one candidate per junction (neighbouring clip positions from sequencing errors)."""
-    size = {id(j): len(clips[(j.t_chrom, j.t_pos, j.t_side)]) for j in cands}
+    size = {id(j): len(clips.get((j.t_chrom, j.t_pos, j.t_side), ())) for j in cands}
     kept: list[Junction] = []
     for j in sorted(cands, key=lambda x: (-size[id(x)], x.t_pos)):
         dup = False

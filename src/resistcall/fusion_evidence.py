@@ -310,6 +310,55 @@ def sa_entries(read: pysam.AlignedSegment) -> list[tuple[str, int, str, str]]:
     return out
 
 
+_QUERY_OPS = (0, 1, 7, 8)  # M I = X: aligned query bases
+_REF_OPS = (0, 2, 3, 7, 8)  # M D N = X: reference bases
+_CLIP_OPS = (4, 5)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One alignment of a read, with its place in the read as sequenced (not as stored)."""
+
+    chrom: str
+    start: int  # GRCh38, 1-based inclusive
+    end: int
+    reverse: bool
+    q_start: int
+    q_end: int
+
+
+def make_part(chrom: str, start: int, reverse: bool, cigar: list[tuple[int, int]]) -> Part:
+    lead = cigar[0][1] if cigar[0][0] in _CLIP_OPS else 0
+    aligned = sum(n for op, n in cigar if op in _QUERY_OPS)
+    total = sum(n for op, n in cigar if op in _QUERY_OPS or op in _CLIP_OPS)
+    span = sum(n for op, n in cigar if op in _REF_OPS)
+    qs, qe = lead, lead + aligned
+    if reverse:
+        qs, qe = total - qe, total - qs
+    return Part(chrom, start, start + span - 1, reverse, qs, qe)
+
+
+def parse_cigar(cigar: str) -> list[tuple[int, int]]:
+    """CIGAR string (e.g. from an SA tag) -> pysam cigartuples, using pysam's own parser."""
+    seg = pysam.AlignedSegment()
+    seg.cigarstring = cigar
+    return seg.cigartuples or []
+
+
+def split_junction(a: Part, b: Part) -> tuple[int, int, int, int, int, int]:
+    """Where a read passes from part a to part b (either order in the read):
+    (a_pos, a_side, b_pos, b_side, overlap, gap). Both positions are the outermost aligned bases;
+    overlap = read bases claimed by both parts (microhomology), gap = bases in neither."""
+    first, second = (a, b) if a.q_start <= b.q_start else (b, a)
+    end_first = (first.start, -1) if first.reverse else (first.end, +1)
+    start_second = (second.end, +1) if second.reverse else (second.start, -1)
+    overlap = max(0, first.q_end - second.q_start)
+    gap = max(0, second.q_start - first.q_end)
+    if first is a:
+        return (*end_first, *start_second, overlap, gap)
+    return (*start_second, *end_first, overlap, gap)
+
+
 @dataclass(frozen=True)
 class ReadInfo:
     """What the caller keeps of an alignment that may show a junction (GRCh38 coordinates)."""
@@ -321,6 +370,8 @@ class ReadInfo:
     seq: str
     clips: tuple[Clip, ...]
     sa: tuple[tuple[str, int], ...]
+    part: Part | None = None
+    sa_parts: tuple[Part, ...] = ()
 
 
 def informative(read: pysam.AlignedSegment, frame: BamFrame) -> ReadInfo | None:
@@ -336,5 +387,14 @@ def informative(read: pysam.AlignedSegment, frame: BamFrame) -> ReadInfo | None:
         return None
     chrom, start = frame.to_genomic(read.reference_name, read.reference_start + 1)
     end = frame.to_genomic(read.reference_name, read.reference_end)[1]
-    return ReadInfo(read.query_name, chrom, start, end, read.query_sequence, tuple(clips), sa)
+    part, sa_parts = None, ()
+    entries = sa_entries(read)
+    if entries:
+        part = make_part(chrom, start, read.is_reverse, read.cigartuples)
+        sa_parts = tuple(
+            make_part(*frame.to_genomic(c, p), strand == "-", parse_cigar(cig))
+            for c, p, strand, cig in entries
+        )
+    return ReadInfo(read.query_name, chrom, start, end, read.query_sequence, tuple(clips), sa,
+                    part, sa_parts)
 
