@@ -68,11 +68,25 @@ class ContigCache:
     def __init__(self, fasta: pysam.FastaFile):
         self.fasta = fasta
         self._seq: dict[str, str] = {}
+        self._cds: dict[tuple[str, int, int], str | None] = {}
 
     def seq(self, chrom: str) -> str:
         if chrom not in self._seq:
             self._seq[chrom] = self.fasta.fetch(chrom).upper()
         return self._seq[chrom]
+
+    def coding(self, tx: Transcript, lo: int, hi: int) -> str | None:
+        """Coding-strand sequence of c.lo..c.hi (None if a base is not modelled)."""
+        key = (tx.transcript_id, lo, hi)
+        if key not in self._cds:
+            pos = tx.coding_positions[lo - tx.c_first : hi - tx.c_first + 1]
+            if (pos == 0).any():
+                self._cds[key] = None
+            else:
+                arr = np.frombuffer(self.seq(tx.chrom).encode(), dtype="S1")
+                cds = b"".join(arr[pos - 1]).decode()
+                self._cds[key] = cds if tx.strand == "+" else cds.translate(_COMP)
+        return self._cds[key]
 
     def bases(self, chrom: str, start: int, end: int) -> str:
         """1-based inclusive contig interval (empty when end < start)."""
@@ -125,6 +139,9 @@ def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tu
         k += 1
     if k < len(ref_pep) and k < len(alt_pep) and ref_pep[k] == alt_pep[k] == "*":
         return "", "synonymous_variant"  # identical through the stop codon
+    if frameshift and k >= len(alt_pep):
+        # the shifted frame runs off the end of a partial model before any residue changes
+        return "p.?", "frameshift_variant"
     if k >= len(ref_pep) and k >= len(alt_pep):
         return "", "synonymous_variant"
     r = r0 + k
@@ -339,14 +356,11 @@ def _coding(tx: Transcript, contigs: ContigCache, p: int, r: str, a: str,
     c5 = cpos[0].base
     c3 = cpos[-1].base
     seg_lo, seg_hi = _segment(tx, c5)
-    positions = np.array([tx.contig_pos(c) or 0 for c in range(seg_lo, seg_hi + 1)], dtype=np.int64)
-    if (positions == 0).any():
+    ref_cds = contigs.coding(tx, seg_lo, seg_hi)
+    if ref_cds is None:
         return "p.?", "coding_sequence_variant", None
     contig = contigs.seq(tx.chrom)
-    arr = np.frombuffer(contig.encode(), dtype="S1")
-    ref_cds = b"".join(arr[positions - 1]).decode()
-    if not plus:
-        ref_cds = ref_cds.translate(_COMP)
+    positions = tx.coding_positions[seg_lo - tx.c_first : seg_hi - tx.c_first + 1]
     # downstream sequence for frameshifts that read past the modelled stop (complete models)
     tail = ""
     if tx.end_complete:
@@ -360,24 +374,36 @@ def _coding(tx: Transcript, contigs: ContigCache, p: int, r: str, a: str,
         i0 = min(c5, c3) - seg_lo
         i1 = max(c5, c3) - seg_lo + 1
     else:
-        # insertion: p is the contig base after the insertion point; find its c.
-        if plus:
-            after_c = tx.locate(p).c.base
-            i0 = i1 = after_c - seg_lo
+        # insertion between contig p-1 and p: place it after its 5' flank (transcript sense),
+        # or before its 3' flank when the 5' flank is not coding (insertion at an exon start)
+        five, three = (p - 1, p) if plus else (p, p - 1)
+        loc5, loc3 = tx.locate(five), tx.locate(three)
+        if loc5.region == "cds":
+            i0 = i1 = loc5.c.base + 1 - seg_lo
         else:
-            after_c = tx.locate(p - 1).c.base  # transcript-3' side of the insertion point
-            i0 = i1 = after_c - seg_lo
-    alt_cds = ref_cds[:i0] + ins_cs + ref_cds[i1:]
+            i0 = i1 = loc3.c.base - seg_lo
     start = (3 - (seg_lo - 1) % 3) % 3  # index of the first complete codon
     if i0 < start:
         return "p.?", "coding_sequence_variant", None
-    r0 = (seg_lo + start + 2) // 3
-    ref_pep = translate(ref_cds[start:] + tail, to_stop=True)
-    alt_pep = translate(alt_cds[start:] + tail, to_stop=True)
-    if not tx.end_complete:
-        ref_pep = translate(ref_cds[start:], to_stop=True)
-        alt_pep = translate(alt_cds[start:], to_stop=True)
     frameshift = (len(ins_cs) - (i1 - i0)) % 3 != 0
+    # Translate from a few codons before the change (left context for dup detection) rather
+    # than the whole segment; in-frame changes only need a window after it, since the peptides
+    # re-align once the change is passed (the same number of codons follows in both).
+    margin = 3 * (10 + len(ins_cs) // 3)
+    begin = max(start, start + ((i0 - start) // 3) * 3 - margin)
+    r0 = (seg_lo + begin + 2) // 3
+    alt_cds = ref_cds[begin:i0] + ins_cs + ref_cds[i1:]
+    ref_run = ref_cds[begin:]
+    if frameshift:
+        ref_pep = translate(ref_run + tail, to_stop=True)
+        alt_pep = translate(alt_cds + tail, to_stop=True)
+    else:
+        after = i1 + margin + 3 * (len(ins_cs) // 3)
+        ref_pep = translate(ref_cds[begin:after], to_stop=True)
+        alt_pep = translate(alt_cds[: i0 - begin + len(ins_cs) + (after - i1)], to_stop=True)
+        if after >= len(ref_cds) and tail:  # the window reaches the modelled stop
+            ref_pep = translate(ref_run + tail, to_stop=True)
+            alt_pep = translate(alt_cds + tail, to_stop=True)
     hgvs_p, consequence = _protein_change(ref_pep, alt_pep, r0, frameshift)
     if r:
         res_first = (seg_lo + i0 + 2) // 3

@@ -236,6 +236,9 @@ class Transcript:
     # ---- c. -> contig ----------------------------------------------------------------------
     def contig_pos(self, c: int) -> int | None:
         """Contig position of coding base c.N (None when outside the modelled exons)."""
+        if self.c_first <= c <= self.c_last:
+            p = int(self.coding_positions[c - self.c_first])
+            return p or None
         return self._pos_of_t(self._t_c1 + c - 1)
 
     def codon_positions(self, residue: int) -> list[int] | None:
@@ -249,8 +252,15 @@ class Transcript:
     @cached_property
     def coding_positions(self) -> np.ndarray:
         """Contig positions of c.c_first .. c.c_last in transcript order (0 where not modelled)."""
-        cs = np.arange(self.c_first, self.c_last + 1)
-        return np.array([self.contig_pos(int(c)) or 0 for c in cs], dtype=np.int64)
+        out = np.zeros(self.c_last - self.c_first + 1, dtype=np.int64)
+        for s, e, c_start, c_end in self.cds:
+            run = np.arange(s, e + 1) if self.strand == "+" else np.arange(e, s - 1, -1)
+            out[c_start - self.c_first : c_end - self.c_first + 1] = run
+        if self.has_stop:  # the stop codon follows the last CDS base in transcript order
+            for k in range(1, 4):
+                c = self.cds[-1][3] + k
+                out[c - self.c_first] = self._pos_of_t(self._t_c1 + c - 1) or 0
+        return out
 
     @property
     def first_full_codon(self) -> int:
@@ -338,23 +348,33 @@ class TranscriptSet:
             }
         )
         self._spans = pr.PyRanges(spans) if len(spans) else None
+        self._by_chrom: dict[str, list[Transcript]] = {}
+        for t in sorted(transcripts, key=lambda t: t.transcript_id):
+            self._by_chrom.setdefault(t.chrom, []).append(t)
 
     def overlapping(self, chrom: str, start: int, end: int, flank: int = 0) -> list[Transcript]:
-        """Transcripts whose modelled span (+/- flank) overlaps contig interval [start, end]."""
-        if self._spans is None:
-            return []
-        query = pr.PyRanges(
-            pd.DataFrame(
-                {"Chromosome": [chrom], "Start": [start - 1 - flank], "End": [end + flank]}
-            )
-        )
-        hits = self._spans.overlap(query)
-        ids = sorted(set(hits.df["transcript_id"])) if len(hits) else []
-        return [self.transcripts[i] for i in ids]
+        """Transcripts whose modelled span (+/- flank) overlaps contig interval [start, end].
+
+        A contig holds a handful of models, so one comparison per model is enough here; batches
+        of intervals go through :meth:`assign` (one pyranges join)."""
+        return [t for t in self.nearest_in_contig(chrom)
+                if t.span[0] - flank <= end and start <= t.span[1] + flank]
+
+    def assign(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Overlapping transcript ids for many intervals (columns chrom, start, end; 1-based)."""
+        if self._spans is None or df.empty:
+            return pd.DataFrame(columns=["idx", "transcript_id"])
+        q = pr.PyRanges(pd.DataFrame({"Chromosome": df["chrom"].to_numpy(),
+                                      "Start": df["start"].to_numpy() - 1,
+                                      "End": df["end"].to_numpy(), "idx": np.arange(len(df))}))
+        hits = q.join(self._spans)
+        if not len(hits):
+            return pd.DataFrame(columns=["idx", "transcript_id"])
+        return hits.df[["idx", "transcript_id"]].sort_values(["idx", "transcript_id"])
 
     def nearest_in_contig(self, chrom: str) -> list[Transcript]:
         """Transcripts on a contig (a panel contig holds one gene; partial flanks are intronic)."""
-        return [t for t in self.transcripts.values() if t.chrom == chrom]
+        return self._by_chrom.get(chrom, [])
 
 
 def load_transcripts(gtf_path: str | Path) -> TranscriptSet:
