@@ -381,3 +381,33 @@ def test_demo_spikes_annotated_exactly(tx, contigs):
     for v in spikes:
         a = _ann(tx, contigs, v["chrom"], int(v["pos"]), v["ref"], v["alt"])
         assert (a.gene, a.hgvs_c, a.hgvs_p) == (v["gene"], v["hgvs_c"], v["hgvs_p"]), v
+
+
+def test_insertion_at_exon_end_and_partial_model_end(tx, contigs):
+    seq = contigs.seq(EGFR)
+    # EGFR exon 1 CDS ends at contig 1559 (c.88); AAG inserted after 1556 shifts 3' to the
+    # exon end: a duplication of c.86_88 whose protein effect bcftools also gives as 29K>29KE
+    a = _ann(tx, contigs, EGFR, 1556, seq[1555], seq[1555] + "AAG")
+    assert a.hgvs_c == "c.86_88dup"
+    assert a.hgvs_p == "p.K29_V30insE"
+    # a frameshift in the last modelled ALK codon cannot be translated: p.?, never synonymous
+    alk = contigs.seq(ALK)
+    b = _ann(tx, contigs, ALK, 543, alk[542], alk[542] + "T")
+    assert b.consequence == "frameshift_variant" and b.hgvs_p == "p.?"
+
+
+def test_gtf_without_c_attributes_numbers_full_models_from_c1(tmp_path, tx):
+    import re as _re
+
+    text = "\n".join(
+        _re.sub(r' cds_c_(start|end) "\d+";', "", line)
+        for line in GTF.read_text().splitlines()
+        if "ENST00000275493" in line or line.startswith("#")
+    )
+    gtf = tmp_path / "egfr.gtf"
+    gtf.write_text(text + "\n")
+    plain = load_transcripts(gtf).by_gene["EGFR"]
+    full = tx.by_gene["EGFR"]
+    assert plain.cds == full.cds
+    for pos in (1472, 163572, 174016, 187811, 187812, 1471, 163480):
+        assert str(plain.locate(pos).c) == str(full.locate(pos).c)
