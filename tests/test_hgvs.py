@@ -411,3 +411,21 @@ def test_gtf_without_c_attributes_numbers_full_models_from_c1(tmp_path, tx):
     assert plain.cds == full.cds
     for pos in (1472, 163572, 174016, 187811, 187812, 1471, 163480):
         assert str(plain.locate(pos).c) == str(full.locate(pos).c)
+
+
+def test_every_alk_and_kras_coding_snv_and_small_indel_agrees_with_bcftools():
+    """bench/annotate/hgvs_vs_bcftools.py on ALK and KRAS: every possible coding SNV plus 1-3 bp
+    deletions/insertions every 7 bases; no disagreement allowed."""
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools not installed")
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "annotate" / "hgvs_vs_bcftools.py"),
+         "--genes", "ALK", "KRAS"], capture_output=True, text=True, check=True,
+    )
+    rows = [line.split("\t") for line in run.stdout.splitlines()[1:] if not line.startswith(" ")]
+    assert [r[0] for r in rows] == ["ALK", "KRAS"], run.stdout
+    for gene, n, compared, agree, disagree, *_ in rows:
+        assert int(compared) > 0.9 * int(n) and disagree == "0", (gene, run.stdout)
+        assert agree == compared
