@@ -593,23 +593,33 @@ def simulate_library(
     st = strand[order]
     rl = np.minimum(read_length, fl)
 
-    # ---- reads (buffer padded by read_length codes of N so index arithmetic never leaves it)
+    # ---- reads, in fixed-size chunks (bounded memory; chunking is part of the seeded stream)
+    # buffer padded by read_length codes of N so index arithmetic never leaves it
     pad = np.full(read_length, 4, dtype=np.uint8)
     bufp = np.concatenate([pad, buf, pad])
     j = np.arange(read_length, dtype=np.int32)
     g32 = (g + read_length).astype(np.int32)
-    valid = j[None, :] < rl[:, None]
-    fwd = bufp[g32[:, None] + j[None, :]]
-    rev = _COMPLEMENT[bufp[(g32 + fl.astype(np.int32) - 1)[:, None] - j[None, :]]]
-    fwd[~valid] = 4
-    rev[~valid] = 4
-    r1 = np.where(st[:, None], rev, fwd)
-    r2 = np.where(st[:, None], fwd, rev)
-    del fwd, rev
-    q1 = _qualities(rng, len(order), read_length, errors, 0.0)
-    q2 = _qualities(rng, len(order), read_length, errors, errors.r2_drop)
-    _add_errors(rng, r1, q1, valid)
-    _add_errors(rng, r2, q2, valid)
+    e32 = g32 + fl.astype(np.int32) - 1
+    n_pairs = len(order)
+    r1 = np.empty((n_pairs, read_length), dtype=np.uint8)
+    r2 = np.empty_like(r1)
+    q1 = np.empty_like(r1)
+    q2 = np.empty_like(r1)
+    for c0 in range(0, n_pairs, _CHUNK):
+        sl = slice(c0, min(c0 + _CHUNK, n_pairs))
+        valid = j[None, :] < rl[sl, None]
+        fwd = bufp[g32[sl, None] + j[None, :]]
+        rev = _COMPLEMENT[bufp[e32[sl, None] - j[None, :]]]
+        fwd[~valid] = 4
+        rev[~valid] = 4
+        flip = st[sl, None]
+        r1[sl] = np.where(flip, rev, fwd)
+        r2[sl] = np.where(flip, fwd, rev)
+        k = sl.stop - sl.start
+        q1[sl] = _qualities(rng, k, read_length, errors, 0.0)
+        q2[sl] = _qualities(rng, k, read_length, errors, errors.r2_drop)
+        _add_errors(rng, r1[sl], q1[sl], valid)
+        _add_errors(rng, r2[sl], q2[sl], valid)
     lib = Library(
         r1=r1, r2=r2, q1=q1, q2=q2, length=rl, chrom=cid[order], start=start[order],
         end=end[order], duplicate=duplicate, on_target=on_target[order],
@@ -644,6 +654,7 @@ def _qualities(rng, n, rl, m: ErrorModel, drop: float) -> np.ndarray:
 
 
 _PERR = 10.0 ** (-np.arange(64) / 10.0)
+_CHUNK = 65536  # read pairs per chunk (part of the seeded stream: changing it changes output)
 _CAND = 0.01  # Q >= 20: candidate rate for thinning
 
 
@@ -667,12 +678,15 @@ def _add_errors(rng, reads: np.ndarray, quals: np.ndarray, valid: np.ndarray) ->
 # FASTQ output
 
 
-def _fastq_bytes(reads, quals, length, prefix: str) -> bytes:
-    """Vectorised FASTQ text: fixed-width record matrix, padding bytes (0) dropped at the end."""
+def _fastq_bytes(reads, quals, length, prefix: str, first: int = 0, width: int = 0) -> bytes:
+    """Vectorised FASTQ text: fixed-width record matrix, padding bytes (0) dropped at the end.
+
+    Records are numbered from ``first``, zero-padded to ``width`` digits."""
     n, rl = reads.shape
-    width = max(1, len(str(max(n - 1, 0))))
+    width = width or max(1, len(str(max(first + n - 1, 0))))
     head = f"@{prefix}:".encode()
-    digits = (np.arange(n, dtype=np.int64)[:, None] // 10 ** np.arange(width - 1, -1, -1)) % 10
+    idx = np.arange(first, first + n, dtype=np.int64)
+    digits = (idx[:, None] // 10 ** np.arange(width - 1, -1, -1)) % 10
     cols = len(head) + width + 1 + rl + 3 + rl + 1
     m = np.zeros((n, cols), dtype=np.uint8)
     c = 0
@@ -693,12 +707,16 @@ def _fastq_bytes(reads, quals, length, prefix: str) -> bytes:
     return m[m != 0].tobytes()
 
 
-def _write_gz(data: bytes, path: Path, level: int) -> None:
+def _write_fastq_gz(reads, quals, length, prefix: str, path: Path, level: int) -> None:
+    n = len(length)
+    width = max(1, len(str(max(n - 1, 0))))
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as raw, gzip.GzipFile(
         filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level
     ) as gz:
-        gz.write(data)
+        for c0 in range(0, n, _CHUNK):
+            sl = slice(c0, min(c0 + _CHUNK, n))
+            gz.write(_fastq_bytes(reads[sl], quals[sl], length[sl], prefix, c0, width))
     tmp.replace(path)
 
 
@@ -708,14 +726,10 @@ def write_fastq_pair(lib: Library, out_r1, out_r2, prefix: str = "sim", level: i
     for p in paths:
         p.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL
-        jobs = [
-            pool.submit(lambda r, q, p: _write_gz(_fastq_bytes(r, q, lib.length, prefix), p, level),
-                        r, q, p)
-            for r, q, p in ((lib.r1, lib.q1, paths[0]), (lib.r2, lib.q2, paths[1]))
-        ]
-        for j in jobs:
-            j.result()
-
+        jobs = [pool.submit(_write_fastq_gz, r, q, lib.length, prefix, p, level)
+                for r, q, p in ((lib.r1, lib.q1, paths[0]), (lib.r2, lib.q2, paths[1]))]
+        for job in jobs:
+            job.result()
 
 
 # --------------------------------------------------------------------------------------------
