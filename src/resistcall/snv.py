@@ -748,8 +748,10 @@ def hotspot_verdicts(
     ``sites``: ``gene hgvs_p residue chrom positions`` (positions: 1-based contig coordinates of
     the codon). depth = minimum depth over the codon (the weakest base limits what we can say);
     alt_count/vaf = the detected call overlapping the codon if any, else the largest non-ref
-    count at any codon base. Verdict: ``mutated`` if a PASS call of that sample overlaps the
-    codon; ``wild type`` if depth >= depth_needed; otherwise ``insufficient depth``.
+    count at any codon base. Verdict: ``mutated`` if a PASS call detected in that sample overlaps
+    the codon; ``insufficient depth`` if only a filtered call does (an artefact-like signal is
+    neither a mutation nor proof of wild type); else ``wild type`` if depth >= depth_needed;
+    otherwise ``insufficient depth``.
     """
     from resistcall.reference import genomic_label
 
@@ -782,8 +784,13 @@ def hotspot_verdicts(
                 if r.kind == "snv" and int(r.pos) + 1 not in pos1:
                     continue
                 sd = ps.iloc[j]
-                if sd.detected and not r.filters and int(sd.alt) >= alt_count:
+                if not sd.detected:
+                    continue
+                if not r.filters and (verdict != "mutated" or int(sd.alt) >= alt_count):
                     alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), "mutated"
+                elif r.filters and verdict is None:
+                    # detected but filtered: neither mutated nor wild type can be claimed
+                    alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), "insufficient depth"
             if verdict is None:
                 for i in idx:
                     if i is None:
