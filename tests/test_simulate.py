@@ -373,3 +373,27 @@ def test_cli_explicit_arguments_amplicon(tmp_path):
     assert (tmp_path / "S1_R1.fastq.gz").exists() and (tmp_path / "truth.tsv").exists()
     assert main(["simulate", "--reference", str(FASTA), "--targets", "x.bed",
                  "--variant", "bad"]) == 2
+
+
+def test_cli_demo_as_amplicon_into_other_folder(tmp_path):
+    """--assay amplicon on the (capture) demo config: primers from panel.primers, genes from the
+    primer names, FASTQs moved to --out-dir under the units sheet's file names."""
+    config = _demo_config(tmp_path, fragments=2000)
+    out = tmp_path / "amp"
+    assert main(["simulate", "--config", str(config), "--assay", "amplicon",
+                 "--out-dir", str(out)]) == 0
+    units = pd.read_csv(tmp_path / "units.tsv", sep="\t")
+    names = {Path(p).name for p in [*units["fq1"], *units["fq2"]]}
+    assert names <= {p.name for p in out.iterdir()}
+    assert not (tmp_path / "fq").exists()
+    amps = read_amplicons(PANEL / "demo_primers.bed")
+    left = set()
+    with pysam.FastaFile(str(FASTA)) as fa:
+        for c, s in zip(amps["chrom"], amps["start"], strict=True):
+            left.add(fa.fetch(c, int(s), int(s) + 18).upper())
+    with gzip.open(out / "H3122_P_1.fq.gz", "rt") as f1, gzip.open(out / "H3122_P_2.fq.gz",
+                                                                      "rt") as f2:
+        r1, r2 = f1.read().splitlines()[1::4], f2.read().splitlines()[1::4]
+    starts_with_left = sum((a[:18] in left) or (b[:18] in left) for a, b in zip(r1, r2,
+                                                                                strict=True))
+    assert starts_with_left / len(r1) > 0.9

@@ -754,7 +754,7 @@ class SamplePlan:
 class RunPlan:
     reference: Path
     known_bed: Path | None
-    targets: Path
+    targets: Path | None  # capture targets, or amplicon inserts (None: genes from primer names)
     primers: Path | None
     assay: str
     out_dir: Path
@@ -807,9 +807,11 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
     panel = cfg.get("panel") or {}
     where = f"{config_path}: simulate"
     assay = overrides.get("assay") or sim.get("assay") or panel.get("assay", "capture")
-    targets = overrides.get("targets") or sim.get("targets") or panel.get("targets")
+    targets = overrides.get("targets") or sim.get("targets")
+    if targets is None and (assay == "capture" or panel.get("assay") == "amplicon"):
+        targets = panel.get("targets")  # the configured panel's own targets / inserts
     primers = overrides.get("primers") or sim.get("primers") or panel.get("primers")
-    if targets is None:
+    if targets is None and assay == "capture":
         raise UserError(f"{config_path}: panel.targets is not set")
     if assay == "amplicon" and not primers:
         raise UserError(f"{config_path}: amplicon simulation needs panel.primers")
@@ -868,6 +870,10 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
             gc_bias=GCBias(float(gc[0]), float(gc[1])),
         ))
     params = {_LIB_KEYS[k]: sim[k] for k in _LIB_KEYS if k in sim}
+    if assay != (sim.get("assay") or panel.get("assay", "capture")):
+        # the configured library shape belongs to the other assay: use this assay's defaults
+        for key in ("duplicate_rate", "off_target", "efficiency"):
+            params.pop(key, None)
     if overrides.get("fragments"):
         sim["fragments"] = overrides["fragments"]
     params["n_fragments"] = int(sim.get("fragments", 100_000))
@@ -876,7 +882,8 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
                                                             "resources/reference/panel_GRCh38.fa"))
     known = overrides.get("known_bed") or sim.get("known_bed")
     return RunPlan(
-        reference=fasta, known_bed=Path(known) if known else None, targets=Path(targets),
+        reference=fasta, known_bed=Path(known) if known else None,
+        targets=Path(targets) if targets else None,
         primers=Path(primers) if primers and assay == "amplicon" else None, assay=assay,
         out_dir=out_dir, seed=int(overrides.get("seed") or sim.get("seed", 1)),
         samples=plans, variants=variants, fusion=fusion, params=params,
