@@ -429,3 +429,78 @@ def test_every_alk_and_kras_coding_snv_and_small_indel_agrees_with_bcftools():
     for gene, n, compared, agree, disagree, *_ in rows:
         assert int(compared) > 0.9 * int(n) and disagree == "0", (gene, run.stdout)
         assert agree == compared
+
+
+CIVIC_SHIFT_GRCH37 = {  # PROVENANCE.md sections 3 and 5: GRCh38 = GRCh37 + shift, per gene
+    "ALK": -222866, "EGFR": -67693, "KRAS": -152934, "MET": 359946, "ERBB2": 1843747,
+    "KIT": -866166,
+}
+CANONICAL_NP = {"ALK": "NP_004295", "EGFR": "NP_005219", "KRAS": "NP_004976",
+                "MET": "NP_000236", "ERBB2": "NP_004439", "KIT": "NP_000213"}
+
+
+def _legacy_c(c: str) -> str:
+    """CIViC c. strings sometimes carry the deleted/duplicated bases (c.1675_1677delGTT)."""
+    c = re.sub(r"del[ACGT]+ins", "delins", c)
+    return re.sub(r"(del|dup)([ACGT]+|\d+)$", r"\1", c)
+
+
+def test_civic_variants_get_civic_nomenclature(tx, contigs):
+    """Independent truth: CIViC variant records (GRCh37 coordinates + NM_ c. + NP_ p.) for the
+    panel genes. Every record inside the modelled, known-sequence exons must get CIViC's c.
+    (legacy base suffixes aside) and, for substitutions and deletions, CIViC's p."""
+    from resistcall.knowledge import canonical_protein
+    from resistcall.reference import contig_offset
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "knowledge" / \
+        "extracted_civic_variants.tsv"
+    if not path.exists():
+        pytest.skip("../shared/knowledge not present")
+    import pandas as pd
+
+    civic = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    checked = 0
+    for r in civic.itertuples():
+        if r.gene not in CIVIC_SHIFT_GRCH37 or r.reference_build != "GRCh37" or not r.start:
+            continue
+        t = tx.by_gene[r.gene]
+        fam = t.refseq.split(".")[0]
+        descs = r.hgvs_descriptions.split(",")
+        c = next((h.split(":", 1)[1] for h in descs if h.startswith(fam + ".")), None)
+        p = next((h.split(":", 1)[1] for h in descs if h.startswith(CANONICAL_NP[r.gene])), None)
+        if c is None:
+            continue
+        seq = contigs.seq(t.chrom)
+        start = int(r.start) + CIVIC_SHIFT_GRCH37[r.gene] - contig_offset(t.chrom)[1]
+        ref, alt = r.reference_bases, r.variant_bases
+        if not 2 <= start <= len(seq):
+            continue
+        if ref and alt and len(ref) == len(alt):
+            pos = start
+        elif alt and not ref:
+            pos, ref, alt = start, seq[start - 1], seq[start - 1] + alt
+        elif ref and not alt:
+            pos, ref, alt = start - 1, seq[start - 2] + ref, seq[start - 2]
+        else:
+            continue
+        if "N" in seq[pos - 1 : pos - 1 + len(ref)]:
+            continue  # no real bases there in the panel reference
+        assert seq[pos - 1 : pos - 1 + len(ref)] == ref, (r.gene, r.variant)
+        a = annotate_variant(tx, contigs, t.chrom, pos, ref, alt)
+        if a.hgvs_c != _legacy_c(c):
+            # CIViC is not always 3'-shifted (KIT V560del as c.1675_1677delGTT): accept an
+            # equivalent deletion, and require ours to be the more 3' one
+            ours_m = re.fullmatch(r"c\.(\d+)_(\d+)del", a.hgvs_c)
+            theirs_m = re.fullmatch(r"c\.(\d+)_(\d+)del", _legacy_c(c))
+            assert ours_m and theirs_m, (r.gene, r.variant, a.hgvs_c, c)
+
+            def deleted(m, t=t, seq=seq):
+                span = sorted(t.contig_pos(int(x)) for x in m.groups())
+                return seq[: span[0] - 1] + seq[span[1]:]
+
+            assert deleted(ours_m) == deleted(theirs_m), (r.gene, r.variant, a.hgvs_c, c)
+            assert int(ours_m.group(1)) > int(theirs_m.group(1))
+        if p and (len(r.reference_bases) == len(r.variant_bases) or not r.variant_bases):
+            assert a.hgvs_p == canonical_protein(p), (r.gene, r.variant, a.hgvs_p, p)
+        checked += 1
+    assert checked >= 80, checked

@@ -201,6 +201,58 @@ def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tu
 
 
 # ---- main entry ------------------------------------------------------------------------------
+def placements(seq: str, pos: int, ref: str, alt: str) -> list[tuple[int, str, str]]:
+    """Every equivalent placement of a pure deletion/insertion in a repeat, left to right."""
+    p, r, a = shift(seq, pos, ref, alt, False, 1, len(seq))
+    out = [(p, r, a)]
+    allele = r or a
+    while True:
+        nxt = p + len(allele) if r else p
+        if nxt > len(seq) or seq[nxt - 1] != allele[0]:
+            return out
+        allele = allele[1:] + allele[0]
+        p += 1
+        r, a = (allele, "") if r else ("", allele)
+        out.append((p, r, a))
+
+
+def _touched(seq: str, tx_plus: bool, p: int, r: str, a: str) -> list[int]:
+    """Bases a placement describes: deleted bases, duplicated bases, or insertion flanks."""
+    if r:
+        return list(range(p, p + len(r)))
+    n = len(a)
+    before = (p - n, p - 1) if tx_plus else (p, p + n - 1)
+    if seq[before[0] - 1 : before[1]] == a:
+        return list(range(before[0], before[1] + 1))
+    return [p - 1, p]
+
+
+def place_indel(tx: Transcript, seq: str, pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """HGVS 3' rule in transcript orientation, kept off exon/intron junctions where possible.
+
+    Among all equivalent placements of the indel, take the most 3' one whose described bases
+    lie in one exon; failing that, in one intron; failing that, the most 3' placement (a change
+    that truly spans a junction)."""
+    plus = tx.strand == "+"
+    options = placements(seq, pos, ref, alt)
+    if not plus:
+        options = options[::-1]
+    ordered = options[::-1]  # most 3' first
+    regions = []
+    for opt in ordered:
+        locs = [tx.locate(x) for x in _touched(seq, plus, *opt)]
+        exons = {loc.exon for loc in locs}
+        introns = {loc.intron for loc in locs}
+        regions.append((opt, exons, introns))
+    for opt, exons, _ in regions:
+        if None not in exons and len(exons) == 1:
+            return opt
+    for opt, exons, introns in regions:
+        if None not in introns and len(introns) == 1 and exons == {None}:
+            return opt
+    return ordered[0]
+
+
 def _c_label(tx: Transcript, a: int, b: int) -> tuple[str, list[CPos]]:
     """c. range label for contig interval [a, b] in transcript order."""
     five, three = (a, b) if tx.strand == "+" else (b, a)
@@ -217,36 +269,14 @@ def _exon_label(tx: Transcript, positions: list[int]) -> str:
     return ""
 
 
-def _region_bounds(tx: Transcript, pos: int) -> tuple[int, int]:
-    """Contig bounds of the exon or intron holding ``pos`` (3' shifting stays inside it)."""
-    ivs = sorted(tx.exons)
-    for s, e in ivs:
-        if s <= pos <= e:
-            return s, e
-    lo, hi = 1, 10**12
-    for s, e in ivs:
-        if e < pos:
-            lo = max(lo, e + 1)
-        if s > pos:
-            hi = min(hi, s - 1)
-    return lo, hi
-
-
 def annotate_on(tx: Transcript, contigs: ContigCache, pos: int, ref: str, alt: str) -> Annotation:
     """HGVS c./p. and consequence of a VCF allele on one transcript model."""
     seq = contigs.seq(tx.chrom)
     p, r, a = trim(pos, ref, alt)
     if not r and not a:
         return Annotation(tx.gene, tx.transcript_id, tx.refseq, "", "", "no_change", "", False)
-    anchor = p if r else p - 1
-    lo, hi = _region_bounds(tx, anchor)
-    if r and a:
-        pass
-    elif r:
-        p, r, a = shift(seq, p, r, a, tx.strand == "+", lo, hi)
-    else:
-        # insertion between p-1 and p; keep it inside the region of its left anchor
-        p, r, a = shift(seq, p, r, a, tx.strand == "+", lo, hi + 1)
+    if not (r and a):
+        p, r, a = place_indel(tx, seq, p, r, a)
     plus = tx.strand == "+"
     cs = (lambda s: s) if plus else revcomp
 
