@@ -269,3 +269,18 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
             "--out", str(tmp_path / "h.tsv")]
     assert main(args) == 2
     assert "lacks column(s) copy_number" in capsys.readouterr().err
+
+
+def test_docs_list_exactly_the_tsv_columns():
+    import re
+
+    from resistcall.annotate import TSV_COLUMNS
+
+    doc = (REPO / "docs" / "annotate.md").read_text()
+    section = doc[doc.index("## Output 1"):doc.index("## Output 2")]
+    names = []
+    for line in section.splitlines():
+        m = re.match(r"\| (`[^|]+`) \|", line)
+        if m:
+            names += re.findall(r"`([^`]+)`", m.group(1))
+    assert names == TSV_COLUMNS
