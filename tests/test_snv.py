@@ -251,6 +251,10 @@ def test_bad_inputs(pair, tmp_path):
         snv.run(str(REF), str(bed), [str(pair["res"])], str(tmp_path / "x.vcf.gz"))
     with pytest.raises(UserError, match="BAM not found"):
         snv.run(str(REF), str(pair["bed"]), [str(tmp_path / "none.bam")], str(tmp_path / "x"))
+    noindex = tmp_path / "noindex.bam"
+    shutil.copy(pair["res"], noindex)
+    with pytest.raises(UserError, match="no index"):
+        snv.run(str(REF), str(pair["bed"]), [str(noindex)], str(tmp_path / "x.vcf.gz"))
     rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
                "--resistant", str(pair["res"]), "--parental", str(pair["res"]),
                "--out", str(tmp_path / "y.vcf.gz")])

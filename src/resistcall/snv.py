@@ -871,6 +871,9 @@ def run(
     for b in bams:
         if not Path(b).exists():
             raise UserError(f"BAM not found: {b}")
+        with pysam.AlignmentFile(b) as handle:
+            if not handle.has_index():
+                raise UserError(f"{b}: BAM has no index (.bai/.csi); run samtools index")
         problems = check_bam_matches_reference(b, reference)
         if problems:
             raise UserError(f"{b}: does not match {reference}: {problems[0]}")
