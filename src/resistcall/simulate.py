@@ -748,6 +748,7 @@ class SamplePlan:
     vafs: dict[int, float] = field(default_factory=dict)  # variant index -> VAF
     fusion_fraction: float = 0.0
     gc_bias: GCBias = GCBias()
+    params: dict = field(default_factory=dict)  # per-sample simulate_library overrides
 
 
 @dataclass
@@ -868,6 +869,8 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
                                        (opts.get("copy_number") or {}).items()},
             vafs=vafs[name], fusion_fraction=float(opts.get("fusion_fraction", 0.0)),
             gc_bias=GCBias(float(gc[0]), float(gc[1])),
+            params={_LIB_KEYS[k]: opts[k] for k in _LIB_KEYS if k in opts}
+            | ({"n_fragments": int(opts["fragments"])} if "fragments" in opts else {}),
         ))
     params = {_LIB_KEYS[k]: sim[k] for k in _LIB_KEYS if k in sim}
     if assay != (sim.get("assay") or panel.get("assay", "capture")):
@@ -954,7 +957,7 @@ def run_plan(plan: RunPlan, force: bool = False) -> pd.DataFrame:
         ]
         n_units = len(sp.units)
         for unit, fq1, fq2 in sp.units:
-            params = dict(plan.params)
+            params = dict(plan.params) | sp.params
             params["n_fragments"] = int(round(params.get("n_fragments", 100_000) / n_units))
             log.info("simulating %s/%s -> %s %s", sp.sample, unit, fq1, fq2)
             lib = simulate_library(
