@@ -79,6 +79,7 @@ def run(tmp_path_factory, r1_bam):
     args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
             "--gtf", str(GTF), "--known", str(KNOWN), "--cnv", str(DATA / "cnv.tsv"),
             "--fusions", str(DATA / "fusions.tsv"), "--bam", str(r1_bam),
+            "--hotspots", str(DATA / "hotspots.tsv"),
             "--out", str(out / "hits.tsv"), "--json", str(out / "hits.json")]
     assert main(args) == 0
     import pandas as pd
@@ -284,3 +285,21 @@ def test_docs_list_exactly_the_tsv_columns():
         if m:
             names += re.findall(r"`([^`]+)`", m.group(1))
     assert names == TSV_COLUMNS
+
+
+def test_uncovered_hotspots_listed_per_drug(run):
+    _, data = run
+    r2 = _sample(data, "H3122_R2")["drugs"]
+    # I1171T (alectinib/crizotinib resistant) could not be assessed in R2 (310x < 774x)
+    ale = r2["alectinib"]
+    assert ale["prediction"] == "sensitive"
+    assert [(m["hgvs_p"], m["effect"], m["depth"]) for m in ale["not_assessed"]] == [
+        ("p.I1171T", "resistant", 310.0)]
+    assert "not assessable (insufficient depth): ALK p.I1171T" in ale["caveat"]
+    # ceritinib is sensitive to I1171T: nothing to warn about
+    assert r2["ceritinib"]["not_assessed"] == []
+    # crizotinib is already resistant: listed, but no caveat needed
+    assert r2["crizotinib"]["prediction"] == "resistant"
+    assert r2["crizotinib"]["not_assessed"] and r2["crizotinib"]["caveat"] is None
+    # R1 covered I1171 (wild type): nothing listed
+    assert all(not v["not_assessed"] for v in _sample(data, "H3122_R1")["drugs"].values())

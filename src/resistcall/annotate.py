@@ -312,6 +312,7 @@ def annotate(
     cnv: pd.DataFrame | None = None,
     fusions: pd.DataFrame | None = None,
     bams: dict[str, str] | None = None,
+    hotspots: pd.DataFrame | None = None,
 ) -> tuple[dict[str, list[Finding]], dict[str, dict]]:
     """Findings per sample and per-drug verdicts per resistant sample."""
     kb = KnowledgeBase.from_table(known)
@@ -439,7 +440,47 @@ def annotate(
     verdicts = {
         s: drug_verdicts(flist) for s, flist in findings.items() if s != parental
     }
+    if hotspots is not None:
+        add_not_assessed(verdicts, hotspots, kb)
     return findings, verdicts
+
+
+def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame,
+                     kb: KnowledgeBase) -> None:
+    """Known resistance changes a sample could not be checked for (hotspots.tsv verdict
+    ``insufficient depth``): listed per drug they would affect, so that a "sensitive" or
+    "no data" prediction is never read as "those positions are wild type"."""
+    low = hotspots[hotspots["verdict"].str.strip().str.lower() == "insufficient depth"]
+    for rec in low.to_dict(orient="records"):
+        v = verdicts.get(rec["sample"])
+        if v is None:
+            continue
+        for i in kb.match_change(rec["gene"], rec["hgvs_p"]):
+            row = kb.table.loc[i]
+            if row["effect"] == "sensitive":
+                continue
+            drugs = list(ALK_TKIS) if row["drug_class"] == "alk_tki_class" else [row["drug"]]
+            for d in drugs:
+                entry = v.setdefault(d, _empty_verdict())
+                item = {"gene": rec["gene"], "hgvs_p": rec["hgvs_p"],
+                        "residue": rec.get("residue"), "depth": _num(rec.get("depth")),
+                        "depth_needed": _num(rec.get("depth_needed")), "effect": row["effect"],
+                        "verification": row["verification"]}
+                if item not in entry["not_assessed"]:
+                    entry["not_assessed"].append(item)
+    for v in verdicts.values():
+        for entry in v.values():
+            missing = entry.get("not_assessed") or []
+            if missing and entry["prediction"] in ("sensitive", "no data", "reduced sensitivity"):
+                text = ("not assessable (insufficient depth): "
+                        + ", ".join(sorted({f"{m['gene']} {m['hgvs_p']}" for m in missing})))
+                entry["caveat"] = f"{entry['caveat']}; {text}" if entry["caveat"] else text
+
+
+def _empty_verdict() -> dict:
+    return {"prediction": "no data", "verified": None, "findings": [], "sources": [], "rows": [],
+            "no_data_findings": [], "baseline": [], "superseded": [], "caveat": None,
+            "not_assessed": []}
 
 
 def _phase(members: list[Finding], bam: str | None) -> dict:
@@ -534,6 +575,7 @@ def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
             "baseline": [{k: v for k, v in r.items() if not k.startswith("_")} for r in baseline],
             "superseded": superseded,
             "caveat": caveat,
+            "not_assessed": [],
         }
     return out
 
@@ -671,15 +713,18 @@ def run(args: argparse.Namespace) -> None:
     if parental in sample_order:
         sample_order.remove(parental)
         sample_order.insert(0, parental)
+    hot = None
+    if args.hotspots:
+        hot = read_table(args.hotspots, ("sample", "gene", "hgvs_p", "verdict"), "hotspot table")
     findings, verdicts = annotate(calls, sample_order, parental, known, args.gtf,
-                                  args.reference, cnv, fus, bams)
+                                  args.reference, cnv, fus, bams, hot)
     table = tsv_rows(findings, parental)
     out = Path(args.out)
     _atomic_write(out, table.to_csv(sep="\t", index=False))
     if args.json:
         line = args.line or out.resolve().parent.name
         inputs = {k: (str(getattr(args, k)) if getattr(args, k) else None)
-                  for k in ("vcf", "cnv", "fusions", "gtf", "reference")}
+                  for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")}
         data = hits_json(findings, verdicts, parental, line, args.known, known, inputs)
         _atomic_write(Path(args.json), json.dumps(data, indent=1) + "\n")
     n_known = int((table["known"] == "yes").sum())
@@ -700,6 +745,8 @@ def register(subparsers) -> None:
     p.add_argument("--cnv", help="cnv.tsv from resistcall cnv")
     p.add_argument("--fusions", help="fusions.tsv from resistcall fusion")
     p.add_argument("--bam", nargs="*", help="BAMs for phasing compound parts (matched by @RG SM)")
+    p.add_argument("--hotspots", help="hotspots.tsv from resistcall snv: known changes whose "
+                   "positions had insufficient depth are listed per drug (not_assessed)")
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")
     p.add_argument("--json", help="hits.json")
