@@ -107,6 +107,7 @@ def test_tsv_columns_and_nomenclature(run):
     assert r1.loc[G1202R, "hgvs_p"] == "p.G1202R"
     assert r1.loc[T1151DUP, "hgvs_p"] == "p.T1151dup"
     assert r1.loc[T1151DUP, "hgvs_c"] == "c.3451_3453dup"
+    assert r1.loc[T1151DUP, "genomic"] == "chr2:29222405-29222406"  # insertion flanks
     assert r1.loc[L1196M, "vaf"] == "0.2" and r1.loc[L1196M, "vaf_parental"] == "0"
     assert r1.loc[L1196M, "depth_parental"] == "1900"
     assert r1.loc[L1196M, "crizotinib"] == "resistant"
@@ -303,3 +304,25 @@ def test_uncovered_hotspots_listed_per_drug(run):
     assert r2["crizotinib"]["not_assessed"] and r2["crizotinib"]["caveat"] is None
     # R1 covered I1171 (wild type): nothing listed
     assert all(not v["not_assessed"] for v in _sample(data, "H3122_R1")["drugs"].values())
+
+
+def test_multiallelic_record_and_gz_input(tmp_path):
+    """Each ALT of a multi-allelic record is its own finding, with its own AD/AF column."""
+    header = [x for x in (DATA / "calls.vcf").read_text().splitlines() if x.startswith("#")]
+    rec = (f"{ALK}\t24538\t.\tG\tT,C\t.\tPASS\t.\tGT:AD:DP:AF:STATUS\t"
+           "0/0:1000,0,0:1000:0,0:.\t1/2:700,200,100:1000:0.2,0.1:acquired\t0/0:900,0,0:900:0,0:.")
+    vcf = tmp_path / "multi.vcf"
+    vcf.write_text("\n".join([*header, rec]) + "\n")
+    gz = tmp_path / "multi.vcf.gz"
+    pysam.tabix_compress(str(vcf), str(gz))
+    out = tmp_path / "hits.tsv"
+    assert main(["annotate", "--vcf", str(gz), "--reference", str(REF), "--gtf", str(GTF),
+                 "--known", str(KNOWN), "--out", str(out)]) == 0
+    import pandas as pd
+
+    tsv = pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
+    r1 = tsv[tsv["sample"] == "H3122_R1"].set_index("hgvs_p")
+    assert r1.loc["p.L1196M", "alt_count"] == "200" and r1.loc["p.L1196M", "vaf"] == "0.2"
+    assert r1.loc["p.L1196V", "alt_count"] == "100" and r1.loc["p.L1196V", "vaf"] == "0.1"
+    assert r1.loc["p.L1196V", "classification"] == "vus"
+    assert set(tsv["sample"]) == {"H3122_R1"}

@@ -25,7 +25,7 @@ from cyvcf2 import VCF
 
 from resistcall import phasing
 from resistcall.errors import UserError
-from resistcall.hgvs import ContigCache, annotate_variant
+from resistcall.hgvs import ContigCache, annotate_variant, trim
 from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
 from resistcall.reference import bam_sample, contig_offset
 from resistcall.transcripts import load_transcripts
@@ -341,8 +341,9 @@ def annotate(
             par = None
             if parental is not None and s != parental:
                 par = parental_rows.get((rec["record"], rec["alt"]))
-            first = int(rec["pos"])
-            last = first + max(len(rec["ref"]) - 1, 0)
+            # GRCh38 span of the changed bases (deleted bases; an insertion's two flanks)
+            tp, tr, _ = trim(key[1], key[2], key[3])
+            first, last = (tp, tp + len(tr) - 1) if tr else (tp - 1, tp)
             f = Finding(
                 id=f"var:{key[0]}:{key[1]}:{key[2]}:{key[3]}", kind=_variant_kind(key[2], key[3]),
                 gene=ann.gene, sample=s, chrom=key[0], pos=key[1], ref=key[2], alt=key[3],
