@@ -15,6 +15,7 @@ arithmetic over a dozen exons is plain numpy.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -383,7 +384,9 @@ def load_transcripts(gtf_path: str | Path) -> TranscriptSet:
     if not path.exists():
         raise UserError(f"GTF not found: {path}")
     try:
-        df = pr.read_gtf(str(path)).df
+        with warnings.catch_warnings():  # pyranges 0.1 uses a pandas keyword pandas deprecates
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            df = pr.read_gtf(str(path)).df
     except Exception as exc:  # pyranges raises assorted parser errors
         raise UserError(f"{path}: not a readable GTF ({exc})") from exc
     if df.empty or "transcript_id" not in df:
