@@ -135,6 +135,8 @@ def test_utr_start_stop_on_complete_model(tx, contigs):
     assert a.hgvs_c.startswith("c.*4") and a.consequence == "3_prime_UTR_variant"
     a = _ann(tx, contigs, EGFR, 1473, seq[1472], "C")  # ATG -> ACG
     assert (a.hgvs_p, a.consequence) == ("p.M1?", "start_lost")
+    a = _ann(tx, contigs, EGFR, 1471, seq[1470:1474], seq[1470])  # ATG deleted
+    assert (a.hgvs_p, a.consequence) == ("p.M1?", "start_lost")
     a = _ann(tx, contigs, EGFR, 187809, "T", "A")  # TGA -> AGA
     assert a.consequence == "stop_lost"
     assert re.fullmatch(r"p\.\*1211Rext\*(\d+|\?)", a.hgvs_p)

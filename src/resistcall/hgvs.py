@@ -146,6 +146,8 @@ def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tu
         return "", "synonymous_variant"
     r = r0 + k
     ref_aa = ref_pep[k] if k < len(ref_pep) else "?"
+    if r == 1 and ref_aa == "M":  # any change of the initiator methionine
+        return "p.M1?", "start_lost"
     if frameshift:
         if k >= len(alt_pep):
             return f"p.{ref_aa}{r}fs*?", "frameshift_variant"
