@@ -326,3 +326,19 @@ def test_multiallelic_record_and_gz_input(tmp_path):
     assert r1.loc["p.L1196V", "alt_count"] == "100" and r1.loc["p.L1196V", "vaf"] == "0.1"
     assert r1.loc["p.L1196V", "classification"] == "vus"
     assert set(tsv["sample"]) == {"H3122_R1"}
+
+
+def test_compound_in_trans_is_not_applied(tmp_path):
+    reads = _reads(8, "a", {24538: "T"}) + _reads(6, "b", {24520: "T"}) + _reads(10, "r", {})
+    bam = make_bam(tmp_path / "H3122_R1.bam", "H3122_R1", reads)
+    out = tmp_path / "hits.json"
+    assert main(["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
+                 "--gtf", str(GTF), "--known", str(KNOWN), "--bam", str(bam),
+                 "--out", str(tmp_path / "hits.tsv"), "--json", str(out)]) == 0
+    s = _sample(json.loads(out.read_text()), "H3122_R1")
+    c = _finding(s, COMPOUND)
+    assert c["phase"]["status"] == "trans" and c["counts_towards_verdict"] is False
+    lor = s["drugs"]["lorlatinib"]
+    # without the compound row, the single-mutant rows decide (both sensitive to lorlatinib)
+    assert lor["superseded"] == [] and lor["prediction"] == "sensitive"
+    assert {r["finding"] for r in lor["rows"]} == {L1196M, G1202R}

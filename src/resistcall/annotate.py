@@ -428,6 +428,11 @@ def annotate(
                     kinase_domain=any(m.kinase_domain for m in members),
                 )
                 c.phase = _phase(members, (bams or {}).get(s))
+                if c.phase["status"] == "trans":
+                    # the parts sit on different molecules: the compound (cis) evidence does
+                    # not apply, and each part keeps its own rows
+                    c.counts_towards_verdict = False
+                    c.note = "parts seen in trans on the reads: compound rows not applied"
                 for m in members:
                     m.part_of.append(cid)
                 compounds[cid] = c
