@@ -342,3 +342,19 @@ def test_compound_in_trans_is_not_applied(tmp_path):
     # without the compound row, the single-mutant rows decide (both sensitive to lorlatinib)
     assert lor["superseded"] == [] and lor["prediction"] == "sensitive"
     assert {r["finding"] for r in lor["rows"]} == {L1196M, G1202R}
+
+
+def test_vcf_without_records_gives_no_data_verdicts(tmp_path):
+    header = [x for x in (DATA / "calls.vcf").read_text().splitlines() if x.startswith("#")]
+    vcf = tmp_path / "empty.vcf"
+    vcf.write_text("\n".join(header) + "\n")
+    out = tmp_path / "hits.json"
+    assert main(["annotate", "--vcf", str(vcf), "--reference", str(REF), "--gtf", str(GTF),
+                 "--known", str(KNOWN), "--out", str(tmp_path / "hits.tsv"),
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [s["sample"] for s in data["samples"]] == ["H3122_P", "H3122_R1", "H3122_R2"]
+    r1 = _sample(data, "H3122_R1")
+    assert r1["findings"] == [] and r1["vus"] == []
+    assert {v["prediction"] for v in r1["drugs"].values()} == {"no data"}
+    assert (tmp_path / "hits.tsv").read_text().startswith("sample\tcondition\tfinding_id")
