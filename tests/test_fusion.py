@@ -18,9 +18,18 @@ import pysam
 import pytest
 
 from resistcall.errors import UserError
-from resistcall.fusion import COLUMNS, Settings, _alt, load_genes, run
+from resistcall.fusion import (
+    COLUMNS,
+    Junction,
+    Settings,
+    _alt,
+    _locate_unknown_partner,
+    load_genes,
+    run,
+)
 from resistcall.fusion_evidence import (
     PanelSequence,
+    ReadInfo,
     make_part,
     parse_cigar,
     revcomp,
@@ -198,6 +207,27 @@ def test_split_junction_from_two_alignments_of_one_read():
     assert split_junction(b, a) == (5041, +1, 1059, +1, 2, 0)
     c = make_part("chr7", 300, False, parse_cigar("65S35M"))
     assert split_junction(a, c) == (1059, +1, 300, -1, 0, 5)
+
+
+def test_unplaced_partner_is_located_from_its_split_reads():
+    """Whole-genome BAM, partner outside the panel (e.g. KIF5B on chr10): the SA parts of the
+    junction's split reads say where it is; reads that are not split reads do not count."""
+    j = Junction("chr2", ALK_BP, +1, "ACGT" * 10)
+    j.split = {"r1", "r2", "r3"}
+
+    def info(name, *parts):
+        return ReadInfo(name, "chr2", ALK_BP - 55, ALK_BP, "A" * 96, (), (), None, parts)
+
+    infos = [info("r1", make_part("chr10", 32_017_400, True, parse_cigar("40S56M"))),
+             info("r2", make_part("chr10", 32_017_390, True, parse_cigar("30S66M"))),
+             info("r3", make_part("chr5", 100, False, parse_cigar("50M46S"))),
+             info("x9", make_part("chr10", 32_017_420, True, parse_cigar("40S56M")))]
+    _locate_unknown_partner(j, infos, Settings())
+    assert j.partner_locus == "chr10:32017390-32017400"
+    assert j.pairs == set()
+    lone = Junction("chr2", ALK_BP, +1, "ACGT" * 10, split={"r1", "r3"})
+    _locate_unknown_partner(lone, infos, Settings())
+    assert lone.partner_locus == ""  # one fragment per locus is not enough
 
 
 def test_breakend_alt_forms():

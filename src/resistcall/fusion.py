@@ -181,6 +181,7 @@ class Junction:
     homology: str = ""
     split: set = field(default_factory=set)
     pairs: set = field(default_factory=set)
+    partner_locus: str = ""  # unplaced partner: where its reads align (whole-genome BAMs)
 
     @property
     def p_strand(self) -> str:
@@ -362,7 +363,7 @@ def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
 
 
 def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, distant: list,
-                   infos: list[ReadInfo], cfg: Settings) -> None:
+                   infos: list[ReadInfo], cfg: Settings, claimed: set[str] = frozenset()) -> None:
     """Fill j.split (fragments with a read containing the junction) and j.pairs."""
     fused, at = fused_outward(panel, j)
     h, a = len(j.homology), cfg.anchor
@@ -406,22 +407,63 @@ def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, dist
                 for schrom, sg in read.sa:
                     if schrom == j.p_chrom and abs(sg - j.p_pos) <= 200:
                         j.split.add(read.name)
-    if j.p_pos is None:
-        return
     w = cfg.max_insert
+    if j.p_pos is None:
+        _locate_unknown_partner(j, infos, cfg, panel, claimed)
+        return
     for name, chrom, start, end, rev, mchrom, mpos, mrev in distant:
-        if chrom != j.t_chrom or mchrom != j.p_chrom:
+        if mchrom != j.p_chrom:
             continue
-        if j.t_side == +1:
-            near_t = (not rev) and j.t_pos - w <= start <= j.t_pos
-        else:
-            near_t = rev and j.t_pos <= end <= j.t_pos + w
+        near_t = _points_at_breakend(j, chrom, start, end, rev, w)
         if j.p_side == +1:
             near_p = (not mrev) and j.p_pos - w <= mpos <= j.p_pos
         else:
             near_p = mrev and j.p_pos - 200 <= mpos <= j.p_pos + w
         if near_t and near_p:
             j.pairs.add(name)
+
+
+def _points_at_breakend(j: Junction, chrom: str, start: int, end: int, rev: bool, w: int) -> bool:
+    """A target read on the kept side, within w of the breakend and pointing at it."""
+    if chrom != j.t_chrom:
+        return False
+    if j.t_side == +1:
+        return (not rev) and j.t_pos - w <= start <= j.t_pos
+    return rev and j.t_pos <= end <= j.t_pos + w
+
+
+def _locate_unknown_partner(j: Junction, infos: list[ReadInfo], cfg: Settings,
+                            panel: PanelSequence | None = None,
+                            claimed: set[str] = frozenset()) -> None:
+    """Where an unplaced partner lies according to the aligner (whole-genome BAMs): the SA
+    parts of the junction's own split reads. Recorded if >= 2 fragments agree within 2 kb and
+    the place is not in the panel's known sequence (there the partner would have been placed).
+
+    Distant mates are deliberately not used, neither for the locus nor as support: in the real
+    hg38 BAMs, pairs from all over ALK intron 19 in both H3122 and HCC827 have mates at one
+    off-target locus (chr2:32.92 Mb), which would make an "unknown partner" fusion out of
+    nothing."""
+    hits = [
+        (sp.chrom, sp.start, r.name)
+        for r in infos if r.name in j.split and r.name not in claimed
+        for sp in r.sa_parts
+        if sp.chrom != j.t_chrom or abs(sp.start - j.t_pos) > 10 * cfg.max_insert
+    ]
+    by_chrom: dict[str, list] = {}
+    for h in hits:
+        by_chrom.setdefault(h[0], []).append(h)
+    best = None
+    for _, group in sorted(by_chrom.items()):
+        centre = int(np.median([g[1] for g in group]))
+        near = [g for g in group if abs(g[1] - centre) <= 2000]
+        if len({g[2] for g in near}) >= 2 and (best is None or len(near) > len(best)):
+            best = near
+    if best is None:
+        return
+    lo, hi = min(g[1] for g in best), max(g[1] for g in best)
+    if panel is not None and "N" not in panel.fetch(best[0][0], (lo + hi) // 2, (lo + hi) // 2):
+        return
+    j.partner_locus = f"{best[0][0]}:{lo}-{hi}"
 
 
 def clip_supports(clip: str, expected: str, min_len: int) -> bool:
@@ -490,6 +532,9 @@ def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str
     status = (f"{name} detected: {len(frags)} fragments ({len(j.split)} split reads, "
               f"{len(j.pairs)} discordant pairs)" if called else
               f"{name} candidate below threshold: {len(frags)} fragments")
+    if j.p_pos is None:
+        status += (f"; partner not in the panel reference, its reads align at {j.partner_locus}"
+                   if j.partner_locus else "; partner not in the panel reference")
     return {
         "sample": sample, "gene_5p": g5, "gene_3p": g3, "breakpoint_5p": bp5,
         "breakpoint_3p": bp3, "genomic_5p": gen5, "genomic_3p": gen3,
@@ -563,8 +608,12 @@ def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], tar
             raise UserError(f"{bam_path}: BAM index (.bai) missing; run samtools index")
         frame = BamFrame(bam, bam_path, panel)
         cands, distant, infos = find_candidates(bam, frame, panel, target, genes, cfg)
-        for j in cands:
-            count_evidence(bam, frame, panel, j, distant, infos, cfg)
+        # placed junctions first: their fragments are not available to locate unplaced partners
+        claimed: set[str] = set()
+        for j in sorted(cands, key=lambda c: c.p_pos is None):
+            count_evidence(bam, frame, panel, j, distant, infos, cfg, claimed)
+            if j.p_pos is not None:
+                claimed |= j.split | j.pairs
         label, depth = region_depth(bam, frame, panel, target)
     rows = [junction_row(sample, j, panel, genes, target, cfg, label, depth)
             for j in cands if len(j.split | j.pairs) >= 2]
@@ -634,6 +683,8 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         '##INFO=<ID=GENOMIC,Number=1,Type=String,Description="GRCh38 position of this breakend">',
         '##INFO=<ID=PARTNER_SEQ,Number=1,Type=String,Description="Clipped consensus of an '
         'unplaced partner">',
+        '##INFO=<ID=PARTNER_LOCUS,Number=1,Type=String,Description="Where reads of an '
+        'unplaced partner align (SA parts, mates)">',
         '##FORMAT=<ID=SR,Number=1,Type=Integer,Description="Fragments with a split read">',
         '##FORMAT=<ID=PR,Number=1,Type=Integer,Description="Fragments as discordant pairs">',
         '##FORMAT=<ID=FR,Number=1,Type=Integer,Description="Distinct supporting fragments">',
@@ -657,9 +708,12 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         ids = (f"fusion{n}_1", f"fusion{n}_2")
         recs = []
         if j.p_pos is None:
+            extra = {"PARTNER_SEQ": j.consensus}
+            if j.partner_locus:
+                extra["PARTNER_LOCUS"] = j.partner_locus
             recs.append((t_contig, t_cpos, ids[0], t_base,
                          _alt(t_base, j.t_side, None, None, j.consensus), None, j.t_chrom,
-                         j.t_pos, {"PARTNER_SEQ": j.consensus}, (0, 0)))
+                         j.t_pos, extra, (0, 0)))
         else:
             p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
             p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
