@@ -294,6 +294,18 @@ def test_bad_inputs_are_user_errors(tmp_path):
     assert not (tmp_path / "f.tsv").exists()
 
 
+def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    from resistcall.cli import main
+
+    rc = main(["fusion", "--reference", str(REF), "--gtf", str(GTF), "--bam",
+               str(tmp_path / "missing.bam"), "--out", str(tmp_path / "f.tsv")])
+    assert rc == 2
+    assert "BAM not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["fusion", "--reference", str(REF), "--gtf", str(GTF), "--bam", "x.bam",
+              "--out", "f.tsv", "--min-fragments", "0"])
+
+
 # ---------------------------------------------------------------- real data (H3122, HCC827)
 
 @pytest.fixture(scope="module")

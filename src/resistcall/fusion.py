@@ -1,4 +1,4 @@
-"""Gene fusions (e.g. EML4-ALK) from capture DNA reads: ``resistcall fusion``.
+"""Gene fusions (e.g. EML4-ALK) from capture DNA reads (resistcall fusion).
 
 Method (docs/fusion.md): soft clips inside the target gene that share a clip position are
 grouped; their consensus clipped sequence is placed on the panel reference (k-mer index), which
@@ -532,6 +532,8 @@ def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str
     status = (f"{name} detected: {len(frags)} fragments ({len(j.split)} split reads, "
               f"{len(j.pairs)} discordant pairs)" if called else
               f"{name} candidate below threshold: {len(frags)} fragments")
+    if not t_is_3p:
+        status += f"; {target.name} keeps its 5' part (reciprocal side, no {target.name} kinase)"
     if j.p_pos is None:
         status += (f"; partner not in the panel reference, its reads align at {j.partner_locus}"
                    if j.partner_locus else "; partner not in the panel reference")
@@ -805,6 +807,16 @@ def _main(args: argparse.Namespace) -> None:
     run(args.reference, args.gtf, args.bam, args.gene, args.out, args.vcf, cfg)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "fusion", help="gene fusions (EML4-ALK ...) from clipped, split and discordant reads",
@@ -817,14 +829,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="fusions.tsv")
     p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
     d = Settings()
-    p.add_argument("--min-fragments", type=int, default=d.min_fragments,
+    p.add_argument("--min-fragments", type=_positive, default=d.min_fragments,
                    help="distinct supporting fragments to call a fusion "
                         f"(default {d.min_fragments})")
-    p.add_argument("--min-split-reads", type=int, default=d.min_split_reads,
+    p.add_argument("--min-split-reads", type=_positive, default=d.min_split_reads,
                    help=f"of which split-read fragments (default {d.min_split_reads})")
-    p.add_argument("--min-depth", type=int, default=d.min_depth,
+    p.add_argument("--min-depth", type=_positive, default=d.min_depth,
                    help=f"median depth over the breakpoint region below which a sample is "
                         f"'not assessable' (default {d.min_depth})")
-    p.add_argument("--max-insert", type=int, default=d.max_insert,
+    p.add_argument("--max-insert", type=_positive, default=d.max_insert,
                    help=f"largest insert size for discordant pairs (default {d.max_insert})")
     p.set_defaults(func=_main)
