@@ -44,6 +44,8 @@ FILTERS = {
     "homopolymer_length at VAF below homopolymer_max_vaf",
     "low_depth": "Depth of the evidence sample below min_depth",
     "low_vaf": "Upper 95% confidence bound of the VAF below --min-vaf",
+    "near_indel": "Within near_indel_window bp of a detected indel with at least "
+    "near_indel_ratio times more alt reads (alignment artefact of that indel)",
 }
 
 
@@ -70,6 +72,10 @@ class SnvConfig:
     min_alt_base_quality: float = 25.0
     homopolymer_length: int = 6
     homopolymer_max_vaf: float = 0.1
+    #: bcftools' SnpGap/IndelGap idea: reads carrying an indel are often aligned with the
+    #: indel shifted, split or replaced by mismatches; weaker events this close are artefacts.
+    near_indel_window: int = 10
+    near_indel_ratio: float = 4.0
     #: power wanted for hotspot verdicts (depth_needed).
     power: float = 0.95
     #: sites above this VAF are left out when fitting the background (they are variants).
@@ -547,10 +553,25 @@ def _apply_filters(cand, st, names, cfg: SnvConfig, fasta, bams) -> pd.DataFrame
     rpos = []
     hp_len = []
     handles = {n: pysam.AlignmentFile(b) for n, b in bam_of.items()}
+    starts = cand["pos"].to_numpy()
+    ends = starts + cand["ref"].str.len().to_numpy()
+    is_indel = (cand["kind"] == "indel").to_numpy()
+    contigs = cand["contig"].to_numpy()
     try:
         for i, r in enumerate(cand.itertuples()):
             d = st[r.evidence].iloc[i]
             f = []
+            alts = st[r.evidence]["alt"].to_numpy()
+            near = (
+                is_indel
+                & (contigs == r.contig)
+                & (starts - cfg.near_indel_window <= ends[i])
+                & (ends + cfg.near_indel_window >= starts[i])
+                & (alts >= cfg.near_indel_ratio * max(d.alt, 1))
+            )
+            near[i] = False
+            if near.any():
+                f.append("near_indel")
             table = [[d.ref_f, d.ref_r], [d.alt_f, d.alt_r]]
             alt_frac_f = d.alt_f / max(d.alt, 1)
             if (
