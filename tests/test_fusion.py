@@ -22,7 +22,6 @@ from resistcall.fusion import (
     COLUMNS,
     Junction,
     Settings,
-    _alt,
     _locate_unknown_partner,
     load_genes,
     run,
@@ -35,6 +34,7 @@ from resistcall.fusion_evidence import (
     revcomp,
     split_junction,
 )
+from resistcall.fusion_vcf import breakend_alt
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -232,14 +232,14 @@ def test_unplaced_partner_is_located_from_its_split_reads():
 
 def test_breakend_alt_forms():
     """VCF 4.2 section 5.4: the bracket points the way the mate's kept sequence extends."""
-    assert _alt("A", +1, "c:5", +1, "") == "A]c:5]"
-    assert _alt("A", +1, "c:5", -1, "") == "A[c:5["
-    assert _alt("A", -1, "c:5", +1, "") == "]c:5]A"
-    assert _alt("A", -1, "c:5", -1, "") == "[c:5[A"
-    assert _alt("A", +1, "c:5", -1, "GT") == "AGT[c:5["
-    assert _alt("A", -1, "c:5", -1, "GT") == "[c:5[ACA"
-    assert _alt("A", +1, None, None, "GGC") == "AGGC."
-    assert _alt("A", -1, None, None, "GGC") == ".GCCA"
+    assert breakend_alt("A", +1, "c:5", +1, "") == "A]c:5]"
+    assert breakend_alt("A", +1, "c:5", -1, "") == "A[c:5["
+    assert breakend_alt("A", -1, "c:5", +1, "") == "]c:5]A"
+    assert breakend_alt("A", -1, "c:5", -1, "") == "[c:5[A"
+    assert breakend_alt("A", +1, "c:5", -1, "GT") == "AGT[c:5["
+    assert breakend_alt("A", -1, "c:5", -1, "GT") == "[c:5[ACA"
+    assert breakend_alt("A", +1, None, None, "GGC") == "AGGC."
+    assert breakend_alt("A", -1, None, None, "GGC") == ".GCCA"
 
 
 @needs_bwa

@@ -1,0 +1,154 @@
+"""Breakend VCF of ``resistcall fusion`` (VCF 4.2 section 5.4), written with pysam.
+
+Each junction is a pair of BND records joined by MATEID, or one single-breakend record when
+the partner is not in the reference. Positions are panel contigs; INFO GENOMIC gives GRCh38.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pysam
+
+from resistcall.fusion_evidence import PanelSequence, revcomp
+
+NA = "."
+
+
+def breakend_alt(t: str, side: int, mate: str | None, mate_side: int | None, ins_out: str) -> str:
+    """VCF 4.2 breakend ALT; ins_out is inserted sequence in this breakend's outward frame."""
+    if side == +1:
+        body = t + ins_out
+        if mate is None:
+            return body + "."
+        return body + (f"]{mate}]" if mate_side == +1 else f"[{mate}[")
+    body = revcomp(ins_out) + t
+    if mate is None:
+        return "." + body
+    return (f"]{mate}]" if mate_side == +1 else f"[{mate}[") + body
+
+
+def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: Path) -> None:
+    """Breakend records (two per junction, one for an unknown partner), one column per sample."""
+    junctions: dict[tuple, dict] = {}
+    for r in rows:
+        j = r.get("_junction")
+        if j is None:
+            continue
+        key = (j.t_chrom, j.t_pos, j.t_side, j.p_chrom, j.p_pos, j.p_side)
+        entry = junctions.setdefault(key, {"j": j, "rows": {}, "called": False})
+        entry["rows"][r["sample"]] = r
+        entry["called"] |= r["call"] == "detected"
+    header = pysam.VariantHeader()
+    for name, _, _, seq in panel.contigs:
+        header.contigs.add(name, length=len(seq))
+    for line in (
+        '##INFO=<ID=SVTYPE,Number=1,Type=String,Description="Type of structural variant">',
+        '##INFO=<ID=MATEID,Number=.,Type=String,Description="ID of mate breakend">',
+        '##INFO=<ID=EVENT,Number=1,Type=String,Description="ID of the fusion event">',
+        '##INFO=<ID=HOMLEN,Number=.,Type=Integer,Description="Length of microhomology at the '
+        'junction">',
+        '##INFO=<ID=HOMSEQ,Number=.,Type=String,Description="Microhomology sequence">',
+        '##INFO=<ID=CIPOS,Number=2,Type=Integer,Description="Breakend position range allowed by '
+        'the microhomology">',
+        '##INFO=<ID=GENE,Number=1,Type=String,Description="Gene at this breakend">',
+        '##INFO=<ID=FUSION,Number=1,Type=String,Description="5prime-3prime gene pair">',
+        '##INFO=<ID=VARIANT,Number=1,Type=String,Description="Named fusion variant '
+        '(EML4-ALK v1 ...)">',
+        '##INFO=<ID=EXONS,Number=1,Type=String,Description="Last 5prime exon - first 3prime exon '
+        'kept, e.g. E13-A20">',
+        '##INFO=<ID=GENOMIC,Number=1,Type=String,Description="GRCh38 position of this breakend">',
+        '##INFO=<ID=PARTNER_SEQ,Number=1,Type=String,Description="Clipped consensus of an '
+        'unplaced partner">',
+        '##INFO=<ID=PARTNER_LOCUS,Number=1,Type=String,Description="Where reads of an '
+        'unplaced partner align (SA parts, mates)">',
+        '##FORMAT=<ID=SR,Number=1,Type=Integer,Description="Fragments with a split read">',
+        '##FORMAT=<ID=PR,Number=1,Type=Integer,Description="Fragments as discordant pairs">',
+        '##FORMAT=<ID=FR,Number=1,Type=Integer,Description="Distinct supporting fragments">',
+        '##FORMAT=<ID=FT,Number=1,Type=String,Description="Per-sample call">',
+        '##FILTER=<ID=LowSupport,Description="Below the evidence threshold in every sample">',
+    ):
+        header.add_line(line)
+    for s in samples:
+        header.add_sample(s)
+    records = []
+    for n, entry in enumerate(junctions.values(), start=1):
+        j = entry["j"]
+        any_row = next(iter(entry["rows"].values()))
+        t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
+        t_base = panel.fetch(j.t_chrom, j.t_pos, j.t_pos)
+        h = len(j.homology)
+        info_common = {"EVENT": f"fusion{n}",
+                       "FUSION": f"{any_row['gene_5p']}-{any_row['gene_3p']}",
+                       "VARIANT": any_row["variant"],
+                       "EXONS": any_row["exons"].replace(";", "-")}
+        ids = (f"fusion{n}_1", f"fusion{n}_2")
+        recs = []
+        if j.p_pos is None:
+            extra = {"PARTNER_SEQ": j.consensus}
+            if j.partner_locus:
+                extra["PARTNER_LOCUS"] = j.partner_locus
+            recs.append((t_contig, t_cpos, ids[0], t_base,
+                         breakend_alt(t_base, j.t_side, None, None, j.consensus), None, j.t_chrom,
+                         j.t_pos, extra, (0, 0)))
+        else:
+            p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
+            p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
+            t_ci = (-h, 0) if j.t_side == +1 else (0, h)
+            p_ci = (-h, 0) if j.p_side == -1 else (0, h)
+            t_alt = breakend_alt(t_base, j.t_side, f"{p_contig}:{p_cpos}", j.p_side, j.insertion)
+            recs.append((t_contig, t_cpos, ids[0], t_base, t_alt,
+                         ids[1], j.t_chrom, j.t_pos, {}, t_ci))
+            recs.append((p_contig, p_cpos, ids[1], p_base,
+                         breakend_alt(p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side,
+                              revcomp(j.insertion)),
+                         ids[0], j.p_chrom, j.p_pos, {}, p_ci))
+        for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci in recs:
+            if contig not in header.contigs:
+                header.contigs.add(contig)
+            records.append((contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci,
+                            entry, info_common, h, j))
+    order = {name: i for i, name in enumerate(header.contigs)}
+    records.sort(key=lambda r: (order[r[0]], r[1], r[2]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = tempfile.mkdtemp(prefix=".fusions_vcf.", dir=out.parent)
+    tmp = Path(tmpdir) / out.name
+    try:
+        with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
+            for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci, entry, info, h, j \
+                    in records:
+                rec = vf.new_record(contig=contig, start=cpos - 1, stop=cpos, id=rid,
+                                    alleles=(ref, alt),
+                                    filter="PASS" if entry["called"] else "LowSupport")
+                rec.info["SVTYPE"] = "BND"
+                if mate:
+                    rec.info["MATEID"] = (mate,)
+                rec.info["EVENT"] = info["EVENT"]
+                rec.info["FUSION"] = info["FUSION"]
+                for key in ("VARIANT", "EXONS"):
+                    if info[key] != NA:
+                        rec.info[key] = info[key]
+                rec.info["GENOMIC"] = f"{gchrom}:{gpos}"
+                rec.info["HOMLEN"] = (h,)
+                if h:
+                    rec.info["HOMSEQ"] = (j.homology,)
+                    rec.info["CIPOS"] = ci
+                for key, val in extra.items():
+                    rec.info[key] = val
+                for s in samples:
+                    r = entry["rows"].get(s)
+                    fmt = rec.samples[s]
+                    fmt["SR"] = r["split_reads"] if r else 0
+                    fmt["PR"] = r["discordant_pairs"] if r else 0
+                    fmt["FR"] = r["fragments"] if r else 0
+                    fmt["FT"] = (r["call"] if r else "absent").replace(" ", "_")
+                vf.write(rec)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        os.replace(f"{tmp}.tbi", f"{out}.tbi")
+        os.replace(tmp, out)
+    finally:
+        for f in Path(tmpdir).glob("*"):
+            f.unlink()
+        os.rmdir(tmpdir)
