@@ -176,16 +176,16 @@ def _indel_table(counter: Counter, start: int, refseq: str) -> pd.DataFrame:
     """Counter of (offset, sign, bases, reverse) -> VCF-style rows with per-strand counts."""
     if not counter:
         return _empty_indels()
-    rows = []
+    merged: dict[tuple[int, str, str], list[int]] = {}
     for (i, sign, bases, reverse), k in counter.items():
         anchor = refseq[i]
         if sign == "+":
             ref, alt = anchor, anchor + bases
         else:  # pysam writes N for deleted bases; take them from the reference
             ref, alt = refseq[i : i + 1 + len(bases)], anchor
-        rows.append((start + i, ref, alt, 0 if reverse else k, k if reverse else 0))
+        merged.setdefault((start + i, ref, alt), [0, 0])[reverse] += k
+    rows = [(p, r, a, f, v) for (p, r, a), (f, v) in sorted(merged.items())]
     df = pd.DataFrame(rows, columns=["pos", "ref", "alt", "fwd", "rev"])
-    df = df.groupby(["pos", "ref", "alt"], as_index=False, sort=True)[["fwd", "rev"]].sum()
     return df.astype({"pos": "int64", "fwd": "int64", "rev": "int64"})
 
 
