@@ -60,13 +60,28 @@ def pep_of(tx, seq):
     return pep
 
 
-def agree(ours: str, bcsq: list[str], pep: dict, offset: int) -> bool | None:
+def residue_map(tx):
+    """bcftools numbers residues along the concatenated modelled CDS from its first complete
+    codon; map that number to ours (models that skip exons, e.g. MET and KIT, have c. gaps)."""
+    cs = [c for c in range(tx.c_first, tx.c_last + 1)
+          if tx.coding_positions[c - tx.c_first] != 0]
+    start = (3 - (tx.c_first - 1) % 3) % 3
+
+    def b2o(k: int) -> int:
+        idx = start + 3 * (k - 1)
+        return (cs[idx] + 2) // 3 if 0 <= idx < len(cs) else -1
+
+    return b2o
+
+
+def agree(ours: str, bcsq: list[str], pep: dict, b2o) -> bool | None:
     if not ours or ours == "p.?" or len(bcsq) < 6 or not bcsq[5]:
         return None
     m = re.fullmatch(r"(\d+)([A-Z*]+)(?:>(\d+)([A-Z*]*))?", bcsq[5])
     if m is None:
         return None
-    b_first = int(m.group(1)) + offset
+    b_num = int(m.group(1))
+    b_first = b2o(b_num)
     if m.group(3) is None:
         return ours.endswith("=") and int(re.search(r"\d+", ours).group()) == b_first
     b_ref, b_alt = m.group(2), m.group(4)
@@ -74,9 +89,10 @@ def agree(ours: str, bcsq: list[str], pep: dict, offset: int) -> bool | None:
         j = next((i for i in range(len(b_alt)) if i >= len(b_ref) or b_ref[i] != b_alt[i]),
                  len(b_alt))
         first = int(re.search(r"\d+", ours).group())
-        ok = first == b_first + j
+        ok = first == b2o(b_num + j)
         tail = re.search(r"(?:fs|ext)\*(\d+|\?)$", ours)
-        if ok and "fs" in ours and tail and b_alt.endswith("*"):
+        # "*?": our model ends (or skips exons) before a stop; bcftools reads on regardless
+        if ok and "fs" in ours and tail and tail.group(1) != "?" and b_alt.endswith("*"):
             ok = tail.group(1) == str(len(b_alt) - j)
         return ok
     start = b_first - 10
@@ -140,14 +156,14 @@ def main() -> None:
                     recs[f[2]] = ((f[0], int(f[1]), f[3], f[4]),
                                   (m.group(1) if m else "").split(",")[0].split("|"))
             pep = pep_of(tx, seq)
-            offset = tx.first_full_codon - 1
+            b2o = residue_map(tx)
             t0 = time.perf_counter()
             anns = {vid: annotate_variant(ts, contigs, *key) for vid, (key, _) in recs.items()}
             t_ours = time.perf_counter() - t0
             compared = ok = 0
             bad = []
             for vid, (key, bcsq) in recs.items():
-                res = agree(anns[vid].hgvs_p, bcsq, pep, offset)
+                res = agree(anns[vid].hgvs_p, bcsq, pep, b2o)
                 if res is None:
                     continue
                 compared += 1

@@ -146,6 +146,8 @@ def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tu
         return "", "synonymous_variant"
     r = r0 + k
     ref_aa = ref_pep[k] if k < len(ref_pep) else "?"
+    if ref_aa == "X" or (k < len(alt_pep) and alt_pep[k] == "X"):
+        return "p.?", "coding_sequence_variant"  # first difference in an unknown codon
     if r == 1 and ref_aa == "M":  # any change of the initiator methionine
         return "p.M1?", "start_lost"
     if frameshift:
@@ -154,7 +156,7 @@ def _protein_change(ref_pep: str, alt_pep: str, r0: int, frameshift: bool) -> tu
         if alt_pep[k] == "*":
             return f"p.{ref_aa}{r}*", "stop_gained"
         stop = alt_pep.find("*", k)
-        tail = f"*{stop - k + 1}" if stop >= 0 else "*?"
+        tail = f"*{stop - k + 1}" if stop >= 0 and "X" not in alt_pep[k:stop] else "*?"
         return f"p.{ref_aa}{r}{alt_pep[k]}fs{tail}", "frameshift_variant"
     # in frame: trim the common suffix (never into the prefix)
     m = 0
@@ -415,7 +417,14 @@ def _coding(tx: Transcript, contigs: ContigCache, p: int, r: str, a: str,
         else:
             i0 = i1 = loc3.c.base - seg_lo
     start = (3 - (seg_lo - 1) % 3) % 3  # index of the first complete codon
-    if i0 < start:
+    end = start + ((len(ref_cds) - start) // 3) * 3  # after the last complete codon
+    if i0 < start or max(i0, i1 - 1) >= end:
+        # a codon the model holds only in part (partial model ends): protein unknown
+        return "p.?", "coding_sequence_variant", None
+    codon_lo = start + ((i0 - start) // 3) * 3
+    codon_hi = start + ((max(i1, i0 + 1) - 1 - start) // 3) * 3 + 3
+    if "N" in ref_cds[codon_lo:codon_hi]:
+        # the reference codon is not known (N padding in the panel reference)
         return "p.?", "coding_sequence_variant", None
     frameshift = (len(ins_cs) - (i1 - i0)) % 3 != 0
     # Translate from a few codons before the change (left context for dup detection) rather
