@@ -506,3 +506,19 @@ def test_civic_variants_get_civic_nomenclature(tx, contigs):
             assert a.hgvs_p == canonical_protein(p), (r.gene, r.variant, a.hgvs_p, p)
         checked += 1
     assert checked >= 80, checked
+
+
+def test_unknown_or_partial_codons_are_p_unknown(tx, contigs):
+    # ERBB2 exon 11: c.1294 sits in a codon whose third base is N in the panel reference
+    a = _ann(tx, contigs, "chr17_39715216_39726728", 302, "C", "A")
+    assert (a.hgvs_c, a.hgvs_p) == ("c.1294C>A", "p.?")
+    # MET model ends at c.3935, inside codon 1312 (c.3934-c.3936)
+    seq = contigs.seq("chr7_116698938_116795854")
+    alt = "A" if seq[96852] != "A" else "C"
+    a = _ann(tx, contigs, "chr7_116698938_116795854", 96853, seq[96852], alt)
+    assert a.hgvs_c.startswith("c.3934") and a.hgvs_p == "p.?"
+    # ALK c.3069 is in codon 1023, of which the model holds only c.3068-c.3069
+    alk = contigs.seq(ALK)
+    alt = "A" if alk[29336] != "A" else "C"
+    a = _ann(tx, contigs, ALK, 29337, alk[29336], alt)
+    assert a.hgvs_c.startswith("c.3069") and a.hgvs_p == "p.?"
