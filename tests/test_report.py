@@ -149,8 +149,13 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
     assert "ALK p.L1196M" not in cr2  # 0 reads in CR2: not a change there
     # an uncovered known position is said to be not assessable, in every card
     for card in (cr1, cr2):
-        assert "Not assessable" in card and "ALK p.G1269A" in card
-        assert "not wild type" in card
+        assert "Not assessable" in card and "ALK G1269 (" in card
+        assert "not wild type" in card and "298× needed" in card
+    assert "ALK G1269 (9×); 298× needed" in cr1
+    unc = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)[
+        "uncovered_hotspots"]
+    assert unc == [{"label": "ALK G1269", "gene": "ALK", "residue": "G1269",
+                    "changes": ["p.G1269A"], "depth": 9, "depth_needed": 298}]
 
 
 def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
@@ -739,3 +744,21 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
     assert "0.7.17-r1188" in (tmp_path / "report.html").read_text()
     with pytest.raises(UserError, match="BAM not found"):
         report.bam_program_versions([tmp_path / "missing.bam"])
+
+
+def test_uncovered_changes_of_one_codon_are_grouped():
+    rows = []
+    for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657)):
+        rows.append({"sample": CR2, "gene": "KRAS", "hgvs_p": hp, "residue": "G12",
+                     "chrom": "chr12_25225577_25245847", "positions": "19773,19774,19775",
+                     "genomic": "chr12:25245349", "depth": depth, "alt_count": 0, "vaf": 0.0,
+                     "verdict": "insufficient depth", "depth_needed": 774})
+    rows.append({**rows[0], "hgvs_p": "p.G13D", "residue": "G13", "depth": 900,
+                 "verdict": "wild type"})
+    hot = report.build_hotspots(pd.DataFrame(rows), [PAR, CR2])
+    assert hot["uncovered"][CR2] == [{
+        "label": "KRAS G12", "gene": "KRAS", "residue": "G12",
+        "changes": ["p.G12C", "p.G12D", "p.G12V"], "depth": 640, "depth_needed": 774}]
+    assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]
+    assert [r["hgvs_p"] for r in hot["rows"]] == ["p.G12C", "p.G12D", "p.G12V", "p.G13D"]
+    assert [r["uncovered"] for r in hot["rows"]] == [True, True, True, False]

@@ -583,14 +583,30 @@ def build_hotspots(hot: pd.DataFrame | None, samples: list[str]) -> dict | None:
         row["mutated"] |= rec["verdict"] == "mutated"
     out = sorted(rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r),
                                                str(r["hgvs_p"])))
-    uncovered = {
-        s: [{"label": f"{r['gene']} {r['hgvs_p']}", "depth": r["cells"][s]["depth"],
-             "depth_needed": r["cells"][s]["depth_needed"]}
-            for r in out if s in r["cells"] and r["cells"][s]["verdict"] == "insufficient depth"]
-        for s in samples
-    }
+    uncovered = {s: _uncovered_positions(out, s) for s in samples}
     return {"rows": out, "samples": [s for s in samples if any(s in r["cells"] for r in out)],
             "uncovered": uncovered, "n_positions": len(out)}
+
+
+def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
+    """Not-assessable known positions of one sample, one entry per residue (the table lists
+    several changes per codon, e.g. KRAS p.G12C/D/V): the smallest depth and the changes."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        cell = r["cells"].get(sample)
+        if cell is None or cell["verdict"] != "insufficient depth":
+            continue
+        residue = r.get("residue") or r.get("hgvs_p")
+        g = groups.setdefault((r["gene"], residue), {
+            "label": f"{r['gene']} {residue}", "gene": r["gene"], "residue": residue,
+            "changes": [], "depth": cell["depth"], "depth_needed": cell["depth_needed"]})
+        g["changes"].append(r["hgvs_p"])
+        if cell["depth"] is not None and (g["depth"] is None or cell["depth"] < g["depth"]):
+            g["depth"] = cell["depth"]
+        if cell["depth_needed"] is not None and (g["depth_needed"] is None
+                                                 or cell["depth_needed"] > g["depth_needed"]):
+            g["depth_needed"] = cell["depth_needed"]
+    return list(groups.values())
 
 
 def _residue_number(row: dict) -> int:
