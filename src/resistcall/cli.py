@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "resistcall.fusion",
     "resistcall.annotate",
     "resistcall.report",
+    "resistcall.runinfo",
 )
 
 

@@ -6,6 +6,7 @@ rule annotate:
         vcf="results/{line}/snv.vcf.gz",
         cnv="results/{line}/cnv.tsv",
         fusions="results/{line}/fusions.tsv",
+        hotspots="results/{line}/hotspots.tsv",
         bams=line_bams,
         ref=REF,
         gtf=GTF,
@@ -26,4 +27,5 @@ rule annotate:
     shell:
         "resistcall annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
         " --known {input.known} --cnv {input.cnv} --fusions {input.fusions} --bam {input.bams}"
+        " --hotspots {input.hotspots} --line {wildcards.line}"
         " --out {output.tsv} --json {output.json} 2> {log}"

@@ -1,6 +1,26 @@
 # Clinician report per line (HTML + JSON for LIMS) and a cohort index.
 
 
+rule runinfo:
+    # Configuration, assay, build and run date: the only wall-clock value in any output.
+    input:
+        workflow.configfiles,
+    output:
+        "results/run_metadata.json",
+    log:
+        "logs/runinfo/runinfo.log",
+    benchmark:
+        "benchmarks/runinfo/runinfo.tsv"
+    threads: res("report", "threads")
+    resources:
+        mem_mb=res("report", "mem_mb"),
+        runtime=res("report", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall runinfo --config {input[0]} --out {output} 2> {log}"
+
+
 rule report:
     input:
         hits="results/{line}/hits.json",
@@ -10,6 +30,8 @@ rule report:
         fusions="results/{line}/fusions.tsv",
         vcf="results/{line}/snv.vcf.gz",
         qc=line_qc,
+        bams=line_bams,
+        meta="results/run_metadata.json",
         samples=config["samples"],
     output:
         html=report(
@@ -33,7 +55,8 @@ rule report:
         "resistcall report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
         " --cnv-targets {input.cnv_targets} --hotspots {input.hotspots}"
         " --fusions {input.fusions} --vcf {input.vcf} --qc {input.qc}"
-        " --samples {input.samples} --out {output.html} --json {output.json} 2> {log}"
+        " --samples {input.samples} --bam {input.bams} --run-metadata {input.meta}"
+        " --out {output.html} --json {output.json} 2> {log}"
 
 
 rule report_index:

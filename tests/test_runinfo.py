@@ -1,0 +1,23 @@
+import json
+
+from resistcall.cli import main
+
+from conftest import REPO
+
+
+def test_runinfo_records_config_and_given_date(tmp_path):
+    out = tmp_path / "meta.json"
+    config = REPO / "config" / "config.yaml"
+    assert main(["runinfo", "--config", str(config), "--run-date", "2026-01-02", "--out",
+                 str(out)]) == 0
+    meta = json.loads(out.read_text())
+    assert meta["run_date"] == "2026-01-02"
+    assert meta["assay"] == "capture" and meta["reference_build"] == "GRCh38"
+    assert meta["config"]["panel"]["targets"].endswith("demo_capture_targets.bed")
+
+
+def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):
+    assert main(["runinfo", "--config", str(tmp_path / "nope.yaml"), "--out",
+                 str(tmp_path / "m.json")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
