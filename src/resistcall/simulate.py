@@ -354,9 +354,10 @@ def _prepare_targets(ref: Reference, targets: pd.DataFrame, assay: str) -> pd.Da
 # fragments
 
 
-def _capture_fragments(rng, ref, t, weights, n, lengths_fn):
+def _capture_fragments(rng, ref, t, weights, n, lengths_fn, ti=None):
     """n fragments overlapping targets (start uniform over allowed positions within the block)."""
-    ti = rng.choice(len(t), size=n, p=weights / weights.sum())
+    if ti is None:
+        ti = rng.choice(len(t), size=n, p=weights / weights.sum())
     ln = lengths_fn(n)
     bl, bh = t["block_start"].to_numpy()[ti], t["block_end"].to_numpy()[ti]
     ts, te = t["start"].to_numpy()[ti], t["end"].to_numpy()[ti]
@@ -365,6 +366,26 @@ def _capture_fragments(rng, ref, t, weights, n, lengths_fn):
     hi = np.minimum(te - 1, bh - ln)
     start = lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
     return t["cid"].to_numpy()[ti], start, start + ln, ti
+
+
+def _read_bases_on_target(rng, ref, t, lengths_fn, read_length: int, pilot: int = 64):
+    """Mean number of read bases a captured fragment puts on its target (pilot draw).
+
+    Targets sit in real-base blocks of very different sizes (a KIT exon block is ~250 bp, the
+    ALK intron block 4.6 kb), so the same fragment-length distribution gives different read
+    coverage per fragment; weighting targets by length / this mean makes expected depth
+    ``efficiency x copy number x GC`` only, whatever the block geometry or fragment length.
+    """
+    ti = np.repeat(np.arange(len(t)), pilot)
+    _, s, e, _ = _capture_fragments(rng, ref, t, None, len(ti), lengths_fn, ti=ti)
+    ts, te = t["start"].to_numpy()[ti], t["end"].to_numpy()[ti]
+    rl = np.minimum(read_length, e - s)
+    r1 = np.clip(np.minimum(s + rl, te) - np.maximum(s, ts), 0, None)
+    r2 = np.clip(np.minimum(e, te) - np.maximum(e - rl, ts), 0, None)
+    both = np.clip(np.minimum(s + rl, te) - np.maximum(e - rl, ts), 0, None)  # mate overlap
+    both = np.where(e - rl < s + rl, both, 0)
+    bases = (r1 + r2 - both).reshape(len(t), pilot)
+    return np.maximum(bases.mean(axis=1), 1.0)
 
 
 def _offtarget_fragments(rng, ref, contig_cn, n, lengths_fn, mean_len):
@@ -468,7 +489,10 @@ def simulate_library(
         ins_s = t["insert_start"].to_numpy()[ti]
         ins_e = t["insert_end"].to_numpy()[ti]
     else:
-        w = ((t["end"] - t["start"]).to_numpy() + fragment_mean) * eff * cn_factor
+        pilot_rng = np.random.default_rng([seed, 0x9170])
+        per_frag = _read_bases_on_target(pilot_rng, ref, t, lambda k: _lognormal_lengths(
+            pilot_rng, k, fragment_mean, fragment_sd, fragment_min, fragment_max), read_length)
+        w = (t["end"] - t["start"]).to_numpy() / per_frag * eff * cn_factor
         parts, got = [], 0
         while got < n_on:  # GC thinning: oversample, accept with weight/max
             k = int((n_on - got) * 1.3 / max(0.05, 1.0 / gmax)) + 100
