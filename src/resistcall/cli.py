@@ -15,40 +15,40 @@ import sys
 from resistcall import __version__
 from resistcall.errors import UserError
 
-#: Stage modules, in pipeline order; each defines ``register(subparsers)``.
-COMMAND_MODULES = (
-    "resistcall.panel",
-    "resistcall.simulate",
-    "resistcall.samplesheet",
-    "resistcall.qc",
-    "resistcall.snv",
-    "resistcall.cnv",
-    "resistcall.fusion",
-    "resistcall.annotate",
-    "resistcall.report",
-    "resistcall.runinfo",
-)
+#: Subcommand -> module defining it (its ``register`` adds the parser). Only the module of the
+#: command being run is imported, so a rule does not pay for every stage's imports.
+COMMANDS = {
+    "panel": "resistcall.panel",
+    "simulate": "resistcall.simulate",
+    "validate": "resistcall.samplesheet",
+    "check-input": "resistcall.samplesheet",
+    "qc": "resistcall.qc",
+    "snv": "resistcall.snv",
+    "cnv": "resistcall.cnv",
+    "fusion": "resistcall.fusion",
+    "annotate": "resistcall.annotate",
+    "report": "resistcall.report",
+    "report-index": "resistcall.report",
+    "runinfo": "resistcall.runinfo",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (when ``command`` is known) one holding just that command's module."""
     parser = argparse.ArgumentParser(prog="resistcall", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"resistcall {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # stage not built yet in this checkout
-        module.register(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s resistcall %(command)s: %(message)s".replace(
