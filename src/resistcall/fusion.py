@@ -27,7 +27,7 @@ import pysam
 
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
-    ADAPTER,
+    ADAPTERS,
     BamFrame,
     Clip,
     PanelSequence,
@@ -327,12 +327,14 @@ def _split_candidates(infos: list[ReadInfo], panel: PanelSequence, target: Gene,
     return out
 
 
-def _has_adapter(seq: str, probe: str = ADAPTER[:10]) -> bool:
-    """Adapter start (at most one mismatch) within the first 30 clipped bases."""
+def _has_adapter(seq: str) -> bool:
+    """An adapter core (at most one mismatch) within the first 30 clipped bases."""
     head = seq[:30]
-    for i in range(len(head) - len(probe) + 1):
-        if sum(a != b for a, b in zip(head[i : i + len(probe)], probe, strict=True)) <= 1:
-            return True
+    for probe in ADAPTERS:
+        for i in range(len(head) - len(probe) + 1):
+            window = head[i : i + len(probe)]
+            if sum(a != b for a, b in zip(window, probe, strict=True)) <= 1:
+                return True
     return False
 
 
@@ -506,7 +508,7 @@ def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str
         else:
             p_name = partner.name
             p_loc, p_before, p_after = partner.location(j.p_pos_max)
-    fused, at = fused_outward(panel, j, width=20)
+    fused, at = fused_outward(panel, j, width=20 + len(j.homology))
     h = len(j.homology)
     left, right = fused[: at - h], fused[at - h : at + len(j.insertion) + 20]
     # junction in transcript sense of the 5' gene: target first if it is 5', else reverse

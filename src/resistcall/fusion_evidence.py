@@ -30,8 +30,9 @@ from resistcall.reference import check_bam_matches_reference, contig_offset
 
 _COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 SOFT_CLIP = 4
-#: Illumina TruSeq adapter start; clips that begin with it are read-through, not junctions.
-ADAPTER = "AGATCGGAAGAGC"
+#: Adapter starts (TruSeq with and without its first two bases, which often match the reference
+#: by chance and stay aligned; Nextera); clips holding one are read-through of short inserts.
+ADAPTERS = ("AGATCGGAAG", "ATCGGAAGAG", "CTGTCTCTTA")
 
 
 _CODE = np.full(256, -1, dtype=np.int64)
