@@ -36,7 +36,7 @@ rule report:
     output:
         html=report(
             "results/{line}/report.html",
-            caption="report/line.rst",
+            caption="../report/line.rst",
             category="Clinician reports",
             labels={"line": "{line}"},
         ),
@@ -65,7 +65,7 @@ rule report_index:
     output:
         report(
             "results/index.html",
-            caption="report/index.rst",
+            caption="../report/index.rst",
             category="Clinician reports",
             labels={"line": "cohort index"},
         ),

@@ -1,0 +1,149 @@
+"""End to end: the demo sheet through every stage, compared with the simulation's truth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        raise AssertionError(f"{' '.join(args)} failed:\n{tail}")
+    return proc
+
+
+def _copy_workflow(dest: Path) -> Path:
+    for name in COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """Run the demo exactly as `make demo` does, in a scratch copy of the workflow."""
+    work = _copy_workflow(tmp_path_factory.mktemp("demo"))
+    _run([str(BIN / "resistcall"), "simulate", "--config", "config/config.yaml"], work)
+    _run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile", "profiles/default"], work)
+    return work
+
+
+@pytest.fixture(scope="module")
+def truth(demo) -> pd.DataFrame:
+    return pd.read_csv(demo / "demo_data" / "truth.tsv", sep="\t")
+
+
+@pytest.fixture(scope="module")
+def hits(demo) -> pd.DataFrame:
+    return pd.read_csv(demo / "results" / "H3122sim" / "hits.tsv", sep="\t")
+
+
+def test_every_spiked_variant_is_found_with_its_status(truth, hits):
+    expected = truth[(truth["condition"] == "resistant")
+                     & truth["kind"].isin(["snv", "insertion", "deletion"])
+                     & (truth["expected"] != "absent")]
+    assert len(expected) >= 8
+    for row in expected.itertuples():
+        found = hits[(hits["sample"] == row.sample) & (hits["hgvs_p"] == row.hgvs_p)]
+        assert len(found) == 1, f"{row.sample} {row.hgvs_p} missing from hits.tsv"
+        assert found["status"].iloc[0] == row.expected, (row.sample, row.hgvs_p)
+        if row.vaf > 0:
+            assert found["vaf"].iloc[0] == pytest.approx(row.vaf, rel=0.5, abs=0.01)
+    # absent spikes are not called in the samples that do not carry them
+    absent = truth[(truth["condition"] == "resistant") & (truth["expected"] == "absent")]
+    for row in absent.itertuples():
+        assert hits[(hits["sample"] == row.sample) & (hits["hgvs_p"] == row.hgvs_p)].empty
+
+
+def test_known_resistance_mutations_are_annotated(hits):
+    for sample, hgvs_p, drug in [("H3122_CR1", "p.L1196M", "crizotinib"),
+                                 ("H3122_CR2", "p.G1202R", "alectinib")]:
+        row = hits[(hits["sample"] == sample) & (hits["hgvs_p"] == hgvs_p)].iloc[0]
+        assert row["known"] == "yes"
+        assert row["gene"] == "ALK" and row["transcript"] == "ENST00000389048"
+        assert "resistant" in row[drug]
+
+
+def test_copy_number_matches_truth(demo, truth):
+    cnv = pd.read_csv(demo / "results" / "H3122sim" / "cnv.tsv", sep="\t")
+    cn_truth = truth[(truth["kind"] == "cnv") & (truth["condition"] == "resistant")]
+    for row in cn_truth.itertuples():
+        got = cnv[(cnv["sample"] == row.sample) & (cnv["gene"] == row.gene)].iloc[0]
+        if got["call"] == "insufficient data":
+            assert row.copy_number == 2  # only the sparse EML4 block may be unassessable
+            continue
+        assert got["copy_number"] == pytest.approx(row.copy_number, rel=0.15), row
+        if row.copy_number == 2:
+            assert got["call"] == "neutral", row
+        else:
+            assert got["call"] in ("gain", "amplification"), row
+    kit = cnv[cnv["gene"] == "KIT"]
+    assert (kit["call"] == "neutral").all()
+
+
+def test_fusion_found_in_every_sample(demo):
+    fusions = pd.read_csv(demo / "results" / "H3122sim" / "fusions.tsv", sep="\t")
+    called = fusions[fusions["variant"] == "v1"]
+    assert sorted(called["sample"]) == ["H3122_CR1", "H3122_CR2", "H3122_P"]
+    assert (called["genomic_3p"] == "chr2:29223741").all()
+
+
+def test_report_shows_findings_and_hotspot_coverage(demo):
+    html = (demo / "results" / "H3122sim" / "report.html").read_text()
+    for text in ("p.L1196M", "p.G1202R", "p.T1151dup", "p.G1202del", "MET", "lorlatinib",
+                 "EML4", "Research use only"):
+        assert text in html, text
+    hotspots = pd.read_csv(demo / "results" / "H3122sim" / "hotspots.tsv", sep="\t")
+    l1196 = hotspots[(hotspots["hgvs_p"] == "p.L1196M") & (hotspots["sample"] == "H3122_CR1")]
+    assert l1196["verdict"].tolist() == ["mutated"]
+    assert set(hotspots["verdict"]) <= {"mutated", "wild type", "insufficient depth"}
+    assert (demo / "results" / "index.html").exists()
+
+
+def test_snakemake_report_archive_holds_the_html_reports(demo):
+    _run([str(BIN / "snakemake"), "--cores", "1", "--report", "report.zip"], demo)
+    with zipfile.ZipFile(demo / "report.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("H3122sim/report.html") for n in names), names[:20]
+
+
+def test_lint_is_clean(demo):
+    proc = _run([str(BIN / "snakemake"), "--lint"], demo, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_bad_sheet_stops_before_anything_runs(demo, tmp_path):
+    work = _copy_workflow(tmp_path / "bad")
+    shutil.copytree(demo / "demo_data", work / "demo_data")
+    sheet = work / "config" / "samples.tsv"
+    lines = sheet.read_text().splitlines()
+    lines[2] = lines[2].replace("H3122_CR1", "H3122_P")  # duplicate sample name on line 3
+    sheet.write_text("\n".join(lines) + "\n")
+    proc = _run([str(BIN / "snakemake"), "--cores", "1"], work, check=False)
+    assert proc.returncode != 0
+    assert "config/samples.tsv, line 3" in proc.stdout + proc.stderr
+    assert not (work / "results").exists()
