@@ -142,6 +142,13 @@ def test_utr_start_stop_on_complete_model(tx, contigs):
     assert re.fullmatch(r"p\.\*1211Rext\*(\d+|\?)", a.hgvs_p)
     a = _ann(tx, contigs, EGFR, 163572, seq[163571], "T")
     assert (a.hgvs_c, a.hgvs_p) == ("c.2369C>T", "p.T790M")
+    # the real L861Q allele of ../shared/realdata/VarDictJava (contig 174025, T>A)
+    a = _ann(tx, contigs, EGFR, 174025, "T", "A")
+    assert (a.hgvs_c, a.hgvs_p, a.exon) == ("c.2582T>A", "p.L861Q", "21")
+    # EGFR exon 19 deletion E746_A750del, c.2235_2249del (the classic 15-bp deletion)
+    lo = 156916 + (2235 - 2185)  # exon 19 starts at contig 156916 = c.2185
+    a = _ann(tx, contigs, EGFR, lo - 1, seq[lo - 2 : lo + 14], seq[lo - 2])
+    assert (a.hgvs_c, a.hgvs_p) == ("c.2235_2249del", "p.E746_A750del")
 
 
 def test_trim_vcf_padding():
