@@ -237,11 +237,17 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
     table = rendered["html"].split('id="hotspot-table"')[1].split("</table>")[0]
     row = next(r for r in table.split("<tr") if "p.G1269A" in r)
     assert 'class="uncovered' in row and row.count("v-insufficient") == 3
-    assert "1 of 10 known resistance positions" in rendered["html"]
-    mutated = rendered["model"]["hotspots"]["rows"]
-    l1196 = next(r for r in mutated if r["hgvs_p"] == "p.L1196M")
+    assert "1 of 10 known resistance codons" in rendered["html"]
+    rows = rendered["model"]["hotspots"]["rows"]
+    l1196 = next(r for r in rows if r["residue"] == "L1196")
+    assert l1196["changes"] == ["p.L1196M"]
     assert l1196["cells"][CR1]["verdict"] == "mutated" and l1196["cells"][CR2]["verdict"] == (
         "wild type")
+    # a mutated cell names the variant found there (from hits.json), here also an insertion
+    assert l1196["cells"][CR1]["variants"] == ["ALK p.L1196M"]
+    t1151 = next(r for r in rows if r["residue"] == "T1151")
+    assert t1151["cells"][CR2]["variants"] == ["ALK p.T1151dup"]
+    assert "Mutated: ALK p.T1151dup" in table
 
 
 def test_figures_are_inline_svg_and_qc_is_shown(rendered):
@@ -746,19 +752,30 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
         report.bam_program_versions([tmp_path / "missing.bam"])
 
 
-def test_uncovered_changes_of_one_codon_are_grouped():
-    rows = []
-    for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657)):
-        rows.append({"sample": CR2, "gene": "KRAS", "hgvs_p": hp, "residue": "G12",
-                     "chrom": "chr12_25225577_25245847", "positions": "19773,19774,19775",
-                     "genomic": "chr12:25245349", "depth": depth, "alt_count": 0, "vaf": 0.0,
-                     "verdict": "insufficient depth", "depth_needed": 774})
-    rows.append({**rows[0], "hgvs_p": "p.G13D", "residue": "G13", "depth": 900,
-                 "verdict": "wild type"})
-    hot = report.build_hotspots(pd.DataFrame(rows), [PAR, CR2])
+def test_changes_of_one_codon_share_one_row_and_verdict():
+    """hotspots.tsv verdicts are per codon: F1174C must not read 'mutated' when F1174L is."""
+    base = {"gene": "KRAS", "chrom": "chr12_25225577_25245847", "alt_count": 0, "vaf": 0.0,
+            "positions": "19773,19774,19775", "genomic": "chr12:25245349", "depth_needed": 774}
+    rows = [{**base, "sample": CR2, "hgvs_p": hp, "residue": "G12", "depth": depth,
+             "verdict": "insufficient depth"}
+            for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657))]
+    rows.append({**base, "sample": CR2, "hgvs_p": "p.G13D", "residue": "G13", "depth": 900,
+                 "positions": "19770,19771,19772", "verdict": "wild type"})
+    alk = {"gene": "ALK", "chrom": "chr2_29196228_29226309", "positions": "24601,24602,24603",
+           "genomic": "chr2:29220829", "residue": "F1174", "depth": 944, "alt_count": 28,
+           "vaf": 0.03, "verdict": "mutated", "depth_needed": 774, "sample": CR2}
+    rows += [{**alk, "hgvs_p": hp} for hp in ("p.F1174C", "p.F1174L", "p.F1174V")]
+    entries = [{"sample": CR2, "condition": "resistant", "vus": [], "other": [], "findings": [
+        {"id": "v", "kind": "snv", "gene": "ALK", "chrom": alk["chrom"], "pos": 24602,
+         "ref": "G", "alt": "T", "hgvs_p": "p.F1174L"}]}]
+    hot = report.build_hotspots(pd.DataFrame(rows), [PAR, CR2], entries)
+    assert [(r["gene"], r["residue"], r["changes"]) for r in hot["rows"]] == [
+        ("ALK", "F1174", ["p.F1174C", "p.F1174L", "p.F1174V"]),
+        ("KRAS", "G12", ["p.G12C", "p.G12D", "p.G12V"]), ("KRAS", "G13", ["p.G13D"])]
+    f1174 = hot["rows"][0]["cells"][CR2]
+    assert f1174["verdict"] == "mutated" and f1174["variants"] == ["ALK p.F1174L"]
     assert hot["uncovered"][CR2] == [{
         "label": "KRAS G12", "gene": "KRAS", "residue": "G12",
         "changes": ["p.G12C", "p.G12D", "p.G12V"], "depth": 640, "depth_needed": 774}]
     assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]
-    assert [r["hgvs_p"] for r in hot["rows"]] == ["p.G12C", "p.G12D", "p.G12V", "p.G13D"]
-    assert [r["uncovered"] for r in hot["rows"]] == [True, True, True, False]
+    assert [r["uncovered"] for r in hot["rows"]] == [False, True, False]

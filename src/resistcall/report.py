@@ -564,49 +564,95 @@ def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict
     return rows
 
 
-def build_hotspots(hot: pd.DataFrame | None, samples: list[str]) -> dict | None:
-    """Wide table: one row per known position, one cell per sample with depth and verdict."""
+VERDICT_RANK = {"wild type": 0, "insufficient depth": 1, "mutated": 2}
+
+
+def _codon_positions(text: Any) -> list[int]:
+    """``"24536,24537,24538"`` or ``"24536-24538"`` -> contig positions."""
+    value = str(text or "")
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", value)
+    if m:
+        return list(range(int(m[1]), int(m[2]) + 1))
+    return [int(x) for x in re.findall(r"\d+", value)]
+
+
+def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int, int, str]]]:
+    """Per sample, the contig span and label of every small variant it carries."""
+    spans: dict[str, list[tuple[str, int, int, str]]] = {}
+    for s in entries or []:
+        for which in ("findings", "vus", "other"):
+            for f in s.get(which, []):
+                if finding_kind(f) in ("compound",) or f.get("pos") is None:
+                    continue
+                if not is_small_variant(f) or not f.get("chrom"):
+                    continue
+                pos = int(f["pos"])
+                end = pos + max(len(str(f.get("ref") or "N")), 1) - 1
+                spans.setdefault(s["sample"], []).append(
+                    (str(f["chrom"]), pos, end, finding_label(f)))
+    return spans
+
+
+def build_hotspots(hot: pd.DataFrame | None, samples: list[str],
+                   entries: list[dict] | None = None) -> dict | None:
+    """Wide table: one row per known codon, one cell per sample with depth and verdict.
+
+    hotspots.tsv has one row per known change, but its verdict belongs to the codon (any call
+    overlapping the codon makes every change there 'mutated'). Showing 'p.F1174C: mutated'
+    when the sample carries F1174L would mislead, so rows are merged per codon, the known
+    changes are listed, and a mutated cell names the variant(s) of that sample that overlap
+    the codon (from hits.json)."""
     if hot is None:
         return None
     df = hot[hot["sample"].isin(samples)]
+    spans = _variant_spans(entries)
     rows: dict[tuple, dict] = {}
     for rec in _records(df):
-        key = (rec["gene"], rec["hgvs_p"], rec["residue"], rec["genomic"])
+        residue = rec.get("residue") or rec["hgvs_p"]
+        key = (rec["gene"], residue, rec["chrom"], str(rec["positions"]))
         row = rows.setdefault(key, {
-            "gene": rec["gene"], "hgvs_p": rec["hgvs_p"], "residue": rec["residue"],
+            "gene": rec["gene"], "residue": residue, "changes": [],
             "chrom": rec["chrom"], "positions": rec["positions"], "genomic": rec["genomic"],
             "cells": {}, "uncovered": False, "mutated": False,
         })
-        row["cells"][rec["sample"]] = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict",
-                                                           "depth_needed")}
-        row["uncovered"] |= rec["verdict"] == "insufficient depth"
-        row["mutated"] |= rec["verdict"] == "mutated"
+        if rec["hgvs_p"] not in row["changes"]:
+            row["changes"].append(rec["hgvs_p"])
+        new = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict", "depth_needed")}
+        old = row["cells"].get(rec["sample"])
+        if old is not None:  # same codon, another change: one verdict per codon
+            if VERDICT_RANK.get(old["verdict"], 0) > VERDICT_RANK.get(new["verdict"], 0):
+                new, old = old, new
+            new["depth"] = _min_none(new["depth"], old["depth"])
+        row["cells"][rec["sample"]] = new
+    for row in rows.values():
+        codon = set(_codon_positions(row["positions"]))
+        for sample, cell in row["cells"].items():
+            row["uncovered"] |= cell["verdict"] == "insufficient depth"
+            row["mutated"] |= cell["verdict"] == "mutated"
+            cell["variants"] = sorted({
+                label for chrom, start, end, label in spans.get(sample, [])
+                if chrom == row["chrom"] and codon & set(range(start, end + 1))
+            }) if cell["verdict"] == "mutated" else []
     out = sorted(rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r),
-                                               str(r["hgvs_p"])))
+                                               str(r["residue"])))
     uncovered = {s: _uncovered_positions(out, s) for s in samples}
     return {"rows": out, "samples": [s for s in samples if any(s in r["cells"] for r in out)],
             "uncovered": uncovered, "n_positions": len(out)}
 
 
+def _min_none(a: Any, b: Any) -> Any:
+    values = [v for v in (a, b) if v is not None]
+    return min(values) if values else None
+
+
 def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
-    """Not-assessable known positions of one sample, one entry per residue (the table lists
-    several changes per codon, e.g. KRAS p.G12C/D/V): the smallest depth and the changes."""
-    groups: dict[tuple, dict] = {}
-    for r in rows:
-        cell = r["cells"].get(sample)
-        if cell is None or cell["verdict"] != "insufficient depth":
-            continue
-        residue = r.get("residue") or r.get("hgvs_p")
-        g = groups.setdefault((r["gene"], residue), {
-            "label": f"{r['gene']} {residue}", "gene": r["gene"], "residue": residue,
-            "changes": [], "depth": cell["depth"], "depth_needed": cell["depth_needed"]})
-        g["changes"].append(r["hgvs_p"])
-        if cell["depth"] is not None and (g["depth"] is None or cell["depth"] < g["depth"]):
-            g["depth"] = cell["depth"]
-        if cell["depth_needed"] is not None and (g["depth_needed"] is None
-                                                 or cell["depth_needed"] > g["depth_needed"]):
-            g["depth_needed"] = cell["depth_needed"]
-    return list(groups.values())
+    """Not-assessable known codons of one sample, with the known changes there."""
+    return [{"label": f"{r['gene']} {r['residue']}", "gene": r["gene"],
+             "residue": r["residue"], "changes": list(r["changes"]),
+             "depth": r["cells"][sample]["depth"],
+             "depth_needed": r["cells"][sample]["depth_needed"]}
+            for r in rows
+            if sample in r["cells"] and r["cells"][sample]["verdict"] == "insufficient depth"]
 
 
 def _residue_number(row: dict) -> int:
@@ -885,7 +931,7 @@ def build_report(
     grid = build_drug_grid([s for s in entries if s["sample"] in resistant])
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
-    hot = build_hotspots(hotspots, samples)
+    hot = build_hotspots(hotspots, samples, entries)
     qc_rows = build_qc(qc, samples)
     summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows,
                             sheet)
