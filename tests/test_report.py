@@ -683,7 +683,7 @@ def test_report_renders_from_real_annotate_output(tmp_path):
             assert model["drug_grid"]["cells"][s["sample"]][drug]["prediction"] == (
                 entry["prediction"])
         shown = {m["label"] for c in model["summary"] if c["sample"] == s["sample"]
-                 for m in c["mutations"] + c["lost"] + c["not_counted"]}
+                 for m in c["mutations"] + c["shared"] + c["lost"] + c["not_counted"]}
         for f in s["findings"]:
             if f["kind"] in ("snv", "mnv", "indel", "compound"):
                 assert f"{f['gene']} {f['hgvs_p']}" in shown

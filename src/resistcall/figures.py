@@ -108,7 +108,7 @@ def copy_number_svg(rows: list[dict], targets: pd.DataFrame | None,
                            [max((l2 + math.log2(hi / cn)) - l2, 0)]]
                 ax.errorbar([i], [l2], yerr=err, fmt="D", ms=6, color=colour, ecolor=colour,
                             elinewidth=1.6, capsize=4, zorder=3)
-                if call not in ("neutral", "None"):
+                if call in ("amplification", "gain", "loss", "deletion"):
                     txt = f"{call}\nCN {cn:.1f}" if cn is not None else call
                     if None not in (lo, hi):
                         txt += f" ({lo:.1f}–{hi:.1f})"

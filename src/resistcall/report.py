@@ -48,6 +48,9 @@ PREDICTION_WORDS = {
     "sensitive": "Expected to work",
     "no data": "No data",
 }
+#: Short words for the compact grid (the long words are in the evidence table and a tooltip).
+SHORT_WORDS = {"resistant": "Resistant", "reduced sensitivity": "Reduced",
+               "sensitive": "Sensitive", "no data": "No data"}
 #: A symbol next to each word so the prediction never rests on colour alone.
 ICONS = {"resistant": "✗ ", "reduced sensitivity": "◐ ", "sensitive": "✓ ", "no data": "? "}
 EVIDENCE_RANK = {"clinical": 0, "case_report": 1, "case report": 1, "preclinical": 2}
@@ -173,6 +176,14 @@ def _fmt_pct(v: Any) -> str:
     if v is None:
         return "–"
     return f"{100 * float(v):.1f}%"
+
+
+def _fmt_num(v: Any, digits: int = 0) -> str:
+    v = _clean(v)
+    if v is None:
+        return "–"
+    text = f"{float(v):,.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
 def finding_kind(f: dict) -> str:
@@ -727,7 +738,7 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
         if s.get("condition") == "parental":
             continue
         name = s["sample"]
-        mutations, not_counted, lost = [], [], []
+        mutations, shared, not_counted, lost = [], [], [], []
         for f in s.get("findings", []):
             if not is_small_variant(f):
                 continue
@@ -736,7 +747,9 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
                     "status": f.get("status"), "vaf": sc["vaf"], "vaf_parental": pc["vaf"],
                     "kind": finding_kind(f), "phase": _phase_text(f.get("phase")),
                     "filter": f.get("filter")}
-            if _counts_towards(f):
+            if _counts_towards(f) and f.get("status") == "shared":
+                shared.append(item)
+            elif _counts_towards(f):
                 mutations.append(item)
             elif f.get("status") == "lost":
                 lost.append(item)
@@ -770,6 +783,7 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             "selected_with": selected_with,
             "notes": notes,
             "mutations": mutations,
+            "shared": shared,
             "not_counted": not_counted,
             "lost": lost,
             "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
@@ -1002,14 +1016,15 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = _fmt_pct
-    env.filters["num"] = lambda v, d=0: "–" if _clean(v) is None else f"{float(v):,.{d}f}"
+    env.filters["num"] = _fmt_num
     env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
     env.filters["slug"] = lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")
     return env
 
 
 def render_html(model: dict, figures: dict[str, str | None]) -> str:
-    return _env().get_template("report.html.j2").render(r=model, fig=figures, icons=ICONS)
+    return _env().get_template("report.html.j2").render(r=model, fig=figures, icons=ICONS,
+                                                         short=SHORT_WORDS)
 
 
 def render_index(entries: list[dict], date: str) -> str:
