@@ -267,8 +267,6 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
         if (len(cons) < k or _has_adapter(cons) or _low_complexity(cons)
                 or _low_complexity(cons[:20])):
             continue  # adapter read-through, poly-G / poly-T tails
-        if len(local & _kmers(cons, LOCAL_K)) >= 2:
-            continue  # clipped bases come from the target locus: indel or fold-back artefact
         ahead = panel.fetch(chrom, pos + 1, pos + 20) if side == +1 else panel.fetch(
             chrom, pos - 20, pos - 1)
         if "N" in ahead:
@@ -276,6 +274,8 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
         j = Junction(chrom, pos, side, cons)
         hit = panel.place(cons)
         if hit is None:
+            if len(local & _kmers(cons, LOCAL_K)) >= 2:
+                continue  # clipped bases come from the target locus: indel, fold-back artefact
             # an unplaced partner is kept only where a fusion can make a product: the target
             # keeps its 3' part (ALK kinase) and breaks in its breakpoint-cluster region
             keeps_3p = (target.strand == "+") == (side == -1)
