@@ -516,9 +516,46 @@ def simulate_library(
     gstart = ref.offsets[cid] + start
     flen = end - start
 
-    # ---- variants: Bernoulli(VAF) among covering fragments (primer-free part for amplicons)
     variants = [normalize_variant(ref, v) for v in variants]
-    nv = len(variants)
+    carrier, covers = _assign_variants(rng, ref, variants, cid, ins_s, ins_e)
+    seqs, idx = _variant_sequences(ref, variants, carrier, start, end, gstart)
+    fusion_mask = np.zeros(n_u, bool)
+    if fusion is not None and fusion.fraction > 0:
+        fseqs, fidx = _fusion_sequences(rng, ref, fusion, cid, start, end, carrier.any(axis=1))
+        fusion_mask[fidx] = True
+        seqs += fseqs
+        idx += fidx
+    buf = ref.seq
+    if seqs:  # altered molecules live in an extension of the sequence buffer
+        lens = np.array([len(x) for x in seqs], dtype=np.int64)
+        gstart = gstart.copy()
+        flen = flen.copy()
+        gstart[idx] = len(ref.seq) + np.concatenate([[0], np.cumsum(lens)[:-1]])
+        flen[idx] = lens
+        buf = np.concatenate([ref.seq, *seqs])
+
+    strand = rng.random(n_u) < 0.5  # True: R1 reads the fragment's reverse strand
+    order, duplicate = _pcr_duplicates(rng, n_u, n_fragments - n_u)
+    rl = np.minimum(read_length, flen[order])
+    st = strand[order]
+    r1, r2, q1, q2 = _sequence_reads(rng, buf, gstart[order], flen[order], rl, st,
+                                     read_length, errors)
+    lib = Library(
+        r1=r1, r2=r2, q1=q1, q2=q2, length=rl, chrom=cid[order], start=start[order],
+        end=end[order], duplicate=duplicate, on_target=on_target[order],
+        fusion=fusion_mask[order], carrier=carrier[order], covers=covers[order], r1_reverse=st,
+    )
+    if out_r1 is not None and out_r2 is not None:
+        write_fastq_pair(lib, out_r1, out_r2, read_prefix, compresslevel)
+    return lib
+
+
+def _assign_variants(rng, ref, variants, cid, ins_s, ins_e):
+    """Bernoulli(VAF) carriers among the molecules covering each variant (amplicon: the insert).
+
+    Overlapping variants cannot share a molecule; the later one is drawn among the rest with
+    VAF / (1 - earlier VAFs) so every variant keeps its marginal VAF."""
+    n_u, nv = len(cid), len(variants)
     carrier = np.zeros((n_u, nv), bool)
     covers = np.zeros((n_u, nv), bool)
     for i, v in enumerate(variants):
@@ -527,7 +564,6 @@ def simulate_library(
         vs, ve = v.span
         cov = (cid == ref.cid(v.chrom)) & (ins_s <= vs) & (ins_e >= ve)
         covers[:, i] = cov
-        # overlapping earlier variants: one allele per molecule, marginal VAF kept
         taken = np.zeros(n_u, bool)
         prior = 0.0
         for j in range(i):
@@ -537,67 +573,65 @@ def simulate_library(
                 prior += u.vaf
         p = v.vaf / (1.0 - prior) if prior < 1.0 else 0.0
         carrier[:, i] = cov & ~taken & (rng.random(n_u) < p)
+    return carrier, covers
 
-    # ---- special sequences (variant carriers, fusion fragments) appended to the buffer
-    special_seqs: list[np.ndarray] = []
-    special_idx: list[int] = []
-    rows = np.flatnonzero(carrier.any(axis=1))
-    for r in rows:
+
+def _variant_sequences(ref, variants, carrier, start, end, gstart):
+    """Sequence of every carrier molecule with its alleles applied (3' first keeps offsets)."""
+    seqs, idx = [], []
+    for r in np.flatnonzero(carrier.any(axis=1)):
         s, e = int(start[r]), int(end[r])
         seq = ref.seq[gstart[r] : gstart[r] + (e - s)].copy()
         for i in sorted(np.flatnonzero(carrier[r]), key=lambda k: -variants[k].pos):
             v = variants[i]
             o = v.pos - 1 - s
             seq = np.concatenate([seq[:o], encode(v.alt), seq[o + len(v.ref) :]])
-        special_seqs.append(seq)
-        special_idx.append(int(r))
-    fusion_mask = np.zeros(n_u, bool)
-    if fusion is not None and fusion.fraction > 0:
-        has_var = carrier.any(axis=1)
-        for chrom, pos, keep, pchrom, ppos, pkeep in fusion.sides():
-            c = ref.cid(chrom)
-            if keep == "left":  # fragment must hold bases pos and pos+1 (1-based)
-                cov = (cid == c) & (start <= pos - 1) & (end >= pos + 1)
-                kept_len = pos - start
-            else:
-                cov = (cid == c) & (start <= pos - 2) & (end >= pos)
-                kept_len = end - (pos - 1)
-            cov &= ~has_var & ~fusion_mask & (rng.random(n_u) < fusion.fraction)
-            pblk = ref.block_of(pchrom, ppos - 1, ppos)
-            if pblk is None:
-                raise UserError(f"fusion partner {pchrom}:{ppos} is not on real bases")
-            for r in np.flatnonzero(cov):
-                k = int(kept_len[r])
-                m = int(flen[r]) - k
-                if pkeep == "left":
-                    if ppos - m < pblk[0]:
-                        continue
-                    cont = revcomp(ref.fetch(pchrom, ppos - m, ppos))
-                else:
-                    if ppos - 1 + m > pblk[1]:
-                        continue
-                    cont = ref.fetch(pchrom, ppos - 1, ppos - 1 + m)
-                if keep == "left":
-                    seq = np.concatenate([ref.fetch(chrom, int(start[r]), pos), cont])
-                else:
-                    seq = np.concatenate([revcomp(cont), ref.fetch(chrom, pos - 1, int(end[r]))])
-                special_seqs.append(seq)
-                special_idx.append(int(r))
-                fusion_mask[r] = True
-    buf = ref.seq
-    if special_seqs:
-        lens = np.array([len(s) for s in special_seqs], dtype=np.int64)
-        pos0 = len(ref.seq) + np.concatenate([[0], np.cumsum(lens)[:-1]])
-        buf = np.concatenate([ref.seq, *special_seqs])
-        idx = np.array(special_idx)
-        gstart = gstart.copy()
-        flen = flen.copy()
-        gstart[idx] = pos0
-        flen[idx] = lens
+        seqs.append(seq)
+        idx.append(int(r))
+    return seqs, idx
 
-    # ---- PCR duplicates (uneven family sizes)
-    n_dup = n_fragments - n_u
-    strand = rng.random(n_u) < 0.5  # True: R1 reads the fragment's reverse strand
+
+def _fusion_sequences(rng, ref, fusion: Fusion, cid, start, end, exclude):
+    """Replace a ``fusion.fraction`` of the molecules covering either breakpoint by the same
+    stretch of the fused allele: kept side up to the junction, then the partner's kept side."""
+    n_u = len(cid)
+    done = np.zeros(n_u, bool)
+    seqs, idx = [], []
+    for chrom, pos, keep, pchrom, ppos, pkeep in fusion.sides():
+        c = ref.cid(chrom)
+        if keep == "left":  # fragment must hold bases pos and pos+1 (1-based)
+            cov = (cid == c) & (start <= pos - 1) & (end >= pos + 1)
+            kept_len = pos - start
+        else:
+            cov = (cid == c) & (start <= pos - 2) & (end >= pos)
+            kept_len = end - (pos - 1)
+        cov &= ~exclude & ~done & (rng.random(n_u) < fusion.fraction)
+        pblk = ref.block_of(pchrom, ppos - 1, ppos)
+        if pblk is None:
+            raise UserError(f"fusion partner {pchrom}:{ppos} is not on real bases")
+        for r in np.flatnonzero(cov):
+            m = int(end[r] - start[r]) - int(kept_len[r])  # bases taken from the partner
+            if pkeep == "left":
+                if ppos - m < pblk[0]:
+                    continue
+                cont = revcomp(ref.fetch(pchrom, ppos - m, ppos))
+            else:
+                if ppos - 1 + m > pblk[1]:
+                    continue
+                cont = ref.fetch(pchrom, ppos - 1, ppos - 1 + m)
+            if keep == "left":
+                seq = np.concatenate([ref.fetch(chrom, int(start[r]), pos), cont])
+            else:
+                seq = np.concatenate([revcomp(cont), ref.fetch(chrom, pos - 1, int(end[r]))])
+            seqs.append(seq)
+            idx.append(int(r))
+            done[r] = True
+    return seqs, idx
+
+
+def _pcr_duplicates(rng, n_u: int, n_dup: int):
+    """Shuffled read-pair order over molecules, with ``n_dup`` PCR copies (gamma family sizes);
+    the first occurrence of a molecule is the original, later ones are flagged duplicates."""
     if n_dup > 0:
         fam = rng.gamma(1.0, 1.0, n_u)
         parent = rng.choice(n_u, size=n_dup, p=fam / fam.sum())
@@ -605,26 +639,21 @@ def simulate_library(
         order = order[rng.permutation(len(order))]
     else:
         order = rng.permutation(n_u)
-    duplicate = np.zeros(len(order), bool)
-    seen = np.zeros(n_u, bool)
-    # first occurrence of each molecule is the original; later ones are duplicates
+    duplicate = np.ones(len(order), bool)
     _, first = np.unique(order, return_index=True)
-    duplicate[:] = True
     duplicate[first] = False
-    del seen
-    g = gstart[order]
-    fl = flen[order]
-    st = strand[order]
-    rl = np.minimum(read_length, fl)
+    return order, duplicate
 
-    # ---- reads, in fixed-size chunks (bounded memory; chunking is part of the seeded stream)
-    # buffer padded by read_length codes of N so index arithmetic never leaves it
-    pad = np.full(read_length, 4, dtype=np.uint8)
+
+def _sequence_reads(rng, buf, g, fl, rl, st, read_length: int, errors: ErrorModel):
+    """R1/R2 codes and qualities, in fixed-size chunks (bounded memory; the chunk size is part
+    of the seeded stream). Positions beyond a read's length hold N (4) and are never written."""
+    pad = np.full(read_length, 4, dtype=np.uint8)  # index arithmetic never leaves the buffer
     bufp = np.concatenate([pad, buf, pad])
     j = np.arange(read_length, dtype=np.int32)
     g32 = (g + read_length).astype(np.int32)
     e32 = g32 + fl.astype(np.int32) - 1
-    n_pairs = len(order)
+    n_pairs = len(g)
     r1 = np.empty((n_pairs, read_length), dtype=np.uint8)
     r2 = np.empty_like(r1)
     q1 = np.empty_like(r1)
@@ -644,14 +673,7 @@ def simulate_library(
         q2[sl] = _qualities(rng, k, read_length, errors, errors.r2_drop)
         _add_errors(rng, r1[sl], q1[sl], valid)
         _add_errors(rng, r2[sl], q2[sl], valid)
-    lib = Library(
-        r1=r1, r2=r2, q1=q1, q2=q2, length=rl, chrom=cid[order], start=start[order],
-        end=end[order], duplicate=duplicate, on_target=on_target[order],
-        fusion=fusion_mask[order], carrier=carrier[order], covers=covers[order], r1_reverse=st,
-    )
-    if out_r1 is not None and out_r2 is not None:
-        write_fastq_pair(lib, out_r1, out_r2, read_prefix, compresslevel)
-    return lib
+    return r1, r2, q1, q2
 
 
 def _normal_lut(sd: float) -> np.ndarray:
