@@ -598,7 +598,9 @@ def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int,
                 if not is_small_variant(f) or not f.get("chrom"):
                     continue
                 pos = int(f["pos"])
-                end = pos + max(len(str(f.get("ref") or "N")), 1) - 1
+                ref, alt = str(f.get("ref") or "N"), str(f.get("alt") or "N")
+                # an insertion sits between pos and pos + 1: it touches both bases
+                end = pos + len(ref) - (0 if len(alt) > len(ref) else 1)
                 spans.setdefault(s["sample"], []).append(
                     (str(f["chrom"]), pos, end, finding_label(f)))
     return spans
