@@ -779,3 +779,15 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
         "changes": ["p.G12C", "p.G12D", "p.G12V"], "depth": 640, "depth_needed": 774}]
     assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]
     assert [r["uncovered"] for r in hot["rows"]] == [False, True, False]
+
+
+def test_console_entry_point_exit_codes(tmp_path, capsys):
+    from resistcall import cli
+
+    ok = cli.main(["report", "--hits", str(FIX / "hits.json"), "--out",
+                   str(tmp_path / "r.html"), "--run-date", RUN_DATE])
+    assert ok == 0 and (tmp_path / "r.html").exists()
+    bad = cli.main(["report", "--line", "H2228", "--hits", str(FIX / "hits.json"), "--out",
+                    str(tmp_path / "x.html")])
+    assert bad == 2 and not (tmp_path / "x.html").exists()
+    assert "line is 'H3122sim', but --line H2228 was asked" in capsys.readouterr().err
