@@ -292,6 +292,11 @@ def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="contig names match neither"):
         run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
     assert not (tmp_path / "f.tsv").exists()
+    bad_gtf = tmp_path / "bad.gtf"
+    bad_gtf.write_text('chrZ_1_100\tx\texon\t1\t50\t.\t+\t.\tgene_name "ALK"; '
+                       'transcript_id "T1"; exon_number "1";\n')
+    with pytest.raises(UserError, match="contig chrZ_1_100 is not in the reference"):
+        run(str(REF), str(bad_gtf), [], "ALK", str(tmp_path / "f.tsv"), None, Settings())
 
 
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
