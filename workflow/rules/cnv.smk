@@ -13,7 +13,7 @@ rule cnv:
         targets="results/{line}/cnv_targets.tsv",
     params:
         assay=ASSAY,
-        extra=cnv_options,
+        extra=stage_options("cnv"),
     log:
         "logs/cnv/{line}.log",
     benchmark:

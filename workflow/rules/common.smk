@@ -33,7 +33,7 @@ LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
 wildcard_constraints:
     sample="|".join(SHEETS.samples.index),
     line="|".join(SHEETS.lines()),
-    unit="[A-Za-z0-9][A-Za-z0-9._-]*",
+    unit="|".join(sorted(set(SHEETS.units.index.get_level_values("unit")))),
 
 
 def res(rule_name, key):
@@ -77,6 +77,7 @@ def final_outputs():
     return outputs
 
 
-def cnv_options(wildcards):
-    """Every key of the config's `cnv:` section becomes the CLI option of the same name."""
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.get("cnv", {}).items())
+def stage_options(section):
+    """Every key of a stage's config section becomes the CLI option of the same name
+    (`min_vaf: 0.01` -> `--min-vaf 0.01`), so a documented default changes in one place."""
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.get(section, {}).items())

@@ -10,8 +10,9 @@ rule fusion:
     output:
         tsv="results/{line}/fusions.tsv",
         vcf="results/{line}/fusions.vcf.gz",
+        tbi="results/{line}/fusions.vcf.gz.tbi",
     params:
-        gene=config["fusion"]["gene"],
+        extra=stage_options("fusion"),
     log:
         "logs/fusion/{line}.log",
     benchmark:
@@ -24,4 +25,4 @@ rule fusion:
         ENV_RESISTCALL
     shell:
         "resistcall fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
-        " --gene {params.gene} --out {output.tsv} --vcf {output.vcf} 2> {log}"
+        " {params.extra} --out {output.tsv} --vcf {output.vcf} 2> {log}"

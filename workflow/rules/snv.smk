@@ -17,7 +17,7 @@ rule snv:
         hotspots="results/{line}/hotspots.tsv",
     params:
         assay=ASSAY,
-        min_vaf=config["snv"]["min_vaf"],
+        extra=stage_options("snv"),
     log:
         "logs/snv/{line}.log",
     benchmark:
@@ -31,5 +31,5 @@ rule snv:
     shell:
         "resistcall snv --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} --min-vaf {params.min_vaf} --out {output.vcf}"
+        " --assay {params.assay} {params.extra} --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"
