@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resistcall import report
+from resistcall import report, report_inputs, report_model
 from resistcall.errors import UserError
 
 FIX = Path(__file__).resolve().parent / "data" / "report"
@@ -117,7 +117,7 @@ def test_json_is_valid_and_holds_the_rendered_content(rendered):
     text = rendered["json_text"]
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text)
-    assert data["schema"] == report.SCHEMA
+    assert data["schema"] == report_model.SCHEMA
     assert data["line"] == "H3122sim" and data["parental"] == PAR
     assert data["resistant_samples"] == [CR1, CR2]
     assert data["run"]["date"] == RUN_DATE
@@ -168,7 +168,7 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         if tag == "td" and a.get("data-drug") and a.get("data-prediction"):
             cells.setdefault(a["data-drug"], []).append((a["data-prediction"], text))
     # compact grid comes first in the document: the five ALK inhibitors + FAK inhibitors
-    for drug in report.ALK_INHIBITORS + ("defactinib", "BI-853520"):
+    for drug in report_model.ALK_INHIBITORS + ("defactinib", "BI-853520"):
         assert drug in cells, drug
     by_sample = {s["sample"]: s["drugs"] for s in hits["samples"] if s["condition"] != "parental"}
     model_cells = rendered["model"]["drug_grid"]["cells"]
@@ -176,7 +176,7 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         for drug, entry in drugs.items():
             assert model_cells[sample][drug]["prediction"] == entry["prediction"]
     assert model_cells[CR2]["lorlatinib"]["prediction"] == "sensitive"
-    assert [d for d in report.ALK_INHIBITORS
+    assert [d for d in report_model.ALK_INHIBITORS
             if model_cells[CR2][d]["prediction"] == "resistant"] == [
         "crizotinib", "ceritinib", "alectinib", "brigatinib"]
     assert model_cells[CR1]["defactinib"]["prediction"] == "no data"
@@ -395,18 +395,18 @@ def test_missing_column_and_bad_hits_are_user_errors(tmp_path):
 
 
 def test_source_links_and_labels():
-    assert report.source_url("PMID:22277784") == "https://pubmed.ncbi.nlm.nih.gov/22277784/"
-    assert report.source_url("CIViC:EID441") == "https://civicdb.org/evidence/441/summary"
-    assert report.source_url("DOI:10.1158/1078-0432.CCR-19-3906") == (
+    assert report_model.source_url("PMID:22277784") == "https://pubmed.ncbi.nlm.nih.gov/22277784/"
+    assert report_model.source_url("CIViC:EID441") == "https://civicdb.org/evidence/441/summary"
+    assert report_model.source_url("DOI:10.1158/1078-0432.CCR-19-3906") == (
         "https://doi.org/10.1158/1078-0432.CCR-19-3906")
-    assert report.source_url("MOAlmanac:assertion746") is None
-    cites = report.split_sources([{"id": "PMID:1", "url": "javascript:alert(1)"},
+    assert report_model.source_url("MOAlmanac:assertion746") is None
+    cites = report_model.split_sources([{"id": "PMID:1", "url": "javascript:alert(1)"},
                                   {"id": "PMID:1"}, "CGI:2017"])
     assert cites == [{"text": "PMID:1", "url": None}, {"text": "CGI:2017", "url": None}]
-    assert report.finding_label({"kind": "fusion", "gene": "EML4::ALK"}) == "EML4-ALK fusion"
-    assert report.finding_label({"kind": "cnv", "gene": "MET", "status": "amplification"}) == (
-        "MET amplification")
-    assert report.finding_label({"kind": "snv", "gene": "ALK", "hgvs_p": "p.?",
+    assert report_model.finding_label({"kind": "fusion", "gene": "EML4::ALK"}) == "EML4-ALK fusion"
+    label = report_model.finding_label({"kind": "cnv", "gene": "MET", "status": "amplification"})
+    assert label == "MET amplification"
+    assert report_model.finding_label({"kind": "snv", "gene": "ALK", "hgvs_p": "p.?",
                                  "hgvs_c": "c.3605+5G>A"}) == "ALK c.3605+5G>A"
 
 
@@ -419,13 +419,13 @@ def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
                   "rows": [{"finding": "var:1", "effect": "reduced_sensitivity",
                             "evidence_level": "preclinical", "verification": "recall"}],
                   "no_data_findings": ["var:2"], "baseline": [], "superseded": []}}}
-    grid = report.build_drug_grid([sample])
+    grid = report_model.build_drug_grid([sample])
     cell = grid["cells"]["S"]["lorlatinib"]
     assert cell["prediction"] == "reduced sensitivity" and cell["unverified"] is True
     assert cell["deciding"][0]["finding"] == "ALK p.X1Y"
     assert cell["no_data"] == ["var:2"]
     assert grid["cells"]["S"]["crizotinib"]["prediction"] == "no data"
-    assert [d["drug"] for d in grid["drugs"]] == list(report.ALK_INHIBITORS)
+    assert [d["drug"] for d in grid["drugs"]] == list(report_model.ALK_INHIBITORS)
 
 
 # ---------------------------------------------------------------------------- cohort index
@@ -740,7 +740,8 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
     bam = tmp_path / "P.bam"
     with pysam.AlignmentFile(str(bam), "wb", header=header):
         pass
-    assert report.bam_program_versions([bam]) == {"bwa": "0.7.17-r1188", "samtools": "1.16.1"}
+    versions = report_inputs.bam_program_versions([bam])
+    assert versions == {"bwa": "0.7.17-r1188", "samtools": "1.16.1"}
     argv = full_args(tmp_path) + ["--bam", str(bam)]
     argv.remove("--run-metadata")
     argv.remove(str(FIX / "run_metadata.json"))
@@ -749,7 +750,7 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
     assert model["inputs"]["bam[0]"] == {"path": str(bam), "status": "header read"}
     assert "0.7.17-r1188" in (tmp_path / "report.html").read_text()
     with pytest.raises(UserError, match="BAM not found"):
-        report.bam_program_versions([tmp_path / "missing.bam"])
+        report_inputs.bam_program_versions([tmp_path / "missing.bam"])
 
 
 def test_changes_of_one_codon_share_one_row_and_verdict():
@@ -768,7 +769,7 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
     entries = [{"sample": CR2, "condition": "resistant", "vus": [], "other": [], "findings": [
         {"id": "v", "kind": "snv", "gene": "ALK", "chrom": alk["chrom"], "pos": 24602,
          "ref": "G", "alt": "T", "hgvs_p": "p.F1174L"}]}]
-    hot = report.build_hotspots(pd.DataFrame(rows), [PAR, CR2], entries)
+    hot = report_model.build_hotspots(pd.DataFrame(rows), [PAR, CR2], entries)
     assert [(r["gene"], r["residue"], r["changes"]) for r in hot["rows"]] == [
         ("ALK", "F1174", ["p.F1174C", "p.F1174L", "p.F1174V"]),
         ("KRAS", "G12", ["p.G12C", "p.G12D", "p.G12V"]), ("KRAS", "G13", ["p.G13D"])]

@@ -1,0 +1,184 @@
+"""Inputs of the clinician report: read and check each stage's file at the edge.
+
+Each loader returns ``None`` when its stage was not run (no path given) and raises ``UserError``
+naming the file, row and column when a file breaks its contract (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from resistcall.errors import UserError
+
+VERDICTS = ("mutated", "wild type", "insufficient depth")
+CNV_COLUMNS = ("sample", "gene", "n_targets", "log2_ratio", "copy_number", "ci_low", "ci_high",
+               "call")
+CNV_TARGET_COLUMNS = ("sample", "gene", "log2_ratio")
+HOTSPOT_COLUMNS = ("sample", "gene", "hgvs_p", "residue", "chrom", "positions", "genomic", "depth",
+                   "alt_count", "vaf", "verdict", "depth_needed")
+FUSION_COLUMNS = ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p")
+QC_KEYS = ("sample", "total_reads", "mapped_reads", "mapped_fraction", "on_target_fraction")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_hits(path: Path) -> dict:
+    if not path.exists():
+        raise UserError(f"hits file not found: {path}")
+    try:
+        hits = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from exc
+    for key in ("line", "samples"):
+        if key not in hits:
+            raise UserError(f"{path}: missing top-level key {key!r}")
+    if not isinstance(hits["samples"], list):
+        raise UserError(f"{path}: 'samples' must be a list")
+    for i, s in enumerate(hits["samples"], start=1):
+        if "sample" not in s:
+            raise UserError(f"{path}: samples[{i}] has no 'sample' name")
+        for key in ("findings", "vus", "other"):
+            if not isinstance(s.setdefault(key, []), list):
+                raise UserError(f"{path}: samples[{i}] ({s['sample']}): {key!r} must be a list")
+        if not isinstance(s.setdefault("drugs", {}), dict):
+            raise UserError(f"{path}: samples[{i}] ({s['sample']}): 'drugs' must be an object")
+        s.setdefault("condition", "parental" if s["sample"] == hits.get("parental")
+                     else "resistant")
+    return hits
+
+
+def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.DataFrame | None:
+    """Read a TSV contract; None when the stage was not run (path not given)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UserError(f"{what} file not found: {path}")
+    try:
+        # "." is the producers' empty cell (fusions.tsv); "NA" the copy-number one.
+        df = pd.read_csv(path, sep="\t", na_values=["NA", "nan", "", "."],
+                         keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read as a tab-separated table: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} ({what})")
+    return df
+
+
+def load_hotspots(path: Path | None) -> pd.DataFrame | None:
+    df = load_table(path, HOTSPOT_COLUMNS, "hotspots")
+    if df is None:
+        return None
+    verdict = df["verdict"].astype(str).str.strip().str.lower()
+    bad = ~verdict.isin(VERDICTS)
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + 2  # 1-based, header is row 1
+        raise UserError(
+            f"{path}: row {row}: column verdict is {df['verdict'][bad].iloc[0]!r}; "
+            f"expected one of {', '.join(VERDICTS)}"
+        )
+    df["verdict"] = verdict
+    return df
+
+
+def load_qc(paths: list[Path] | None) -> list[dict] | None:
+    if not paths:
+        return None
+    out = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"QC file not found: {path}")
+        try:
+            qc = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: not valid JSON: {exc}") from exc
+        missing = [k for k in QC_KEYS if k not in qc]
+        if missing:
+            raise UserError(f"{path}: missing key(s) {', '.join(missing)} (QC summary)")
+        qc.setdefault("warnings", [])
+        qc.setdefault("depth_quantiles", {})
+        out.append(qc)
+    return out
+
+
+def load_samples_sheet(path: Path | None) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    df = load_table(path, ("sample", "line", "condition"), "sample sheet")
+    return df.fillna("")
+
+
+def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
+    """Per-sample allele counts for every record of the line's VCF (the VAF figure's data)."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise UserError(f"VCF not found: {path}")
+    from cyvcf2 import VCF  # local import: cyvcf2 is only needed when a VCF is given
+
+    try:
+        vcf = VCF(str(path))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read VCF: {exc}") from exc
+    header = {"samples": list(vcf.samples), "parental": None, "source": None, "reference": None}
+    for line in vcf.raw_header.splitlines():
+        for key in ("parental", "source", "reference"):
+            if line.startswith(f"##{key}="):
+                header[key] = line.split("=", 1)[1]
+    rows = []
+    for rec in vcf:
+        ad = rec.format("AD")
+        dp = rec.format("DP")
+        for i, sample in enumerate(vcf.samples):
+            alt = int(ad[i][1]) if ad is not None and ad.shape[1] > 1 and ad[i][1] >= 0 else None
+            depth = int(dp[i][0]) if dp is not None and dp[i][0] >= 0 else None
+            if depth is None and ad is not None:
+                depth = int(sum(x for x in ad[i] if x >= 0))
+            rows.append({
+                "chrom": rec.CHROM, "pos": int(rec.POS), "ref": rec.REF,
+                "alt": ",".join(rec.ALT), "filter": rec.FILTER or "PASS",
+                "status": rec.INFO.get("STATUS"), "sample": sample, "alt_count": alt,
+                "depth": depth,
+                "vaf": (alt / depth) if alt is not None and depth else None,
+            })
+    vcf.close()
+    return pd.DataFrame(rows), header
+
+
+def bam_program_versions(paths: list[Path] | None) -> dict[str, str]:
+    """Versions of the programs that wrote the BAMs (@PG PN/VN), e.g. bwa and samtools: the
+    tools actually used for the data, not those installed where the report runs."""
+    if not paths:
+        return {}
+    import pysam  # local import: only needed when BAMs are given
+
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"BAM not found: {path}")
+        try:
+            with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+                programs = bam.header.to_dict().get("PG", [])
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot read BAM header: {exc}") from exc
+        for pg in programs:
+            name = pg.get("PN") or pg.get("ID", "").split(".")[0]
+            if name and pg.get("VN"):
+                found.setdefault(name, set()).add(str(pg["VN"]))
+    return {name: ", ".join(sorted(v)) for name, v in sorted(found.items())}
+
+
+def input_record(path: Path | None) -> dict:
+    if path is None:
+        return {"path": None, "status": "not given"}
+    return {"path": str(path), "sha256": _sha256(path), "status": "used"}

@@ -1,0 +1,791 @@
+"""The clinician report's content: one JSON-serialisable dictionary per line.
+
+Pure functions over the loaded inputs (``report_inputs``): they decide what the page and
+``report.json`` say, so both always agree. Two rules shape them: a stage that was not run is
+``None`` (rendered "not run", never an empty table), and a known position with too few reads is
+"not assessable", never folded into "wild type".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import re
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from resistcall import __version__
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "resistcall-report/1"
+ALK_INHIBITORS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
+FAK_INHIBITORS = ("defactinib", "bi-853520", "vs-4718", "gsk2256098", "pf-562271", "ifebemtinib")
+PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data")
+#: Words shown to a clinician for each prediction (the JSON keeps the annotator's term).
+PREDICTION_WORDS = {
+    "resistant": "Resistance expected",
+    "reduced sensitivity": "Reduced sensitivity",
+    "sensitive": "Expected to work",
+    "no data": "No data",
+}
+EVIDENCE_RANK = {"clinical": 0, "case_report": 1, "case report": 1, "preclinical": 2}
+EVIDENCE_WORDS = {
+    "clinical": "clinical",
+    "case_report": "case report",
+    "case report": "case report",
+    "preclinical": "preclinical",
+}
+CHANGED_CALLS = ("amplification", "gain", "loss", "deletion")
+POSITIVE_FUSION_CALLS = {"fusion", "pass", "detected", "yes", "called", "true"}
+GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
+#: One verdict per codon: the strongest of the changes listed there.
+VERDICT_RANK = {"wild type": 0, "insufficient depth": 1, "mutated": 2}
+RUO_STATEMENT = (
+    "For research use only. Not for diagnostic use. This report has not been validated for "
+    "clinical decision-making; drug predictions come from a curated table of published data and "
+    "must be confirmed by a qualified professional against the cited sources."
+)
+
+
+def json_safe(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf -> None, numpy scalars -> Python."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: json_safe(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def source_url(source: str) -> str | None:
+    """Outgoing link for a citation token (PMID:n, CIViC:EIDn/AIDn, DOI:x); None when unknown."""
+    token = source.strip()
+    m = re.match(r"^PMID:\s*(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/"
+    m = re.match(r"^CIViC:\s*EID(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://civicdb.org/evidence/{m[1]}/summary"
+    m = re.match(r"^CIViC:\s*AID(\d+)", token, re.IGNORECASE)
+    if m:
+        return f"https://civicdb.org/assertions/{m[1]}/summary"
+    m = re.match(r"^DOI:\s*(10\.\S+)", token, re.IGNORECASE)
+    if m:
+        return f"https://doi.org/{m[1]}"
+    return None
+
+
+def split_sources(sources: Any) -> list[dict]:
+    """Citations as ``{"id", "url"}`` from SOURCE dicts, a list of tokens or a ';' string;
+    order kept, duplicates dropped."""
+    if sources is None:
+        return []
+    items = sources if isinstance(sources, (list, tuple)) else str(sources).split(";")
+    out: list[dict] = []
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, dict):
+            text = str(item.get("id") or "").strip()
+            url = item.get("url") or source_url(text)
+        else:
+            text = str(item).strip()
+            url = source_url(text)
+        if text and text not in seen:
+            seen.add(text)
+            out.append({"text": text, "url": url if _is_http(url) else None})
+    return out
+
+
+def _is_http(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith("https://")
+
+
+def cite(sources: Any) -> list[dict]:
+    return split_sources(sources)
+
+
+def normalise_prediction(value: Any) -> str:
+    text = str(value or "no data").strip().lower().replace("_", " ")
+    return text if text in PREDICTIONS else "no data"
+
+
+def drug_group(drug: str) -> str:
+    low = drug.lower()
+    if low in ALK_INHIBITORS:
+        return "ALK inhibitors"
+    if low in FAK_INHIBITORS or "fak" in low or "defactinib" in low:
+        return "FAK inhibitors"
+    return "Other therapies and combinations"
+
+
+def _is_verified(match: dict) -> bool:
+    """Unverified = the knowledge row was written from memory (verification ``recall``)."""
+    if match.get("verification") is not None:
+        return str(match["verification"]).lower() != "recall"
+    if match.get("verified") is not None:
+        return bool(match["verified"])
+    return "verif=recall" not in str(match.get("note") or "")
+
+
+def finding_kind(f: dict) -> str:
+    return str(f.get("kind") or f.get("type") or "").lower()
+
+
+def finding_label(f: dict) -> str:
+    """Short clinical name: 'ALK p.L1196M', 'MET amplification', 'EML4-ALK fusion'."""
+    kind = finding_kind(f)
+    gene = str(f.get("gene") or "")
+    if kind == "fusion":
+        return f"{gene.replace('::', '-')} fusion"
+    if kind in ("cnv", "amplification", "gain", "copy_number"):
+        call = f.get("status") or f.get("call") or f.get("hgvs_p") or "copy-number change"
+        return f"{gene} {call}"
+    name = f.get("hgvs_p")
+    if not name or name in ("p.?", "p.="):
+        name = f.get("hgvs_c") or f"{f.get('genomic') or f.get('chrom')}"
+    return f"{gene} {name}".strip()
+
+
+def counts(f: dict, which: str) -> dict:
+    """``{"vaf", "alt_count", "depth"}`` of this sample (``which='sample'``) or the parental."""
+    nested = f.get(f"{which}_counts")
+    if isinstance(nested, dict):
+        return {k: json_safe(nested.get(k)) for k in ("vaf", "alt_count", "depth")}
+    suffix = "" if which == "sample" else "_parental"
+    return {k: json_safe(f.get(f"{k}{suffix}")) for k in ("vaf", "alt_count", "depth")}
+
+
+def _evidence_item(row: dict, labels: dict[str, str]) -> dict:
+    fid = row.get("finding")
+    level = row.get("evidence_level")
+    label = labels.get(str(fid)) or (finding_label(row) if row.get("gene") else str(fid))
+    return {
+        "finding": label,
+        "finding_id": fid,
+        "effect": normalise_prediction(row.get("effect")),
+        "evidence_level": EVIDENCE_WORDS.get(str(level), level),
+        "verified": _is_verified(row),
+        "class_level": bool(row.get("class_level")),
+    }
+
+
+def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
+    """One grid cell per drug: the annotator's prediction plus the evidence behind it."""
+    cells = {}
+    raw = sample.get("drugs", {})
+    for drug in drugs:
+        entry = raw.get(drug)
+        if entry is None:
+            cells[drug] = {"prediction": "no data", "words": PREDICTION_WORDS["no data"],
+                           "evidence": [], "deciding": [], "baseline": [], "no_data": [],
+                           "superseded": [], "sources": [], "unverified": False}
+            continue
+        rows = entry.get("rows")
+        if rows is None:  # older layout: findings given as row dicts
+            rows = [r for r in entry.get("findings", []) if isinstance(r, dict)]
+        evidence = [_evidence_item(r, labels) for r in rows]
+        baseline = [_evidence_item(r, labels) for r in entry.get("baseline", []) or []]
+        prediction = normalise_prediction(entry.get("prediction"))
+        # The rows that agree with the prediction are the ones that decided it.
+        deciding = [e for e in evidence if e["effect"] == prediction]
+        if not deciding and prediction != "no data":
+            deciding = evidence
+        verified = entry.get("verified")
+        if verified is None:
+            verified = all(e["verified"] for e in deciding)
+        cells[drug] = {
+            "prediction": prediction,
+            "words": PREDICTION_WORDS[prediction],
+            "evidence": evidence,
+            "deciding": deciding,
+            "baseline": baseline,
+            "no_data": [labels.get(str(f), str(f)) for f in entry.get("no_data_findings", [])
+                        or []],
+            "superseded": [
+                f"{labels.get(str(s.get('finding')), s.get('finding'))} (replaced by "
+                f"{labels.get(str(s.get('by')), s.get('by'))})"
+                for s in entry.get("superseded", []) or [] if isinstance(s, dict)
+            ],
+            "sources": cite(entry.get("sources")),
+            # flag the cell when its verdict rests on unverified rows only (a verified row
+            # that agrees carries it); the unverified rows themselves are tagged one by one
+            "unverified": (not verified) or bool(deciding) and not any(
+                e["verified"] for e in deciding),
+        }
+    return cells
+
+
+def _labels(sample: dict) -> dict[str, str]:
+    return {str(f.get("id")): finding_label(f)
+            for which in ("findings", "vus", "other") for f in sample.get(which, [])
+            if f.get("id") is not None}
+
+
+def build_drug_grid(resistant: list[dict]) -> dict:
+    """Rows: the five ALK inhibitors always, then FAK inhibitors and other agents with rows."""
+    seen: list[str] = []
+    for s in resistant:
+        for drug in s.get("drugs", {}):
+            if drug not in seen:
+                seen.append(drug)
+    alk = list(ALK_INHIBITORS)
+    alk += [d for d in seen if drug_group(d) == "ALK inhibitors" and d not in alk]
+    fak = sorted((d for d in seen if drug_group(d) == "FAK inhibitors"), key=str.lower)
+    other = sorted((d for d in seen if drug_group(d) == "Other therapies and combinations"),
+                   key=str.lower)
+    drugs = alk + fak + other
+    rows = [{"drug": d, "group": drug_group(d)} for d in drugs]
+    cells = {s["sample"]: _drug_cells(s, drugs, _labels(s)) for s in resistant}
+    return {"drugs": rows, "cells": cells}
+
+
+def _best_level(matches: list[dict]) -> str | None:
+    levels = [str(m.get("evidence_level")) for m in matches if m.get("evidence_level")]
+    if not levels:
+        return None
+    best = min(levels, key=lambda x: EVIDENCE_RANK.get(x, 9))
+    return EVIDENCE_WORDS.get(best, best)
+
+
+def _variant_key(f: dict) -> tuple:
+    if f.get("chrom") is not None and f.get("pos") is not None:
+        return (str(f["chrom"]), int(f["pos"]), str(f.get("ref")), str(f.get("alt")))
+    return (str(f.get("gene")), str(f.get("hgvs_c")), str(f.get("hgvs_p")))
+
+
+def is_small_variant(f: dict) -> bool:
+    """SNV, MNV, indel or compound (a protein-level allele), not copy number or fusion."""
+    kind = finding_kind(f)
+    if kind in ("snv", "mnv", "indel", "compound"):
+        return True
+    if kind in ("fusion", "cnv", "amplification", "gain", "copy_number", "deletion", "loss"):
+        return False
+    return bool(f.get("hgvs_c") or f.get("pos"))
+
+
+def build_variant_rows(entries: list[dict], vcf: pd.DataFrame | None, parental: str | None,
+                       samples: list[str], which: str) -> list[dict]:
+    """One row per distinct variant of ``which`` (findings, vus, other) with VAF and reads in
+    every sample of the line; the parental column comes from the VCF or parental_counts."""
+    rows: dict[tuple, dict] = {}
+    for s in entries:
+        resistant = s.get("condition") != "parental"
+        for f in s.get(which, []):
+            if not is_small_variant(f):
+                continue
+            key = _variant_key(f)
+            row = rows.get(key)
+            if row is None:
+                matches = f.get("matches") or []
+                row = {
+                    "id": f.get("id"),
+                    "kind": finding_kind(f),
+                    "label": finding_label(f),
+                    "gene": f.get("gene"),
+                    "transcript": f.get("refseq") or f.get("transcript"),
+                    "hgvs_c": f.get("hgvs_c"),
+                    "hgvs_p": f.get("hgvs_p"),
+                    "consequence": f.get("consequence"),
+                    "exon": f.get("exon"),
+                    "chrom": f.get("chrom"),
+                    "pos": json_safe(f.get("pos")),
+                    "genomic": f.get("genomic"),
+                    "ref": f.get("ref"),
+                    "alt": f.get("alt"),
+                    "filter": f.get("filter"),
+                    "known": bool(f.get("known", which == "findings")),
+                    "status": {},
+                    "samples": {},
+                    "evidence_level": _best_level(matches),
+                    "effects": [
+                        {"drug": m.get("drug"), "effect": normalise_prediction(m.get("effect")),
+                         "evidence_level": EVIDENCE_WORDS.get(str(m.get("evidence_level")),
+                                                              m.get("evidence_level")),
+                         "verified": _is_verified(m)}
+                        for m in matches
+                    ],
+                    "sources": cite([src for m in matches
+                                     for src in (m.get("sources") or [])]),
+                    "phase": _phase_text(f.get("phase")),
+                    "compound_parts": f.get("compound_parts"),
+                }
+                rows[key] = row
+            if resistant:
+                row["status"][s["sample"]] = f.get("status")
+            row["samples"][s["sample"]] = counts(f, "sample")
+            if parental and parental not in row["samples"] and f.get("parental_counts"):
+                row["samples"][parental] = counts(f, "parental")
+            elif parental and parental not in row["samples"] and "vaf_parental" in f:
+                row["samples"][parental] = counts(f, "parental")
+    # Reads from the VCF cover every sample, also those where the variant was not called.
+    if vcf is not None and len(vcf):
+        by_site = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"], r["sample"]): r
+                   for r in vcf.to_dict("records")}
+        for key, row in rows.items():
+            if len(key) != 4:
+                continue
+            for sample in samples:
+                rec = by_site.get((*key, sample))
+                if rec is not None:
+                    row["samples"][sample] = {"vaf": json_safe(rec["vaf"]),
+                                              "alt_count": json_safe(rec["alt_count"]),
+                                              "depth": json_safe(rec["depth"])}
+    out = list(rows.values())
+    for row in out:
+        for sample in samples:
+            row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
+    out.sort(key=lambda r: (_gene_rank(r["gene"]), r["kind"] == "compound", r["chrom"] or "",
+                            r["pos"] or 0, r["hgvs_c"] or "", r["hgvs_p"] or ""))
+    return out
+
+
+def _phase_text(phase: Any) -> str | None:
+    if phase is None:
+        return None
+    if isinstance(phase, dict):
+        status = phase.get("status") or "unknown"
+        pairs = phase.get("pairs") or []
+        both = sum(int(p.get("reads_both") or 0) for p in pairs)
+        spanning = sum(int(p.get("reads_spanning") or 0) for p in pairs)
+        words = {"cis": "on the same reads (cis)", "trans": "on different reads (trans)",
+                 "cis+trans": "both together and apart (cis and trans)",
+                 "unknown": "phase unknown"}
+        text = words.get(status, status)
+        if status == "unknown" and phase.get("method"):
+            text += f" ({phase['method']})"
+        return f"{text}; {both} of {spanning} spanning read pairs carry both" if spanning else text
+    return str(phase)
+
+
+def _gene_rank(gene: Any) -> tuple:
+    g = str(gene)
+    return (GENE_ORDER.index(g) if g in GENE_ORDER else len(GENE_ORDER), g)
+
+
+def build_copy_number(cnv: pd.DataFrame | None, resistant: list[str]) -> list[dict] | None:
+    if cnv is None:
+        return None
+    df = cnv[cnv["sample"].isin(resistant)].copy()
+    df["_rank"] = df["gene"].map(_gene_rank)
+    df["_srank"] = df["sample"].map(resistant.index)
+    df = df.sort_values(["_srank", "_rank"]).drop(columns=["_rank", "_srank"])
+    return _records(df)
+
+
+def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict] | None:
+    if fusions is None:
+        return None
+    df = fusions[fusions["sample"].isin(samples)].copy()
+    df["_srank"] = df["sample"].map(samples.index)
+    df = df.sort_values("_srank", kind="stable").drop(columns="_srank")
+    rows = _records(df)
+    for r in rows:
+        call = str(r.get("call") or "").strip().lower()
+        r["positive"] = call in POSITIVE_FUSION_CALLS if "call" in r else True
+    return rows
+
+
+def _codon_positions(text: Any) -> list[int]:
+    """``"24536,24537,24538"`` or ``"24536-24538"`` -> contig positions."""
+    value = str(text or "")
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", value)
+    if m:
+        return list(range(int(m[1]), int(m[2]) + 1))
+    return [int(x) for x in re.findall(r"\d+", value)]
+
+
+def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int, int, str]]]:
+    """Per sample, the contig span and label of every small variant it carries."""
+    spans: dict[str, list[tuple[str, int, int, str]]] = {}
+    for s in entries or []:
+        for which in ("findings", "vus", "other"):
+            for f in s.get(which, []):
+                if finding_kind(f) in ("compound",) or f.get("pos") is None:
+                    continue
+                if not is_small_variant(f) or not f.get("chrom"):
+                    continue
+                pos = int(f["pos"])
+                ref, alt = str(f.get("ref") or "N"), str(f.get("alt") or "N")
+                # an insertion sits between pos and pos + 1: it touches both bases
+                end = pos + len(ref) - (0 if len(alt) > len(ref) else 1)
+                spans.setdefault(s["sample"], []).append(
+                    (str(f["chrom"]), pos, end, finding_label(f)))
+    return spans
+
+
+def build_hotspots(hot: pd.DataFrame | None, samples: list[str],
+                   entries: list[dict] | None = None) -> dict | None:
+    """Wide table: one row per known codon, one cell per sample with depth and verdict.
+
+    hotspots.tsv has one row per known change, but its verdict belongs to the codon (any call
+    overlapping the codon makes every change there 'mutated'). Showing 'p.F1174C: mutated'
+    when the sample carries F1174L would mislead, so rows are merged per codon, the known
+    changes are listed, and a mutated cell names the variant(s) of that sample that overlap
+    the codon (from hits.json)."""
+    if hot is None:
+        return None
+    df = hot[hot["sample"].isin(samples)]
+    spans = _variant_spans(entries)
+    rows: dict[tuple, dict] = {}
+    for rec in _records(df):
+        residue = rec.get("residue") or rec["hgvs_p"]
+        key = (rec["gene"], residue, rec["chrom"], str(rec["positions"]))
+        row = rows.setdefault(key, {
+            "gene": rec["gene"], "residue": residue, "changes": [],
+            "chrom": rec["chrom"], "positions": rec["positions"], "genomic": rec["genomic"],
+            "cells": {}, "uncovered": False, "mutated": False,
+        })
+        if rec["hgvs_p"] not in row["changes"]:
+            row["changes"].append(rec["hgvs_p"])
+        new = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict", "depth_needed")}
+        old = row["cells"].get(rec["sample"])
+        if old is not None:  # same codon, another change: one verdict per codon
+            if VERDICT_RANK.get(old["verdict"], 0) > VERDICT_RANK.get(new["verdict"], 0):
+                new, old = old, new
+            new["depth"] = _min_none(new["depth"], old["depth"])
+        row["cells"][rec["sample"]] = new
+    for row in rows.values():
+        codon = set(_codon_positions(row["positions"]))
+        for sample, cell in row["cells"].items():
+            row["uncovered"] |= cell["verdict"] == "insufficient depth"
+            row["mutated"] |= cell["verdict"] == "mutated"
+            cell["variants"] = sorted({
+                label for chrom, start, end, label in spans.get(sample, [])
+                if chrom == row["chrom"] and codon & set(range(start, end + 1))
+            }) if cell["verdict"] == "mutated" else []
+    out = sorted(rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r),
+                                               str(r["residue"])))
+    uncovered = {s: _uncovered_positions(out, s) for s in samples}
+    return {"rows": out, "samples": [s for s in samples if any(s in r["cells"] for r in out)],
+            "uncovered": uncovered, "n_positions": len(out)}
+
+
+def _min_none(a: Any, b: Any) -> Any:
+    values = [v for v in (a, b) if v is not None]
+    return min(values) if values else None
+
+
+def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
+    """Not-assessable known codons of one sample, with the known changes there."""
+    return [{"label": f"{r['gene']} {r['residue']}", "gene": r["gene"],
+             "residue": r["residue"], "changes": list(r["changes"]),
+             "depth": r["cells"][sample]["depth"],
+             "depth_needed": r["cells"][sample]["depth_needed"]}
+            for r in rows
+            if sample in r["cells"] and r["cells"][sample]["verdict"] == "insufficient depth"]
+
+
+def _residue_number(row: dict) -> int:
+    m = re.search(r"\d+", str(row.get("residue") or row.get("hgvs_p") or ""))
+    return int(m[0]) if m else 0
+
+
+def build_qc(qc: list[dict] | None, samples: list[str]) -> list[dict] | None:
+    if qc is None:
+        return None
+    by = {q["sample"]: q for q in qc}
+    return [{k: json_safe(v) if not isinstance(v, (dict, list)) else v for k, v in by[s].items()}
+            for s in samples if s in by]
+
+
+def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: str | None,
+                     resistant: list[str]) -> list[dict] | None:
+    """Parental vs resistant VAF for every call in the VCF (or, without it, every finding)."""
+    labels: dict[tuple, tuple[str, str]] = {}
+    for s in entries:
+        for which in ("findings", "vus", "other"):
+            for f in s.get(which, []):
+                if is_small_variant(f) and finding_kind(f) != "compound":
+                    labels[_variant_key(f)] = (finding_label(f), which)
+    points = []
+    if vcf is not None:
+        if not parental or parental not in set(vcf["sample"]):
+            parental_vaf: dict = {}
+        else:
+            par = vcf[vcf["sample"] == parental]
+            parental_vaf = {(r["chrom"], r["pos"], r["ref"], r["alt"]): r["vaf"]
+                            for r in par.to_dict("records")}
+        for r in vcf[vcf["sample"].isin(resistant)].to_dict("records"):
+            key = (r["chrom"], int(r["pos"]), r["ref"], r["alt"])
+            label, which = labels.get(key, (None, None))
+            points.append({"sample": r["sample"], "chrom": r["chrom"], "pos": int(r["pos"]),
+                           "ref": r["ref"], "alt": r["alt"], "filter": r["filter"],
+                           "status": json_safe(r["status"]),
+                           "vaf_parental": json_safe(parental_vaf.get(key)) if parental else None,
+                           "vaf": json_safe(r["vaf"]), "label": label, "class": which})
+        return points
+    for s in entries:
+        if s["sample"] not in resistant:
+            continue
+        for which in ("findings", "vus", "other"):
+            for f in s.get(which, []):
+                if is_small_variant(f) and finding_kind(f) != "compound":
+                    points.append({"sample": s["sample"], "chrom": f.get("chrom"),
+                                   "pos": json_safe(f.get("pos")), "ref": f.get("ref"),
+                                   "alt": f.get("alt"), "filter": f.get("filter") or "PASS",
+                                   "status": f.get("status"),
+                                   "vaf_parental": counts(f, "parental")["vaf"],
+                                   "vaf": counts(f, "sample")["vaf"],
+                                   "label": finding_label(f), "class": which})
+    return points
+
+
+def _counts_towards(f: dict) -> bool:
+    if f.get("counts_towards_verdict") is not None:
+        return bool(f["counts_towards_verdict"])
+    return str(f.get("filter") or "PASS") in ("PASS", ".") and f.get("status") != "lost"
+
+
+def build_summary(entries: list[dict], parental: str | None, grid: dict,
+                  copy_number: list[dict] | None, fusions: list[dict] | None,
+                  hotspots: dict | None, qc: list[dict] | None,
+                  sheet: pd.DataFrame | None) -> list[dict]:
+    """Per resistant sample: the plain-language answer to 'what changed, what still works'."""
+    par_entry = next((s for s in entries if s["sample"] == parental), None)
+    cards = []
+    for s in entries:
+        if s.get("condition") == "parental":
+            continue
+        name = s["sample"]
+        mutations, shared, not_counted, lost = [], [], [], []
+        for f in s.get("findings", []):
+            if not is_small_variant(f):
+                continue
+            sc, pc = counts(f, "sample"), counts(f, "parental")
+            item = {"label": finding_label(f), "hgvs_c": f.get("hgvs_c"),
+                    "status": f.get("status"), "vaf": sc["vaf"], "vaf_parental": pc["vaf"],
+                    "kind": finding_kind(f), "phase": _phase_text(f.get("phase")),
+                    "filter": f.get("filter")}
+            if _counts_towards(f) and f.get("status") == "shared":
+                shared.append(item)
+            elif _counts_towards(f):
+                mutations.append(item)
+            elif f.get("status") == "lost":
+                lost.append(item)
+            else:
+                not_counted.append(item)
+        cn_changes = cn_unknown = None
+        if copy_number is not None:
+            mine = [r for r in copy_number if r["sample"] == name]
+            cn_changes = [r for r in mine if str(r.get("call")) in CHANGED_CALLS]
+            cn_unknown = [r["gene"] for r in mine
+                          if str(r.get("call")) not in (*CHANGED_CALLS, "neutral")]
+        fusion = _fusion_summary(s, par_entry, fusions, parental)
+        cells = grid["cells"].get(name, {})
+        alk_cells = {d: cells[d] for d in ALK_INHIBITORS if d in cells}
+        by_prediction = {p: [d for d, c in alk_cells.items() if c["prediction"] == p]
+                         for p in PREDICTIONS}
+        warnings = []
+        if qc is not None:
+            for q in qc:
+                if q["sample"] in (name, parental):
+                    warnings += [f"{q['sample']}: {w}" for w in q.get("warnings", [])]
+        selected_with = notes = None
+        if sheet is not None:
+            hit = sheet[sheet["sample"] == name]
+            if len(hit):
+                selected_with = hit.iloc[0].get("drug") or None
+                notes = hit.iloc[0].get("notes") or None
+        cards.append({
+            "sample": name,
+            "condition": s.get("condition"),
+            "selected_with": selected_with,
+            "notes": notes,
+            "mutations": mutations,
+            "shared": shared,
+            "not_counted": not_counted,
+            "lost": lost,
+            "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
+            "copy_number": cn_changes,
+            "copy_number_not_estimable": cn_unknown,
+            "fusion": fusion,
+            "uncovered_hotspots": (hotspots["uncovered"].get(name, [])
+                                   if hotspots is not None else None),
+            "qc_warnings": warnings,
+            "expected_to_work": by_prediction["sensitive"],
+            "reduced_sensitivity": by_prediction["reduced sensitivity"],
+            "resistance_expected": by_prediction["resistant"],
+            "no_data": by_prediction["no data"],
+            "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
+            "other_options": [{"drug": d, "unverified": c["unverified"]}
+                              for d, c in cells.items() if d not in ALK_INHIBITORS
+                              and c["prediction"] == "sensitive"],
+            "headline": _headline(by_prediction),
+        })
+    return cards
+
+
+def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | None,
+                    parental: str | None) -> dict | None:
+    """ALK fusion state of one sample: detected / not detected / not assessable / not run."""
+    if fusions is not None:
+        rows = [r for r in fusions if r["sample"] == entry["sample"]]
+        found = [r for r in rows if r["positive"]]
+        par_found = [r for r in fusions if r["sample"] == parental and r["positive"]]
+        state = "detected" if found else "no row"
+        if not found and rows:
+            calls = {str(r.get("call") or "").lower() for r in rows}
+            state = "not assessable" if "not assessable" in calls else "not detected"
+        details = []
+        for r in rows:
+            if r["positive"]:
+                continue
+            if r.get("status"):
+                details.append(str(r["status"]))
+            elif str(r.get("call")) == "below threshold":
+                details.append(f"{_fusion_label(r)} candidate below the calling threshold "
+                               f"({json_safe(r.get('fragments'))} fragments)")
+        return {
+            "state": state,
+            "labels": sorted({_fusion_label(r) for r in found}),
+            "in_parental": bool(par_found) if parental else None,
+            "detail": "; ".join(details) or None,
+        }
+    # without fusions.tsv the annotator may still carry a fusion finding
+    mine = [f for f in entry.get("findings", []) if finding_kind(f) == "fusion"]
+    if not mine:
+        return None
+    par = [f for f in (par_entry or {}).get("findings", []) if finding_kind(f) == "fusion"]
+    return {"state": "detected", "labels": sorted({finding_label(f) for f in mine}),
+            "in_parental": bool(par) if par_entry else None, "detail": None}
+
+
+def _fusion_label(r: dict) -> str:
+    name = str(r.get("variant") or "")
+    pair = f"{r.get('gene_5p') or 'unknown partner'}-{r.get('gene_3p')}"
+    if not name or name in ("None", "nan", "."):
+        return pair
+    return name if name.startswith(pair) else f"{pair} {name}"
+
+
+def _headline(by: dict[str, list[str]]) -> str:
+    works = by["sensitive"]
+    if works:
+        return "Still expected to work: " + ", ".join(works) + "."
+    if by["reduced sensitivity"]:
+        return ("No ALK inhibitor is clearly expected to work; reduced sensitivity to "
+                + ", ".join(by["reduced sensitivity"]) + ".")
+    if by["resistant"] and not by["no data"]:
+        return "Resistance expected to all five ALK inhibitors in the table."
+    return "No ALK inhibitor has evidence that it still works."
+
+
+def _package_versions() -> dict[str, str]:
+    out = {"resistcall": __version__}
+    for name in ("pysam", "cyvcf2", "pandas", "numpy", "scipy", "pyranges", "matplotlib",
+                 "jinja2", "snakemake"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def run_date(meta: dict, given: str | None) -> str:
+    """The only wall-clock value in the report, from (in order) --run-date, the run metadata,
+    SOURCE_DATE_EPOCH, or now (UTC)."""
+    if given:
+        return given
+    if meta.get("run_date"):
+        return str(meta["run_date"])
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        stamp = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+    else:
+        stamp = dt.datetime.now(tz=dt.UTC)
+    return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_report(
+    hits: dict,
+    *,
+    cnv: pd.DataFrame | None = None,
+    cnv_targets: pd.DataFrame | None = None,
+    hotspots: pd.DataFrame | None = None,
+    fusions: pd.DataFrame | None = None,
+    qc: list[dict] | None = None,
+    vcf: tuple[pd.DataFrame, dict] | None = None,
+    sheet: pd.DataFrame | None = None,
+    meta: dict | None = None,
+    inputs: dict[str, dict] | None = None,
+    date: str | None = None,
+    programs: dict[str, str] | None = None,
+) -> dict:
+    """The whole report as one JSON-serialisable dictionary (also the template's context)."""
+    meta = meta or {}
+    line = hits["line"]
+    parental = hits.get("parental")
+    vcf_df, vcf_header = vcf if vcf is not None else (None, {})
+    if not parental and vcf_header.get("parental"):
+        parental = vcf_header["parental"]
+    entries = hits["samples"]
+    resistant = [s["sample"] for s in entries if s.get("condition") != "parental"]
+    samples = ([parental] if parental else []) + [s for s in resistant if s != parental]
+    if sheet is not None:
+        in_sheet = sheet[(sheet["line"] == line) & (sheet["condition"] == "resistant")]
+        missing = [s for s in in_sheet["sample"] if s not in resistant]
+        if missing:
+            log.warning("resistant sample(s) in the sheet have no results: %s", missing)
+    else:
+        missing = []
+    grid = build_drug_grid([s for s in entries if s["sample"] in resistant])
+    copy_number = build_copy_number(cnv, resistant)
+    fusion_rows = build_fusions(fusions, samples)
+    hot = build_hotspots(hotspots, samples, entries)
+    qc_rows = build_qc(qc, samples)
+    summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows,
+                            sheet)
+    knowledge = hits.get("knowledge") or {}
+    tool_versions = {**_package_versions(), **(programs or {}),
+                     **(meta.get("tool_versions") or {})}
+    if vcf_header.get("source"):
+        tool_versions.setdefault("variant caller (VCF ##source)", vcf_header["source"])
+    stages = {
+        "annotation": "ok",
+        "small variants (VCF)": "ok" if vcf is not None else "not run",
+        "copy number": "ok" if cnv is not None else "not run",
+        "copy number per target": "ok" if cnv_targets is not None else "not run",
+        "hotspot coverage": "ok" if hotspots is not None else "not run",
+        "fusions": "ok" if fusions is not None else "not run",
+        "QC": "ok" if qc is not None else "not run",
+    }
+    return {
+        "schema": SCHEMA,
+        "line": line,
+        "parental": parental,
+        "resistant_samples": resistant,
+        "samples_without_results": missing,
+        "run": {
+            "date": run_date(meta, date),
+            "resistcall_version": meta.get("resistcall_version") or __version__,
+            "reference_build": meta.get("reference_build") or "GRCh38",
+            "reference": vcf_header.get("reference") or meta.get("reference"),
+            "assay": meta.get("assay"),
+            "tool_versions": dict(sorted(tool_versions.items())),
+            "config": meta.get("config"),
+        },
+        "knowledge": knowledge,
+        "inputs": inputs or {},
+        "stages": stages,
+        "summary": summary,
+        "drug_grid": grid,
+        "variants": build_variant_rows(entries, vcf_df, parental, samples, "findings"),
+        "vus": build_variant_rows(entries, vcf_df, parental, samples, "vus"),
+        "other_variants": build_variant_rows(entries, vcf_df, parental, samples, "other"),
+        "copy_number": copy_number,
+        "fusions": fusion_rows,
+        "hotspots": hot,
+        "qc": qc_rows,
+        "vaf_points": build_vaf_points(vcf_df, entries, parental, resistant),
+        "research_use_only": RUO_STATEMENT,
+    }
