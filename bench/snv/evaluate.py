@@ -21,6 +21,8 @@ import pandas as pd
 import pysam
 from cyvcf2 import VCF
 
+from resistcall.pileup import PileupParams, count_region
+
 TOOLS = ("resistcall", "bcftools", "freebayes")
 MIN_ALT, MIN_VAF, SUBTRACT = 3, 0.01, 0.2
 
@@ -65,12 +67,22 @@ def tool_calls(out: Path, case: str) -> dict[str, set]:
 
 
 def site_depth(bam: Path, truth: pd.DataFrame) -> np.ndarray:
-    with pysam.AlignmentFile(str(bam)) as b:
-        d = []
-        for r in truth.itertuples():
-            cov = b.count_coverage(r.contig, r.pos - 1, r.pos, quality_threshold=20)
-            d.append(int(sum(c[0] for c in cov)))
-    return np.array(d)
+    """Fragments covering each truth site (overlapping mates once, BQ/MAPQ >= 20)."""
+    params = PileupParams()
+    with (
+        pysam.AlignmentFile(str(bam)) as b,
+        pysam.FastaFile(str(bam.parent / "ref/panel.fa")) as fa,
+    ):
+        return np.array(
+            [
+                int(count_region(b, fa, r.contig, r.pos - 1, r.pos, params).depth[0])
+                for r in truth.itertuples()
+            ]
+        )
+
+
+def keys_of(truth: pd.DataFrame):
+    return zip(truth.contig, truth.pos, truth.ref, truth.alt, strict=True)
 
 
 def f1(tp: int, fp: int, fn: int) -> float:
@@ -114,12 +126,23 @@ def main() -> None:
     res = pd.concat(rows, ignore_index=True)
     deep = res[res.depth >= 200]
     print(
-        "## Sensitivity by VAF (spikes at >= 200x in the resistant half; "
+        "## Sensitivity by VAF (spikes at >= 200 fragments in the resistant half; "
         f"n per tool = {len(deep) // 3})\n"
     )
     tab = deep.pivot_table(index="vaf", columns="tool", values="hit", aggfunc="mean").round(3)
     tab["n"] = deep[deep.tool == "resistcall"].groupby("vaf").size()
     print(tab[list(TOOLS) + ["n"]].to_markdown())
+    deep = deep.assign(depth_bin=pd.cut(deep.depth, [199, 399, 10**7], labels=["200-399", ">=400"]))
+    by_depth = deep[deep.vaf <= 0.02].pivot_table(
+        index=["vaf", "depth_bin"], columns="tool", values="hit", aggfunc="mean", observed=True
+    )
+    by_depth["n"] = (
+        deep[(deep.vaf <= 0.02) & (deep.tool == "resistcall")]
+        .groupby(["vaf", "depth_bin"], observed=True)
+        .size()
+    )
+    print("\nLow VAF by resistant-half depth:\n")
+    print(by_depth.round(3)[list(TOOLS) + ["n"]].to_markdown())
     ge2 = deep[deep.vaf >= 0.02].groupby("tool")["hit"].mean().round(3)
     print(f"\nsensitivity at VAF >= 2%: {ge2.to_dict()}\n")
     print("## Sensitivity by variant type (all depths)\n")
@@ -155,6 +178,30 @@ def main() -> None:
         )[list(TOOLS)].to_markdown()
     )
     print(f"\n(splits per line: {cases.groupby('line').size().to_dict()})")
+    hot_path = out / "hot_cases.tsv"
+    if hot_path.exists() and hot_path.stat().st_size:
+        hot = pd.read_csv(hot_path, sep="\t", header=None, names=["line", "seed", "prefix"])
+        hrows, hfp = [], {t: 0 for t in TOOLS}
+        for pre in hot.prefix:
+            truth = pd.read_csv(out / f"{pre}.hottruth.tsv", sep="\t")
+            truth["depth"] = site_depth(out / f"{pre}.Bhot.bam", truth)
+            keys = set(zip(truth.contig, truth.pos, truth.ref, truth.alt, strict=True))
+            calls = tool_calls(out, f"{pre}.hot")
+            for tool in TOOLS:
+                hit = [k in calls[tool] for k in keys_of(truth)]
+                hrows.append(truth.assign(tool=tool, hit=hit))
+                hfp[tool] += len(calls[tool] - keys)
+        hres = pd.concat(hrows, ignore_index=True)
+        hdeep = hres[hres.depth >= 200]
+        print(
+            "\n## Hotspot spikes (SNVs on ALK known-resistance codon bases, resistcall given "
+            f"--hotspots; >= 200x; n per tool = {len(hdeep) // 3})\n"
+        )
+        tab = hdeep.pivot_table(index="vaf", columns="tool", values="hit", aggfunc="mean")
+        tab = tab.round(3)[list(TOOLS)]
+        tab["n"] = hdeep[hdeep.tool == "resistcall"].groupby("vaf").size()
+        print(tab.to_markdown())
+        print(f"\nfalse positives in these cases: {hfp}")
     if times:
         print("\n## Wall time / peak memory per case\n")
         tdf = pd.DataFrame(times)

@@ -35,10 +35,11 @@ for L in H3122 HCC827; do
 done
 
 # peers + resistcall, timed; case = parental resistant
-run_case() {  # name parental resistant
+run_case() {  # name parental resistant [extra resistcall options]
   local n=$1 p=$2 r=$3
+  shift 3
   /usr/bin/time -f "%e %M" -o $n.rc.time $RC snv --reference $REF --regions regions.bed \
-    --parental $p --resistant $r --out $n.rc.vcf.gz 2> $n.rc.log
+    --parental $p --resistant $r --out $n.rc.vcf.gz "$@" 2> $n.rc.log
   /usr/bin/time -f "%e %M" -o $n.bcf.time bash -c "bcftools mpileup -f $REF -R regions.bed \
     -a AD,ADF,ADR,DP -d 1000000 -q 20 -Q 20 -Ou $p $r 2>/dev/null \
     | bcftools norm -m -any -f $REF -Oz -o $n.bcf.vcf.gz 2>/dev/null"
@@ -65,4 +66,28 @@ for L in H3122 HCC827; do
     rm -f $P.spk.*_?.fq $P.neg.*_?.fq
   done
 done
+# Hotspot scenario: SNVs at 1/2/5% on known-resistance codon bases of the same splits; the
+# caller gets --hotspots (as the workflow does), peers are run as before.
+$PY - "$ROOT" <<'PYEOF' > hot_sites.tsv
+import sys
+from resistcall.hotspots import sites_from_known
+root = sys.argv[1]
+s = sites_from_known(f"{root}/resources/known_resistance.tsv",
+                     f"{root}/resources/reference/panel_GRCh38.gtf")
+s = s[s.gene == "ALK"].explode("positions")
+print("pos")
+for p in sorted(set(s.positions)):
+    print(p)
+PYEOF
+: > hot_cases.tsv
+while read -r L SEED P; do
+  $PY "$ROOT/bench/snv/spike.py" $L.byname.bam $L.panel.bam $REF alk_cds.bed $P.hot $SEED \
+    --sites hot_sites.tsv --vafs 0.01,0.02,0.05
+  align $P.hot.B ${L}_Bhot $P.Bhot.bam
+  cp $P.hot.truth.tsv $P.hottruth.tsv
+  run_case $P.hot $P.A.bam $P.Bhot.bam --hotspots "$ROOT/resources/known_resistance.tsv" \
+    --gtf "$ROOT/resources/reference/panel_GRCh38.gtf"
+  printf "%s\t%s\t%s\n" $L $SEED $P >> hot_cases.tsv
+  rm -f $P.hot.*_?.fq
+done < cases.tsv
 $PY "$ROOT/bench/snv/evaluate.py" "$OUT"

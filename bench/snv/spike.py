@@ -7,6 +7,9 @@ position carries the alt with probability VAF (both mates together). Both halves
 FASTQ and realigned by run_bench.sh, so parental and resistant go through the same processing.
 
 Usage: spike.py BYNAME.bam COORD.bam REF.fa CDS.bed OUTPREFIX SEED [--no-spike]
+                [--sites SITES.tsv --vafs 0.01,0.02]
+(--sites: spike SNVs only at these 1-based contig positions, column ``pos``, e.g. the codon
+bases of the known-resistance hotspots, at the --vafs given)
 (the same reads sorted by name, and by coordinate with an index for depth)
 Writes OUTPREFIX.{A,B}_{1,2}.fq and OUTPREFIX.truth.tsv (contig pos ref alt vaf kind).
 """
@@ -28,6 +31,23 @@ COMP = str.maketrans("ACGTN", "TGCAN")
 
 def frac(*parts) -> float:
     return zlib.crc32(":".join(map(str, parts)).encode()) / 2**32
+
+
+def choose_sites(fa: pysam.FastaFile, contig: str, sites: list[int], vafs: list[float],
+                 seed: int) -> pd.DataFrame:
+    """SNVs at given positions (0-based), >= 25 bp apart, random alt, cycling over ``vafs``."""
+    rng = np.random.default_rng(seed)
+    order = sorted(set(sites), key=lambda x: frac(seed, "site", x))
+    chosen: list[int] = []
+    for p in order:
+        if all(abs(p - q) >= 25 for q in chosen):
+            chosen.append(p)
+    rows = []
+    for i, p in enumerate(sorted(chosen)):
+        ref = fa.fetch(contig, p, p + 1).upper()
+        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        rows.append((contig, p, ref, alt, vafs[i % len(vafs)], "snv"))
+    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "vaf", "kind"])
 
 
 def choose_spikes(
@@ -107,11 +127,14 @@ def main() -> None:
     bam = pysam.AlignmentFile(bam_path)
     fa = pysam.FastaFile(ref_path)
     cds = pd.read_csv(cds_path, sep="\t", header=None, names=["chrom", "start", "end", "gene"])
-    spikes = (
-        choose_spikes(pysam.AlignmentFile(coord_path), fa, cds, seed)
-        if spike
-        else pd.DataFrame(columns=["contig", "pos", "ref", "alt", "vaf", "kind"])
-    )
+    if "--sites" in sys.argv:
+        sites = pd.read_csv(sys.argv[sys.argv.index("--sites") + 1], sep="\t")
+        vafs = [float(v) for v in sys.argv[sys.argv.index("--vafs") + 1].split(",")]
+        spikes = choose_sites(fa, cds.chrom.iloc[0], list(sites["pos"] - 1), vafs, seed)
+    elif spike:
+        spikes = choose_spikes(pysam.AlignmentFile(coord_path), fa, cds, seed)
+    else:
+        spikes = pd.DataFrame(columns=["contig", "pos", "ref", "alt", "vaf", "kind"])
     out = {(h, m): open(f"{prefix}.{h}_{m}.fq", "w") for h in "AB" for m in (1, 2)}
     for read in bam.fetch(until_eof=True):
         if read.is_secondary or read.is_supplementary or not read.is_paired:

@@ -923,8 +923,15 @@ def run(
 
 
 def _cmd(args) -> None:
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}")
+    if not 0 < args.min_vaf < 1:
+        raise UserError(f"--min-vaf must be between 0 and 1, not {args.min_vaf}")
     cfg = SnvConfig(
-        min_vaf=args.min_vaf, assay=args.assay, pileup=PileupParams.for_assay(args.assay)
+        min_vaf=args.min_vaf,
+        assay=args.assay,
+        alpha=args.alpha,
+        pileup=PileupParams.for_assay(args.assay),
     )
     sites = None
     if args.hotspots or args.hotspots_out:
@@ -959,6 +966,12 @@ def register(subparsers) -> None:
         choices=("amplicon", "capture"),
         default="capture",
         help="capture skips duplicates; amplicon keeps them",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise error rate over all tested (position, allele) hypotheses (0.05)",
     )
     p.add_argument("--out", required=True, help="output VCF (.vcf.gz; tabix index written too)")
     p.add_argument("--hotspots", help="known-resistance table (TSV)")
