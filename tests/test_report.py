@@ -792,3 +792,20 @@ def test_console_entry_point_exit_codes(tmp_path, capsys):
                     str(tmp_path / "x.html")])
     assert bad == 2 and not (tmp_path / "x.html").exists()
     assert "line is 'H3122sim', but --line H2228 was asked" in capsys.readouterr().err
+
+
+def test_sites_only_vcf_falls_back_to_annotated_counts(tmp_path):
+    lines = []
+    for line in (FIX / "snv.vcf").read_text().splitlines():
+        if line.startswith("##FORMAT"):
+            continue
+        lines.append(line if line.startswith("##") else "\t".join(line.split("\t")[:8]))
+    sites = tmp_path / "sites.vcf"
+    sites.write_text("\n".join(lines) + "\n")
+    argv = full_args(tmp_path)
+    argv[argv.index("--vcf") + 1] = str(sites)
+    model = run_cli(argv)
+    l1196m = next(v for v in model["variants"] if v["hgvs_p"] == "p.L1196M")
+    assert l1196m["samples"][CR1] == {"vaf": 0.2509, "alt_count": 402, "depth": 1602}
+    assert any(p["label"] == "ALK p.L1196M" for p in model["vaf_points"])
+    assert "<svg" in (tmp_path / "report.html").read_text().split('id="vaf"')[1]

@@ -135,10 +135,12 @@ def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
         for key in ("parental", "source", "reference"):
             if line.startswith(f"##{key}="):
                 header[key] = line.split("=", 1)[1]
+    declared = {h["ID"] for h in vcf.header_iter() if h["HeaderType"] == "FORMAT"}
+    has_ad, has_dp = "AD" in declared, "DP" in declared
     rows = []
     for rec in vcf:
-        ad = rec.format("AD")
-        dp = rec.format("DP")
+        ad = rec.format("AD") if has_ad else None
+        dp = rec.format("DP") if has_dp else None
         for i, sample in enumerate(vcf.samples):
             alt = int(ad[i][1]) if ad is not None and ad.shape[1] > 1 and ad[i][1] >= 0 else None
             depth = int(dp[i][0]) if dp is not None and dp[i][0] >= 0 else None
@@ -152,7 +154,9 @@ def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
                 "vaf": (alt / depth) if alt is not None and depth else None,
             })
     vcf.close()
-    return pd.DataFrame(rows), header
+    columns = ["chrom", "pos", "ref", "alt", "filter", "status", "sample", "alt_count", "depth",
+               "vaf"]
+    return pd.DataFrame(rows, columns=columns), header
 
 
 def bam_program_versions(paths: list[Path] | None) -> dict[str, str]:

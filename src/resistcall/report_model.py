@@ -508,7 +508,7 @@ def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: st
                 if is_small_variant(f) and finding_kind(f) != "compound":
                     labels[_variant_key(f)] = (finding_label(f), which)
     points = []
-    if vcf is not None:
+    if vcf is not None and len(vcf):  # a sites-only VCF has no counts: use the findings
         if not parental or parental not in set(vcf["sample"]):
             parental_vaf: dict = {}
         else:
