@@ -449,9 +449,13 @@ def test_index_links_every_line_report(rendered, tmp_path):
     assert [e["line"] for e in entries] == ["H2228sim", "H3122sim"]
     html = index.read_text()
     hrefs = [a["href"] for t, a in parse(html).tags if t == "a"]
-    assert hrefs == ["H2228sim/report.html", "H3122sim/report.html"]
+    assert [h for h in hrefs if "#" not in h] == ["H2228sim/report.html", "H3122sim/report.html"]
     for h in hrefs:
-        assert (index.parent / h).exists()
+        page, _, anchor = h.partition("#")
+        assert (index.parent / page).exists()
+        if anchor:  # sample links land on the sample's summary card
+            assert f'id="{anchor}"' in (index.parent / page).read_text()
+    assert "H3122sim/report.html#summary-h3122-cr2" in hrefs
     assert "lorlatinib" in html and "not run" in html  # H2228sim had no hotspot file
 
 
