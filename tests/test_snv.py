@@ -360,3 +360,10 @@ def test_real_egfr_l861q_positive_control(bwa_index, tmp_path):
     call = recs[(55191831, "T", "A")]  # hg38 (hg19 55259524) EGFR c.2582T>A p.L861Q
     assert call.FILTER is None
     assert 0.18 < call.format("AF")[0, 0] < 0.30
+
+
+def test_affected_positions_of_indels():
+    # SNV at 1-based 101; deletion of 102-104 anchored at 101; insertion after 101
+    assert list(snv._affected(100, "C", "T")) == [101]
+    assert list(snv._affected(100, "CAGG", "C")) == [102, 103, 104]
+    assert list(snv._affected(100, "G", "GCGT")) == [102, 103, 104]

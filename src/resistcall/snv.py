@@ -758,6 +758,19 @@ def _positions(value) -> list[int]:
     return [int(x) for x in value]
 
 
+def _affected(pos0: int, ref: str, alt: str) -> range:
+    """1-based reference positions a VCF allele pair changes (``pos0`` 0-based).
+
+    SNV: its base. Deletion: the deleted bases (not the anchor). Insertion: the bases after the
+    anchor that a left-normalised insertion duplicates or pushes aside (as many as inserted),
+    so p.T1151dup touches codon 1151, not the anchor's codon.
+    """
+    if len(ref) == len(alt):
+        return range(pos0 + 1, pos0 + 1 + len(ref))
+    n = abs(len(alt) - len(ref))
+    return range(pos0 + 2, pos0 + 2 + n)
+
+
 def hotspot_verdicts(
     sites: pd.DataFrame,
     samples: list[SampleCounts],
@@ -799,10 +812,7 @@ def hotspot_verdicts(
             for j, r in calls.sites.iterrows():
                 if r.contig != site.chrom:
                     continue
-                span = range(int(r.pos) + 1, int(r.pos) + 1 + max(len(r.ref), len(r.alt)))
-                if not set(span) & set(pos1):
-                    continue
-                if r.kind == "snv" and int(r.pos) + 1 not in pos1:
+                if not set(_affected(int(r.pos), r.ref, r.alt)) & set(pos1):
                     continue
                 sd = ps.iloc[j]
                 if not sd.detected:
