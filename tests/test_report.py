@@ -751,6 +751,7 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
     argv.remove(str(FIX / "run_metadata.json"))
     model = run_cli(argv)
     assert model["run"]["tool_versions"]["bwa"] == "0.7.17-r1188"
+    assert model["run"]["assay"] == "capture"  # from qc.json when no run metadata is given
     assert model["inputs"]["bam[0]"] == {"path": str(bam), "status": "header read"}
     assert "0.7.17-r1188" in (tmp_path / "report.html").read_text()
     with pytest.raises(UserError, match="BAM not found"):

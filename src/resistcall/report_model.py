@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from resistcall import __version__
+from resistcall.reference import BUILD
 
 log = logging.getLogger(__name__)
 
@@ -706,6 +707,12 @@ def run_date(meta: dict, given: str | None) -> str:
     return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def _assay_from_qc(qc: list[dict] | None) -> str | None:
+    """The assay the QC stage ran with (qc.json ``assay``), when all samples agree."""
+    assays = {q.get("assay") for q in qc or [] if q.get("assay")}
+    return assays.pop() if len(assays) == 1 else None
+
+
 def build_report(
     hits: dict,
     *,
@@ -729,7 +736,8 @@ def build_report(
     if not parental and vcf_header.get("parental"):
         parental = vcf_header["parental"]
     entries = hits["samples"]
-    resistant = [s["sample"] for s in entries if s.get("condition") != "parental"]
+    resistant = [s["sample"] for s in entries
+                 if s.get("condition") != "parental" and s["sample"] != parental]
     samples = ([parental] if parental else []) + [s for s in resistant if s != parental]
     if sheet is not None:
         in_sheet = sheet[(sheet["line"] == line) & (sheet["condition"] == "resistant")]
@@ -768,9 +776,9 @@ def build_report(
         "run": {
             "date": run_date(meta, date),
             "resistcall_version": meta.get("resistcall_version") or __version__,
-            "reference_build": meta.get("reference_build") or "GRCh38",
+            "reference_build": meta.get("reference_build") or BUILD,
             "reference": vcf_header.get("reference") or meta.get("reference"),
-            "assay": meta.get("assay"),
+            "assay": meta.get("assay") or _assay_from_qc(qc),
             "tool_versions": dict(sorted(tool_versions.items())),
             "config": meta.get("config"),
         },

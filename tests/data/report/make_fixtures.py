@@ -375,7 +375,7 @@ def main() -> None:
               "median_target_depth": 1401.0, "fraction_targets_100x": 0.951 if warn else 0.984,
               "depth_quantiles": {"p5": 88.0 if warn else 210.0, "p25": 1102.0, "p50": 1401.0,
                                   "p75": 1690.0, "p95": 2104.0},
-              "warnings": warn}
+              "n_targets": 61, "warnings": warn, "assay": "capture"}
         (qc_dir / f"{s}.qc.json").write_text(json.dumps(qc, indent=1) + "\n")
 
     meta = {"run_date": "2026-11-22T02:00:00Z", "resistcall_version": "0.1.0",
