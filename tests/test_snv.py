@@ -367,3 +367,31 @@ def test_affected_positions_of_indels():
     assert list(snv._affected(100, "C", "T")) == [101]
     assert list(snv._affected(100, "CAGG", "C")) == [102, 103, 104]
     assert list(snv._affected(100, "G", "GCGT")) == [102, 103, 104]
+
+
+def test_output_is_deterministic(pair, paired_vcf, tmp_path):
+    again = tmp_path / "again.vcf.gz"
+    assert main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
+                 "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
+                 "--out", str(again)]) == 0
+    import gzip
+
+    assert gzip.open(again).read() == gzip.open(paired_vcf).read()
+
+
+def test_amplicon_assay_keeps_duplicates(tmp_path):
+    pos = 24600
+    v = (pos, _ref(pos), _alt(pos), 0.3)
+    par = make_bam(tmp_path / "p.bam", "P", 400, seed=21)
+    res = make_bam(tmp_path / "r.bam", "R", 400, [v], seed=22, dup_fraction=0.5)
+    bed = tmp_path / "r.bed"
+    bed.write_text(f"{ALK}\t24500\t24700\n")
+    out = {}
+    for assay in ("capture", "amplicon"):
+        out[assay] = tmp_path / f"{assay}.vcf.gz"
+        assert main(["snv", "--reference", str(REF), "--regions", str(bed), "--parental",
+                     str(par), "--resistant", str(res), "--assay", assay,
+                     "--out", str(out[assay])]) == 0
+    dp = {a: _records(p)[v[:3]].format("DP")[1, 0] for a, p in out.items()}
+    assert dp["amplicon"] > 1.5 * dp["capture"]
+    assert "assay=amplicon" in VCF(str(out["amplicon"])).raw_header
