@@ -172,6 +172,9 @@ def test_overlapping_variants_keep_their_vafs(ref, targets):
     for i, v in enumerate((a, MNV)):
         n, k = int(lib.covers[u, i].sum()), int(lib.carrier[u, i].sum())
         assert _binom_ok(k, n, v.vaf), (v, k, n)
+    # G1202del's repeat reaches G1202R's base: one allele per molecule there too
+    lib = S.simulate_library(ref, targets, n_fragments=40000, seed=9, variants=[a, G1202DEL])
+    assert not (lib.carrier[:, 0] & lib.carrier[:, 1]).any()
 
 
 def test_fusion_fragments_carry_the_h3122_junction(ref, targets):
@@ -297,8 +300,10 @@ def test_amplicon_primers_clipped_by_samtools(ref, amplicons, bwa_index, tmp_pat
 def test_normalize_variant_left_aligns_and_checks_ref(ref):
     d = S.normalize_variant(ref, S.Variant(ALK, 24517, "CTCC", "C"))  # same deletion, shifted
     assert (d.pos, d.ref, d.alt) == (24516, "TCTC", "T")
+    assert d.span == (24515, 24521)  # through the right-most placement (24518-24520) + 1 base
     i = S.normalize_variant(ref, S.Variant(ALK, 26181, "T", "TCGT"))  # dup written 3' on plus
     assert (i.pos, i.ref, i.alt) == (26178, "G", "GCGT")
+    assert i.span == (26177, 26183)  # CGTC|GTC repeat: same allele inserted after 26182
     with pytest.raises(UserError, match="REF does not match"):
         S.normalize_variant(ref, S.Variant(ALK, 24538, "A", "T"))
 

@@ -155,6 +155,7 @@ class Variant:
     gene: str = ""
     hgvs_c: str = ""
     hgvs_p: str = ""
+    span_end: int = 0  # set by normalize_variant: end of an indel's repeat (ambiguity) region
 
     @property
     def kind(self) -> str:
@@ -169,12 +170,15 @@ class Variant:
 
     @property
     def span(self) -> tuple[int, int]:
-        """0-based [start, end) of the reference bases a read must hold to show the allele."""
+        """0-based [start, end) of the reference bases a read must hold to show the allele.
+
+        For a (left-aligned) indel this runs to the base after its right-most equivalent
+        placement: only a read through the whole repeat tells the allele apart."""
         start = self.pos - 1
         end = start + len(self.ref)
         if self.kind == "insertion":
             end += 1  # the base after the insertion point must be read too
-        return start, end
+        return start, max(end, self.span_end)
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,17 @@ def normalize_variant(ref: Reference, v: Variant) -> Variant:
         else:
             r, a = new_anchor + ins, new_anchor
         pos = anchor
+        # right-most equivalent placement: where the repeat that makes the indel ambiguous ends
+        right, seq = pos, ins
+        while True:
+            nxt = right + (len(seq) if len(a) == 1 else 0)  # 0-based index of the next base
+            base = decode(ref.fetch(v.chrom, nxt, nxt + 1))
+            if base != seq[0]:
+                break
+            seq = seq[1:] + seq[0]
+            right += 1
+        span_end = right + (len(seq) if len(a) == 1 else 0) + 1
+        return Variant(v.chrom, pos, r, a, v.vaf, v.gene, v.hgvs_c, v.hgvs_p, span_end)
     return Variant(v.chrom, pos, r, a, v.vaf, v.gene, v.hgvs_c, v.hgvs_p)
 
 
