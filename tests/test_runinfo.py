@@ -21,3 +21,11 @@ def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):
                  str(tmp_path / "m.json")]) == 2
     assert "config file not found" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_later_config_files_override_earlier_ones():
+    from resistcall.runinfo import merge_configs
+
+    merged = merge_configs([{"panel": {"assay": "capture", "targets": "a.bed"}, "x": 1},
+                            {"panel": {"assay": "amplicon"}}])
+    assert merged == {"panel": {"assay": "amplicon", "targets": "a.bed"}, "x": 1}

@@ -32,10 +32,25 @@ def run_metadata(config: dict, run_date: str | None = None) -> dict:
     }
 
 
+def merge_configs(configs: list[dict]) -> dict:
+    """Later config files override earlier ones key by key, as Snakemake's --configfile does."""
+    merged: dict = {}
+    for config in configs:
+        for key, value in config.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = merge_configs([merged[key], value])
+            else:
+                merged[key] = value
+    return merged
+
+
 def _cmd(args: argparse.Namespace) -> None:
-    if not args.config.exists():
-        raise UserError(f"config file not found: {args.config}")
-    config = yaml.safe_load(args.config.read_text()) or {}
+    configs = []
+    for path in args.config:
+        if not path.exists():
+            raise UserError(f"config file not found: {path}")
+        configs.append(yaml.safe_load(path.read_text()) or {})
+    config = merge_configs(configs)
     meta = run_metadata(config, args.run_date)
     tmp = args.out.with_name(args.out.name + ".tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
@@ -44,7 +59,8 @@ def _cmd(args: argparse.Namespace) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("runinfo", help="run metadata (config, versions, date) as JSON")
-    p.add_argument("--config", type=Path, required=True, help="the run's config.yaml")
+    p.add_argument("--config", type=Path, nargs="+", required=True,
+                   help="the run's config file(s); later ones override earlier ones")
     p.add_argument("--run-date", help="date to record (default: now, UTC)")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_cmd)

@@ -7,6 +7,8 @@ rule bwa_index:
         REF,
     output:
         multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+    params:
+        prefix=lambda wc, output: output[0].removesuffix(".amb"),
     log:
         "logs/bwa_index/index.log",
     benchmark:
@@ -18,14 +20,14 @@ rule bwa_index:
     conda:
         ENV_ALIGN
     shell:
-        "bwa index -p {BWA_PREFIX} {input} 2> {log}"
+        "bwa index -p {params.prefix} {input} 2> {log}"
 
 
 rule check_input:
     input:
         unpack(lambda wc: {k: v for k, v in unit_row(wc)[["fq1", "fq2", "bam"]].items() if v}),
     output:
-        touch("results/checks/{sample}.{unit}.ok"),
+        "results/checks/{sample}.{unit}.ok",
     params:
         label=unit_label,
         args=lambda wc, input: (
@@ -44,7 +46,8 @@ rule check_input:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall check-input --label '{params.label}' {params.args} 2> {log}"
+        "resistcall check-input --label '{params.label}' {params.args} --ok-marker {output}"
+        " 2> {log}"
 
 
 rule bwa_mem:
@@ -57,6 +60,7 @@ rule bwa_mem:
         temp("results/units/{sample}.{unit}.bam"),
     params:
         rg=r"@RG\tID:{sample}.{unit}\tSM:{sample}\tLB:{sample}\tPL:ILLUMINA\tPU:{unit}",
+        prefix=lambda wc, input: input.index[0].removesuffix(".amb"),
     log:
         "logs/bwa_mem/{sample}.{unit}.log",
     benchmark:
@@ -68,7 +72,7 @@ rule bwa_mem:
     conda:
         ENV_ALIGN
     shell:
-        "(bwa mem -t {threads} -Y -R '{params.rg}' {BWA_PREFIX} {input.fq1} {input.fq2}"
+        "(bwa mem -t {threads} -Y -R '{params.rg}' {params.prefix} {input.fq1} {input.fq2}"
         " | samtools fixmate -m -u - -"
         " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
 
@@ -100,19 +104,11 @@ rule bam_unit:
         " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
 
 
-def unit_bams(wildcards):
-    bams = []
-    for unit, row in SHEETS.units_of(wildcards.sample).iterrows():
-        suffix = ".from_bam.bam" if row["bam"] else ".bam"
-        bams.append(f"results/units/{wildcards.sample}.{unit}{suffix}")
-    return bams
-
-
 rule merge_units:
     input:
         unit_bams,
     output:
-        temp("results/units/{sample}.merged.bam"),
+        temp("results/merged/{sample}.bam"),
     log:
         "logs/merge_units/{sample}.log",
     benchmark:
@@ -131,7 +127,7 @@ if ASSAY == "capture":
 
     rule markdup:
         input:
-            "results/units/{sample}.merged.bam",
+            "results/merged/{sample}.bam",
         output:
             bam="results/{line}/{sample}.bam",
             stats="results/qc/{line}/{sample}.markdup.txt",
@@ -155,7 +151,7 @@ else:
         # Amplicon reads share start/end by design, so duplicates are never marked;
         # primer bases are soft-clipped so they cannot mask variants or inflate depth.
         input:
-            bam="results/units/{sample}.merged.bam",
+            bam="results/merged/{sample}.bam",
             primers=config["panel"]["primers"],
         output:
             bam="results/{line}/{sample}.bam",

@@ -5,7 +5,7 @@ rule cnv:
     input:
         parental=parental_bam,
         resistant=resistant_bams,
-        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        bais=line_bais,
         targets=TARGETS,
         ref=REF,
     output:

@@ -65,8 +65,24 @@ def line_bams(wildcards):
     return [sample_bam(s) for s in SHEETS.samples_of(wildcards.line)]
 
 
+def unit_bams(wildcards):
+    bams = []
+    for unit, row in SHEETS.units_of(wildcards.sample).iterrows():
+        suffix = ".from_bam.bam" if row["bam"] else ".bam"
+        bams.append(f"results/units/{wildcards.sample}.{unit}{suffix}")
+    return bams
+
+
+def line_bais(wildcards):
+    return [f"{bam}.bai" for bam in line_bams(wildcards)]
+
+
 def line_qc(wildcards):
     return [f"results/qc/{s}.qc.json" for s in SHEETS.samples_of(wildcards.line)]
+
+
+def sample_bai(wildcards):
+    return f"{sample_bam(wildcards.sample)}.bai"
 
 
 def final_outputs():

@@ -4,7 +4,7 @@
 rule fusion:
     input:
         bams=line_bams,
-        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        bais=line_bais,
         ref=REF,
         gtf=GTF,
     output:

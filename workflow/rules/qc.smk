@@ -4,7 +4,7 @@
 rule samtools_stats:
     input:
         bam=lambda wc: sample_bam(wc.sample),
-        bai=lambda wc: sample_bam(wc.sample) + ".bai",
+        bai=sample_bai,
     output:
         "results/qc/{sample}.stats.txt",
     log:
@@ -24,7 +24,7 @@ rule samtools_stats:
 rule qc:
     input:
         bam=lambda wc: sample_bam(wc.sample),
-        bai=lambda wc: sample_bam(wc.sample) + ".bai",
+        bai=sample_bai,
         stats="results/qc/{sample}.stats.txt",
         targets=TARGETS,
     output:

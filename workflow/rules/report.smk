@@ -4,7 +4,7 @@
 rule runinfo:
     # Configuration, assay, build and run date: the only wall-clock value in any output.
     input:
-        workflow.configfiles,
+        configs=workflow.configfiles,
     output:
         "results/run_metadata.json",
     log:
@@ -18,7 +18,7 @@ rule runinfo:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall runinfo --config {input[0]} --out {output} 2> {log}"
+        "resistcall runinfo --config {input.configs} --out {output} 2> {log}"
 
 
 rule report:

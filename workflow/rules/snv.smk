@@ -6,7 +6,7 @@ rule snv:
     input:
         parental=parental_bam,
         resistant=resistant_bams,
-        bais=lambda wc: [b + ".bai" for b in line_bams(wc)],
+        bais=line_bais,
         ref=REF,
         regions=config["panel"]["snv_regions"],
         known=config["known_resistance"],
