@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,8 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -45,6 +45,9 @@ NEEDED = {
 WORKFLOW_ITEMS = ["Snakefile", "workflow", "config", "resources", "profiles", "envs"]
 # Status polling: the profile's 40 s first check suits a real cluster; the test shortens it.
 FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3"]
+# The demo's sheets, truth and panel at reduced depth (the full demo, 350k pairs per sample,
+# takes ~10 min on 2 cores): every stage still runs, and equality local vs SLURM is exact.
+TEST_FRAGMENTS = 20000
 
 
 def _which(name: str) -> str | None:
@@ -206,8 +209,13 @@ class LocalSlurm:
         self._spawn(
             "munged",
             [
-                _which("munged"), "-F", "-f", f"--socket={self.sock}", f"--key-file={key}",
-                f"--pid-file={munge_dir / 'munged.pid'}", f"--log-file={munge_dir / 'munged.log'}",
+                _which("munged"),
+                "-F",
+                "-f",
+                f"--socket={self.sock}",
+                f"--key-file={key}",
+                f"--pid-file={munge_dir / 'munged.pid'}",
+                f"--log-file={munge_dir / 'munged.log'}",
                 f"--seed-file={munge_dir / 'munged.seed'}",
             ],
         )
@@ -324,8 +332,6 @@ def _failing_workflow(dest: Path) -> Path:
 
 
 def _profile_retries(profile: str) -> int:
-    import yaml
-
     return int(yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())["retries"])
 
 
@@ -348,10 +354,15 @@ def test_failed_job_retried_then_reported_locally(tmp_path):
     _assert_retried_and_reported(proc, workdir, "default")
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_failed_job_retried_then_reported_on_slurm(slurm, tmp_path):
     workdir = _failing_workflow(tmp_path / "slurmfail")
     proc = snakemake(
-        workdir, ["--workflow-profile", "profiles/slurm", *FAST_POLL], slurm.env, 240
+        workdir,
+        ["--workflow-profile", "profiles/slurm", "--cores", str(slurm.cpus), *FAST_POLL],
+        slurm.env,
+        300,
     )
     _assert_retried_and_reported(proc, workdir, "slurm")
     # The plugin keeps the SLURM log of a failed job and names it.
@@ -386,22 +397,42 @@ def demo_runs(slurm, tmp_path_factory):
     base = tmp_path_factory.mktemp("demo")
     local = copy_workflow(base / "local")
     on_slurm = copy_workflow(base / "slurm")
+    config = local / "config" / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["simulate"]["fragments"] = TEST_FRAGMENTS
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    shutil.copy2(config, on_slurm / "config" / "config.yaml")
     sim = subprocess.run(
         [str(VENV_BIN / "resistcall"), "simulate", "--config", "config/config.yaml"],
-        cwd=local, capture_output=True, text=True, env=slurm.env,
+        cwd=local,
+        capture_output=True,
+        text=True,
+        env=slurm.env,
     )
     assert sim.returncode == 0, sim.stderr
     shutil.copytree(local / "demo_data", on_slurm / "demo_data")
-    slurm_cmd = [str(VENV_BIN / "snakemake"), "--workflow-profile", "profiles/slurm", *FAST_POLL]
+    # --cores: no group job may ask for more CPUs than the single node has.
+    slurm_cmd = [
+        str(VENV_BIN / "snakemake"),
+        "--workflow-profile",
+        "profiles/slurm",
+        "--cores",
+        str(slurm.cpus),
+        *FAST_POLL,
+    ]
     slurm_proc = subprocess.Popen(
-        slurm_cmd, cwd=on_slurm, env=slurm.env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        slurm_cmd,
+        cwd=on_slurm,
+        env=slurm.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         local_proc = snakemake(
-            local, ["--cores", "1", "--workflow-profile", "profiles/default"], slurm.env, 400
+            local, ["--cores", "1", "--workflow-profile", "profiles/default"], slurm.env, 600
         )
-        slurm_out, _ = slurm_proc.communicate(timeout=420)
+        slurm_out, _ = slurm_proc.communicate(timeout=600)
     finally:
         if slurm_proc.poll() is None:
             slurm_proc.kill()
@@ -411,6 +442,8 @@ def demo_runs(slurm, tmp_path_factory):
     return local, on_slurm, slurm_out
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_demo_on_slurm_matches_local(demo_runs):
     local, on_slurm, log = demo_runs
     # Jobs really went through sbatch, not a local fallback.
@@ -425,9 +458,66 @@ def test_demo_on_slurm_matches_local(demo_runs):
     assert (on_slurm / "results" / "index.html").exists()
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_demo_on_slurm_writes_rule_logs_and_benchmarks(demo_runs):
     _, on_slurm, _ = demo_runs
     bwa_logs = list((on_slurm / "logs" / "bwa_mem").glob("*.log"))
     assert bwa_logs, "no per-sample bwa_mem logs under logs/"
     bench = list((on_slurm / "benchmarks" / "bwa_mem").glob("*.tsv"))
     assert bench and "max_rss" in bench[0].read_text().splitlines()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resource contract (fast, no SLURM): what a cluster submission is built from.
+
+
+def _rules_text() -> str:
+    return "\n".join(p.read_text() for p in sorted((REPO / "workflow" / "rules").glob("*.smk")))
+
+
+def test_resources_config_valid_and_names_match_rules():
+    from snakemake.utils import validate
+
+    schema = REPO / "workflow" / "schemas" / "resources.schema.yaml"
+    config = yaml.safe_load((REPO / "config" / "resources.yaml").read_text())
+    validate(config, str(schema))
+    allowed = set(
+        yaml.safe_load(schema.read_text())["properties"]["rules"]["propertyNames"]["enum"]
+    )
+    used = set(re.findall(r'res\("([a-z_]+)"', _rules_text()))
+    if not used:
+        pytest.skip("workflow rules not present")
+    # Every name the rules look up can be tuned, and every tunable name is looked up.
+    assert used == allowed
+    assert set(config["rules"]) <= used
+
+
+def test_resources_schema_rejects_typos_and_bad_values():
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = str(REPO / "workflow" / "schemas" / "resources.schema.yaml")
+    default = {"threads": 1, "mem_mb": 2000, "runtime": 20}
+    validate({"default": default, "rules": {"bwa_mem": {"threads": 4}}}, schema)
+    for bad in (
+        {"default": default, "rules": {"bwa-mem": {"threads": 2}}},  # misspelt rule
+        {"default": default, "rules": {"bwa_mem": {"mem": 2000}}},  # unknown key
+        {"default": default, "rules": {"bwa_mem": {"threads": 0}}},
+        {"default": {"threads": 1, "mem_mb": 2000}},  # incomplete default
+        {"rules": {"bwa_mem": {"threads": 2}}},
+    ):
+        with pytest.raises(WorkflowError):
+            validate(bad, schema)
+
+
+def test_every_rule_declares_resources_log_and_benchmark():
+    text = _rules_text()
+    blocks = re.split(r"\n\s*(?=rule \w+:)", text)
+    rules = [b for b in blocks if re.match(r"rule \w+:", b.strip())]
+    if not rules:
+        pytest.skip("workflow rules not present")
+    for block in rules:
+        name = re.match(r"rule (\w+):", block.strip()).group(1)
+        for key in ("threads:", "mem_mb=", "runtime=", "log:", "benchmark:", "conda:"):
+            assert key in block, f"rule {name} lacks {key}"
