@@ -1,0 +1,384 @@
+"""The workflow on the input shapes the capture demo does not exercise.
+
+Each scenario runs the real Snakefile (every stage, no stubs) in a scratch copy on simulated
+reads at low depth: an amplicon assay (primers clipped, no duplicate marking), units given as
+aligned BAMs and a sample sequenced on two lanes, two lines in one sheet with several resistant
+derivatives, and a unit whose FASTQ is truncated (the failure must be reported and must not
+leave complete-looking results).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+ALK = "chr2_29196228_29226309"
+FA = "resources/reference/panel_GRCh38.fa"
+# ALK spikes (contig alleles; ALK is on the minus strand), as in the demo config.
+G1125 = {"gene": "ALK", "hgvs_c": "c.3375C>A", "hgvs_p": "p.G1125=", "chrom": ALK,
+         "pos": 26365, "ref": "G", "alt": "T"}
+L1196M = {"gene": "ALK", "hgvs_c": "c.3586C>A", "hgvs_p": "p.L1196M", "chrom": ALK,
+          "pos": 24538, "ref": "G", "alt": "T"}
+G1202R = {"gene": "ALK", "hgvs_c": "c.3604G>A", "hgvs_p": "p.G1202R", "chrom": ALK,
+          "pos": 24520, "ref": "C", "alt": "T"}
+I1171N = {"gene": "ALK", "hgvs_c": "c.3512T>A", "hgvs_p": "p.I1171N", "chrom": ALK,
+          "pos": 26120, "ref": "A", "alt": "T"}
+SAMPLE_COLUMNS = ["sample", "line", "condition", "drug", "notes"]
+UNIT_COLUMNS = ["sample", "unit", "fq1", "fq2", "bam"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        raise AssertionError(f"{' '.join(args)} failed:\n{tail}")
+    return proc
+
+
+def _snakemake(work: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return _run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile",
+                 "profiles/default"], work, check=check)
+
+
+def _copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _write_tsv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    pd.DataFrame(rows, columns=columns, dtype=object).fillna("").to_csv(path, sep="\t", index=False)
+
+
+def _write_config(work: Path, *, panel: dict | None = None, simulate: dict | None = None,
+                  units: str = "config/units.tsv", name: str = "config.yaml") -> Path:
+    """The shipped config with this scenario's sheets, panel and simulation."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["samples"], cfg["units"] = "config/samples.tsv", units
+    cfg["panel"].update(panel or {})
+    if simulate is not None:
+        cfg["simulate"] = simulate
+    path = work / "config" / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _simulate(work: Path, config: Path, fragments: int) -> pd.DataFrame:
+    _run([str(BIN / "resistcall"), "simulate", "--config", str(config.relative_to(work)),
+          "--fragments", str(fragments), "--seed", "7"], work)
+    return pd.read_csv(work / "data" / "truth.tsv", sep="\t")
+
+
+def _hits(work: Path, line: str) -> pd.DataFrame:
+    return pd.read_csv(work / "results" / line / "hits.tsv", sep="\t")
+
+
+def _assert_hit(hits: pd.DataFrame, sample: str, hgvs_p: str, status: str = "acquired") -> None:
+    found = hits[(hits["sample"] == sample) & (hits["hgvs_p"] == hgvs_p)]
+    assert len(found) == 1, f"{sample} {hgvs_p} not in hits.tsv:\n{hits[['sample', 'hgvs_p']]}"
+    assert found["status"].iloc[0] == status, found.to_dict("records")
+
+
+def _cnv_call(work: Path, line: str, sample: str, gene: str) -> pd.Series:
+    cnv = pd.read_csv(work / "results" / line / "cnv.tsv", sep="\t")
+    rows = cnv[(cnv["sample"] == sample) & (cnv["gene"] == gene)]
+    assert len(rows) == 1, cnv
+    return rows.iloc[0]
+
+
+# --------------------------------------------------------------------------- amplicon
+
+
+@pytest.fixture(scope="module")
+def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One line, parental + resistant, amplicon assay: reads start with their primers."""
+    work = _copy_workflow(tmp_path_factory.mktemp("amplicon"))
+    _write_tsv(work / "config" / "samples.tsv", [
+        {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
+        {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant", "drug": "crizotinib"},
+    ], SAMPLE_COLUMNS)
+    _write_tsv(work / "config" / "units.tsv", [
+        {"sample": s, "unit": "run1", "fq1": f"data/{s}_R1.fastq.gz",
+         "fq2": f"data/{s}_R2.fastq.gz"} for s in ("AMP_P", "AMP_R")
+    ], UNIT_COLUMNS)
+    config = _write_config(work, panel={
+        "assay": "amplicon", "targets": "resources/panel/demo_amplicons.bed",
+        "primers": "resources/panel/demo_primers.bed",
+    }, simulate={
+        "out_dir": "data", "read_length": 100, "efficiency_spread": 0.6, "ploidy": 2,
+        "samples": {"AMP_P": {"gc_bias": [0.2, 1.0]},
+                    "AMP_R": {"copy_number": {"MET": 8}, "gc_bias": [-0.2, 1.5]}},
+        "variants": [{**G1125, "vaf": {"AMP_P": 0.5, "AMP_R": 0.5}},
+                     {**L1196M, "vaf": {"AMP_R": 0.25}},
+                     {**G1202R, "vaf": {"AMP_R": 0.35}}],
+    })
+    _simulate(work, config, fragments=30_000)
+    return work, _snakemake(work)
+
+
+def test_amplicon_clips_primers_and_never_marks_duplicates(amplicon):
+    work, proc = amplicon
+    log = proc.stdout + proc.stderr
+    assert re.search(r"^(local)?rule ampliconclip:", log, re.M), log[-2000:]
+    assert not re.search(r"^(local)?rule markdup:", log, re.M)
+    assert not (work / "logs" / "markdup").exists()
+    for sample in ("AMP_P", "AMP_R"):
+        stats = work / "results" / "qc" / "AMPLINE" / f"{sample}.ampliconclip.txt"
+        counts = dict(re.findall(r"^([A-Z ]+): (\d+)$", stats.read_text(), re.M))
+        assert int(counts["TOTAL CLIPPED"]) >= 0.95 * int(counts["TOTAL READS"]) > 0, counts
+        assert not (work / "results" / "qc" / "AMPLINE" / f"{sample}.markdup.txt").exists()
+        bam = work / "results" / "AMPLINE" / f"{sample}.bam"
+        assert _run(["samtools", "view", "-c", "-f", "1024", str(bam)], work).stdout.strip() == "0"
+
+
+def test_amplicon_primer_bases_are_soft_clipped(amplicon):
+    """Around L1196M (amplicon ALK_006: left primer 24448-24473, right 24613-24638) no aligned
+    base may lie on a primer, and reads that began at the primer start carry the clip."""
+    work, _ = amplicon
+    clipped = total = on_primer = 0
+    with pysam.AlignmentFile(str(work / "results" / "AMPLINE" / "AMP_R.bam")) as bam:
+        for read in bam.fetch(ALK, 24473, 24613):
+            if read.is_unmapped or read.is_secondary or read.is_supplementary:
+                continue
+            total += 1
+            blocks = read.get_blocks()
+            if blocks[0][0] < 24473 or blocks[-1][1] > 24613:
+                on_primer += 1
+            ops = read.cigartuples
+            if (ops[0][0] == 4 and ops[0][1] >= 18) or (ops[-1][0] == 4 and ops[-1][1] >= 18):
+                clipped += 1
+    assert total > 100
+    assert on_primer <= 0.01 * total, (on_primer, total)
+    assert clipped >= 0.95 * total, (clipped, total)
+
+
+def test_amplicon_spikes_and_met_gain_are_reported(amplicon):
+    work, _ = amplicon
+    hits = _hits(work, "AMPLINE")
+    _assert_hit(hits, "AMP_R", "p.L1196M")
+    _assert_hit(hits, "AMP_R", "p.G1202R")
+    assert hits[(hits["sample"] == "AMP_R") & (hits["hgvs_p"] == "p.G1125=")]["status"].isin(
+        ["shared"]).all()
+    met = _cnv_call(work, "AMPLINE", "AMP_R", "MET")
+    assert met["call"] in ("gain", "amplification"), met.to_dict()
+    assert met["copy_number"] == pytest.approx(8, rel=0.3)
+    assert _cnv_call(work, "AMPLINE", "AMP_R", "KIT")["call"] == "neutral"
+    html = (work / "results" / "AMPLINE" / "report.html").read_text()
+    assert "p.L1196M" in html and "p.G1202R" in html and "MET" in html
+
+
+# --------------------------------------------------------------------------- capture, two lines
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    """Two lines in one sheet (capture). LINEA: parental given as a BAM (foreign read group),
+    resistant R1 sequenced on two lanes, resistant R2; listed resistant-first. LINEB: parental
+    and one resistant given as a BAM."""
+    work = _copy_workflow(tmp_path_factory.mktemp("cohort"))
+    _write_tsv(work / "config" / "samples.tsv", [
+        {"sample": "LA_R1", "line": "LINEA", "condition": "resistant", "drug": "crizotinib"},
+        {"sample": "LA_P", "line": "LINEA", "condition": "parental"},
+        {"sample": "LA_R2", "line": "LINEA", "condition": "resistant", "drug": "alectinib"},
+        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+        {"sample": "LB_R", "line": "LINEB", "condition": "resistant", "drug": "lorlatinib"},
+    ], SAMPLE_COLUMNS)
+    fq_units = [("LA_P", "L001"), ("LA_R1", "L001"), ("LA_R1", "L002"), ("LA_R2", "L001"),
+                ("LB_P", "L001"), ("LB_R", "L001")]
+
+    def fq(sample, unit, mate):
+        return f"data/{sample}_{unit}_R{mate}.fastq.gz"
+
+    _write_tsv(work / "config" / "sim_units.tsv", [
+        {"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)} for s, u in fq_units
+    ], UNIT_COLUMNS)
+    simulate = {
+        "out_dir": "data", "read_length": 100, "fragment_mean": 190, "fragment_sd": 60,
+        "duplicate_rate": 0.05, "off_target": 0.08, "efficiency_spread": 0.25, "ploidy": 2,
+        "samples": {"LA_P": {}, "LA_R1": {"copy_number": {"MET": 8}}, "LA_R2": {},
+                    "LB_P": {}, "LB_R": {"copy_number": {"EGFR": 6}}},
+        "variants": [
+            {**G1125, "vaf": {s: 0.5 for s in ("LA_P", "LA_R1", "LA_R2")}},
+            {**L1196M, "vaf": {"LA_R1": 0.3}},
+            {**G1202R, "vaf": {"LA_R2": 0.35}},
+            {**I1171N, "vaf": {"LB_R": 0.3}},
+        ],
+    }
+    sim_config = _write_config(work, simulate=simulate, units="config/sim_units.tsv",
+                               name="simulate.yaml")
+    _simulate(work, sim_config, fragments=40_000)
+    # LA_P and LB_R arrive as BAMs aligned elsewhere: different read-group ID and SM.
+    index = work / "bwa" / "ref.fa"
+    index.parent.mkdir()
+    _run(["bwa", "index", "-p", str(index), FA], work)
+    for sample in ("LA_P", "LB_R"):
+        rg = rf"@RG\tID:flowcellX.1\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
+        cmd = (f"bwa mem -t 2 -R '{rg}' {index} {fq(sample, 'L001', 1)} {fq(sample, 'L001', 2)}"
+               f" 2>/dev/null | samtools sort -o data/{sample}.bam - && "
+               f"samtools index data/{sample}.bam")
+        _run(["bash", "-o", "pipefail", "-c", cmd], work)
+    units = []
+    for s, u in fq_units:
+        if s in ("LA_P", "LB_R"):
+            units.append({"sample": s, "unit": u, "bam": f"data/{s}.bam"})
+        else:
+            units.append({"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)})
+    _write_tsv(work / "config" / "units.tsv", units, UNIT_COLUMNS)
+    _write_config(work, simulate=simulate)
+    _snakemake(work)
+    return work
+
+
+def _read_groups(bam: Path) -> list[dict]:
+    with pysam.AlignmentFile(str(bam)) as handle:
+        return handle.header.to_dict().get("RG", [])
+
+
+def test_bam_unit_takes_the_sample_name_from_the_sheet(cohort):
+    for sample, line in (("LA_P", "LINEA"), ("LB_R", "LINEB")):
+        bam = cohort / "results" / line / f"{sample}.bam"
+        groups = _read_groups(bam)
+        assert [g["SM"] for g in groups] == [sample], groups
+        with pysam.AlignmentFile(str(bam)) as handle:
+            read = next(handle.fetch(ALK))
+            assert read.get_tag("RG") == groups[0]["ID"]
+        assert (cohort / "results" / "qc" / line / f"{sample}.markdup.txt").exists()
+
+
+def test_two_lanes_are_merged_into_one_sample_bam(cohort):
+    bam = cohort / "results" / "LINEA" / "LA_R1.bam"
+    groups = _read_groups(bam)
+    assert sorted(g["PU"] for g in groups) == ["L001", "L002"], groups
+    assert {g["SM"] for g in groups} == {"LA_R1"}
+    per_group = {g["ID"]: 0 for g in groups}
+    with pysam.AlignmentFile(str(bam)) as handle:
+        for read in handle.fetch(until_eof=True):
+            if not (read.is_secondary or read.is_supplementary):
+                per_group[read.get_tag("RG")] += 1
+    # the simulation split 40,000 pairs over the two lanes
+    assert sum(per_group.values()) == 2 * 40_000
+    assert all(n > 30_000 for n in per_group.values()), per_group
+
+
+def test_each_line_has_its_own_vcf_with_parental_first(cohort):
+    for line, expected in (("LINEA", ["LA_P", "LA_R1", "LA_R2"]), ("LINEB", ["LB_P", "LB_R"])):
+        with pysam.VariantFile(str(cohort / "results" / line / "snv.vcf.gz")) as vcf:
+            samples = list(vcf.header.samples)
+        assert samples[0] == expected[0], samples
+        assert sorted(samples) == sorted(expected)
+
+
+def test_both_lines_find_their_own_spikes(cohort):
+    hits_a, hits_b = _hits(cohort, "LINEA"), _hits(cohort, "LINEB")
+    assert set(hits_a["sample"]) <= {"LA_P", "LA_R1", "LA_R2"}
+    assert set(hits_b["sample"]) <= {"LB_P", "LB_R"}
+    _assert_hit(hits_a, "LA_R1", "p.L1196M")
+    _assert_hit(hits_a, "LA_R2", "p.G1202R")
+    _assert_hit(hits_b, "LB_R", "p.I1171N")
+    assert hits_a[(hits_a["sample"] == "LA_R2") & (hits_a["hgvs_p"] == "p.L1196M")].empty
+    assert _cnv_call(cohort, "LINEA", "LA_R1", "MET")["call"] in ("gain", "amplification")
+    assert _cnv_call(cohort, "LINEA", "LA_R2", "MET")["call"] == "neutral"
+    assert _cnv_call(cohort, "LINEB", "LB_R", "EGFR")["call"] in ("gain", "amplification")
+
+
+def test_finished_run_is_up_to_date(cohort):
+    proc = _run([str(BIN / "snakemake"), "-n"], cohort)
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_index_links_every_line_report(cohort):
+    html = (cohort / "results" / "index.html").read_text()
+    for line in ("LINEA", "LINEB"):
+        assert (cohort / "results" / line / "report.html").exists()
+        assert re.search(rf'href="[^"]*{line}/report\.html"', html), line
+
+
+# --------------------------------------------------------------------------- failing job
+
+
+@pytest.fixture(scope="module")
+def failing(cohort, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """LINEB alone with LB_R's R2 cut in half: gzip header and first record are fine (the
+    sheet check passes), the stream ends early (only the deep check can see it)."""
+    work = _copy_workflow(tmp_path_factory.mktemp("failing"))
+    (work / "data").mkdir()
+    for s in ("LB_P", "LB_R"):
+        for mate in (1, 2):
+            shutil.copy2(cohort / "data" / f"{s}_L001_R{mate}.fastq.gz", work / "data")
+    bad = work / "data" / "LB_R_L001_R2.fastq.gz"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with gzip.open(bad, "rt") as handle:
+        assert handle.readline().startswith("@LB_R")
+    _write_tsv(work / "config" / "samples.tsv", [
+        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+        {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
+    ], SAMPLE_COLUMNS)
+    _write_tsv(work / "config" / "units.tsv", [
+        {"sample": s, "unit": "L001", "fq1": f"data/{s}_L001_R1.fastq.gz",
+         "fq2": f"data/{s}_L001_R2.fastq.gz"} for s in ("LB_P", "LB_R")
+    ], UNIT_COLUMNS)
+    _write_config(work)
+    return work, _snakemake(work, check=False)
+
+
+def test_failing_job_is_reported_with_sheet_line_and_file(failing):
+    work, proc = failing
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    # one message names the sheet, its line, the sample/unit, the file and what is wrong
+    message = ("config/units.tsv line 3 (sample LB_R, unit L001): data/LB_R_L001_R2.fastq.gz: "
+               "decompression failed after ")
+    assert message in out, out[-4000:]
+    assert "truncated" in out.split(message, 1)[1].splitlines()[0]
+    assert "Error in rule check_input" in out
+    log = (work / "logs" / "check_input" / "LB_R.L001.log").read_text()
+    assert message in log
+
+
+def test_failing_job_leaves_nothing_complete_looking(failing):
+    work, _ = failing
+    for name in ("report.html", "report.json", "hits.tsv", "snv.vcf.gz", "LB_R.bam"):
+        assert not (work / "results" / "LINEB" / name).exists(), name
+    assert not (work / "results" / "checks" / "LB_R.L001.ok").exists()
+    assert not (work / "results" / "index.html").exists()
+    # the healthy sample was still checked (keep-going), so one bad unit hides nothing else
+    assert (work / "results" / "checks" / "LB_P.L001.ok").exists()
+
+
+def test_fixed_input_reruns_only_what_depends_on_it(failing, cohort):
+    """After the user replaces the truncated file, a dry run schedules the bad unit's chain
+    and the line's comparison, not the healthy sample's finished alignment."""
+    work, _ = failing
+    shutil.copy2(cohort / "data" / "LB_R_L001_R2.fastq.gz", work / "data")
+    proc = _run([str(BIN / "snakemake"), "-n", "--quiet", "rules"], work)
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+    assert jobs.get("check_input") == "1" and jobs.get("bwa_mem") == "1", proc.stdout
+    assert jobs.get("markdup") == "1" and jobs.get("report") == "1", proc.stdout
+    assert "bwa_index" not in jobs, proc.stdout
+
