@@ -32,12 +32,6 @@ REF_DIR = REPO / "resources" / "reference"
 PANEL_DIR = REPO / "resources" / "panel"
 #: Genes scored: every gene with a copy-number role (EML4 has only two intronic fusion
 #: targets and is reported as insufficient data by design).
-#: `resistcall cnv` through the real CLI entry point, with only the cnv stage registered so a
-#: stage that another engineer is still editing cannot break the benchmark.
-CLI = (
-    "import sys; from resistcall import cli; cli.COMMAND_MODULES = ('resistcall.cnv',); "
-    "sys.exit(cli.main(sys.argv[1:]))"
-)
 SCORED = ("ALK", "EGFR", "MET", "KIT", "ERBB2", "KRAS", "CD74", "RET", "EWSR1")
 
 
@@ -168,7 +162,7 @@ def run_resistcall(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path,
     res = out / "resistcall"
     res.mkdir(exist_ok=True)
     cn_path = res / f"{bs.name}.tsv"
-    cmd = [sys.executable, "-c", CLI, "cnv", "--targets", str(bed),
+    cmd = [str(Path(sys.executable).parent / "resistcall"), "cnv", "--targets", str(bed),
            "--reference", str(fasta), "--assay", bs.assay,
            "--parental", str(bams[bs.parental.name]),
            "--resistant", *[str(bams[s.name]) for s in bs.resistant],
@@ -189,9 +183,11 @@ def run_cnvkit(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out:
         run(f"{cnvkit} access {fasta} -o {access} 2>/dev/null")
     method = "hybrid" if bs.assay == "capture" else "amplicon"
     tumours = " ".join(str(bams[s.name]) for s in bs.resistant)
+    # amplicon: CNVkit wants no access regions (targets only, no antitargets)
+    access_opt = f"--access {access}" if method == "hybrid" else ""
     t0 = time.perf_counter()
     run(f"{cnvkit} batch {tumours} --normal {bams[bs.parental.name]} -m {method} "
-        f"--targets {bed} --fasta {fasta} --access {access} --segment-method none "
+        f"--targets {bed} --fasta {fasta} {access_opt} --segment-method none "
         f"-p {threads} --output-reference {d}/reference.cnn --output-dir {d} > {d}/batch.log 2>&1")
     rows = []
     for s in bs.resistant:

@@ -72,7 +72,7 @@ class Params:
     baseline_tol: float = 0.25   # |gene log2| below this: gene joins the baseline
     bootstrap: int = 1000        # bootstrap resamples of targets per gene
     ci: float = 0.95             # confidence level of ci_low/ci_high
-    gc_span: float = 0.6         # fraction of baseline targets in each local GC fit
+    gc_span: float = 0.75        # fraction of targets in each local GC fit (R loess default)
     seed: int = 20261122         # bootstrap seed (outputs are deterministic)
 
 
@@ -108,17 +108,19 @@ def biweight_location(
     return m
 
 
-def local_linear(
+def loess(
     x: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
     x_eval: np.ndarray,
     span: float,
     robust_iters: int = 2,
+    degree: int = 2,
 ) -> np.ndarray:
-    """LOESS-style weighted local-linear fit of y on x (tricube kernel over the nearest
-    ``span`` fraction of points, bisquare robustness iterations), evaluated at ``x_eval``.
-    ``x_eval`` outside the fitted range is clamped to it: no extrapolation of the trend."""
+    """LOESS-style weighted local-polynomial fit of y on x (tricube kernel over the nearest
+    ``span`` fraction of points, local quadratic by default as in R's loess, bisquare
+    robustness iterations), evaluated at ``x_eval``. ``x_eval`` outside the fitted range is
+    clamped to it: no extrapolation of the trend."""
     n = len(x)
     if n < 5:
         return np.full(len(x_eval), float(np.sum(w * y) / np.sum(w)) if n else 0.0)
@@ -130,13 +132,14 @@ def local_linear(
         d = np.abs(at[:, None] - x[None, :])
         h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-9) * 1.0001
         kw = np.clip(1.0 - (d / h[:, None]) ** 3, 0.0, None) ** 3 * weights[None, :]
-        s0, s1, s2 = kw.sum(1), kw @ x, kw @ (x * x)
-        t0, t1 = kw @ y, kw @ (x * y)
-        denom = s0 * s2 - s1 * s1
-        ok = denom > 1e-12 * np.maximum(s0 * s2, 1e-300)
-        slope = np.divide(s0 * t1 - s1 * t0, denom, out=np.zeros_like(s0), where=ok)
-        level = np.divide(t0 - slope * s1, s0, out=np.zeros_like(s0), where=s0 > 0)
-        return level + slope * at
+        # weighted least squares of y on (1, u, u^2 ...) around each evaluation point
+        u = x[None, :] - at[:, None]
+        basis = np.stack([u**j for j in range(degree + 1)], axis=-1)  # m x n x p
+        xtwx = np.einsum("mnp,mn,mnq->mpq", basis, kw, basis)
+        xtwy = np.einsum("mnp,mn,n->mp", basis, kw, y)
+        xtwx += np.eye(degree + 1)[None] * 1e-9 * np.trace(xtwx, axis1=1, axis2=2)[:, None, None]
+        coef = np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
+        return coef[:, 0]
 
     for _ in range(robust_iters):
         resid = y - fit(x, w * rw)
@@ -264,7 +267,7 @@ def fit_gc_curve(
     for _ in range(max_iter):
         level = gene_levels(raw - curve, w, codes, n_genes)
         partial = raw - np.nan_to_num(level[codes])
-        new = local_linear(gc[usable], partial[usable], w[usable], gc, span)
+        new = loess(gc[usable], partial[usable], w[usable], gc, span)
         new -= np.average(new[usable], weights=w[usable])
         done = np.max(np.abs(new - curve)) < 1e-4
         curve = new
@@ -365,7 +368,7 @@ def pool_reference(
             med = np.median(y, axis=1)
             for j in range(y.shape[1]):
                 dev = y[:, j] - med
-                y[:, j] -= local_linear(gc[ok], dev[ok], np.ones(ok.sum()), gc, params.gc_span)
+                y[:, j] -= loess(gc[ok], dev[ok], np.ones(ok.sum()), gc, params.gc_span)
     med = np.median(y, axis=1)
     k = y.shape[1]
     if k >= 3:
@@ -419,7 +422,8 @@ def chrom_ratios(
     est: np.ndarray, baseline: np.ndarray, gene_chrom: list[str], genes: list[str]
 ) -> tuple[np.ndarray, list[str]]:
     """FISH-like ratio (gene vs CEP analogue): 2^(gene log2 - mean log2 of the other baseline
-    genes on the same chromosome); NaN where the panel has no such gene."""
+    genes on the same chromosome); NaN where the panel has no such gene. ``baseline`` must
+    already exclude genes with too few targets to serve as a reference."""
     ratio = np.full(len(genes), np.nan)
     used: list[str] = []
     for i, chrom in enumerate(gene_chrom):
@@ -493,7 +497,9 @@ def analyse(
             else None, codes, n_genes, params, params.seed + s_index, forced,
         )
         g = fit.genes
-        ratio_fish, ratio_genes = chrom_ratios(g.estimate, fit.baseline, gene_chrom, genes_sorted)
+        ratio_fish, ratio_genes = chrom_ratios(
+            g.estimate, fit.baseline & (g.n >= params.min_targets), gene_chrom, genes_sorted
+        )
         if sample.role == "parental":
             parental_est = dict(zip(genes_sorted, g.estimate, strict=True))
         for i, gene in enumerate(genes_sorted):

@@ -25,21 +25,22 @@ FLAG_DUP = 0x400
 FLAG_PAIRED = 0x1
 FLAG_MATE_UNMAPPED = 0x8
 FLAG_READ2 = 0x80
-#: Longest fragment expected; fetch windows are targets padded by this much, merged.
+#: Longest fragment counted; fetch windows are targets extended left by this much, merged.
 FETCH_PAD = 600
 #: Template lengths beyond this are treated as chimeric pairs: the read's own span is used.
 MAX_FRAGMENT = 2000
 
 
 def fetch_windows(targets: pd.DataFrame, pad: int = FETCH_PAD) -> pd.DataFrame:
-    """Targets padded by ``pad`` and merged: every fragment overlapping a target has its
-    first read inside exactly one window (windows are further apart than any read)."""
+    """Targets extended ``pad`` bp to the left and merged (pyranges). A fragment is read from
+    its leftmost mate, which lies at most ``pad`` bp before any target the fragment overlaps;
+    windows are further apart than any read, so no read is fetched twice."""
     gr = pr.PyRanges(
         pd.DataFrame(
             {
                 "Chromosome": targets["chrom"].to_numpy(),
                 "Start": np.maximum(targets["start"].to_numpy() - pad, 0),
-                "End": targets["end"].to_numpy() + pad,
+                "End": targets["end"].to_numpy(),
             }
         )
     )
@@ -56,11 +57,13 @@ def fragment_spans(
     count_duplicates: bool = False,
     threads: int = 1,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per contig, sorted fragment starts and ends (0-based half-open) of counted fragments.
+    """Per contig, fragment starts and ends (0-based half-open) of counted fragments.
 
-    Counted: primary, mapped, non-QC-fail first reads (or single-end reads) with MAPQ >=
-    ``min_mapq``; duplicates only when ``count_duplicates`` (amplicon data is not deduplicated).
-    The read whose window-start lies before the window is skipped so a read is seen once.
+    A properly placed pair (both mates on the contig, |TLEN| <= ``MAX_FRAGMENT``) is counted
+    once, from its leftmost mate (read 1 on a tie), as the span ``[pos, pos + |TLEN|)``; other
+    reads (single-end, mate unmapped, chimeric pairs: read 1 only) count their own span.
+    Not counted: unmapped, secondary, supplementary, QC-fail, MAPQ < ``min_mapq``, and
+    duplicates unless ``count_duplicates`` (amplicon data is not deduplicated).
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[list[int], list[int]]] = {}
@@ -72,23 +75,26 @@ def fragment_spans(
             starts, ends = out.setdefault(w.chrom, ([], []))
             for read in bam.fetch(w.chrom, w.start, w.end):
                 flag = read.flag
-                if flag & skip or read.mapping_quality < min_mapq:
+                if flag & skip:
                     continue
                 pos = read.reference_start
-                if pos < w.start:  # belongs to the previous window (cannot happen when merged)
+                if pos < w.start:  # fragment starts before the window: too long to count
                     continue
                 if flag & FLAG_PAIRED and not flag & FLAG_MATE_UNMAPPED:
+                    tlen = abs(read.template_length)
+                    if 0 < tlen <= MAX_FRAGMENT and read.next_reference_id == read.reference_id:
+                        mpos = read.next_reference_start
+                        if mpos < pos or (mpos == pos and flag & FLAG_READ2):
+                            continue  # the other mate stands for this fragment
+                        if read.mapping_quality >= min_mapq:
+                            starts.append(pos)
+                            ends.append(pos + tlen)
+                        continue
                     if flag & FLAG_READ2:
                         continue
-                    tlen = read.template_length
-                    same_contig = read.next_reference_id == read.reference_id
-                    if 0 < abs(tlen) <= MAX_FRAGMENT and same_contig:
-                        start = pos if tlen > 0 else read.next_reference_start
-                        starts.append(start)
-                        ends.append(start + abs(tlen))
-                        continue
-                starts.append(pos)
-                ends.append(read.reference_end)
+                if read.mapping_quality >= min_mapq:
+                    starts.append(pos)
+                    ends.append(read.reference_end)
     return {
         contig: (np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64))
         for contig, (s, e) in out.items()
