@@ -189,15 +189,17 @@ def test_fragments_counted_once_with_flag_and_mapq_filters(tmp_path):
         + [(EGFR, 1000, 150, "secondary")] * 2
         + [(EGFR, 1410, 60, "single")] * 2     # single-end read in B
         + [(EGFR, 1420, 100, "mate_unmapped")] * 3
+        + [(EGFR, 1450, 50, "ok")] * 2         # both mates at the same position: once each
         + [(EGFR, 3000, 200, "ok")] * 7        # off target
     )
     bam = write_bam(tmp_path / "a.bam", frags)
     capture = coverage.count_targets(bam, targets, "capture", min_mapq=20)
-    assert capture.tolist() == [10 + 4, 4 + 2 + 3]
+    assert capture.tolist() == [10 + 4, 4 + 2 + 3 + 2]
     amplicon = coverage.count_targets(bam, targets, "amplicon", min_mapq=20)
-    # midpoints: 1050 (A) x10, 1275 (none) x4, 1075 dup (A) x5, 1435 single (B), 1445 (B)
-    assert amplicon.tolist() == [10 + 5, 2 + 3]
-    assert coverage.count_targets(bam, targets, "capture", min_mapq=0).tolist() == [17, 9]
+    # midpoints: 1050 (A) x10, 1275 (none) x4, 1075 dup (A) x5, 1435 single (B), 1445 (B),
+    # 1475 (B)
+    assert amplicon.tolist() == [10 + 5, 2 + 3 + 2]
+    assert coverage.count_targets(bam, targets, "capture", min_mapq=0).tolist() == [17, 11]
 
 
 def test_target_gc_matches_sequence(targets):
@@ -206,6 +208,12 @@ def test_target_gc_matches_sequence(targets):
         t = targets.iloc[0]
         seq = fa.fetch(t.chrom, int(t.start), int(t.end)).upper()
     assert gc[0] == pytest.approx((seq.count("G") + seq.count("C")) / len(seq))
+    # padding measures the sequence the fragments carry; N never counts
+    padded = coverage.target_gc(REFERENCE, targets.iloc[:1], pad=100)
+    with pysam.FastaFile(str(REFERENCE)) as fa:
+        seq = fa.fetch(t.chrom, max(0, int(t.start) - 100), int(t.end) + 100).upper()
+    acgt = sum(seq.count(b) for b in "ACGT")
+    assert padded[0] == pytest.approx((seq.count("G") + seq.count("C")) / acgt)
     with pytest.raises(UserError, match="not found"):
         coverage.target_gc(REFERENCE.parent / "missing.fa", targets)
 

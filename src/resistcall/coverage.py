@@ -1,11 +1,12 @@
 """Fragment counts per target from a BAM, and target GC from the reference.
 
-A fragment (read pair, or single read) is counted once: only the first read of a pair is
-read, and the fragment's span comes from its position and template length. Capture targets
-count every fragment that overlaps them; amplicon inserts count the fragments whose midpoint
-lies in the insert (nearest insert centre wins where tiled amplicons overlap), so a fragment
-is never split between neighbouring amplicons. Reads are only fetched from the targets padded
-by ``FETCH_PAD`` (merged), so off-target reads in large introns are never decoded.
+A fragment (read pair, or single read) is counted once: a pair is read from its leftmost
+mate, and the fragment's span comes from that mate's position and the template length.
+Capture targets count every fragment that overlaps them; amplicon inserts count the fragments
+whose midpoint lies in the insert (nearest insert centre wins where tiled amplicons overlap),
+so a fragment is never split between neighbouring amplicons. Reads are only fetched from the
+targets extended ``FETCH_PAD`` bp to the left (merged), so off-target reads in large introns
+are never decoded.
 """
 
 from __future__ import annotations
