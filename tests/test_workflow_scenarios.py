@@ -10,6 +10,7 @@ leave complete-looking results).
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -94,6 +95,24 @@ def _simulate(work: Path, config: Path, fragments: int) -> pd.DataFrame:
     return pd.read_csv(work / "data" / "truth.tsv", sep="\t")
 
 
+def _align_elsewhere(work: Path, sample: str, fq1: str, fq2: str, mark_duplicates: bool) -> str:
+    """A BAM as another pipeline would deliver it: its own read group (ID and SM differ from
+    the sheet), optionally duplicate-marked. Returns its path relative to ``work``."""
+    index = work / "bwa" / "ref.fa"
+    if not index.with_suffix(".fa.bwt").exists():
+        index.parent.mkdir(exist_ok=True)
+        _run(["bwa", "index", "-p", str(index), FA], work)
+    rg = rf"@RG\tID:flowcellX.1\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
+    out = f"data/{sample}.bam"
+    steps = [f"bwa mem -t 2 -R '{rg}' {index} {fq1} {fq2} 2>/dev/null"]
+    if mark_duplicates:
+        steps += ["samtools fixmate -m -u - -", "samtools sort -u -",
+                  "samtools markdup -u - -"]
+    steps.append(f"samtools sort -o {out} -")
+    _run(["bash", "-o", "pipefail", "-c", " | ".join(steps) + f" && samtools index {out}"], work)
+    return out
+
+
 def _hits(work: Path, line: str) -> pd.DataFrame:
     return pd.read_csv(work / "results" / line / "hits.tsv", sep="\t")
 
@@ -138,6 +157,17 @@ def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
                      {**G1202R, "vaf": {"AMP_R": 0.35}}],
     })
     _simulate(work, config, fragments=30_000)
+    # The parental arrives as a BAM another pipeline already duplicate-marked (most reads of
+    # an amplicon share both ends, so nearly all would be flagged): the marks must not survive.
+    bam = _align_elsewhere(work, "AMP_P", "data/AMP_P_R1.fastq.gz", "data/AMP_P_R2.fastq.gz",
+                           mark_duplicates=True)
+    flagged = int(_run(["samtools", "view", "-c", "-f", "1024", bam], work).stdout)
+    assert flagged > 10_000
+    _write_tsv(work / "config" / "units.tsv", [
+        {"sample": "AMP_P", "unit": "run1", "bam": bam},
+        {"sample": "AMP_R", "unit": "run1", "fq1": "data/AMP_R_R1.fastq.gz",
+         "fq2": "data/AMP_R_R2.fastq.gz"},
+    ], UNIT_COLUMNS)
     return work, _snakemake(work)
 
 
@@ -154,27 +184,31 @@ def test_amplicon_clips_primers_and_never_marks_duplicates(amplicon):
         assert not (work / "results" / "qc" / "AMPLINE" / f"{sample}.markdup.txt").exists()
         bam = work / "results" / "AMPLINE" / f"{sample}.bam"
         assert _run(["samtools", "view", "-c", "-f", "1024", str(bam)], work).stdout.strip() == "0"
+        qc = json.loads((work / "results" / "qc" / f"{sample}.qc.json").read_text())
+        assert qc["duplicate_fraction"] == 0 and qc["assay"] == "amplicon", qc
 
 
 def test_amplicon_primer_bases_are_soft_clipped(amplicon):
     """Around L1196M (amplicon ALK_006: left primer 24448-24473, right 24613-24638) no aligned
     base may lie on a primer, and reads that began at the primer start carry the clip."""
     work, _ = amplicon
-    clipped = total = on_primer = 0
-    with pysam.AlignmentFile(str(work / "results" / "AMPLINE" / "AMP_R.bam")) as bam:
-        for read in bam.fetch(ALK, 24473, 24613):
-            if read.is_unmapped or read.is_secondary or read.is_supplementary:
-                continue
-            total += 1
-            blocks = read.get_blocks()
-            if blocks[0][0] < 24473 or blocks[-1][1] > 24613:
-                on_primer += 1
-            ops = read.cigartuples
-            if (ops[0][0] == 4 and ops[0][1] >= 18) or (ops[-1][0] == 4 and ops[-1][1] >= 18):
-                clipped += 1
-    assert total > 100
-    assert on_primer <= 0.01 * total, (on_primer, total)
-    assert clipped >= 0.95 * total, (clipped, total)
+    for sample in ("AMP_P", "AMP_R"):  # from a BAM unit and from FASTQ
+        clipped = total = on_primer = 0
+        with pysam.AlignmentFile(str(work / "results" / "AMPLINE" / f"{sample}.bam")) as bam:
+            for read in bam.fetch(ALK, 24473, 24613):
+                if read.is_unmapped or read.is_secondary or read.is_supplementary:
+                    continue
+                total += 1
+                blocks = read.get_blocks()
+                if blocks[0][0] < 24473 or blocks[-1][1] > 24613:
+                    on_primer += 1
+                ops = read.cigartuples
+                if (ops[0][0] == 4 and ops[0][1] >= 18) or (ops[-1][0] == 4
+                                                              and ops[-1][1] >= 18):
+                    clipped += 1
+        assert total > 100, sample
+        assert on_primer <= 0.01 * total, (sample, on_primer, total)
+        assert clipped >= 0.95 * total, (sample, clipped, total)
 
 
 def test_amplicon_spikes_and_met_gain_are_reported(amplicon):
@@ -233,19 +267,12 @@ def cohort(tmp_path_factory) -> Path:
                                name="simulate.yaml")
     _simulate(work, sim_config, fragments=40_000)
     # LA_P and LB_R arrive as BAMs aligned elsewhere: different read-group ID and SM.
-    index = work / "bwa" / "ref.fa"
-    index.parent.mkdir()
-    _run(["bwa", "index", "-p", str(index), FA], work)
-    for sample in ("LA_P", "LB_R"):
-        rg = rf"@RG\tID:flowcellX.1\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
-        cmd = (f"bwa mem -t 2 -R '{rg}' {index} {fq(sample, 'L001', 1)} {fq(sample, 'L001', 2)}"
-               f" 2>/dev/null | samtools sort -o data/{sample}.bam - && "
-               f"samtools index data/{sample}.bam")
-        _run(["bash", "-o", "pipefail", "-c", cmd], work)
+    bams = {s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False)
+            for s in ("LA_P", "LB_R")}
     units = []
     for s, u in fq_units:
-        if s in ("LA_P", "LB_R"):
-            units.append({"sample": s, "unit": u, "bam": f"data/{s}.bam"})
+        if s in bams:
+            units.append({"sample": s, "unit": u, "bam": bams[s]})
         else:
             units.append({"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)})
     _write_tsv(work / "config" / "units.tsv", units, UNIT_COLUMNS)

@@ -80,6 +80,8 @@ rule bwa_mem:
 rule bam_unit:
     # A unit given as an aligned BAM (checked against the reference when the sheet loads):
     # keep its alignments, set the read group to the sheet's sample, add mate tags for markdup.
+    # Duplicate flags set upstream are cleared: this workflow decides (capture: markdup over
+    # all lanes of the sample; amplicon: never), and markdup would otherwise keep them.
     input:
         ok="results/checks/{sample}.{unit}.ok",
         bam=lambda wc: unit_row(wc)["bam"],
@@ -99,6 +101,7 @@ rule bam_unit:
         ENV_ALIGN
     shell:
         "(samtools addreplacerg -m overwrite_all -r '{params.rg}' -u -o - {input.bam}"
+        " | samtools view -u --remove-flags 0x400 -"
         " | samtools collate -O -u - {output}.collate"
         " | samtools fixmate -m -u - -"
         " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
