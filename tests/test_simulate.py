@@ -64,8 +64,8 @@ def bwa_index(tmp_path_factory) -> Path:
 
 
 def _align(fa: Path, r1: Path, r2: Path, out: Path) -> Path:
-    bwa = subprocess.Popen(["bwa", "mem", "-t", "2", "-v", "1", str(fa), str(r1), str(r2)],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    cmd = ["bwa", "mem", "-t", "2", "-K", "10000000", "-v", "1", str(fa), str(r1), str(r2)]
+    bwa = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     subprocess.run(["samtools", "sort", "-o", str(out), "-"], stdin=bwa.stdout, check=True,
                    capture_output=True)
     bwa.wait()
@@ -110,9 +110,10 @@ def test_fastq_records_and_no_reads_from_n(ref, targets, tmp_path):
     assert all(len(s) == len(q) for s, q in zip(seqs, l1[3::4] + l2[3::4], strict=True))
     # every fragment lies inside one real-base block
     b = ref.blocks
-    for c, s, e in zip(lib.chrom, lib.start, lib.end, strict=True):
-        blk = b[(b["cid"] == c) & (b["start"] <= s) & (b["end"] >= e)]
-        assert len(blk) == 1
+    inside = np.zeros(lib.n, bool)
+    for c, bs, be in b[["cid", "start", "end"]].itertuples(index=False):
+        inside |= (lib.chrom == c) & (lib.start >= bs) & (lib.end <= be)
+    assert inside.all()
     # fragment length distribution around the requested mean
     flen = lib.end - lib.start
     assert 170 < flen.mean() < 210 and flen.min() >= 60
