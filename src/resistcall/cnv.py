@@ -295,6 +295,11 @@ def fit_sample(
     Only baseline genes set the centre, so changed genes never enter the normalisation.
     """
     w = np.where(usable, 1.0 / np.maximum(var0, 1e-6), 0.0)
+    if not usable.any():  # e.g. an empty reference library: nothing can be estimated
+        nan = np.full(n_genes, np.nan)
+        empty = GeneFit(nan, nan.copy(), nan.copy(), np.zeros(n_genes, dtype=int))
+        return SampleFit(np.full_like(raw, np.nan), np.zeros_like(raw), w, empty,
+                         np.zeros(n_genes, dtype=bool), 0.0)
     extra_var = 0.0
     curve = np.zeros_like(raw)
     for _ in range(2):  # second pass with weights that include the extra target variance
