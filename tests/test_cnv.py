@@ -401,3 +401,14 @@ def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     assert rc == 2
     assert "share an @RG SM" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
+
+
+def test_homozygous_deletion_and_empty_reference(targets, gc):
+    cn, _ = run_model(targets, gc, {"KIT": 0.0, "MET": 8.0})
+    assert cn.loc["KIT", "call"] == "deletion"
+    assert cn.loc["KIT", "copy_number"] < 0.1
+    assert cn.loc["MET", "call"] == "amplification"
+    empty = cnv.parental_reference("P", np.zeros(len(targets), dtype=int))
+    rows, _ = cnv.analyse(targets, [cnv.SampleInput("R", "resistant", np.full(len(targets), 50))],
+                          empty, gc, cnv.Params(bootstrap=10))
+    assert (rows["call"] == "insufficient data").all()
