@@ -403,3 +403,18 @@ def test_cli_demo_as_amplicon_into_other_folder(tmp_path):
     starts_with_left = sum((a[:18] in left) or (b[:18] in left) for a, b in zip(r1, r2,
                                                                                 strict=True))
     assert starts_with_left / len(r1) > 0.9
+
+
+def test_cli_rejects_misspelt_simulate_keys(tmp_path, capsys):
+    config = _demo_config(tmp_path)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["simulate"]["fragment"] = 10
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["simulate", "--config", str(config)]) == 2
+    assert "unknown key(s) fragment" in capsys.readouterr().err
+    cfg["simulate"].pop("fragment")
+    cfg["simulate"]["samples"]["H3122_P"]["copy_numbers"] = {"MET": 3}
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["simulate", "--config", str(config)]) == 2
+    assert "simulate.samples.H3122_P: unknown key(s) copy_numbers" in capsys.readouterr().err
+    assert not (tmp_path / "fq").exists()

@@ -839,6 +839,22 @@ _LIB_KEYS = {  # config key -> simulate_library argument
 }
 
 
+_SIM_KEYS = {"out_dir", "seed", "fragments", "assay", "targets", "primers", "known_bed",
+             "fusion", "samples", "variants"}
+_SAMPLE_KEYS = {"copy_number", "fusion_fraction", "gc_bias", "fragments"}
+_VARIANT_KEYS = {"gene", "hgvs_c", "hgvs_p", "chrom", "pos", "ref", "alt", "vaf"}
+
+
+def _check_keys(section: Mapping, allowed: set[str], where: str) -> None:
+    """A misspelt option must not silently fall back to its default."""
+    if not isinstance(section, Mapping):
+        raise UserError(f"{where}: expected a mapping, got {type(section).__name__}")
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} "
+                        f"(allowed: {', '.join(sorted(allowed))})")
+
+
 def _parse_junction_side(text: str, what: str) -> tuple[str, int, str]:
     try:
         chrom, pos, keep = str(text).rsplit(":", 2)
@@ -868,6 +884,11 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
     sim = dict(cfg.get("simulate") or {})
     panel = cfg.get("panel") or {}
     where = f"{config_path}: simulate"
+    _check_keys(sim, _SIM_KEYS | set(_LIB_KEYS), where)
+    for name, opts in (sim.get("samples") or {}).items():
+        _check_keys(opts or {}, _SAMPLE_KEYS | set(_LIB_KEYS), f"{where}.samples.{name}")
+    for k, v in enumerate(sim.get("variants") or []):
+        _check_keys(v or {}, _VARIANT_KEYS, f"{where}.variants[{k}]")
     assay = overrides.get("assay") or sim.get("assay") or panel.get("assay", "capture")
     targets = overrides.get("targets") or sim.get("targets")
     if targets is None and (assay == "capture" or panel.get("assay") == "amplicon"):
