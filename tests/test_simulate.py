@@ -367,6 +367,9 @@ def test_cli_writes_exactly_the_sheet_files_and_truth(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "fq").iterdir()}
     assert main(["simulate", "--config", str(config)]) == 0
     assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "fq").iterdir()}
+    # forced: simulated again, identical bytes, so the files (and their mtimes) are kept
+    assert main(["simulate", "--config", str(config), "--force"]) == 0
+    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "fq").iterdir()}
 
 
 def test_cli_explicit_arguments_amplicon(tmp_path):

@@ -24,6 +24,7 @@ Everything is vectorised with numpy; a fixed seed gives byte-identical gzip file
 
 from __future__ import annotations
 
+import filecmp
 import gzip
 import hashlib
 import json
@@ -768,6 +769,15 @@ def _fastq_bytes(reads, quals, length, prefix: str, first: int = 0, width: int =
     return m[m != 0].tobytes()
 
 
+def _replace_if_changed(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path`` unless the bytes are identical: an unchanged output keeps its
+    mtime, so a re-simulation after a code change does not make Snakemake rerun everything."""
+    if path.exists() and filecmp.cmp(tmp, path, shallow=False):
+        tmp.unlink()
+    else:
+        tmp.replace(path)
+
+
 def _write_fastq_gz(reads, quals, length, prefix: str, path: Path, level: int) -> None:
     n = len(length)
     width = max(1, len(str(max(n - 1, 0))))
@@ -778,7 +788,7 @@ def _write_fastq_gz(reads, quals, length, prefix: str, path: Path, level: int) -
         for c0 in range(0, n, _CHUNK):
             sl = slice(c0, min(c0 + _CHUNK, n))
             gz.write(_fastq_bytes(reads[sl], quals[sl], length[sl], prefix, c0, width))
-    tmp.replace(path)
+    _replace_if_changed(tmp, path)
 
 
 def write_fastq_pair(lib: Library, out_r1, out_r2, prefix: str = "sim", level: int = 1) -> None:
@@ -1055,7 +1065,7 @@ def run_plan(plan: RunPlan, force: bool = False) -> pd.DataFrame:
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     tmp = truth_tsv.with_name(truth_tsv.name + ".tmp")
     truth.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
-    tmp.replace(truth_tsv)
+    _replace_if_changed(tmp, truth_tsv)
     write_truth_vcf(plan, variants, ref, truth_vcf)
     manifest.write_text(json.dumps({"digest": digest, "outputs": [str(p) for p in everything]},
                                    indent=1) + "\n")
