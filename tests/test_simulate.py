@@ -421,3 +421,13 @@ def test_cli_rejects_misspelt_simulate_keys(tmp_path, capsys):
     assert main(["simulate", "--config", str(config)]) == 2
     assert "simulate.samples.H3122_P: unknown key(s) copy_numbers" in capsys.readouterr().err
     assert not (tmp_path / "fq").exists()
+
+
+def test_blocks_without_bed_are_the_real_base_runs(tmp_path, ref):
+    """Without a known-sequence BED the non-N runs are used: for the bundled reference they are
+    exactly the BED's blocks (so nothing is ever drawn from N padding)."""
+    shutil.copy(FASTA, tmp_path / "x.fasta")
+    shutil.copy(str(FASTA) + ".fai", tmp_path / "x.fasta.fai")
+    runs = S.load_reference(tmp_path / "x.fasta")
+    cols = ["chrom", "start", "end"]
+    assert runs.blocks[cols].reset_index(drop=True).equals(ref.blocks[cols].reset_index(drop=True))

@@ -108,8 +108,10 @@ def load_reference(fasta: str | Path, known_bed: str | Path | None = None) -> Re
         )
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     if known_bed is None:
-        cand = fasta.with_name(fasta.name.replace(".fa", "").replace(".fasta", "")
-                               + ".known_sequence.bed")
+        stem = fasta.name.removesuffix(".gz")
+        for ext in (".fasta", ".fna", ".fa"):
+            stem = stem.removesuffix(ext)
+        cand = fasta.with_name(stem + ".known_sequence.bed")
         known_bed = cand if cand.exists() else None
     if known_bed is not None:
         blocks = read_bed(known_bed, names=("chrom", "start", "end"))
