@@ -81,8 +81,8 @@ def _binom_ok(k: int, n: int, p: float, z: float = 4.0) -> bool:
 
 
 def test_same_seed_same_bytes_different_seed_differs(ref, targets, tmp_path):
-    kw = dict(n_fragments=3000, variants=[L1196M], fusion=S.Fusion(
-        **{**S.EML4_ALK_V1.__dict__, "fraction": 0.3}), copy_numbers={"MET": 6})
+    kw = dict(n_fragments=3000, variants=[L1196M], fusion=S.EML4_ALK_V1.with_fraction(0.3),
+              copy_numbers={"MET": 6})
     paths = []
     for tag, seed in (("a", 7), ("b", 7), ("c", 8)):
         r1, r2 = tmp_path / f"{tag}_R1.fq.gz", tmp_path / f"{tag}_R2.fq.gz"
@@ -179,7 +179,7 @@ def test_overlapping_variants_keep_their_vafs(ref, targets):
 
 
 def test_fusion_fragments_carry_the_h3122_junction(ref, targets):
-    fusion = S.Fusion(**{**S.EML4_ALK_V1.__dict__, "fraction": 0.4})
+    fusion = S.EML4_ALK_V1.with_fraction(0.4)
     lib = S.simulate_library(ref, targets, n_fragments=30000, seed=2, fusion=fusion,
                              duplicate_rate=0.0)
     assert lib.fusion.sum() > 50
@@ -198,7 +198,7 @@ def test_fusion_fragments_carry_the_h3122_junction(ref, targets):
 @pytest.mark.slow
 def test_aligned_vafs_indels_and_split_reads(ref, targets, bwa_index, tmp_path):
     variants = [L1196M, T1151DUP, G1202DEL, MNV]
-    fusion = S.Fusion(**{**S.EML4_ALK_V1.__dict__, "fraction": 0.35})
+    fusion = S.EML4_ALK_V1.with_fraction(0.35)
     r1, r2 = tmp_path / "s_R1.fq.gz", tmp_path / "s_R2.fq.gz"
     alk_only = targets[targets["gene"] == "ALK"]
     S.simulate_library(ref, alk_only, n_fragments=40000, seed=4, variants=variants,

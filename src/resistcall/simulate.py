@@ -32,7 +32,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
 
@@ -201,6 +201,9 @@ class Fusion:
     keep_b: str
     fraction: float = 0.0
     name: str = "fusion"
+
+    def with_fraction(self, fraction: float) -> Fusion:
+        return replace(self, fraction=fraction)
 
     def sides(self) -> list[tuple[str, int, str, str, int, str]]:
         return [
@@ -1041,9 +1044,7 @@ def run_plan(plan: RunPlan, force: bool = False) -> pd.DataFrame:
     for sp in plan.samples:
         fusion = None
         if plan.fusion is not None and sp.fusion_fraction > 0:
-            f = plan.fusion
-            fusion = Fusion(f.chrom_a, f.pos_a, f.keep_a, f.chrom_b, f.pos_b, f.keep_b,
-                            sp.fusion_fraction, f.name)
+            fusion = plan.fusion.with_fraction(sp.fusion_fraction)
         sample_variants = [
             Variant(v.chrom, v.pos, v.ref, v.alt, sp.vafs.get(k, 0.0), v.gene, v.hgvs_c, v.hgvs_p)
             for k, v in enumerate(variants)
