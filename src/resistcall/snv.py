@@ -446,17 +446,26 @@ def call(
     """Test every candidate in every sample, decide STATUS and filters."""
     model = fit_background(samples, cfg)
     cand = build_candidates(samples, cfg)
-    covered = int((np.stack([s.depth for s in samples]).max(axis=0) > 0).sum())
+    is_covered = np.stack([s.depth for s in samples]).max(axis=0) > 0
+    covered = int(is_covered.sum())
     hotspot_sites = hotspot_sites or set()
     cand_hot = np.array(
         [(c, int(p)) in hotspot_sites for c, p in zip(cand["contig"], cand["pos"], strict=True)],
         dtype=bool,
     )
-    n_hot = max(len(hotspot_sites) * 4, 1)
-    n_tests = max(covered * 4 - n_hot, 1)  # 3 substitutions + 1 indel class per position
-    share = cfg.hotspot_alpha_share if hotspot_sites else 0.0
+    first = samples[0]
+    hot_covered = sum(
+        1
+        for c, p, ok in zip(first.contig, first.pos, is_covered, strict=True)
+        if ok and (c, int(p)) in hotspot_sites
+    )
+    # 3 substitutions + 1 indel class per covered position; hotspot positions form their own
+    # family (weighted Bonferroni), counted only where covered
+    n_hot = max(hot_covered * 4, 1)
+    n_tests = max(covered * 4 - (hot_covered * 4), 1)
+    share = cfg.hotspot_alpha_share if hot_covered else 0.0
     thr = cfg.alpha * (1 - share) / n_tests
-    thr_hot = cfg.alpha * share / n_hot if hotspot_sites else thr
+    thr_hot = cfg.alpha * share / n_hot if hot_covered else thr
     cand_thr = np.where(cand_hot, max(thr_hot, thr), thr)
     names = [s.name for s in samples]
     st = {s.name: sample_stats(s, cand) for s in samples}
@@ -515,7 +524,7 @@ def call(
         model=model,
         threshold=thr,
         hotspot_threshold=thr_hot,
-        n_tests=n_tests + n_hot,
+        n_tests=n_tests + hot_covered * 4,
     )
 
 
