@@ -400,6 +400,10 @@ def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
                "--out", str(tmp_path / "x.tsv")])
     assert rc == 2
     assert "share an @RG SM" in capsys.readouterr().err
+    rc = main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb),
+               "--gain-cn", "1.8", "--out", str(tmp_path / "x.tsv")])
+    assert rc == 2
+    assert "thresholds must satisfy" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
 
 

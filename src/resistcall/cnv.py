@@ -572,6 +572,10 @@ def run(args: argparse.Namespace) -> None:
     params = Params(**{f.name: getattr(args, f.name) for f in fields(Params)})
     if not params.del_cn < params.loss_cn < params.ploidy < params.gain_cn <= params.amp_cn:
         raise UserError("thresholds must satisfy del_cn < loss_cn < ploidy < gain_cn <= amp_cn")
+    if not (0 < params.ci < 1 and 0 < params.gc_span <= 1 and params.bootstrap >= 10
+            and params.min_targets >= 1 and params.baseline_tol > 0):
+        raise UserError("need 0 < ci < 1, 0 < gc_span <= 1, bootstrap >= 10, min_targets >= 1 "
+                        "and baseline_tol > 0")
     targets = load_targets(args.targets)
     bams = [args.parental, *args.resistant, *(args.pool or [])]
     for bam in bams:
