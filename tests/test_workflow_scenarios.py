@@ -409,3 +409,28 @@ def test_fixed_input_reruns_only_what_depends_on_it(failing, cohort):
     assert jobs.get("markdup") == "1" and jobs.get("report") == "1", proc.stdout
     assert "bwa_index" not in jobs, proc.stdout
 
+
+
+def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
+    """results/<line>/ shares results/ with the workflow's folders: a line called 'merged'
+    would turn the pre-markdup BAM into its final BAM. The sheet is refused, naming the row."""
+    work = _copy_workflow(tmp_path / "reserved")
+    _write_tsv(work / "config" / "samples.tsv", [
+        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+        {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
+        {"sample": "M_P", "line": "merged", "condition": "parental"},
+        {"sample": "M_R", "line": "merged", "condition": "resistant"},
+    ], SAMPLE_COLUMNS)
+    data = cohort / "data"
+    _write_tsv(work / "config" / "units.tsv", [
+        {"sample": s, "unit": "L001", "fq1": str(data / f"{f}_R1.fastq.gz"),
+         "fq2": str(data / f"{f}_R2.fastq.gz")}
+        for s, f in (("LB_P", "LB_P_L001"), ("LB_R", "LB_R_L001"), ("M_P", "LA_R2_L001"),
+                     ("M_R", "LA_R1_L002"))
+    ], UNIT_COLUMNS)
+    _write_config(work)
+    proc = _run([str(BIN / "snakemake"), "-n"], work, check=False)
+    assert proc.returncode != 0
+    assert "config/samples.tsv, line 4, column line: line name 'merged' is reserved" in (
+        proc.stdout + proc.stderr), proc.stderr[-3000:]
+    assert not (work / "results").exists()
