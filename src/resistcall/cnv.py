@@ -132,14 +132,22 @@ def loess(
         d = np.abs(at[:, None] - x[None, :])
         h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-9) * 1.0001
         kw = np.clip(1.0 - (d / h[:, None]) ** 3, 0.0, None) ** 3 * weights[None, :]
-        # weighted least squares of y on (1, u, u^2 ...) around each evaluation point
+        # weighted least squares of y on (1, u, u^2 ...) around each evaluation point, from
+        # the kernel-weighted moments sum(kw u^j) and sum(kw u^j y)
         u = x[None, :] - at[:, None]
-        basis = np.stack([u**j for j in range(degree + 1)], axis=-1)  # m x n x p
-        xtwx = np.einsum("mnp,mn,mnq->mpq", basis, kw, basis)
-        xtwy = np.einsum("mnp,mn,n->mp", basis, kw, y)
-        xtwx += np.eye(degree + 1)[None] * 1e-9 * np.trace(xtwx, axis1=1, axis2=2)[:, None, None]
-        coef = np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
-        return coef[:, 0]
+        p = degree + 1
+        moments = [kw.sum(1)]
+        uj = np.ones_like(u)
+        cross = [kw @ y]
+        for j in range(1, 2 * degree + 1):
+            uj = uj * u
+            moments.append((kw * uj).sum(1))
+            if j < p:
+                cross.append((kw * uj) @ y)
+        xtwx = np.stack([np.stack([moments[a + b] for b in range(p)], -1) for a in range(p)], -2)
+        xtwy = np.stack(cross, -1)
+        xtwx += np.eye(p)[None] * 1e-9 * np.trace(xtwx, axis1=1, axis2=2)[:, None, None]
+        return np.linalg.solve(xtwx, xtwy[..., None])[:, 0, 0]
 
     for _ in range(robust_iters):
         resid = y - fit(x, w * rw)
@@ -240,12 +248,22 @@ class SampleFit:
 def gene_levels(
     ratio: np.ndarray, weight: np.ndarray, codes: np.ndarray, n_genes: int
 ) -> np.ndarray:
-    """Biweight level per gene (NaN for genes without a usable target); no CI."""
+    """Biweight level per gene (NaN for genes without a usable target); no CI. All genes at
+    once: targets are laid out in a genes x max-targets matrix padded with zero weight."""
+    use = weight > 0
+    n = np.bincount(codes[use], minlength=n_genes)
     out = np.full(n_genes, np.nan)
-    for g in range(n_genes):
-        sel = (codes == g) & (weight > 0)
-        if sel.any():
-            out[g] = biweight_location(ratio[sel], weight[sel])
+    if not use.any():
+        return out
+    order = np.argsort(codes[use], kind="stable")
+    g = codes[use][order]
+    slot = np.arange(len(g)) - np.concatenate([[0], np.cumsum(n)[:-1]])[g]
+    x = np.zeros((n_genes, n.max()))
+    w = np.zeros_like(x)
+    x[g, slot] = ratio[use][order]
+    w[g, slot] = weight[use][order]
+    has = n > 0
+    out[has] = biweight_location(x[has], w[has])
     return out
 
 
@@ -257,19 +275,20 @@ def fit_gc_curve(
     n_genes: int,
     span: float,
     max_iter: int = 10,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """GC curve of the ratio estimated from within-gene variation only (backfitting
     ``raw = curve(gc) + gene level``): every gene's own level is removed before the curve is
     fitted, so an amplified or lost gene cannot bend the curve however many targets it has
     or wherever its GC lies. The curve's level is arbitrary (set by the baseline later)."""
     usable = w > 0
-    curve = np.zeros_like(raw)
+    curve = np.zeros_like(raw) if start is None else start
     for _ in range(max_iter):
         level = gene_levels(raw - curve, w, codes, n_genes)
         partial = raw - np.nan_to_num(level[codes])
         new = loess(gc[usable], partial[usable], w[usable], gc, span)
         new -= np.average(new[usable], weights=w[usable])
-        done = np.max(np.abs(new - curve)) < 1e-4
+        done = np.max(np.abs(new - curve)) < 1e-3
         curve = new
         if done:
             break
@@ -304,7 +323,7 @@ def fit_sample(
     curve = np.zeros_like(raw)
     for _ in range(2):  # second pass with weights that include the extra target variance
         if gc is not None and usable.sum() >= 5:
-            curve = fit_gc_curve(raw, w, gc, codes, n_genes, params.gc_span)
+            curve = fit_gc_curve(raw, w, gc, codes, n_genes, params.gc_span, start=curve)
         level = gene_levels(raw - curve, w, codes, n_genes)
         resid = (raw - curve - level[codes])[usable]
         mad_var = (1.4826 * np.median(np.abs(resid))) ** 2 if len(resid) else 0.0
@@ -323,7 +342,7 @@ def fit_sample(
             # baseline genes share one level: their between-gene GC differences inform the
             # curve too; changed genes keep their own level (within-gene information only)
             grouped = np.where(base[codes], n_genes, codes)
-            curve = fit_gc_curve(raw, w, gc, grouped, n_genes + 1, params.gc_span)
+            curve = fit_gc_curve(raw, w, gc, grouped, n_genes + 1, params.gc_span, start=curve)
         ratio0 = raw - curve
         in_base = usable & base[codes]
         if not in_base.any():
