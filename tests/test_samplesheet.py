@@ -216,7 +216,8 @@ BAD = {
     "reserved_names": [
         f"bad/reserved_names/{S}, line {n}, column line: line must start with a letter or "
         "digit and contain only letters, digits, '.', '_' or '-' (at most 64 characters), and "
-        "must not be 'qc' (results/qc/ holds the QC files) (found 'qc')"
+        "must not be a name the workflow uses in results/ (reserved: qc, checks, units, merged, "
+        "reference, index.html, run_metadata.json) (found 'qc')"
         for n in (2, 3)
     ] + [
         f"bad/reserved_names/{U}, line 2, column unit: unit name {NAME_RULE}, and must not be "
@@ -596,9 +597,8 @@ def test_check_config_on_an_already_loaded_mapping():
 # --------------------------------------------------------------------------- CLI
 
 @pytest.fixture
-def main(monkeypatch):
-    """The real CLI entry point, with only this module's subcommands registered."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("resistcall.samplesheet",))
+def main():
+    """The real CLI entry point (it imports only the module of the command being run)."""
     return cli.main
 
 

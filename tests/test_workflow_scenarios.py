@@ -431,6 +431,6 @@ def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
     _write_config(work)
     proc = _run([str(BIN / "snakemake"), "-n"], work, check=False)
     assert proc.returncode != 0
-    assert "config/samples.tsv, line 4, column line: line name 'merged' is reserved" in (
+    assert "config/samples.tsv, line 4, column line: line must start with a letter or digit" in (
         proc.stdout + proc.stderr), proc.stderr[-3000:]
     assert not (work / "results").exists()

@@ -7,31 +7,12 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from resistcall.errors import UserError
-from resistcall.samplesheet import Problem, SheetError, load_sheets
+from resistcall.samplesheet import load_sheets
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-# results/<line>/ sits beside the workflow's own folders and files in results/: a line named
-# like one of them would collide with a stage (a line 'merged' made the merge_units output its
-# final BAM, so markdup never ran and the BAM was deleted as temp).
-RESULTS_RESERVED = ("checks", "units", "merged", "qc", "reference", "index.html",
-                    "run_metadata.json")
-
-
-def reserved_line_problems(sheets):
-    first = sheets.samples.drop_duplicates("line")
-    return [
-        Problem(sheets.samples_file, int(row.sheet_line), "line",
-                f"line name {row.line!r} is reserved (results/{row.line} is used by the "
-                f"workflow itself; reserved: {', '.join(RESULTS_RESERVED)})")
-        for row in first.itertuples() if row.line.lower() in RESULTS_RESERVED
-    ]
-
-
 try:
     SHEETS = load_sheets(config, base_dir=Path("."))
-    if reserved_line_problems(SHEETS):
-        raise SheetError(reserved_line_problems(SHEETS))
 except UserError as exc:
     raise WorkflowError(f"resistcall: invalid input\n{exc}") from None
 
