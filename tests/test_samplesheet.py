@@ -695,3 +695,20 @@ def test_real_whole_genome_bam_is_rejected_against_the_panel_reference(
         "chr10, chr12, chr17): turn it back into FASTQ (samtools collate -O -u in.bam | "
         "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
         "fq1/fq2"]
+
+
+def test_bam_with_several_samples_is_refused(tmp_path):
+    """The workflow relabels a unit's reads with the sheet's sample, so a multi-sample BAM
+    would silently merge samples: it is refused instead."""
+    import pysam
+
+    header = pysam.AlignmentFile(str(BAMS / "P.bam")).header.to_dict()
+    header["RG"] = [{"ID": "a", "SM": "A"}, {"ID": "b", "SM": "B"}]
+    two = tmp_path / "two_samples.bam"
+    with pysam.AlignmentFile(str(BAMS / "P.bam")) as src, \
+            pysam.AlignmentFile(str(two), "wb", header=header) as out:
+        for read in src:
+            out.write(pysam.AlignedSegment.from_dict(read.to_dict(), out.header))
+    assert _deep_error(bam=two, reference=FASTA) == (
+        f"{LABEL}: {two}: BAM holds reads of 2 samples (@RG SM: A, B); give one BAM per sample "
+        "(samtools split splits it by read group)")

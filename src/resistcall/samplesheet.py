@@ -368,9 +368,15 @@ def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") ->
     try:
         with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
             n_sq = len(bam.references)
+            sm = sorted({rg["SM"] for rg in bam.header.to_dict().get("RG", []) if "SM" in rg})
             flags = [read.flag for read in islice(bam.fetch(until_eof=True), 1000)]
     except (ValueError, OSError) as exc:
         return [f"cannot be opened as BAM ({exc})"]
+    if len(sm) > 1:
+        # the workflow relabels a unit's reads with the sheet's sample: several samples in one
+        # BAM would silently be merged into one
+        return [f"BAM holds reads of {len(sm)} samples (@RG SM: {', '.join(sm[:5])}); give one "
+                "BAM per sample (samtools split splits it by read group)"]
     if n_sq == 0:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
     if flags and not any(flag & 0x1 for flag in flags):

@@ -37,6 +37,8 @@ rule check_input:
         ),
     log:
         "logs/check_input/{sample}.{unit}.log",
+    # bad input fails the same way every time: retrying would only repeat the message
+    retries: 0
     benchmark:
         "benchmarks/check_input/{sample}.{unit}.tsv"
     threads: res("check_input", "threads")
