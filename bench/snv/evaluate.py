@@ -68,7 +68,7 @@ def tool_calls(out: Path, case: str) -> dict[str, set]:
 
 def site_depth(bam: Path, truth: pd.DataFrame) -> np.ndarray:
     """Fragments covering each truth site (overlapping mates once, BQ/MAPQ >= 20)."""
-    params = PileupParams()
+    params = PileupParams(min_base_quality=20)  # fixed definition, whatever the caller uses
     with (
         pysam.AlignmentFile(str(bam)) as b,
         pysam.FastaFile(str(bam.parent / "ref/panel.fa")) as fa,

@@ -26,7 +26,7 @@ for C in ${@:-2 6 12}; do
     --regions regions.bed --parental deepP.$C.bam --resistant deepR.$C.bam \
     --out deep.$C.vcf.gz 2>/dev/null
   /usr/bin/time -f "%e %M" -o t.bcf bash -c "bcftools mpileup -f ref/panel.fa -R regions.bed \
-    -a AD,ADF,ADR,DP -d 1000000 -q 20 -Q 20 -Ou deepP.$C.bam deepR.$C.bam 2>/dev/null \
+    -a AD,ADF,ADR,DP -d 1000000 -q 20 -Q 25 -Ou deepP.$C.bam deepR.$C.bam 2>/dev/null \
     > /dev/null"
   read -r s kb < t.rc; echo "| $C | $D | resistcall snv | $s | $((kb / 1024)) |"
   read -r s kb < t.bcf; echo "| $C | $D | bcftools mpileup | $s | $((kb / 1024)) |"

@@ -49,7 +49,7 @@ DUPLICATE_FLAG = 0x400
 class PileupParams:
     """Every pileup parameter, explicit (see docs/snv.md, "Pileup")."""
 
-    min_base_quality: int = 20
+    min_base_quality: int = 25
     min_mapping_quality: int = 20
     #: htslib ``max_depth``; large enough never to cap (amplicon depth reaches 10^5).
     max_depth: int = 10_000_000

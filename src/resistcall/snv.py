@@ -287,8 +287,9 @@ def decide_status(
 
     acquired: resistant detected, parental not, resistant enriched over parental.
     enriched: both detected, resistant significantly higher and >= ``fold`` x parental VAF.
-    shared: resistant detected and neither acquired nor enriched (present in the parental, or
-    not separable from it).
+    shared: resistant detected and neither acquired nor enriched (``call`` only lets a resistant
+    sample detect a variant the parental lacks when it is also enriched, so in practice: both
+    detected, not enriched).
     lost: parental detected, resistant significantly lower and (undetected or < VAF/fold).
     """
     enr = p_enr < thr
@@ -490,6 +491,9 @@ def call(
                 cfg.variant_prior,
             )
             d["p_enriched"], d["p_depleted"] = p_enr, p_dep
+            # a resistant-only signal must also beat the parental-informed null: otherwise it is
+            # neither demonstrably new nor seen in the parental, and is not reported
+            d["detected"] = d["detected"] & (p["detected"] | (p_enr < cand_thr))
             d["status"] = decide_status(
                 d["detected"].to_numpy(),
                 p["detected"].to_numpy(),
