@@ -144,7 +144,8 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
     assert "Resistance expected to all five ALK inhibitors" in cr1
     cr2 = doc.text_of(id="summary-h3122-cr2")
     for text in ("ALK p.G1202R", "ALK p.T1151dup", "EGFR amplification", "ERBB2 gain",
-                 "Could not be estimated: KRAS", "Still expected to work: lorlatinib."):
+                 "Could not be estimated: KRAS",
+                 "Still expected to work: lorlatinib (with caveats)."):
         assert text in cr2, text
     assert "ALK p.L1196M" not in cr2  # 0 reads in CR2: not a change there
     # an uncovered known position is said to be not assessable, in every card
@@ -202,6 +203,127 @@ def test_unverified_evidence_is_flagged(rendered):
                      r"<span class=\"unverified\">", brig)
 
 
+def _cell_html(html: str, table_id: str, sample: str, drug: str) -> str:
+    """The markup of one drug cell of the grid (``drug-grid``) or evidence table."""
+    table = html.split(f'id="{table_id}"')[1].split("</table>")[0]
+    cells = [c for c in table.split("<td ")[1:] if f'data-sample="{sample}"' in c.split(">")[0]
+             and f'data-drug="{drug}"' in c.split(">")[0]]
+    assert len(cells) == 1, (table_id, sample, drug)
+    return cells[0].split("</td>")[0]
+
+
+def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered):
+    """A prediction that could change (known positions not assessable) is never shown as a
+    clean "expected to work": flag in the grid cell, details in the evidence row, "(with
+    caveats)" in the headline, and both annotate fields carried into report.json."""
+    hits = json.loads((FIX / "hits.json").read_text())
+    data = json.loads(rendered["json_text"])
+    html = rendered["html"]
+    entry = next(s for s in hits["samples"] if s["sample"] == CR2)["drugs"]["lorlatinib"]
+    assert entry["prediction"] == "sensitive"
+    assert entry["caveat"] == "not assessable (insufficient depth): KRAS p.G12C, KRAS p.G13D"
+    cell = data["drug_grid"]["cells"][CR2]["lorlatinib"]
+    assert cell["caveat"] == entry["caveat"]  # verbatim for LIMS
+    assert [(m["gene"], m["hgvs_p"], m["residue"], m["depth"], m["effect"])
+            for m in cell["not_assessed"]] == [("KRAS", "p.G12C", "G12", 41, "resistant"),
+                                                ("KRAS", "p.G13D", "G13", 37, "resistant")]
+    assert [p["label"] for p in cell["not_assessed_positions"]] == ["KRAS G12", "KRAS G13"]
+    assert [(f["kind"], f["short"]) for f in cell["caveats"]] == [
+        ("not_assessed", "2 positions not assessable")]
+    # grid cell (first screen): a short visible flag naming the codons, linking to the evidence
+    grid = _cell_html(html, "drug-grid", CR2, "lorlatinib")
+    assert 'class="cell-sensitive has-caveat"' in grid
+    flag = parse(grid).text_of(**{"class": "caveat-flag"})
+    assert flag == "⚠ Caveat: 2 positions not assessable (KRAS G12, KRAS G13)"
+    assert 'href="#ev-h3122-cr2-lorlatinib"' in grid
+    # the evidence row it links to lists every not-assessed change with its depth
+    ev = _cell_html(html, "drug-evidence", CR2, "lorlatinib")
+    assert 'id="ev-h3122-cr2-lorlatinib"' in ev
+    text = re.sub(r"\s+([.,:)])", r"\1", " ".join(re.sub(r"<[^>]+>", " ", ev).split()))
+    assert "Caveat: this prediction could change." in text
+    assert "Not assessable (too few reads; not wild type): KRAS p.G12C, KRAS p.G13D." in text
+    assert "KRAS G12 (41× of 298× needed): p.G12C would give resistant" in text
+    assert "KRAS G13 (37× of 298× needed): p.G13D would give resistant" in text
+    # summary card: headline and a caveat line; the CR1 card has none
+    cr2 = rendered["doc"].text_of(id="summary-h3122-cr2")
+    assert "Still expected to work: lorlatinib (with caveats)." in cr2
+    assert "lorlatinib (expected to work): Not assessable (too few reads" in cr2
+    card = next(c for c in data["summary"] if c["sample"] == CR2)
+    assert card["caveat_drugs"] == ["lorlatinib"]
+    assert [(k["drug"], k["positions"]) for k in card["caveats"]] == [
+        ("lorlatinib", ["KRAS G12", "KRAS G13"])]
+    cr1 = next(c for c in data["summary"] if c["sample"] == CR1)
+    assert cr1["caveats"] == [] and "with caveats" not in cr1["headline"]
+    assert "Caveats" not in rendered["doc"].text_of(id="summary-h3122-cr1")
+
+
+def test_cells_without_caveat_show_none(rendered):
+    """Every grid cell is flagged exactly when annotate gave a caveat; a resistant cell with
+    not-assessed positions lists them in the evidence row only (they cannot make it better)."""
+    hits = json.loads((FIX / "hits.json").read_text())
+    data = json.loads(rendered["json_text"])
+    grid_drugs = [d["drug"] for d in data["drug_grid"]["drugs"]
+                  if d["group"] != "Other therapies and combinations"]
+    n_flagged = 0
+    for s in hits["samples"]:
+        if s["condition"] == "parental":
+            continue
+        for drug in grid_drugs:
+            entry = s["drugs"].get(drug) or {}
+            cell = data["drug_grid"]["cells"][s["sample"]][drug]
+            assert cell["caveat"] == entry.get("caveat")
+            assert [m["hgvs_p"] for m in cell["not_assessed"]] == [
+                m["hgvs_p"] for m in entry.get("not_assessed") or []]
+            grid = _cell_html(rendered["html"], "drug-grid", s["sample"], drug)
+            flagged = "caveat-flag" in grid or "⚠" in grid or "has-caveat" in grid
+            assert flagged == bool(entry.get("caveat")), (s["sample"], drug)
+            n_flagged += flagged
+    assert n_flagged == 1
+    criz = data["drug_grid"]["cells"][CR2]["crizotinib"]
+    assert criz["prediction"] == "resistant" and criz["caveat"] is None
+    assert criz["caveats"] == [] and len(criz["not_assessed"]) == 3
+    ev = _cell_html(rendered["html"], "drug-evidence", CR2, "crizotinib")
+    assert "Not assessable in this sample" in ev and "ALK G1269" in ev and "KRAS G13" in ev
+    assert "caveat-box" not in ev
+    nothing = _cell_html(rendered["html"], "drug-evidence", CR1, "lorlatinib")
+    assert "Not assessable in this sample" not in nothing and "caveat" not in nothing
+
+
+def test_caveat_kinds_and_older_hits_without_caveat():
+    """Unverified-row caveats get their own flag, joined caveats split, and a not-assessed
+    change still flags a 'sensitive' cell when an older hits.json has no caveat sentence."""
+    def entry(prediction, caveat=None, not_assessed=()):
+        return {"prediction": prediction, "verified": True, "rows": [], "caveat": caveat,
+                "not_assessed": [{"gene": "ALK", "hgvs_p": hp,
+                                  "residue": re.match(r"p\.([A-Z]\d+)", hp)[1], "depth": 20.0,
+                                  "depth_needed": 300.0, "effect": "resistant",
+                                  "verification": "db"} for hp in not_assessed]}
+    sample = {"sample": "S", "findings": [], "drugs": {
+        "crizotinib": entry("sensitive", "unverified row(s) would give 'resistant': p.D1203N; "
+                            "not assessable (insufficient depth): ALK p.G1202R, ALK p.G1202del",
+                            ["p.G1202R", "p.G1202del"]),
+        "ceritinib": entry("sensitive", None, ["p.I1171T", "p.G1202R"]),  # older hits.json
+        "alectinib": entry("resistant", None, ["p.I1171T"]),
+        "brigatinib": entry("sensitive")}}
+    cells = report_model.build_drug_grid([sample])["cells"]["S"]
+    assert [(f["kind"], f["short"]) for f in cells["crizotinib"]["caveats"]] == [
+        ("unverified", "unverified data: resistance expected"),
+        ("not_assessed", "1 position not assessable")]
+    assert cells["crizotinib"]["not_assessed_positions"][0]["changes"] == [
+        "p.G1202R", "p.G1202del"]
+    assert [f["text"] for f in cells["ceritinib"]["caveats"]] == [
+        "not assessable (insufficient depth): ALK p.G1202R, ALK p.I1171T"]
+    assert cells["ceritinib"]["caveat"] is None  # the JSON keeps what annotate wrote
+    assert cells["alectinib"]["caveats"] == [] and cells["brigatinib"]["caveats"] == []
+    assert cells["lorlatinib"]["caveats"] == [] and cells["lorlatinib"]["not_assessed"] == []
+    card = report_model.build_summary(
+        [{"sample": "S", "condition": "resistant", "findings": []}], None,
+        {"cells": {"S": cells}}, None, None, None, None, None)[0]
+    assert card["headline"] == ("Still expected to work: crizotinib (with caveats), "
+                                "ceritinib (with caveats), brigatinib.")
+    assert card["caveat_drugs"] == ["crizotinib", "ceritinib"]
+
+
 def test_variant_tables_known_and_vus_are_separate(rendered):
     html = rendered["html"]
     known = html.split('id="variants"')[1].split("</section>")[0]
@@ -237,7 +359,7 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
     table = rendered["html"].split('id="hotspot-table"')[1].split("</table>")[0]
     row = next(r for r in table.split("<tr") if "p.G1269A" in r)
     assert 'class="uncovered' in row and row.count("v-insufficient") == 3
-    assert "1 of 10 known resistance codons" in rendered["html"]
+    assert "3 of 11 known resistance codons" in rendered["html"]
     rows = rendered["model"]["hotspots"]["rows"]
     l1196 = next(r for r in rows if r["residue"] == "L1196")
     assert l1196["changes"] == ["p.L1196M"]
@@ -457,6 +579,7 @@ def test_index_links_every_line_report(rendered, tmp_path):
             assert f'id="{anchor}"' in (index.parent / page).read_text()
     assert "H3122sim/report.html#summary-h3122-cr2" in hrefs
     assert "lorlatinib" in html and "not run" in html  # H2228sim had no hotspot file
+    assert "lorlatinib (with caveats)" in html  # KRAS G12/G13 not assessable in CR2
 
 
 def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
@@ -672,6 +795,7 @@ def test_report_renders_from_real_annotate_output(tmp_path):
         "annotate", "--vcf", str(data / "calls.vcf"), "--reference",
         str(ref / "panel_GRCh38.fa"), "--gtf", str(ref / "panel_GRCh38.gtf"), "--known",
         str(known), "--cnv", str(data / "cnv.tsv"), "--fusions", str(data / "fusions.tsv"),
+        "--hotspots", str(data / "hotspots.tsv"),
         "--line", "H3122", "--out", str(tmp_path / "hits.tsv"),
         "--json", str(tmp_path / "hits.json")])
     args.func(args)
@@ -693,6 +817,26 @@ def test_report_renders_from_real_annotate_output(tmp_path):
                 assert f"{f['gene']} {f['hgvs_p']}" in shown
     html = (tmp_path / "report.html").read_text()
     assert "below the calling threshold" in html  # a sub-threshold fusion is not silent
+    # annotate's caveat and not_assessed reach the page and report.json unchanged
+    data = json.loads((tmp_path / "report.json").read_text())
+    caveated = []
+    for s in resistant:
+        for drug, entry in s["drugs"].items():
+            cell = data["drug_grid"]["cells"][s["sample"]][drug]
+            assert cell["caveat"] == entry["caveat"]
+            assert [(m["gene"], m["hgvs_p"]) for m in cell["not_assessed"]] == [
+                (m["gene"], m["hgvs_p"]) for m in entry["not_assessed"]]
+            if entry["caveat"] and report_model.drug_group(drug) != (
+                    "Other therapies and combinations"):
+                caveated.append(drug)
+                grid = _cell_html(html, "drug-grid", s["sample"], drug)
+                flags = [t for _, _, t in parse(grid).find(**{"class": "caveat-flag"})]
+                if "not assessable" in entry["caveat"]:
+                    assert "⚠ Caveat: 1 position not assessable (ALK I1171)" in flags
+                    caveated.append("not assessable")
+                if "unverified row(s)" in entry["caveat"]:
+                    assert "⚠ Caveat: unverified data: reduced sensitivity" in flags
+    assert "not assessable" in caveated, "I1171T had insufficient depth: caveat expected"
     json.loads((tmp_path / "report.json").read_text())
 
 
@@ -727,7 +871,8 @@ def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
 
 def test_other_therapies_line_carries_the_unverified_flag(rendered):
     card = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)
-    assert card["other_options"] == [{"drug": "ALK TKI + MET inhibitor", "unverified": True}]
+    assert card["other_options"] == [{"drug": "ALK TKI + MET inhibitor", "unverified": True,
+                                      "caveat": False}]
     text = rendered["doc"].text_of(id="summary-h3122-cr1")
     assert "Other therapies with supporting evidence: ALK TKI + MET inhibitor unverified" in text
 

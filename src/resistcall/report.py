@@ -68,6 +68,13 @@ def _fmt_num(v: Any, digits: int = 0) -> str:
     return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
+def _caveat_text(v: Any) -> str:
+    """The annotator's caveat sentence in a clinician's words (the JSON keeps it verbatim)."""
+    text = str(v).rstrip(".").replace("not assessable (insufficient depth)",
+                                      "not assessable (too few reads; not wild type)")
+    return text[:1].upper() + text[1:]
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("resistcall", "templates"),
@@ -80,6 +87,7 @@ def _env() -> Environment:
     env.filters["pct"] = _fmt_pct
     env.filters["num"] = _fmt_num
     env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
+    env.filters["caveat_text"] = _caveat_text
     env.filters["slug"] = lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")
     return env
 
@@ -200,6 +208,7 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
              "changes": [m["label"] for m in c["mutations"]]
              + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
              "expected_to_work": c["expected_to_work"],
+             "caveat_drugs": c.get("caveat_drugs") or [],
              "n_uncovered": (None if c.get("uncovered_hotspots") is None
                              else len(c["uncovered_hotspots"])),
              "n_warnings": len(c.get("qc_warnings") or [])}

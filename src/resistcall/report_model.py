@@ -180,6 +180,68 @@ def _evidence_item(row: dict, labels: dict[str, str]) -> dict:
     }
 
 
+def _not_assessed_item(m: dict) -> dict:
+    """One known change whose codon had too few reads in the sample (annotate ``not_assessed``)."""
+    gene, hgvs_p = m.get("gene"), m.get("hgvs_p")
+    residue = m.get("residue")
+    if not residue or residue != residue:  # missing or NaN
+        span = re.match(r"^p\.\[?([A-Z][a-z]{0,2}|[A-Z*])?(\d+)", str(hgvs_p or ""))
+        residue = f"{span[1] or ''}{span[2]}" if span else None
+    return {"gene": gene, "hgvs_p": hgvs_p, "residue": residue,
+            "label": f"{gene} {hgvs_p}".strip(),
+            "position": f"{gene} {residue}".strip() if residue else f"{gene} {hgvs_p}".strip(),
+            "depth": json_safe(m.get("depth")), "depth_needed": json_safe(m.get("depth_needed")),
+            "effect": normalise_prediction(m.get("effect")),
+            "verified": _is_verified(m)}
+
+
+def _not_assessed_positions(items: list[dict]) -> list[dict]:
+    """The not-assessed changes grouped by codon (one depth per codon), in listing order."""
+    out: dict[str, dict] = {}
+    for m in items:
+        pos = out.setdefault(m["position"], {"label": m["position"], "changes": [],
+                                             "depth": m["depth"],
+                                             "depth_needed": m["depth_needed"]})
+        if m["hgvs_p"] not in pos["changes"]:
+            pos["changes"].append(m["hgvs_p"])
+    return list(out.values())
+
+
+UNVERIFIED_CAVEAT = re.compile(r"unverified row\(s\) would give '([^']+)'")
+
+
+def cell_caveats(prediction: str, caveat: str | None, items: list[dict]) -> list[dict]:
+    """Short, visible flags for one drug cell: why its prediction could change.
+
+    The annotator's ``caveat`` sentence is split into its parts ("; "-joined): not-assessable
+    known changes, and unverified rows that disagree with the verified ones. Not-assessed
+    changes also flag any prediction other than ``resistant`` when an older ``hits.json`` has no
+    caveat sentence for them, so "not covered" is never shown as a clean "expected to work".
+    """
+    flags: list[dict] = []
+    positions = _not_assessed_positions(items)
+    parts = [p.strip() for p in str(caveat or "").split("; ") if p.strip()]
+    n = len(positions)
+    where = f"{n} position{'s' if n != 1 else ''} not assessable" if n else (
+        "known changes not assessable")
+    for part in parts:
+        m = UNVERIFIED_CAVEAT.search(part)
+        if part.lower().startswith("not assessable"):
+            flags.append({"kind": "not_assessed", "short": where, "text": part})
+        elif m:
+            alt = normalise_prediction(m[1])
+            flags.append({"kind": "unverified", "text": part,
+                          "short": f"unverified data: {PREDICTION_WORDS[alt].lower()}"})
+        else:
+            flags.append({"kind": "other", "short": "see caveat", "text": part})
+    if positions and prediction != "resistant" and not any(
+            f["kind"] == "not_assessed" for f in flags):
+        flags.append({"kind": "not_assessed", "short": where,
+                      "text": "not assessable (insufficient depth): "
+                      + ", ".join(sorted({m["label"] for m in items}))})
+    return flags
+
+
 def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
     """One grid cell per drug: the annotator's prediction plus the evidence behind it."""
     cells = {}
@@ -189,7 +251,9 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
         if entry is None:
             cells[drug] = {"prediction": "no data", "words": PREDICTION_WORDS["no data"],
                            "evidence": [], "deciding": [], "baseline": [], "no_data": [],
-                           "superseded": [], "sources": [], "unverified": False}
+                           "superseded": [], "sources": [], "unverified": False,
+                           "caveat": None, "caveats": [], "not_assessed": [],
+                           "not_assessed_positions": []}
             continue
         rows = entry.get("rows")
         if rows is None:  # older layout: findings given as row dicts
@@ -204,6 +268,10 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
         verified = entry.get("verified")
         if verified is None:
             verified = all(e["verified"] for e in deciding)
+        not_assessed = [_not_assessed_item(m) for m in entry.get("not_assessed") or []
+                        if isinstance(m, dict)]
+        positions = _not_assessed_positions(not_assessed)
+        caveat = entry.get("caveat") or None
         cells[drug] = {
             "prediction": prediction,
             "words": PREDICTION_WORDS[prediction],
@@ -222,6 +290,11 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             # that agrees carries it); the unverified rows themselves are tagged one by one
             "unverified": (not verified) or bool(deciding) and not any(
                 e["verified"] for e in deciding),
+            # why the prediction could change (annotate's sentence kept verbatim for LIMS)
+            "caveat": caveat,
+            "caveats": cell_caveats(prediction, caveat, not_assessed),
+            "not_assessed": not_assessed,
+            "not_assessed_positions": positions,
         }
     return cells
 
@@ -618,10 +691,19 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             "resistance_expected": by_prediction["resistant"],
             "no_data": by_prediction["no data"],
             "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
-            "other_options": [{"drug": d, "unverified": c["unverified"]}
+            "caveat_drugs": [d for d, c in alk_cells.items() if c["caveats"]],
+            "caveats": [{"drug": d, "prediction": c["prediction"], "words": c["words"],
+                         "short": "; ".join(f["short"] for f in c["caveats"]),
+                         "text": "; ".join(f["text"] for f in c["caveats"]),
+                         "positions": [p["label"] for p in c["not_assessed_positions"]]}
+                        for d, c in cells.items() if c["caveats"]
+                        and (d in ALK_INHIBITORS or c["prediction"] == "sensitive")],
+            "other_options": [{"drug": d, "unverified": c["unverified"],
+                               "caveat": bool(c["caveats"])}
                               for d, c in cells.items() if d not in ALK_INHIBITORS
                               and c["prediction"] == "sensitive"],
-            "headline": _headline(by_prediction),
+            "headline": _headline(by_prediction,
+                                  {d for d, c in alk_cells.items() if c["caveats"]}),
         })
     return cards
 
@@ -669,13 +751,17 @@ def _fusion_label(r: dict) -> str:
     return name if name.startswith(pair) else f"{pair} {name}"
 
 
-def _headline(by: dict[str, list[str]]) -> str:
+def _headline(by: dict[str, list[str]], caveated: set[str] | frozenset = frozenset()) -> str:
+    """One sentence; a drug whose prediction could change is marked "(with caveats)"."""
+    def names(drugs: list[str]) -> str:
+        return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)
+
     works = by["sensitive"]
     if works:
-        return "Still expected to work: " + ", ".join(works) + "."
+        return "Still expected to work: " + names(works) + "."
     if by["reduced sensitivity"]:
         return ("No ALK inhibitor is clearly expected to work; reduced sensitivity to "
-                + ", ".join(by["reduced sensitivity"]) + ".")
+                + names(by["reduced sensitivity"]) + ".")
     if by["resistant"] and not by["no data"]:
         return "Resistance expected to all five ALK inhibitors in the table."
     return "No ALK inhibitor has evidence that it still works."

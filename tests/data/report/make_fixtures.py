@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from resistcall.annotate import add_not_assessed, read_table
+from resistcall.knowledge import load_knowledge
+
 HERE = Path(__file__).resolve().parent
+KNOWN = HERE.parents[2] / "resources" / "known_resistance.tsv"
 ALK = "chr2_29196228_29226309"
 ALK_START = 29196228
 LINE, PAR, CR1, CR2 = "H3122sim", "H3122_P", "H3122_CR1", "H3122_CR2"
@@ -203,6 +207,13 @@ def drug_summary(findings: list[dict]) -> dict:
             prediction = worst.replace("_", " ")
         else:
             prediction = "no data"
+        caveat = None  # unverified rows that would change a verified verdict (docs/annotate.md)
+        unverified = [(f, m) for f, m in deciding if m["verification"] == "recall"]
+        if verified and unverified:
+            alt = max(deciding, key=lambda fm: RANK[fm[1]["effect"]])[1]["effect"]
+            if alt.replace("_", " ") != prediction:
+                caveat = (f"unverified row(s) would give '{alt.replace('_', ' ')}': "
+                          + ", ".join(sorted({f["hgvs_p"] for f, _ in unverified})))
         out[drug] = {
             "prediction": prediction,
             "verified": bool(verified) or not deciding,
@@ -219,6 +230,8 @@ def drug_summary(findings: list[dict]) -> dict:
                           "evidence_level": m["evidence_level"],
                           "verification": m["verification"]} for f, m in baseline],
             "superseded": [],
+            "caveat": caveat,
+            "not_assessed": [],  # filled from hotspots.tsv by annotate's own add_not_assessed
         }
     return out
 
@@ -280,8 +293,49 @@ def write_vcf(path: Path) -> None:
             out.write(rec)
 
 
+def hotspot_rows() -> pd.DataFrame:
+    """hotspots.tsv: G1269 not assessable everywhere, KRAS G12/G13 not assessable in CR2 (its
+    KRAS targets are the ones with low depth in its QC), the found mutations, the rest wild type."""
+    hot = [("ALK", "p.T1151dup", "T1151", 26350), ("ALK", "p.C1156Y", "C1156", 26335),
+           ("ALK", "p.I1171N", "I1171", 25020), ("ALK", "p.F1174L", "F1174", 25011),
+           ("ALK", "p.L1196M", "L1196", 24556), ("ALK", "p.G1202R", "G1202", 24538),
+           ("ALK", "p.S1206Y", "S1206", 24526), ("ALK", "p.G1269A", "G1269", 22304),
+           ("EGFR", "p.L858R", "L858", 0), ("KRAS", "p.G12C", "G12", 0),
+           ("KRAS", "p.G13D", "G13", 1003)]
+    hrows = []
+    for s in (PAR, CR1, CR2):
+        for gene, hp, res, pos in hot:
+            depth = 1400 + (pos % 97)
+            alt, verdict = 0, "wild type"
+            if res == "G1269":
+                depth, verdict = {PAR: 12, CR1: 9, CR2: 15}[s], "insufficient depth"
+            elif gene == "KRAS" and s == CR2:
+                depth, verdict = {"G12": 41, "G13": 37}[res], "insufficient depth"
+            elif hp == "p.L1196M" and s == CR1:
+                (alt, depth), verdict = VARIANTS["L1196M"][6][CR1], "mutated"
+            elif hp in ("p.G1202R", "p.T1151dup") and s == CR2:
+                (alt, depth), verdict = VARIANTS[hp[2:]][6][CR2], "mutated"
+            chrom = ALK if gene == "ALK" else ("chr7_55017807_55211651" if gene == "EGFR"
+                                              else "chr12_25225577_25245847")
+            p = pos or 1000
+            hrows.append({"sample": s, "gene": gene, "hgvs_p": hp, "residue": res,
+                          "chrom": chrom, "positions": f"{p - 2}-{p}",
+                          "genomic": f"{chrom.split('_')[0]}:{int(chrom.split('_')[1]) - 1 + p}",
+                          "depth": depth, "alt_count": alt,
+                          "vaf": round(alt / depth, 4), "verdict": verdict,
+                          "depth_needed": 298})
+    return pd.DataFrame(hrows)
+
+
 def main() -> None:
     rng = np.random.default_rng(7)
+    hotspot_rows().to_csv(HERE / "hotspots.tsv", sep="\t", index=False)
+    samples = [sample_entry(s) for s in (PAR, CR1, CR2)]
+    # not_assessed + caveat exactly as `resistcall annotate --hotspots` writes them
+    hotspots = read_table(HERE / "hotspots.tsv", ("sample", "gene", "hgvs_p", "verdict"),
+                          "hotspot table")
+    add_not_assessed({e["sample"]: e["drugs"] for e in samples if e["sample"] != PAR},
+                     hotspots, load_knowledge(KNOWN))
     hits = {
         "line": LINE, "parental": PAR,
         "knowledge": {"path": "resources/known_resistance.tsv",
@@ -290,7 +344,7 @@ def main() -> None:
                       "licence": "CIViC CC0 / MOAlmanac GPL-2.0; see resources/README.md"},
         "inputs": {"vcf": "results/H3122sim/snv.vcf.gz", "cnv": "results/H3122sim/cnv.tsv",
                    "fusions": "results/H3122sim/fusions.tsv"},
-        "samples": [sample_entry(s) for s in (PAR, CR1, CR2)],
+        "samples": samples,
     }
     (HERE / "hits.json").write_text(json.dumps(hits, indent=1, allow_nan=False) + "\n")
     write_vcf(HERE / "snv.vcf")
@@ -320,32 +374,6 @@ def main() -> None:
                 start += 400
     pd.DataFrame(trows).to_csv(HERE / "cnv_targets.tsv", sep="\t", index=False)
 
-    hot = [("ALK", "p.T1151dup", "T1151", 26350), ("ALK", "p.C1156Y", "C1156", 26335),
-           ("ALK", "p.I1171N", "I1171", 25020), ("ALK", "p.F1174L", "F1174", 25011),
-           ("ALK", "p.L1196M", "L1196", 24556), ("ALK", "p.G1202R", "G1202", 24538),
-           ("ALK", "p.S1206Y", "S1206", 24526), ("ALK", "p.G1269A", "G1269", 22304),
-           ("EGFR", "p.L858R", "L858", 0), ("KRAS", "p.G12C", "G12", 0)]
-    hrows = []
-    for s in (PAR, CR1, CR2):
-        for gene, hp, res, pos in hot:
-            depth = 1400 + (pos % 97)
-            alt, verdict = 0, "wild type"
-            if res == "G1269":
-                depth, verdict = {PAR: 12, CR1: 9, CR2: 15}[s], "insufficient depth"
-            elif hp == "p.L1196M" and s == CR1:
-                (alt, depth), verdict = VARIANTS["L1196M"][6][CR1], "mutated"
-            elif hp in ("p.G1202R", "p.T1151dup") and s == CR2:
-                (alt, depth), verdict = VARIANTS[hp[2:]][6][CR2], "mutated"
-            chrom = ALK if gene == "ALK" else ("chr7_55017807_55211651" if gene == "EGFR"
-                                              else "chr12_25225577_25245847")
-            p = pos or 1000
-            hrows.append({"sample": s, "gene": gene, "hgvs_p": hp, "residue": res,
-                          "chrom": chrom, "positions": f"{p - 2}-{p}",
-                          "genomic": f"{chrom.split('_')[0]}:{int(chrom.split('_')[1]) - 1 + p}",
-                          "depth": depth, "alt_count": alt,
-                          "vaf": round(alt / depth, 4), "verdict": verdict,
-                          "depth_needed": 298})
-    pd.DataFrame(hrows).to_csv(HERE / "hotspots.tsv", sep="\t", index=False)
 
     frows = [{"sample": s, "gene_5p": "EML4", "gene_3p": "ALK",
               "breakpoint_5p": "chr2_42175501_42332600:121355",
