@@ -13,8 +13,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from resistcall import phasing
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant, trim
 from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
+from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, contig_offset
 from resistcall.transcripts import load_transcripts
 
@@ -682,21 +681,6 @@ def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> 
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> None:
     known = load_known(args.known)
     calls, samples, parental = read_vcf(args.vcf)
@@ -726,13 +710,14 @@ def run(args: argparse.Namespace) -> None:
                                   args.reference, cnv, fus, bams, hot)
     table = tsv_rows(findings, parental)
     out = Path(args.out)
-    _atomic_write(out, table.to_csv(sep="\t", index=False))
+    written = [(out, table.to_csv(sep="\t", index=False))]
     if args.json:
         line = args.line or out.resolve().parent.name
         inputs = {k: (str(getattr(args, k)) if getattr(args, k) else None)
                   for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")}
         data = hits_json(findings, verdicts, parental, line, args.known, known, inputs)
-        _atomic_write(Path(args.json), json.dumps(data, indent=1) + "\n")
+        written.append((Path(args.json), json.dumps(data, indent=1) + "\n"))
+    write_texts(written)
     n_known = int((table["known"] == "yes").sum())
     log.info("%d findings (%d known, %d VUS) written to %s", len(table), n_known,
              int((table["classification"] == "vus").sum()), out)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pandas as pd
 import pyranges as pr
 import pysam
 
+from resistcall import outputs
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
     ADAPTERS,
@@ -632,15 +631,7 @@ def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], tar
 
 def write_tsv(rows: list[dict], out: Path) -> None:
     df = pd.DataFrame([{c: r.get(c, NA) for c in COLUMNS} for r in rows], columns=COLUMNS)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".fusions.", suffix=".tsv", dir=out.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, sep="\t", index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    outputs.write_tsv(df, out)
 
 
 def run(reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str | None,

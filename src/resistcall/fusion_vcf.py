@@ -6,13 +6,12 @@ the partner is not in the reference. Positions are panel contigs; INFO GENOMIC g
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pysam
 
 from resistcall.fusion_evidence import PanelSequence, revcomp
+from resistcall.outputs import atomic_paths
 
 NA = "."
 
@@ -112,10 +111,7 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
                             entry, info_common, h, j))
     order = {name: i for i, name in enumerate(header.contigs)}
     records.sort(key=lambda r: (order[r[0]], r[1], r[2]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = tempfile.mkdtemp(prefix=".fusions_vcf.", dir=out.parent)
-    tmp = Path(tmpdir) / out.name
-    try:
+    with atomic_paths(out) as (tmp,):
         with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
             for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci, entry, info, h, j \
                     in records:
@@ -146,9 +142,3 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
                     fmt["FT"] = (r["call"] if r else "absent").replace(" ", "_")
                 vf.write(rec)
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
-        os.replace(f"{tmp}.tbi", f"{out}.tbi")
-        os.replace(tmp, out)
-    finally:
-        for f in Path(tmpdir).glob("*"):
-            f.unlink()
-        os.rmdir(tmpdir)

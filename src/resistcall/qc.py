@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyranges as pr
 import pysam
 
 from resistcall.errors import UserError
+from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, read_bed
 
 #: Thresholds that raise a per-sample warning in the report (documented in docs/qc.md).
@@ -131,17 +131,11 @@ def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, 
     return summary, depths
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _cmd(args: argparse.Namespace) -> None:
     summary, depths = run_qc(args.bam, args.stats, args.targets)
     summary["assay"] = args.assay
-    _write_atomic(args.targets_out, depths.round(1).to_csv(sep="\t", index=False))
-    _write_atomic(args.out, json.dumps(summary, indent=2) + "\n")
+    write_texts([(args.targets_out, depths.round(1).to_csv(sep="\t", index=False)),
+                 (args.out, json.dumps(summary, indent=2) + "\n")])
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from resistcall.errors import UserError
+from resistcall.outputs import write_text, write_texts
 from resistcall.report_inputs import (
     CNV_COLUMNS,
     CNV_TARGET_COLUMNS,
@@ -117,23 +118,6 @@ def make_figures(model: dict, cnv_targets: pd.DataFrame | None) -> dict[str, str
     return out
 
 
-def _write_atomic(pairs: list[tuple[Path, str]]) -> None:
-    """Write every output to a temp file first; rename only when all were written."""
-    tmps = []
-    try:
-        for path, text in pairs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-            tmp.write_text(text, encoding="utf-8")
-            tmps.append((tmp, path))
-        for tmp, path in tmps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in tmps:
-            if tmp.exists():
-                tmp.unlink()
-
-
 def run_report(args: argparse.Namespace) -> dict:
     hits = load_hits(args.hits)
     meta = {}
@@ -182,7 +166,7 @@ def run_report(args: argparse.Namespace) -> dict:
     pairs = [(args.out, text)]
     if args.json is not None:
         pairs.append((args.json, json.dumps(model, indent=1, allow_nan=False) + "\n"))
-    _write_atomic(pairs)
+    write_texts(pairs)
     log.info("wrote %s%s", args.out, f" and {args.json}" if args.json else "")
     return model
 
@@ -221,7 +205,7 @@ def run_index(args: argparse.Namespace) -> list[dict]:
     entries = [index_entry(p, args.out.parent) for p in args.reports]
     entries.sort(key=lambda e: e["line"])
     dates = sorted({e["run_date"] for e in entries})
-    _write_atomic([(args.out, render_index(entries, ", ".join(dates)))])
+    write_text(args.out, render_index(entries, ", ".join(dates)))
     return entries
 
 

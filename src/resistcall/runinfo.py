@@ -17,6 +17,7 @@ import yaml
 
 from resistcall import __version__
 from resistcall.errors import UserError
+from resistcall.outputs import write_text
 
 
 def run_metadata(config: dict, run_date: str | None = None) -> dict:
@@ -52,9 +53,7 @@ def _cmd(args: argparse.Namespace) -> None:
         configs.append(yaml.safe_load(path.read_text()) or {})
     config = merge_configs(configs)
     meta = run_metadata(config, args.run_date)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, args.out)
+    write_text(args.out, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

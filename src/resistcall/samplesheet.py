@@ -21,7 +21,6 @@ import functools
 import gzip
 import logging
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import pysam
 import yaml
 
 from resistcall.errors import UserError
+from resistcall.outputs import write_text
 from resistcall.reference import check_bam_matches_reference, contig_offset
 
 log = logging.getLogger(__name__)
@@ -972,14 +972,6 @@ def check_input(
         raise UserError(f"{label}: {exc}") from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1016,7 +1008,7 @@ def _cmd_check_input(args: argparse.Namespace) -> None:
     summary = check_input(args.label, args.fq1, args.fq2, args.bam, args.reference)
     log.info(summary)
     if args.ok_marker:
-        _write_atomic(Path(args.ok_marker), summary + "\n")
+        write_text(args.ok_marker, summary + "\n")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

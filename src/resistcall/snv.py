@@ -13,7 +13,6 @@ reserved for known-resistance hotspot positions. Artefact filters are named in t
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scipy.special import logsumexp
 
 from resistcall import __version__
 from resistcall.errors import UserError
+from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
 from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
 
@@ -695,60 +695,58 @@ def write_vcf(
 ) -> None:
     """bgzipped, tabix-indexed VCF written to a temp name and renamed at the end."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp.vcf.gz")
     header = _header(fasta, fasta_path, cs, cfg)
-    with pysam.VariantFile(str(tmp), "wz", header=header) as vcf:
-        for i, r in cs.sites.iterrows():
-            rec = vcf.new_record(
-                contig=r.contig,
-                start=int(r.pos),
-                alleles=(r.ref, r.alt),
-                filter=r.filters if r.filters else ["PASS"],
-            )
-            d = cs.per_sample[r.evidence].iloc[i]
-            kind = "snv" if r.kind == "snv" else ("ins" if len(r.alt) > len(r.ref) else "del")
-            rec.info["TYPE"] = kind
-            rec.info["EVIDENCE"] = r.evidence
-            rec.info["PDET"] = _f(d.p_detect)
-            rec.info["PTHR"] = _f(r.threshold)
-            mu = d.a0 / (d.a0 + d.b0)
-            rec.info["BGMEAN"] = _f(mu)
-            rec.info["BGKAPPA"] = _f(d.a0 + d.b0)
-            if np.isfinite(r.read_end_median):
-                rec.info["RPOS"] = _f(r.read_end_median)
-            rec.info["HRUN"] = int(r.homopolymer)
-            if r.hotspot:
-                rec.info["HOTSPOT"] = True
-            if cs.parental is not None:
-                p = cs.per_sample[cs.parental].iloc[i]
-                rec.info["STATUS"] = r.status
-                rec.info["PARVAF"] = _f(p.vaf)
-                if r.evidence != cs.parental:
-                    rec.info["PENR"] = _f(d.p_enriched)
-                    rec.info["PDEP"] = _f(d.p_depleted)
-                    rec.info["FOLD"] = _f(d.vaf / max(p.vaf, 1.0 / max(p.depth, 1)))
-            for name in cs.samples:
-                s = cs.per_sample[name].iloc[i]
-                fs = rec.samples[name]
-                depth = int(s.depth)
-                fs["GT"] = (0, 1) if s.detected else ((0, 0) if depth else (None, None))
-                fs["AD"] = (int(s.ref_f + s.ref_r), int(s.alt))
-                fs["DP"] = depth
-                fs["AF"] = _f(s.vaf)
-                fs["SB"] = (int(s.ref_f), int(s.ref_r), int(s.alt_f), int(s.alt_r))
-                if np.isfinite(s.alt_bq):
-                    fs["BQ"] = _f(s.alt_bq)
-                fs["PDET"] = _f(s.p_detect)
-                if cs.parental is not None and name != cs.parental:
-                    fs["PENR"] = _f(s.p_enriched)
-                    fs["PDEP"] = _f(s.p_depleted)
-                    fs["STATUS"] = s.status or "."
-                else:
-                    fs["STATUS"] = "."
-            vcf.write(rec)
-    pysam.tabix_index(str(tmp), preset="vcf", force=True)
-    os.replace(str(tmp) + ".tbi", str(out) + ".tbi")
-    os.replace(tmp, out)
+    with atomic_paths(out) as (tmp,):
+        with pysam.VariantFile(str(tmp), "wz", header=header) as vcf:
+            for i, r in cs.sites.iterrows():
+                rec = vcf.new_record(
+                    contig=r.contig,
+                    start=int(r.pos),
+                    alleles=(r.ref, r.alt),
+                    filter=r.filters if r.filters else ["PASS"],
+                )
+                d = cs.per_sample[r.evidence].iloc[i]
+                kind = "snv" if r.kind == "snv" else ("ins" if len(r.alt) > len(r.ref) else "del")
+                rec.info["TYPE"] = kind
+                rec.info["EVIDENCE"] = r.evidence
+                rec.info["PDET"] = _f(d.p_detect)
+                rec.info["PTHR"] = _f(r.threshold)
+                mu = d.a0 / (d.a0 + d.b0)
+                rec.info["BGMEAN"] = _f(mu)
+                rec.info["BGKAPPA"] = _f(d.a0 + d.b0)
+                if np.isfinite(r.read_end_median):
+                    rec.info["RPOS"] = _f(r.read_end_median)
+                rec.info["HRUN"] = int(r.homopolymer)
+                if r.hotspot:
+                    rec.info["HOTSPOT"] = True
+                if cs.parental is not None:
+                    p = cs.per_sample[cs.parental].iloc[i]
+                    rec.info["STATUS"] = r.status
+                    rec.info["PARVAF"] = _f(p.vaf)
+                    if r.evidence != cs.parental:
+                        rec.info["PENR"] = _f(d.p_enriched)
+                        rec.info["PDEP"] = _f(d.p_depleted)
+                        rec.info["FOLD"] = _f(d.vaf / max(p.vaf, 1.0 / max(p.depth, 1)))
+                for name in cs.samples:
+                    s = cs.per_sample[name].iloc[i]
+                    fs = rec.samples[name]
+                    depth = int(s.depth)
+                    fs["GT"] = (0, 1) if s.detected else ((0, 0) if depth else (None, None))
+                    fs["AD"] = (int(s.ref_f + s.ref_r), int(s.alt))
+                    fs["DP"] = depth
+                    fs["AF"] = _f(s.vaf)
+                    fs["SB"] = (int(s.ref_f), int(s.ref_r), int(s.alt_f), int(s.alt_r))
+                    if np.isfinite(s.alt_bq):
+                        fs["BQ"] = _f(s.alt_bq)
+                    fs["PDET"] = _f(s.p_detect)
+                    if cs.parental is not None and name != cs.parental:
+                        fs["PENR"] = _f(s.p_enriched)
+                        fs["PDEP"] = _f(s.p_depleted)
+                        fs["STATUS"] = s.status or "."
+                    else:
+                        fs["STATUS"] = "."
+                vcf.write(rec)
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -865,13 +863,6 @@ def hotspot_verdicts(
     return pd.DataFrame(rows)
 
 
-def write_tsv(df: pd.DataFrame, out: Path) -> None:
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    df.to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, out)
-
-
 # --------------------------------------------------------------------------------------------
 # CLI glue
 # --------------------------------------------------------------------------------------------
@@ -941,7 +932,7 @@ def run(
         if hotspots_out is not None:
             if sites is None:
                 raise UserError("--hotspots-out needs --hotspots and --gtf")
-            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), Path(hotspots_out))
+            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), hotspots_out)
     return cs
 
 
