@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +22,40 @@ def shared_dir() -> Path:
     if not (SHARED / "realdata").is_dir():
         pytest.skip(f"real data folder {SHARED} is absent (only present in development/CI)")
     return SHARED
+
+
+# --------------------------------------------------------------------------- workflow runs
+#: The venv's executables (resistcall, snakemake): rules call `resistcall` from PATH.
+BIN = Path(sys.executable).parent
+#: What a user's checkout needs to run the workflow (the package itself is installed).
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+
+
+def run_env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with the venv first on PATH; on failure show the end of its output."""
+    proc = subprocess.run(args, cwd=cwd, env=run_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{tail}")
+    return proc
+
+
+def snakemake(work: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile", "profiles/default",
+                *extra], work, check=check)
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A scratch copy of the workflow, as a user's checkout would have it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest

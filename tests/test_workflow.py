@@ -2,52 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import BIN, copy_workflow, run, snakemake
 
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-
-
-def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-        raise AssertionError(f"{' '.join(args)} failed:\n{tail}")
-    return proc
-
-
-def _copy_workflow(dest: Path) -> Path:
-    for name in COPY:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     """Run the demo exactly as `make demo` does, in a scratch copy of the workflow."""
-    work = _copy_workflow(tmp_path_factory.mktemp("demo"))
-    _run([str(BIN / "resistcall"), "simulate", "--config", "config/config.yaml"], work)
-    _run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile", "profiles/default"], work)
+    work = copy_workflow(tmp_path_factory.mktemp("demo"))
+    run([str(BIN / "resistcall"), "simulate", "--config", "config/config.yaml"], work)
+    snakemake(work)
     return work
 
 
@@ -124,7 +96,7 @@ def test_report_shows_findings_and_hotspot_coverage(demo):
 
 
 def test_snakemake_report_archive_holds_the_html_reports(demo):
-    _run([str(BIN / "snakemake"), "--cores", "1", "--report", "report.zip"], demo)
+    run([str(BIN / "snakemake"), "--cores", "1", "--report", "report.zip"], demo)
     with zipfile.ZipFile(demo / "report.zip") as archive:
         names = archive.namelist()
     assert sum(n.endswith("/report.html") and "/raw/" in n for n in names) == 1, names
@@ -132,19 +104,19 @@ def test_snakemake_report_archive_holds_the_html_reports(demo):
 
 
 def test_lint_is_clean(demo):
-    proc = _run([str(BIN / "snakemake"), "--lint"], demo, check=False)
+    proc = run([str(BIN / "snakemake"), "--lint"], demo, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr
 
 
 def test_bad_sheet_stops_before_anything_runs(demo, tmp_path):
-    work = _copy_workflow(tmp_path)
+    work = copy_workflow(tmp_path)
     shutil.copytree(demo / "demo_data", work / "demo_data")
     sheet = work / "config" / "samples.tsv"
     lines = sheet.read_text().splitlines()
     lines[2] = lines[2].replace("H3122_CR1", "H3122_P")  # duplicate sample name on line 3
     sheet.write_text("\n".join(lines) + "\n")
-    proc = _run([str(BIN / "snakemake"), "--cores", "1"], work, check=False)
+    proc = run([str(BIN / "snakemake"), "--cores", "1"], work, check=False)
     assert proc.returncode != 0
     assert "config/samples.tsv, line 3" in proc.stdout + proc.stderr
     assert not (work / "results").exists()

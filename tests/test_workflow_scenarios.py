@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,12 +21,10 @@ import pysam
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import BIN, REPO, copy_workflow, run, snakemake
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
-COPY = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
 ALK = "chr2_29196228_29226309"
 FA = "resources/reference/panel_GRCh38.fa"
 # ALK spikes (contig alleles; ALK is on the minus strand), as in the demo config.
@@ -44,32 +40,12 @@ SAMPLE_COLUMNS = ["sample", "line", "condition", "drug", "notes"]
 UNIT_COLUMNS = ["sample", "unit", "fq1", "fq2", "bam"]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        raise AssertionError(f"{' '.join(args)} failed:\n{tail}")
-    return proc
 
 
-def _snakemake(work: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return _run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile",
-                 "profiles/default"], work, check=check)
 
 
-def _copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def _write_tsv(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -90,7 +66,7 @@ def _write_config(work: Path, *, panel: dict | None = None, simulate: dict | Non
 
 
 def _simulate(work: Path, config: Path, fragments: int) -> pd.DataFrame:
-    _run([str(BIN / "resistcall"), "simulate", "--config", str(config.relative_to(work)),
+    run([str(BIN / "resistcall"), "simulate", "--config", str(config.relative_to(work)),
           "--fragments", str(fragments), "--seed", "7"], work)
     return pd.read_csv(work / "data" / "truth.tsv", sep="\t")
 
@@ -101,7 +77,7 @@ def _align_elsewhere(work: Path, sample: str, fq1: str, fq2: str, mark_duplicate
     index = work / "bwa" / "ref.fa"
     if not index.with_suffix(".fa.bwt").exists():
         index.parent.mkdir(exist_ok=True)
-        _run(["bwa", "index", "-p", str(index), FA], work)
+        run(["bwa", "index", "-p", str(index), FA], work)
     rg = rf"@RG\tID:flowcellX.1\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
     out = f"data/{sample}.bam"
     steps = [f"bwa mem -t 2 -R '{rg}' {index} {fq1} {fq2} 2>/dev/null"]
@@ -109,7 +85,7 @@ def _align_elsewhere(work: Path, sample: str, fq1: str, fq2: str, mark_duplicate
         steps += ["samtools fixmate -m -u - -", "samtools sort -u -",
                   "samtools markdup -u - -"]
     steps.append(f"samtools sort -o {out} -")
-    _run(["bash", "-o", "pipefail", "-c", " | ".join(steps) + f" && samtools index {out}"], work)
+    run(["bash", "-o", "pipefail", "-c", " | ".join(steps) + f" && samtools index {out}"], work)
     return out
 
 
@@ -136,7 +112,7 @@ def _cnv_call(work: Path, line: str, sample: str, gene: str) -> pd.Series:
 @pytest.fixture(scope="module")
 def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One line, parental + resistant, amplicon assay: reads start with their primers."""
-    work = _copy_workflow(tmp_path_factory.mktemp("amplicon"))
+    work = copy_workflow(tmp_path_factory.mktemp("amplicon"))
     _write_tsv(work / "config" / "samples.tsv", [
         {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
         {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant", "drug": "crizotinib"},
@@ -161,14 +137,14 @@ def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     # an amplicon share both ends, so nearly all would be flagged): the marks must not survive.
     bam = _align_elsewhere(work, "AMP_P", "data/AMP_P_R1.fastq.gz", "data/AMP_P_R2.fastq.gz",
                            mark_duplicates=True)
-    flagged = int(_run(["samtools", "view", "-c", "-f", "1024", bam], work).stdout)
+    flagged = int(run(["samtools", "view", "-c", "-f", "1024", bam], work).stdout)
     assert flagged > 10_000
     _write_tsv(work / "config" / "units.tsv", [
         {"sample": "AMP_P", "unit": "run1", "bam": bam},
         {"sample": "AMP_R", "unit": "run1", "fq1": "data/AMP_R_R1.fastq.gz",
          "fq2": "data/AMP_R_R2.fastq.gz"},
     ], UNIT_COLUMNS)
-    return work, _snakemake(work)
+    return work, snakemake(work)
 
 
 def test_amplicon_clips_primers_and_never_marks_duplicates(amplicon):
@@ -183,7 +159,7 @@ def test_amplicon_clips_primers_and_never_marks_duplicates(amplicon):
         assert int(counts["TOTAL CLIPPED"]) >= 0.95 * int(counts["TOTAL READS"]) > 0, counts
         assert not (work / "results" / "qc" / "AMPLINE" / f"{sample}.markdup.txt").exists()
         bam = work / "results" / "AMPLINE" / f"{sample}.bam"
-        assert _run(["samtools", "view", "-c", "-f", "1024", str(bam)], work).stdout.strip() == "0"
+        assert run(["samtools", "view", "-c", "-f", "1024", str(bam)], work).stdout.strip() == "0"
         qc = json.loads((work / "results" / "qc" / f"{sample}.qc.json").read_text())
         assert qc["duplicate_fraction"] == 0 and qc["assay"] == "amplicon", qc
 
@@ -234,7 +210,7 @@ def cohort(tmp_path_factory) -> Path:
     """Two lines in one sheet (capture). LINEA: parental given as a BAM (foreign read group),
     resistant R1 sequenced on two lanes, resistant R2; listed resistant-first. LINEB: parental
     and one resistant given as a BAM."""
-    work = _copy_workflow(tmp_path_factory.mktemp("cohort"))
+    work = copy_workflow(tmp_path_factory.mktemp("cohort"))
     _write_tsv(work / "config" / "samples.tsv", [
         {"sample": "LA_R1", "line": "LINEA", "condition": "resistant", "drug": "crizotinib"},
         {"sample": "LA_P", "line": "LINEA", "condition": "parental"},
@@ -277,7 +253,7 @@ def cohort(tmp_path_factory) -> Path:
             units.append({"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)})
     _write_tsv(work / "config" / "units.tsv", units, UNIT_COLUMNS)
     _write_config(work, simulate=simulate)
-    _snakemake(work)
+    snakemake(work)
     return work
 
 
@@ -334,7 +310,7 @@ def test_both_lines_find_their_own_spikes(cohort):
 
 
 def test_finished_run_is_up_to_date(cohort):
-    proc = _run([str(BIN / "snakemake"), "-n"], cohort)
+    proc = run([str(BIN / "snakemake"), "-n"], cohort)
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
@@ -352,7 +328,7 @@ def test_index_links_every_line_report(cohort):
 def failing(cohort, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """LINEB alone with LB_R's R2 cut in half: gzip header and first record are fine (the
     sheet check passes), the stream ends early (only the deep check can see it)."""
-    work = _copy_workflow(tmp_path_factory.mktemp("failing"))
+    work = copy_workflow(tmp_path_factory.mktemp("failing"))
     (work / "data").mkdir()
     for s in ("LB_P", "LB_R"):
         for mate in (1, 2):
@@ -371,7 +347,7 @@ def failing(cohort, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
          "fq2": f"data/{s}_L001_R2.fastq.gz"} for s in ("LB_P", "LB_R")
     ], UNIT_COLUMNS)
     _write_config(work)
-    return work, _snakemake(work, check=False)
+    return work, snakemake(work, check=False)
 
 
 def test_failing_job_is_reported_with_sheet_line_and_file(failing):
@@ -403,7 +379,7 @@ def test_fixed_input_reruns_only_what_depends_on_it(failing, cohort):
     and the line's comparison, not the healthy sample's finished alignment."""
     work, _ = failing
     shutil.copy2(cohort / "data" / "LB_R_L001_R2.fastq.gz", work / "data")
-    proc = _run([str(BIN / "snakemake"), "-n", "--quiet", "rules"], work)
+    proc = run([str(BIN / "snakemake"), "-n", "--quiet", "rules"], work)
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
     assert jobs.get("check_input") == "1" and jobs.get("bwa_mem") == "1", proc.stdout
     assert jobs.get("markdup") == "1" and jobs.get("report") == "1", proc.stdout
@@ -414,7 +390,7 @@ def test_fixed_input_reruns_only_what_depends_on_it(failing, cohort):
 def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
     """results/<line>/ shares results/ with the workflow's folders: a line called 'merged'
     would turn the pre-markdup BAM into its final BAM. The sheet is refused, naming the row."""
-    work = _copy_workflow(tmp_path / "reserved")
+    work = copy_workflow(tmp_path / "reserved")
     _write_tsv(work / "config" / "samples.tsv", [
         {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
         {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
@@ -429,7 +405,7 @@ def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
                      ("M_R", "LA_R1_L002"))
     ], UNIT_COLUMNS)
     _write_config(work)
-    proc = _run([str(BIN / "snakemake"), "-n"], work, check=False)
+    proc = run([str(BIN / "snakemake"), "-n"], work, check=False)
     assert proc.returncode != 0
     assert "config/samples.tsv, line 4, column line: line must start with a letter or digit" in (
         proc.stdout + proc.stderr), proc.stderr[-3000:]
