@@ -89,12 +89,14 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def biweight_location(
-    x: np.ndarray, w: np.ndarray, c: float = 6.0, iters: int = 5, min_scale: float = 0.02
+    x: np.ndarray, w: np.ndarray, c: float = 9.0, iters: int = 5, min_scale: float = 0.02
 ) -> np.ndarray:
     """Weighted Tukey biweight location along the last axis, started at the weighted median.
 
     Targets further than ``c`` MADs from the centre get zero weight, so a failed amplicon or
-    a mis-mapped target does not move a gene's estimate.
+    a mis-mapped target does not move a gene's estimate. c = 9 is Mosteller & Tukey's
+    constant: nearly as efficient as the mean for well-behaved targets (c = 6 threw away
+    too much of a gene with 3-5 targets in the benchmark).
     """
     m = weighted_median(x, w)
     for _ in range(iters):
