@@ -300,6 +300,9 @@ def main() -> int:
         bedcov, counting, in_process = (min(r[i] for r in reps) for i in range(3))
         s_ours, s_theirs = score(ours, bs, "resistcall"), score(theirs, bs, "cnvkit")
         false_amp = int(((s_ours["call"] == "amplification") & (s_ours["true_cn"] < 4)).sum())
+        unchanged = s_ours["true_cn"] == 2
+        false_change = int((unchanged & ~s_ours["call"].isin(["neutral", "insufficient data"]))
+                           .sum())
         scores += [s_ours, s_theirs] + ([s_tgt] if s_tgt is not None else [])
         timing.append({
             "set": bs.name, "assay": bs.assay, "samples": len(bam_list),
@@ -312,7 +315,7 @@ def main() -> int:
             "cnvkit_within15": (s_theirs["rel_error"] <= 0.15).mean(),
             "cnvkit_tgt_mean": s_tgt["rel_error"].mean() if s_tgt is not None else np.nan,
             "cnvkit_tgt_max": s_tgt["rel_error"].max() if s_tgt is not None else np.nan,
-            "false_amp": false_amp,
+            "false_amp": false_amp, "false_change": f"{false_change}/{int(unchanged.sum())}",
             "bedcov_s": bedcov, "count_s": counting, "run_s": in_process, "cli_s": wall_ours,
             "cnvkit_s": wall_cnvkit,
         })
