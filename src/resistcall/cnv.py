@@ -76,6 +76,25 @@ class Params:
     seed: int = 20261122         # bootstrap seed (outputs are deterministic)
 
 
+#: CLI help of each Params field (docs/cnv.md explains where each default comes from).
+PARAM_HELP = {
+    "ploidy": "copies of an unchanged gene in the parental",
+    "amp_cn": "amplification at CN >= this",
+    "amp_ratio": "...or ratio to same-chromosome baseline genes >= this and CN >= 2x ploidy",
+    "gain_cn": "gain at CN >= this (CI above ploidy)",
+    "loss_cn": "loss at CN <= this (CI below ploidy)",
+    "del_cn": "deletion at CN <= this (CI below ploidy)",
+    "min_targets": "fewer usable targets: insufficient data",
+    "min_count": "reference fragments a target needs to be used",
+    "min_mapq": "minimum mapping quality of counted reads",
+    "baseline_tol": "genes within this |log2| of the baseline form the baseline",
+    "bootstrap": "bootstrap resamples of targets per gene",
+    "ci": "confidence level of ci_low/ci_high",
+    "gc_span": "fraction of targets in each local GC (loess) fit",
+    "seed": "bootstrap seed",
+}
+
+
 # ---------------------------------------------------------------------------- statistics
 
 
@@ -665,7 +684,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="reference coverage: parental (default), pool (default when --pool is given) or "
         "flat (no reference; warns)",
     )
-    p.add_argument("--assay", choices=("capture", "amplicon"), default="capture")
+    p.add_argument(
+        "--assay", choices=("capture", "amplicon"), default="capture",
+        help="capture: skip duplicates, count overlapping fragments; amplicon: keep "
+        "duplicates, count fragments by midpoint (default capture)",
+    )
     p.add_argument("--out", required=True, help="gene table (cn.tsv)")
     p.add_argument("--targets-out", help="per-target normalised ratios")
     p.add_argument(
@@ -678,6 +701,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             f"--{f.name.replace('_', '-')}", type=f.type if callable(f.type) else
             {"float": float, "int": int}[f.type], default=getattr(defaults, f.name),
-            help=f"default {getattr(defaults, f.name)}",
+            help=f"{PARAM_HELP[f.name]} (default {getattr(defaults, f.name)})",
         )
     p.set_defaults(func=run)
