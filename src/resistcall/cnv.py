@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from scipy.special import stdtrit
 
 from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
+from resistcall.outputs import write_tsvs
 from resistcall.reference import (
     bam_sample,
     check_bam_matches_reference,
@@ -594,20 +593,6 @@ def analyse(
     return cn, pd.concat(target_rows, ignore_index=True)[TARGET_COLUMNS]
 
 
-def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write atomically: temp file in the same folder, renamed at the end."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, sep="\t", index=False, float_format="%.4f", na_rep="NA")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> None:
     params = Params(**{f.name: getattr(args, f.name) for f in fields(Params)})
     if not params.del_cn < params.loss_cn < params.ploidy < params.gain_cn <= params.amp_cn:
@@ -661,9 +646,8 @@ def run(args: argparse.Namespace) -> None:
         tested = samples
     baseline_genes = [g for g in (args.baseline_genes or "").split(",") if g]
     cn, per_target = analyse(targets, tested, reference, gc, params, baseline_genes or None)
-    write_tsv(cn, args.out)
-    if args.targets_out:
-        write_tsv(per_target, args.targets_out)
+    tables = [(args.out, cn)] + ([(args.targets_out, per_target)] if args.targets_out else [])
+    write_tsvs(tables, float_format="%.4f", na_rep="NA")
     for row in cn[cn["call"] != "neutral"].itertuples(index=False):
         log.info("%s %s: %s (CN %.2f)", row.sample, row.gene, row.call, row.copy_number)
 

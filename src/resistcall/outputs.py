@@ -55,5 +55,11 @@ def write_texts(pairs: list[tuple[str | Path, str]]) -> None:
 
 
 def write_tsv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> None:
-    with atomic_paths(path) as (temp,):
-        df.to_csv(temp, sep="\t", index=False, **to_csv)
+    write_tsvs([(path, df)], **to_csv)
+
+
+def write_tsvs(pairs: list[tuple[str | Path, pd.DataFrame]], **to_csv: object) -> None:
+    """Several tables that belong together: all or none."""
+    with atomic_paths(*(path for path, _ in pairs)) as temps:
+        for temp, (_, df) in zip(temps, pairs, strict=True):
+            df.to_csv(temp, sep="\t", index=False, **to_csv)
