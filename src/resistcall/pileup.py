@@ -106,6 +106,25 @@ def _open_fasta_seq(fasta: pysam.FastaFile, contig: str, start: int, end: int) -
     return fasta.fetch(contig, start, end).upper()
 
 
+def _pileup(bam: pysam.AlignmentFile, contig: str, start: int, end: int, params: PileupParams):
+    """Pileup columns with every parameter explicit (samtools stepper: flag + MAPQ filters)."""
+    return bam.pileup(
+        contig,
+        start,
+        end,
+        truncate=True,
+        stepper="samtools",
+        flag_filter=params.flag_filter,
+        max_depth=params.max_depth,
+        min_base_quality=params.min_base_quality,
+        min_mapping_quality=params.min_mapping_quality,
+        ignore_overlaps=params.ignore_overlaps,
+        ignore_orphans=params.ignore_orphans,
+        compute_baq=False,
+        redo_baq=False,
+    )
+
+
 def count_region(
     bam: pysam.AlignmentFile,
     fasta: pysam.FastaFile,
@@ -125,21 +144,7 @@ def count_region(
     err_sum = np.zeros(n, dtype=np.float64)
     refseq = _open_fasta_seq(fasta, contig, start, end + 1000)
     indel_counter: Counter[tuple[int, str, str, int]] = Counter()
-    columns = bam.pileup(
-        contig,
-        start,
-        end,
-        truncate=True,
-        stepper="samtools",
-        flag_filter=params.flag_filter,
-        max_depth=params.max_depth,
-        min_base_quality=params.min_base_quality,
-        min_mapping_quality=params.min_mapping_quality,
-        ignore_overlaps=params.ignore_overlaps,
-        ignore_orphans=params.ignore_orphans,
-        compute_baq=False,
-        redo_baq=False,
-    )
+    columns = _pileup(bam, contig, start, end, params)
     for col in columns:
         i = col.reference_pos - start
         seqs = col.get_query_sequences(mark_matches=False, mark_ends=False, add_indels=True)
@@ -218,21 +223,7 @@ def read_positions(
     (the anchor) and any ``allele``.
     """
     dist = []
-    for col in bam.pileup(
-        contig,
-        pos,
-        pos + 1,
-        truncate=True,
-        stepper="samtools",
-        flag_filter=params.flag_filter,
-        max_depth=params.max_depth,
-        min_base_quality=params.min_base_quality,
-        min_mapping_quality=params.min_mapping_quality,
-        ignore_overlaps=params.ignore_overlaps,
-        ignore_orphans=params.ignore_orphans,
-        compute_baq=False,
-        redo_baq=False,
-    ):
+    for col in _pileup(bam, contig, pos, pos + 1, params):
         for read in col.pileups:
             if read.is_refskip or read.query_position is None:
                 continue
