@@ -15,7 +15,7 @@ rule bwa_index:
         "benchmarks/bwa_index/index.tsv"
     threads: res("bwa_index", "threads")
     resources:
-        mem_mb=res("bwa_index", "mem_mb"),
+        mem_mb=scaled_mem("bwa_index"),
         runtime=res("bwa_index", "runtime"),
     conda:
         ENV_ALIGN
@@ -43,7 +43,7 @@ rule check_input:
         "benchmarks/check_input/{sample}.{unit}.tsv"
     threads: res("check_input", "threads")
     resources:
-        mem_mb=res("check_input", "mem_mb"),
+        mem_mb=scaled_mem("check_input"),
         runtime=res("check_input", "runtime"),
     conda:
         ENV_RESISTCALL
@@ -69,7 +69,7 @@ rule bwa_mem:
         "benchmarks/bwa_mem/{sample}.{unit}.tsv"
     threads: res("bwa_mem", "threads")
     resources:
-        mem_mb=res("bwa_mem", "mem_mb"),
+        mem_mb=scaled_mem("bwa_mem"),
         runtime=res("bwa_mem", "runtime"),
     conda:
         ENV_ALIGN
@@ -95,10 +95,10 @@ rule bam_unit:
         "logs/bam_unit/{sample}.{unit}.log",
     benchmark:
         "benchmarks/bam_unit/{sample}.{unit}.tsv"
-    threads: res("merge_units", "threads")
+    threads: res("bam_unit", "threads")
     resources:
-        mem_mb=res("merge_units", "mem_mb"),
-        runtime=res("merge_units", "runtime"),
+        mem_mb=scaled_mem("bam_unit"),
+        runtime=res("bam_unit", "runtime"),
     conda:
         ENV_ALIGN
     shell:
@@ -120,7 +120,7 @@ rule merge_units:
         "benchmarks/merge_units/{sample}.tsv"
     threads: res("merge_units", "threads")
     resources:
-        mem_mb=res("merge_units", "mem_mb"),
+        mem_mb=scaled_mem("merge_units"),
         runtime=res("merge_units", "runtime"),
     conda:
         ENV_ALIGN
@@ -142,7 +142,7 @@ if ASSAY == "capture":
             "benchmarks/markdup/{line}/{sample}.tsv"
         threads: res("markdup", "threads")
         resources:
-            mem_mb=res("markdup", "mem_mb"),
+            mem_mb=scaled_mem("markdup"),
             runtime=res("markdup", "runtime"),
         conda:
             ENV_ALIGN
@@ -167,7 +167,7 @@ else:
             "benchmarks/ampliconclip/{line}/{sample}.tsv"
         threads: res("ampliconclip", "threads")
         resources:
-            mem_mb=res("ampliconclip", "mem_mb"),
+            mem_mb=scaled_mem("ampliconclip"),
             runtime=res("ampliconclip", "runtime"),
         conda:
             ENV_ALIGN
@@ -188,7 +188,7 @@ rule index_bam:
         "benchmarks/index_bam/{line}/{sample}.tsv"
     threads: res("index_bam", "threads")
     resources:
-        mem_mb=res("index_bam", "mem_mb"),
+        mem_mb=scaled_mem("index_bam"),
         runtime=res("index_bam", "runtime"),
     conda:
         ENV_ALIGN

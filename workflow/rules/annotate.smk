@@ -20,7 +20,7 @@ rule annotate:
         "benchmarks/annotate/{line}.tsv"
     threads: res("annotate", "threads")
     resources:
-        mem_mb=res("annotate", "mem_mb"),
+        mem_mb=scaled_mem("annotate"),
         runtime=res("annotate", "runtime"),
     conda:
         ENV_RESISTCALL

@@ -20,7 +20,7 @@ rule cnv:
         "benchmarks/cnv/{line}.tsv"
     threads: res("cnv", "threads")
     resources:
-        mem_mb=res("cnv", "mem_mb"),
+        mem_mb=scaled_mem("cnv"),
         runtime=res("cnv", "runtime"),
     conda:
         ENV_RESISTCALL

@@ -41,6 +41,11 @@ def res(rule_name, key):
     return RESOURCES.get("rules", {}).get(rule_name, {}).get(key, RESOURCES["default"][key])
 
 
+def scaled_mem(rule_name):
+    """Memory request that grows with the attempt: a job killed for memory gets more on retry."""
+    return lambda wildcards, attempt: res(rule_name, "mem_mb") * attempt
+
+
 def unit_row(wildcards):
     return SHEETS.units.loc[(wildcards.sample, wildcards.unit)]
 

@@ -19,7 +19,7 @@ rule fusion:
         "benchmarks/fusion/{line}.tsv"
     threads: res("fusion", "threads")
     resources:
-        mem_mb=res("fusion", "mem_mb"),
+        mem_mb=scaled_mem("fusion"),
         runtime=res("fusion", "runtime"),
     conda:
         ENV_RESISTCALL

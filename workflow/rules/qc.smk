@@ -13,7 +13,7 @@ rule samtools_stats:
         "benchmarks/samtools_stats/{sample}.tsv"
     threads: res("samtools_stats", "threads")
     resources:
-        mem_mb=res("samtools_stats", "mem_mb"),
+        mem_mb=scaled_mem("samtools_stats"),
         runtime=res("samtools_stats", "runtime"),
     conda:
         ENV_ALIGN
@@ -38,7 +38,7 @@ rule qc:
         "benchmarks/qc/{sample}.tsv"
     threads: res("qc", "threads")
     resources:
-        mem_mb=res("qc", "mem_mb"),
+        mem_mb=scaled_mem("qc"),
         runtime=res("qc", "runtime"),
     conda:
         ENV_RESISTCALL

@@ -11,10 +11,10 @@ rule runinfo:
         "logs/runinfo/runinfo.log",
     benchmark:
         "benchmarks/runinfo/runinfo.tsv"
-    threads: res("report", "threads")
+    threads: res("runinfo", "threads")
     resources:
-        mem_mb=res("report", "mem_mb"),
-        runtime=res("report", "runtime"),
+        mem_mb=scaled_mem("runinfo"),
+        runtime=res("runinfo", "runtime"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -47,7 +47,7 @@ rule report:
         "benchmarks/report/{line}.tsv"
     threads: res("report", "threads")
     resources:
-        mem_mb=res("report", "mem_mb"),
+        mem_mb=scaled_mem("report"),
         runtime=res("report", "runtime"),
     conda:
         ENV_RESISTCALL
@@ -75,7 +75,7 @@ rule report_index:
         "benchmarks/report_index/index.tsv"
     threads: res("report_index", "threads")
     resources:
-        mem_mb=res("report_index", "mem_mb"),
+        mem_mb=scaled_mem("report_index"),
         runtime=res("report_index", "runtime"),
     conda:
         ENV_RESISTCALL

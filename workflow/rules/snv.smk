@@ -24,7 +24,7 @@ rule snv:
         "benchmarks/snv/{line}.tsv"
     threads: res("snv", "threads")
     resources:
-        mem_mb=res("snv", "mem_mb"),
+        mem_mb=scaled_mem("snv"),
         runtime=res("snv", "runtime"),
     conda:
         ENV_RESISTCALL
