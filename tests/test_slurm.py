@@ -28,7 +28,8 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, copy_workflow
+
 VENV_BIN = Path(sys.executable).parent
 SBIN = Path("/usr/sbin")
 APT_PACKAGES = ["slurm-wlm", "munge"]
@@ -42,7 +43,6 @@ NEEDED = {
     "mungekey": "munge",
 }
 # Workflow files a run needs; copied so the test never writes into the checkout.
-WORKFLOW_ITEMS = ["Snakefile", "workflow", "config", "resources", "profiles", "envs"]
 # Status polling: the profile's 40 s first check suits a real cluster; the test shortens it.
 FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3"]
 # The demo's sheets, truth and panel at reduced depth (the full demo, 350k pairs per sample,
@@ -286,17 +286,6 @@ def slurm(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in WORKFLOW_ITEMS:
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / item)
-    return dest
 
 
 def snakemake(workdir: Path, args: list[str], env: dict[str, str], timeout: float):

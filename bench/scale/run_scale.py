@@ -36,8 +36,11 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # the workflow-copy helper and the SLURM harness
+
+from conftest import copy_workflow  # noqa: E402
+
 BIN = Path(sys.executable).parent
-ITEMS = ["Snakefile", "workflow", "config", "resources", "profiles", "envs"]
 PARENTAL, RESISTANT = "H3122_P", "H3122_CR1"
 
 
@@ -53,13 +56,7 @@ def make_workdir(dest: Path, pairs: int, fragments: int) -> Path:
     """Copy the workflow and write sheets + config for `pairs` simulated lines."""
     if dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for item in ITEMS:
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / item)
+    copy_workflow(dest)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     sim = cfg["simulate"]
     samples, units, per_sample = [], [], {}
