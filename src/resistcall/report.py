@@ -42,6 +42,7 @@ from resistcall.report_inputs import (
     load_samples_sheet,
     load_table,
     load_vcf,
+    read_json,
 )
 from resistcall.report_model import RUO_STATEMENT, SCHEMA, build_report, json_safe
 
@@ -172,12 +173,7 @@ def run_report(args: argparse.Namespace) -> dict:
 
 
 def index_entry(report_json: Path, out_dir: Path) -> dict:
-    if not report_json.exists():
-        raise UserError(f"report JSON not found: {report_json}")
-    try:
-        r = json.loads(report_json.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{report_json}: not valid JSON: {exc}") from exc
+    r = read_json(report_json, "report JSON")
     if r.get("schema") != SCHEMA:
         raise UserError(f"{report_json}: not a resistcall report (schema {r.get('schema')!r})")
     html_path = report_json.parent / r.get("html", "report.html")

@@ -32,13 +32,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_hits(path: Path) -> dict:
+def read_json(path: Path, what: str) -> dict:
+    """A JSON input, or one clear error naming the file."""
     if not path.exists():
-        raise UserError(f"hits file not found: {path}")
+        raise UserError(f"{what} not found: {path}")
     try:
-        hits = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON: {exc}") from exc
+
+
+def load_hits(path: Path) -> dict:
+    hits = read_json(path, "hits file")
     for key in ("line", "samples"):
         if key not in hits:
             raise UserError(f"{path}: missing top-level key {key!r}")
@@ -96,12 +101,7 @@ def load_qc(paths: list[Path] | None) -> list[dict] | None:
         return None
     out = []
     for path in paths:
-        if not path.exists():
-            raise UserError(f"QC file not found: {path}")
-        try:
-            qc = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not valid JSON: {exc}") from exc
+        qc = read_json(path, "QC file")
         missing = [k for k in QC_KEYS if k not in qc]
         if missing:
             raise UserError(f"{path}: missing key(s) {', '.join(missing)} (QC summary)")
