@@ -15,8 +15,9 @@ from pathlib import Path
 import pysam
 import pytest
 
-from resistcall.hgvs import CODON_TABLE, ContigCache, annotate_variant, revcomp, translate, trim
+from resistcall.hgvs import CODON_TABLE, ContigCache, annotate_variant, translate, trim
 from resistcall.knowledge import MUTATION_TYPES, compound_parts, load_known
+from resistcall.reference import revcomp
 from resistcall.transcripts import load_transcripts
 
 REPO = Path(__file__).resolve().parents[1]

@@ -26,9 +26,8 @@ import numpy as np
 import pysam
 
 from resistcall.errors import UserError
-from resistcall.reference import check_bam_matches_reference, contig_offset
+from resistcall.reference import check_bam_matches_reference, contig_offset, revcomp
 
-_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 SOFT_CLIP = 4
 #: Adapter starts (TruSeq with and without its first two bases, which often match the reference
 #: by chance and stay aligned; Nextera); clips holding one are read-through of short inserts.
@@ -54,10 +53,6 @@ def kmer_codes(seq: str, k: int) -> np.ndarray:
         codes = (codes << 2) | vals[j : j + n]
     codes[bad] = -1
     return codes
-
-
-def revcomp(seq: str) -> str:
-    return seq.translate(_COMP)[::-1]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
+from resistcall.reference import complement, revcomp
 from resistcall.transcripts import CPos, Transcript, TranscriptSet
 
 _BASES = "TCAG"
@@ -25,16 +26,11 @@ CODON_TABLE = {
     for j, b in enumerate(_BASES)
     for k, c in enumerate(_BASES)
 }
-_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 #: ALK kinase domain, UniProt Q9UM73 residues 1116-1392
 KINASE_DOMAINS = {"ALK": (1116, 1392)}
 #: How far beyond a complete model an upstream/downstream label is given (bases)
 FLANK = 5000
-
-
-def revcomp(seq: str) -> str:
-    return seq.translate(_COMP)[::-1]
 
 
 def translate(seq: str, to_stop: bool = False) -> str:
@@ -85,7 +81,7 @@ class ContigCache:
             else:
                 arr = np.frombuffer(self.seq(tx.chrom).encode(), dtype="S1")
                 cds = b"".join(arr[pos - 1]).decode()
-                self._cds[key] = cds if tx.strand == "+" else cds.translate(_COMP)
+                self._cds[key] = cds if tx.strand == "+" else complement(cds)
         return self._cds[key]
 
     def bases(self, chrom: str, start: int, end: int) -> str:

@@ -10,6 +10,7 @@ import pysam
 
 from resistcall.errors import UserError
 
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _CONTIG = re.compile(r"^(?P<chrom>chr[0-9XYM]+)_(?P<start>\d+)_(?P<end>\d+)$")
 BUILD = "GRCh38"
 
@@ -23,6 +24,15 @@ def contig_offset(contig: str) -> tuple[str, int]:
     if m is None:
         return contig, 0
     return m["chrom"], int(m["start"]) - 1
+
+
+def complement(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)
+
+
+def revcomp(seq: str) -> str:
+    """Reverse complement (minus-strand genes such as ALK are read this way)."""
+    return complement(seq)[::-1]
 
 
 def to_genomic(contig: str, pos: int) -> tuple[str, int]:
