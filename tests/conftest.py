@@ -17,6 +17,18 @@ GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
 
 
 @pytest.fixture(scope="session")
+def bwa_index(tmp_path_factory) -> Path:
+    """The panel FASTA with its .fai and a bwa index in a scratch folder, built once per run."""
+    if shutil.which("bwa") is None or shutil.which("samtools") is None:
+        pytest.skip("bwa/samtools not installed")
+    fasta = tmp_path_factory.mktemp("bwa") / "panel.fa"
+    shutil.copy(REFERENCE, fasta)
+    shutil.copy(f"{REFERENCE}.fai", f"{fasta}.fai")
+    subprocess.run(["bwa", "index", str(fasta)], check=True, capture_output=True)
+    return fasta
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared beside the repo; tests that need it skip cleanly on a fresh machine."""
     if not (SHARED / "realdata").is_dir():

@@ -54,17 +54,6 @@ def panel() -> PanelSequence:
     return PanelSequence(REF)
 
 
-@pytest.fixture(scope="module")
-def bwa_ref(tmp_path_factory) -> Path:
-    """Panel FASTA + bwa index in a temporary folder, built once for this module."""
-    if shutil.which("bwa") is None:
-        pytest.skip("bwa not installed")
-    d = tmp_path_factory.mktemp("bwa")
-    ref = d / "panel.fa"
-    shutil.copy(REF, ref)
-    shutil.copy(f"{REF}.fai", f"{ref}.fai")
-    subprocess.run(["bwa", "index", str(ref)], check=True, capture_output=True)
-    return ref
 
 
 def _mutate(seq: str, rng: np.random.Generator, rate: float = 0.002) -> str:
@@ -91,7 +80,7 @@ def _pairs(source: str, n: int, rng, read_len=100, insert=(230, 300), must_span=
     return out
 
 
-def _align(bwa_ref: Path, pairs, out: Path, sample: str, extra=()) -> Path:
+def _align(bwa_index: Path, pairs, out: Path, sample: str, extra=()) -> Path:
     """Write FASTQs, align with bwa mem (extra flags e.g. -M), sort and index."""
     r1, r2 = out.with_suffix(".R1.fq"), out.with_suffix(".R2.fq")
     with open(r1, "w") as f1, open(r2, "w") as f2:
@@ -100,7 +89,7 @@ def _align(bwa_ref: Path, pairs, out: Path, sample: str, extra=()) -> Path:
             f2.write(f"@{sample}_{i}\n{b}\n+\n{'I' * len(b)}\n")
     sam = subprocess.run(
         ["bwa", "mem", "-v", "1", *extra, "-R", f"@RG\\tID:{sample}\\tSM:{sample}",
-         str(bwa_ref), str(r1), str(r2)], check=True, capture_output=True).stdout
+         str(bwa_index), str(r1), str(r2)], check=True, capture_output=True).stdout
     if "-M" in extra:  # like the real H3122 BAM: split parts secondary, SA tags dropped
         sam = b"\n".join(b"\t".join(f for f in line.split(b"\t") if not f.startswith(b"SA:Z:"))
                          for line in sam.split(b"\n"))
@@ -146,12 +135,12 @@ def test_gene_locations_and_exon_numbers(panel):
 
 @needs_bwa
 @pytest.mark.parametrize("bwa_flags", [(), ("-M",)], ids=["bwa", "bwa-M"])
-def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_ref, bwa_flags):
+def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
     rng = np.random.default_rng(8)
     fused, junction = _h3122_like(panel)
     fusion = _pairs(fused, 60, rng, must_span=junction)
     normal = _pairs(_normal(panel), 900, rng)
-    bam = _align(bwa_ref, fusion + normal, tmp_path / "s.bam", "S1", bwa_flags)
+    bam = _align(bwa_index, fusion + normal, tmp_path / "s.bam", "S1", bwa_flags)
     df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"),
              str(tmp_path / "f.vcf.gz"), Settings())
     assert list(pd.read_csv(tmp_path / "f.tsv", sep="\t").columns) == COLUMNS
@@ -180,10 +169,10 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_ref, bwa_flags):
 
 
 @needs_bwa
-def test_every_sample_gets_a_status(tmp_path, panel, bwa_ref):
+def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(3)
-    neg = _align(bwa_ref, _pairs(_normal(panel), 900, rng), tmp_path / "neg.bam", "NEG")
-    low = _align(bwa_ref, _pairs(_normal(panel), 15, rng), tmp_path / "low.bam", "LOW")
+    neg = _align(bwa_index, _pairs(_normal(panel), 900, rng), tmp_path / "neg.bam", "NEG")
+    low = _align(bwa_index, _pairs(_normal(panel), 15, rng), tmp_path / "low.bam", "LOW")
     df = run(str(REF), str(GTF), [str(neg), str(low)], "ALK", str(tmp_path / "f.tsv"), None,
              Settings())
     assert list(df["sample"]) == ["NEG", "LOW"]
@@ -243,11 +232,11 @@ def test_breakend_alt_forms():
 
 
 @needs_bwa
-def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_ref):
+def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(5)
     fused, junction = _h3122_like(panel)
     pairs = _pairs(fused, 3, rng, must_span=junction) + _pairs(_normal(panel), 900, rng)
-    bam = _align(bwa_ref, pairs, tmp_path / "w.bam", "W1")
+    bam = _align(bwa_index, pairs, tmp_path / "w.bam", "W1")
     df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
     assert list(df["call"]) == ["below threshold", "not detected"]
     weak, status = df.iloc[0], df.iloc[1]
@@ -261,13 +250,13 @@ def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_ref):
 
 
 @needs_bwa
-def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_ref):
+def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(11)
     partner = "".join(rng.choice(list("ACGT"), 400))
     bp = 29224500  # inside ALK intron 19; ALK keeps its 3' part (lower coordinates)
     fused = panel.fetch("chr2", ALK_LO, bp) + partner
     pairs = _pairs(fused, 50, rng, must_span=bp - ALK_LO + 1) + _pairs(_normal(panel), 600, rng)
-    bam = _align(bwa_ref, pairs, tmp_path / "u.bam", "U1")
+    bam = _align(bwa_index, pairs, tmp_path / "u.bam", "U1")
     df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"),
              str(tmp_path / "f.vcf.gz"), Settings())
     row = df[df["call"] == "detected"].iloc[0]
@@ -322,7 +311,7 @@ def realdata() -> Path:
 
 
 @pytest.fixture(scope="module")
-def realigned(realdata, bwa_ref, tmp_path_factory) -> dict[str, Path]:
+def realigned(realdata, bwa_index, tmp_path_factory) -> dict[str, Path]:
     """H3122 and HCC827 reads back to FASTQ (collate + fastq) and realigned to the panel."""
     out = tmp_path_factory.mktemp("realigned")
     bams = {}
@@ -335,7 +324,7 @@ def realigned(realdata, bwa_ref, tmp_path_factory) -> dict[str, Path]:
                     "-s", "/dev/null", "-n", str(collated), catch_stdout=False)
         sam = subprocess.run(
             ["bwa", "mem", "-v", "1", "-t", "2", "-R", f"@RG\\tID:{name}\\tSM:{name}",
-             str(bwa_ref), str(r1), str(r2)], check=True, capture_output=True).stdout
+             str(bwa_index), str(r1), str(r2)], check=True, capture_output=True).stdout
         (out / f"{name}.sam").write_bytes(sam)
         bam = out / f"{name}.bam"
         pysam.sort("-o", str(bam), str(out / f"{name}.sam"))

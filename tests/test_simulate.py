@@ -51,16 +51,6 @@ def amplicons() -> pd.DataFrame:
     return read_amplicons(PANEL / "demo_primers.bed", PANEL / "demo_amplicons.bed")
 
 
-@pytest.fixture(scope="module")
-def bwa_index(tmp_path_factory) -> Path:
-    if shutil.which("bwa") is None or shutil.which("samtools") is None:
-        pytest.skip("bwa/samtools not installed")
-    d = tmp_path_factory.mktemp("bwa")
-    fa = d / "ref.fa"
-    shutil.copy(FASTA, fa)
-    shutil.copy(str(FASTA) + ".fai", str(fa) + ".fai")
-    subprocess.run(["bwa", "index", str(fa)], check=True, capture_output=True)
-    return fa
 
 
 def _align(fa: Path, r1: Path, r2: Path, out: Path) -> Path:

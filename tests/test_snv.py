@@ -303,15 +303,6 @@ def _realign(bam: Path, index: Path, out: Path, sample: str, keep=None) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def bwa_index(tmp_path_factory):
-    if shutil.which("bwa") is None:
-        pytest.skip("bwa not installed")
-    d = tmp_path_factory.mktemp("bwa")
-    fa = d / "panel.fa"
-    shutil.copy(REF, fa)
-    subprocess.run(["bwa", "index", str(fa)], capture_output=True, check=True)
-    return fa
 
 
 @pytest.mark.slow
