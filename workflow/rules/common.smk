@@ -1,5 +1,6 @@
 # Shared helpers: config/sheet validation (at parse time, before anything runs),
 # per-rule resources from config/resources.yaml, and input functions.
+import re
 from pathlib import Path
 
 import yaml
@@ -30,10 +31,15 @@ ENV_RESISTCALL = "../../envs/resistcall.yaml"
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
 LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
 
+def one_of(names):
+    """Wildcard pattern matching exactly these names ('.' is allowed in names, so escape)."""
+    return "|".join(re.escape(str(name)) for name in names)
+
+
 wildcard_constraints:
-    sample="|".join(SHEETS.samples.index),
-    line="|".join(SHEETS.lines()),
-    unit="|".join(sorted(set(SHEETS.units.index.get_level_values("unit")))),
+    sample=one_of(SHEETS.samples.index),
+    line=one_of(SHEETS.lines()),
+    unit=one_of(sorted(set(SHEETS.units.index.get_level_values("unit")))),
 
 
 def res(rule_name, key):
