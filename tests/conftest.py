@@ -40,7 +40,7 @@ def shared_dir() -> Path:
 #: The venv's executables (resistcall, snakemake): rules call `resistcall` from PATH.
 BIN = Path(sys.executable).parent
 #: What a user's checkout needs to run the workflow (the package itself is installed).
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
+WORKFLOW_FILES = ("workflow", "config", "resources", "profiles")
 
 
 def run_env() -> dict[str, str]:

@@ -372,7 +372,7 @@ def _table(path: Path) -> pd.DataFrame:
 
 
 def _demo_ready() -> str | None:
-    if not (REPO / "Snakefile").exists():
+    if not (REPO / "workflow" / "Snakefile").exists():
         return "workflow Snakefile not present"
     return None
 

@@ -26,8 +26,8 @@ GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
 TARGETS = config["panel"]["targets"]
 BWA_PREFIX = "results/reference/genome.fa"
-ENV_ALIGN = "../../envs/align.yaml"
-ENV_RESISTCALL = "../../envs/resistcall.yaml"
+ENV_ALIGN = "../envs/align.yaml"
+ENV_RESISTCALL = "../envs/resistcall.yaml"
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
 LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snakemake runs this inside the freshly created envs/resistcall.yaml environment, from the
+# Snakemake runs this inside the freshly created workflow/envs/resistcall.yaml environment, from the
 # workflow's working directory. It installs the resistcall package from the checkout without
 # touching the pinned dependencies. Set RESISTCALL_SRC when the working directory is not the
 # repository root (e.g. `snakemake --directory /scratch/run1`).
