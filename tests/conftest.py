@@ -57,8 +57,11 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 def snakemake(work: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile", "profiles/default",
-                *extra], work, check=check)
+    return run(
+        [str(BIN / "snakemake"), "--cores", "2", "--workflow-profile", "profiles/default", *extra],
+        work,
+        check=check,
+    )
 
 
 def copy_workflow(dest: Path) -> Path:

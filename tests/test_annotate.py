@@ -34,10 +34,11 @@ COMPOUND = "compound:ALK:p.[L1196M;G1202R]"
 def make_bam(path: Path, sample: str, reads: list[tuple[str, int, str]]) -> Path:
     """Unpaired 100-bp reads (name, 1-based start, sequence) on the ALK contig, sorted+indexed."""
     with pysam.FastaFile(str(REF)) as fa:
-        header = {"HD": {"VN": "1.6", "SO": "unsorted"},
-                  "SQ": [{"SN": n, "LN": ln} for n, ln in zip(fa.references, fa.lengths,
-                                                               strict=True)],
-                  "RG": [{"ID": "rg1", "SM": sample}]}
+        header = {
+            "HD": {"VN": "1.6", "SO": "unsorted"},
+            "SQ": [{"SN": n, "LN": ln} for n, ln in zip(fa.references, fa.lengths, strict=True)],
+            "RG": [{"ID": "rg1", "SM": sample}],
+        }
     unsorted = path.with_suffix(".unsorted.bam")
     with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
         for name, start, seq in reads:
@@ -68,19 +69,40 @@ def _reads(n: int, tag: str, changes: dict[int, str]) -> list[tuple[str, int, st
 @pytest.fixture(scope="module")
 def r1_bam(tmp_path_factory):
     d = tmp_path_factory.mktemp("bam")
-    reads = (_reads(6, "cis", {24538: "T", 24520: "T"}) + _reads(20, "ref", {})
-             + _reads(1, "aonly", {24538: "T"}))
+    reads = (
+        _reads(6, "cis", {24538: "T", 24520: "T"})
+        + _reads(20, "ref", {})
+        + _reads(1, "aonly", {24538: "T"})
+    )
     return make_bam(d / "H3122_R1.bam", "H3122_R1", reads)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, r1_bam):
     out = tmp_path_factory.mktemp("H3122")
-    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
-            "--gtf", str(GTF), "--known", str(KNOWN), "--cnv", str(DATA / "cnv.tsv"),
-            "--fusions", str(DATA / "fusions.tsv"), "--bam", str(r1_bam),
-            "--hotspots", str(DATA / "hotspots.tsv"),
-            "--out", str(out / "hits.tsv"), "--json", str(out / "hits.json")]
+    args = [
+        "annotate",
+        "--vcf",
+        str(DATA / "calls.vcf"),
+        "--reference",
+        str(REF),
+        "--gtf",
+        str(GTF),
+        "--known",
+        str(KNOWN),
+        "--cnv",
+        str(DATA / "cnv.tsv"),
+        "--fusions",
+        str(DATA / "fusions.tsv"),
+        "--bam",
+        str(r1_bam),
+        "--hotspots",
+        str(DATA / "hotspots.tsv"),
+        "--out",
+        str(out / "hits.tsv"),
+        "--json",
+        str(out / "hits.json"),
+    ]
     assert main(args) == 0
     import pandas as pd
 
@@ -201,12 +223,23 @@ def test_drug_verdicts_r2_unverified_filtered_and_no_data(run):
 def test_only_unverified_rows_give_unverified_prediction():
     from resistcall.annotate import Finding
 
-    f = Finding(id="x", kind="snv", gene="ALK", sample="s", hgvs_p="p.G1202del",
-                counts_towards_verdict=True)
-    f.matches.append({"drug": "ceritinib", "drug_class": "alk_tki", "effect": "resistant",
-                      "evidence_level": "case_report", "verification": "recall",
-                      "table_line": 60, "mechanism_class": "on_target", "sources": [],
-                      "match_type": "exact", "note": ""})
+    f = Finding(
+        id="x", kind="snv", gene="ALK", sample="s", hgvs_p="p.G1202del", counts_towards_verdict=True
+    )
+    f.matches.append(
+        {
+            "drug": "ceritinib",
+            "drug_class": "alk_tki",
+            "effect": "resistant",
+            "evidence_level": "case_report",
+            "verification": "recall",
+            "table_line": 60,
+            "mechanism_class": "on_target",
+            "sources": [],
+            "match_type": "exact",
+            "note": "",
+        }
+    )
     v = drug_verdicts([f])
     assert v["ceritinib"]["prediction"] == "resistant" and v["ceritinib"]["verified"] is False
     assert v["lorlatinib"]["prediction"] == "no data" and v["lorlatinib"]["verified"] is None
@@ -224,8 +257,11 @@ def test_phase_trans(tmp_path):
 
 
 def test_sites_only_vcf(tmp_path):
-    lines = [x for x in (DATA / "calls.vcf").read_text().splitlines()
-             if not x.startswith(("##FORMAT", "##parental"))]
+    lines = [
+        x
+        for x in (DATA / "calls.vcf").read_text().splitlines()
+        if not x.startswith(("##FORMAT", "##parental"))
+    ]
     out = []
     for x in lines:
         f = x.split("\t")
@@ -235,9 +271,26 @@ def test_sites_only_vcf(tmp_path):
     calls, samples, parental = read_vcf(vcf)
     assert samples == ["."] and parental is None
     hits = tmp_path / "hits.tsv"
-    assert main(["annotate", "--vcf", str(vcf), "--reference", str(REF), "--gtf", str(GTF),
-                 "--known", str(KNOWN), "--out", str(hits), "--json",
-                 str(tmp_path / "hits.json")]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "--vcf",
+                str(vcf),
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(GTF),
+                "--known",
+                str(KNOWN),
+                "--out",
+                str(hits),
+                "--json",
+                str(tmp_path / "hits.json"),
+            ]
+        )
+        == 0
+    )
     import pandas as pd
 
     tsv = pd.read_csv(hits, sep="\t", dtype=str, keep_default_na=False)
@@ -257,18 +310,42 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
     text[6] = "\t".join(fields)
     bad.write_text("\n".join(text) + "\n")
     (tmp_path / "known_resistance.schema.yaml").write_text(
-        (REPO / "resources" / "known_resistance.schema.yaml").read_text())
-    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
-            "--gtf", str(GTF), "--known", str(bad), "--out", str(tmp_path / "h.tsv")]
+        (REPO / "resources" / "known_resistance.schema.yaml").read_text()
+    )
+    args = [
+        "annotate",
+        "--vcf",
+        str(DATA / "calls.vcf"),
+        "--reference",
+        str(REF),
+        "--gtf",
+        str(GTF),
+        "--known",
+        str(bad),
+        "--out",
+        str(tmp_path / "h.tsv"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "line 7" in err and "column effect" in err
     assert not (tmp_path / "h.tsv").exists()
     cnv = tmp_path / "cnv.tsv"
     cnv.write_text("sample\tgene\tcall\nR\tMET\tamplification\n")
-    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
-            "--gtf", str(GTF), "--known", str(KNOWN), "--cnv", str(cnv),
-            "--out", str(tmp_path / "h.tsv")]
+    args = [
+        "annotate",
+        "--vcf",
+        str(DATA / "calls.vcf"),
+        "--reference",
+        str(REF),
+        "--gtf",
+        str(GTF),
+        "--known",
+        str(KNOWN),
+        "--cnv",
+        str(cnv),
+        "--out",
+        str(tmp_path / "h.tsv"),
+    ]
     assert main(args) == 2
     assert "lacks column(s) copy_number" in capsys.readouterr().err
 
@@ -279,7 +356,7 @@ def test_docs_list_exactly_the_tsv_columns():
     from resistcall.annotate import TSV_COLUMNS
 
     doc = (REPO / "docs" / "annotate.md").read_text()
-    section = doc[doc.index("## Output 1"):doc.index("## Output 2")]
+    section = doc[doc.index("## Output 1") : doc.index("## Output 2")]
     names = []
     for line in section.splitlines():
         m = re.match(r"\| (`[^|]+`) \|", line)
@@ -295,7 +372,8 @@ def test_uncovered_hotspots_listed_per_drug(run):
     ale = r2["alectinib"]
     assert ale["prediction"] == "sensitive"
     assert [(m["hgvs_p"], m["effect"], m["depth"]) for m in ale["not_assessed"]] == [
-        ("p.I1171T", "resistant", 310.0)]
+        ("p.I1171T", "resistant", 310.0)
+    ]
     assert "not assessable (insufficient depth): ALK p.I1171T" in ale["caveat"]
     # ceritinib is sensitive to I1171T: nothing to warn about
     assert r2["ceritinib"]["not_assessed"] == []
@@ -309,15 +387,33 @@ def test_uncovered_hotspots_listed_per_drug(run):
 def test_multiallelic_record_and_gz_input(tmp_path):
     """Each ALT of a multi-allelic record is its own finding, with its own AD/AF column."""
     header = [x for x in (DATA / "calls.vcf").read_text().splitlines() if x.startswith("#")]
-    rec = (f"{ALK}\t24538\t.\tG\tT,C\t.\tPASS\t.\tGT:AD:DP:AF:STATUS\t"
-           "0/0:1000,0,0:1000:0,0:.\t1/2:700,200,100:1000:0.2,0.1:acquired\t0/0:900,0,0:900:0,0:.")
+    rec = (
+        f"{ALK}\t24538\t.\tG\tT,C\t.\tPASS\t.\tGT:AD:DP:AF:STATUS\t"
+        "0/0:1000,0,0:1000:0,0:.\t1/2:700,200,100:1000:0.2,0.1:acquired\t0/0:900,0,0:900:0,0:."
+    )
     vcf = tmp_path / "multi.vcf"
     vcf.write_text("\n".join([*header, rec]) + "\n")
     gz = tmp_path / "multi.vcf.gz"
     pysam.tabix_compress(str(vcf), str(gz))
     out = tmp_path / "hits.tsv"
-    assert main(["annotate", "--vcf", str(gz), "--reference", str(REF), "--gtf", str(GTF),
-                 "--known", str(KNOWN), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "--vcf",
+                str(gz),
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(GTF),
+                "--known",
+                str(KNOWN),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     import pandas as pd
 
     tsv = pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
@@ -332,9 +428,28 @@ def test_compound_in_trans_is_not_applied(tmp_path):
     reads = _reads(8, "a", {24538: "T"}) + _reads(6, "b", {24520: "T"}) + _reads(10, "r", {})
     bam = make_bam(tmp_path / "H3122_R1.bam", "H3122_R1", reads)
     out = tmp_path / "hits.json"
-    assert main(["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF),
-                 "--gtf", str(GTF), "--known", str(KNOWN), "--bam", str(bam),
-                 "--out", str(tmp_path / "hits.tsv"), "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "--vcf",
+                str(DATA / "calls.vcf"),
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(GTF),
+                "--known",
+                str(KNOWN),
+                "--bam",
+                str(bam),
+                "--out",
+                str(tmp_path / "hits.tsv"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     s = _sample(json.loads(out.read_text()), "H3122_R1")
     c = _finding(s, COMPOUND)
     assert c["phase"]["status"] == "trans" and c["counts_towards_verdict"] is False
@@ -349,9 +464,26 @@ def test_vcf_without_records_gives_no_data_verdicts(tmp_path):
     vcf = tmp_path / "empty.vcf"
     vcf.write_text("\n".join(header) + "\n")
     out = tmp_path / "hits.json"
-    assert main(["annotate", "--vcf", str(vcf), "--reference", str(REF), "--gtf", str(GTF),
-                 "--known", str(KNOWN), "--out", str(tmp_path / "hits.tsv"),
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "--vcf",
+                str(vcf),
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(GTF),
+                "--known",
+                str(KNOWN),
+                "--out",
+                str(tmp_path / "hits.tsv"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     assert [s["sample"] for s in data["samples"]] == ["H3122_P", "H3122_R1", "H3122_R2"]
     r1 = _sample(data, "H3122_R1")

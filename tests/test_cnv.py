@@ -32,10 +32,14 @@ def panel_targets() -> pd.DataFrame:
     cds = gtf[gtf.Feature == "CDS"]
     known = pr.read_bed(str(KNOWN))
     exons = cds.intersect(known).df
-    df = pd.DataFrame({
-        "chrom": exons["Chromosome"].astype(str), "start": exons["Start"] - 20,
-        "end": exons["End"] + 20, "gene": exons["gene_name"].astype(str),
-    })
+    df = pd.DataFrame(
+        {
+            "chrom": exons["Chromosome"].astype(str),
+            "start": exons["Start"] - 20,
+            "end": exons["End"] + 20,
+            "gene": exons["gene_name"].astype(str),
+        }
+    )
     df = df[df["end"] - df["start"] >= 60].drop_duplicates(["chrom", "start", "end"])
     return df.sort_values(["chrom", "start"]).reset_index(drop=True)
 
@@ -59,8 +63,16 @@ def simulate_counts(targets, gc, cn, gc_bias, rng, eff, depth=400.0):
     return rng.poisson(mu / mu.mean() * depth)
 
 
-def run_model(targets, gc, truth, seed=1, eff_sd=0.6, biases=((1.0, -8.0), (-2.5, -15.0)),
-              params=None, depth=400.0):
+def run_model(
+    targets,
+    gc,
+    truth,
+    seed=1,
+    eff_sd=0.6,
+    biases=((1.0, -8.0), (-2.5, -15.0)),
+    params=None,
+    depth=400.0,
+):
     rng = np.random.default_rng(seed)
     eff = np.exp(rng.normal(0.0, eff_sd, len(targets)))
     parental = simulate_counts(targets, gc, {}, biases[0], rng, eff, depth)
@@ -178,19 +190,24 @@ def write_bam(path, fragments, sample="S1"):
 
 
 def test_fragments_counted_once_with_flag_and_mapq_filters(tmp_path):
-    targets = pd.DataFrame({
-        "chrom": [EGFR, EGFR], "start": [1000, 1400], "end": [1200, 1500], "gene": ["A", "B"],
-    })
+    targets = pd.DataFrame(
+        {
+            "chrom": [EGFR, EGFR],
+            "start": [1000, 1400],
+            "end": [1200, 1500],
+            "gene": ["A", "B"],
+        }
+    )
     frags = (
-        [(EGFR, 950, 200, "ok")] * 10          # overlaps target A only (950-1150)
-        + [(EGFR, 1100, 350, "ok")] * 4        # spans both targets: counted in each (capture)
-        + [(EGFR, 1000, 150, "dup")] * 5       # duplicates: capture skips, amplicon keeps
-        + [(EGFR, 1000, 150, "lowmapq")] * 3   # MAPQ 5 < 20
+        [(EGFR, 950, 200, "ok")] * 10  # overlaps target A only (950-1150)
+        + [(EGFR, 1100, 350, "ok")] * 4  # spans both targets: counted in each (capture)
+        + [(EGFR, 1000, 150, "dup")] * 5  # duplicates: capture skips, amplicon keeps
+        + [(EGFR, 1000, 150, "lowmapq")] * 3  # MAPQ 5 < 20
         + [(EGFR, 1000, 150, "secondary")] * 2
-        + [(EGFR, 1410, 60, "single")] * 2     # single-end read in B
+        + [(EGFR, 1410, 60, "single")] * 2  # single-end read in B
         + [(EGFR, 1420, 100, "mate_unmapped")] * 3
-        + [(EGFR, 1450, 50, "ok")] * 2         # both mates at the same position: once each
-        + [(EGFR, 3000, 200, "ok")] * 7        # off target
+        + [(EGFR, 1450, 50, "ok")] * 2  # both mates at the same position: once each
+        + [(EGFR, 3000, 200, "ok")] * 7  # off target
     )
     bam = write_bam(tmp_path / "a.bam", frags)
     capture = coverage.count_targets(bam, targets, "capture", min_mapq=20)
@@ -291,8 +308,9 @@ def test_call_thresholds():
 
 def test_chrom_ratio_uses_same_chromosome_baseline_genes():
     est = np.array([2.0, 0.0, 0.1])
-    ratio, used = cnv.chrom_ratios(est, np.array([False, True, True]), ["chr7", "chr7", "chr2"],
-                                   ["MET", "EGFR", "ALK"])
+    ratio, used = cnv.chrom_ratios(
+        est, np.array([False, True, True]), ["chr7", "chr7", "chr2"], ["MET", "EGFR", "ALK"]
+    )
     assert ratio[0] == pytest.approx(4.0)
     assert used[0] == "EGFR"
     assert np.isnan(ratio[2])
@@ -301,13 +319,15 @@ def test_chrom_ratio_uses_same_chromosome_baseline_genes():
 def test_pool_and_flat_references_report_parental_rows(targets, gc):
     rng = np.random.default_rng(9)
     eff = np.exp(rng.normal(0.0, 0.5, len(targets)))
-    pool = np.column_stack([
-        simulate_counts(targets, gc, {}, (rng.normal(0, 1), -8.0), rng, eff) for _ in range(4)
-    ])
+    pool = np.column_stack(
+        [simulate_counts(targets, gc, {}, (rng.normal(0, 1), -8.0), rng, eff) for _ in range(4)]
+    )
     parental = simulate_counts(targets, gc, {"ALK": 4.0}, (0.5, -5.0), rng, eff)
     resistant = simulate_counts(targets, gc, {"ALK": 4.0, "MET": 10.0}, (-1.0, -12.0), rng, eff)
-    samples = [cnv.SampleInput("P", "parental", parental),
-               cnv.SampleInput("R", "resistant", resistant)]
+    samples = [
+        cnv.SampleInput("P", "parental", parental),
+        cnv.SampleInput("R", "resistant", resistant),
+    ]
     ref = cnv.pool_reference(pool, gc, cnv.Params(), ["N1", "N2", "N3", "N4"])
     cn, _ = cnv.analyse(targets, samples, ref, gc, cnv.Params())
     p = cn[cn["sample"] == "P"].set_index("gene")
@@ -360,9 +380,29 @@ def cli_bams(tmp_path_factory, targets, gc):
 def test_cli_end_to_end(cli_bams, tmp_path):
     bed, pb, rb = cli_bams
     out, per_target = tmp_path / "cn.tsv", tmp_path / "t.tsv"
-    rc = main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb),
-               "--reference", str(REFERENCE), "--assay", "capture", "--out", str(out),
-               "--targets-out", str(per_target), "--amp-cn", "6", "--bootstrap", "200"])
+    rc = main(
+        [
+            "cnv",
+            "--targets",
+            str(bed),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(rb),
+            "--reference",
+            str(REFERENCE),
+            "--assay",
+            "capture",
+            "--out",
+            str(out),
+            "--targets-out",
+            str(per_target),
+            "--amp-cn",
+            "6",
+            "--bootstrap",
+            "200",
+        ]
+    )
     assert rc == 0
     cn = pd.read_csv(out, sep="\t")
     assert cn.columns[:8].tolist() == cnv.CN_COLUMNS
@@ -377,8 +417,23 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     assert t["genomic"].iloc[0].startswith("chr")
     # deterministic: a second run gives identical bytes
     out2 = tmp_path / "cn2.tsv"
-    main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb),
-          "--reference", str(REFERENCE), "--out", str(out2), "--bootstrap", "200"])
+    main(
+        [
+            "cnv",
+            "--targets",
+            str(bed),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(rb),
+            "--reference",
+            str(REFERENCE),
+            "--out",
+            str(out2),
+            "--bootstrap",
+            "200",
+        ]
+    )
     assert out.read_bytes() == out2.read_bytes()
 
 
@@ -386,22 +441,68 @@ def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     bed, pb, rb = cli_bams
     bad = tmp_path / "bad.bed"
     bad.write_text(f"{EGFR}\t100\t200\n")
-    rc = main(["cnv", "--targets", str(bad), "--parental", str(pb), "--resistant", str(rb),
-               "--out", str(tmp_path / "x.tsv")])
+    rc = main(
+        [
+            "cnv",
+            "--targets",
+            str(bad),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(rb),
+            "--out",
+            str(tmp_path / "x.tsv"),
+        ]
+    )
     assert rc == 2
     assert "expected at least 4 columns" in capsys.readouterr().err
     unindexed = tmp_path / "u.bam"
     unindexed.write_bytes(rb.read_bytes())
-    rc = main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant",
-               str(unindexed), "--out", str(tmp_path / "x.tsv")])
+    rc = main(
+        [
+            "cnv",
+            "--targets",
+            str(bed),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(unindexed),
+            "--out",
+            str(tmp_path / "x.tsv"),
+        ]
+    )
     assert rc == 2
     assert "no index" in capsys.readouterr().err
-    rc = main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(pb),
-               "--out", str(tmp_path / "x.tsv")])
+    rc = main(
+        [
+            "cnv",
+            "--targets",
+            str(bed),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(pb),
+            "--out",
+            str(tmp_path / "x.tsv"),
+        ]
+    )
     assert rc == 2
     assert "share an @RG SM" in capsys.readouterr().err
-    rc = main(["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb),
-               "--gain-cn", "1.8", "--out", str(tmp_path / "x.tsv")])
+    rc = main(
+        [
+            "cnv",
+            "--targets",
+            str(bed),
+            "--parental",
+            str(pb),
+            "--resistant",
+            str(rb),
+            "--gain-cn",
+            "1.8",
+            "--out",
+            str(tmp_path / "x.tsv"),
+        ]
+    )
     assert rc == 2
     assert "thresholds must satisfy" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
@@ -413,6 +514,11 @@ def test_homozygous_deletion_and_empty_reference(targets, gc):
     assert cn.loc["KIT", "copy_number"] < 0.1
     assert cn.loc["MET", "call"] == "amplification"
     empty = cnv.parental_reference("P", np.zeros(len(targets), dtype=int))
-    rows, _ = cnv.analyse(targets, [cnv.SampleInput("R", "resistant", np.full(len(targets), 50))],
-                          empty, gc, cnv.Params(bootstrap=10))
+    rows, _ = cnv.analyse(
+        targets,
+        [cnv.SampleInput("R", "resistant", np.full(len(targets), 50))],
+        empty,
+        gc,
+        cnv.Params(bootstrap=10),
+    )
     assert (rows["call"] == "insufficient data").all()

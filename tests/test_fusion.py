@@ -45,15 +45,15 @@ EML4_BP, ALK_BP = 42299750, 29223741
 ALK_LO, ALK_HI = 29222200, 29225990  # ALK exon 21 .. exon 19, all real bases in the panel
 EML4_LO = 42299337  # first real base of the EML4 intron-13 block
 
-needs_bwa = pytest.mark.skipif(shutil.which("bwa") is None or shutil.which("samtools") is None,
-                               reason="bwa and samtools are needed to align simulated reads")
+needs_bwa = pytest.mark.skipif(
+    shutil.which("bwa") is None or shutil.which("samtools") is None,
+    reason="bwa and samtools are needed to align simulated reads",
+)
 
 
 @pytest.fixture(scope="module")
 def panel() -> PanelSequence:
     return PanelSequence(REF)
-
-
 
 
 def _mutate(seq: str, rng: np.random.Generator, rate: float = 0.002) -> str:
@@ -88,11 +88,26 @@ def _align(bwa_index: Path, pairs, out: Path, sample: str, extra=()) -> Path:
             f1.write(f"@{sample}_{i}\n{a}\n+\n{'I' * len(a)}\n")
             f2.write(f"@{sample}_{i}\n{b}\n+\n{'I' * len(b)}\n")
     sam = subprocess.run(
-        ["bwa", "mem", "-v", "1", *extra, "-R", f"@RG\\tID:{sample}\\tSM:{sample}",
-         str(bwa_index), str(r1), str(r2)], check=True, capture_output=True).stdout
+        [
+            "bwa",
+            "mem",
+            "-v",
+            "1",
+            *extra,
+            "-R",
+            f"@RG\\tID:{sample}\\tSM:{sample}",
+            str(bwa_index),
+            str(r1),
+            str(r2),
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     if "-M" in extra:  # like the real H3122 BAM: split parts secondary, SA tags dropped
-        sam = b"\n".join(b"\t".join(f for f in line.split(b"\t") if not f.startswith(b"SA:Z:"))
-                         for line in sam.split(b"\n"))
+        sam = b"\n".join(
+            b"\t".join(f for f in line.split(b"\t") if not f.startswith(b"SA:Z:"))
+            for line in sam.split(b"\n")
+        )
     out.with_suffix(".sam").write_bytes(sam)
     pysam.sort("-o", str(out), str(out.with_suffix(".sam")))
     pysam.index(str(out))
@@ -141,8 +156,15 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
     fusion = _pairs(fused, 60, rng, must_span=junction)
     normal = _pairs(_normal(panel), 900, rng)
     bam = _align(bwa_index, fusion + normal, tmp_path / "s.bam", "S1", bwa_flags)
-    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"),
-             str(tmp_path / "f.vcf.gz"), Settings())
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(bam)],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        str(tmp_path / "f.vcf.gz"),
+        Settings(),
+    )
     assert list(pd.read_csv(tmp_path / "f.tsv", sep="\t").columns) == COLUMNS
     row = df[df["call"] == "detected"].iloc[0]
     assert (row.gene_5p, row.gene_3p, row.variant, row.exons) == ("EML4", "ALK", "v1", "E13;A20")
@@ -173,14 +195,16 @@ def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(3)
     neg = _align(bwa_index, _pairs(_normal(panel), 900, rng), tmp_path / "neg.bam", "NEG")
     low = _align(bwa_index, _pairs(_normal(panel), 15, rng), tmp_path / "low.bam", "LOW")
-    df = run(str(REF), str(GTF), [str(neg), str(low)], "ALK", str(tmp_path / "f.tsv"), None,
-             Settings())
+    df = run(
+        str(REF), str(GTF), [str(neg), str(low)], "ALK", str(tmp_path / "f.tsv"), None, Settings()
+    )
     assert list(df["sample"]) == ["NEG", "LOW"]
     neg_row, low_row = df.iloc[0], df.iloc[1]
     assert neg_row.call == "not detected" and neg_row.gene_3p == "ALK"
     assert int(neg_row.region_depth) >= 20
-    assert float(neg_row.detection_limit_af) == pytest.approx(5 / int(neg_row.region_depth),
-                                                              rel=0.01)
+    assert float(neg_row.detection_limit_af) == pytest.approx(
+        5 / int(neg_row.region_depth), rel=0.01
+    )
     assert "ALK intron 19" in neg_row.status
     assert low_row.call == "not assessable" and "not assessable" in low_row.status
 
@@ -207,10 +231,12 @@ def test_unplaced_partner_is_located_from_its_split_reads():
     def info(name, *parts):
         return ReadInfo(name, "chr2", ALK_BP - 55, ALK_BP, "A" * 96, (), (), None, parts)
 
-    infos = [info("r1", make_part("chr10", 32_017_400, True, parse_cigar("40S56M"))),
-             info("r2", make_part("chr10", 32_017_390, True, parse_cigar("30S66M"))),
-             info("r3", make_part("chr5", 100, False, parse_cigar("50M46S"))),
-             info("x9", make_part("chr10", 32_017_420, True, parse_cigar("40S56M")))]
+    infos = [
+        info("r1", make_part("chr10", 32_017_400, True, parse_cigar("40S56M"))),
+        info("r2", make_part("chr10", 32_017_390, True, parse_cigar("30S66M"))),
+        info("r3", make_part("chr5", 100, False, parse_cigar("50M46S"))),
+        info("x9", make_part("chr10", 32_017_420, True, parse_cigar("40S56M"))),
+    ]
     _locate_unknown_partner(j, infos, Settings())
     assert j.partner_locus == "chr10:32017390-32017400"
     assert j.pairs == set()
@@ -244,8 +270,15 @@ def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_index)
     assert 2 <= weak.fragments <= 3
     assert "1 candidate(s) below threshold" in status.status
     # the same evidence is a call when the user lowers the threshold
-    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None,
-             Settings(min_fragments=2, min_split_reads=1))
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(bam)],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        None,
+        Settings(min_fragments=2, min_split_reads=1),
+    )
     assert list(df["call"]) == ["detected"]
 
 
@@ -257,8 +290,15 @@ def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
     fused = panel.fetch("chr2", ALK_LO, bp) + partner
     pairs = _pairs(fused, 50, rng, must_span=bp - ALK_LO + 1) + _pairs(_normal(panel), 600, rng)
     bam = _align(bwa_index, pairs, tmp_path / "u.bam", "U1")
-    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"),
-             str(tmp_path / "f.vcf.gz"), Settings())
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(bam)],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        str(tmp_path / "f.vcf.gz"),
+        Settings(),
+    )
     row = df[df["call"] == "detected"].iloc[0]
     assert (row.gene_5p, row.gene_3p, row.genomic_3p) == ("unknown", "ALK", f"chr2:{bp}")
     assert row.breakpoint_5p == "." and row.location_3p == "intron 19"
@@ -272,8 +312,11 @@ def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
 def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="gene NOPE"):
         run(str(REF), str(GTF), [], "NOPE", str(tmp_path / "f.tsv"), None, Settings())
-    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": "scaffold1", "LN": 1000}],
-              "RG": [{"ID": "x", "SM": "X"}]}
+    header = {
+        "HD": {"VN": "1.6"},
+        "SQ": [{"SN": "scaffold1", "LN": 1000}],
+        "RG": [{"ID": "x", "SM": "X"}],
+    }
     bam = tmp_path / "odd.bam"
     with pysam.AlignmentFile(str(bam), "wb", header=header):
         pass
@@ -282,8 +325,10 @@ def test_bad_inputs_are_user_errors(tmp_path):
         run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
     assert not (tmp_path / "f.tsv").exists()
     bad_gtf = tmp_path / "bad.gtf"
-    bad_gtf.write_text('chrZ_1_100\tx\texon\t1\t50\t.\t+\t.\tgene_name "ALK"; '
-                       'transcript_id "T1"; exon_number "1";\n')
+    bad_gtf.write_text(
+        'chrZ_1_100\tx\texon\t1\t50\t.\t+\t.\tgene_name "ALK"; '
+        'transcript_id "T1"; exon_number "1";\n'
+    )
     with pytest.raises(UserError, match="contig chrZ_1_100 is not in the reference"):
         run(str(REF), str(bad_gtf), [], "ALK", str(tmp_path / "f.tsv"), None, Settings())
 
@@ -291,16 +336,41 @@ def test_bad_inputs_are_user_errors(tmp_path):
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     from resistcall.cli import main
 
-    rc = main(["fusion", "--reference", str(REF), "--gtf", str(GTF), "--bam",
-               str(tmp_path / "missing.bam"), "--out", str(tmp_path / "f.tsv")])
+    rc = main(
+        [
+            "fusion",
+            "--reference",
+            str(REF),
+            "--gtf",
+            str(GTF),
+            "--bam",
+            str(tmp_path / "missing.bam"),
+            "--out",
+            str(tmp_path / "f.tsv"),
+        ]
+    )
     assert rc == 2
     assert "BAM not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["fusion", "--reference", str(REF), "--gtf", str(GTF), "--bam", "x.bam",
-              "--out", "f.tsv", "--min-fragments", "0"])
+        main(
+            [
+                "fusion",
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(GTF),
+                "--bam",
+                "x.bam",
+                "--out",
+                "f.tsv",
+                "--min-fragments",
+                "0",
+            ]
+        )
 
 
 # ---------------------------------------------------------------- real data (H3122, HCC827)
+
 
 @pytest.fixture(scope="module")
 def realdata() -> Path:
@@ -320,11 +390,38 @@ def realigned(realdata, bwa_index, tmp_path_factory) -> dict[str, Path]:
         r1, r2 = out / f"{name}.R1.fq", out / f"{name}.R2.fq"
         collated = out / f"{name}.collated.bam"
         pysam.collate("-o", str(collated), str(src), str(out / f"{name}.tmp"))
-        pysam.fastq("-F", "0x900", "-1", str(r1), "-2", str(r2), "-0", "/dev/null",
-                    "-s", "/dev/null", "-n", str(collated), catch_stdout=False)
+        pysam.fastq(
+            "-F",
+            "0x900",
+            "-1",
+            str(r1),
+            "-2",
+            str(r2),
+            "-0",
+            "/dev/null",
+            "-s",
+            "/dev/null",
+            "-n",
+            str(collated),
+            catch_stdout=False,
+        )
         sam = subprocess.run(
-            ["bwa", "mem", "-v", "1", "-t", "2", "-R", f"@RG\\tID:{name}\\tSM:{name}",
-             str(bwa_index), str(r1), str(r2)], check=True, capture_output=True).stdout
+            [
+                "bwa",
+                "mem",
+                "-v",
+                "1",
+                "-t",
+                "2",
+                "-R",
+                f"@RG\\tID:{name}\\tSM:{name}",
+                str(bwa_index),
+                str(r1),
+                str(r2),
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
         (out / f"{name}.sam").write_bytes(sam)
         bam = out / f"{name}.bam"
         pysam.sort("-o", str(bam), str(out / f"{name}.sam"))
@@ -354,8 +451,15 @@ def _check_hcc827(df: pd.DataFrame, sample: str) -> None:
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_real_h3122_hcc827_realigned_to_panel(realigned, tmp_path):
-    df = run(str(REF), str(GTF), [str(realigned["H3122"]), str(realigned["HCC827"])], "ALK",
-             str(tmp_path / "f.tsv"), str(tmp_path / "f.vcf.gz"), Settings())
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(realigned["H3122"]), str(realigned["HCC827"])],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        str(tmp_path / "f.vcf.gz"),
+        Settings(),
+    )
     row = _check_h3122(df, "H3122")
     assert row.split_reads > 50 and row.discordant_pairs > 50
     _check_hcc827(df, "HCC827")
@@ -366,8 +470,15 @@ def test_real_h3122_hcc827_realigned_to_panel(realigned, tmp_path):
 def test_real_bams_as_shipped_hg38_bwa_M(realdata, tmp_path):
     """hg38 names (plain chr2), bwa -M secondaries, no SA on most splits, no @RG line."""
     h, c = realdata / "H3122_EML4.bam", realdata / "HCC827_EML4.bam"
-    df = run(str(REF), str(GTF), [str(h), str(c)], "ALK", str(tmp_path / "f.tsv"),
-             str(tmp_path / "f.vcf.gz"), Settings())
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(h), str(c)],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        str(tmp_path / "f.vcf.gz"),
+        Settings(),
+    )
     row = _check_h3122(df, "H3122_EML4")
     # most split evidence is only visible through secondary split parts and clip re-mapping
     assert row.split_reads > 100

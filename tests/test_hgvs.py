@@ -174,11 +174,25 @@ def _gtf_to_gff3(gtf: Path, out: Path) -> None:
         attrs = dict(re.findall(r'(\S+) "([^"]*)"', f[8]))
         gid, tid = attrs["gene_id"], attrs.get("transcript_id")
         if f[2] == "gene":
-            lines.append("\t".join([*f[:8], f"ID=gene:{gid};Name={attrs.get('gene_name', gid)};"
-                                              "biotype=protein_coding"]))
+            lines.append(
+                "\t".join(
+                    [
+                        *f[:8],
+                        f"ID=gene:{gid};Name={attrs.get('gene_name', gid)};biotype=protein_coding",
+                    ]
+                )
+            )
         elif f[2] == "transcript":
-            lines.append("\t".join([*f[:2], "mRNA", *f[3:8],
-                                    f"ID=transcript:{tid};Parent=gene:{gid};biotype=protein_coding"]))
+            lines.append(
+                "\t".join(
+                    [
+                        *f[:2],
+                        "mRNA",
+                        *f[3:8],
+                        f"ID=transcript:{tid};Parent=gene:{gid};biotype=protein_coding",
+                    ]
+                )
+            )
         elif f[2] in ("exon", "CDS", "five_prime_utr", "three_prime_utr"):
             stop = stops.get(tid)
             if f[2] == "CDS" and stop:
@@ -187,8 +201,9 @@ def _gtf_to_gff3(gtf: Path, out: Path) -> None:
                 elif int(f[3]) - 1 == stop[1]:
                     f[3] = str(stop[0])
             kind = {"five_prime_utr": "five_prime_UTR", "three_prime_utr": "three_prime_UTR"}
-            lines.append("\t".join([*f[:2], kind.get(f[2], f[2]), *f[3:8],
-                                    f"Parent=transcript:{tid}"]))
+            lines.append(
+                "\t".join([*f[:2], kind.get(f[2], f[2]), *f[3:8], f"Parent=transcript:{tid}"])
+            )
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -232,8 +247,9 @@ def _variant_for(tx, contigs, gene, change):
 def fixture_variants(tx, contigs) -> list[tuple[str, int, str, str]]:
     known = load_known(KNOWN)
     changes = set()
-    for gene, kind, hgvs_p in zip(known["gene"], known["alteration_type"], known["hgvs_p"],
-                                  strict=True):
+    for gene, kind, hgvs_p in zip(
+        known["gene"], known["alteration_type"], known["hgvs_p"], strict=True
+    ):
         if kind in MUTATION_TYPES and kind != "residue":
             changes.update((gene, p) for p in compound_parts(hgvs_p))
     out = []
@@ -291,18 +307,26 @@ def test_protein_change_agrees_with_bcftools_csq(tx, contigs, tmp_path):
     vcf = tmp_path / "fixture.vcf"
     header = ["##fileformat=VCFv4.2"]
     with pysam.FastaFile(str(FASTA)) as fa:
-        header += [f"##contig=<ID={n},length={n_len}>"
-                   for n, n_len in zip(fa.references, fa.lengths, strict=True)]
+        header += [
+            f"##contig=<ID={n},length={n_len}>"
+            for n, n_len in zip(fa.references, fa.lengths, strict=True)
+        ]
     header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
     rows = [f"{c}\t{p}\tv{i}\t{r}\t{a}\t.\tPASS\t." for i, (c, p, r, a) in enumerate(variants)]
     vcf.write_text("\n".join(header + rows) + "\n")
     # bcftools csq expects left-aligned, normalised records (its documented input)
     norm = tmp_path / "fixture.norm.vcf"
-    subprocess.run(["bcftools", "norm", "-f", str(FASTA), "-o", str(norm), str(vcf)],
-                   capture_output=True, text=True, check=True)
+    subprocess.run(
+        ["bcftools", "norm", "-f", str(FASTA), "-o", str(norm), str(vcf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     run = subprocess.run(
         ["bcftools", "csq", "-l", "--force", "-f", str(FASTA), "-g", str(gff), str(norm)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     csq: dict[int, tuple[tuple[str, int, str, str], str]] = {}
     for line in run.stdout.splitlines():
@@ -348,7 +372,7 @@ def test_protein_change_agrees_with_bcftools_csq(tx, contigs, tmp_path):
             b_ref, b_alt = mb.group(2), mb.group(4)
             j = next(i for i in range(len(b_alt)) if i >= len(b_ref) or b_ref[i] != b_alt[i])
             assert o_first == b_first + j, (ours.hgvs_p, pchange)
-            assert ours.hgvs_p[-len(f"{b_alt[j]}fs"):] != "" and b_alt[j] in ours.hgvs_p
+            assert ours.hgvs_p[-len(f"{b_alt[j]}fs") :] != "" and b_alt[j] in ours.hgvs_p
             tail = re.search(r"(?:fs|ext)\*(\d+|\?)$", ours.hgvs_p).group(1)
             if b_alt.endswith("*") and "fs" in ours.hgvs_p:
                 assert tail == str(len(b_alt) - j), (ours.hgvs_p, pchange)
@@ -362,7 +386,7 @@ def test_protein_change_agrees_with_bcftools_csq(tx, contigs, tmp_path):
 
             def edit(first, n_del, ins, start=start, ref_win=ref_win):
                 i = first - start
-                return ref_win[:i] + ins + ref_win[i + n_del:]
+                return ref_win[:i] + ins + ref_win[i + n_del :]
 
             theirs_alt = edit(b_first, len(b_ref), b_alt)
             m = re.fullmatch(r"p\.([A-Z*])(\d+)(?:_([A-Z*])(\d+))?(.*)", ours.hgvs_p)
@@ -431,8 +455,16 @@ def test_every_alk_and_kras_coding_snv_and_small_indel_agrees_with_bcftools():
     import sys
 
     run = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "annotate" / "hgvs_vs_bcftools.py"),
-         "--genes", "ALK", "KRAS"], capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            str(REPO / "bench" / "annotate" / "hgvs_vs_bcftools.py"),
+            "--genes",
+            "ALK",
+            "KRAS",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = [line.split("\t") for line in run.stdout.splitlines()[1:] if not line.startswith(" ")]
     assert [r[0] for r in rows] == ["ALK", "KRAS"], run.stdout
@@ -442,11 +474,21 @@ def test_every_alk_and_kras_coding_snv_and_small_indel_agrees_with_bcftools():
 
 
 CIVIC_SHIFT_GRCH37 = {  # PROVENANCE.md sections 3 and 5: GRCh38 = GRCh37 + shift, per gene
-    "ALK": -222866, "EGFR": -67693, "KRAS": -152934, "MET": 359946, "ERBB2": 1843747,
+    "ALK": -222866,
+    "EGFR": -67693,
+    "KRAS": -152934,
+    "MET": 359946,
+    "ERBB2": 1843747,
     "KIT": -866166,
 }
-CANONICAL_NP = {"ALK": "NP_004295", "EGFR": "NP_005219", "KRAS": "NP_004976",
-                "MET": "NP_000236", "ERBB2": "NP_004439", "KIT": "NP_000213"}
+CANONICAL_NP = {
+    "ALK": "NP_004295",
+    "EGFR": "NP_005219",
+    "KRAS": "NP_004976",
+    "MET": "NP_000236",
+    "ERBB2": "NP_004439",
+    "KIT": "NP_000213",
+}
 
 
 def _legacy_c(c: str) -> str:
@@ -462,8 +504,12 @@ def test_civic_variants_get_civic_nomenclature(tx, contigs):
     from resistcall.knowledge import canonical_protein
     from resistcall.reference import contig_offset
 
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "knowledge" / \
-        "extracted_civic_variants.tsv"
+    path = (
+        Path(__file__).resolve().parents[1].parent
+        / "shared"
+        / "knowledge"
+        / "extracted_civic_variants.tsv"
+    )
     if not path.exists():
         pytest.skip("../shared/knowledge not present")
     import pandas as pd
@@ -506,7 +552,7 @@ def test_civic_variants_get_civic_nomenclature(tx, contigs):
 
             def deleted(m, t=t, seq=seq):
                 span = sorted(t.contig_pos(int(x)) for x in m.groups())
-                return seq[: span[0] - 1] + seq[span[1]:]
+                return seq[: span[0] - 1] + seq[span[1] :]
 
             assert deleted(ours_m) == deleted(theirs_m), (r.gene, r.variant, a.hgvs_c, c)
             assert int(ours_m.group(1)) > int(theirs_m.group(1))

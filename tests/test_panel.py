@@ -28,8 +28,22 @@ NAMES = ("capture_targets", "amplicons", "primers", "snv_regions")
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("panel")
-    assert main(["panel", "--gtf", str(GTF), "--known-bed", str(KNOWN), "--fasta", str(FASTA),
-                 "--out-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "panel",
+                "--gtf",
+                str(GTF),
+                "--known-bed",
+                str(KNOWN),
+                "--fasta",
+                str(FASTA),
+                "--out-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -64,8 +78,10 @@ def test_capture_targets_contract(known):
     for gene in panel.PANEL_GENES + panel.CONTROL_GENES:
         assert counts.get(gene, 0) >= 3, f"{gene} has too few targets for copy number"
     with pysam.FastaFile(str(FASTA)) as fa:
-        assert not any("N" in fa.fetch(c, s, e).upper()
-                       for c, s, e in t[["chrom", "start", "end"]].itertuples(index=False))
+        assert not any(
+            "N" in fa.fetch(c, s, e).upper()
+            for c, s, e in t[["chrom", "start", "end"]].itertuples(index=False)
+        )
     # no overlaps between targets
     for _, g in t.groupby("chrom"):
         assert (g["start"].to_numpy()[1:] >= g["end"].to_numpy()[:-1]).all()
@@ -88,8 +104,12 @@ def test_fusion_regions_are_tiled():
 
 def test_amplicons_and_primers(known):
     ins = read_bed(PANEL / "demo_amplicons.bed")
-    prm = pd.read_csv(PANEL / "demo_primers.bed", sep="\t", header=None,
-                      names=["chrom", "start", "end", "name", "pool", "strand"])
+    prm = pd.read_csv(
+        PANEL / "demo_primers.bed",
+        sep="\t",
+        header=None,
+        names=["chrom", "start", "end", "name", "pool", "strand"],
+    )
     amps = panel.read_amplicons(PANEL / "demo_primers.bed", PANEL / "demo_amplicons.bed")
     assert len(amps) == len(ins) == len(prm) // 2
     ilen = amps["insert_end"] - amps["insert_start"]
@@ -109,7 +129,7 @@ def test_amplicons_and_primers(known):
         for ks, ke in k[["start", "end"]].itertuples(index=False):
             lo, hi = max(s, ks), min(e, ke)
             pos = np.arange(lo, hi)
-            hit = ((a["start"].to_numpy()[:, None] <= pos) & (a["end"].to_numpy()[:, None] > pos))
+            hit = (a["start"].to_numpy()[:, None] <= pos) & (a["end"].to_numpy()[:, None] > pos)
             miss += int((~hit.any(axis=0)).sum())
             tot += len(pos)
     assert miss / tot < 0.01
@@ -117,15 +137,27 @@ def test_amplicons_and_primers(known):
 
 def test_primer_bed_accepted_by_ampliconclip(tmp_path):
     """samtools ampliconclip reads the primer BED (6 columns, LEFT/RIGHT names)."""
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
-              "SQ": [{"SN": n, "LN": ln} for n, ln in
-                     zip(*_fai(), strict=True)]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": n, "LN": ln} for n, ln in zip(*_fai(), strict=True)],
+    }
     bam = tmp_path / "empty.bam"
     with pysam.AlignmentFile(str(bam), "wb", header=header):
         pass
     out = tmp_path / "clipped.bam"
-    res = subprocess.run(["samtools", "ampliconclip", "-b", str(PANEL / "demo_primers.bed"),
-                          "-o", str(out), str(bam)], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            "samtools",
+            "ampliconclip",
+            "-b",
+            str(PANEL / "demo_primers.bed"),
+            "-o",
+            str(out),
+            str(bam),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     assert out.exists()
 

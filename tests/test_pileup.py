@@ -109,10 +109,7 @@ def make_bam(
                 a = pysam.AlignedSegment(out.header)
                 a.query_name = f"{sample}_f{f}"
                 a.query_sequence = "".join(bases)
-                a.flag = (
-                    (99 if mate == 1 else 147)
-                    | (0x400 if dup else 0)
-                )
+                a.flag = (99 if mate == 1 else 147) | (0x400 if dup else 0)
                 a.reference_id = out.get_tid(contig)
                 a.reference_start = ent[0][0]
                 a.mapping_quality = mapq
@@ -168,8 +165,9 @@ def test_snv_counts_overlapping_mates_once(tmp_path):
 
 
 def test_no_depth_cap_beyond_pysam_default(tmp_path):
-    bam = make_bam(tmp_path / "deep.bam", "D", 9000, start=24500, end=24700, insert=190,
-                   read_len=95, seed=2)
+    bam = make_bam(
+        tmp_path / "deep.bam", "D", 9000, start=24500, end=24700, insert=190, read_len=95, seed=2
+    )
     c = _count(bam, start=24500, end=24700)
     assert c.depth.max() == 9000  # every fragment spans the middle; pysam's default caps 8000
 

@@ -43,11 +43,15 @@ def sample(tmp_path):
     bam = tmp_path / "s.bam"
     _write_bam(bam, reads_per_target=30, off_target_reads=20)
     stats = tmp_path / "s.stats.txt"
-    stats.write_text(subprocess.run(["samtools", "stats", str(bam)], capture_output=True,
-                                    text=True, check=True).stdout)
+    stats.write_text(
+        subprocess.run(
+            ["samtools", "stats", str(bam)], capture_output=True, text=True, check=True
+        ).stdout
+    )
     targets = tmp_path / "t.bed"
-    targets.write_text(f"{CONTIG}\t1000\t1100\tEGFR\n{CONTIG}\t5000\t5100\tEGFR\n"
-                       f"{CONTIG}\t9000\t9100\tEGFR\n")
+    targets.write_text(
+        f"{CONTIG}\t1000\t1100\tEGFR\n{CONTIG}\t5000\t5100\tEGFR\n{CONTIG}\t9000\t9100\tEGFR\n"
+    )
     return bam, stats, targets
 
 
@@ -67,8 +71,19 @@ def test_depth_and_on_target(sample):
 def test_cli_writes_outputs_and_rejects_wrong_reference(sample, tmp_path, capsys):
     bam, stats, targets = sample
     out, tout = tmp_path / "q.json", tmp_path / "q.tsv"
-    args = ["qc", "--bam", str(bam), "--stats", str(stats), "--targets", str(targets),
-            "--out", str(out), "--targets-out", str(tout)]
+    args = [
+        "qc",
+        "--bam",
+        str(bam),
+        "--stats",
+        str(stats),
+        "--targets",
+        str(targets),
+        "--out",
+        str(out),
+        "--targets-out",
+        str(tout),
+    ]
     assert main(args) == 0
     assert json.loads(out.read_text())["median_target_depth"] == 30.0
     assert tout.read_text().splitlines()[0].startswith("sample\tchrom\tstart\tend\tgene")

@@ -43,8 +43,17 @@ def full_args(out_dir: Path, **drop) -> list[str]:
         "--fusions": FIX / "fusions.tsv",
         "--run-metadata": FIX / "run_metadata.json",
     }
-    argv = ["report", "--line", "H3122sim", "--out", str(out_dir / "report.html"),
-            "--json", str(out_dir / "report.json"), "--run-date", RUN_DATE]
+    argv = [
+        "report",
+        "--line",
+        "H3122sim",
+        "--out",
+        str(out_dir / "report.html"),
+        "--json",
+        str(out_dir / "report.json"),
+        "--run-date",
+        RUN_DATE,
+    ]
     for key, value in opts.items():
         if key not in drop.get("without", ()):
             argv += [key, str(value)]
@@ -106,8 +115,13 @@ def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     model = run_cli(full_args(out))
     html = (out / "report.html").read_text()
-    return {"dir": out, "model": model, "html": html, "doc": parse(html),
-            "json_text": (out / "report.json").read_text()}
+    return {
+        "dir": out,
+        "model": model,
+        "html": html,
+        "doc": parse(html),
+        "json_text": (out / "report.json").read_text(),
+    }
 
 
 # ---------------------------------------------------------------------------- content
@@ -125,9 +139,11 @@ def test_json_is_valid_and_holds_the_rendered_content(rendered):
     doc = rendered["doc"]
     for sample, cells in data["drug_grid"]["cells"].items():
         for drug, cell in cells.items():
-            shown = {a["data-prediction"] for t, a, _ in doc.find(**{"data-drug": drug,
-                                                                    "data-sample": sample})
-                     if t == "td"}
+            shown = {
+                a["data-prediction"]
+                for t, a, _ in doc.find(**{"data-drug": drug, "data-sample": sample})
+                if t == "td"
+            }
             assert shown == {cell["prediction"]}, (sample, drug)
         assert f'id="summary-{sample.lower().replace("_", "-")}"' in rendered["html"]
     for v in data["variants"] + data["vus"]:
@@ -143,9 +159,14 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
     assert "EML4-ALK v1 detected (also in the parental)" in cr1
     assert "Resistance expected to all five ALK inhibitors" in cr1
     cr2 = doc.text_of(id="summary-h3122-cr2")
-    for text in ("ALK p.G1202R", "ALK p.T1151dup", "EGFR amplification", "ERBB2 gain",
-                 "Could not be estimated: KRAS",
-                 "Still expected to work: lorlatinib (with caveats)."):
+    for text in (
+        "ALK p.G1202R",
+        "ALK p.T1151dup",
+        "EGFR amplification",
+        "ERBB2 gain",
+        "Could not be estimated: KRAS",
+        "Still expected to work: lorlatinib (with caveats).",
+    ):
         assert text in cr2, text
     assert "ALK p.L1196M" not in cr2  # 0 reads in CR2: not a change there
     # an uncovered known position is said to be not assessable, in every card
@@ -153,10 +174,17 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
         assert "Not assessable" in card and "ALK G1269 (" in card
         assert "not wild type" in card and "298× needed" in card
     assert "ALK G1269 (9×); 298× needed" in cr1
-    unc = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)[
-        "uncovered_hotspots"]
-    assert unc == [{"label": "ALK G1269", "gene": "ALK", "residue": "G1269",
-                    "changes": ["p.G1269A"], "depth": 9, "depth_needed": 298}]
+    unc = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)["uncovered_hotspots"]
+    assert unc == [
+        {
+            "label": "ALK G1269",
+            "gene": "ALK",
+            "residue": "G1269",
+            "changes": ["p.G1269A"],
+            "depth": 9,
+            "depth_needed": 298,
+        }
+    ]
 
 
 def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
@@ -177,9 +205,9 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         for drug, entry in drugs.items():
             assert model_cells[sample][drug]["prediction"] == entry["prediction"]
     assert model_cells[CR2]["lorlatinib"]["prediction"] == "sensitive"
-    assert [d for d in report_model.ALK_INHIBITORS
-            if model_cells[CR2][d]["prediction"] == "resistant"] == [
-        "crizotinib", "ceritinib", "alectinib", "brigatinib"]
+    assert [
+        d for d in report_model.ALK_INHIBITORS if model_cells[CR2][d]["prediction"] == "resistant"
+    ] == ["crizotinib", "ceritinib", "alectinib", "brigatinib"]
     assert model_cells[CR1]["defactinib"]["prediction"] == "no data"
     # the evidence behind a cell is in the cell
     lorl = dict(cells["lorlatinib"])
@@ -198,16 +226,22 @@ def test_unverified_evidence_is_flagged(rendered):
     assert rendered["model"]["drug_grid"]["cells"][CR2]["lorlatinib"]["unverified"] is False
     # the brigatinib row for L1196M (recall) is marked where it is listed
     brig = rendered["html"].split('<tr data-drug="brigatinib">')[1].split("</tr>")[0]
-    assert re.search(r"ALK p\.L1196M: sensitive[^<]*<[^>]*>[^<]*</small>\s*"
-                     r"<span class=\"unverified\">|ALK p\.L1196M: sensitive · case report "
-                     r"<span class=\"unverified\">", brig)
+    assert re.search(
+        r"ALK p\.L1196M: sensitive[^<]*<[^>]*>[^<]*</small>\s*"
+        r"<span class=\"unverified\">|ALK p\.L1196M: sensitive · case report "
+        r"<span class=\"unverified\">",
+        brig,
+    )
 
 
 def _cell_html(html: str, table_id: str, sample: str, drug: str) -> str:
     """The markup of one drug cell of the grid (``drug-grid``) or evidence table."""
     table = html.split(f'id="{table_id}"')[1].split("</table>")[0]
-    cells = [c for c in table.split("<td ")[1:] if f'data-sample="{sample}"' in c.split(">")[0]
-             and f'data-drug="{drug}"' in c.split(">")[0]]
+    cells = [
+        c
+        for c in table.split("<td ")[1:]
+        if f'data-sample="{sample}"' in c.split(">")[0] and f'data-drug="{drug}"' in c.split(">")[0]
+    ]
     assert len(cells) == 1, (table_id, sample, drug)
     return cells[0].split("</td>")[0]
 
@@ -224,12 +258,14 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     assert entry["caveat"] == "not assessable (insufficient depth): KRAS p.G12C, KRAS p.G13D"
     cell = data["drug_grid"]["cells"][CR2]["lorlatinib"]
     assert cell["caveat"] == entry["caveat"]  # verbatim for LIMS
-    assert [(m["gene"], m["hgvs_p"], m["residue"], m["depth"], m["effect"])
-            for m in cell["not_assessed"]] == [("KRAS", "p.G12C", "G12", 41, "resistant"),
-                                                ("KRAS", "p.G13D", "G13", 37, "resistant")]
+    assert [
+        (m["gene"], m["hgvs_p"], m["residue"], m["depth"], m["effect"])
+        for m in cell["not_assessed"]
+    ] == [("KRAS", "p.G12C", "G12", 41, "resistant"), ("KRAS", "p.G13D", "G13", 37, "resistant")]
     assert [p["label"] for p in cell["not_assessed_positions"]] == ["KRAS G12", "KRAS G13"]
     assert [(f["kind"], f["short"]) for f in cell["caveats"]] == [
-        ("not_assessed", "2 positions not assessable")]
+        ("not_assessed", "2 positions not assessable")
+    ]
     # grid cell (first screen): a short visible flag naming the codons, linking to the evidence
     grid = _cell_html(html, "drug-grid", CR2, "lorlatinib")
     assert 'class="cell-sensitive has-caveat"' in grid
@@ -251,7 +287,8 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     card = next(c for c in data["summary"] if c["sample"] == CR2)
     assert card["caveat_drugs"] == ["lorlatinib"]
     assert [(k["drug"], k["positions"]) for k in card["caveats"]] == [
-        ("lorlatinib", ["KRAS G12", "KRAS G13"])]
+        ("lorlatinib", ["KRAS G12", "KRAS G13"])
+    ]
     cr1 = next(c for c in data["summary"] if c["sample"] == CR1)
     assert cr1["caveats"] == [] and "with caveats" not in cr1["headline"]
     assert "Caveats" not in rendered["doc"].text_of(id="summary-h3122-cr1")
@@ -262,8 +299,11 @@ def test_cells_without_caveat_show_none(rendered):
     not-assessed positions lists them in the evidence row only (they cannot make it better)."""
     hits = json.loads((FIX / "hits.json").read_text())
     data = json.loads(rendered["json_text"])
-    grid_drugs = [d["drug"] for d in data["drug_grid"]["drugs"]
-                  if d["group"] != "Other therapies and combinations"]
+    grid_drugs = [
+        d["drug"]
+        for d in data["drug_grid"]["drugs"]
+        if d["group"] != "Other therapies and combinations"
+    ]
     n_flagged = 0
     for s in hits["samples"]:
         if s["condition"] == "parental":
@@ -273,7 +313,8 @@ def test_cells_without_caveat_show_none(rendered):
             cell = data["drug_grid"]["cells"][s["sample"]][drug]
             assert cell["caveat"] == entry.get("caveat")
             assert [m["hgvs_p"] for m in cell["not_assessed"]] == [
-                m["hgvs_p"] for m in entry.get("not_assessed") or []]
+                m["hgvs_p"] for m in entry.get("not_assessed") or []
+            ]
             grid = _cell_html(rendered["html"], "drug-grid", s["sample"], drug)
             flagged = "caveat-flag" in grid or "⚠" in grid or "has-caveat" in grid
             assert flagged == bool(entry.get("caveat")), (s["sample"], drug)
@@ -292,35 +333,67 @@ def test_cells_without_caveat_show_none(rendered):
 def test_caveat_kinds_and_older_hits_without_caveat():
     """Unverified-row caveats get their own flag, joined caveats split, and a not-assessed
     change still flags a 'sensitive' cell when an older hits.json has no caveat sentence."""
+
     def entry(prediction, caveat=None, not_assessed=()):
-        return {"prediction": prediction, "verified": True, "rows": [], "caveat": caveat,
-                "not_assessed": [{"gene": "ALK", "hgvs_p": hp,
-                                  "residue": re.match(r"p\.([A-Z]\d+)", hp)[1], "depth": 20.0,
-                                  "depth_needed": 300.0, "effect": "resistant",
-                                  "verification": "db"} for hp in not_assessed]}
-    sample = {"sample": "S", "findings": [], "drugs": {
-        "crizotinib": entry("sensitive", "unverified row(s) would give 'resistant': p.D1203N; "
-                            "not assessable (insufficient depth): ALK p.G1202R, ALK p.G1202del",
-                            ["p.G1202R", "p.G1202del"]),
-        "ceritinib": entry("sensitive", None, ["p.I1171T", "p.G1202R"]),  # older hits.json
-        "alectinib": entry("resistant", None, ["p.I1171T"]),
-        "brigatinib": entry("sensitive")}}
+        return {
+            "prediction": prediction,
+            "verified": True,
+            "rows": [],
+            "caveat": caveat,
+            "not_assessed": [
+                {
+                    "gene": "ALK",
+                    "hgvs_p": hp,
+                    "residue": re.match(r"p\.([A-Z]\d+)", hp)[1],
+                    "depth": 20.0,
+                    "depth_needed": 300.0,
+                    "effect": "resistant",
+                    "verification": "db",
+                }
+                for hp in not_assessed
+            ],
+        }
+
+    sample = {
+        "sample": "S",
+        "findings": [],
+        "drugs": {
+            "crizotinib": entry(
+                "sensitive",
+                "unverified row(s) would give 'resistant': p.D1203N; "
+                "not assessable (insufficient depth): ALK p.G1202R, ALK p.G1202del",
+                ["p.G1202R", "p.G1202del"],
+            ),
+            "ceritinib": entry("sensitive", None, ["p.I1171T", "p.G1202R"]),  # older hits.json
+            "alectinib": entry("resistant", None, ["p.I1171T"]),
+            "brigatinib": entry("sensitive"),
+        },
+    }
     cells = report_model.build_drug_grid([sample])["cells"]["S"]
     assert [(f["kind"], f["short"]) for f in cells["crizotinib"]["caveats"]] == [
         ("unverified", "unverified data: resistance expected"),
-        ("not_assessed", "1 position not assessable")]
-    assert cells["crizotinib"]["not_assessed_positions"][0]["changes"] == [
-        "p.G1202R", "p.G1202del"]
+        ("not_assessed", "1 position not assessable"),
+    ]
+    assert cells["crizotinib"]["not_assessed_positions"][0]["changes"] == ["p.G1202R", "p.G1202del"]
     assert [f["text"] for f in cells["ceritinib"]["caveats"]] == [
-        "not assessable (insufficient depth): ALK p.G1202R, ALK p.I1171T"]
+        "not assessable (insufficient depth): ALK p.G1202R, ALK p.I1171T"
+    ]
     assert cells["ceritinib"]["caveat"] is None  # the JSON keeps what annotate wrote
     assert cells["alectinib"]["caveats"] == [] and cells["brigatinib"]["caveats"] == []
     assert cells["lorlatinib"]["caveats"] == [] and cells["lorlatinib"]["not_assessed"] == []
     card = report_model.build_summary(
-        [{"sample": "S", "condition": "resistant", "findings": []}], None,
-        {"cells": {"S": cells}}, None, None, None, None, None)[0]
-    assert card["headline"] == ("Still expected to work: crizotinib (with caveats), "
-                                "ceritinib (with caveats), brigatinib.")
+        [{"sample": "S", "condition": "resistant", "findings": []}],
+        None,
+        {"cells": {"S": cells}},
+        None,
+        None,
+        None,
+        None,
+        None,
+    )[0]
+    assert card["headline"] == (
+        "Still expected to work: crizotinib (with caveats), ceritinib (with caveats), brigatinib."
+    )
     assert card["caveat_drugs"] == ["crizotinib", "ceritinib"]
 
 
@@ -347,8 +420,9 @@ def test_variant_tables_known_and_vus_are_separate(rendered):
 def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
     doc = rendered["doc"]
     hot = pd.read_csv(FIX / "hotspots.tsv", sep="\t")
-    verdict_cells = [(a["data-verdict"], text) for t, a, text in doc.done
-                     if t == "td" and a.get("data-verdict")]
+    verdict_cells = [
+        (a["data-verdict"], text) for t, a, text in doc.done if t == "td" and a.get("data-verdict")
+    ]
     assert len(verdict_cells) == len(hot)
     for verdict in ("mutated", "wild type", "insufficient depth"):
         assert sum(v == verdict for v, _ in verdict_cells) == (hot["verdict"] == verdict).sum()
@@ -364,7 +438,8 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
     l1196 = next(r for r in rows if r["residue"] == "L1196")
     assert l1196["changes"] == ["p.L1196M"]
     assert l1196["cells"][CR1]["verdict"] == "mutated" and l1196["cells"][CR2]["verdict"] == (
-        "wild type")
+        "wild type"
+    )
     # a mutated cell names the variant found there (from hits.json), here also an insertion
     assert l1196["cells"][CR1]["variants"] == ["ALK p.L1196M"]
     t1151 = next(r for r in rows if r["residue"] == "T1151")
@@ -384,8 +459,14 @@ def test_figures_are_inline_svg_and_qc_is_shown(rendered):
     qc = html.split('id="qc"')[1].split("</section>")[0]
     assert "402,112" in qc and "87.4%" in qc and "3 of 61 targets below 100x" in qc
     methods = html.split('id="methods"')[1].split("</section>")[0]
-    for text in ("GRCh38", "Knowledge table", "5d41402abc4b2a76b9719d911017c592", "bwa",
-                 RUN_DATE, "matplotlib"):
+    for text in (
+        "GRCh38",
+        "Knowledge table",
+        "5d41402abc4b2a76b9719d911017c592",
+        "bwa",
+        RUN_DATE,
+        "matplotlib",
+    ):
         assert text in methods, text
     assert html.count("Research use only") >= 2
 
@@ -414,7 +495,8 @@ def test_page_has_no_external_resources(rendered):
     for banned in ("<script", "<link", "<iframe", "<img", "@import", "url(http", "url(//"):
         assert banned not in html.lower(), banned
     assert re.findall(r"url\(([^)]*)\)", html) and all(
-        u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html))
+        u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", html)
+    )
 
 
 def test_rendering_is_deterministic(rendered, tmp_path):
@@ -431,15 +513,23 @@ def test_rendering_is_deterministic(rendered, tmp_path):
 
 
 def test_stages_not_run_are_shown_as_not_run(tmp_path):
-    without = ("--vcf", "--cnv", "--cnv-targets", "--hotspots", "--fusions", "--qc",
-               "--run-metadata")
+    without = (
+        "--vcf",
+        "--cnv",
+        "--cnv-targets",
+        "--hotspots",
+        "--fusions",
+        "--qc",
+        "--run-metadata",
+    )
     model = run_cli(full_args(tmp_path, without=without))
     html = (tmp_path / "report.html").read_text()
     doc = parse(html)
     not_run = {a["data-not-run"] for t, a, _ in doc.done if a.get("data-not-run")}
     assert not_run == {"copy-number file", "fusion file", "hotspot coverage file", "QC summary"}
     assert "does not mean that nothing was found" in " ".join(html.split()).replace(
-        "<em>not</em>", "not")
+        "<em>not</em>", "not"
+    )
     card = doc.text_of(id="summary-h3122-cr1")
     assert "Copy number Not run" in card and "Hotspot coverage Not run" in card
     # the fusion is still known from the annotation, the mutations still shown
@@ -458,7 +548,11 @@ def test_stages_not_run_are_shown_as_not_run(tmp_path):
 def test_fusion_not_assessable_is_not_no_fusion(tmp_path):
     fus = pd.read_csv(FIX / "fusions.tsv", sep="\t", dtype=str, keep_default_na=False)
     fus.loc[fus["sample"] == CR2, ["gene_5p", "variant", "call", "status"]] = [
-        ".", ".", "not assessable", "ALK fusion not assessable: median 12x over ALK intron 19"]
+        ".",
+        ".",
+        "not assessable",
+        "ALK fusion not assessable: median 12x over ALK intron 19",
+    ]
     path = tmp_path / "fusions.tsv"
     fus.to_csv(path, sep="\t", index=False)
     argv = full_args(tmp_path)
@@ -520,27 +614,48 @@ def test_source_links_and_labels():
     assert report_model.source_url("PMID:22277784") == "https://pubmed.ncbi.nlm.nih.gov/22277784/"
     assert report_model.source_url("CIViC:EID441") == "https://civicdb.org/evidence/441/summary"
     assert report_model.source_url("DOI:10.1158/1078-0432.CCR-19-3906") == (
-        "https://doi.org/10.1158/1078-0432.CCR-19-3906")
+        "https://doi.org/10.1158/1078-0432.CCR-19-3906"
+    )
     assert report_model.source_url("MOAlmanac:assertion746") is None
-    cites = report_model.split_sources([{"id": "PMID:1", "url": "javascript:alert(1)"},
-                                  {"id": "PMID:1"}, "CGI:2017"])
+    cites = report_model.split_sources(
+        [{"id": "PMID:1", "url": "javascript:alert(1)"}, {"id": "PMID:1"}, "CGI:2017"]
+    )
     assert cites == [{"text": "PMID:1", "url": None}, {"text": "CGI:2017", "url": None}]
     assert report_model.finding_label({"kind": "fusion", "gene": "EML4::ALK"}) == "EML4-ALK fusion"
     label = report_model.finding_label({"kind": "cnv", "gene": "MET", "status": "amplification"})
     assert label == "MET amplification"
-    assert report_model.finding_label({"kind": "snv", "gene": "ALK", "hgvs_p": "p.?",
-                                 "hgvs_c": "c.3605+5G>A"}) == "ALK c.3605+5G>A"
+    assert (
+        report_model.finding_label(
+            {"kind": "snv", "gene": "ALK", "hgvs_p": "p.?", "hgvs_c": "c.3605+5G>A"}
+        )
+        == "ALK c.3605+5G>A"
+    )
 
 
 def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
-    sample = {"sample": "S", "findings": [{"id": "var:1", "kind": "snv", "gene": "ALK",
-                                           "hgvs_p": "p.X1Y"}],
-              "drugs": {"lorlatinib": {
-                  "prediction": "reduced sensitivity", "verified": False,
-                  "findings": ["var:1"], "sources": [],
-                  "rows": [{"finding": "var:1", "effect": "reduced_sensitivity",
-                            "evidence_level": "preclinical", "verification": "recall"}],
-                  "no_data_findings": ["var:2"], "baseline": [], "superseded": []}}}
+    sample = {
+        "sample": "S",
+        "findings": [{"id": "var:1", "kind": "snv", "gene": "ALK", "hgvs_p": "p.X1Y"}],
+        "drugs": {
+            "lorlatinib": {
+                "prediction": "reduced sensitivity",
+                "verified": False,
+                "findings": ["var:1"],
+                "sources": [],
+                "rows": [
+                    {
+                        "finding": "var:1",
+                        "effect": "reduced_sensitivity",
+                        "evidence_level": "preclinical",
+                        "verification": "recall",
+                    }
+                ],
+                "no_data_findings": ["var:2"],
+                "baseline": [],
+                "superseded": [],
+            }
+        },
+    }
     grid = report_model.build_drug_grid([sample])
     cell = grid["cells"]["S"]["lorlatinib"]
     assert cell["prediction"] == "reduced sensitivity" and cell["unverified"] is True
@@ -559,15 +674,34 @@ def test_index_links_every_line_report(rendered, tmp_path):
     hits = json.loads((FIX / "hits.json").read_text())
     hits["line"] = "H2228sim"
     (other / "hits.json").write_text(json.dumps(hits))
-    run_cli(["report", "--hits", str(other / "hits.json"), "--out", str(other / "report.html"),
-             "--json", str(other / "report.json"), "--run-date", RUN_DATE])
+    run_cli(
+        [
+            "report",
+            "--hits",
+            str(other / "hits.json"),
+            "--out",
+            str(other / "report.html"),
+            "--json",
+            str(other / "report.json"),
+            "--run-date",
+            RUN_DATE,
+        ]
+    )
     first = tmp_path / "results" / "H3122sim"
     first.mkdir()
     for name in ("report.html", "report.json"):
         shutil.copy(rendered["dir"] / name, first / name)
     index = tmp_path / "results" / "index.html"
-    entries = run_cli(["report-index", "--reports", str(other / "report.json"),
-                       str(first / "report.json"), "--out", str(index)])
+    entries = run_cli(
+        [
+            "report-index",
+            "--reports",
+            str(other / "report.json"),
+            str(first / "report.json"),
+            "--out",
+            str(index),
+        ]
+    )
     assert [e["line"] for e in entries] == ["H2228sim", "H3122sim"]
     html = index.read_text()
     hrefs = [a["href"] for t, a in parse(html).tags if t == "a"]
@@ -591,9 +725,16 @@ def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
 
 # ---------------------------------------------------------------------------- browser
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-quic"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def _chromium() -> str | None:
@@ -611,17 +752,25 @@ class Browser:
         websocket = pytest.importorskip("websocket", reason="websocket-client not installed")
         self.log = open(profile.parent / "chromium.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-             "--remote-allow-origins=*", f"--window-size={width},{height}",
-             "--hide-scrollbars", "about:blank"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                exe,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--remote-allow-origins=*",
+                f"--window-size={width},{height}",
+                "--hide-scrollbars",
+                "about:blank",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                pytest.fail("chromium did not start: see " + str(profile.parent /
-                                                                  "chromium.log"))
+                pytest.fail("chromium did not start: see " + str(profile.parent / "chromium.log"))
             time.sleep(0.1)
         port, path = port_file.read_text().split()[:2]
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=30)
@@ -630,8 +779,9 @@ class Browser:
         self.events: list[dict] = []
         targets = self.call("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget",
-                                 {"targetId": page["targetId"], "flatten": True})["sessionId"]
+        self.session = self.call(
+            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
+        )["sessionId"]
 
     def call(self, method: str, params: dict | None = None, session: bool = False) -> dict:
         self.next_id += 1
@@ -662,25 +812,32 @@ class Browser:
         """Navigate, wait for load (+ a settle time), return every URL the page requested."""
         self.call("Network.enable", session=True)
         self.call("Page.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1,
-                   "mobile": False}, session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
         self.events.clear()
         self.call("Page.navigate", {"url": url}, session=True)
         self.wait_for("Page.loadEventFired")
         time.sleep(0.5)
         self.call("Runtime.evaluate", {"expression": "1"}, session=True)  # drain late events
-        return [e["params"]["request"]["url"] for e in self.events
-                if e.get("method") == "Network.requestWillBeSent"]
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def evaluate(self, expression: str):
-        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                        session=True)
+        res = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True
+        )
         return res["result"].get("value")
 
     def screenshot(self, path: Path) -> bytes:
-        data = base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"},
-                                          session=True)["data"])
+        data = base64.b64decode(
+            self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
+        )
         path.write_bytes(data)
         return data
 
@@ -771,8 +928,7 @@ def test_report_in_headless_chromium(rendered, browser, tmp_path):
 def test_network_probe_catches_an_external_request(browser, tmp_path):
     """Negative control: the same probe must see a request the page should not make."""
     page = tmp_path / "leaky.html"
-    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png">'
-                    "</body></html>")
+    page.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png"></body></html>')
     requests = browser.open(page.as_uri())
     assert "http://127.0.0.1:9/x.png" in requests
 
@@ -791,27 +947,66 @@ def test_report_renders_from_real_annotate_output(tmp_path):
         pytest.skip("annotate fixtures not present")
     parser = argparse.ArgumentParser()
     annotate.register(parser.add_subparsers(required=True))
-    args = parser.parse_args([
-        "annotate", "--vcf", str(data / "calls.vcf"), "--reference",
-        str(ref / "panel_GRCh38.fa"), "--gtf", str(ref / "panel_GRCh38.gtf"), "--known",
-        str(known), "--cnv", str(data / "cnv.tsv"), "--fusions", str(data / "fusions.tsv"),
-        "--hotspots", str(data / "hotspots.tsv"),
-        "--line", "H3122", "--out", str(tmp_path / "hits.tsv"),
-        "--json", str(tmp_path / "hits.json")])
+    args = parser.parse_args(
+        [
+            "annotate",
+            "--vcf",
+            str(data / "calls.vcf"),
+            "--reference",
+            str(ref / "panel_GRCh38.fa"),
+            "--gtf",
+            str(ref / "panel_GRCh38.gtf"),
+            "--known",
+            str(known),
+            "--cnv",
+            str(data / "cnv.tsv"),
+            "--fusions",
+            str(data / "fusions.tsv"),
+            "--hotspots",
+            str(data / "hotspots.tsv"),
+            "--line",
+            "H3122",
+            "--out",
+            str(tmp_path / "hits.tsv"),
+            "--json",
+            str(tmp_path / "hits.json"),
+        ]
+    )
     args.func(args)
-    model = run_cli(["report", "--hits", str(tmp_path / "hits.json"), "--vcf",
-                     str(data / "calls.vcf"), "--cnv", str(data / "cnv.tsv"), "--fusions",
-                     str(data / "fusions.tsv"), "--out", str(tmp_path / "report.html"),
-                     "--json", str(tmp_path / "report.json"), "--run-date", RUN_DATE])
+    model = run_cli(
+        [
+            "report",
+            "--hits",
+            str(tmp_path / "hits.json"),
+            "--vcf",
+            str(data / "calls.vcf"),
+            "--cnv",
+            str(data / "cnv.tsv"),
+            "--fusions",
+            str(data / "fusions.tsv"),
+            "--out",
+            str(tmp_path / "report.html"),
+            "--json",
+            str(tmp_path / "report.json"),
+            "--run-date",
+            RUN_DATE,
+        ]
+    )
     hits = json.loads((tmp_path / "hits.json").read_text())
     resistant = [s for s in hits["samples"] if s["condition"] == "resistant"]
     assert model["resistant_samples"] == [s["sample"] for s in resistant]
     for s in resistant:
         for drug, entry in s["drugs"].items():
-            assert model["drug_grid"]["cells"][s["sample"]][drug]["prediction"] == (
-                entry["prediction"])
-        shown = {m["label"] for c in model["summary"] if c["sample"] == s["sample"]
-                 for m in c["mutations"] + c["shared"] + c["lost"] + c["not_counted"]}
+            assert (
+                model["drug_grid"]["cells"][s["sample"]][drug]["prediction"]
+                == (entry["prediction"])
+            )
+        shown = {
+            m["label"]
+            for c in model["summary"]
+            if c["sample"] == s["sample"]
+            for m in c["mutations"] + c["shared"] + c["lost"] + c["not_counted"]
+        }
         for f in s["findings"]:
             if f["kind"] in ("snv", "mnv", "indel", "compound"):
                 assert f"{f['gene']} {f['hgvs_p']}" in shown
@@ -825,9 +1020,11 @@ def test_report_renders_from_real_annotate_output(tmp_path):
             cell = data["drug_grid"]["cells"][s["sample"]][drug]
             assert cell["caveat"] == entry["caveat"]
             assert [(m["gene"], m["hgvs_p"]) for m in cell["not_assessed"]] == [
-                (m["gene"], m["hgvs_p"]) for m in entry["not_assessed"]]
+                (m["gene"], m["hgvs_p"]) for m in entry["not_assessed"]
+            ]
             if entry["caveat"] and report_model.drug_group(drug) != (
-                    "Other therapies and combinations"):
+                "Other therapies and combinations"
+            ):
                 caveated.append(drug)
                 grid = _cell_html(html, "drug-grid", s["sample"], drug)
                 flags = [t for _, _, t in parse(grid).find(**{"class": "caveat-flag"})]
@@ -849,8 +1046,9 @@ def test_single_sample_mode_without_parental(tmp_path):
             f["parental_counts"] = None
     path = tmp_path / "hits.json"
     path.write_text(json.dumps(hits))
-    model = run_cli(["report", "--hits", str(path), "--out", str(tmp_path / "r.html"),
-                     "--run-date", RUN_DATE])
+    model = run_cli(
+        ["report", "--hits", str(path), "--out", str(tmp_path / "r.html"), "--run-date", RUN_DATE]
+    )
     assert model["parental"] is None and model["resistant_samples"] == [CR1, CR2]
     html = (tmp_path / "r.html").read_text()
     assert "none (single-sample mode)" in html and "changes cannot be dated" in html
@@ -871,8 +1069,9 @@ def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
 
 def test_other_therapies_line_carries_the_unverified_flag(rendered):
     card = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)
-    assert card["other_options"] == [{"drug": "ALK TKI + MET inhibitor", "unverified": True,
-                                      "caveat": False}]
+    assert card["other_options"] == [
+        {"drug": "ALK TKI + MET inhibitor", "unverified": True, "caveat": False}
+    ]
     text = rendered["doc"].text_of(id="summary-h3122-cr1")
     assert "Other therapies with supporting evidence: ALK TKI + MET inhibitor unverified" in text
 
@@ -880,12 +1079,16 @@ def test_other_therapies_line_carries_the_unverified_flag(rendered):
 def test_program_versions_come_from_the_bam_headers(tmp_path):
     import pysam
 
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
-              "SQ": [{"SN": "chr2_29196228_29226309", "LN": 30082}],
-              "RG": [{"ID": "P.lane1", "SM": PAR}],
-              "PG": [{"ID": "bwa", "PN": "bwa", "VN": "0.7.17-r1188", "CL": "bwa mem"},
-                     {"ID": "samtools", "PN": "samtools", "PP": "bwa", "VN": "1.16.1"},
-                     {"ID": "samtools.1", "PN": "samtools", "PP": "samtools", "VN": "1.16.1"}]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": "chr2_29196228_29226309", "LN": 30082}],
+        "RG": [{"ID": "P.lane1", "SM": PAR}],
+        "PG": [
+            {"ID": "bwa", "PN": "bwa", "VN": "0.7.17-r1188", "CL": "bwa mem"},
+            {"ID": "samtools", "PN": "samtools", "PP": "bwa", "VN": "1.16.1"},
+            {"ID": "samtools.1", "PN": "samtools", "PP": "samtools", "VN": "1.16.1"},
+        ],
+    }
     bam = tmp_path / "P.bam"
     with pysam.AlignmentFile(str(bam), "wb", header=header):
         pass
@@ -905,29 +1108,89 @@ def test_program_versions_come_from_the_bam_headers(tmp_path):
 
 def test_changes_of_one_codon_share_one_row_and_verdict():
     """hotspots.tsv verdicts are per codon: F1174C must not read 'mutated' when F1174L is."""
-    base = {"gene": "KRAS", "chrom": "chr12_25225577_25245847", "alt_count": 0, "vaf": 0.0,
-            "positions": "19773,19774,19775", "genomic": "chr12:25245349", "depth_needed": 774}
-    rows = [{**base, "sample": CR2, "hgvs_p": hp, "residue": "G12", "depth": depth,
-             "verdict": "insufficient depth"}
-            for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657))]
-    rows.append({**base, "sample": CR2, "hgvs_p": "p.G13D", "residue": "G13", "depth": 900,
-                 "positions": "19770,19771,19772", "verdict": "wild type"})
-    alk = {"gene": "ALK", "chrom": "chr2_29196228_29226309", "positions": "24601,24602,24603",
-           "genomic": "chr2:29220829", "residue": "F1174", "depth": 944, "alt_count": 28,
-           "vaf": 0.03, "verdict": "mutated", "depth_needed": 774, "sample": CR2}
+    base = {
+        "gene": "KRAS",
+        "chrom": "chr12_25225577_25245847",
+        "alt_count": 0,
+        "vaf": 0.0,
+        "positions": "19773,19774,19775",
+        "genomic": "chr12:25245349",
+        "depth_needed": 774,
+    }
+    rows = [
+        {
+            **base,
+            "sample": CR2,
+            "hgvs_p": hp,
+            "residue": "G12",
+            "depth": depth,
+            "verdict": "insufficient depth",
+        }
+        for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657))
+    ]
+    rows.append(
+        {
+            **base,
+            "sample": CR2,
+            "hgvs_p": "p.G13D",
+            "residue": "G13",
+            "depth": 900,
+            "positions": "19770,19771,19772",
+            "verdict": "wild type",
+        }
+    )
+    alk = {
+        "gene": "ALK",
+        "chrom": "chr2_29196228_29226309",
+        "positions": "24601,24602,24603",
+        "genomic": "chr2:29220829",
+        "residue": "F1174",
+        "depth": 944,
+        "alt_count": 28,
+        "vaf": 0.03,
+        "verdict": "mutated",
+        "depth_needed": 774,
+        "sample": CR2,
+    }
     rows += [{**alk, "hgvs_p": hp} for hp in ("p.F1174C", "p.F1174L", "p.F1174V")]
-    entries = [{"sample": CR2, "condition": "resistant", "vus": [], "other": [], "findings": [
-        {"id": "v", "kind": "snv", "gene": "ALK", "chrom": alk["chrom"], "pos": 24602,
-         "ref": "G", "alt": "T", "hgvs_p": "p.F1174L"}]}]
+    entries = [
+        {
+            "sample": CR2,
+            "condition": "resistant",
+            "vus": [],
+            "other": [],
+            "findings": [
+                {
+                    "id": "v",
+                    "kind": "snv",
+                    "gene": "ALK",
+                    "chrom": alk["chrom"],
+                    "pos": 24602,
+                    "ref": "G",
+                    "alt": "T",
+                    "hgvs_p": "p.F1174L",
+                }
+            ],
+        }
+    ]
     hot = report_model.build_hotspots(pd.DataFrame(rows), [PAR, CR2], entries)
     assert [(r["gene"], r["residue"], r["changes"]) for r in hot["rows"]] == [
         ("ALK", "F1174", ["p.F1174C", "p.F1174L", "p.F1174V"]),
-        ("KRAS", "G12", ["p.G12C", "p.G12D", "p.G12V"]), ("KRAS", "G13", ["p.G13D"])]
+        ("KRAS", "G12", ["p.G12C", "p.G12D", "p.G12V"]),
+        ("KRAS", "G13", ["p.G13D"]),
+    ]
     f1174 = hot["rows"][0]["cells"][CR2]
     assert f1174["verdict"] == "mutated" and f1174["variants"] == ["ALK p.F1174L"]
-    assert hot["uncovered"][CR2] == [{
-        "label": "KRAS G12", "gene": "KRAS", "residue": "G12",
-        "changes": ["p.G12C", "p.G12D", "p.G12V"], "depth": 640, "depth_needed": 774}]
+    assert hot["uncovered"][CR2] == [
+        {
+            "label": "KRAS G12",
+            "gene": "KRAS",
+            "residue": "G12",
+            "changes": ["p.G12C", "p.G12D", "p.G12V"],
+            "depth": 640,
+            "depth_needed": 774,
+        }
+    ]
     assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]
     assert [r["uncovered"] for r in hot["rows"]] == [False, True, False]
 
@@ -935,11 +1198,29 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
 def test_console_entry_point_exit_codes(tmp_path, capsys):
     from resistcall import cli
 
-    ok = cli.main(["report", "--hits", str(FIX / "hits.json"), "--out",
-                   str(tmp_path / "r.html"), "--run-date", RUN_DATE])
+    ok = cli.main(
+        [
+            "report",
+            "--hits",
+            str(FIX / "hits.json"),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--run-date",
+            RUN_DATE,
+        ]
+    )
     assert ok == 0 and (tmp_path / "r.html").exists()
-    bad = cli.main(["report", "--line", "H2228", "--hits", str(FIX / "hits.json"), "--out",
-                    str(tmp_path / "x.html")])
+    bad = cli.main(
+        [
+            "report",
+            "--line",
+            "H2228",
+            "--hits",
+            str(FIX / "hits.json"),
+            "--out",
+            str(tmp_path / "x.html"),
+        ]
+    )
     assert bad == 2 and not (tmp_path / "x.html").exists()
     assert "line is 'H3122sim', but --line H2228 was asked" in capsys.readouterr().err
 

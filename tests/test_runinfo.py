@@ -8,8 +8,10 @@ from conftest import REPO
 def test_runinfo_records_config_and_given_date(tmp_path):
     out = tmp_path / "meta.json"
     config = REPO / "config" / "config.yaml"
-    assert main(["runinfo", "--config", str(config), "--run-date", "2026-01-02", "--out",
-                 str(out)]) == 0
+    assert (
+        main(["runinfo", "--config", str(config), "--run-date", "2026-01-02", "--out", str(out)])
+        == 0
+    )
     meta = json.loads(out.read_text())
     assert meta["run_date"] == "2026-01-02"
     assert meta["assay"] == "capture" and meta["reference_build"] == "GRCh38"
@@ -17,8 +19,12 @@ def test_runinfo_records_config_and_given_date(tmp_path):
 
 
 def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):
-    assert main(["runinfo", "--config", str(tmp_path / "nope.yaml"), "--out",
-                 str(tmp_path / "m.json")]) == 2
+    assert (
+        main(
+            ["runinfo", "--config", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "m.json")]
+        )
+        == 2
+    )
     assert "config file not found" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
@@ -26,6 +32,10 @@ def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):
 def test_later_config_files_override_earlier_ones():
     from resistcall.runinfo import merge_configs
 
-    merged = merge_configs([{"panel": {"assay": "capture", "targets": "a.bed"}, "x": 1},
-                            {"panel": {"assay": "amplicon"}}])
+    merged = merge_configs(
+        [
+            {"panel": {"assay": "capture", "targets": "a.bed"}, "x": 1},
+            {"panel": {"assay": "amplicon"}},
+        ]
+    )
     assert merged == {"panel": {"assay": "amplicon", "targets": "a.bed"}, "x": 1}

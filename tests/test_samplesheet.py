@@ -35,8 +35,10 @@ READS = SHEETS / "reads"
 BAMS = SHEETS / "bams"
 FASTA = REPO / "resources" / "reference" / "panel_GRCh38.fa"
 REF_SHOWN = "../../../resources/reference/panel_GRCh38.fa"  # as written in SHEETS/config.yaml
-NAME_RULE = ("must start with a letter or digit and contain only letters, digits, '.', '_' "
-             "or '-' (at most 64 characters)")
+NAME_RULE = (
+    "must start with a letter or digit and contain only letters, digits, '.', '_' "
+    "or '-' (at most 64 characters)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +131,7 @@ BAD = {
         f"bad/no_input/{U}, line 3: unit has no input: give fq1 and fq2 (a FASTQ pair) or bam",
     ],
     "missing_file": [
-        f"bad/missing_file/{U}, line 3, column fq2: "
-        + _missing("reads/CR1_R2_missing.fastq.gz"),
+        f"bad/missing_file/{U}, line 3, column fq2: " + _missing("reads/CR1_R2_missing.fastq.gz"),
     ],
     "empty_fastq": [
         f"bad/empty_fastq/{U}, line 3, column fq1: file is empty: reads/empty_R1.fastq.gz "
@@ -177,10 +178,8 @@ BAD = {
         "output files (found 'CR 1')",
         f"bad/bad_sample_name/{S}, line 4, column sample: sample name {NAME_RULE}; it names "
         "output files (found '../CR2')",
-        f"bad/bad_sample_name/{U}, line 3, column sample: sample name {NAME_RULE} "
-        "(found 'CR 1')",
-        f"bad/bad_sample_name/{U}, line 4, column sample: sample name {NAME_RULE} "
-        "(found '../CR2')",
+        f"bad/bad_sample_name/{U}, line 3, column sample: sample name {NAME_RULE} (found 'CR 1')",
+        f"bad/bad_sample_name/{U}, line 4, column sample: sample name {NAME_RULE} (found '../CR2')",
     ],
     "missing_column": [
         f"bad/missing_column/{S}, line 1, column condition: required column is missing "
@@ -219,7 +218,8 @@ BAD = {
         "must not be a name the workflow uses in results/ (reserved: qc, checks, units, merged, "
         "reference, index.html, run_metadata.json) (found 'qc')"
         for n in (2, 3)
-    ] + [
+    ]
+    + [
         f"bad/reserved_names/{U}, line 2, column unit: unit name {NAME_RULE}, and must not be "
         "'merged' (reserved for the merged sample BAM) (found 'merged')",
     ],
@@ -265,7 +265,8 @@ def test_good_fastq_sheet(base_config):
     assert Path(row["fq1"]).resolve() == READS / "CR1_R1.fastq.gz"
     assert row["bam"] == "" and row["kind"] == "fastq" and row["sheet_line"] == 3
     assert sheets.unit_label("CR1", "lane1") == (
-        "good/fastq/units.tsv line 3 (sample CR1, unit lane1)")
+        "good/fastq/units.tsv line 3 (sample CR1, unit lane1)"
+    )
     assert sheets.warnings == ()
 
 
@@ -293,7 +294,8 @@ def test_mixed_units_and_a_parental_only_line_warns(base_config, caplog):
     assert sheets.samples_of("H2228") == ["L2"]
     assert sheets.warnings == (
         "good/mixed_units/samples.tsv: line 'H2228' has only the parental sample 'L2': it is "
-        "aligned and QC'd but there is no resistant sample to compare it with",)
+        "aligned and QC'd but there is no resistant sample to compare it with",
+    )
     assert "only the parental sample 'L2'" in caplog.text
 
 
@@ -332,7 +334,8 @@ def test_truncated_gzip_passes_the_cheap_load_but_not_the_deep_check(base_config
     assert str(info.value) == (
         f"bad/truncated_gzip/units.tsv line 3 (sample CR1, unit lane1): {row['fq1']}: "
         "decompression failed after 262 records, the file is truncated or corrupt (the gzip "
-        "stream ends before its end-of-stream marker)")
+        "stream ends before its end-of-stream marker)"
+    )
 
 
 # --------------------------------------------------------------------------- deep check
@@ -348,18 +351,20 @@ def _deep_error(**files) -> str:
 
 def test_deep_check_good_pairs_and_bam():
     assert check_input(LABEL, READS / "P_R1.fastq.gz", READS / "P_R2.fastq.gz") == (
-        f"{LABEL}: FASTQ pair OK, 25 read pairs")
+        f"{LABEL}: FASTQ pair OK, 25 read pairs"
+    )
     assert check_input(LABEL, READS / "plain_R1.fastq", READS / "plain_R2.fastq").endswith(
-        "FASTQ pair OK, 10 read pairs")
-    assert check_input(LABEL, bam=BAMS / "P.bam", reference=FASTA).endswith(
-        "P.bam OK, 60 records")
+        "FASTQ pair OK, 10 read pairs"
+    )
+    assert check_input(LABEL, bam=BAMS / "P.bam", reference=FASTA).endswith("P.bam OK, 60 records")
 
 
 def test_deep_check_mate_file_with_a_missing_read():
     r1, r2 = READS / "short_R1.fastq.gz", READS / "short_R2.fastq.gz"
     assert _deep_error(fq1=r1, fq2=r2) == (
         f"{LABEL}: {r2}: has 24 records but its mate file {r1} has 25: R1 and R2 must hold the "
-        "same reads")
+        "same reads"
+    )
 
 
 def test_deep_check_mates_out_of_order():
@@ -367,20 +372,23 @@ def test_deep_check_mates_out_of_order():
     assert _deep_error(fq1=r1, fq2=r2) == (
         f"{LABEL}: {r2}: record 11: read name 'SWAP:1:FC0001:1:1101:1012:2084' differs from "
         f"'SWAP:1:FC0001:1:1101:1011:2077' in {r1}: mates are out of order or the files do not "
-        "belong together")
+        "belong together"
+    )
 
 
 def test_deep_check_malformed_record():
     r1, r2 = READS / "badrecord_R1.fastq.gz", READS / "badrecord_R2.fastq.gz"
     assert _deep_error(fq1=r1, fq2=r2) == (
-        f"{LABEL}: {r1}: record 10: sequence has 100 bases but quality has 95 characters")
+        f"{LABEL}: {r1}: record 10: sequence has 100 bases but quality has 95 characters"
+    )
 
 
 def test_deep_check_fastq_truncated_inside_a_record(tmp_path):
     r1 = tmp_path / "cut_R1.fastq"
     r1.write_text("".join((READS / "plain_R1.fastq").read_text().splitlines(True)[:-2]))
     assert _deep_error(fq1=r1, fq2=READS / "plain_R2.fastq") == (
-        f"{LABEL}: {r1}: file ends inside record 10 (truncated?)")
+        f"{LABEL}: {r1}: file ends inside record 10 (truncated?)"
+    )
 
 
 def test_deep_check_multi_member_gzip_and_trailing_blank_line(tmp_path):
@@ -408,28 +416,36 @@ def test_deep_check_bam_corrupt_mid_file_and_wrong_reference():
     corrupt = BAMS / "corrupt.bam"
     assert _deep_error(bam=corrupt, reference=FASTA) == (
         f"{LABEL}: {corrupt}: reading failed part-way: the BAM is truncated or corrupt "
-        "(htslib's message is in the log above)")
+        "(htslib's message is in the log above)"
+    )
     hg38 = BAMS / "hg38.bam"
     assert _deep_error(bam=hg38, reference=FASTA).startswith(
         f"{LABEL}: {hg38}: BAM was not aligned to the configured reference {FASTA}: reference "
-        "contigs absent from BAM header: chr10_43076964_43130451")
+        "contigs absent from BAM header: chr10_43076964_43130451"
+    )
     truncated = BAMS / "truncated.bam"
     assert _deep_error(bam=truncated) == (
         f"{LABEL}: {truncated}: BAM is truncated or not BGZF-compressed (the BGZF end-of-file "
-        "block is missing)")
+        "block is missing)"
+    )
 
 
 def test_deep_check_argument_combinations():
     assert _deep_error(fq1=READS / "P_R1.fastq.gz") == (
-        f"{LABEL}: give --bam, or both --fq1 and --fq2 (paired-end reads)")
-    assert _deep_error(fq1=READS / "P_R1.fastq.gz", fq2=READS / "P_R2.fastq.gz",
-                       bam=BAMS / "P.bam") == f"{LABEL}: give either --fq1/--fq2 or --bam, not both"
+        f"{LABEL}: give --bam, or both --fq1 and --fq2 (paired-end reads)"
+    )
+    assert (
+        _deep_error(fq1=READS / "P_R1.fastq.gz", fq2=READS / "P_R2.fastq.gz", bam=BAMS / "P.bam")
+        == f"{LABEL}: give either --fq1/--fq2 or --bam, not both"
+    )
     same = READS / "P_R1.fastq.gz"
     assert _deep_error(fq1=same, fq2=same) == (
-        f"{LABEL}: {same}: is the same file as fq1; fq2 must hold the mates of fq1")
+        f"{LABEL}: {same}: is the same file as fq1; fq2 must hold the mates of fq1"
+    )
     missing = READS / "nope_R1.fastq.gz"
     assert _deep_error(fq1=missing, fq2=READS / "P_R2.fastq.gz") == (
-        f"{LABEL}: {missing}: file not found")
+        f"{LABEL}: {missing}: file not found"
+    )
 
 
 # --------------------------------------------------------------------------- config
@@ -461,8 +477,9 @@ def test_config_problems_name_key_and_line(tmp_path):
     text = text.replace("  build: GRCh38\n", "  build: hg19\n")
     path = _write_config(tmp_path, text)
     lines = text.splitlines()
-    n_build, n_assay, n_threads = (lines.index(t) + 1 for t in ("  build: hg19",
-                                                                "  assay: hybrid", "threads: 4"))
+    n_build, n_assay, n_threads = (
+        lines.index(t) + 1 for t in ("  build: hg19", "  assay: hybrid", "threads: 4")
+    )
     assert _config_problems(path) == [
         f"{path}, line {n_build}, key reference.build: reference.build must be GRCh38 (the "
         "build of the known-resistance table) (found 'hg19')",
@@ -494,8 +511,12 @@ def test_amplicon_requires_primers_and_sections_are_open(tmp_path):
         f"{path}, line {n_panel}, key panel.primers: panel.primers is required when panel.assay is "
         "amplicon (a primer BED for samtools ampliconclip)",
     ]
-    path.write_text(text.replace("  targets: panel/targets.bed",
-                                 "  targets: panel/targets.bed\n  primers: panel/targets.bed"))
+    path.write_text(
+        text.replace(
+            "  targets: panel/targets.bed",
+            "  targets: panel/targets.bed\n  primers: panel/targets.bed",
+        )
+    )
     assert load_config(path)["cnv"] == {"anything_the_cnv_stage_wants": 3}
 
 
@@ -511,8 +532,9 @@ def test_config_missing_required_keys_wrong_types_and_bad_yaml(tmp_path):
     assert _config_problems(path)[0].startswith(f"{path}, line 2: not valid YAML")
     path.write_text("")
     assert _config_problems(path) == [f"{path}: config file is empty"]
-    assert _config_problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: config "
-                                                        "file not found"]
+    assert _config_problems(tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}: config file not found"
+    ]
 
 
 def test_config_files_are_checked_with_the_sheets(base_config, tmp_path):
@@ -591,10 +613,12 @@ def test_check_config_on_an_already_loaded_mapping():
     with pytest.raises(SheetError) as info:
         check_config(config, "snakemake config")
     assert [str(p) for p in info.value.problems] == [
-        "snakemake config, key panel.targets: required value is missing or empty"]
+        "snakemake config, key panel.targets: required value is missing or empty"
+    ]
 
 
 # --------------------------------------------------------------------------- CLI
+
 
 @pytest.fixture
 def main():
@@ -606,8 +630,20 @@ CLI_SHEETS = ["--config", str(SHEETS / "config.yaml"), "--base-dir", str(SHEETS)
 
 
 def test_cli_validate_ok(main, capsys):
-    assert main(["validate", *CLI_SHEETS, "--samples", "good/three_resistant/samples.tsv",
-                 "--units", "good/three_resistant/units.tsv", "--deep"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                *CLI_SHEETS,
+                "--samples",
+                "good/three_resistant/samples.tsv",
+                "--units",
+                "good/three_resistant/units.tsv",
+                "--deep",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.splitlines() == [
         "good/three_resistant/samples.tsv, good/three_resistant/units.tsv: OK: 6 samples in 2 "
@@ -618,46 +654,105 @@ def test_cli_validate_ok(main, capsys):
 
 
 def test_cli_validate_bad_sheet_exits_2_with_every_problem(main, capsys):
-    code = main(["validate", *CLI_SHEETS, "--samples", "bad/many_problems/samples.tsv",
-                 "--units", "bad/many_problems/units.tsv"])
+    code = main(
+        [
+            "validate",
+            *CLI_SHEETS,
+            "--samples",
+            "bad/many_problems/samples.tsv",
+            "--units",
+            "bad/many_problems/units.tsv",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("resistcall validate: error: 9 problems in the input; nothing was run:")
-    assert ("  - bad/many_problems/samples.tsv, line 4, column sample: duplicate sample name "
-            "'CR1' (first on line 3); sample names must be unique") in err.splitlines()
+    assert (
+        "  - bad/many_problems/samples.tsv, line 4, column sample: duplicate sample name "
+        "'CR1' (first on line 3); sample names must be unique"
+    ) in err.splitlines()
 
 
 def test_cli_validate_deep_finds_truncated_gzip(main, capsys):
-    code = main(["validate", *CLI_SHEETS, "--samples", "bad/truncated_gzip/samples.tsv",
-                 "--units", "bad/truncated_gzip/units.tsv", "--deep"])
+    code = main(
+        [
+            "validate",
+            *CLI_SHEETS,
+            "--samples",
+            "bad/truncated_gzip/samples.tsv",
+            "--units",
+            "bad/truncated_gzip/units.tsv",
+            "--deep",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "  - bad/truncated_gzip/units.tsv, line 3, column fq1/fq2: " in err
-    assert ("truncated_R1.fastq.gz: decompression failed after 262 records, the file is "
-            "truncated or corrupt") in err
+    assert (
+        "truncated_R1.fastq.gz: decompression failed after 262 records, the file is "
+        "truncated or corrupt"
+    ) in err
 
 
 def test_cli_check_input_ok_marker_and_failure(main, tmp_path, capsys):
     marker = tmp_path / "checks" / "P.lane1.ok"
-    assert main(["check-input", "--label", LABEL, "--fq1", str(READS / "P_R1.fastq.gz"),
-                 "--fq2", str(READS / "P_R2.fastq.gz"), "--ok-marker", str(marker)]) == 0
+    assert (
+        main(
+            [
+                "check-input",
+                "--label",
+                LABEL,
+                "--fq1",
+                str(READS / "P_R1.fastq.gz"),
+                "--fq2",
+                str(READS / "P_R2.fastq.gz"),
+                "--ok-marker",
+                str(marker),
+            ]
+        )
+        == 0
+    )
     assert marker.read_text() == f"{LABEL}: FASTQ pair OK, 25 read pairs\n"
     marker.unlink()
-    code = main(["check-input", "--label", LABEL, "--bam", str(BAMS / "truncated.bam"),
-                 "--reference", str(FASTA), "--ok-marker", str(marker)])
+    code = main(
+        [
+            "check-input",
+            "--label",
+            LABEL,
+            "--bam",
+            str(BAMS / "truncated.bam"),
+            "--reference",
+            str(FASTA),
+            "--ok-marker",
+            str(marker),
+        ]
+    )
     assert code == 2 and not marker.exists()
     assert capsys.readouterr().err.strip() == (
         f"resistcall check-input: error: {LABEL}: {BAMS / 'truncated.bam'}: BAM is truncated or "
-        "not BGZF-compressed (the BGZF end-of-file block is missing)")
+        "not BGZF-compressed (the BGZF end-of-file block is missing)"
+    )
 
 
 def test_cli_exit_code_in_a_real_process():
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, resistcall.cli as c; "
-         "c.COMMAND_MODULES = ('resistcall.samplesheet',); sys.exit(c.main())",
-         "check-input", "--label", LABEL,
-         "--fq1", str(READS / "short_R1.fastq.gz"), "--fq2", str(READS / "short_R2.fastq.gz")],
-        capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-c",
+            "import sys, resistcall.cli as c; "
+            "c.COMMAND_MODULES = ('resistcall.samplesheet',); sys.exit(c.main())",
+            "check-input",
+            "--label",
+            LABEL,
+            "--fq1",
+            str(READS / "short_R1.fastq.gz"),
+            "--fq2",
+            str(READS / "short_R2.fastq.gz"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("R1 and R2 must hold the same reads")
     assert LABEL in proc.stderr
@@ -671,7 +766,8 @@ def test_real_fastq_pair_and_bam_read_through(shared_dir):
     """Counts documented in ../shared/realdata/README.md: 10,030 pairs; 53,580 BAM records."""
     fusion = shared_dir / "realdata" / "SplitFusion"
     assert check_input(LABEL, fusion / "Lib001.R1.fq", fusion / "Lib001.R2.fq") == (
-        f"{LABEL}: FASTQ pair OK, 10030 read pairs")
+        f"{LABEL}: FASTQ pair OK, 10030 read pairs"
+    )
     bam = shared_dir / "realdata" / "DNAfusion" / "H3122_EML4.bam"
     assert check_input(LABEL, bam=bam).endswith("H3122_EML4.bam OK, 53580 records")
 
@@ -694,7 +790,8 @@ def test_real_whole_genome_bam_is_rejected_against_the_panel_reference(
         "455 contigs: chr1, chr10, chr11, ...); it looks aligned to a whole genome (it has "
         "chr10, chr12, chr17): turn it back into FASTQ (samtools collate -O -u in.bam | "
         "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
-        "fq1/fq2"]
+        "fq1/fq2"
+    ]
 
 
 def test_bam_with_several_samples_is_refused(tmp_path):
@@ -705,10 +802,13 @@ def test_bam_with_several_samples_is_refused(tmp_path):
     header = pysam.AlignmentFile(str(BAMS / "P.bam")).header.to_dict()
     header["RG"] = [{"ID": "a", "SM": "A"}, {"ID": "b", "SM": "B"}]
     two = tmp_path / "two_samples.bam"
-    with pysam.AlignmentFile(str(BAMS / "P.bam")) as src, \
-            pysam.AlignmentFile(str(two), "wb", header=header) as out:
+    with (
+        pysam.AlignmentFile(str(BAMS / "P.bam")) as src,
+        pysam.AlignmentFile(str(two), "wb", header=header) as out,
+    ):
         for read in src:
             out.write(pysam.AlignedSegment.from_dict(read.to_dict(), out.header))
     assert _deep_error(bam=two, reference=FASTA) == (
         f"{LABEL}: {two}: BAM holds reads of 2 samples (@RG SM: A, B); give one BAM per sample "
-        "(samtools split splits it by read group)")
+        "(samtools split splits it by read group)"
+    )

@@ -51,13 +51,12 @@ def amplicons() -> pd.DataFrame:
     return read_amplicons(PANEL / "demo_primers.bed", PANEL / "demo_amplicons.bed")
 
 
-
-
 def _align(fa: Path, r1: Path, r2: Path, out: Path) -> Path:
     cmd = ["bwa", "mem", "-t", "2", "-K", "10000000", "-v", "1", str(fa), str(r1), str(r2)]
     bwa = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    subprocess.run(["samtools", "sort", "-o", str(out), "-"], stdin=bwa.stdout, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["samtools", "sort", "-o", str(out), "-"], stdin=bwa.stdout, check=True, capture_output=True
+    )
     bwa.wait()
     pysam.index(str(out))
     return out
@@ -71,8 +70,12 @@ def _binom_ok(k: int, n: int, p: float, z: float = 4.0) -> bool:
 
 
 def test_same_seed_same_bytes_different_seed_differs(ref, targets, tmp_path):
-    kw = dict(n_fragments=3000, variants=[L1196M], fusion=S.EML4_ALK_V1.with_fraction(0.3),
-              copy_numbers={"MET": 6})
+    kw = dict(
+        n_fragments=3000,
+        variants=[L1196M],
+        fusion=S.EML4_ALK_V1.with_fraction(0.3),
+        copy_numbers={"MET": 6},
+    )
     paths = []
     for tag, seed in (("a", 7), ("b", 7), ("c", 8)):
         r1, r2 = tmp_path / f"{tag}_R1.fq.gz", tmp_path / f"{tag}_R2.fq.gz"
@@ -89,8 +92,9 @@ def test_same_seed_same_bytes_different_seed_differs(ref, targets, tmp_path):
 
 def test_fastq_records_and_no_reads_from_n(ref, targets, tmp_path):
     r1, r2 = tmp_path / "x_R1.fq.gz", tmp_path / "x_R2.fq.gz"
-    lib = S.simulate_library(ref, targets, n_fragments=4000, seed=3, out_r1=r1, out_r2=r2,
-                             read_prefix="X")
+    lib = S.simulate_library(
+        ref, targets, n_fragments=4000, seed=3, out_r1=r1, out_r2=r2, read_prefix="X"
+    )
     with gzip.open(r1, "rt") as f1, gzip.open(r2, "rt") as f2:
         l1, l2 = f1.read().splitlines(), f2.read().splitlines()
     assert len(l1) == len(l2) == 4 * 4000
@@ -112,14 +116,19 @@ def test_fastq_records_and_no_reads_from_n(ref, targets, tmp_path):
 
 
 def test_substitution_errors_match_qualities(ref, targets):
-    lib = S.simulate_library(ref, targets, n_fragments=20000, seed=11, duplicate_rate=0.0,
-                             errors=S.ErrorModel(q_start=30, q_end=22, base_sd=4.0))
+    lib = S.simulate_library(
+        ref,
+        targets,
+        n_fragments=20000,
+        seed=11,
+        duplicate_rate=0.0,
+        errors=S.ErrorModel(q_start=30, q_end=22, base_sd=4.0),
+    )
     g = ref.offsets[lib.chrom] + lib.start
     j = np.arange(100)
     valid = j[None, :] < lib.length[:, None]
     fwd = ref.seq[np.minimum(g[:, None] + j, len(ref.seq) - 1)]
-    rev = S._COMPLEMENT[ref.seq[np.maximum(g[:, None] + (lib.end - lib.start)[:, None] - 1 - j,
-                                           0)]]
+    rev = S._COMPLEMENT[ref.seq[np.maximum(g[:, None] + (lib.end - lib.start)[:, None] - 1 - j, 0)]]
     expect_r1 = np.where(lib.r1_reverse[:, None], rev, fwd)
     err = (lib.r1 != expect_r1) & valid
     q = lib.q1.astype(float)
@@ -138,8 +147,9 @@ def test_substitution_errors_match_qualities(ref, targets):
 
 def test_vaf_and_copy_number_in_fragments(ref, targets):
     variants = [L1196M, T1151DUP, G1202DEL]
-    lib = S.simulate_library(ref, targets, n_fragments=60000, seed=5, variants=variants,
-                             copy_numbers={"MET": 8})
+    lib = S.simulate_library(
+        ref, targets, n_fragments=60000, seed=5, variants=variants, copy_numbers={"MET": 8}
+    )
     base = S.simulate_library(ref, targets, n_fragments=60000, seed=6)
     u = ~lib.duplicate
     for i, v in enumerate(variants):
@@ -170,11 +180,13 @@ def test_overlapping_variants_keep_their_vafs(ref, targets):
 
 def test_fusion_fragments_carry_the_h3122_junction(ref, targets):
     fusion = S.EML4_ALK_V1.with_fraction(0.4)
-    lib = S.simulate_library(ref, targets, n_fragments=30000, seed=2, fusion=fusion,
-                             duplicate_rate=0.0)
+    lib = S.simulate_library(
+        ref, targets, n_fragments=30000, seed=2, fusion=fusion, duplicate_rate=0.0
+    )
     assert lib.fusion.sum() > 50
     reads = [S.decode(r[r < 4]) for r in lib.r1[lib.fusion]] + [
-        S.decode(r[r < 4]) for r in lib.r2[lib.fusion]]
+        S.decode(r[r < 4]) for r in lib.r2[lib.fusion]
+    ]
     rc = S.decode(S.revcomp(S.encode(JUNCTION)))
     hits = sum((JUNCTION in s) or (rc in s) for s in reads)
     assert hits > 10
@@ -191,22 +203,43 @@ def test_aligned_vafs_indels_and_split_reads(ref, targets, bwa_index, tmp_path):
     fusion = S.EML4_ALK_V1.with_fraction(0.35)
     r1, r2 = tmp_path / "s_R1.fq.gz", tmp_path / "s_R2.fq.gz"
     alk_only = targets[targets["gene"] == "ALK"]
-    S.simulate_library(ref, alk_only, n_fragments=40000, seed=4, variants=variants,
-                       fusion=fusion, duplicate_rate=0.0, out_r1=r1, out_r2=r2)
+    S.simulate_library(
+        ref,
+        alk_only,
+        n_fragments=40000,
+        seed=4,
+        variants=variants,
+        fusion=fusion,
+        duplicate_rate=0.0,
+        out_r1=r1,
+        out_r2=r2,
+    )
     bam = _align(bwa_index, r1, r2, tmp_path / "s.bam")
     with pysam.AlignmentFile(str(bam)) as aln:
+
         def counts(pos, test):
             n = k = 0
-            for col in aln.pileup(ALK, pos - 1, pos, truncate=True, min_base_quality=0,
-                                  stepper="nofilter", max_depth=10**6, ignore_orphans=False):
+            for col in aln.pileup(
+                ALK,
+                pos - 1,
+                pos,
+                truncate=True,
+                min_base_quality=0,
+                stepper="nofilter",
+                max_depth=10**6,
+                ignore_orphans=False,
+            ):
                 for r in col.pileups:
                     n += 1
                     k += bool(test(r))
             return k, n
 
         def base(alt):
-            return lambda r: (not r.is_del and not r.is_refskip
-                              and r.alignment.query_sequence[r.query_position] == alt)
+            return lambda r: (
+                not r.is_del
+                and not r.is_refskip
+                and r.alignment.query_sequence[r.query_position] == alt
+            )
 
         k, n = counts(24538, base("T"))
         assert n > 500 and _binom_ok(k, n, 0.25, 5)
@@ -216,8 +249,11 @@ def test_aligned_vafs_indels_and_split_reads(ref, targets, bwa_index, tmp_path):
         assert _binom_ok(k, n, 0.15, 5)
         k, n = counts(24519, base("T"))
         assert _binom_ok(k, n, 0.20, 5)
-        split = [r for r in aln.fetch(ALK, 27400, 27600)
-                 if r.has_tag("SA") and "chr2_42175501_42332600" in r.get_tag("SA")]
+        split = [
+            r
+            for r in aln.fetch(ALK, 27400, 27600)
+            if r.has_tag("SA") and "chr2_42175501_42332600" in r.get_tag("SA")
+        ]
         assert len(split) > 20
         ends = {r.reference_end for r in split if r.cigartuples[-1][0] in (4, 5)}
         assert 27514 in ends or 27513 in ends
@@ -227,18 +263,26 @@ def test_aligned_vafs_indels_and_split_reads(ref, targets, bwa_index, tmp_path):
 
 
 def test_amplicon_reads_start_at_primers(ref, amplicons, tmp_path):
-    lib = S.simulate_library(ref, amplicons, assay="amplicon", n_fragments=20000, seed=1,
-                             read_length=150)
+    lib = S.simulate_library(
+        ref, amplicons, assay="amplicon", n_fragments=20000, seed=1, read_length=150
+    )
     on = lib.on_target
     assert lib.duplicate.sum() == 0 and on.mean() > 0.97
     amp = amplicons.set_index(["start", "end"])
     keys = list(zip(lib.start[on], lib.end[on], strict=True))
     assert all(k in amp.index for k in keys[:2000])  # fragment == primer-to-primer amplicon
     # the forward read begins with the LEFT primer, the reverse read with the RIGHT primer (rc)
-    prm = pd.read_csv(PANEL / "demo_primers.bed", sep="\t", header=None,
-                      names=["chrom", "start", "end", "name", "pool", "strand"])
-    left = {(c, s): e - s for c, s, e, n in prm[["chrom", "start", "end", "name"]]
-            .itertuples(index=False) if n.endswith("LEFT")}
+    prm = pd.read_csv(
+        PANEL / "demo_primers.bed",
+        sep="\t",
+        header=None,
+        names=["chrom", "start", "end", "name", "pool", "strand"],
+    )
+    left = {
+        (c, s): e - s
+        for c, s, e, n in prm[["chrom", "start", "end", "name"]].itertuples(index=False)
+        if n.endswith("LEFT")
+    }
     ok = total = 0
     for i in np.flatnonzero(on)[:2000]:
         fwd = lib.r2[i] if lib.r1_reverse[i] else lib.r1[i]
@@ -258,26 +302,47 @@ def test_amplicon_reads_start_at_primers(ref, amplicons, tmp_path):
 
 def test_amplicon_variant_only_in_insert(ref, amplicons):
     v = S.Variant(ALK, 24538, "G", "T", 0.5)
-    lib = S.simulate_library(ref, amplicons, assay="amplicon", n_fragments=20000, seed=3,
-                             variants=[v], read_length=150)
+    lib = S.simulate_library(
+        ref, amplicons, assay="amplicon", n_fragments=20000, seed=3, variants=[v], read_length=150
+    )
     cov = lib.covers[:, 0]
     assert cov.sum() > 30 and _binom_ok(int(lib.carrier[:, 0].sum()), int(cov.sum()), 0.5)
     a = amplicons[(amplicons["chrom"] == ALK)]
-    inside = ((a["insert_start"] <= 24537) & (a["insert_end"] >= 24538))
+    inside = (a["insert_start"] <= 24537) & (a["insert_end"] >= 24538)
     assert set(zip(lib.start[cov], lib.end[cov], strict=True)) <= set(
-        zip(a.loc[inside, "start"], a.loc[inside, "end"], strict=True))
+        zip(a.loc[inside, "start"], a.loc[inside, "end"], strict=True)
+    )
 
 
 @pytest.mark.slow
 def test_amplicon_primers_clipped_by_samtools(ref, amplicons, bwa_index, tmp_path):
     r1, r2 = tmp_path / "a_R1.fq.gz", tmp_path / "a_R2.fq.gz"
-    S.simulate_library(ref, amplicons, assay="amplicon", n_fragments=5000, seed=2,
-                       read_length=150, out_r1=r1, out_r2=r2)
+    S.simulate_library(
+        ref,
+        amplicons,
+        assay="amplicon",
+        n_fragments=5000,
+        seed=2,
+        read_length=150,
+        out_r1=r1,
+        out_r2=r2,
+    )
     bam = _align(bwa_index, r1, r2, tmp_path / "a.bam")
     clipped = tmp_path / "clipped.bam"
-    subprocess.run(["samtools", "ampliconclip", "--both-ends", "-b",
-                    str(PANEL / "demo_primers.bed"), "-o", str(clipped), str(bam)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "samtools",
+            "ampliconclip",
+            "--both-ends",
+            "-b",
+            str(PANEL / "demo_primers.bed"),
+            "-o",
+            str(clipped),
+            str(bam),
+        ],
+        check=True,
+        capture_output=True,
+    )
     with pysam.AlignmentFile(str(clipped)) as f:
         reads = [r for r in f if not r.is_unmapped and not r.is_secondary]
     # the read's 5' end (alignment end for reverse reads) is its primer: soft-clipped
@@ -311,8 +376,7 @@ def test_target_on_n_is_rejected(ref):
 def _demo_config(tmp_path: Path, fragments: int = 4000) -> Path:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     samples = pd.read_csv(REPO / "config" / "samples.tsv", sep="\t", dtype=str)
-    units = pd.read_csv(REPO / "config" / "units.tsv", sep="\t", dtype=str,
-                        keep_default_na=False)
+    units = pd.read_csv(REPO / "config" / "units.tsv", sep="\t", dtype=str, keep_default_na=False)
     units["fq1"] = [str(tmp_path / "fq" / f"{s}_1.fq.gz") for s in units["sample"]]
     units["fq2"] = [str(tmp_path / "fq" / f"{s}_2.fq.gz") for s in units["sample"]]
     samples.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
@@ -363,15 +427,36 @@ def test_cli_writes_exactly_the_sheet_files_and_truth(tmp_path):
 
 
 def test_cli_explicit_arguments_amplicon(tmp_path):
-    rc = main(["simulate", "--reference", str(FASTA), "--targets",
-               str(PANEL / "demo_amplicons.bed"), "--primers", str(PANEL / "demo_primers.bed"),
-               "--assay", "amplicon", "--sample", "S1", "--out-dir", str(tmp_path),
-               "--fragments", "2000", "--variant", f"{ALK}:24538:G:T:0.3",
-               "--copy-number", "MET=6", "--read-length", "150"])
+    rc = main(
+        [
+            "simulate",
+            "--reference",
+            str(FASTA),
+            "--targets",
+            str(PANEL / "demo_amplicons.bed"),
+            "--primers",
+            str(PANEL / "demo_primers.bed"),
+            "--assay",
+            "amplicon",
+            "--sample",
+            "S1",
+            "--out-dir",
+            str(tmp_path),
+            "--fragments",
+            "2000",
+            "--variant",
+            f"{ALK}:24538:G:T:0.3",
+            "--copy-number",
+            "MET=6",
+            "--read-length",
+            "150",
+        ]
+    )
     assert rc == 0
     assert (tmp_path / "S1_R1.fastq.gz").exists() and (tmp_path / "truth.tsv").exists()
-    assert main(["simulate", "--reference", str(FASTA), "--targets", "x.bed",
-                 "--variant", "bad"]) == 2
+    assert (
+        main(["simulate", "--reference", str(FASTA), "--targets", "x.bed", "--variant", "bad"]) == 2
+    )
 
 
 def test_cli_demo_as_amplicon_into_other_folder(tmp_path):
@@ -379,8 +464,10 @@ def test_cli_demo_as_amplicon_into_other_folder(tmp_path):
     primer names, FASTQs moved to --out-dir under the units sheet's file names."""
     config = _demo_config(tmp_path, fragments=2000)
     out = tmp_path / "amp"
-    assert main(["simulate", "--config", str(config), "--assay", "amplicon",
-                 "--out-dir", str(out)]) == 0
+    assert (
+        main(["simulate", "--config", str(config), "--assay", "amplicon", "--out-dir", str(out)])
+        == 0
+    )
     units = pd.read_csv(tmp_path / "units.tsv", sep="\t")
     names = {Path(p).name for p in [*units["fq1"], *units["fq2"]]}
     assert names <= {p.name for p in out.iterdir()}
@@ -390,11 +477,14 @@ def test_cli_demo_as_amplicon_into_other_folder(tmp_path):
     with pysam.FastaFile(str(FASTA)) as fa:
         for c, s in zip(amps["chrom"], amps["start"], strict=True):
             left.add(fa.fetch(c, int(s), int(s) + 18).upper())
-    with gzip.open(out / "H3122_P_1.fq.gz", "rt") as f1, gzip.open(out / "H3122_P_2.fq.gz",
-                                                                      "rt") as f2:
+    with (
+        gzip.open(out / "H3122_P_1.fq.gz", "rt") as f1,
+        gzip.open(out / "H3122_P_2.fq.gz", "rt") as f2,
+    ):
         r1, r2 = f1.read().splitlines()[1::4], f2.read().splitlines()[1::4]
-    starts_with_left = sum((a[:18] in left) or (b[:18] in left) for a, b in zip(r1, r2,
-                                                                                strict=True))
+    starts_with_left = sum(
+        (a[:18] in left) or (b[:18] in left) for a, b in zip(r1, r2, strict=True)
+    )
     assert starts_with_left / len(r1) > 0.9
 
 

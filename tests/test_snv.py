@@ -45,8 +45,17 @@ def pair(tmp_path_factory):
     clean = make_bam(d / "res2.bam", "RES2", 1800, [germ], seed=12, error_rate=0.002)
     bed = d / "regions.bed"
     bed.write_text(f"{ALK}\t24350\t24850\tALK_test\n")
-    return {"dir": d, "par": par, "res": res, "res2": clean, "bed": bed,
-            "snv": snv_v, "del": del_v, "germ": germ, "lost": lost}
+    return {
+        "dir": d,
+        "par": par,
+        "res": res,
+        "res2": clean,
+        "bed": bed,
+        "snv": snv_v,
+        "del": del_v,
+        "germ": germ,
+        "lost": lost,
+    }
 
 
 def _records(path: Path) -> dict[tuple[int, str, str], object]:
@@ -56,9 +65,21 @@ def _records(path: Path) -> dict[tuple[int, str, str], object]:
 @pytest.fixture(scope="module")
 def paired_vcf(pair):
     out = pair["dir"] / "calls.vcf.gz"
-    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-               "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
-               "--out", str(out)])
+    rc = main(
+        [
+            "snv",
+            "--reference",
+            str(REF),
+            "--regions",
+            str(pair["bed"]),
+            "--parental",
+            str(pair["par"]),
+            "--resistant",
+            str(pair["res"]),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     return out
 
@@ -102,14 +123,20 @@ def test_vcf_contract(pair, paired_vcf):
 
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed")
 def test_bcftools_reads_and_norm_changes_nothing(paired_vcf, tmp_path):
-    view = subprocess.run(["bcftools", "view", "-H", str(paired_vcf)], capture_output=True,
-                          text=True, check=True)
+    view = subprocess.run(
+        ["bcftools", "view", "-H", str(paired_vcf)], capture_output=True, text=True, check=True
+    )
     out = tmp_path / "norm.vcf"
-    norm = subprocess.run(["bcftools", "norm", "-f", str(REF), "-o", str(out), str(paired_vcf)],
-                          capture_output=True, text=True, check=True)
+    norm = subprocess.run(
+        ["bcftools", "norm", "-f", str(REF), "-o", str(out), str(paired_vcf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "0/0/0/0" in norm.stderr.replace("\t", "/") or "/0/0/0" in norm.stderr
-    normed = subprocess.run(["bcftools", "view", "-H", str(out)], capture_output=True,
-                            text=True, check=True)
+    normed = subprocess.run(
+        ["bcftools", "view", "-H", str(out)], capture_output=True, text=True, check=True
+    )
     assert normed.stdout == view.stdout
 
 
@@ -127,8 +154,19 @@ def test_deletion_is_left_normalised_in_repeat():
 
 def test_single_sample_mode(pair, tmp_path):
     out = tmp_path / "single.vcf.gz"
-    main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-          "--resistant", str(pair["res"]), "--out", str(out)])
+    main(
+        [
+            "snv",
+            "--reference",
+            str(REF),
+            "--regions",
+            str(pair["bed"]),
+            "--resistant",
+            str(pair["res"]),
+            "--out",
+            str(out),
+        ]
+    )
     vcf = VCF(str(out))
     assert "##parental" not in vcf.raw_header
     recs = _records(out)
@@ -138,9 +176,22 @@ def test_single_sample_mode(pair, tmp_path):
 
 def test_several_resistant_samples(pair, tmp_path):
     out = tmp_path / "multi.vcf.gz"
-    main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-          "--parental", str(pair["par"]), "--resistant", str(pair["res2"]), str(pair["res"]),
-          "--out", str(out)])
+    main(
+        [
+            "snv",
+            "--reference",
+            str(REF),
+            "--regions",
+            str(pair["bed"]),
+            "--parental",
+            str(pair["par"]),
+            "--resistant",
+            str(pair["res2"]),
+            str(pair["res"]),
+            "--out",
+            str(out),
+        ]
+    )
     assert VCF(str(out)).samples == ["PAR", "RES2", "RES"]
     rec = _records(out)[pair["snv"][:3]]
     assert list(rec.format("STATUS")) == [".", ".", "acquired"]
@@ -155,18 +206,41 @@ def test_hotspot_verdicts(pair, tmp_path):
             "residue": ["X1", "X2", "X3"],
             "chrom": [ALK] * 3,
             # codon holding the spiked SNV; a covered clean codon; an uncovered codon
-            "positions": [[SNV_POS, SNV_POS + 1, SNV_POS + 2], [24801, 24802, 24803],
-                          "29001,29002,29003"],
+            "positions": [
+                [SNV_POS, SNV_POS + 1, SNV_POS + 2],
+                [24801, 24802, 24803],
+                "29001,29002,29003",
+            ],
         }
     )
     cfg = snv.SnvConfig(min_vaf=0.05)
     out = tmp_path / "h.vcf.gz"
     hot = tmp_path / "hot.tsv"
-    snv.run(str(REF), str(pair["bed"]), [str(pair["res"])], str(out), str(pair["par"]), cfg,
-            sites, str(hot))
+    snv.run(
+        str(REF),
+        str(pair["bed"]),
+        [str(pair["res"])],
+        str(out),
+        str(pair["par"]),
+        cfg,
+        sites,
+        str(hot),
+    )
     t = pd.read_csv(hot, sep="\t")
-    assert list(t.columns) == ["sample", "gene", "hgvs_p", "residue", "chrom", "positions",
-                               "genomic", "depth", "alt_count", "vaf", "verdict", "depth_needed"]
+    assert list(t.columns) == [
+        "sample",
+        "gene",
+        "hgvs_p",
+        "residue",
+        "chrom",
+        "positions",
+        "genomic",
+        "depth",
+        "alt_count",
+        "vaf",
+        "verdict",
+        "depth_needed",
+    ]
     v = t.set_index(["sample", "hgvs_p"])
     assert v.loc[("RES", "p.X1A"), "verdict"] == "mutated"
     assert v.loc[("RES", "p.X1A"), "alt_count"] > 5
@@ -177,8 +251,16 @@ def test_hotspot_verdicts(pair, tmp_path):
     assert 20 < need < v.loc[("PAR", "p.X1A"), "depth"]
     assert v.loc[("PAR", "p.X1A"), "genomic"] == f"chr2:{29196227 + SNV_POS}"
     # at 1% the same depth is not enough: the verdict must not claim wild type
-    snv.run(str(REF), str(pair["bed"]), [str(pair["res"])], str(out), str(pair["par"]),
-            snv.SnvConfig(min_vaf=0.005), sites, str(hot))
+    snv.run(
+        str(REF),
+        str(pair["bed"]),
+        [str(pair["res"])],
+        str(out),
+        str(pair["par"]),
+        snv.SnvConfig(min_vaf=0.005),
+        sites,
+        str(hot),
+    )
     t = pd.read_csv(hot, sep="\t").set_index(["sample", "hgvs_p"])
     assert t.loc[("PAR", "p.X2A"), "verdict"] == "insufficient depth"
 
@@ -188,11 +270,27 @@ def test_known_table_hotspots_via_cli(pair, tmp_path):
     if not known.exists():
         pytest.skip("known-resistance table not built in this checkout")
     out, hot = tmp_path / "c.vcf.gz", tmp_path / "hot.tsv"
-    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-               "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
-               "--out", str(out), "--hotspots", str(known),
-               "--gtf", str(ROOT / "resources/reference/panel_GRCh38.gtf"),
-               "--hotspots-out", str(hot)])
+    rc = main(
+        [
+            "snv",
+            "--reference",
+            str(REF),
+            "--regions",
+            str(pair["bed"]),
+            "--parental",
+            str(pair["par"]),
+            "--resistant",
+            str(pair["res"]),
+            "--out",
+            str(out),
+            "--hotspots",
+            str(known),
+            "--gtf",
+            str(ROOT / "resources/reference/panel_GRCh38.gtf"),
+            "--hotspots-out",
+            str(hot),
+        ]
+    )
     assert rc == 0
     t = pd.read_csv(hot, sep="\t")
     assert set(t["sample"]) == {"PAR", "RES"}
@@ -255,9 +353,21 @@ def test_bad_inputs(pair, tmp_path):
     shutil.copy(pair["res"], noindex)
     with pytest.raises(UserError, match="no index"):
         snv.run(str(REF), str(pair["bed"]), [str(noindex)], str(tmp_path / "x.vcf.gz"))
-    rc = main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-               "--resistant", str(pair["res"]), "--parental", str(pair["res"]),
-               "--out", str(tmp_path / "y.vcf.gz")])
+    rc = main(
+        [
+            "snv",
+            "--reference",
+            str(REF),
+            "--regions",
+            str(pair["bed"]),
+            "--resistant",
+            str(pair["res"]),
+            "--parental",
+            str(pair["res"]),
+            "--out",
+            str(tmp_path / "y.vcf.gz"),
+        ]
+    )
     assert rc == 2  # same sample twice
     assert not (tmp_path / "y.vcf.gz").exists()
 
@@ -294,15 +404,14 @@ def _realign(bam: Path, index: Path, out: Path, sample: str, keep=None) -> Path:
                 f.write(f"@{name}\n{pair[m][0]}\n+\n{pair[m][1]}\n")
     sam = subprocess.run(
         ["bwa", "mem", "-t", "2", "-R", f"@RG\\tID:{sample}\\tSM:{sample}", str(index), fq1, fq2],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     unsorted = out.with_suffix(".unsorted.sam")
     unsorted.write_bytes(sam)
     pysam.sort("-o", str(out), str(unsorted))
     pysam.index(str(out))
     return out
-
-
 
 
 @pytest.mark.slow
@@ -321,8 +430,24 @@ def test_real_h3122_halves_no_acquired_and_germline_shared(bwa_index, tmp_path):
     bed = tmp_path / "alk.bed"
     bed.write_text(f"{ALK}\t1000\t1100\n{ALK}\t24400\t24700\n{ALK}\t26100\t26400\n")
     out = tmp_path / "h.vcf.gz"
-    assert main(["snv", "--reference", str(REF), "--regions", str(bed), "--parental", str(a),
-                 "--resistant", str(b), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "snv",
+                "--reference",
+                str(REF),
+                "--regions",
+                str(bed),
+                "--parental",
+                str(a),
+                "--resistant",
+                str(b),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     recs = list(VCF(str(out)))
     # both halves of one untreated line: nothing may be called acquired or enriched
     assert not [v for v in recs if v.INFO.get("STATUS") in ("acquired", "enriched")]
@@ -345,8 +470,22 @@ def test_real_egfr_l861q_positive_control(bwa_index, tmp_path):
     out = tmp_path / "l.vcf.gz"
     # capture assay: duplicates flagged by bamsormadup upstream are lost in realignment (FASTQ
     # has no flags), so every read counts here, as VarDict's expected output (AF 0.233) does
-    assert main(["snv", "--reference", str(REF), "--regions", str(bed), "--resistant", str(bam),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "snv",
+                "--reference",
+                str(REF),
+                "--regions",
+                str(bed),
+                "--resistant",
+                str(bam),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     recs = {(v.POS + offset, v.REF, v.ALT[0]): v for v in VCF(str(out))}
     call = recs[(55191831, "T", "A")]  # hg38 (hg19 55259524) EGFR c.2582T>A p.L861Q
     assert call.FILTER is None
@@ -362,9 +501,24 @@ def test_affected_positions_of_indels():
 
 def test_output_is_deterministic(pair, paired_vcf, tmp_path):
     again = tmp_path / "again.vcf.gz"
-    assert main(["snv", "--reference", str(REF), "--regions", str(pair["bed"]),
-                 "--parental", str(pair["par"]), "--resistant", str(pair["res"]),
-                 "--out", str(again)]) == 0
+    assert (
+        main(
+            [
+                "snv",
+                "--reference",
+                str(REF),
+                "--regions",
+                str(pair["bed"]),
+                "--parental",
+                str(pair["par"]),
+                "--resistant",
+                str(pair["res"]),
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
     import gzip
 
     assert gzip.open(again).read() == gzip.open(paired_vcf).read()
@@ -380,9 +534,26 @@ def test_amplicon_assay_keeps_duplicates(tmp_path):
     out = {}
     for assay in ("capture", "amplicon"):
         out[assay] = tmp_path / f"{assay}.vcf.gz"
-        assert main(["snv", "--reference", str(REF), "--regions", str(bed), "--parental",
-                     str(par), "--resistant", str(res), "--assay", assay,
-                     "--out", str(out[assay])]) == 0
+        assert (
+            main(
+                [
+                    "snv",
+                    "--reference",
+                    str(REF),
+                    "--regions",
+                    str(bed),
+                    "--parental",
+                    str(par),
+                    "--resistant",
+                    str(res),
+                    "--assay",
+                    assay,
+                    "--out",
+                    str(out[assay]),
+                ]
+            )
+            == 0
+        )
     dp = {a: _records(p)[v[:3]].format("DP")[1, 0] for a, p in out.items()}
     assert dp["amplicon"] > 1.5 * dp["capture"]
     assert "assay=amplicon" in VCF(str(out["amplicon"])).raw_header

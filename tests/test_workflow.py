@@ -34,9 +34,11 @@ def hits(demo) -> pd.DataFrame:
 
 
 def test_every_spiked_variant_is_found_with_its_status(truth, hits):
-    expected = truth[(truth["condition"] == "resistant")
-                     & truth["kind"].isin(["snv", "insertion", "deletion"])
-                     & (truth["expected"] != "absent")]
+    expected = truth[
+        (truth["condition"] == "resistant")
+        & truth["kind"].isin(["snv", "insertion", "deletion"])
+        & (truth["expected"] != "absent")
+    ]
     assert len(expected) >= 8
     for row in expected.itertuples():
         found = hits[(hits["sample"] == row.sample) & (hits["hgvs_p"] == row.hgvs_p)]
@@ -51,8 +53,10 @@ def test_every_spiked_variant_is_found_with_its_status(truth, hits):
 
 
 def test_known_resistance_mutations_are_annotated(hits):
-    for sample, hgvs_p, drug in [("H3122_CR1", "p.L1196M", "crizotinib"),
-                                 ("H3122_CR2", "p.G1202R", "alectinib")]:
+    for sample, hgvs_p, drug in [
+        ("H3122_CR1", "p.L1196M", "crizotinib"),
+        ("H3122_CR2", "p.G1202R", "alectinib"),
+    ]:
         row = hits[(hits["sample"] == sample) & (hits["hgvs_p"] == hgvs_p)].iloc[0]
         assert row["known"] == "yes"
         assert row["gene"] == "ALK" and row["transcript"] == "ENST00000389048"
@@ -85,8 +89,16 @@ def test_fusion_found_in_every_sample(demo):
 
 def test_report_shows_findings_and_hotspot_coverage(demo):
     html = (demo / "results" / "H3122sim" / "report.html").read_text()
-    for text in ("p.L1196M", "p.G1202R", "p.T1151dup", "p.G1202del", "MET", "lorlatinib",
-                 "EML4", "Research use only"):
+    for text in (
+        "p.L1196M",
+        "p.G1202R",
+        "p.T1151dup",
+        "p.G1202del",
+        "MET",
+        "lorlatinib",
+        "EML4",
+        "Research use only",
+    ):
         assert text in html, text
     hotspots = pd.read_csv(demo / "results" / "H3122sim" / "hotspots.tsv", sep="\t")
     l1196 = hotspots[(hotspots["hgvs_p"] == "p.L1196M") & (hotspots["sample"] == "H3122_CR1")]

@@ -28,32 +28,58 @@ pytestmark = pytest.mark.slow
 ALK = "chr2_29196228_29226309"
 FA = "resources/reference/panel_GRCh38.fa"
 # ALK spikes (contig alleles; ALK is on the minus strand), as in the demo config.
-G1125 = {"gene": "ALK", "hgvs_c": "c.3375C>A", "hgvs_p": "p.G1125=", "chrom": ALK,
-         "pos": 26365, "ref": "G", "alt": "T"}
-L1196M = {"gene": "ALK", "hgvs_c": "c.3586C>A", "hgvs_p": "p.L1196M", "chrom": ALK,
-          "pos": 24538, "ref": "G", "alt": "T"}
-G1202R = {"gene": "ALK", "hgvs_c": "c.3604G>A", "hgvs_p": "p.G1202R", "chrom": ALK,
-          "pos": 24520, "ref": "C", "alt": "T"}
-I1171N = {"gene": "ALK", "hgvs_c": "c.3512T>A", "hgvs_p": "p.I1171N", "chrom": ALK,
-          "pos": 26120, "ref": "A", "alt": "T"}
+G1125 = {
+    "gene": "ALK",
+    "hgvs_c": "c.3375C>A",
+    "hgvs_p": "p.G1125=",
+    "chrom": ALK,
+    "pos": 26365,
+    "ref": "G",
+    "alt": "T",
+}
+L1196M = {
+    "gene": "ALK",
+    "hgvs_c": "c.3586C>A",
+    "hgvs_p": "p.L1196M",
+    "chrom": ALK,
+    "pos": 24538,
+    "ref": "G",
+    "alt": "T",
+}
+G1202R = {
+    "gene": "ALK",
+    "hgvs_c": "c.3604G>A",
+    "hgvs_p": "p.G1202R",
+    "chrom": ALK,
+    "pos": 24520,
+    "ref": "C",
+    "alt": "T",
+}
+I1171N = {
+    "gene": "ALK",
+    "hgvs_c": "c.3512T>A",
+    "hgvs_p": "p.I1171N",
+    "chrom": ALK,
+    "pos": 26120,
+    "ref": "A",
+    "alt": "T",
+}
 SAMPLE_COLUMNS = ["sample", "line", "condition", "drug", "notes"]
 UNIT_COLUMNS = ["sample", "unit", "fq1", "fq2", "bam"]
-
-
-
-
-
-
-
-
 
 
 def _write_tsv(path: Path, rows: list[dict], columns: list[str]) -> None:
     pd.DataFrame(rows, columns=columns, dtype=object).fillna("").to_csv(path, sep="\t", index=False)
 
 
-def _write_config(work: Path, *, panel: dict | None = None, simulate: dict | None = None,
-                  units: str = "config/units.tsv", name: str = "config.yaml") -> Path:
+def _write_config(
+    work: Path,
+    *,
+    panel: dict | None = None,
+    simulate: dict | None = None,
+    units: str = "config/units.tsv",
+    name: str = "config.yaml",
+) -> Path:
     """The shipped config with this scenario's sheets, panel and simulation."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["samples"], cfg["units"] = "config/samples.tsv", units
@@ -66,8 +92,19 @@ def _write_config(work: Path, *, panel: dict | None = None, simulate: dict | Non
 
 
 def _simulate(work: Path, config: Path, fragments: int) -> pd.DataFrame:
-    run([str(BIN / "resistcall"), "simulate", "--config", str(config.relative_to(work)),
-          "--fragments", str(fragments), "--seed", "7"], work)
+    run(
+        [
+            str(BIN / "resistcall"),
+            "simulate",
+            "--config",
+            str(config.relative_to(work)),
+            "--fragments",
+            str(fragments),
+            "--seed",
+            "7",
+        ],
+        work,
+    )
     return pd.read_csv(work / "data" / "truth.tsv", sep="\t")
 
 
@@ -82,8 +119,7 @@ def _align_elsewhere(work: Path, sample: str, fq1: str, fq2: str, mark_duplicate
     out = f"data/{sample}.bam"
     steps = [f"bwa mem -t 2 -R '{rg}' {index} {fq1} {fq2} 2>/dev/null"]
     if mark_duplicates:
-        steps += ["samtools fixmate -m -u - -", "samtools sort -u -",
-                  "samtools markdup -u - -"]
+        steps += ["samtools fixmate -m -u - -", "samtools sort -u -", "samtools markdup -u - -"]
     steps.append(f"samtools sort -o {out} -")
     run(["bash", "-o", "pipefail", "-c", " | ".join(steps) + f" && samtools index {out}"], work)
     return out
@@ -113,37 +149,71 @@ def _cnv_call(work: Path, line: str, sample: str, gene: str) -> pd.Series:
 def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One line, parental + resistant, amplicon assay: reads start with their primers."""
     work = copy_workflow(tmp_path_factory.mktemp("amplicon"))
-    _write_tsv(work / "config" / "samples.tsv", [
-        {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
-        {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant", "drug": "crizotinib"},
-    ], SAMPLE_COLUMNS)
-    _write_tsv(work / "config" / "units.tsv", [
-        {"sample": s, "unit": "run1", "fq1": f"data/{s}_R1.fastq.gz",
-         "fq2": f"data/{s}_R2.fastq.gz"} for s in ("AMP_P", "AMP_R")
-    ], UNIT_COLUMNS)
-    config = _write_config(work, panel={
-        "assay": "amplicon", "targets": "resources/panel/demo_amplicons.bed",
-        "primers": "resources/panel/demo_primers.bed",
-    }, simulate={
-        "out_dir": "data", "read_length": 100, "efficiency_spread": 0.6, "ploidy": 2,
-        "samples": {"AMP_P": {"gc_bias": [0.2, 1.0]},
-                    "AMP_R": {"copy_number": {"MET": 8}, "gc_bias": [-0.2, 1.5]}},
-        "variants": [{**G1125, "vaf": {"AMP_P": 0.5, "AMP_R": 0.5}},
-                     {**L1196M, "vaf": {"AMP_R": 0.25}},
-                     {**G1202R, "vaf": {"AMP_R": 0.35}}],
-    })
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
+            {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant", "drug": "crizotinib"},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    _write_tsv(
+        work / "config" / "units.tsv",
+        [
+            {
+                "sample": s,
+                "unit": "run1",
+                "fq1": f"data/{s}_R1.fastq.gz",
+                "fq2": f"data/{s}_R2.fastq.gz",
+            }
+            for s in ("AMP_P", "AMP_R")
+        ],
+        UNIT_COLUMNS,
+    )
+    config = _write_config(
+        work,
+        panel={
+            "assay": "amplicon",
+            "targets": "resources/panel/demo_amplicons.bed",
+            "primers": "resources/panel/demo_primers.bed",
+        },
+        simulate={
+            "out_dir": "data",
+            "read_length": 100,
+            "efficiency_spread": 0.6,
+            "ploidy": 2,
+            "samples": {
+                "AMP_P": {"gc_bias": [0.2, 1.0]},
+                "AMP_R": {"copy_number": {"MET": 8}, "gc_bias": [-0.2, 1.5]},
+            },
+            "variants": [
+                {**G1125, "vaf": {"AMP_P": 0.5, "AMP_R": 0.5}},
+                {**L1196M, "vaf": {"AMP_R": 0.25}},
+                {**G1202R, "vaf": {"AMP_R": 0.35}},
+            ],
+        },
+    )
     _simulate(work, config, fragments=30_000)
     # The parental arrives as a BAM another pipeline already duplicate-marked (most reads of
     # an amplicon share both ends, so nearly all would be flagged): the marks must not survive.
-    bam = _align_elsewhere(work, "AMP_P", "data/AMP_P_R1.fastq.gz", "data/AMP_P_R2.fastq.gz",
-                           mark_duplicates=True)
+    bam = _align_elsewhere(
+        work, "AMP_P", "data/AMP_P_R1.fastq.gz", "data/AMP_P_R2.fastq.gz", mark_duplicates=True
+    )
     flagged = int(run(["samtools", "view", "-c", "-f", "1024", bam], work).stdout)
     assert flagged > 10_000
-    _write_tsv(work / "config" / "units.tsv", [
-        {"sample": "AMP_P", "unit": "run1", "bam": bam},
-        {"sample": "AMP_R", "unit": "run1", "fq1": "data/AMP_R_R1.fastq.gz",
-         "fq2": "data/AMP_R_R2.fastq.gz"},
-    ], UNIT_COLUMNS)
+    _write_tsv(
+        work / "config" / "units.tsv",
+        [
+            {"sample": "AMP_P", "unit": "run1", "bam": bam},
+            {
+                "sample": "AMP_R",
+                "unit": "run1",
+                "fq1": "data/AMP_R_R1.fastq.gz",
+                "fq2": "data/AMP_R_R2.fastq.gz",
+            },
+        ],
+        UNIT_COLUMNS,
+    )
     return work, snakemake(work)
 
 
@@ -179,8 +249,7 @@ def test_amplicon_primer_bases_are_soft_clipped(amplicon):
                 if blocks[0][0] < 24473 or blocks[-1][1] > 24613:
                     on_primer += 1
                 ops = read.cigartuples
-                if (ops[0][0] == 4 and ops[0][1] >= 18) or (ops[-1][0] == 4
-                                                              and ops[-1][1] >= 18):
+                if (ops[0][0] == 4 and ops[0][1] >= 18) or (ops[-1][0] == 4 and ops[-1][1] >= 18):
                     clipped += 1
         assert total > 100, sample
         assert on_primer <= 0.01 * total, (sample, on_primer, total)
@@ -192,8 +261,11 @@ def test_amplicon_spikes_and_met_gain_are_reported(amplicon):
     hits = _hits(work, "AMPLINE")
     _assert_hit(hits, "AMP_R", "p.L1196M")
     _assert_hit(hits, "AMP_R", "p.G1202R")
-    assert hits[(hits["sample"] == "AMP_R") & (hits["hgvs_p"] == "p.G1125=")]["status"].isin(
-        ["shared"]).all()
+    assert (
+        hits[(hits["sample"] == "AMP_R") & (hits["hgvs_p"] == "p.G1125=")]["status"]
+        .isin(["shared"])
+        .all()
+    )
     met = _cnv_call(work, "AMPLINE", "AMP_R", "MET")
     assert met["call"] in ("gain", "amplification"), met.to_dict()
     assert met["copy_number"] == pytest.approx(8, rel=0.3)
@@ -211,27 +283,50 @@ def cohort(tmp_path_factory) -> Path:
     resistant R1 sequenced on two lanes, resistant R2; listed resistant-first. LINEB: parental
     and one resistant given as a BAM."""
     work = copy_workflow(tmp_path_factory.mktemp("cohort"))
-    _write_tsv(work / "config" / "samples.tsv", [
-        {"sample": "LA_R1", "line": "LINEA", "condition": "resistant", "drug": "crizotinib"},
-        {"sample": "LA_P", "line": "LINEA", "condition": "parental"},
-        {"sample": "LA_R2", "line": "LINEA", "condition": "resistant", "drug": "alectinib"},
-        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
-        {"sample": "LB_R", "line": "LINEB", "condition": "resistant", "drug": "lorlatinib"},
-    ], SAMPLE_COLUMNS)
-    fq_units = [("LA_P", "L001"), ("LA_R1", "L001"), ("LA_R1", "L002"), ("LA_R2", "L001"),
-                ("LB_P", "L001"), ("LB_R", "L001")]
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "LA_R1", "line": "LINEA", "condition": "resistant", "drug": "crizotinib"},
+            {"sample": "LA_P", "line": "LINEA", "condition": "parental"},
+            {"sample": "LA_R2", "line": "LINEA", "condition": "resistant", "drug": "alectinib"},
+            {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+            {"sample": "LB_R", "line": "LINEB", "condition": "resistant", "drug": "lorlatinib"},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    fq_units = [
+        ("LA_P", "L001"),
+        ("LA_R1", "L001"),
+        ("LA_R1", "L002"),
+        ("LA_R2", "L001"),
+        ("LB_P", "L001"),
+        ("LB_R", "L001"),
+    ]
 
     def fq(sample, unit, mate):
         return f"data/{sample}_{unit}_R{mate}.fastq.gz"
 
-    _write_tsv(work / "config" / "sim_units.tsv", [
-        {"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)} for s, u in fq_units
-    ], UNIT_COLUMNS)
+    _write_tsv(
+        work / "config" / "sim_units.tsv",
+        [{"sample": s, "unit": u, "fq1": fq(s, u, 1), "fq2": fq(s, u, 2)} for s, u in fq_units],
+        UNIT_COLUMNS,
+    )
     simulate = {
-        "out_dir": "data", "read_length": 100, "fragment_mean": 190, "fragment_sd": 60,
-        "duplicate_rate": 0.05, "off_target": 0.08, "efficiency_spread": 0.25, "ploidy": 2,
-        "samples": {"LA_P": {}, "LA_R1": {"copy_number": {"MET": 8}}, "LA_R2": {},
-                    "LB_P": {}, "LB_R": {"copy_number": {"EGFR": 6}}},
+        "out_dir": "data",
+        "read_length": 100,
+        "fragment_mean": 190,
+        "fragment_sd": 60,
+        "duplicate_rate": 0.05,
+        "off_target": 0.08,
+        "efficiency_spread": 0.25,
+        "ploidy": 2,
+        "samples": {
+            "LA_P": {},
+            "LA_R1": {"copy_number": {"MET": 8}},
+            "LA_R2": {},
+            "LB_P": {},
+            "LB_R": {"copy_number": {"EGFR": 6}},
+        },
         "variants": [
             {**G1125, "vaf": {s: 0.5 for s in ("LA_P", "LA_R1", "LA_R2")}},
             {**L1196M, "vaf": {"LA_R1": 0.3}},
@@ -239,12 +334,15 @@ def cohort(tmp_path_factory) -> Path:
             {**I1171N, "vaf": {"LB_R": 0.3}},
         ],
     }
-    sim_config = _write_config(work, simulate=simulate, units="config/sim_units.tsv",
-                               name="simulate.yaml")
+    sim_config = _write_config(
+        work, simulate=simulate, units="config/sim_units.tsv", name="simulate.yaml"
+    )
     _simulate(work, sim_config, fragments=40_000)
     # LA_P and LB_R arrive as BAMs aligned elsewhere: different read-group ID and SM.
-    bams = {s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False)
-            for s in ("LA_P", "LB_R")}
+    bams = {
+        s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False)
+        for s in ("LA_P", "LB_R")
+    }
     units = []
     for s, u in fq_units:
         if s in bams:
@@ -338,14 +436,27 @@ def failing(cohort, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
     bad.write_bytes(data[: len(data) // 2])
     with gzip.open(bad, "rt") as handle:
         assert handle.readline().startswith("@LB_R")
-    _write_tsv(work / "config" / "samples.tsv", [
-        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
-        {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
-    ], SAMPLE_COLUMNS)
-    _write_tsv(work / "config" / "units.tsv", [
-        {"sample": s, "unit": "L001", "fq1": f"data/{s}_L001_R1.fastq.gz",
-         "fq2": f"data/{s}_L001_R2.fastq.gz"} for s in ("LB_P", "LB_R")
-    ], UNIT_COLUMNS)
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+            {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    _write_tsv(
+        work / "config" / "units.tsv",
+        [
+            {
+                "sample": s,
+                "unit": "L001",
+                "fq1": f"data/{s}_L001_R1.fastq.gz",
+                "fq2": f"data/{s}_L001_R2.fastq.gz",
+            }
+            for s in ("LB_P", "LB_R")
+        ],
+        UNIT_COLUMNS,
+    )
     _write_config(work)
     return work, snakemake(work, check=False)
 
@@ -355,8 +466,10 @@ def test_failing_job_is_reported_with_sheet_line_and_file(failing):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     # one message names the sheet, its line, the sample/unit, the file and what is wrong
-    message = ("config/units.tsv line 3 (sample LB_R, unit L001): data/LB_R_L001_R2.fastq.gz: "
-               "decompression failed after ")
+    message = (
+        "config/units.tsv line 3 (sample LB_R, unit L001): data/LB_R_L001_R2.fastq.gz: "
+        "decompression failed after "
+    )
     assert message in out, out[-4000:]
     assert "truncated" in out.split(message, 1)[1].splitlines()[0]
     assert "Error in rule check_input" in out
@@ -386,27 +499,43 @@ def test_fixed_input_reruns_only_what_depends_on_it(failing, cohort):
     assert "bwa_index" not in jobs, proc.stdout
 
 
-
 def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
     """results/<line>/ shares results/ with the workflow's folders: a line called 'merged'
     would turn the pre-markdup BAM into its final BAM. The sheet is refused, naming the row."""
     work = copy_workflow(tmp_path / "reserved")
-    _write_tsv(work / "config" / "samples.tsv", [
-        {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
-        {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
-        {"sample": "M_P", "line": "merged", "condition": "parental"},
-        {"sample": "M_R", "line": "merged", "condition": "resistant"},
-    ], SAMPLE_COLUMNS)
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
+            {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
+            {"sample": "M_P", "line": "merged", "condition": "parental"},
+            {"sample": "M_R", "line": "merged", "condition": "resistant"},
+        ],
+        SAMPLE_COLUMNS,
+    )
     data = cohort / "data"
-    _write_tsv(work / "config" / "units.tsv", [
-        {"sample": s, "unit": "L001", "fq1": str(data / f"{f}_R1.fastq.gz"),
-         "fq2": str(data / f"{f}_R2.fastq.gz")}
-        for s, f in (("LB_P", "LB_P_L001"), ("LB_R", "LB_R_L001"), ("M_P", "LA_R2_L001"),
-                     ("M_R", "LA_R1_L002"))
-    ], UNIT_COLUMNS)
+    _write_tsv(
+        work / "config" / "units.tsv",
+        [
+            {
+                "sample": s,
+                "unit": "L001",
+                "fq1": str(data / f"{f}_R1.fastq.gz"),
+                "fq2": str(data / f"{f}_R2.fastq.gz"),
+            }
+            for s, f in (
+                ("LB_P", "LB_P_L001"),
+                ("LB_R", "LB_R_L001"),
+                ("M_P", "LA_R2_L001"),
+                ("M_R", "LA_R1_L002"),
+            )
+        ],
+        UNIT_COLUMNS,
+    )
     _write_config(work)
     proc = run([str(BIN / "snakemake"), "-n"], work, check=False)
     assert proc.returncode != 0
     assert "config/samples.tsv, line 4, column line: line must start with a letter or digit" in (
-        proc.stdout + proc.stderr), proc.stderr[-3000:]
+        proc.stdout + proc.stderr
+    ), proc.stderr[-3000:]
     assert not (work / "results").exists()

@@ -63,8 +63,7 @@ def pep_of(tx, seq):
 def residue_map(tx):
     """bcftools numbers residues along the concatenated modelled CDS from its first complete
     codon; map that number to ours (models that skip exons, e.g. MET and KIT, have c. gaps)."""
-    cs = [c for c in range(tx.c_first, tx.c_last + 1)
-          if tx.coding_positions[c - tx.c_first] != 0]
+    cs = [c for c in range(tx.c_first, tx.c_last + 1) if tx.coding_positions[c - tx.c_first] != 0]
     start = (3 - (tx.c_first - 1) % 3) % 3
 
     def b2o(k: int) -> int:
@@ -86,8 +85,9 @@ def agree(ours: str, bcsq: list[str], pep: dict, b2o) -> bool | None:
         return ours.endswith("=") and int(re.search(r"\d+", ours).group()) == b_first
     b_ref, b_alt = m.group(2), m.group(4)
     if "fs" in ours or "ext" in ours:
-        j = next((i for i in range(len(b_alt)) if i >= len(b_ref) or b_ref[i] != b_alt[i]),
-                 len(b_alt))
+        j = next(
+            (i for i in range(len(b_alt)) if i >= len(b_ref) or b_ref[i] != b_alt[i]), len(b_alt)
+        )
         first = int(re.search(r"\d+", ours).group())
         ok = first == b2o(b_num + j)
         tail = re.search(r"(?:fs|ext)\*(\d+|\?)$", ours)
@@ -100,7 +100,7 @@ def agree(ours: str, bcsq: list[str], pep: dict, b2o) -> bool | None:
 
     def edit(first, n_del, ins):
         i = first - start
-        return ref_win[:i] + ins + ref_win[i + n_del:]
+        return ref_win[:i] + ins + ref_win[i + n_del :]
 
     theirs = edit(b_first, len(b_ref), b_alt)
     mo = re.fullmatch(r"p\.([A-Z*])(\d+)(?:_([A-Z*])(\d+))?(.*)", ours)
@@ -130,31 +130,56 @@ def main() -> None:
         gff = Path(tmp) / "panel.gff3"
         _gtf_to_gff3(GTF, gff)
         header = ["##fileformat=VCFv4.2"] + [
-            f"##contig=<ID={n},length={ln}>" for n, ln in zip(fa.references, fa.lengths,
-                                                               strict=True)]
+            f"##contig=<ID={n},length={ln}>"
+            for n, ln in zip(fa.references, fa.lengths, strict=True)
+        ]
         header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
         for gene in args.genes:
             tx = ts.by_gene[gene]
             seq = contigs.seq(tx.chrom)
             vs = variants_for(tx, seq, args.indel_step)
             vcf = Path(tmp) / f"{gene}.vcf"
-            vcf.write_text("\n".join(header + [f"{c}\t{p}\tv{i}\t{r}\t{a}\t.\t.\t."
-                                               for i, (c, p, r, a) in enumerate(vs)]) + "\n")
+            vcf.write_text(
+                "\n".join(
+                    header
+                    + [f"{c}\t{p}\tv{i}\t{r}\t{a}\t.\t.\t." for i, (c, p, r, a) in enumerate(vs)]
+                )
+                + "\n"
+            )
             t0 = time.perf_counter()
-            norm = subprocess.run(["bcftools", "norm", "-f", str(FASTA), str(vcf)],
-                                  capture_output=True, text=True, check=True).stdout
+            norm = subprocess.run(
+                ["bcftools", "norm", "-f", str(FASTA), str(vcf)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             (Path(tmp) / "n.vcf").write_text(norm)
-            out = subprocess.run(["bcftools", "csq", "-l", "--force", "-f", str(FASTA), "-g",
-                                  str(gff), str(Path(tmp) / "n.vcf")],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    "bcftools",
+                    "csq",
+                    "-l",
+                    "--force",
+                    "-f",
+                    str(FASTA),
+                    "-g",
+                    str(gff),
+                    str(Path(tmp) / "n.vcf"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             t_bcf = time.perf_counter() - t0
             recs = {}
             for line in out.splitlines():
                 if not line.startswith("#"):
                     f = line.split("\t")
                     m = re.search(r"BCSQ=([^;\t]+)", f[7])
-                    recs[f[2]] = ((f[0], int(f[1]), f[3], f[4]),
-                                  (m.group(1) if m else "").split(",")[0].split("|"))
+                    recs[f[2]] = (
+                        (f[0], int(f[1]), f[3], f[4]),
+                        (m.group(1) if m else "").split(",")[0].split("|"),
+                    )
             pep = pep_of(tx, seq)
             b2o = residue_map(tx)
             t0 = time.perf_counter()
@@ -170,8 +195,9 @@ def main() -> None:
                 ok += bool(res)
                 if not res:
                     bad.append((key, anns[vid].hgvs_c, anns[vid].hgvs_p, bcsq[5]))
-            print(f"{gene}\t{len(vs)}\t{compared}\t{ok}\t{compared - ok}\t{t_ours:.2f}\t"
-                  f"{t_bcf:.2f}")
+            print(
+                f"{gene}\t{len(vs)}\t{compared}\t{ok}\t{compared - ok}\t{t_ours:.2f}\t{t_bcf:.2f}"
+            )
             for b in bad[:10]:
                 print("  disagree:", *b, sep="\t")
 

@@ -47,8 +47,8 @@ class Sample:
 @dataclass
 class BenchSet:
     name: str
-    assay: str            # capture | amplicon
-    panel: str            # capture | capture_egfr30 | amplicon
+    assay: str  # capture | amplicon
+    panel: str  # capture | capture_egfr30 | amplicon
     parental: Sample
     resistant: list[Sample] = field(default_factory=list)
     null: bool = False
@@ -62,29 +62,59 @@ def gc_draws(seed: int, n: int) -> list[tuple[float, float]]:
 
 def bench_sets() -> list[BenchSet]:
     sets = [
-        BenchSet("capture_multi", "capture", "capture", Sample("cap_P", {}, (1.5, 8.0), 150_000), [
-            Sample("cap_R1", {"EGFR": 12, "MET": 5, "KIT": 1, "ALK": 3, "ERBB2": 20},
-                   (-2.5, 15.0), 150_000),
-            Sample("cap_R2", {"MET": 15, "KRAS": 4, "EGFR": 3, "RET": 1}, (2.5, 0.0), 150_000),
-        ]),
-        BenchSet("amplicon_multi", "amplicon", "amplicon",
-                 Sample("amp_P", {}, (-1.0, 5.0), 120_000), [
-            Sample("amp_R1", {"MET": 20, "ERBB2": 6, "KIT": 1, "EGFR": 3}, (2.0, 18.0), 120_000),
-            Sample("amp_R2", {"ALK": 10, "KRAS": 8, "MET": 4, "EWSR1": 1}, (-3.0, 2.0), 120_000),
-        ]),
-        BenchSet("capture_egfr30", "capture", "capture_egfr30",
-                 Sample("e30_P", {}, (0.0, 10.0), 150_000), [
-            Sample("e30_R1", {"EGFR": 20, "MET": 6}, (3.0, 12.0), 150_000),
-            Sample("e30_R2", {"EGFR": 8, "ERBB2": 1, "ALK": 14}, (-2.0, 20.0), 150_000),
-        ]),
+        BenchSet(
+            "capture_multi",
+            "capture",
+            "capture",
+            Sample("cap_P", {}, (1.5, 8.0), 150_000),
+            [
+                Sample(
+                    "cap_R1",
+                    {"EGFR": 12, "MET": 5, "KIT": 1, "ALK": 3, "ERBB2": 20},
+                    (-2.5, 15.0),
+                    150_000,
+                ),
+                Sample("cap_R2", {"MET": 15, "KRAS": 4, "EGFR": 3, "RET": 1}, (2.5, 0.0), 150_000),
+            ],
+        ),
+        BenchSet(
+            "amplicon_multi",
+            "amplicon",
+            "amplicon",
+            Sample("amp_P", {}, (-1.0, 5.0), 120_000),
+            [
+                Sample(
+                    "amp_R1", {"MET": 20, "ERBB2": 6, "KIT": 1, "EGFR": 3}, (2.0, 18.0), 120_000
+                ),
+                Sample(
+                    "amp_R2", {"ALK": 10, "KRAS": 8, "MET": 4, "EWSR1": 1}, (-3.0, 2.0), 120_000
+                ),
+            ],
+        ),
+        BenchSet(
+            "capture_egfr30",
+            "capture",
+            "capture_egfr30",
+            Sample("e30_P", {}, (0.0, 10.0), 150_000),
+            [
+                Sample("e30_R1", {"EGFR": 20, "MET": 6}, (3.0, 12.0), 150_000),
+                Sample("e30_R2", {"EGFR": 8, "ERBB2": 1, "ALK": 14}, (-2.0, 20.0), 150_000),
+            ],
+        ),
     ]
     for assay in ("capture", "amplicon"):
         draws = gc_draws(7 if assay == "capture" else 8, 11)
         prefix = "capnull" if assay == "capture" else "ampnull"
-        sets.append(BenchSet(
-            f"{assay}_null", assay, assay, Sample(f"{prefix}_P", {}, draws[0], 120_000),
-            [Sample(f"{prefix}_R{i}", {}, draws[i], 120_000) for i in range(1, 11)], null=True,
-        ))
+        sets.append(
+            BenchSet(
+                f"{assay}_null",
+                assay,
+                assay,
+                Sample(f"{prefix}_P", {}, draws[0], 120_000),
+                [Sample(f"{prefix}_R{i}", {}, draws[i], 120_000) for i in range(1, 11)],
+                null=True,
+            )
+        )
     return sets
 
 
@@ -95,8 +125,9 @@ def capture_targets() -> pd.DataFrame:
     bed = PANEL_DIR / "demo_capture_targets.bed"
     if bed.exists():
         return load_targets(bed)
-    t = panel.design_capture_targets(REF_DIR / "panel_GRCh38.gtf",
-                                     REF_DIR / "panel_GRCh38.known_sequence.bed")
+    t = panel.design_capture_targets(
+        REF_DIR / "panel_GRCh38.gtf", REF_DIR / "panel_GRCh38.known_sequence.bed"
+    )
     return t.reset_index(drop=True)
 
 
@@ -113,9 +144,11 @@ def amplicons(out: Path) -> tuple[pd.DataFrame, Path]:
     """Amplicon table for the simulator and the insert BED (targets of both CNV tools)."""
     ins_bed, prm_bed = PANEL_DIR / "demo_amplicons.bed", PANEL_DIR / "demo_primers.bed"
     if not (ins_bed.exists() and prm_bed.exists()):
-        ins, prm = panel.design_amplicons(REF_DIR / "panel_GRCh38.gtf",
-                                          REF_DIR / "panel_GRCh38.known_sequence.bed",
-                                          REF_DIR / "panel_GRCh38.fa")
+        ins, prm = panel.design_amplicons(
+            REF_DIR / "panel_GRCh38.gtf",
+            REF_DIR / "panel_GRCh38.known_sequence.bed",
+            REF_DIR / "panel_GRCh38.fa",
+        )
         ins_bed, prm_bed = out / "amplicon_inserts.bed", out / "amplicon_primers.bed"
         ins.to_csv(ins_bed, sep="\t", header=False, index=False)
         prm.to_csv(prm_bed, sep="\t", header=False, index=False)
@@ -129,24 +162,34 @@ def run(cmd: str) -> None:
     subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True)
 
 
-def make_bam(s: Sample, assay: str, sim_targets: pd.DataFrame, ref, fasta: Path,
-             out: Path, threads: int) -> Path:
+def make_bam(
+    s: Sample, assay: str, sim_targets: pd.DataFrame, ref, fasta: Path, out: Path, threads: int
+) -> Path:
     bam = out / f"{s.name}.bam"
     if bam.exists() and Path(f"{bam}.bai").exists():
         return bam
     r1, r2 = out / f"{s.name}_R1.fq.gz", out / f"{s.name}_R2.fq.gz"
     simulate.simulate_library(
-        ref, sim_targets, assay=assay, n_fragments=s.n_fragments, copy_numbers=s.cn,
-        gc_bias=simulate.GCBias(*s.gc), efficiency_seed=11 if assay == "capture" else 12,
-        seed=simulate.sample_seed(20261122, s.name), read_prefix=s.name,
-        out_r1=r1, out_r2=r2,
+        ref,
+        sim_targets,
+        assay=assay,
+        n_fragments=s.n_fragments,
+        copy_numbers=s.cn,
+        gc_bias=simulate.GCBias(*s.gc),
+        efficiency_seed=11 if assay == "capture" else 12,
+        seed=simulate.sample_seed(20261122, s.name),
+        read_prefix=s.name,
+        out_r1=r1,
+        out_r2=r2,
     )
     rg = f"@RG\\tID:{s.name}\\tSM:{s.name}\\tPL:ILLUMINA"
     align = f"bwa mem -v 1 -t {threads} -R '{rg}' {fasta} {r1} {r2} 2>/dev/null"
     tmp = out / f"{s.name}.tmp"
     if assay == "capture":
-        run(f"{align} | samtools fixmate -m -u - - | samtools sort -u -T {tmp} - "
-            f"| samtools markdup -@ {threads} - {bam} 2>/dev/null")
+        run(
+            f"{align} | samtools fixmate -m -u - - | samtools sort -u -T {tmp} - "
+            f"| samtools markdup -@ {threads} - {bam} 2>/dev/null"
+        )
     else:
         run(f"{align} | samtools sort -@ {threads} -T {tmp} -o {bam} -")
     run(f"samtools index {bam}")
@@ -158,22 +201,36 @@ def make_bam(s: Sample, assay: str, sim_targets: pd.DataFrame, ref, fasta: Path,
 # ------------------------------------------------------------------------------- tools
 
 
-def cnv_argv(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path,
-             out: Path) -> list[str]:
+def cnv_argv(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out: Path) -> list[str]:
     res = out / "resistcall"
     res.mkdir(exist_ok=True)
-    return ["cnv", "--targets", str(bed), "--reference", str(fasta), "--assay", bs.assay,
-            "--parental", str(bams[bs.parental.name]),
-            "--resistant", *[str(bams[s.name]) for s in bs.resistant],
-            "--out", str(res / f"{bs.name}.tsv"),
-            "--targets-out", str(res / f"{bs.name}.targets.tsv")]
+    return [
+        "cnv",
+        "--targets",
+        str(bed),
+        "--reference",
+        str(fasta),
+        "--assay",
+        bs.assay,
+        "--parental",
+        str(bams[bs.parental.name]),
+        "--resistant",
+        *[str(bams[s.name]) for s in bs.resistant],
+        "--out",
+        str(res / f"{bs.name}.tsv"),
+        "--targets-out",
+        str(res / f"{bs.name}.targets.tsv"),
+    ]
 
 
 def run_resistcall(argv: list[str]) -> tuple[pd.DataFrame, float]:
     """The installed `resistcall` command (wall time includes interpreter start and imports)."""
     t0 = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "resistcall"), *argv], check=True,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "resistcall"), *argv],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t0
     cn = pd.read_csv(argv[argv.index("--out") + 1], sep="\t")
     return cn[["sample", "gene", "copy_number", "call"]], wall
@@ -187,8 +244,16 @@ def time_in_process(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def run_cnvkit(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out: Path,
-               cnvkit: str, threads: int, method: str) -> tuple[pd.DataFrame, float]:
+def run_cnvkit(
+    bs: BenchSet,
+    bams: dict[str, Path],
+    bed: Path,
+    fasta: Path,
+    out: Path,
+    cnvkit: str,
+    threads: int,
+    method: str,
+) -> tuple[pd.DataFrame, float]:
     """CNVkit batch + genemetrics. ``method`` hybrid (targets + antitargets) or amplicon
     (targets only; also run on capture data, because on this mini-genome the EGFR contig
     holds ~30% of all antitarget bins and would drag CNVkit's centring when amplified)."""
@@ -201,16 +266,18 @@ def run_cnvkit(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out:
     # amplicon: CNVkit wants no access regions (targets only, no antitargets)
     access_opt = f"--access {access}" if method == "hybrid" else ""
     t0 = time.perf_counter()
-    run(f"{cnvkit} batch {tumours} --normal {bams[bs.parental.name]} -m {method} "
+    run(
+        f"{cnvkit} batch {tumours} --normal {bams[bs.parental.name]} -m {method} "
         f"--targets {bed} --fasta {fasta} {access_opt} --segment-method none "
-        f"-p {threads} --output-reference {d}/reference.cnn --output-dir {d} > {d}/batch.log 2>&1")
+        f"-p {threads} --output-reference {d}/reference.cnn --output-dir {d} > {d}/batch.log 2>&1"
+    )
     rows = []
     for s in bs.resistant:
         gm = d / f"{s.name}.genemetrics.tsv"
         run(f"{cnvkit} genemetrics {d}/{s.name}.cnr -t 0 -m 1 -o {gm} 2>/dev/null")
         g = pd.read_csv(gm, sep="\t")
         for gene, log2 in zip(g["gene"], g["log2"], strict=True):
-            rows.append({"sample": s.name, "gene": gene, "copy_number": 2.0 * 2.0 ** log2})
+            rows.append({"sample": s.name, "gene": gene, "copy_number": 2.0 * 2.0**log2})
     wall = time.perf_counter() - t0
     return pd.DataFrame(rows, columns=["sample", "gene", "copy_number"]), wall
 
@@ -218,8 +285,9 @@ def run_cnvkit(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out:
 def time_bedcov(bams: list[Path], bed: Path) -> float:
     t0 = time.perf_counter()
     for bam in bams:
-        subprocess.run(["samtools", "bedcov", str(bed), str(bam)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["samtools", "bedcov", str(bed), str(bam)], check=True, stdout=subprocess.DEVNULL
+        )
     return time.perf_counter() - t0
 
 
@@ -269,8 +337,9 @@ def main() -> int:
     beds = {}
     for name, (_, targets) in panels.items():
         beds[name] = out / f"{name}.bed"
-        targets[["chrom", "start", "end", "gene"]].to_csv(beds[name], sep="\t", header=False,
-                                                          index=False)
+        targets[["chrom", "start", "end", "gene"]].to_csv(
+            beds[name], sep="\t", header=False, index=False
+        )
     wanted = set(filter(None, args.sets.split(",")))
     scores, timing = [], []
     for bs in bench_sets():
@@ -278,47 +347,72 @@ def main() -> int:
             continue
         sim_targets, targets = panels[bs.panel]
         t0 = time.perf_counter()
-        bams = {s.name: make_bam(s, bs.assay, sim_targets, ref, fasta, out / "bams", args.threads)
-                for s in [bs.parental, *bs.resistant]}
+        bams = {
+            s.name: make_bam(s, bs.assay, sim_targets, ref, fasta, out / "bams", args.threads)
+            for s in [bs.parental, *bs.resistant]
+        }
         print(f"[{bs.name}] BAMs ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         argv = cnv_argv(bs, bams, beds[bs.panel], fasta, out)
         ours, wall_ours = run_resistcall(argv)
-        theirs, wall_cnvkit = run_cnvkit(bs, bams, beds[bs.panel], fasta, out, args.cnvkit,
-                                         args.threads, "hybrid" if bs.assay == "capture"
-                                         else "amplicon")
+        theirs, wall_cnvkit = run_cnvkit(
+            bs,
+            bams,
+            beds[bs.panel],
+            fasta,
+            out,
+            args.cnvkit,
+            args.threads,
+            "hybrid" if bs.assay == "capture" else "amplicon",
+        )
         if bs.assay == "capture":
-            tgt, _ = run_cnvkit(bs, bams, beds[bs.panel], fasta, out, args.cnvkit,
-                                args.threads, "amplicon")
+            tgt, _ = run_cnvkit(
+                bs, bams, beds[bs.panel], fasta, out, args.cnvkit, args.threads, "amplicon"
+            )
             s_tgt = score(tgt, bs, "cnvkit_targets_only")
         else:
             s_tgt = None
         bam_list = list(bams.values())
         # interleaved repeats, minimum of each: the machine is shared, load varies
-        reps = [(time_bedcov(bam_list, beds[bs.panel]),
-                 time_counting(bam_list, targets, bs.assay), time_in_process(argv))
-                for _ in range(3)]
+        reps = [
+            (
+                time_bedcov(bam_list, beds[bs.panel]),
+                time_counting(bam_list, targets, bs.assay),
+                time_in_process(argv),
+            )
+            for _ in range(3)
+        ]
         bedcov, counting, in_process = (min(r[i] for r in reps) for i in range(3))
         s_ours, s_theirs = score(ours, bs, "resistcall"), score(theirs, bs, "cnvkit")
         false_amp = int(((s_ours["call"] == "amplification") & (s_ours["true_cn"] < 4)).sum())
         unchanged = s_ours["true_cn"] == 2
-        false_change = int((unchanged & ~s_ours["call"].isin(["neutral", "insufficient data"]))
-                           .sum())
+        false_change = int(
+            (unchanged & ~s_ours["call"].isin(["neutral", "insufficient data"])).sum()
+        )
         scores += [s_ours, s_theirs] + ([s_tgt] if s_tgt is not None else [])
-        timing.append({
-            "set": bs.name, "assay": bs.assay, "samples": len(bam_list),
-            "targets": len(targets),
-            "egfr_share": float((targets["gene"] == "EGFR").mean()),
-            "ours_mean": s_ours["rel_error"].mean(), "ours_max": s_ours["rel_error"].max(),
-            "ours_within15": (s_ours["rel_error"] <= 0.15).mean(),
-            "cnvkit_mean": s_theirs["rel_error"].mean(),
-            "cnvkit_max": s_theirs["rel_error"].max(),
-            "cnvkit_within15": (s_theirs["rel_error"] <= 0.15).mean(),
-            "cnvkit_tgt_mean": s_tgt["rel_error"].mean() if s_tgt is not None else np.nan,
-            "cnvkit_tgt_max": s_tgt["rel_error"].max() if s_tgt is not None else np.nan,
-            "false_amp": false_amp, "false_change": f"{false_change}/{int(unchanged.sum())}",
-            "bedcov_s": bedcov, "count_s": counting, "run_s": in_process, "cli_s": wall_ours,
-            "cnvkit_s": wall_cnvkit,
-        })
+        timing.append(
+            {
+                "set": bs.name,
+                "assay": bs.assay,
+                "samples": len(bam_list),
+                "targets": len(targets),
+                "egfr_share": float((targets["gene"] == "EGFR").mean()),
+                "ours_mean": s_ours["rel_error"].mean(),
+                "ours_max": s_ours["rel_error"].max(),
+                "ours_within15": (s_ours["rel_error"] <= 0.15).mean(),
+                "cnvkit_mean": s_theirs["rel_error"].mean(),
+                "cnvkit_max": s_theirs["rel_error"].max(),
+                "cnvkit_within15": (s_theirs["rel_error"] <= 0.15).mean(),
+                "cnvkit_tgt_mean": s_tgt["rel_error"].mean() if s_tgt is not None else np.nan,
+                "cnvkit_tgt_max": s_tgt["rel_error"].max() if s_tgt is not None else np.nan,
+                "false_amp": false_amp,
+                "false_change": f"{false_change}/{int(unchanged.sum())}",
+                "bedcov_s": bedcov,
+                "count_s": counting,
+                "run_s": in_process,
+                "cli_s": wall_ours,
+                "cnvkit_s": wall_cnvkit,
+            }
+        )
         print(f"[{bs.name}] done", file=sys.stderr)
     genes = pd.concat(scores, ignore_index=True)
     genes.to_csv(out / "genes.tsv", sep="\t", index=False, float_format="%.4f")

@@ -35,8 +35,15 @@ EML4_BP, ALK_BP = 42299750, 29223741  # PROVENANCE_EML4.md
 def timed_call(bams: list[Path], out: Path) -> tuple[list[dict], str]:
     """Run the caller; CPU time is the figure to trust on a shared machine, wall is shown too."""
     t0, c0 = time.perf_counter(), time.process_time()
-    df = run(str(REF), str(GTF), [str(b) for b in bams], "ALK", str(out / "fusions.tsv"),
-             str(out / "fusions.vcf.gz"), Settings())
+    df = run(
+        str(REF),
+        str(GTF),
+        [str(b) for b in bams],
+        "ALK",
+        str(out / "fusions.tsv"),
+        str(out / "fusions.vcf.gz"),
+        Settings(),
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return df.to_dict("records"), f"CPU {cpu:.1f} s, wall {wall:.1f} s"
 
@@ -69,8 +76,20 @@ def offsets(r: dict) -> str:
 
 def show(title: str, rows: list[dict], seconds: str, extra: dict | None = None) -> None:
     print(f"\n## {title}  (resistcall fusion: {seconds} for {len(rows)} BAMs, incl. index build)")
-    cols = ["sample", "sample_call", "call", "fusion", "exons", "variant", "bp_offset_5p/3p",
-            "split_reads", "discordant_pairs", "fragments", "region_depth", "detection_limit_af"]
+    cols = [
+        "sample",
+        "sample_call",
+        "call",
+        "fusion",
+        "exons",
+        "variant",
+        "bp_offset_5p/3p",
+        "split_reads",
+        "discordant_pairs",
+        "fragments",
+        "region_depth",
+        "detection_limit_af",
+    ]
     if extra:
         cols.insert(1, "input")
     print("\t".join(cols))
@@ -86,11 +105,38 @@ def realign(src: Path, name: str, index: Path, work: Path) -> tuple[Path, float]
     r1, r2 = work / f"{name}.R1.fq", work / f"{name}.R2.fq"
     collated = work / f"{name}.collated.bam"
     pysam.collate("-o", str(collated), str(src), str(work / f"{name}.tmp"))
-    pysam.fastq("-F", "0x900", "-1", str(r1), "-2", str(r2), "-0", "/dev/null", "-s",
-                "/dev/null", "-n", str(collated), catch_stdout=False)
-    sam = subprocess.run(["bwa", "mem", "-v", "1", "-t", "2", "-R",
-                          f"@RG\\tID:{name}\\tSM:{name}", str(index), str(r1), str(r2)],
-                         check=True, capture_output=True).stdout
+    pysam.fastq(
+        "-F",
+        "0x900",
+        "-1",
+        str(r1),
+        "-2",
+        str(r2),
+        "-0",
+        "/dev/null",
+        "-s",
+        "/dev/null",
+        "-n",
+        str(collated),
+        catch_stdout=False,
+    )
+    sam = subprocess.run(
+        [
+            "bwa",
+            "mem",
+            "-v",
+            "1",
+            "-t",
+            "2",
+            "-R",
+            f"@RG\\tID:{name}\\tSM:{name}",
+            str(index),
+            str(r1),
+            str(r2),
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     (work / f"{name}.sam").write_bytes(sam)
     bam = work / f"{name}.panel.bam"
     pysam.sort("-o", str(bam), str(work / f"{name}.sam"))
@@ -123,16 +169,19 @@ def main() -> None:
         realigned.append(bam)
     rows, secs = timed_call(realigned, work / "realigned")
     show("realigned to the panel reference (bwa mem, no -M)", best_rows(rows), secs)
-    print(f"bwa index {t_index:.1f} s; collate+fastq+bwa mem+sort: "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in t_align.items()))
+    print(
+        f"bwa index {t_index:.1f} s; collate+fastq+bwa mem+sort: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in t_align.items())
+    )
 
     dil = []
     labels = {}
     for frac in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
         name = f"mix_{frac:g}"
         sub = work / f"{name}.h3122.bam"
-        pysam.view("-b", "-s", f"7{str(frac)[1:]}", "-o", str(sub), str(shipped[0]),
-                   catch_stdout=False)
+        pysam.view(
+            "-b", "-s", f"7{str(frac)[1:]}", "-o", str(sub), str(shipped[0]), catch_stdout=False
+        )
         mixed = work / f"{name}.bam"
         pysam.merge("-f", "-o", str(mixed), str(sub), str(shipped[1]))
         pysam.index(str(mixed))

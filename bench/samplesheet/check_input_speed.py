@@ -30,16 +30,20 @@ def write_data(folder: Path, n: int) -> tuple[Path, Path, Path]:
     rng = np.random.default_rng(7)
     with pysam.FastaFile(str(FASTA)) as fa:
         ref = fa.fetch(CONTIG, 0, SPAN).upper()
-        header = {"HD": {"VN": "1.6", "SO": "unsorted"},
-                  "SQ": [{"SN": s, "LN": ln} for s, ln in zip(fa.references, fa.lengths,
-                                                                strict=True)]}
+        header = {
+            "HD": {"VN": "1.6", "SO": "unsorted"},
+            "SQ": [{"SN": s, "LN": ln} for s, ln in zip(fa.references, fa.lengths, strict=True)],
+        }
     comp = str.maketrans("ACGT", "TGCA")
     starts = rng.integers(0, SPAN - FRAG, n)
     qual = "".join(chr(33 + q) for q in rng.choice([25, 32, 37], READ))
     r1, r2 = folder / "b_R1.fastq.gz", folder / "b_R2.fastq.gz"
     bam = folder / "b.bam"
-    with gzip.open(r1, "wt", compresslevel=1) as h1, gzip.open(r2, "wt", compresslevel=1) as h2, \
-            pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+    with (
+        gzip.open(r1, "wt", compresslevel=1) as h1,
+        gzip.open(r2, "wt", compresslevel=1) as h2,
+        pysam.AlignmentFile(str(bam), "wb", header=header) as out,
+    ):
         tid = out.get_tid(CONTIG)
         for i, s in enumerate(starts):
             a = ref[s : s + READ]
@@ -69,14 +73,23 @@ def main() -> None:
         rows = []
         t, res = timed(lambda: check_fastq_pair(r1, r2))
         rows.append(("check_fastq_pair (resistcall)", t, res))
-        t, res = timed(lambda: subprocess.run(
-            f"gzip -dc {r1} | wc -l; gzip -dc {r2} | wc -l", shell=True, check=True,
-            capture_output=True, text=True).stdout.split()[0])
+        t, res = timed(
+            lambda: subprocess.run(
+                f"gzip -dc {r1} | wc -l; gzip -dc {r2} | wc -l",
+                shell=True,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()[0]
+        )
         rows.append(("gzip -dc | wc -l, both files (floor)", t, int(res) // 4))
         t, res = timed(lambda: check_bam(bam, FASTA))
         rows.append(("check_bam (resistcall)", t, res))
-        t, res = timed(lambda: subprocess.run(["samtools", "view", "-c", str(bam)], check=True,
-                                              capture_output=True, text=True).stdout.strip())
+        t, res = timed(
+            lambda: subprocess.run(
+                ["samtools", "view", "-c", str(bam)], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
         rows.append(("samtools view -c (floor)", t, res))
     print(f"{n} read pairs of {READ} bp, FASTQ pair {mb:.1f} MB gzip (level 1)")
     print(f"{'method':40s} {'seconds':>8s} {'records':>9s} {'k rec/s':>8s}")

@@ -33,8 +33,9 @@ def frac(*parts) -> float:
     return zlib.crc32(":".join(map(str, parts)).encode()) / 2**32
 
 
-def choose_sites(fa: pysam.FastaFile, contig: str, sites: list[int], vafs: list[float],
-                 seed: int) -> pd.DataFrame:
+def choose_sites(
+    fa: pysam.FastaFile, contig: str, sites: list[int], vafs: list[float], seed: int
+) -> pd.DataFrame:
     """SNVs at given positions (0-based), >= 25 bp apart, random alt, cycling over ``vafs``."""
     rng = np.random.default_rng(seed)
     order = sorted(set(sites), key=lambda x: frac(seed, "site", x))

@@ -32,19 +32,63 @@ from resistcall.transcripts import load_transcripts
 log = logging.getLogger(__name__)
 
 TSV_COLUMNS = [
-    "sample", "condition", "finding_id", "kind", "gene", "chrom", "pos", "ref", "alt", "genomic",
-    "transcript", "refseq", "hgvs_c", "hgvs_p", "consequence", "exon", "kinase_domain",
-    "alt_count", "depth", "vaf", "alt_count_parental", "depth_parental", "vaf_parental",
-    "copy_number", "ci_low", "ci_high", "status", "filter", "known", "classification",
-    *ALK_TKIS, "other_drugs", "evidence", "sources", "verified", "compound", "phase", "note",
+    "sample",
+    "condition",
+    "finding_id",
+    "kind",
+    "gene",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "genomic",
+    "transcript",
+    "refseq",
+    "hgvs_c",
+    "hgvs_p",
+    "consequence",
+    "exon",
+    "kinase_domain",
+    "alt_count",
+    "depth",
+    "vaf",
+    "alt_count_parental",
+    "depth_parental",
+    "vaf_parental",
+    "copy_number",
+    "ci_low",
+    "ci_high",
+    "status",
+    "filter",
+    "known",
+    "classification",
+    *ALK_TKIS,
+    "other_drugs",
+    "evidence",
+    "sources",
+    "verified",
+    "compound",
+    "phase",
+    "note",
 ]
 PROTEIN_ALTERING = (
-    "missense_variant", "stop_gained", "stop_lost", "start_lost", "inframe_deletion",
-    "inframe_insertion", "frameshift_variant", "protein_altering_variant",
-    "splice_donor_variant", "splice_acceptor_variant", "coding_sequence_variant",
+    "missense_variant",
+    "stop_gained",
+    "stop_lost",
+    "start_lost",
+    "inframe_deletion",
+    "inframe_insertion",
+    "frameshift_variant",
+    "protein_altering_variant",
+    "splice_donor_variant",
+    "splice_acceptor_variant",
+    "coding_sequence_variant",
 )
-EFFECT_WORDS = {"resistant": "resistant", "reduced_sensitivity": "reduced sensitivity",
-                "sensitive": "sensitive"}
+EFFECT_WORDS = {
+    "resistant": "resistant",
+    "reduced_sensitivity": "reduced sensitivity",
+    "sensitive": "sensitive",
+}
 STATUS_ORDER = {"acquired": 3, "enriched": 2, "shared": 1, "lost": 0}
 KIND_ORDER = {"compound": 0, "snv": 1, "mnv": 1, "indel": 1, "cnv": 2, "fusion": 3}
 CNV_FINDING_CALLS = ("amplification", "gain", "loss", "deletion")
@@ -57,11 +101,17 @@ def source_record(token: str) -> dict:
     if kind == "PMID":
         return {"id": token, "type": "pmid", "url": f"https://pubmed.ncbi.nlm.nih.gov/{value}/"}
     if kind == "CIViC" and value.startswith("EID"):
-        return {"id": token, "type": "civic_evidence",
-                "url": f"https://civicdb.org/links/evidence_items/{value[3:]}"}
+        return {
+            "id": token,
+            "type": "civic_evidence",
+            "url": f"https://civicdb.org/links/evidence_items/{value[3:]}",
+        }
     if kind == "CIViC" and value.startswith("AID"):
-        return {"id": token, "type": "civic_assertion",
-                "url": f"https://civicdb.org/links/assertions/{value[3:]}"}
+        return {
+            "id": token,
+            "type": "civic_assertion",
+            "url": f"https://civicdb.org/links/assertions/{value[3:]}",
+        }
     if kind == "DOI":
         return {"id": token, "type": "doi", "url": f"https://doi.org/{value}"}
     if kind == "MOAlmanac":
@@ -129,8 +179,10 @@ class Finding:
             return "known"
         if self.kind in ("snv", "mnv", "indel"):
             cons = (self.consequence or "").split("&")
-            if any(c in PROTEIN_ALTERING for c in cons) or self.kinase_domain and any(
-                c.startswith("splice") for c in cons
+            if (
+                any(c in PROTEIN_ALTERING for c in cons)
+                or self.kinase_domain
+                and any(c.startswith("splice") for c in cons)
             ):
                 return "vus"
         if self.kind == "cnv" and self.status == "gain":
@@ -139,27 +191,52 @@ class Finding:
 
     def to_json(self) -> dict:
         return {
-            "id": self.id, "kind": self.kind, "gene": self.gene, "chrom": self.chrom,
-            "pos": self.pos, "ref": self.ref, "alt": self.alt, "genomic": self.genomic,
-            "transcript": self.transcript, "refseq": self.refseq, "hgvs_c": self.hgvs_c,
-            "hgvs_p": self.hgvs_p, "consequence": self.consequence, "exon": self.exon,
-            "kinase_domain": self.kinase_domain, "sample_counts": self.sample_counts,
-            "parental_counts": self.parental_counts, "copy_number": self.copy_number,
-            "ci_low": self.ci_low, "ci_high": self.ci_high, "status": self.status,
-            "filter": self.filter, "counts_towards_verdict": self.counts_towards_verdict,
-            "known": self.known, "classification": self.classification,
-            "matches": self.matches, "verified": self.verified,
-            "compound_parts": self.compound_parts, "part_of": self.part_of,
-            "phase": self.phase, "note": self.note or None,
+            "id": self.id,
+            "kind": self.kind,
+            "gene": self.gene,
+            "chrom": self.chrom,
+            "pos": self.pos,
+            "ref": self.ref,
+            "alt": self.alt,
+            "genomic": self.genomic,
+            "transcript": self.transcript,
+            "refseq": self.refseq,
+            "hgvs_c": self.hgvs_c,
+            "hgvs_p": self.hgvs_p,
+            "consequence": self.consequence,
+            "exon": self.exon,
+            "kinase_domain": self.kinase_domain,
+            "sample_counts": self.sample_counts,
+            "parental_counts": self.parental_counts,
+            "copy_number": self.copy_number,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "status": self.status,
+            "filter": self.filter,
+            "counts_towards_verdict": self.counts_towards_verdict,
+            "known": self.known,
+            "classification": self.classification,
+            "matches": self.matches,
+            "verified": self.verified,
+            "compound_parts": self.compound_parts,
+            "part_of": self.part_of,
+            "phase": self.phase,
+            "note": self.note or None,
         }
 
 
 def _match_record(row: pd.Series, match_type: str) -> dict:
     return {
-        "table_line": int(row["line"]), "table_hgvs_p": row["hgvs_p"], "match_type": match_type,
-        "drug": row["drug"], "drug_class": row["drug_class"], "effect": row["effect"],
-        "evidence_level": row["evidence_level"], "mechanism_class": row["mechanism_class"],
-        "verification": row["verification"], "sources": _sources([row["sources"]]),
+        "table_line": int(row["line"]),
+        "table_hgvs_p": row["hgvs_p"],
+        "match_type": match_type,
+        "drug": row["drug"],
+        "drug_class": row["drug_class"],
+        "effect": row["effect"],
+        "evidence_level": row["evidence_level"],
+        "mechanism_class": row["mechanism_class"],
+        "verification": row["verification"],
+        "sources": _sources([row["sources"]]),
         "note": row["note"],
     }
 
@@ -218,11 +295,26 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
         for ai, alt in enumerate(rec.ALT, start=1):
             if alt in ("*", ".") or alt.startswith("<"):
                 continue
-            base = {"record": n, "chrom": rec.CHROM, "pos": rec.POS, "ref": rec.REF, "alt": alt,
-                    "filter": filt, "info_status": info_status}
+            base = {
+                "record": n,
+                "chrom": rec.CHROM,
+                "pos": rec.POS,
+                "ref": rec.REF,
+                "alt": alt,
+                "filter": filt,
+                "info_status": info_status,
+            }
             if not samples:
-                rows.append({**base, "sample": ".", "alt_count": None, "depth": None,
-                             "vaf": None, "status": info_status})
+                rows.append(
+                    {
+                        **base,
+                        "sample": ".",
+                        "alt_count": None,
+                        "depth": None,
+                        "vaf": None,
+                        "status": info_status,
+                    }
+                )
                 continue
             for si, s in enumerate(samples):
                 alt_count = _num(ad[si][ai]) if ad is not None and ad.shape[1] > ai else None
@@ -242,9 +334,18 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
                     status = None if v in (".", "", "None") else v
                 gt = gts[si] if si < len(gts) else []
                 alleles = [g for g in gt[:-1] if g >= 0] if len(gt) > 1 else []
-                rows.append({**base, "sample": s, "alt_count": alt_count, "depth": depth,
-                             "vaf": vaf, "status": status, "gt_called": bool(alleles),
-                             "gt_alt": ai in alleles})
+                rows.append(
+                    {
+                        **base,
+                        "sample": s,
+                        "alt_count": alt_count,
+                        "depth": depth,
+                        "vaf": vaf,
+                        "status": status,
+                        "gt_called": bool(alleles),
+                        "gt_alt": ai in alleles,
+                    }
+                )
     vcf.close()
     df = pd.DataFrame(rows)
     return df, samples or ["."], parental
@@ -344,21 +445,39 @@ def annotate(
             tp, tr, _ = trim(key[1], key[2], key[3])
             first, last = (tp, tp + len(tr) - 1) if tr else (tp - 1, tp)
             f = Finding(
-                id=f"var:{key[0]}:{key[1]}:{key[2]}:{key[3]}", kind=_variant_kind(key[2], key[3]),
-                gene=ann.gene, sample=s, chrom=key[0], pos=key[1], ref=key[2], alt=key[3],
-                genomic=_genomic(key[0], first, last), transcript=ann.transcript,
-                refseq=ann.refseq, hgvs_c=ann.hgvs_c or None, hgvs_p=ann.hgvs_p or None,
-                consequence=ann.consequence, exon=ann.exon or None,
-                kinase_domain=ann.kinase_domain, sample_counts=_counts(rec),
-                parental_counts=_counts(par), status=status, filter=rec["filter"],
+                id=f"var:{key[0]}:{key[1]}:{key[2]}:{key[3]}",
+                kind=_variant_kind(key[2], key[3]),
+                gene=ann.gene,
+                sample=s,
+                chrom=key[0],
+                pos=key[1],
+                ref=key[2],
+                alt=key[3],
+                genomic=_genomic(key[0], first, last),
+                transcript=ann.transcript,
+                refseq=ann.refseq,
+                hgvs_c=ann.hgvs_c or None,
+                hgvs_p=ann.hgvs_p or None,
+                consequence=ann.consequence,
+                exon=ann.exon or None,
+                kinase_domain=ann.kinase_domain,
+                sample_counts=_counts(rec),
+                parental_counts=_counts(par),
+                status=status,
+                filter=rec["filter"],
             )
             f.counts_towards_verdict = (
                 f.filter in ("PASS", ".") and status != "lost" and _present(rec)
             )
             for i in kb.match_change(ann.gene, ann.hgvs_p):
                 row = kb.table.loc[i]
-                mt = "residue" if row["alteration_type"] == "residue" else (
-                    "exact" if row["canonical"] == canonical_protein(ann.hgvs_p) else "synonym")
+                mt = (
+                    "residue"
+                    if row["alteration_type"] == "residue"
+                    else (
+                        "exact" if row["canonical"] == canonical_protein(ann.hgvs_p) else "synonym"
+                    )
+                )
                 f.matches.append(_match_record(row, mt))
             findings.setdefault(s, []).append(f)
 
@@ -369,9 +488,16 @@ def annotate(
             if call not in CNV_FINDING_CALLS:
                 continue
             f = Finding(
-                id=f"cnv:{rec['gene']}", kind="cnv", gene=rec["gene"], sample=rec["sample"],
-                hgvs_p=call, consequence="copy_number_change", status=call, filter="PASS",
-                copy_number=_num(rec.get("copy_number")), ci_low=_num(rec.get("ci_low")),
+                id=f"cnv:{rec['gene']}",
+                kind="cnv",
+                gene=rec["gene"],
+                sample=rec["sample"],
+                hgvs_p=call,
+                consequence="copy_number_change",
+                status=call,
+                filter="PASS",
+                copy_number=_num(rec.get("copy_number")),
+                ci_low=_num(rec.get("ci_low")),
                 ci_high=_num(rec.get("ci_high")),
             )
             f.counts_towards_verdict = rec["sample"] != parental
@@ -395,8 +521,15 @@ def annotate(
             if rec.get("genomic_5p") and rec.get("genomic_3p"):
                 genomic = f"{rec['genomic_5p']}>{rec['genomic_3p']}"
             f = Finding(
-                id=fid, kind="fusion", gene=f"{g5}::{g3}", sample=rec["sample"], hgvs_p="fusion",
-                consequence="gene_fusion", genomic=genomic, status=rec["call"], filter="PASS",
+                id=fid,
+                kind="fusion",
+                gene=f"{g5}::{g3}",
+                sample=rec["sample"],
+                hgvs_p="fusion",
+                consequence="gene_fusion",
+                genomic=genomic,
+                status=rec["call"],
+                filter="PASS",
                 note=" ".join(x for x in (rec.get("variant", ""), rec.get("exons", "")) if x),
             )
             f.counts_towards_verdict = True
@@ -409,8 +542,11 @@ def annotate(
     for s, flist in findings.items():
         if s == ".":
             continue  # sites-only VCF: parts cannot be placed in one sample
-        counted = [f for f in flist if f.counts_towards_verdict and f.hgvs_p
-                   and f.kind in ("snv", "mnv", "indel")]
+        counted = [
+            f
+            for f in flist
+            if f.counts_towards_verdict and f.hgvs_p and f.kind in ("snv", "mnv", "indel")
+        ]
         by_change = {(f.gene, canonical_protein(f.hgvs_p)): f for f in counted}
         compounds: dict[str, Finding] = {}
         for i, parts in kb.match_compounds(set(by_change)):
@@ -421,9 +557,16 @@ def annotate(
                 statuses = [m.status for m in members if m.status in STATUS_ORDER]
                 status = min(statuses, key=lambda x: STATUS_ORDER[x]) if statuses else None
                 c = Finding(
-                    id=cid, kind="compound", gene=row["gene"], sample=s, hgvs_p=row["hgvs_p"],
-                    consequence="compound", status=status, filter="PASS",
-                    compound_parts=[m.id for m in members], counts_towards_verdict=True,
+                    id=cid,
+                    kind="compound",
+                    gene=row["gene"],
+                    sample=s,
+                    hgvs_p=row["hgvs_p"],
+                    consequence="compound",
+                    status=status,
+                    filter="PASS",
+                    compound_parts=[m.id for m in members],
+                    counts_towards_verdict=True,
                     kinase_domain=any(m.kinase_domain for m in members),
                 )
                 c.phase = _phase(members, (bams or {}).get(s))
@@ -442,16 +585,13 @@ def annotate(
     for s in findings:
         findings[s].sort(key=lambda f: (KIND_ORDER.get(f.kind, 9), f.gene, f.pos or 0, f.id))
     findings = dict(sorted(findings.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-    verdicts = {
-        s: drug_verdicts(flist) for s, flist in findings.items() if s != parental
-    }
+    verdicts = {s: drug_verdicts(flist) for s, flist in findings.items() if s != parental}
     if hotspots is not None:
         add_not_assessed(verdicts, hotspots, kb)
     return findings, verdicts
 
 
-def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame,
-                     kb: KnowledgeBase) -> None:
+def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: KnowledgeBase) -> None:
     """Known resistance changes a sample could not be checked for (hotspots.tsv verdict
     ``insufficient depth``): listed per drug they would affect, so that a "sensitive" or
     "no data" prediction is never read as "those positions are wild type"."""
@@ -467,25 +607,40 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame,
             drugs = list(ALK_TKIS) if row["drug_class"] == "alk_tki_class" else [row["drug"]]
             for d in drugs:
                 entry = v.setdefault(d, _empty_verdict())
-                item = {"gene": rec["gene"], "hgvs_p": rec["hgvs_p"],
-                        "residue": rec.get("residue"), "depth": _num(rec.get("depth")),
-                        "depth_needed": _num(rec.get("depth_needed")), "effect": row["effect"],
-                        "verification": row["verification"]}
+                item = {
+                    "gene": rec["gene"],
+                    "hgvs_p": rec["hgvs_p"],
+                    "residue": rec.get("residue"),
+                    "depth": _num(rec.get("depth")),
+                    "depth_needed": _num(rec.get("depth_needed")),
+                    "effect": row["effect"],
+                    "verification": row["verification"],
+                }
                 if item not in entry["not_assessed"]:
                     entry["not_assessed"].append(item)
     for v in verdicts.values():
         for entry in v.values():
             missing = entry.get("not_assessed") or []
             if missing and entry["prediction"] in ("sensitive", "no data", "reduced sensitivity"):
-                text = ("not assessable (insufficient depth): "
-                        + ", ".join(sorted({f"{m['gene']} {m['hgvs_p']}" for m in missing})))
+                text = "not assessable (insufficient depth): " + ", ".join(
+                    sorted({f"{m['gene']} {m['hgvs_p']}" for m in missing})
+                )
                 entry["caveat"] = f"{entry['caveat']}; {text}" if entry["caveat"] else text
 
 
 def _empty_verdict() -> dict:
-    return {"prediction": "no data", "verified": None, "findings": [], "sources": [], "rows": [],
-            "no_data_findings": [], "baseline": [], "superseded": [], "caveat": None,
-            "not_assessed": []}
+    return {
+        "prediction": "no data",
+        "verified": None,
+        "findings": [],
+        "sources": [],
+        "rows": [],
+        "no_data_findings": [],
+        "baseline": [],
+        "superseded": [],
+        "caveat": None,
+        "not_assessed": [],
+    }
 
 
 def _phase(members: list[Finding], bam: str | None) -> dict:
@@ -494,16 +649,26 @@ def _phase(members: list[Finding], bam: str | None) -> dict:
         for j in range(i + 1, len(members)):
             a, b = members[i], members[j]
             if bam is None:
-                res = {"reads_both": None, "reads_a_only": None, "reads_b_only": None,
-                       "reads_spanning": None, "distance": abs((a.pos or 0) - (b.pos or 0)),
-                       "status": "unknown"}
+                res = {
+                    "reads_both": None,
+                    "reads_a_only": None,
+                    "reads_b_only": None,
+                    "reads_spanning": None,
+                    "distance": abs((a.pos or 0) - (b.pos or 0)),
+                    "status": "unknown",
+                }
             else:
                 res = phasing.phase_pair(
-                    bam, phasing.Allele(a.chrom, a.pos, a.ref, a.alt),
-                    phasing.Allele(b.chrom, b.pos, b.ref, b.alt))
+                    bam,
+                    phasing.Allele(a.chrom, a.pos, a.ref, a.alt),
+                    phasing.Allele(b.chrom, b.pos, b.ref, b.alt),
+                )
             pairs.append({"a": a.id, "b": b.id, **res})
-    return {"status": phasing.combine([p["status"] for p in pairs]), "pairs": pairs,
-            "method": "reads" if bam else "no BAM given"}
+    return {
+        "status": phasing.combine([p["status"] for p in pairs]),
+        "pairs": pairs,
+        "method": "reads" if bam else "no BAM given",
+    }
 
 
 # ---- per-drug verdicts -------------------------------------------------------------------------
@@ -533,13 +698,24 @@ def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
             drugs = list(ALK_TKIS) if m["drug_class"] == "alk_tki_class" else [m["drug"]]
             for d in drugs:
                 rows_by_drug.setdefault(d, []).append(
-                    {"finding": f.id, "hgvs_p": f.hgvs_p, "effect": m["effect"],
-                     "evidence_level": m["evidence_level"], "verification": m["verification"],
-                     "table_line": m["table_line"], "class_level": m["drug_class"] ==
-                     "alk_tki_class", "mechanism_class": m["mechanism_class"],
-                     "sources": m["sources"], "_fusion": f.kind == "fusion"})
-    assessed = [f for f in counted if f.classification in ("known", "vus")
-                and f.kind not in ("fusion", "compound")]
+                    {
+                        "finding": f.id,
+                        "hgvs_p": f.hgvs_p,
+                        "effect": m["effect"],
+                        "evidence_level": m["evidence_level"],
+                        "verification": m["verification"],
+                        "table_line": m["table_line"],
+                        "class_level": m["drug_class"] == "alk_tki_class",
+                        "mechanism_class": m["mechanism_class"],
+                        "sources": m["sources"],
+                        "_fusion": f.kind == "fusion",
+                    }
+                )
+    assessed = [
+        f
+        for f in counted
+        if f.classification in ("known", "vus") and f.kind not in ("fusion", "compound")
+    ]
     out: dict[str, dict] = {}
     for drug, rows in rows_by_drug.items():
         superseded, baseline, active = [], [], []
@@ -548,8 +724,9 @@ def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
             by = [c for c in compound_of.get(r["finding"], []) if c in compounds_here]
             if by:
                 superseded.append({"finding": r["finding"], "by": by[0]})
-            elif (r["_fusion"] and r["effect"] == "sensitive"
-                  and r["mechanism_class"] == "on_target"):
+            elif (
+                r["_fusion"] and r["effect"] == "sensitive" and r["mechanism_class"] == "on_target"
+            ):
                 baseline.append(r)
             else:
                 active.append(r)
@@ -558,23 +735,30 @@ def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
         prediction = _decide([r["effect"] for r in deciding])
         with_rows = {r["finding"] for r in rows}
         compound_parts = {p for c in compounds_here for p in compound_of_parts(counted, c)}
-        no_data = [f.id for f in assessed if f.id not in with_rows
-                   and f.id not in compound_parts]
+        no_data = [f.id for f in assessed if f.id not in with_rows and f.id not in compound_parts]
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in active]
         caveat = None
         unverified = [r for r in active if r["verification"] == "recall"]
         if verified and unverified:
             alt_pred = _decide([r["effect"] for r in active])
             if alt_pred != prediction:
-                caveat = (f"unverified row(s) would give '{alt_pred}': "
-                          + ", ".join(sorted({r["hgvs_p"] or r["finding"] for r in unverified})))
+                caveat = f"unverified row(s) would give '{alt_pred}': " + ", ".join(
+                    sorted({r["hgvs_p"] or r["finding"] for r in unverified})
+                )
         out[drug] = {
             "prediction": prediction,
             "verified": bool(verified) if active else None,
-            "findings": sorted({r["finding"] for r in deciding
-                                if EFFECT_WORDS.get(r["effect"]) == prediction}),
-            "sources": _sources([s["id"] for r in deciding for s in r["sources"]
-                                 if EFFECT_WORDS.get(r["effect"]) == prediction]),
+            "findings": sorted(
+                {r["finding"] for r in deciding if EFFECT_WORDS.get(r["effect"]) == prediction}
+            ),
+            "sources": _sources(
+                [
+                    s["id"]
+                    for r in deciding
+                    for s in r["sources"]
+                    if EFFECT_WORDS.get(r["effect"]) == prediction
+                ]
+            ),
             "rows": clean,
             "no_data_findings": no_data,
             "baseline": [{k: v for k, v in r.items() if not k.startswith("_")} for r in baseline],
@@ -617,42 +801,68 @@ def tsv_rows(findings: dict[str, list[Finding]], parental: str | None) -> pd.Dat
             if phase.get("pairs"):
                 note = "; ".join(
                     f"{p['a']} + {p['b']}: {p['status']}"
-                    + (f" (both {p['reads_both']}, a only {p['reads_a_only']}, b only "
-                       f"{p['reads_b_only']}, spanning {p['reads_spanning']})"
-                       if p.get("reads_both") is not None else f" ({phase.get('method')})")
-                    for p in phase["pairs"])
+                    + (
+                        f" (both {p['reads_both']}, a only {p['reads_a_only']}, b only "
+                        f"{p['reads_b_only']}, spanning {p['reads_spanning']})"
+                        if p.get("reads_both") is not None
+                        else f" ({phase.get('method')})"
+                    )
+                    for p in phase["pairs"]
+                )
             elif f.matches and not note:
                 note = f.matches[0]["note"][:200]
-            rows.append({
-                "sample": s, "condition": "parental" if s == parental else "resistant",
-                "finding_id": f.id, "kind": f.kind, "gene": f.gene, "chrom": f.chrom or "",
-                "pos": f.pos or "", "ref": f.ref or "", "alt": f.alt or "",
-                "genomic": f.genomic or "", "transcript": f.transcript or "",
-                "refseq": f.refseq or "", "hgvs_c": f.hgvs_c or "", "hgvs_p": f.hgvs_p or "",
-                "consequence": f.consequence or "", "exon": f.exon or "",
-                "kinase_domain": "yes" if f.kinase_domain else "no",
-                "alt_count": _fmt_num(sc.get("alt_count")), "depth": _fmt_num(sc.get("depth")),
-                "vaf": _fmt_num(sc.get("vaf")),
-                "alt_count_parental": _fmt_num(pc.get("alt_count")),
-                "depth_parental": _fmt_num(pc.get("depth")),
-                "vaf_parental": _fmt_num(pc.get("vaf")),
-                "copy_number": _fmt_num(f.copy_number, 2), "ci_low": _fmt_num(f.ci_low, 2),
-                "ci_high": _fmt_num(f.ci_high, 2), "status": f.status or "",
-                "filter": f.filter or "", "known": "yes" if f.known else "no",
-                "classification": f.classification,
-                **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in ALK_TKIS},
-                "other_drugs": ";".join(f"{d}={','.join(dict.fromkeys(e))}"
-                                        for d, e in effects.items() if d not in ALK_TKIS),
-                "evidence": ";".join(
-                    f"{m['drug']}:{m['effect']}:{m['evidence_level']}:{m['verification']}"
-                    for m in f.matches),
-                "sources": ";".join(s["id"] for s in _sources(
-                    [x["id"] for m in f.matches for x in m["sources"]])),
-                "verified": "" if f.verified is None else ("yes" if f.verified else "no"),
-                "compound": ";".join(f.part_of),
-                "phase": phase.get("status", "") if f.kind == "compound" else "",
-                "note": note.replace("\t", " ").replace("\n", " "),
-            })
+            rows.append(
+                {
+                    "sample": s,
+                    "condition": "parental" if s == parental else "resistant",
+                    "finding_id": f.id,
+                    "kind": f.kind,
+                    "gene": f.gene,
+                    "chrom": f.chrom or "",
+                    "pos": f.pos or "",
+                    "ref": f.ref or "",
+                    "alt": f.alt or "",
+                    "genomic": f.genomic or "",
+                    "transcript": f.transcript or "",
+                    "refseq": f.refseq or "",
+                    "hgvs_c": f.hgvs_c or "",
+                    "hgvs_p": f.hgvs_p or "",
+                    "consequence": f.consequence or "",
+                    "exon": f.exon or "",
+                    "kinase_domain": "yes" if f.kinase_domain else "no",
+                    "alt_count": _fmt_num(sc.get("alt_count")),
+                    "depth": _fmt_num(sc.get("depth")),
+                    "vaf": _fmt_num(sc.get("vaf")),
+                    "alt_count_parental": _fmt_num(pc.get("alt_count")),
+                    "depth_parental": _fmt_num(pc.get("depth")),
+                    "vaf_parental": _fmt_num(pc.get("vaf")),
+                    "copy_number": _fmt_num(f.copy_number, 2),
+                    "ci_low": _fmt_num(f.ci_low, 2),
+                    "ci_high": _fmt_num(f.ci_high, 2),
+                    "status": f.status or "",
+                    "filter": f.filter or "",
+                    "known": "yes" if f.known else "no",
+                    "classification": f.classification,
+                    **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in ALK_TKIS},
+                    "other_drugs": ";".join(
+                        f"{d}={','.join(dict.fromkeys(e))}"
+                        for d, e in effects.items()
+                        if d not in ALK_TKIS
+                    ),
+                    "evidence": ";".join(
+                        f"{m['drug']}:{m['effect']}:{m['evidence_level']}:{m['verification']}"
+                        for m in f.matches
+                    ),
+                    "sources": ";".join(
+                        s["id"]
+                        for s in _sources([x["id"] for m in f.matches for x in m["sources"]])
+                    ),
+                    "verified": "" if f.verified is None else ("yes" if f.verified else "no"),
+                    "compound": ";".join(f.part_of),
+                    "phase": phase.get("status", "") if f.kind == "compound" else "",
+                    "note": note.replace("\t", " ").replace("\n", " "),
+                }
+            )
     return pd.DataFrame(rows, columns=TSV_COLUMNS)
 
 
@@ -660,19 +870,23 @@ def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> 
     data = Path(known_path).read_bytes()
     samples = []
     for s, flist in findings.items():
-        samples.append({
-            "sample": s,
-            "condition": "parental" if s == parental else "resistant",
-            "findings": [f.to_json() for f in flist if f.classification == "known"],
-            "vus": [f.to_json() for f in flist if f.classification == "vus"],
-            "other": [f.to_json() for f in flist if f.classification == "other"],
-            "drugs": verdicts.get(s, {}),
-        })
+        samples.append(
+            {
+                "sample": s,
+                "condition": "parental" if s == parental else "resistant",
+                "findings": [f.to_json() for f in flist if f.classification == "known"],
+                "vus": [f.to_json() for f in flist if f.classification == "vus"],
+                "other": [f.to_json() for f in flist if f.classification == "other"],
+                "drugs": verdicts.get(s, {}),
+            }
+        )
     return {
         "line": line,
         "parental": parental,
         "knowledge": {
-            "path": str(known_path), "md5": hashlib.md5(data).hexdigest(), "rows": len(known),
+            "path": str(known_path),
+            "md5": hashlib.md5(data).hexdigest(),
+            "rows": len(known),
             "rows_unverified": int((known["verification"] == "recall").sum()),
             "licence": "CIViC CC0 / MOAlmanac GPL-2.0; see resources/README.md",
         },
@@ -686,8 +900,11 @@ def run(args: argparse.Namespace) -> None:
     calls, samples, parental = read_vcf(args.vcf)
     cnv = fus = None
     if args.cnv:
-        cnv = read_table(args.cnv, ("sample", "gene", "copy_number", "ci_low", "ci_high",
-                                    "call"), "copy-number table")
+        cnv = read_table(
+            args.cnv,
+            ("sample", "gene", "copy_number", "ci_low", "ci_high", "call"),
+            "copy-number table",
+        )
     if args.fusions:
         fus = read_table(args.fusions, ("sample", "gene_5p", "gene_3p", "call"), "fusion table")
     bams: dict[str, str] = {}
@@ -706,26 +923,35 @@ def run(args: argparse.Namespace) -> None:
     hot = None
     if args.hotspots:
         hot = read_table(args.hotspots, ("sample", "gene", "hgvs_p", "verdict"), "hotspot table")
-    findings, verdicts = annotate(calls, sample_order, parental, known, args.gtf,
-                                  args.reference, cnv, fus, bams, hot)
+    findings, verdicts = annotate(
+        calls, sample_order, parental, known, args.gtf, args.reference, cnv, fus, bams, hot
+    )
     table = tsv_rows(findings, parental)
     out = Path(args.out)
     written = [(out, table.to_csv(sep="\t", index=False))]
     if args.json:
         line = args.line or out.resolve().parent.name
-        inputs = {k: (str(getattr(args, k)) if getattr(args, k) else None)
-                  for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")}
+        inputs = {
+            k: (str(getattr(args, k)) if getattr(args, k) else None)
+            for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")
+        }
         data = hits_json(findings, verdicts, parental, line, args.known, known, inputs)
         written.append((Path(args.json), json.dumps(data, indent=1) + "\n"))
     write_texts(written)
     n_known = int((table["known"] == "yes").sum())
-    log.info("%d findings (%d known, %d VUS) written to %s", len(table), n_known,
-             int((table["classification"] == "vus").sum()), out)
+    log.info(
+        "%d findings (%d known, %d VUS) written to %s",
+        len(table),
+        n_known,
+        int((table["classification"] == "vus").sum()),
+        out,
+    )
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "annotate", help="HGVS + known-resistance matching + per-drug verdicts",
+        "annotate",
+        help="HGVS + known-resistance matching + per-drug verdicts",
         description="Annotate calls (VCF), copy number and fusions against the known-resistance "
         "table; write hits.tsv and (optionally) hits.json. See docs/annotate.md.",
     )
@@ -736,8 +962,11 @@ def register(subparsers) -> None:
     p.add_argument("--cnv", help="cnv.tsv from resistcall cnv")
     p.add_argument("--fusions", help="fusions.tsv from resistcall fusion")
     p.add_argument("--bam", nargs="*", help="BAMs for phasing compound parts (matched by @RG SM)")
-    p.add_argument("--hotspots", help="hotspots.tsv from resistcall snv: known changes whose "
-                   "positions had insufficient depth are listed per drug (not_assessed)")
+    p.add_argument(
+        "--hotspots",
+        help="hotspots.tsv from resistcall snv: known changes whose "
+        "positions had insufficient depth are listed per drug (not_assessed)",
+    )
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")
     p.add_argument("--json", help="hits.json")

@@ -39,15 +39,42 @@ log = logging.getLogger(__name__)
 CONTROL_GENES = ("CD74", "RET", "EWSR1")
 CALLS = ("amplification", "gain", "neutral", "loss", "deletion", "insufficient data")
 CN_COLUMNS = [
-    "sample", "gene", "n_targets", "log2_ratio", "copy_number", "ci_low", "ci_high", "call",
+    "sample",
+    "gene",
+    "n_targets",
+    "log2_ratio",
+    "copy_number",
+    "ci_low",
+    "ci_high",
+    "call",
 ]
 EXTRA_COLUMNS = [
-    "role", "reference", "chrom", "baseline", "chrom_ratio", "chrom_ratio_genes",
-    "log2_vs_parental", "median_count", "warning",
+    "role",
+    "reference",
+    "chrom",
+    "baseline",
+    "chrom_ratio",
+    "chrom_ratio_genes",
+    "log2_vs_parental",
+    "median_count",
+    "warning",
 ]
 TARGET_COLUMNS = [
-    "sample", "chrom", "start", "end", "genomic", "gene", "gc", "count", "ref_count",
-    "log2_raw", "gc_correction", "log2_ratio", "weight", "baseline", "flags",
+    "sample",
+    "chrom",
+    "start",
+    "end",
+    "genomic",
+    "gene",
+    "gc",
+    "count",
+    "ref_count",
+    "log2_raw",
+    "gc_correction",
+    "log2_ratio",
+    "weight",
+    "baseline",
+    "flags",
 ]
 _LN2 = np.log(2.0)
 POOLED_GC = True
@@ -59,20 +86,20 @@ FLAT_FRAGMENT = 200
 class Params:
     """Model and call thresholds; each field is a CLI option and a `cnv:` config key."""
 
-    ploidy: float = 2.0          # copies of a baseline gene (the parental's ploidy)
-    amp_cn: float = 6.0          # CN >= this: amplification (Schildhaus GCN>=6, PureCN focal)
-    amp_ratio: float = 2.0       # FISH-like ratio vs same-chromosome baseline genes (MET/CEP7)
-    gain_cn: float = 2.5         # CN >= this (CI above ploidy): gain
-    loss_cn: float = 1.5         # CN <= this (CI below ploidy): loss
-    del_cn: float = 0.5          # CN <= this (CI below ploidy): deletion (homozygous)
-    min_targets: int = 3         # fewer usable targets: insufficient data
-    min_count: int = 20          # reference fragments a target needs to be used
-    min_mapq: int = 20           # reads below this mapping quality are not counted
-    baseline_tol: float = 0.25   # |gene log2| below this: gene joins the baseline
-    bootstrap: int = 1000        # bootstrap resamples of targets per gene
-    ci: float = 0.95             # confidence level of ci_low/ci_high
-    gc_span: float = 0.75        # fraction of targets in each local GC fit (R loess default)
-    seed: int = 20261122         # bootstrap seed (outputs are deterministic)
+    ploidy: float = 2.0  # copies of a baseline gene (the parental's ploidy)
+    amp_cn: float = 6.0  # CN >= this: amplification (Schildhaus GCN>=6, PureCN focal)
+    amp_ratio: float = 2.0  # FISH-like ratio vs same-chromosome baseline genes (MET/CEP7)
+    gain_cn: float = 2.5  # CN >= this (CI above ploidy): gain
+    loss_cn: float = 1.5  # CN <= this (CI below ploidy): loss
+    del_cn: float = 0.5  # CN <= this (CI below ploidy): deletion (homozygous)
+    min_targets: int = 3  # fewer usable targets: insufficient data
+    min_count: int = 20  # reference fragments a target needs to be used
+    min_mapq: int = 20  # reads below this mapping quality are not counted
+    baseline_tol: float = 0.25  # |gene log2| below this: gene joins the baseline
+    bootstrap: int = 1000  # bootstrap resamples of targets per gene
+    ci: float = 0.95  # confidence level of ci_low/ci_high
+    gc_span: float = 0.75  # fraction of targets in each local GC fit (R loess default)
+    seed: int = 20261122  # bootstrap seed (outputs are deterministic)
 
 
 #: CLI help of each Params field (docs/cnv.md explains where each default comes from).
@@ -248,8 +275,10 @@ def densest_genes(est: np.ndarray, n: np.ndarray, width: float) -> np.ndarray:
         [(np.abs(est[ok] - e) <= width).sum() if o else -1 for e, o in zip(est, ok, strict=True)]
     )
     spread = np.array(
-        [np.abs(est[ok] - e)[np.abs(est[ok] - e) <= width].sum() if o else np.inf
-         for e, o in zip(est, ok, strict=True)]
+        [
+            np.abs(est[ok] - e)[np.abs(est[ok] - e) <= width].sum() if o else np.inf
+            for e, o in zip(est, ok, strict=True)
+        ]
     )
     best = np.lexsort((spread, -votes))[0]
     return ok & (np.abs(est - est[best]) <= width)
@@ -257,11 +286,11 @@ def densest_genes(est: np.ndarray, n: np.ndarray, width: float) -> np.ndarray:
 
 @dataclass
 class SampleFit:
-    ratio: np.ndarray          # corrected, centred target log2 ratios
+    ratio: np.ndarray  # corrected, centred target log2 ratios
     gc_correction: np.ndarray  # subtracted per target (GC trend + baseline offset)
     weight: np.ndarray
     genes: GeneFit
-    baseline: np.ndarray       # bool per gene
+    baseline: np.ndarray  # bool per gene
     resid_sd: float
 
 
@@ -337,8 +366,14 @@ def fit_sample(
     if not usable.any():  # e.g. an empty reference library: nothing can be estimated
         nan = np.full(n_genes, np.nan)
         empty = GeneFit(nan, nan.copy(), nan.copy(), np.zeros(n_genes, dtype=int))
-        return SampleFit(np.full_like(raw, np.nan), np.zeros_like(raw), w, empty,
-                         np.zeros(n_genes, dtype=bool), 0.0)
+        return SampleFit(
+            np.full_like(raw, np.nan),
+            np.zeros_like(raw),
+            w,
+            empty,
+            np.zeros(n_genes, dtype=bool),
+            0.0,
+        )
     extra_var = 0.0
     curve = np.zeros_like(raw)
     for _ in range(2):  # second pass with weights that include the extra target variance
@@ -390,9 +425,9 @@ def fit_sample(
 @dataclass
 class Reference:
     name: str
-    log2: np.ndarray      # expected log2 normalised coverage per target
-    var: np.ndarray       # sampling variance of that expectation
-    counts: np.ndarray    # fragments per target behind it (for min_count)
+    log2: np.ndarray  # expected log2 normalised coverage per target
+    var: np.ndarray  # sampling variance of that expectation
+    counts: np.ndarray  # fragments per target behind it (for min_count)
     warning: str = ""
 
 
@@ -431,7 +466,10 @@ def flat_reference(targets: pd.DataFrame, assay: str) -> Reference:
     log2 = np.log2(expected / expected.mean())
     n = len(targets)
     return Reference(
-        "flat", log2, np.zeros(n), np.full(n, np.iinfo(np.int64).max),
+        "flat",
+        log2,
+        np.zeros(n),
+        np.full(n, np.iinfo(np.int64).max),
         "flat reference: target efficiency not cancelled",
     )
 
@@ -472,7 +510,8 @@ def chrom_ratios(
     used: list[str] = []
     for i, chrom in enumerate(gene_chrom):
         refs = [
-            j for j in range(len(genes))
+            j
+            for j in range(len(genes))
             if j != i and gene_chrom[j] == chrom and baseline[j] and np.isfinite(est[j])
         ]
         if refs and np.isfinite(est[i]):
@@ -487,7 +526,7 @@ def chrom_ratios(
 @dataclass
 class SampleInput:
     name: str
-    role: str            # parental | resistant
+    role: str  # parental | resistant
     counts: np.ndarray
 
 
@@ -537,8 +576,15 @@ def analyse(
         if gc is not None and not gc_ok:
             usable &= np.isfinite(gc)
         fit = fit_sample(
-            raw, var0, usable, np.nan_to_num(gc, nan=np.nanmedian(gc)) if gc is not None
-            else None, codes, n_genes, params, params.seed + s_index, forced,
+            raw,
+            var0,
+            usable,
+            np.nan_to_num(gc, nan=np.nanmedian(gc)) if gc is not None else None,
+            codes,
+            n_genes,
+            params,
+            params.seed + s_index,
+            forced,
         )
         g = fit.genes
         ratio_fish, ratio_genes = chrom_ratios(
@@ -558,37 +604,58 @@ def analyse(
             if gc is None:
                 notes.append("no GC correction (no --reference)")
             sel = codes == i
-            gene_rows.append({
-                "sample": sample.name, "gene": gene, "n_targets": int(g.n[i]),
-                "log2_ratio": g.estimate[i], "copy_number": cn, "ci_low": lo, "ci_high": hi,
-                "call": call, "role": sample.role, "reference": reference.name,
-                "chrom": gene_chrom[i], "baseline": "yes" if fit.baseline[i] else "no",
-                "chrom_ratio": ratio_fish[i], "chrom_ratio_genes": ratio_genes[i],
-                "log2_vs_parental": (
-                    g.estimate[i] - parental_est[gene]
-                    if sample.role == "resistant" and parental_est else np.nan
-                ),
-                "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
-                "warning": "; ".join(notes),
-            })
+            gene_rows.append(
+                {
+                    "sample": sample.name,
+                    "gene": gene,
+                    "n_targets": int(g.n[i]),
+                    "log2_ratio": g.estimate[i],
+                    "copy_number": cn,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "call": call,
+                    "role": sample.role,
+                    "reference": reference.name,
+                    "chrom": gene_chrom[i],
+                    "baseline": "yes" if fit.baseline[i] else "no",
+                    "chrom_ratio": ratio_fish[i],
+                    "chrom_ratio_genes": ratio_genes[i],
+                    "log2_vs_parental": (
+                        g.estimate[i] - parental_est[gene]
+                        if sample.role == "resistant" and parental_est
+                        else np.nan
+                    ),
+                    "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
+                    "warning": "; ".join(notes),
+                }
+            )
         flags = np.where(ref_low, "low_reference_count", "")
-        target_rows.append(pd.DataFrame({
-            "sample": sample.name,
-            "chrom": targets["chrom"], "start": targets["start"], "end": targets["end"],
-            "genomic": [
-                f"{genomic_label(c, s + 1)}-{contig_offset(c)[1] + e}"
-                for c, s, e in zip(targets["chrom"], targets["start"], targets["end"],
-                                   strict=True)
-            ],
-            "gene": targets["gene"],
-            "gc": gc if gc is not None else np.nan,
-            "count": counts,
-            "ref_count": reference.counts if reference.name != "flat" else np.nan,
-            "log2_raw": raw, "gc_correction": fit.gc_correction, "log2_ratio": fit.ratio,
-            "weight": fit.weight / fit.weight.max() if fit.weight.max() > 0 else fit.weight,
-            "baseline": np.where(fit.baseline[codes], "yes", "no"),
-            "flags": flags,
-        }))
+        target_rows.append(
+            pd.DataFrame(
+                {
+                    "sample": sample.name,
+                    "chrom": targets["chrom"],
+                    "start": targets["start"],
+                    "end": targets["end"],
+                    "genomic": [
+                        f"{genomic_label(c, s + 1)}-{contig_offset(c)[1] + e}"
+                        for c, s, e in zip(
+                            targets["chrom"], targets["start"], targets["end"], strict=True
+                        )
+                    ],
+                    "gene": targets["gene"],
+                    "gc": gc if gc is not None else np.nan,
+                    "count": counts,
+                    "ref_count": reference.counts if reference.name != "flat" else np.nan,
+                    "log2_raw": raw,
+                    "gc_correction": fit.gc_correction,
+                    "log2_ratio": fit.ratio,
+                    "weight": fit.weight / fit.weight.max() if fit.weight.max() > 0 else fit.weight,
+                    "baseline": np.where(fit.baseline[codes], "yes", "no"),
+                    "flags": flags,
+                }
+            )
+        )
     cn = pd.DataFrame(gene_rows, columns=CN_COLUMNS + EXTRA_COLUMNS)
     return cn, pd.concat(target_rows, ignore_index=True)[TARGET_COLUMNS]
 
@@ -597,17 +664,27 @@ def run(args: argparse.Namespace) -> None:
     params = Params(**{f.name: getattr(args, f.name) for f in fields(Params)})
     if not params.del_cn < params.loss_cn < params.ploidy < params.gain_cn <= params.amp_cn:
         raise UserError("thresholds must satisfy del_cn < loss_cn < ploidy < gain_cn <= amp_cn")
-    if not (0 < params.ci < 1 and 0 < params.gc_span <= 1 and params.bootstrap >= 10
-            and params.min_targets >= 1 and params.baseline_tol > 0):
-        raise UserError("need 0 < ci < 1, 0 < gc_span <= 1, bootstrap >= 10, min_targets >= 1 "
-                        "and baseline_tol > 0")
+    if not (
+        0 < params.ci < 1
+        and 0 < params.gc_span <= 1
+        and params.bootstrap >= 10
+        and params.min_targets >= 1
+        and params.baseline_tol > 0
+    ):
+        raise UserError(
+            "need 0 < ci < 1, 0 < gc_span <= 1, bootstrap >= 10, min_targets >= 1 "
+            "and baseline_tol > 0"
+        )
     targets = load_targets(args.targets)
     bams = [args.parental, *args.resistant, *(args.pool or [])]
     for bam in bams:
         if not Path(bam).exists():
             raise UserError(f"BAM not found: {bam}")
-        if not (Path(f"{bam}.bai").exists() or Path(bam).with_suffix(".bai").exists()
-                or Path(f"{bam}.csi").exists()):
+        if not (
+            Path(f"{bam}.bai").exists()
+            or Path(bam).with_suffix(".bai").exists()
+            or Path(f"{bam}.csi").exists()
+        ):
             raise UserError(f"{bam}: no index (.bai/.csi); run samtools index")
     gc = None
     if args.reference:
@@ -664,27 +741,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="reference FASTA (target GC); without it no GC correction")
     p.add_argument("--pool", nargs="+", help="pool-of-normals BAMs (reference = their median)")
     p.add_argument(
-        "--compare-to", choices=("parental", "pool", "flat"),
+        "--compare-to",
+        choices=("parental", "pool", "flat"),
         help="reference coverage: parental (default), pool (default when --pool is given) or "
         "flat (no reference; warns)",
     )
     p.add_argument(
-        "--assay", choices=("capture", "amplicon"), default="capture",
+        "--assay",
+        choices=("capture", "amplicon"),
+        default="capture",
         help="capture: skip duplicates, count overlapping fragments; amplicon: keep "
         "duplicates, count fragments by midpoint (default capture)",
     )
     p.add_argument("--out", required=True, help="gene table (cn.tsv)")
     p.add_argument("--targets-out", help="per-target normalised ratios")
     p.add_argument(
-        "--baseline-genes", default="",
+        "--baseline-genes",
+        default="",
         help="comma-separated genes forced as the baseline (default: data-driven)",
     )
     p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
     defaults = Params()
     for f in fields(Params):
         p.add_argument(
-            f"--{f.name.replace('_', '-')}", type=f.type if callable(f.type) else
-            {"float": float, "int": int}[f.type], default=getattr(defaults, f.name),
+            f"--{f.name.replace('_', '-')}",
+            type=f.type if callable(f.type) else {"float": float, "int": int}[f.type],
+            default=getattr(defaults, f.name),
             help=f"{PARAM_HELP[f.name]} (default {getattr(defaults, f.name)})",
         )
     p.set_defaults(func=run)

@@ -156,9 +156,7 @@ def count_targets(
             continue
         f_start, f_end = spans[contig]
         sub = targets.iloc[rows]
-        counts[rows] = counter(
-            sub["start"].to_numpy(), sub["end"].to_numpy(), f_start, f_end
-        )
+        counts[rows] = counter(sub["start"].to_numpy(), sub["end"].to_numpy(), f_start, f_end)
     return counts
 
 

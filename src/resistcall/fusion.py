@@ -43,11 +43,31 @@ from resistcall.reference import bam_sample, contig_offset
 log = logging.getLogger(__name__)
 
 COLUMNS = [
-    "sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "genomic_5p", "genomic_3p",
-    "location_5p", "location_3p", "exons", "variant", "split_reads", "discordant_pairs",
-    "fragments", "microhomology", "inserted_sequence", "junction_sequence", "partner_sequence",
-    "call", "min_fragments", "min_split_reads", "breakpoint_region", "region_depth",
-    "detection_limit_af", "status",
+    "sample",
+    "gene_5p",
+    "gene_3p",
+    "breakpoint_5p",
+    "breakpoint_3p",
+    "genomic_5p",
+    "genomic_3p",
+    "location_5p",
+    "location_3p",
+    "exons",
+    "variant",
+    "split_reads",
+    "discordant_pairs",
+    "fragments",
+    "microhomology",
+    "inserted_sequence",
+    "junction_sequence",
+    "partner_sequence",
+    "call",
+    "min_fragments",
+    "min_split_reads",
+    "breakpoint_region",
+    "region_depth",
+    "detection_limit_af",
+    "status",
 ]
 
 #: EML4-ALK variants by (last EML4 exon, first ALK exon) in the fusion transcript
@@ -143,8 +163,12 @@ def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene
         raise UserError(f"{gtf}: contig {unknown[0]} is not in the reference FASTA")
     genes = {}
     for name, rows in ex.groupby("gene_name", observed=True):
-        best = rows.groupby("transcript_id", observed=True).size().sort_values(
-            ascending=False, kind="stable").index[0]
+        best = (
+            rows.groupby("transcript_id", observed=True)
+            .size()
+            .sort_values(ascending=False, kind="stable")
+            .index[0]
+        )
         rows = rows[rows["transcript_id"] == best]
         contig = str(rows["Chromosome"].iloc[0])
         chrom, off = contig_offset(contig)
@@ -153,8 +177,12 @@ def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene
             for n, s, e in zip(rows["exon_number"], rows["Start"], rows["End"], strict=True)
         )
         genes[str(name)] = Gene(
-            str(name), chrom, min(x[1] for x in exons), max(x[2] for x in exons),
-            str(rows["Strand"].iloc[0]), exons,
+            str(name),
+            chrom,
+            min(x[1] for x in exons),
+            max(x[2] for x in exons),
+            str(rows["Strand"].iloc[0]),
+            exons,
         )
     return genes
 
@@ -229,8 +257,9 @@ def fused_outward(panel: PanelSequence, j: Junction, width: int = 60) -> tuple[s
     return tgt + j.insertion + part, len(tgt)
 
 
-def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
-                    genes: dict[str, Gene], cfg: Settings):
+def find_candidates(
+    bam, frame: BamFrame, panel: PanelSequence, target: Gene, genes: dict[str, Gene], cfg: Settings
+):
     """Clip clusters in the target gene placed on the panel, plus reads with distant mates."""
     reg = frame.region(panel, target.chrom, target.start - cfg.gene_pad, target.end + cfg.gene_pad)
     clips: dict[tuple, list[Clip]] = {}
@@ -245,17 +274,33 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
             for c in info.clips:
                 if len(c.outward) >= cfg.min_clip:
                     clips.setdefault((c.chrom, c.pos, c.side), []).append(c)
-        if usable(read) and (read.is_paired and not read.mate_is_unmapped and not read.is_secondary
-                and not read.is_supplementary):
+        if usable(read) and (
+            read.is_paired
+            and not read.mate_is_unmapped
+            and not read.is_secondary
+            and not read.is_supplementary
+        ):
             mchrom, mpos = frame.to_genomic(read.next_reference_name, read.next_reference_start + 1)
             chrom, pos = frame.to_genomic(read.reference_name, read.reference_start + 1)
             if mchrom != chrom or abs(mpos - pos) > 10 * cfg.max_insert:
-                distant.append((read.query_name, chrom, pos, frame.to_genomic(
-                    read.reference_name, read.reference_end)[1], read.is_reverse, mchrom, mpos,
-                    read.mate_is_reverse))
+                distant.append(
+                    (
+                        read.query_name,
+                        chrom,
+                        pos,
+                        frame.to_genomic(read.reference_name, read.reference_end)[1],
+                        read.is_reverse,
+                        mchrom,
+                        mpos,
+                        read.mate_is_reverse,
+                    )
+                )
     k = panel.k
-    local_seq = panel.fetch(target.chrom, target.start - cfg.gene_pad - 10 * cfg.max_insert,
-                            target.end + cfg.gene_pad + 10 * cfg.max_insert)
+    local_seq = panel.fetch(
+        target.chrom,
+        target.start - cfg.gene_pad - 10 * cfg.max_insert,
+        target.end + cfg.gene_pad + 10 * cfg.max_insert,
+    )
     local = _kmers(local_seq, LOCAL_K) | _kmers(revcomp(local_seq), LOCAL_K)
     cands: list[Junction] = []
     for (chrom, pos, side), group in sorted(clips.items()):
@@ -263,11 +308,18 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
         if len({c.name for c in group if len(c.outward) >= k}) < cfg.min_cluster_reads:
             continue
         cons = consensus(long, min_depth=min(2, len(long)))
-        if (len(cons) < k or _has_adapter(cons) or _low_complexity(cons)
-                or _low_complexity(cons[:20])):
+        if (
+            len(cons) < k
+            or _has_adapter(cons)
+            or _low_complexity(cons)
+            or _low_complexity(cons[:20])
+        ):
             continue  # adapter read-through, poly-G / poly-T tails
-        ahead = panel.fetch(chrom, pos + 1, pos + 20) if side == +1 else panel.fetch(
-            chrom, pos - 20, pos - 1)
+        ahead = (
+            panel.fetch(chrom, pos + 1, pos + 20)
+            if side == +1
+            else panel.fetch(chrom, pos - 20, pos - 1)
+        )
         if "N" in ahead:
             continue  # the panel's known sequence ends here: clipped bases are just unknown
         j = Junction(chrom, pos, side, cons)
@@ -283,8 +335,10 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
                 continue
         else:
             same_gene = gene_at(genes, hit.chrom, hit.pos)
-            if hit.chrom == chrom and (abs(hit.pos - pos) < 10 * cfg.max_insert or (
-                    same_gene is not None and same_gene.name == target.name)):
+            if hit.chrom == chrom and (
+                abs(hit.pos - pos) < 10 * cfg.max_insert
+                or (same_gene is not None and same_gene.name == target.name)
+            ):
                 continue  # local event (indel, small rearrangement inside the gene): not a fusion
             j.p_chrom, j.p_pos = hit.chrom, hit.pos
             j.p_side = -1 if hit.strand == "+" else +1
@@ -296,14 +350,16 @@ def find_candidates(bam, frame: BamFrame, panel: PanelSequence, target: Gene,
     return _dedupe(cands, clips), distant, infos
 
 
-def _split_candidates(infos: list[ReadInfo], panel: PanelSequence, target: Gene,
-                      cfg: Settings) -> list[Junction]:
+def _split_candidates(
+    infos: list[ReadInfo], panel: PanelSequence, target: Gene, cfg: Settings
+) -> list[Junction]:
     """Junctions read from split alignments (SA tags), needed where the target-side part is
     hard-clipped (bwa's supplementary records) so no clipped bases are stored with it."""
     seen: dict[tuple, set] = {}
     for r in infos:
-        if r.part is None or not (target.start - cfg.gene_pad <= r.part.start
-                                  <= target.end + cfg.gene_pad):
+        if r.part is None or not (
+            target.start - cfg.gene_pad <= r.part.start <= target.end + cfg.gene_pad
+        ):
             continue
         for sp in r.sa_parts:
             if sp.chrom == r.part.chrom and abs(sp.start - r.part.start) < 10 * cfg.max_insert:
@@ -314,7 +370,7 @@ def _split_candidates(infos: list[ReadInfo], panel: PanelSequence, target: Gene,
             key = (r.part.chrom, t_pos, t_side, sp.chrom, p_max, p_side, overlap)
             seen.setdefault(key, set()).add(r.name)
     out = []
-    for (t_chrom, t_pos, t_side, p_chrom, p_max, p_side, overlap) in sorted(seen):
+    for t_chrom, t_pos, t_side, p_chrom, p_max, p_side, overlap in sorted(seen):
         p_pos = p_max + overlap if p_side == -1 else p_max - overlap
         strand = "+" if p_side == -1 else "-"
         partner_seq = panel.outward(p_chrom, p_pos, strand, 40)
@@ -355,8 +411,9 @@ def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
         dup = False
         for o in kept:
             if o.t_chrom == j.t_chrom and o.t_side == j.t_side and abs(o.t_pos - j.t_pos) <= 10:
-                if (o.p_pos is None) == (j.p_pos is None) and (o.p_pos is None or (
-                        o.p_chrom == j.p_chrom and abs(o.p_pos - j.p_pos) <= 10)):
+                if (o.p_pos is None) == (j.p_pos is None) and (
+                    o.p_pos is None or (o.p_chrom == j.p_chrom and abs(o.p_pos - j.p_pos) <= 10)
+                ):
                     dup = True
                     break
         if not dup:
@@ -364,8 +421,16 @@ def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
     return kept
 
 
-def count_evidence(bam, frame: BamFrame, panel: PanelSequence, j: Junction, distant: list,
-                   infos: list[ReadInfo], cfg: Settings, claimed: set[str] = frozenset()) -> None:
+def count_evidence(
+    bam,
+    frame: BamFrame,
+    panel: PanelSequence,
+    j: Junction,
+    distant: list,
+    infos: list[ReadInfo],
+    cfg: Settings,
+    claimed: set[str] = frozenset(),
+) -> None:
     """Fill j.split (fragments with a read containing the junction) and j.pairs."""
     fused, at = fused_outward(panel, j)
     h, a = len(j.homology), cfg.anchor
@@ -434,9 +499,13 @@ def _points_at_breakend(j: Junction, chrom: str, start: int, end: int, rev: bool
     return rev and j.t_pos <= end <= j.t_pos + w
 
 
-def _locate_unknown_partner(j: Junction, infos: list[ReadInfo], cfg: Settings,
-                            panel: PanelSequence | None = None,
-                            claimed: set[str] = frozenset()) -> None:
+def _locate_unknown_partner(
+    j: Junction,
+    infos: list[ReadInfo],
+    cfg: Settings,
+    panel: PanelSequence | None = None,
+    claimed: set[str] = frozenset(),
+) -> None:
     """Where an unplaced partner lies according to the aligner (whole-genome BAMs): the SA
     parts of the junction's own split reads. Recorded if >= 2 fragments agree within 2 kb and
     the place is not in the panel's known sequence (there the partner would have been placed).
@@ -447,7 +516,8 @@ def _locate_unknown_partner(j: Junction, infos: list[ReadInfo], cfg: Settings,
     nothing."""
     hits = [
         (sp.chrom, sp.start, r.name)
-        for r in infos if r.name in j.split and r.name not in claimed
+        for r in infos
+        if r.name in j.split and r.name not in claimed
         for sp in r.sa_parts
         if sp.chrom != j.t_chrom or abs(sp.start - j.t_pos) > 10 * cfg.max_insert
     ]
@@ -487,8 +557,16 @@ def region_depth(bam, frame: BamFrame, panel: PanelSequence, target: Gene) -> tu
     return label, float(np.median(cov)) if cov.size else float("nan")
 
 
-def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str, Gene],
-                 target: Gene, cfg: Settings, label: str, depth: float) -> dict:
+def junction_row(
+    sample: str,
+    j: Junction,
+    panel: PanelSequence,
+    genes: dict[str, Gene],
+    target: Gene,
+    cfg: Settings,
+    label: str,
+    depth: float,
+) -> dict:
     """One fusions.tsv row for a candidate junction (5'/3' from gene strands and sides)."""
     partner = gene_at(genes, j.p_chrom, j.p_pos_max) if j.p_pos is not None else None
     # the retained part of a gene is its 3' part when the kept sequence lies downstream
@@ -512,17 +590,39 @@ def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str
     left, right = fused[: at - h], fused[at - h : at + len(j.insertion) + 20]
     # junction in transcript sense of the 5' gene: target first if it is 5', else reverse
     if t_is_3p:
-        p_sense = revcomp(right[h + len(j.insertion):]) if j.p_pos is not None else revcomp(right)
-        junction = f"{p_sense}{revcomp(j.insertion).lower()}" + (
-            f"[{revcomp(j.homology)}]" if h else "") + f"|{revcomp(left)}"
+        p_sense = revcomp(right[h + len(j.insertion) :]) if j.p_pos is not None else revcomp(right)
+        junction = (
+            f"{p_sense}{revcomp(j.insertion).lower()}"
+            + (f"[{revcomp(j.homology)}]" if h else "")
+            + f"|{revcomp(left)}"
+        )
         g5, g3, bp5, bp3, gen5, gen3, loc5, loc3 = (
-            p_name, target.name, p_bp, t_bp, p_gen, t_gen, p_loc, t_loc)
+            p_name,
+            target.name,
+            p_bp,
+            t_bp,
+            p_gen,
+            t_gen,
+            p_loc,
+            t_loc,
+        )
         last5, first3 = p_before, t_after
     else:
-        junction = f"{left}" + (f"[{j.homology}]" if h else "") + \
-            f"|{j.insertion.lower()}{right[h + len(j.insertion):]}"
+        junction = (
+            f"{left}"
+            + (f"[{j.homology}]" if h else "")
+            + f"|{j.insertion.lower()}{right[h + len(j.insertion) :]}"
+        )
         g5, g3, bp5, bp3, gen5, gen3, loc5, loc3 = (
-            target.name, p_name, t_bp, p_bp, t_gen, p_gen, t_loc, p_loc)
+            target.name,
+            p_name,
+            t_bp,
+            p_bp,
+            t_gen,
+            p_gen,
+            t_loc,
+            p_loc,
+        )
         last5, first3 = t_before, p_after
     exons = NA
     if last5 is not None and first3 is not None and p_name not in ("unknown", "intergenic"):
@@ -531,26 +631,46 @@ def junction_row(sample: str, j: Junction, panel: PanelSequence, genes: dict[str
     frags = j.split | j.pairs
     called = len(frags) >= cfg.min_fragments and len(j.split) >= cfg.min_split_reads
     name = f"{g5}-{g3}" + (f" {variant}" if variant != NA else "")
-    status = (f"{name} detected: {len(frags)} fragments ({len(j.split)} split reads, "
-              f"{len(j.pairs)} discordant pairs)" if called else
-              f"{name} candidate below threshold: {len(frags)} fragments")
+    status = (
+        f"{name} detected: {len(frags)} fragments ({len(j.split)} split reads, "
+        f"{len(j.pairs)} discordant pairs)"
+        if called
+        else f"{name} candidate below threshold: {len(frags)} fragments"
+    )
     if not t_is_3p:
         status += f"; {target.name} keeps its 5' part (reciprocal side, no {target.name} kinase)"
     if j.p_pos is None:
-        status += (f"; partner not in the panel reference, its reads align at {j.partner_locus}"
-                   if j.partner_locus else "; partner not in the panel reference")
+        status += (
+            f"; partner not in the panel reference, its reads align at {j.partner_locus}"
+            if j.partner_locus
+            else "; partner not in the panel reference"
+        )
     return {
-        "sample": sample, "gene_5p": g5, "gene_3p": g3, "breakpoint_5p": bp5,
-        "breakpoint_3p": bp3, "genomic_5p": gen5, "genomic_3p": gen3,
-        "location_5p": loc5, "location_3p": loc3, "exons": exons, "variant": variant,
-        "split_reads": len(j.split), "discordant_pairs": len(j.pairs), "fragments": len(frags),
-        "microhomology": j.homology or NA, "inserted_sequence": j.insertion or NA,
+        "sample": sample,
+        "gene_5p": g5,
+        "gene_3p": g3,
+        "breakpoint_5p": bp5,
+        "breakpoint_3p": bp3,
+        "genomic_5p": gen5,
+        "genomic_3p": gen3,
+        "location_5p": loc5,
+        "location_3p": loc3,
+        "exons": exons,
+        "variant": variant,
+        "split_reads": len(j.split),
+        "discordant_pairs": len(j.pairs),
+        "fragments": len(frags),
+        "microhomology": j.homology or NA,
+        "inserted_sequence": j.insertion or NA,
         "junction_sequence": junction,
         "partner_sequence": j.consensus if j.p_pos is None else NA,
         "call": "detected" if called else "below threshold",
-        "min_fragments": cfg.min_fragments, "min_split_reads": cfg.min_split_reads,
-        "breakpoint_region": label, "region_depth": _fmt_depth(depth),
-        "detection_limit_af": _limit(cfg, depth), "status": status,
+        "min_fragments": cfg.min_fragments,
+        "min_split_reads": cfg.min_split_reads,
+        "breakpoint_region": label,
+        "region_depth": _fmt_depth(depth),
+        "detection_limit_af": _limit(cfg, depth),
+        "status": status,
         "_junction": j,
     }
 
@@ -566,28 +686,39 @@ def _limit(cfg: Settings, depth: float) -> str:
     return f"{min(1.0, cfg.min_fragments / depth):.3g}"
 
 
-def status_row(sample: str, target: Gene, cfg: Settings, label: str, depth: float,
-               n_below: int) -> dict:
+def status_row(
+    sample: str, target: Gene, cfg: Settings, label: str, depth: float, n_below: int
+) -> dict:
     """Per-sample row: 'not detected' (with the depth it rests on) or 'not assessable'."""
     assessable = not np.isnan(depth) and depth >= cfg.min_depth
     if assessable:
         call = "not detected"
-        status = (f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
-                  f"(>= {cfg.min_fragments} fragments required; detects allele fractions "
-                  f">= {_limit(cfg, depth)})")
+        status = (
+            f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
+            f"(>= {cfg.min_fragments} fragments required; detects allele fractions "
+            f">= {_limit(cfg, depth)})"
+        )
     else:
         call = "not assessable"
         shown = "no reads" if np.isnan(depth) else f"median {depth:.0f}x"
-        status = (f"{target.name} fusion not assessable: {shown} over {label} "
-                  f"(< {cfg.min_depth}x)")
+        status = f"{target.name} fusion not assessable: {shown} over {label} (< {cfg.min_depth}x)"
     if n_below:
         status += f"; {n_below} candidate(s) below threshold listed"
     row = dict.fromkeys(COLUMNS, NA)
-    row.update(sample=sample, gene_3p=target.name, split_reads=0, discordant_pairs=0,
-               fragments=0, call=call, min_fragments=cfg.min_fragments,
-               min_split_reads=cfg.min_split_reads, breakpoint_region=label,
-               region_depth=_fmt_depth(depth), detection_limit_af=_limit(cfg, depth),
-               status=status)
+    row.update(
+        sample=sample,
+        gene_3p=target.name,
+        split_reads=0,
+        discordant_pairs=0,
+        fragments=0,
+        call=call,
+        min_fragments=cfg.min_fragments,
+        min_split_reads=cfg.min_split_reads,
+        breakpoint_region=label,
+        region_depth=_fmt_depth(depth),
+        detection_limit_af=_limit(cfg, depth),
+        status=status,
+    )
     return row
 
 
@@ -603,8 +734,9 @@ def sample_name(bam_path: str) -> str:
     return name
 
 
-def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], target: Gene,
-                cfg: Settings) -> list[dict]:
+def call_sample(
+    bam_path: str, panel: PanelSequence, genes: dict[str, Gene], target: Gene, cfg: Settings
+) -> list[dict]:
     """All rows of one BAM: detected/below-threshold junctions, then a status row if needed."""
     sample = sample_name(bam_path)
     with pysam.AlignmentFile(bam_path) as bam:
@@ -619,11 +751,19 @@ def call_sample(bam_path: str, panel: PanelSequence, genes: dict[str, Gene], tar
             if j.p_pos is not None:
                 claimed |= j.split | j.pairs
         label, depth = region_depth(bam, frame, panel, target)
-    rows = [junction_row(sample, j, panel, genes, target, cfg, label, depth)
-            for j in cands if len(j.split | j.pairs) >= 2]
+    rows = [
+        junction_row(sample, j, panel, genes, target, cfg, label, depth)
+        for j in cands
+        if len(j.split | j.pairs) >= 2
+    ]
     rows.sort(key=lambda r: (r["call"] != "detected", -r["fragments"], r["genomic_3p"]))
-    log.info("%s: %s-aligned BAM, %d clip clusters, %d junction rows", sample, frame.mode,
-             len(cands), len(rows))
+    log.info(
+        "%s: %s-aligned BAM, %d clip clusters, %d junction rows",
+        sample,
+        frame.mode,
+        len(cands),
+        len(rows),
+    )
     if not any(r["call"] == "detected" for r in rows):
         rows.append(status_row(sample, target, cfg, label, depth, len(rows)))
     return rows
@@ -634,8 +774,9 @@ def write_tsv(rows: list[dict], out: Path) -> None:
     outputs.write_tsv(df, out)
 
 
-def run(reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str | None,
-        cfg: Settings) -> pd.DataFrame:
+def run(
+    reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str | None, cfg: Settings
+) -> pd.DataFrame:
     """Call fusions of ``gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
     panel = PanelSequence(reference)
     genes = load_genes(gtf, panel.lengths)
@@ -659,8 +800,12 @@ def run(reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str
 
 
 def _main(args: argparse.Namespace) -> None:
-    cfg = Settings(min_fragments=args.min_fragments, min_split_reads=args.min_split_reads,
-                   min_depth=args.min_depth, max_insert=args.max_insert)
+    cfg = Settings(
+        min_fragments=args.min_fragments,
+        min_split_reads=args.min_split_reads,
+        min_depth=args.min_depth,
+        max_insert=args.max_insert,
+    )
     run(args.reference, args.gtf, args.bam, args.gene, args.out, args.vcf, cfg)
 
 
@@ -676,24 +821,45 @@ def _positive(text: str) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "fusion", help="gene fusions (EML4-ALK ...) from clipped, split and discordant reads",
-        description=__doc__.splitlines()[0])
+        "fusion",
+        help="gene fusions (EML4-ALK ...) from clipped, split and discordant reads",
+        description=__doc__.splitlines()[0],
+    )
     p.add_argument("--reference", required=True, help="panel FASTA (.fai beside it)")
     p.add_argument("--gtf", required=True, help="transcript models in contig coordinates")
-    p.add_argument("--bam", required=True, nargs="+",
-                   help="indexed BAMs (panel contigs or GRCh38 chromosome names)")
+    p.add_argument(
+        "--bam",
+        required=True,
+        nargs="+",
+        help="indexed BAMs (panel contigs or GRCh38 chromosome names)",
+    )
     p.add_argument("--gene", default="ALK", help="gene whose fusions are called (default ALK)")
     p.add_argument("--out", required=True, help="fusions.tsv")
     p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
     d = Settings()
-    p.add_argument("--min-fragments", type=_positive, default=d.min_fragments,
-                   help="distinct supporting fragments to call a fusion "
-                        f"(default {d.min_fragments})")
-    p.add_argument("--min-split-reads", type=_positive, default=d.min_split_reads,
-                   help=f"of which split-read fragments (default {d.min_split_reads})")
-    p.add_argument("--min-depth", type=_positive, default=d.min_depth,
-                   help=f"median depth over the breakpoint region below which a sample is "
-                        f"'not assessable' (default {d.min_depth})")
-    p.add_argument("--max-insert", type=_positive, default=d.max_insert,
-                   help=f"largest insert size for discordant pairs (default {d.max_insert})")
+    p.add_argument(
+        "--min-fragments",
+        type=_positive,
+        default=d.min_fragments,
+        help=f"distinct supporting fragments to call a fusion (default {d.min_fragments})",
+    )
+    p.add_argument(
+        "--min-split-reads",
+        type=_positive,
+        default=d.min_split_reads,
+        help=f"of which split-read fragments (default {d.min_split_reads})",
+    )
+    p.add_argument(
+        "--min-depth",
+        type=_positive,
+        default=d.min_depth,
+        help=f"median depth over the breakpoint region below which a sample is "
+        f"'not assessable' (default {d.min_depth})",
+    )
+    p.add_argument(
+        "--max-insert",
+        type=_positive,
+        default=d.max_insert,
+        help=f"largest insert size for discordant pairs (default {d.max_insert})",
+    )
     p.set_defaults(func=_main)

@@ -259,12 +259,28 @@ def clips_of(read: pysam.AlignedSegment, frame: BamFrame, min_clip: int) -> list
     out = []
     if cig[-1][0] == SOFT_CLIP and cig[-1][1] >= min_clip:
         chrom, pos = frame.to_genomic(read.reference_name, read.reference_end)
-        out.append(Clip(read.query_name, chrom, pos, +1, seq[read.query_alignment_end :],
-                        read.mapping_quality))
+        out.append(
+            Clip(
+                read.query_name,
+                chrom,
+                pos,
+                +1,
+                seq[read.query_alignment_end :],
+                read.mapping_quality,
+            )
+        )
     if cig[0][0] == SOFT_CLIP and cig[0][1] >= min_clip:
         chrom, pos = frame.to_genomic(read.reference_name, read.reference_start + 1)
-        out.append(Clip(read.query_name, chrom, pos, -1,
-                        revcomp(seq[: read.query_alignment_start]), read.mapping_quality))
+        out.append(
+            Clip(
+                read.query_name,
+                chrom,
+                pos,
+                -1,
+                revcomp(seq[: read.query_alignment_start]),
+                read.mapping_quality,
+            )
+        )
     return out
 
 
@@ -391,6 +407,6 @@ def informative(read: pysam.AlignedSegment, frame: BamFrame) -> ReadInfo | None:
             make_part(*frame.to_genomic(c, p), strand == "-", parse_cigar(cig))
             for c, p, strand, cig in entries
         )
-    return ReadInfo(read.query_name, chrom, start, end, read.query_sequence, tuple(clips), sa,
-                    part, sa_parts)
-
+    return ReadInfo(
+        read.query_name, chrom, start, end, read.query_sequence, tuple(clips), sa, part, sa_parts
+    )

@@ -79,45 +79,106 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
         t_base = panel.fetch(j.t_chrom, j.t_pos, j.t_pos)
         h = len(j.homology)
-        info_common = {"EVENT": f"fusion{n}",
-                       "FUSION": f"{any_row['gene_5p']}-{any_row['gene_3p']}",
-                       "VARIANT": any_row["variant"],
-                       "EXONS": any_row["exons"].replace(";", "-")}
+        info_common = {
+            "EVENT": f"fusion{n}",
+            "FUSION": f"{any_row['gene_5p']}-{any_row['gene_3p']}",
+            "VARIANT": any_row["variant"],
+            "EXONS": any_row["exons"].replace(";", "-"),
+        }
         ids = (f"fusion{n}_1", f"fusion{n}_2")
         recs = []
         if j.p_pos is None:
             extra = {"PARTNER_SEQ": j.consensus}
             if j.partner_locus:
                 extra["PARTNER_LOCUS"] = j.partner_locus
-            recs.append((t_contig, t_cpos, ids[0], t_base,
-                         breakend_alt(t_base, j.t_side, None, None, j.consensus), None, j.t_chrom,
-                         j.t_pos, extra, (0, 0)))
+            recs.append(
+                (
+                    t_contig,
+                    t_cpos,
+                    ids[0],
+                    t_base,
+                    breakend_alt(t_base, j.t_side, None, None, j.consensus),
+                    None,
+                    j.t_chrom,
+                    j.t_pos,
+                    extra,
+                    (0, 0),
+                )
+            )
         else:
             p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
             p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
             t_ci = (-h, 0) if j.t_side == +1 else (0, h)
             p_ci = (-h, 0) if j.p_side == -1 else (0, h)
             t_alt = breakend_alt(t_base, j.t_side, f"{p_contig}:{p_cpos}", j.p_side, j.insertion)
-            recs.append((t_contig, t_cpos, ids[0], t_base, t_alt,
-                         ids[1], j.t_chrom, j.t_pos, {}, t_ci))
-            recs.append((p_contig, p_cpos, ids[1], p_base,
-                         breakend_alt(p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side,
-                              revcomp(j.insertion)),
-                         ids[0], j.p_chrom, j.p_pos, {}, p_ci))
+            recs.append(
+                (t_contig, t_cpos, ids[0], t_base, t_alt, ids[1], j.t_chrom, j.t_pos, {}, t_ci)
+            )
+            recs.append(
+                (
+                    p_contig,
+                    p_cpos,
+                    ids[1],
+                    p_base,
+                    breakend_alt(
+                        p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side, revcomp(j.insertion)
+                    ),
+                    ids[0],
+                    j.p_chrom,
+                    j.p_pos,
+                    {},
+                    p_ci,
+                )
+            )
         for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci in recs:
             if contig not in header.contigs:
                 header.contigs.add(contig)
-            records.append((contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci,
-                            entry, info_common, h, j))
+            records.append(
+                (
+                    contig,
+                    cpos,
+                    rid,
+                    ref,
+                    alt,
+                    mate,
+                    gchrom,
+                    gpos,
+                    extra,
+                    ci,
+                    entry,
+                    info_common,
+                    h,
+                    j,
+                )
+            )
     order = {name: i for i, name in enumerate(header.contigs)}
     records.sort(key=lambda r: (order[r[0]], r[1], r[2]))
     with atomic_paths(out) as (tmp,):
         with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
-            for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci, entry, info, h, j \
-                    in records:
-                rec = vf.new_record(contig=contig, start=cpos - 1, stop=cpos, id=rid,
-                                    alleles=(ref, alt),
-                                    filter="PASS" if entry["called"] else "LowSupport")
+            for (
+                contig,
+                cpos,
+                rid,
+                ref,
+                alt,
+                mate,
+                gchrom,
+                gpos,
+                extra,
+                ci,
+                entry,
+                info,
+                h,
+                j,
+            ) in records:
+                rec = vf.new_record(
+                    contig=contig,
+                    start=cpos - 1,
+                    stop=cpos,
+                    id=rid,
+                    alleles=(ref, alt),
+                    filter="PASS" if entry["called"] else "LowSupport",
+                )
                 rec.info["SVTYPE"] = "BND"
                 if mate:
                     rec.info["MATEID"] = (mate,)

@@ -317,8 +317,17 @@ def annotate_on(tx: Transcript, contigs: ContigCache, pos: int, ref: str, alt: s
         splice = _near_boundary(tx, affected)
         if splice and consequence not in ("frameshift_variant",):
             consequence += "&splice_region_variant"
-        return Annotation(tx.gene, tx.transcript_id, tx.refseq, hgvs_c, hgvs_p, consequence,
-                          exon, in_kd, *(res or (None, None)))
+        return Annotation(
+            tx.gene,
+            tx.transcript_id,
+            tx.refseq,
+            hgvs_c,
+            hgvs_p,
+            consequence,
+            exon,
+            in_kd,
+            *(res or (None, None)),
+        )
     offsets = [loc.c.offset for loc in locs if loc.region == "intron"]
     if offsets or ("cds" in regions):
         # intronic, or an exon/intron-spanning change: splice class from the nearest base
@@ -338,8 +347,9 @@ def annotate_on(tx: Transcript, contigs: ContigCache, pos: int, ref: str, alt: s
                 res_anchor = (c_anchor + 2) // 3
                 in_kd = kd_range[0] <= res_anchor <= kd_range[1] and nearest <= 8
         hgvs_p = "p.?" if consequence.startswith(("splice_donor", "splice_acceptor")) else ""
-        return Annotation(tx.gene, tx.transcript_id, tx.refseq, hgvs_c, hgvs_p, consequence,
-                          exon, in_kd)
+        return Annotation(
+            tx.gene, tx.transcript_id, tx.refseq, hgvs_c, hgvs_p, consequence, exon, in_kd
+        )
     region = locs[0].region
     consequence = {
         "utr5": "5_prime_UTR_variant",
@@ -379,8 +389,9 @@ def _segment(tx: Transcript, c: int) -> tuple[int, int]:
     return runs[-1][0], runs[-1][1]
 
 
-def _coding(tx: Transcript, contigs: ContigCache, p: int, r: str, a: str,
-            cpos: list[CPos]) -> tuple[str, str, tuple[int, int] | None]:
+def _coding(
+    tx: Transcript, contigs: ContigCache, p: int, r: str, a: str, cpos: list[CPos]
+) -> tuple[str, str, tuple[int, int] | None]:
     """Protein change of an all-coding variant: apply it to the spliced CDS and translate."""
     plus = tx.strand == "+"
     c5 = cpos[0].base
@@ -466,9 +477,8 @@ def choose_transcript(
         s, e = tx.span
         d = s - end if end < s else pos - e
         partial_side = (
-            (end < s and not (tx.start_complete if tx.strand == "+" else tx.end_complete))
-            or (pos > e and not (tx.end_complete if tx.strand == "+" else tx.start_complete))
-        )
+            end < s and not (tx.start_complete if tx.strand == "+" else tx.end_complete)
+        ) or (pos > e and not (tx.end_complete if tx.strand == "+" else tx.start_complete))
         if not partial_side and d > FLANK:
             continue
         if best_d is None or d < best_d:
@@ -476,8 +486,9 @@ def choose_transcript(
     return best
 
 
-def annotate_variant(transcripts: TranscriptSet, contigs: ContigCache, chrom: str, pos: int,
-                     ref: str, alt: str) -> Annotation:
+def annotate_variant(
+    transcripts: TranscriptSet, contigs: ContigCache, chrom: str, pos: int, ref: str, alt: str
+) -> Annotation:
     """Annotate one VCF allele on the model it falls on (intergenic when none)."""
     tx = choose_transcript(transcripts, chrom, pos, pos + max(len(ref) - 1, 0))
     if tx is None:

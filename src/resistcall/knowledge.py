@@ -21,16 +21,45 @@ import yaml
 from resistcall.errors import UserError
 
 COLUMNS = (
-    "gene", "alteration_type", "hgvs_p", "synonyms", "transcript", "drug", "drug_class",
-    "effect", "evidence_level", "mechanism_class", "sources", "verification", "note",
+    "gene",
+    "alteration_type",
+    "hgvs_p",
+    "synonyms",
+    "transcript",
+    "drug",
+    "drug_class",
+    "effect",
+    "evidence_level",
+    "mechanism_class",
+    "sources",
+    "verification",
+    "note",
 )
 ALK_TKIS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
 MUTATION_TYPES = ("substitution", "indel", "residue", "compound")
 
 _THREE = {
-    "Ala": "A", "Arg": "R", "Asn": "N", "Asp": "D", "Cys": "C", "Gln": "Q", "Glu": "E",
-    "Gly": "G", "His": "H", "Ile": "I", "Leu": "L", "Lys": "K", "Met": "M", "Phe": "F",
-    "Pro": "P", "Ser": "S", "Thr": "T", "Trp": "W", "Tyr": "Y", "Val": "V", "Ter": "*",
+    "Ala": "A",
+    "Arg": "R",
+    "Asn": "N",
+    "Asp": "D",
+    "Cys": "C",
+    "Gln": "Q",
+    "Glu": "E",
+    "Gly": "G",
+    "His": "H",
+    "Ile": "I",
+    "Leu": "L",
+    "Lys": "K",
+    "Met": "M",
+    "Phe": "F",
+    "Pro": "P",
+    "Ser": "S",
+    "Thr": "T",
+    "Trp": "W",
+    "Tyr": "Y",
+    "Val": "V",
+    "Ter": "*",
     "Sec": "U",
 }
 _THREE_RE = re.compile("|".join(_THREE))

@@ -102,8 +102,12 @@ def _intron(gtf_df: pd.DataFrame, gene: str, upstream_exon: int) -> tuple[str, i
     b = ex[num == upstream_exon + 1]
     if a.empty or b.empty:
         raise UserError(f"GTF has no exons {upstream_exon}/{upstream_exon + 1} for {gene}")
-    spans = sorted([(int(a["Start"].iloc[0]), int(a["End"].iloc[0])),
-                    (int(b["Start"].iloc[0]), int(b["End"].iloc[0]))])
+    spans = sorted(
+        [
+            (int(a["Start"].iloc[0]), int(a["End"].iloc[0])),
+            (int(b["Start"].iloc[0]), int(b["End"].iloc[0])),
+        ]
+    )
     return str(a["Chromosome"].iloc[0]), spans[0][1], spans[1][0]
 
 
@@ -258,8 +262,9 @@ def design_amplicons(
         for chrom, a, b, gene in regions[["Chromosome", "Start", "End", "gene"]].itertuples(
             index=False
         ):
-            blk = blocks[(blocks["Chromosome"] == chrom) & (blocks["Start"] <= a)
-                         & (blocks["End"] >= b)]
+            blk = blocks[
+                (blocks["Chromosome"] == chrom) & (blocks["Start"] <= a) & (blocks["End"] >= b)
+            ]
             lo, hi = int(blk["Start"].iloc[0]), int(blk["End"].iloc[0])
             for s, e in _tile(a, b, lo + params.primer_max, hi - params.primer_max, params):
                 left_seq = fa.fetch(chrom, max(lo, s - params.primer_max), s).upper()[::-1]
@@ -360,8 +365,13 @@ def build_panel(
     write_bed(primers, paths["primers"])
     write_bed(snv, paths["snv_regions"])
     for key, df in (("capture_targets", targets), ("amplicons", inserts), ("snv_regions", snv)):
-        log.info("%s: %d intervals, %d bp, genes %s", paths[key], len(df),
-                 int((df["end"] - df["start"]).sum()), ",".join(sorted(df["gene"].unique())))
+        log.info(
+            "%s: %d intervals, %d bp, genes %s",
+            paths[key],
+            len(df),
+            int((df["end"] - df["start"]).sum()),
+            ",".join(sorted(df["gene"].unique())),
+        )
     log.info("%s: %d primers", paths["primers"], len(primers))
     return paths
 

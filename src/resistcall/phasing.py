@@ -37,8 +37,16 @@ def _column_sets(bam: pysam.AlignmentFile, a: Allele) -> tuple[set[str], set[str
         offset = next(i for i, (r, x) in enumerate(zip(a.ref, a.alt, strict=True)) if r != x)
     col_pos = a.pos + offset
     for col in bam.pileup(
-        a.chrom, col_pos - 1, col_pos, truncate=True, stepper="nofilter", max_depth=1_000_000,
-        min_base_quality=0, ignore_orphans=False, ignore_overlaps=False, flag_filter=0xF04,
+        a.chrom,
+        col_pos - 1,
+        col_pos,
+        truncate=True,
+        stepper="nofilter",
+        max_depth=1_000_000,
+        min_base_quality=0,
+        ignore_orphans=False,
+        ignore_overlaps=False,
+        flag_filter=0xF04,
     ):
         names = col.get_query_names()
         seqs = col.get_query_sequences(add_indels=True)
@@ -53,7 +61,7 @@ def _column_sets(bam: pysam.AlignmentFile, a: Allele) -> tuple[set[str], set[str
             elif len(a.ref) > len(a.alt):
                 if s[1:].startswith(f"-{len(a.ref) - len(a.alt)}"):
                     carry.add(name)
-            elif s[1:] == f"+{len(a.alt) - len(a.ref)}{a.alt[len(a.ref):]}":
+            elif s[1:] == f"+{len(a.alt) - len(a.ref)}{a.alt[len(a.ref) :]}":
                 carry.add(name)
     return cover, carry
 
@@ -61,8 +69,14 @@ def _column_sets(bam: pysam.AlignmentFile, a: Allele) -> tuple[set[str], set[str
 def phase_pair(bam_path: str, a: Allele, b: Allele) -> dict:
     """Phase two alleles from one BAM; returns counts and status (cis/trans/cis+trans/unknown)."""
     distance = abs(a.pos - b.pos)
-    out = {"reads_both": 0, "reads_a_only": 0, "reads_b_only": 0, "reads_spanning": 0,
-           "distance": distance, "status": "unknown"}
+    out = {
+        "reads_both": 0,
+        "reads_a_only": 0,
+        "reads_b_only": 0,
+        "reads_spanning": 0,
+        "distance": distance,
+        "status": "unknown",
+    }
     if a.chrom != b.chrom or distance > MAX_DISTANCE:
         return out
     with pysam.AlignmentFile(bam_path) as bam:
@@ -72,8 +86,12 @@ def phase_pair(bam_path: str, a: Allele, b: Allele) -> dict:
     both = alt_a & alt_b
     a_only = (alt_a & cover_b) - alt_b
     b_only = (alt_b & cover_a) - alt_a
-    out.update(reads_both=len(both), reads_a_only=len(a_only), reads_b_only=len(b_only),
-               reads_spanning=len(spanning))
+    out.update(
+        reads_both=len(both),
+        reads_a_only=len(a_only),
+        reads_b_only=len(b_only),
+        reads_spanning=len(spanning),
+    )
     cis = len(both) >= MIN_FRAGMENTS
     trans = len(a_only) >= MIN_FRAGMENTS and len(b_only) >= MIN_FRAGMENTS
     if cis and trans:

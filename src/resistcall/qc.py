@@ -134,8 +134,12 @@ def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, 
 def _cmd(args: argparse.Namespace) -> None:
     summary, depths = run_qc(args.bam, args.stats, args.targets)
     summary["assay"] = args.assay
-    write_texts([(args.targets_out, depths.round(1).to_csv(sep="\t", index=False)),
-                 (args.out, json.dumps(summary, indent=2) + "\n")])
+    write_texts(
+        [
+            (args.targets_out, depths.round(1).to_csv(sep="\t", index=False)),
+            (args.out, json.dumps(summary, indent=2) + "\n"),
+        ]
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

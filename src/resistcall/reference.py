@@ -53,9 +53,7 @@ def read_bed(
     path = Path(path)
     if not path.exists():
         raise UserError(f"BED file not found: {path}")
-    df = pd.read_csv(
-        path, sep="\t", header=None, comment="#", dtype=str, keep_default_na=False
-    )
+    df = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str, keep_default_na=False)
     if df.shape[1] < len(names):
         raise UserError(f"{path}: expected at least {len(names)} columns, found {df.shape[1]}")
     df = df.iloc[:, : len(names)]

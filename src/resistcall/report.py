@@ -49,8 +49,12 @@ from resistcall.report_model import RUO_STATEMENT, SCHEMA, build_report, json_sa
 log = logging.getLogger(__name__)
 
 #: Short words for the compact grid (the long words are in the evidence table and a tooltip).
-SHORT_WORDS = {"resistant": "Resistant", "reduced sensitivity": "Reduced",
-               "sensitive": "Sensitive", "no data": "No data"}
+SHORT_WORDS = {
+    "resistant": "Resistant",
+    "reduced sensitivity": "Reduced",
+    "sensitive": "Sensitive",
+    "no data": "No data",
+}
 #: A symbol next to each word so the prediction never rests on colour alone.
 ICONS = {"resistant": "✗ ", "reduced sensitivity": "◐ ", "sensitive": "✓ ", "no data": "? "}
 
@@ -72,16 +76,20 @@ def _fmt_num(v: Any, digits: int = 0) -> str:
 
 def _caveat_text(v: Any) -> str:
     """The annotator's caveat sentence in a clinician's words (the JSON keeps it verbatim)."""
-    text = str(v).rstrip(".").replace("not assessable (insufficient depth)",
-                                      "not assessable (too few reads; not wild type)")
+    text = (
+        str(v)
+        .rstrip(".")
+        .replace(
+            "not assessable (insufficient depth)", "not assessable (too few reads; not wild type)"
+        )
+    )
     return text[:1].upper() + text[1:]
 
 
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("resistcall", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True,
-                                     default=True),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -95,13 +103,17 @@ def _env() -> Environment:
 
 
 def render_html(model: dict, figures: dict[str, str | None]) -> str:
-    return _env().get_template("report.html.j2").render(r=model, fig=figures, icons=ICONS,
-                                                         short=SHORT_WORDS)
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(r=model, fig=figures, icons=ICONS, short=SHORT_WORDS)
+    )
 
 
 def render_index(entries: list[dict], date: str) -> str:
-    return _env().get_template("index.html.j2").render(entries=entries, date=date,
-                                                       ruo=RUO_STATEMENT)
+    return (
+        _env().get_template("index.html.j2").render(entries=entries, date=date, ruo=RUO_STATEMENT)
+    )
 
 
 def make_figures(model: dict, cnv_targets: pd.DataFrame | None) -> dict[str, str | None]:
@@ -109,11 +121,13 @@ def make_figures(model: dict, cnv_targets: pd.DataFrame | None) -> dict[str, str
 
     out: dict[str, str | None] = {"cnv": None, "vaf": None, "depth": None}
     if model["copy_number"] is not None:
-        out["cnv"] = figures.copy_number_svg(model["copy_number"], cnv_targets,
-                                             model["resistant_samples"])
+        out["cnv"] = figures.copy_number_svg(
+            model["copy_number"], cnv_targets, model["resistant_samples"]
+        )
     if model["vaf_points"]:
-        out["vaf"] = figures.vaf_svg(model["vaf_points"], model["parental"],
-                                     model["resistant_samples"])
+        out["vaf"] = figures.vaf_svg(
+            model["vaf_points"], model["parental"], model["resistant_samples"]
+        )
     if model["qc"]:
         out["depth"] = figures.depth_svg(model["qc"])
     return out
@@ -184,14 +198,18 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
         "href": href,
         "run_date": r["run"]["date"],
         "samples": [
-            {"sample": c["sample"], "selected_with": c.get("selected_with"),
-             "changes": [m["label"] for m in c["mutations"]]
-             + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
-             "expected_to_work": c["expected_to_work"],
-             "caveat_drugs": c.get("caveat_drugs") or [],
-             "n_uncovered": (None if c.get("uncovered_hotspots") is None
-                             else len(c["uncovered_hotspots"])),
-             "n_warnings": len(c.get("qc_warnings") or [])}
+            {
+                "sample": c["sample"],
+                "selected_with": c.get("selected_with"),
+                "changes": [m["label"] for m in c["mutations"]]
+                + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
+                "expected_to_work": c["expected_to_work"],
+                "caveat_drugs": c.get("caveat_drugs") or [],
+                "n_uncovered": (
+                    None if c.get("uncovered_hotspots") is None else len(c["uncovered_hotspots"])
+                ),
+                "n_warnings": len(c.get("qc_warnings") or []),
+            }
             for c in r["summary"]
         ],
     }
@@ -220,15 +238,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cnv-targets", type=Path, help="cnv_targets.tsv (per-target ratios)")
     p.add_argument("--hotspots", type=Path, help="hotspots.tsv (known-position coverage)")
     p.add_argument("--fusions", type=Path, help="fusions.tsv")
-    p.add_argument("--qc", type=Path, nargs="+", help="results/qc/<sample>.qc.json (any number; "
-                   "samples of other lines are ignored)")
+    p.add_argument(
+        "--qc",
+        type=Path,
+        nargs="+",
+        help="results/qc/<sample>.qc.json (any number; samples of other lines are ignored)",
+    )
     p.add_argument("--samples", type=Path, help="sample sheet (selection drug and notes)")
-    p.add_argument("--bam", type=Path, nargs="+", help="the line's BAMs: only their header is "
-                   "read, for the versions of the programs that wrote them (@PG)")
-    p.add_argument("--run-metadata", "--config-json", dest="run_metadata", type=Path,
-                   help="JSON with run_date, tool_versions, reference_build, assay, config")
-    p.add_argument("--run-date", help="run date shown in the report (default: run metadata, "
-                   "then SOURCE_DATE_EPOCH, then now in UTC)")
+    p.add_argument(
+        "--bam",
+        type=Path,
+        nargs="+",
+        help="the line's BAMs: only their header is "
+        "read, for the versions of the programs that wrote them (@PG)",
+    )
+    p.add_argument(
+        "--run-metadata",
+        "--config-json",
+        dest="run_metadata",
+        type=Path,
+        help="JSON with run_date, tool_versions, reference_build, assay, config",
+    )
+    p.add_argument(
+        "--run-date",
+        help="run date shown in the report (default: run metadata, "
+        "then SOURCE_DATE_EPOCH, then now in UTC)",
+    )
     p.add_argument("--out", type=Path, required=True, help="report.html")
     p.add_argument("--json", type=Path, help="report.json (same content, for LIMS import)")
     p.set_defaults(func=run_report)

@@ -15,11 +15,31 @@ import pandas as pd
 from resistcall.errors import UserError
 
 VERDICTS = ("mutated", "wild type", "insufficient depth")
-CNV_COLUMNS = ("sample", "gene", "n_targets", "log2_ratio", "copy_number", "ci_low", "ci_high",
-               "call")
+CNV_COLUMNS = (
+    "sample",
+    "gene",
+    "n_targets",
+    "log2_ratio",
+    "copy_number",
+    "ci_low",
+    "ci_high",
+    "call",
+)
 CNV_TARGET_COLUMNS = ("sample", "gene", "log2_ratio")
-HOTSPOT_COLUMNS = ("sample", "gene", "hgvs_p", "residue", "chrom", "positions", "genomic", "depth",
-                   "alt_count", "vaf", "verdict", "depth_needed")
+HOTSPOT_COLUMNS = (
+    "sample",
+    "gene",
+    "hgvs_p",
+    "residue",
+    "chrom",
+    "positions",
+    "genomic",
+    "depth",
+    "alt_count",
+    "vaf",
+    "verdict",
+    "depth_needed",
+)
 FUSION_COLUMNS = ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p")
 QC_KEYS = ("sample", "total_reads", "mapped_reads", "mapped_fraction", "on_target_fraction")
 
@@ -57,8 +77,9 @@ def load_hits(path: Path) -> dict:
                 raise UserError(f"{path}: samples[{i}] ({s['sample']}): {key!r} must be a list")
         if not isinstance(s.setdefault("drugs", {}), dict):
             raise UserError(f"{path}: samples[{i}] ({s['sample']}): 'drugs' must be an object")
-        s.setdefault("condition", "parental" if s["sample"] == hits.get("parental")
-                     else "resistant")
+        s.setdefault(
+            "condition", "parental" if s["sample"] == hits.get("parental") else "resistant"
+        )
     return hits
 
 
@@ -70,8 +91,7 @@ def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.Da
         raise UserError(f"{what} file not found: {path}")
     try:
         # "." is the producers' empty cell (fusions.tsv); "NA" the copy-number one.
-        df = pd.read_csv(path, sep="\t", na_values=["NA", "nan", "", "."],
-                         keep_default_na=False)
+        df = pd.read_csv(path, sep="\t", na_values=["NA", "nan", "", "."], keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read as a tab-separated table: {exc}") from exc
     missing = [c for c in required if c not in df.columns]
@@ -146,16 +166,33 @@ def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
             depth = int(dp[i][0]) if dp is not None and dp[i][0] >= 0 else None
             if depth is None and ad is not None:
                 depth = int(sum(x for x in ad[i] if x >= 0))
-            rows.append({
-                "chrom": rec.CHROM, "pos": int(rec.POS), "ref": rec.REF,
-                "alt": ",".join(rec.ALT), "filter": rec.FILTER or "PASS",
-                "status": rec.INFO.get("STATUS"), "sample": sample, "alt_count": alt,
-                "depth": depth,
-                "vaf": (alt / depth) if alt is not None and depth else None,
-            })
+            rows.append(
+                {
+                    "chrom": rec.CHROM,
+                    "pos": int(rec.POS),
+                    "ref": rec.REF,
+                    "alt": ",".join(rec.ALT),
+                    "filter": rec.FILTER or "PASS",
+                    "status": rec.INFO.get("STATUS"),
+                    "sample": sample,
+                    "alt_count": alt,
+                    "depth": depth,
+                    "vaf": (alt / depth) if alt is not None and depth else None,
+                }
+            )
     vcf.close()
-    columns = ["chrom", "pos", "ref", "alt", "filter", "status", "sample", "alt_count", "depth",
-               "vaf"]
+    columns = [
+        "chrom",
+        "pos",
+        "ref",
+        "alt",
+        "filter",
+        "status",
+        "sample",
+        "alt_count",
+        "depth",
+        "vaf",
+    ]
     return pd.DataFrame(rows, columns=columns), header
 
 

@@ -187,21 +187,32 @@ def _not_assessed_item(m: dict) -> dict:
     if not residue or residue != residue:  # missing or NaN
         span = re.match(r"^p\.\[?([A-Z][a-z]{0,2}|[A-Z*])?(\d+)", str(hgvs_p or ""))
         residue = f"{span[1] or ''}{span[2]}" if span else None
-    return {"gene": gene, "hgvs_p": hgvs_p, "residue": residue,
-            "label": f"{gene} {hgvs_p}".strip(),
-            "position": f"{gene} {residue}".strip() if residue else f"{gene} {hgvs_p}".strip(),
-            "depth": json_safe(m.get("depth")), "depth_needed": json_safe(m.get("depth_needed")),
-            "effect": normalise_prediction(m.get("effect")),
-            "verified": _is_verified(m)}
+    return {
+        "gene": gene,
+        "hgvs_p": hgvs_p,
+        "residue": residue,
+        "label": f"{gene} {hgvs_p}".strip(),
+        "position": f"{gene} {residue}".strip() if residue else f"{gene} {hgvs_p}".strip(),
+        "depth": json_safe(m.get("depth")),
+        "depth_needed": json_safe(m.get("depth_needed")),
+        "effect": normalise_prediction(m.get("effect")),
+        "verified": _is_verified(m),
+    }
 
 
 def _not_assessed_positions(items: list[dict]) -> list[dict]:
     """The not-assessed changes grouped by codon (one depth per codon), in listing order."""
     out: dict[str, dict] = {}
     for m in items:
-        pos = out.setdefault(m["position"], {"label": m["position"], "changes": [],
-                                             "depth": m["depth"],
-                                             "depth_needed": m["depth_needed"]})
+        pos = out.setdefault(
+            m["position"],
+            {
+                "label": m["position"],
+                "changes": [],
+                "depth": m["depth"],
+                "depth_needed": m["depth_needed"],
+            },
+        )
         if m["hgvs_p"] not in pos["changes"]:
             pos["changes"].append(m["hgvs_p"])
     return list(out.values())
@@ -222,23 +233,39 @@ def cell_caveats(prediction: str, caveat: str | None, items: list[dict]) -> list
     positions = _not_assessed_positions(items)
     parts = [p.strip() for p in str(caveat or "").split("; ") if p.strip()]
     n = len(positions)
-    where = f"{n} position{'s' if n != 1 else ''} not assessable" if n else (
-        "known changes not assessable")
+    where = (
+        f"{n} position{'s' if n != 1 else ''} not assessable"
+        if n
+        else ("known changes not assessable")
+    )
     for part in parts:
         m = UNVERIFIED_CAVEAT.search(part)
         if part.lower().startswith("not assessable"):
             flags.append({"kind": "not_assessed", "short": where, "text": part})
         elif m:
             alt = normalise_prediction(m[1])
-            flags.append({"kind": "unverified", "text": part,
-                          "short": f"unverified data: {PREDICTION_WORDS[alt].lower()}"})
+            flags.append(
+                {
+                    "kind": "unverified",
+                    "text": part,
+                    "short": f"unverified data: {PREDICTION_WORDS[alt].lower()}",
+                }
+            )
         else:
             flags.append({"kind": "other", "short": "see caveat", "text": part})
-    if positions and prediction != "resistant" and not any(
-            f["kind"] == "not_assessed" for f in flags):
-        flags.append({"kind": "not_assessed", "short": where,
-                      "text": "not assessable (insufficient depth): "
-                      + ", ".join(sorted({m["label"] for m in items}))})
+    if (
+        positions
+        and prediction != "resistant"
+        and not any(f["kind"] == "not_assessed" for f in flags)
+    ):
+        flags.append(
+            {
+                "kind": "not_assessed",
+                "short": where,
+                "text": "not assessable (insufficient depth): "
+                + ", ".join(sorted({m["label"] for m in items})),
+            }
+        )
     return flags
 
 
@@ -249,11 +276,21 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
     for drug in drugs:
         entry = raw.get(drug)
         if entry is None:
-            cells[drug] = {"prediction": "no data", "words": PREDICTION_WORDS["no data"],
-                           "evidence": [], "deciding": [], "baseline": [], "no_data": [],
-                           "superseded": [], "sources": [], "unverified": False,
-                           "caveat": None, "caveats": [], "not_assessed": [],
-                           "not_assessed_positions": []}
+            cells[drug] = {
+                "prediction": "no data",
+                "words": PREDICTION_WORDS["no data"],
+                "evidence": [],
+                "deciding": [],
+                "baseline": [],
+                "no_data": [],
+                "superseded": [],
+                "sources": [],
+                "unverified": False,
+                "caveat": None,
+                "caveats": [],
+                "not_assessed": [],
+                "not_assessed_positions": [],
+            }
             continue
         rows = entry.get("rows")
         if rows is None:  # older layout: findings given as row dicts
@@ -268,8 +305,9 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
         verified = entry.get("verified")
         if verified is None:
             verified = all(e["verified"] for e in deciding)
-        not_assessed = [_not_assessed_item(m) for m in entry.get("not_assessed") or []
-                        if isinstance(m, dict)]
+        not_assessed = [
+            _not_assessed_item(m) for m in entry.get("not_assessed") or [] if isinstance(m, dict)
+        ]
         positions = _not_assessed_positions(not_assessed)
         caveat = entry.get("caveat") or None
         cells[drug] = {
@@ -278,18 +316,21 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             "evidence": evidence,
             "deciding": deciding,
             "baseline": baseline,
-            "no_data": [labels.get(str(f), str(f)) for f in entry.get("no_data_findings", [])
-                        or []],
+            "no_data": [
+                labels.get(str(f), str(f)) for f in entry.get("no_data_findings", []) or []
+            ],
             "superseded": [
                 f"{labels.get(str(s.get('finding')), s.get('finding'))} (replaced by "
                 f"{labels.get(str(s.get('by')), s.get('by'))})"
-                for s in entry.get("superseded", []) or [] if isinstance(s, dict)
+                for s in entry.get("superseded", []) or []
+                if isinstance(s, dict)
             ],
             "sources": cite(entry.get("sources")),
             # flag the cell when its verdict rests on unverified rows only (a verified row
             # that agrees carries it); the unverified rows themselves are tagged one by one
-            "unverified": (not verified) or bool(deciding) and not any(
-                e["verified"] for e in deciding),
+            "unverified": (not verified)
+            or bool(deciding)
+            and not any(e["verified"] for e in deciding),
             # why the prediction could change (annotate's sentence kept verbatim for LIMS)
             "caveat": caveat,
             "caveats": cell_caveats(prediction, caveat, not_assessed),
@@ -300,9 +341,12 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
 
 
 def _labels(sample: dict) -> dict[str, str]:
-    return {str(f.get("id")): finding_label(f)
-            for which in ("findings", "vus", "other") for f in sample.get(which, [])
-            if f.get("id") is not None}
+    return {
+        str(f.get("id")): finding_label(f)
+        for which in ("findings", "vus", "other")
+        for f in sample.get(which, [])
+        if f.get("id") is not None
+    }
 
 
 def build_drug_grid(resistant: list[dict]) -> dict:
@@ -315,8 +359,9 @@ def build_drug_grid(resistant: list[dict]) -> dict:
     alk = list(ALK_INHIBITORS)
     alk += [d for d in seen if drug_group(d) == "ALK inhibitors" and d not in alk]
     fak = sorted((d for d in seen if drug_group(d) == "FAK inhibitors"), key=str.lower)
-    other = sorted((d for d in seen if drug_group(d) == "Other therapies and combinations"),
-                   key=str.lower)
+    other = sorted(
+        (d for d in seen if drug_group(d) == "Other therapies and combinations"), key=str.lower
+    )
     drugs = alk + fak + other
     rows = [{"drug": d, "group": drug_group(d)} for d in drugs]
     cells = {s["sample"]: _drug_cells(s, drugs, _labels(s)) for s in resistant}
@@ -347,8 +392,13 @@ def is_small_variant(f: dict) -> bool:
     return bool(f.get("hgvs_c") or f.get("pos"))
 
 
-def build_variant_rows(entries: list[dict], vcf: pd.DataFrame | None, parental: str | None,
-                       samples: list[str], which: str) -> list[dict]:
+def build_variant_rows(
+    entries: list[dict],
+    vcf: pd.DataFrame | None,
+    parental: str | None,
+    samples: list[str],
+    which: str,
+) -> list[dict]:
     """One row per distinct variant of ``which`` (findings, vus, other) with VAF and reads in
     every sample of the line; the parental column comes from the VCF or parental_counts."""
     rows: dict[tuple, dict] = {}
@@ -382,14 +432,17 @@ def build_variant_rows(entries: list[dict], vcf: pd.DataFrame | None, parental: 
                     "samples": {},
                     "evidence_level": _best_level(matches),
                     "effects": [
-                        {"drug": m.get("drug"), "effect": normalise_prediction(m.get("effect")),
-                         "evidence_level": EVIDENCE_WORDS.get(str(m.get("evidence_level")),
-                                                              m.get("evidence_level")),
-                         "verified": _is_verified(m)}
+                        {
+                            "drug": m.get("drug"),
+                            "effect": normalise_prediction(m.get("effect")),
+                            "evidence_level": EVIDENCE_WORDS.get(
+                                str(m.get("evidence_level")), m.get("evidence_level")
+                            ),
+                            "verified": _is_verified(m),
+                        }
                         for m in matches
                     ],
-                    "sources": cite([src for m in matches
-                                     for src in (m.get("sources") or [])]),
+                    "sources": cite([src for m in matches for src in (m.get("sources") or [])]),
                     "phase": _phase_text(f.get("phase")),
                     "compound_parts": f.get("compound_parts"),
                 }
@@ -403,23 +456,35 @@ def build_variant_rows(entries: list[dict], vcf: pd.DataFrame | None, parental: 
                 row["samples"][parental] = counts(f, "parental")
     # Reads from the VCF cover every sample, also those where the variant was not called.
     if vcf is not None and len(vcf):
-        by_site = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"], r["sample"]): r
-                   for r in vcf.to_dict("records")}
+        by_site = {
+            (r["chrom"], int(r["pos"]), r["ref"], r["alt"], r["sample"]): r
+            for r in vcf.to_dict("records")
+        }
         for key, row in rows.items():
             if len(key) != 4:
                 continue
             for sample in samples:
                 rec = by_site.get((*key, sample))
                 if rec is not None:
-                    row["samples"][sample] = {"vaf": json_safe(rec["vaf"]),
-                                              "alt_count": json_safe(rec["alt_count"]),
-                                              "depth": json_safe(rec["depth"])}
+                    row["samples"][sample] = {
+                        "vaf": json_safe(rec["vaf"]),
+                        "alt_count": json_safe(rec["alt_count"]),
+                        "depth": json_safe(rec["depth"]),
+                    }
     out = list(rows.values())
     for row in out:
         for sample in samples:
             row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
-    out.sort(key=lambda r: (_gene_rank(r["gene"]), r["kind"] == "compound", r["chrom"] or "",
-                            r["pos"] or 0, r["hgvs_c"] or "", r["hgvs_p"] or ""))
+    out.sort(
+        key=lambda r: (
+            _gene_rank(r["gene"]),
+            r["kind"] == "compound",
+            r["chrom"] or "",
+            r["pos"] or 0,
+            r["hgvs_c"] or "",
+            r["hgvs_p"] or "",
+        )
+    )
     return out
 
 
@@ -431,9 +496,12 @@ def _phase_text(phase: Any) -> str | None:
         pairs = phase.get("pairs") or []
         both = sum(int(p.get("reads_both") or 0) for p in pairs)
         spanning = sum(int(p.get("reads_spanning") or 0) for p in pairs)
-        words = {"cis": "on the same reads (cis)", "trans": "on different reads (trans)",
-                 "cis+trans": "both together and apart (cis and trans)",
-                 "unknown": "phase unknown"}
+        words = {
+            "cis": "on the same reads (cis)",
+            "trans": "on different reads (trans)",
+            "cis+trans": "both together and apart (cis and trans)",
+            "unknown": "phase unknown",
+        }
         text = words.get(status, status)
         if status == "unknown" and phase.get("method"):
             text += f" ({phase['method']})"
@@ -493,12 +561,14 @@ def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int,
                 # an insertion sits between pos and pos + 1: it touches both bases
                 end = pos + len(ref) - (0 if len(alt) > len(ref) else 1)
                 spans.setdefault(s["sample"], []).append(
-                    (str(f["chrom"]), pos, end, finding_label(f)))
+                    (str(f["chrom"]), pos, end, finding_label(f))
+                )
     return spans
 
 
-def build_hotspots(hot: pd.DataFrame | None, samples: list[str],
-                   entries: list[dict] | None = None) -> dict | None:
+def build_hotspots(
+    hot: pd.DataFrame | None, samples: list[str], entries: list[dict] | None = None
+) -> dict | None:
     """Wide table: one row per known codon, one cell per sample with depth and verdict.
 
     hotspots.tsv has one row per known change, but its verdict belongs to the codon (any call
@@ -514,11 +584,20 @@ def build_hotspots(hot: pd.DataFrame | None, samples: list[str],
     for rec in _records(df):
         residue = rec.get("residue") or rec["hgvs_p"]
         key = (rec["gene"], residue, rec["chrom"], str(rec["positions"]))
-        row = rows.setdefault(key, {
-            "gene": rec["gene"], "residue": residue, "changes": [],
-            "chrom": rec["chrom"], "positions": rec["positions"], "genomic": rec["genomic"],
-            "cells": {}, "uncovered": False, "mutated": False,
-        })
+        row = rows.setdefault(
+            key,
+            {
+                "gene": rec["gene"],
+                "residue": residue,
+                "changes": [],
+                "chrom": rec["chrom"],
+                "positions": rec["positions"],
+                "genomic": rec["genomic"],
+                "cells": {},
+                "uncovered": False,
+                "mutated": False,
+            },
+        )
         if rec["hgvs_p"] not in row["changes"]:
             row["changes"].append(rec["hgvs_p"])
         new = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict", "depth_needed")}
@@ -533,15 +612,27 @@ def build_hotspots(hot: pd.DataFrame | None, samples: list[str],
         for sample, cell in row["cells"].items():
             row["uncovered"] |= cell["verdict"] == "insufficient depth"
             row["mutated"] |= cell["verdict"] == "mutated"
-            cell["variants"] = sorted({
-                label for chrom, start, end, label in spans.get(sample, [])
-                if chrom == row["chrom"] and codon & set(range(start, end + 1))
-            }) if cell["verdict"] == "mutated" else []
-    out = sorted(rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r),
-                                               str(r["residue"])))
+            cell["variants"] = (
+                sorted(
+                    {
+                        label
+                        for chrom, start, end, label in spans.get(sample, [])
+                        if chrom == row["chrom"] and codon & set(range(start, end + 1))
+                    }
+                )
+                if cell["verdict"] == "mutated"
+                else []
+            )
+    out = sorted(
+        rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r), str(r["residue"]))
+    )
     uncovered = {s: _uncovered_positions(out, s) for s in samples}
-    return {"rows": out, "samples": [s for s in samples if any(s in r["cells"] for r in out)],
-            "uncovered": uncovered, "n_positions": len(out)}
+    return {
+        "rows": out,
+        "samples": [s for s in samples if any(s in r["cells"] for r in out)],
+        "uncovered": uncovered,
+        "n_positions": len(out),
+    }
 
 
 def _min_none(a: Any, b: Any) -> Any:
@@ -551,12 +642,18 @@ def _min_none(a: Any, b: Any) -> Any:
 
 def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
     """Not-assessable known codons of one sample, with the known changes there."""
-    return [{"label": f"{r['gene']} {r['residue']}", "gene": r["gene"],
-             "residue": r["residue"], "changes": list(r["changes"]),
-             "depth": r["cells"][sample]["depth"],
-             "depth_needed": r["cells"][sample]["depth_needed"]}
-            for r in rows
-            if sample in r["cells"] and r["cells"][sample]["verdict"] == "insufficient depth"]
+    return [
+        {
+            "label": f"{r['gene']} {r['residue']}",
+            "gene": r["gene"],
+            "residue": r["residue"],
+            "changes": list(r["changes"]),
+            "depth": r["cells"][sample]["depth"],
+            "depth_needed": r["cells"][sample]["depth_needed"],
+        }
+        for r in rows
+        if sample in r["cells"] and r["cells"][sample]["verdict"] == "insufficient depth"
+    ]
 
 
 def _residue_number(row: dict) -> int:
@@ -568,12 +665,16 @@ def build_qc(qc: list[dict] | None, samples: list[str]) -> list[dict] | None:
     if qc is None:
         return None
     by = {q["sample"]: q for q in qc}
-    return [{k: json_safe(v) if not isinstance(v, (dict, list)) else v for k, v in by[s].items()}
-            for s in samples if s in by]
+    return [
+        {k: json_safe(v) if not isinstance(v, (dict, list)) else v for k, v in by[s].items()}
+        for s in samples
+        if s in by
+    ]
 
 
-def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: str | None,
-                     resistant: list[str]) -> list[dict] | None:
+def build_vaf_points(
+    vcf: pd.DataFrame | None, entries: list[dict], parental: str | None, resistant: list[str]
+) -> list[dict] | None:
     """Parental vs resistant VAF for every call in the VCF (or, without it, every finding)."""
     labels: dict[tuple, tuple[str, str]] = {}
     for s in entries:
@@ -587,16 +688,27 @@ def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: st
             parental_vaf: dict = {}
         else:
             par = vcf[vcf["sample"] == parental]
-            parental_vaf = {(r["chrom"], r["pos"], r["ref"], r["alt"]): r["vaf"]
-                            for r in par.to_dict("records")}
+            parental_vaf = {
+                (r["chrom"], r["pos"], r["ref"], r["alt"]): r["vaf"] for r in par.to_dict("records")
+            }
         for r in vcf[vcf["sample"].isin(resistant)].to_dict("records"):
             key = (r["chrom"], int(r["pos"]), r["ref"], r["alt"])
             label, which = labels.get(key, (None, None))
-            points.append({"sample": r["sample"], "chrom": r["chrom"], "pos": int(r["pos"]),
-                           "ref": r["ref"], "alt": r["alt"], "filter": r["filter"],
-                           "status": json_safe(r["status"]),
-                           "vaf_parental": json_safe(parental_vaf.get(key)) if parental else None,
-                           "vaf": json_safe(r["vaf"]), "label": label, "class": which})
+            points.append(
+                {
+                    "sample": r["sample"],
+                    "chrom": r["chrom"],
+                    "pos": int(r["pos"]),
+                    "ref": r["ref"],
+                    "alt": r["alt"],
+                    "filter": r["filter"],
+                    "status": json_safe(r["status"]),
+                    "vaf_parental": json_safe(parental_vaf.get(key)) if parental else None,
+                    "vaf": json_safe(r["vaf"]),
+                    "label": label,
+                    "class": which,
+                }
+            )
         return points
     for s in entries:
         if s["sample"] not in resistant:
@@ -604,13 +716,21 @@ def build_vaf_points(vcf: pd.DataFrame | None, entries: list[dict], parental: st
         for which in ("findings", "vus", "other"):
             for f in s.get(which, []):
                 if is_small_variant(f) and finding_kind(f) != "compound":
-                    points.append({"sample": s["sample"], "chrom": f.get("chrom"),
-                                   "pos": json_safe(f.get("pos")), "ref": f.get("ref"),
-                                   "alt": f.get("alt"), "filter": f.get("filter") or "PASS",
-                                   "status": f.get("status"),
-                                   "vaf_parental": counts(f, "parental")["vaf"],
-                                   "vaf": counts(f, "sample")["vaf"],
-                                   "label": finding_label(f), "class": which})
+                    points.append(
+                        {
+                            "sample": s["sample"],
+                            "chrom": f.get("chrom"),
+                            "pos": json_safe(f.get("pos")),
+                            "ref": f.get("ref"),
+                            "alt": f.get("alt"),
+                            "filter": f.get("filter") or "PASS",
+                            "status": f.get("status"),
+                            "vaf_parental": counts(f, "parental")["vaf"],
+                            "vaf": counts(f, "sample")["vaf"],
+                            "label": finding_label(f),
+                            "class": which,
+                        }
+                    )
     return points
 
 
@@ -620,10 +740,16 @@ def _counts_towards(f: dict) -> bool:
     return str(f.get("filter") or "PASS") in ("PASS", ".") and f.get("status") != "lost"
 
 
-def build_summary(entries: list[dict], parental: str | None, grid: dict,
-                  copy_number: list[dict] | None, fusions: list[dict] | None,
-                  hotspots: dict | None, qc: list[dict] | None,
-                  sheet: pd.DataFrame | None) -> list[dict]:
+def build_summary(
+    entries: list[dict],
+    parental: str | None,
+    grid: dict,
+    copy_number: list[dict] | None,
+    fusions: list[dict] | None,
+    hotspots: dict | None,
+    qc: list[dict] | None,
+    sheet: pd.DataFrame | None,
+) -> list[dict]:
     """Per resistant sample: the plain-language answer to 'what changed, what still works'."""
     par_entry = next((s for s in entries if s["sample"] == parental), None)
     cards = []
@@ -636,10 +762,16 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             if not is_small_variant(f):
                 continue
             sc, pc = counts(f, "sample"), counts(f, "parental")
-            item = {"label": finding_label(f), "hgvs_c": f.get("hgvs_c"),
-                    "status": f.get("status"), "vaf": sc["vaf"], "vaf_parental": pc["vaf"],
-                    "kind": finding_kind(f), "phase": _phase_text(f.get("phase")),
-                    "filter": f.get("filter")}
+            item = {
+                "label": finding_label(f),
+                "hgvs_c": f.get("hgvs_c"),
+                "status": f.get("status"),
+                "vaf": sc["vaf"],
+                "vaf_parental": pc["vaf"],
+                "kind": finding_kind(f),
+                "phase": _phase_text(f.get("phase")),
+                "filter": f.get("filter"),
+            }
             if _counts_towards(f) and f.get("status") == "shared":
                 shared.append(item)
             elif _counts_towards(f):
@@ -652,13 +784,15 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
             cn_changes = [r for r in mine if str(r.get("call")) in CHANGED_CALLS]
-            cn_unknown = [r["gene"] for r in mine
-                          if str(r.get("call")) not in (*CHANGED_CALLS, "neutral")]
+            cn_unknown = [
+                r["gene"] for r in mine if str(r.get("call")) not in (*CHANGED_CALLS, "neutral")
+            ]
         fusion = _fusion_summary(s, par_entry, fusions, parental)
         cells = grid["cells"].get(name, {})
         alk_cells = {d: cells[d] for d in ALK_INHIBITORS if d in cells}
-        by_prediction = {p: [d for d, c in alk_cells.items() if c["prediction"] == p]
-                         for p in PREDICTIONS}
+        by_prediction = {
+            p: [d for d, c in alk_cells.items() if c["prediction"] == p] for p in PREDICTIONS
+        }
         warnings = []
         if qc is not None:
             for q in qc:
@@ -670,46 +804,58 @@ def build_summary(entries: list[dict], parental: str | None, grid: dict,
             if len(hit):
                 selected_with = hit.iloc[0].get("drug") or None
                 notes = hit.iloc[0].get("notes") or None
-        cards.append({
-            "sample": name,
-            "condition": s.get("condition"),
-            "selected_with": selected_with,
-            "notes": notes,
-            "mutations": mutations,
-            "shared": shared,
-            "not_counted": not_counted,
-            "lost": lost,
-            "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
-            "copy_number": cn_changes,
-            "copy_number_not_estimable": cn_unknown,
-            "fusion": fusion,
-            "uncovered_hotspots": (hotspots["uncovered"].get(name, [])
-                                   if hotspots is not None else None),
-            "qc_warnings": warnings,
-            "expected_to_work": by_prediction["sensitive"],
-            "reduced_sensitivity": by_prediction["reduced sensitivity"],
-            "resistance_expected": by_prediction["resistant"],
-            "no_data": by_prediction["no data"],
-            "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
-            "caveat_drugs": [d for d, c in alk_cells.items() if c["caveats"]],
-            "caveats": [{"drug": d, "prediction": c["prediction"], "words": c["words"],
-                         "short": "; ".join(f["short"] for f in c["caveats"]),
-                         "text": "; ".join(f["text"] for f in c["caveats"]),
-                         "positions": [p["label"] for p in c["not_assessed_positions"]]}
-                        for d, c in cells.items() if c["caveats"]
-                        and (d in ALK_INHIBITORS or c["prediction"] == "sensitive")],
-            "other_options": [{"drug": d, "unverified": c["unverified"],
-                               "caveat": bool(c["caveats"])}
-                              for d, c in cells.items() if d not in ALK_INHIBITORS
-                              and c["prediction"] == "sensitive"],
-            "headline": _headline(by_prediction,
-                                  {d for d, c in alk_cells.items() if c["caveats"]}),
-        })
+        cards.append(
+            {
+                "sample": name,
+                "condition": s.get("condition"),
+                "selected_with": selected_with,
+                "notes": notes,
+                "mutations": mutations,
+                "shared": shared,
+                "not_counted": not_counted,
+                "lost": lost,
+                "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
+                "copy_number": cn_changes,
+                "copy_number_not_estimable": cn_unknown,
+                "fusion": fusion,
+                "uncovered_hotspots": (
+                    hotspots["uncovered"].get(name, []) if hotspots is not None else None
+                ),
+                "qc_warnings": warnings,
+                "expected_to_work": by_prediction["sensitive"],
+                "reduced_sensitivity": by_prediction["reduced sensitivity"],
+                "resistance_expected": by_prediction["resistant"],
+                "no_data": by_prediction["no data"],
+                "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
+                "caveat_drugs": [d for d, c in alk_cells.items() if c["caveats"]],
+                "caveats": [
+                    {
+                        "drug": d,
+                        "prediction": c["prediction"],
+                        "words": c["words"],
+                        "short": "; ".join(f["short"] for f in c["caveats"]),
+                        "text": "; ".join(f["text"] for f in c["caveats"]),
+                        "positions": [p["label"] for p in c["not_assessed_positions"]],
+                    }
+                    for d, c in cells.items()
+                    if c["caveats"] and (d in ALK_INHIBITORS or c["prediction"] == "sensitive")
+                ],
+                "other_options": [
+                    {"drug": d, "unverified": c["unverified"], "caveat": bool(c["caveats"])}
+                    for d, c in cells.items()
+                    if d not in ALK_INHIBITORS and c["prediction"] == "sensitive"
+                ],
+                "headline": _headline(
+                    by_prediction, {d for d, c in alk_cells.items() if c["caveats"]}
+                ),
+            }
+        )
     return cards
 
 
-def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | None,
-                    parental: str | None) -> dict | None:
+def _fusion_summary(
+    entry: dict, par_entry: dict | None, fusions: list[dict] | None, parental: str | None
+) -> dict | None:
     """ALK fusion state of one sample: detected / not detected / not assessable / not run."""
     if fusions is not None:
         rows = [r for r in fusions if r["sample"] == entry["sample"]]
@@ -726,8 +872,10 @@ def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | N
             if r.get("status"):
                 details.append(str(r["status"]))
             elif str(r.get("call")) == "below threshold":
-                details.append(f"{_fusion_label(r)} candidate below the calling threshold "
-                               f"({json_safe(r.get('fragments'))} fragments)")
+                details.append(
+                    f"{_fusion_label(r)} candidate below the calling threshold "
+                    f"({json_safe(r.get('fragments'))} fragments)"
+                )
         return {
             "state": state,
             "labels": sorted({_fusion_label(r) for r in found}),
@@ -739,8 +887,12 @@ def _fusion_summary(entry: dict, par_entry: dict | None, fusions: list[dict] | N
     if not mine:
         return None
     par = [f for f in (par_entry or {}).get("findings", []) if finding_kind(f) == "fusion"]
-    return {"state": "detected", "labels": sorted({finding_label(f) for f in mine}),
-            "in_parental": bool(par) if par_entry else None, "detail": None}
+    return {
+        "state": "detected",
+        "labels": sorted({finding_label(f) for f in mine}),
+        "in_parental": bool(par) if par_entry else None,
+        "detail": None,
+    }
 
 
 def _fusion_label(r: dict) -> str:
@@ -753,6 +905,7 @@ def _fusion_label(r: dict) -> str:
 
 def _headline(by: dict[str, list[str]], caveated: set[str] | frozenset = frozenset()) -> str:
     """One sentence; a drug whose prediction could change is marked "(with caveats)"."""
+
     def names(drugs: list[str]) -> str:
         return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)
 
@@ -760,8 +913,11 @@ def _headline(by: dict[str, list[str]], caveated: set[str] | frozenset = frozens
     if works:
         return "Still expected to work: " + names(works) + "."
     if by["reduced sensitivity"]:
-        return ("No ALK inhibitor is clearly expected to work; reduced sensitivity to "
-                + names(by["reduced sensitivity"]) + ".")
+        return (
+            "No ALK inhibitor is clearly expected to work; reduced sensitivity to "
+            + names(by["reduced sensitivity"])
+            + "."
+        )
     if by["resistant"] and not by["no data"]:
         return "Resistance expected to all five ALK inhibitors in the table."
     return "No ALK inhibitor has evidence that it still works."
@@ -769,8 +925,17 @@ def _headline(by: dict[str, list[str]], caveated: set[str] | frozenset = frozens
 
 def _package_versions() -> dict[str, str]:
     out = {"resistcall": __version__}
-    for name in ("pysam", "cyvcf2", "pandas", "numpy", "scipy", "pyranges", "matplotlib",
-                 "jinja2", "snakemake"):
+    for name in (
+        "pysam",
+        "cyvcf2",
+        "pandas",
+        "numpy",
+        "scipy",
+        "pyranges",
+        "matplotlib",
+        "jinja2",
+        "snakemake",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -822,8 +987,9 @@ def build_report(
     if not parental and vcf_header.get("parental"):
         parental = vcf_header["parental"]
     entries = hits["samples"]
-    resistant = [s["sample"] for s in entries
-                 if s.get("condition") != "parental" and s["sample"] != parental]
+    resistant = [
+        s["sample"] for s in entries if s.get("condition") != "parental" and s["sample"] != parental
+    ]
     samples = ([parental] if parental else []) + [s for s in resistant if s != parental]
     if sheet is not None:
         in_sheet = sheet[(sheet["line"] == line) & (sheet["condition"] == "resistant")]
@@ -837,11 +1003,9 @@ def build_report(
     fusion_rows = build_fusions(fusions, samples)
     hot = build_hotspots(hotspots, samples, entries)
     qc_rows = build_qc(qc, samples)
-    summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows,
-                            sheet)
+    summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
     knowledge = hits.get("knowledge") or {}
-    tool_versions = {**_package_versions(), **(programs or {}),
-                     **(meta.get("tool_versions") or {})}
+    tool_versions = {**_package_versions(), **(programs or {}), **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
         tool_versions.setdefault("variant caller (VCF ##source)", vcf_header["source"])
     stages = {

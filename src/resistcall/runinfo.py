@@ -21,8 +21,10 @@ from resistcall.outputs import write_text
 
 
 def run_metadata(config: dict, run_date: str | None = None) -> dict:
-    date = run_date or os.environ.get("RESISTCALL_RUN_DATE") or datetime.now(UTC).isoformat(
-        timespec="seconds"
+    date = (
+        run_date
+        or os.environ.get("RESISTCALL_RUN_DATE")
+        or datetime.now(UTC).isoformat(timespec="seconds")
     )
     return {
         "run_date": date,
@@ -58,8 +60,13 @@ def _cmd(args: argparse.Namespace) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("runinfo", help="run metadata (config, versions, date) as JSON")
-    p.add_argument("--config", type=Path, nargs="+", required=True,
-                   help="the run's config file(s); later ones override earlier ones")
+    p.add_argument(
+        "--config",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="the run's config file(s); later ones override earlier ones",
+    )
     p.add_argument("--run-date", help="date to record (default: now, UTC)")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_cmd)

@@ -43,9 +43,7 @@ log = logging.getLogger(__name__)
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 CONDITIONS = ("parental", "resistant")
 #: The 28-byte empty BGZF block that ends every complete BAM (SAM spec, section 4.1.2).
-BGZF_EOF = bytes.fromhex(
-    "1f8b08040000000000ff0600424302001b0003000000000000000000"
-)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _GZIP_MAGIC = b"\x1f\x8b"
 _SEQ_CHARS = b"ACGTNacgtnRYSWKMBDHVryswkmbdhv.-"
 _QUAL_CHARS = bytes(range(33, 127))
@@ -248,11 +246,19 @@ def load_config(path: str | Path) -> dict[str, Any]:
         config = yaml.safe_load(text)
         key_lines = _yaml_key_lines(text)
     except _DuplicateKeys as exc:
-        raise SheetError([
-            Problem(str(path), line, key, f"key appears twice (first on line {first}); YAML "
-                    "would silently keep only the last one", kind="key")
-            for key, line, first in exc.keys
-        ]) from None
+        raise SheetError(
+            [
+                Problem(
+                    str(path),
+                    line,
+                    key,
+                    f"key appears twice (first on line {first}); YAML "
+                    "would silently keep only the last one",
+                    kind="key",
+                )
+                for key, line, first in exc.keys
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -305,8 +311,7 @@ def _record_problem(record: tuple[bytes, ...], number: int) -> str | None:
         return f"record {number}: third line does not start with '+' (found {plus[:40]!r})"
     if len(seq) != len(qual):
         return (
-            f"record {number}: sequence has {len(seq)} bases but quality has {len(qual)} "
-            "characters"
+            f"record {number}: sequence has {len(seq)} bases but quality has {len(qual)} characters"
         )
     bad = seq.translate(None, _SEQ_CHARS)
     if bad:
@@ -342,10 +347,13 @@ def _mate_problem(head1: bytes, head2: bytes, fq1: str) -> str | None:
     """First records of fq1/fq2 must be mates: same name, and not R2-then-R1 (Illumina)."""
     name1, name2 = (_strip_mate(_names([h]))[0][1:] for h in (head1, head2))
     if name1 != name2:
-        return (f"first read name {name2.decode(errors='replace')!r} differs from "
-                f"{name1.decode(errors='replace')!r} in {fq1}: the files are not mates")
-    read1, read2 = (h.split(None, 1)[1][:2] if len(h.split(None, 1)) > 1 else b""
-                    for h in (head1, head2))
+        return (
+            f"first read name {name2.decode(errors='replace')!r} differs from "
+            f"{name1.decode(errors='replace')!r} in {fq1}: the files are not mates"
+        )
+    read1, read2 = (
+        h.split(None, 1)[1][:2] if len(h.split(None, 1)) > 1 else b"" for h in (head1, head2)
+    )
     if (read1, read2) == (b"2:", b"1:") or (head1.endswith(b"/2") and head2.endswith(b"/1")):
         return "fq1 holds read 2 and fq2 holds read 1 (from the read headers): swap them"
     return None
@@ -375,13 +383,17 @@ def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") ->
     if len(sm) > 1:
         # the workflow relabels a unit's reads with the sheet's sample: several samples in one
         # BAM would silently be merged into one
-        return [f"BAM holds reads of {len(sm)} samples (@RG SM: {', '.join(sm[:5])}); give one "
-                "BAM per sample (samtools split splits it by read group)"]
+        return [
+            f"BAM holds reads of {len(sm)} samples (@RG SM: {', '.join(sm[:5])}); give one "
+            "BAM per sample (samtools split splits it by read group)"
+        ]
     if n_sq == 0:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
     if flags and not any(flag & 0x1 for flag in flags):
-        return ["BAM holds single-end reads (no read among the first 1000 is paired); "
-                "resistcall needs paired-end reads"]
+        return [
+            "BAM holds single-end reads (no read among the first 1000 is paired); "
+            "resistcall needs paired-end reads"
+        ]
     if fasta is None:
         return []
     problems = check_bam_matches_reference(path, fasta)
@@ -394,22 +406,30 @@ def _bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") ->
         chromosomes = {contig_offset(c)[0] for c in fa.references} - set(fa.references)
     shown = ", ".join(names[:3]) + (", ..." if n_sq > 3 else "")
     genome = [name for name in names if name in chromosomes]
-    fix = ("it looks aligned to a whole genome (it has " + ", ".join(genome[:3])
-           + "): turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
-           "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2"
-           if genome else "realign it or give the reads as FASTQ")
-    return [f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
-            f"{'; '.join(problems)} (the BAM has {n_sq} contigs: {shown}); {fix}"]
+    fix = (
+        "it looks aligned to a whole genome (it has "
+        + ", ".join(genome[:3])
+        + "): turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
+        "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2"
+        if genome
+        else "realign it or give the reads as FASTQ"
+    )
+    return [
+        f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
+        f"{'; '.join(problems)} (the BAM has {n_sq} contigs: {shown}); {fix}"
+    ]
 
 
 def _reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tuple], bool]:
     """(key, message) problems for the files the config names; second value: FASTA usable."""
     out: list[tuple[str, str]] = []
-    keys = [("reference.fasta", config["reference"]["fasta"]),
-            ("reference.gtf", config["reference"]["gtf"]),
-            ("panel.targets", config["panel"]["targets"]),
-            ("panel.snv_regions", config["panel"].get("snv_regions", config["panel"]["targets"])),
-            ("known_resistance", config["known_resistance"])]
+    keys = [
+        ("reference.fasta", config["reference"]["fasta"]),
+        ("reference.gtf", config["reference"]["gtf"]),
+        ("panel.targets", config["panel"]["targets"]),
+        ("panel.snv_regions", config["panel"].get("snv_regions", config["panel"]["targets"])),
+        ("known_resistance", config["known_resistance"]),
+    ]
     if config["panel"]["assay"] == "amplicon":
         keys.append(("panel.primers", config["panel"]["primers"]))
     if "resources_config" in config:
@@ -424,20 +444,33 @@ def _reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tu
         fasta = _resolve(base_dir, config["reference"]["fasta"])
         fai = Path(f"{fasta}.fai")
         if not fai.is_file():
-            out.append(("reference.fasta", f"the FASTA has no index {fai.name}: "
-                        f"create it with `samtools faidx {fasta}`"))
+            out.append(
+                (
+                    "reference.fasta",
+                    f"the FASTA has no index {fai.name}: create it with `samtools faidx {fasta}`",
+                )
+            )
             fasta_ok = False
         else:
             try:
-                index = pd.read_csv(fai, sep="\t", header=None, usecols=[0, 1, 2],
-                                    names=["name", "length", "offset"])
+                index = pd.read_csv(
+                    fai,
+                    sep="\t",
+                    header=None,
+                    usecols=[0, 1, 2],
+                    names=["name", "length", "offset"],
+                )
                 stale = int(index["offset"].max()) >= fasta.stat().st_size
             except (ValueError, pd.errors.ParserError):
                 stale = True
             if stale:
-                out.append(("reference.fasta",
-                            f"the index {fai.name} does not fit the FASTA (stale or corrupt): "
-                            f"re-create it with `samtools faidx {fasta}`"))
+                out.append(
+                    (
+                        "reference.fasta",
+                        f"the index {fai.name} does not fit the FASTA (stale or corrupt): "
+                        f"re-create it with `samtools faidx {fasta}`",
+                    )
+                )
                 fasta_ok = False
     return out, fasta_ok
 
@@ -468,8 +501,11 @@ def _read_table(
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(shown, None, None,
-                                f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 TSV"))
+        problems.append(
+            Problem(
+                shown, None, None, f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 TSV"
+            )
+        )
         return None
     # QUOTE_NONE: an unmatched quote in a notes cell must not swallow the rest of the file;
     # cells that a spreadsheet wrapped in quotes are unwrapped below.
@@ -487,31 +523,55 @@ def _read_table(
     allowed = list(schema["properties"])
     required = list(schema["required"])
     if len(header) == 1 and "," in header[0]:
-        problems.append(Problem(shown, header_line, None,
-                                "header has no tab: the sheet looks comma-separated; resistcall "
-                                "reads tab-separated sheets (TSV)"))
+        problems.append(
+            Problem(
+                shown,
+                header_line,
+                None,
+                "header has no tab: the sheet looks comma-separated; resistcall "
+                "reads tab-separated sheets (TSV)",
+            )
+        )
         return None
     bad_header = False
     seen: dict[str, int] = {}
     for i, name in enumerate(header, 1):
         if not name:
             if any(len(cells) >= i and cells[i - 1].strip() for _, cells in rows[1:]):
-                problems.append(Problem(shown, header_line, None,
-                                        f"column {i} has values but no header name"))
+                problems.append(
+                    Problem(shown, header_line, None, f"column {i} has values but no header name")
+                )
             continue
         if name in seen:
-            problems.append(Problem(shown, header_line, name,
-                                    f"column name appears twice (columns {seen[name]} and {i})"))
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"column name appears twice (columns {seen[name]} and {i})",
+                )
+            )
             bad_header = True
         seen[name] = i
         if name not in allowed:
-            problems.append(Problem(shown, header_line, name,
-                                    f"unknown column (allowed columns: {', '.join(allowed)})"))
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"unknown column (allowed columns: {', '.join(allowed)})",
+                )
+            )
     for name in required:
         if name not in seen:
-            problems.append(Problem(shown, header_line, name,
-                                    "required column is missing "
-                                    f"(required: {', '.join(required)})"))
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"required column is missing (required: {', '.join(required)})",
+                )
+            )
             bad_header = True
     if bad_header:
         return None
@@ -522,10 +582,15 @@ def _read_table(
     keep = {name: i for name, i in seen.items() if name in allowed}
     for number, cells in rows[1:]:
         cells = [c.strip() for c in cells]
-        if len(cells) > len(header) and any(cells[len(header):]):
-            problems.append(Problem(shown, number, None,
-                                    f"row has {len(cells)} cells but the header has "
-                                    f"{len(header)} columns"))
+        if len(cells) > len(header) and any(cells[len(header) :]):
+            problems.append(
+                Problem(
+                    shown,
+                    number,
+                    None,
+                    f"row has {len(cells)} cells but the header has {len(header)} columns",
+                )
+            )
         cells += [""] * (len(header) - len(cells))
         record = {name: cells[i - 1] for name, i in keep.items()}
         filled = {k: v for k, v in record.items() if v}
@@ -596,17 +661,29 @@ def _cross_sample_checks(
         if not name:
             continue
         if name in first:
-            problems.append(Problem(shown, row.sheet_line, "sample",
-                                    f"duplicate sample name {name!r} (first on line "
-                                    f"{first[name]}); sample names must be unique"))
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"duplicate sample name {name!r} (first on line "
+                    f"{first[name]}); sample names must be unique",
+                )
+            )
             continue
         first[name] = row.sheet_line
         other = folded.get(name.lower())
         if other is not None:
-            problems.append(Problem(shown, row.sheet_line, "sample",
-                                    f"sample name {name!r} differs from {other[0]!r} (line "
-                                    f"{other[1]}) only in letter case; their output files would "
-                                    "collide on case-insensitive file systems"))
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"sample name {name!r} differs from {other[0]!r} (line "
+                    f"{other[1]}) only in letter case; their output files would "
+                    "collide on case-insensitive file systems",
+                )
+            )
         folded.setdefault(name.lower(), (name, row.sheet_line))
     valid = samples[samples["line"].ne("") & samples["condition"].isin(CONDITIONS)]
     for line, rows in valid.groupby("line", sort=False):
@@ -614,21 +691,35 @@ def _cross_sample_checks(
         resistant = rows[rows["condition"] == "resistant"]
         if parentals.empty:
             for row in resistant.itertuples(index=False):
-                problems.append(Problem(shown, row.sheet_line, "line",
-                                        f"resistant sample {row.sample!r} has no parental sample "
-                                        f"in line {line!r}: add a row with line {line} and "
-                                        "condition parental"))
+                problems.append(
+                    Problem(
+                        shown,
+                        row.sheet_line,
+                        "line",
+                        f"resistant sample {row.sample!r} has no parental sample "
+                        f"in line {line!r}: add a row with line {line} and "
+                        "condition parental",
+                    )
+                )
         for row in parentals.iloc[1:].itertuples(index=False):
             p0 = parentals.iloc[0]
-            problems.append(Problem(shown, row.sheet_line, "condition",
-                                    f"line {line!r} already has the parental sample "
-                                    f"{p0['sample']!r} (line {p0['sheet_line']}); a line has "
-                                    "exactly one parental (its resistant derivatives share it): "
-                                    "give this sample its own line or mark it resistant"))
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "condition",
+                    f"line {line!r} already has the parental sample "
+                    f"{p0['sample']!r} (line {p0['sheet_line']}); a line has "
+                    "exactly one parental (its resistant derivatives share it): "
+                    "give this sample its own line or mark it resistant",
+                )
+            )
         if resistant.empty and not parentals.empty:
-            warnings.append(f"{shown}: line {line!r} has only the parental sample "
-                            f"{parentals.iloc[0]['sample']!r}: it is aligned and QC'd but there is "
-                            "no resistant sample to compare it with")
+            warnings.append(
+                f"{shown}: line {line!r} has only the parental sample "
+                f"{parentals.iloc[0]['sample']!r}: it is aligned and QC'd but there is "
+                "no resistant sample to compare it with"
+            )
 
 
 def _unit_checks(
@@ -650,21 +741,39 @@ def _unit_checks(
         key = (row.sample, row.unit)
         if row.sample and row.unit:
             if key in seen_units:
-                problems.append(Problem(shown, row.sheet_line, "unit",
-                                        f"unit {row.unit!r} of sample {row.sample!r} is listed "
-                                        f"twice (first on line {seen_units[key]})"))
+                problems.append(
+                    Problem(
+                        shown,
+                        row.sheet_line,
+                        "unit",
+                        f"unit {row.unit!r} of sample {row.sample!r} is listed "
+                        f"twice (first on line {seen_units[key]})",
+                    )
+                )
             else:
                 seen_units[key] = row.sheet_line
                 stem = f"{row.sample}.{row.unit}"
                 prev = seen_stems.setdefault(stem, (row.sheet_line, row.sample, row.unit))
                 if prev[0] != row.sheet_line:
-                    problems.append(Problem(shown, row.sheet_line, "unit",
-                                            f"sample {row.sample!r} unit {row.unit!r} and sample "
-                                            f"{prev[1]!r} unit {prev[2]!r} (line {prev[0]}) give "
-                                            f"the same file stem {stem!r}; rename a unit"))
+                    problems.append(
+                        Problem(
+                            shown,
+                            row.sheet_line,
+                            "unit",
+                            f"sample {row.sample!r} unit {row.unit!r} and sample "
+                            f"{prev[1]!r} unit {prev[2]!r} (line {prev[0]}) give "
+                            f"the same file stem {stem!r}; rename a unit",
+                        )
+                    )
         if known is not None and row.sample and row.sample not in known:
-            problems.append(Problem(shown, row.sheet_line, "sample",
-                                    f"sample {row.sample!r} is not in {samples_shown}"))
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"sample {row.sample!r} is not in {samples_shown}",
+                )
+            )
         if not check_files or (row.bam and (row.fq1 or row.fq2)):
             continue  # (both: reported by the schema; do not pile file errors on top)
         heads: dict[str, bytes] = {}
@@ -681,9 +790,12 @@ def _unit_checks(
                 if real in used:
                     line, other = used[real]
                     same = line == row.sheet_line
-                    problem = (f"{value} is the same file as {other} of this unit" if same else
-                               f"{value} is also used on line {line} (column {other}); each "
-                               "file belongs to one unit")
+                    problem = (
+                        f"{value} is the same file as {other} of this unit"
+                        if same
+                        else f"{value} is also used on line {line} (column {other}); each "
+                        "file belongs to one unit"
+                    )
                 else:
                     used[real] = (row.sheet_line, col)
             if problem is None:
@@ -726,28 +838,43 @@ def load_sheets(
     s_shown, u_shown = str(config["samples"]), str(config["units"])
     s_problems: list[Problem] = []
     u_problems: list[Problem] = []
-    samples = _read_table(_resolve(base_dir, s_shown), s_shown, load_schema("samples"),
-                          s_problems)
+    samples = _read_table(_resolve(base_dir, s_shown), s_shown, load_schema("samples"), s_problems)
     units = _read_table(_resolve(base_dir, u_shown), u_shown, load_schema("units"), u_problems)
     if samples is not None:
         _cross_sample_checks(samples, s_shown, s_problems, warnings)
     if units is not None:
-        _unit_checks(units, samples, u_shown, s_shown, base_dir, fasta,
-                     str(config["reference"]["fasta"]), u_problems, check_files)
+        _unit_checks(
+            units,
+            samples,
+            u_shown,
+            s_shown,
+            base_dir,
+            fasta,
+            str(config["reference"]["fasta"]),
+            u_problems,
+            check_files,
+        )
     if samples is not None and units is not None:
         with_units = set(units["sample"])
         for row in samples.itertuples(index=False):
             if row.sample and row.sample not in with_units:
-                s_problems.append(Problem(s_shown, row.sheet_line, "sample",
-                                          f"sample {row.sample!r} has no units in {u_shown}"))
+                s_problems.append(
+                    Problem(
+                        s_shown,
+                        row.sheet_line,
+                        "sample",
+                        f"sample {row.sample!r} has no units in {u_shown}",
+                    )
+                )
     by_line = functools.cmp_to_key(lambda a, b: (a.line or 0) - (b.line or 0))
     problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line)
     if problems:
         raise SheetError(problems)
     for message in warnings:
         log.warning(message)
-    return Sheets(_typed_samples(samples), _typed_units(units, base_dir), s_shown, u_shown,
-                  tuple(warnings))
+    return Sheets(
+        _typed_samples(samples), _typed_units(units, base_dir), s_shown, u_shown, tuple(warnings)
+    )
 
 
 def _typed_samples(samples: pd.DataFrame) -> pd.DataFrame:
@@ -837,8 +964,11 @@ class _FastqReader:
                 return
             except (OSError, EOFError, zlib.error) as exc:
                 done = self.records + len(self._pending) // 4
-                raise _InputError(self.path, f"decompression failed after {done} records, the "
-                                             f"file is truncated or corrupt ({exc})") from None
+                raise _InputError(
+                    self.path,
+                    f"decompression failed after {done} records, the "
+                    f"file is truncated or corrupt ({exc})",
+                ) from None
             parts = (self._carry + block).split(b"\n")
             self._carry = parts.pop()
             self._pending.extend(parts)
@@ -851,8 +981,9 @@ class _FastqReader:
         del self._pending[:take]
         first = self.records + 1
         if len(lines) % 4:
-            raise _InputError(self.path, f"file ends inside record {first + len(lines) // 4} "
-                                         "(truncated?)")
+            raise _InputError(
+                self.path, f"file ends inside record {first + len(lines) // 4} (truncated?)"
+            )
         heads, seqs, quals = lines[0::4], lines[1::4], lines[3::4]
         ok = (
             all(map(bytes.startswith, heads, repeat(b"@")))
@@ -900,9 +1031,12 @@ def check_fastq_pair(fq1: str | Path, fq2: str | Path) -> int:
         if len(c1) != len(c2):
             short, long_, other = (r1, r2, fq2) if len(c1) < len(c2) else (r2, r1, fq1)
             total = long_.records + long_.count_rest()
-            raise _InputError(short.path, f"has {short.records} records but its mate file "
-                                          f"{other} has {total}: R1 and R2 must hold the "
-                                          "same reads")
+            raise _InputError(
+                short.path,
+                f"has {short.records} records but its mate file "
+                f"{other} has {total}: R1 and R2 must hold the "
+                "same reads",
+            )
         if not c1:
             break
         n1, n2 = _names(c1[0::4]), _names(c2[0::4])
@@ -911,9 +1045,12 @@ def check_fastq_pair(fq1: str | Path, fq2: str | Path) -> int:
             bad = next((i for i, (a, b) in enumerate(zip(n1, n2, strict=True)) if a != b), None)
             if bad is not None:
                 a, b = (n[bad][1:].decode(errors="replace") for n in (n1, n2))
-                raise _InputError(fq2, f"record {done + bad + 1}: read name {b!r} differs "
-                                       f"from {a!r} in {fq1}: mates are out of order or the "
-                                       "files do not belong together")
+                raise _InputError(
+                    fq2,
+                    f"record {done + bad + 1}: read name {b!r} differs "
+                    f"from {a!r} in {fq1}: mates are out of order or the "
+                    "files do not belong together",
+                )
     if r1.records == 0:
         raise _InputError(fq1, "contains no reads")
     return r1.records
@@ -923,8 +1060,9 @@ def check_bam(bam: str | Path, reference: str | Path | None = None) -> int:
     """Read a BAM to the end (detects truncation mid-file); return the number of records."""
     bam = Path(bam)
     if reference and not Path(f"{reference}.fai").is_file():
-        raise _InputError(reference, "the reference has no index: run "
-                                     f"`samtools faidx {reference}`")
+        raise _InputError(
+            reference, f"the reference has no index: run `samtools faidx {reference}`"
+        )
     problems = _bam_head_problems(bam, Path(reference) if reference else None)
     if problems:
         raise _InputError(bam, "; ".join(problems))
@@ -932,8 +1070,11 @@ def check_bam(bam: str | Path, reference: str | Path | None = None) -> int:
         with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
             n = handle.count(until_eof=True, read_callback="nofilter")
     except OSError:
-        raise _InputError(bam, "reading failed part-way: the BAM is truncated or corrupt "
-                               "(htslib's message is in the log above)") from None
+        raise _InputError(
+            bam,
+            "reading failed part-way: the BAM is truncated or corrupt "
+            "(htslib's message is in the log above)",
+        ) from None
     except ValueError as exc:
         raise _InputError(bam, f"reading failed: the BAM is corrupt ({exc})") from None
     if n == 0:
@@ -990,15 +1131,23 @@ def _cmd_validate(args: argparse.Namespace) -> None:
                 summary = _check_unit(row["fq1"], row["fq2"], row["bam"], reference)
                 log.info("%s: %s", sheets.unit_label(sample, unit), summary)
             except _InputError as exc:
-                failures.append(Problem(sheets.units_file, int(row["sheet_line"]),
-                                        "bam" if row["bam"] else "fq1/fq2", str(exc)))
+                failures.append(
+                    Problem(
+                        sheets.units_file,
+                        int(row["sheet_line"]),
+                        "bam" if row["bam"] else "fq1/fq2",
+                        str(exc),
+                    )
+                )
         if failures:
             raise SheetError(failures)
     n_fq = int((sheets.units["kind"] == "fastq").sum())
-    print(f"{sheets.samples_file}, {sheets.units_file}: OK: {len(sheets.samples)} samples in "
-          f"{len(sheets.lines())} line(s), {len(sheets.units)} units ({n_fq} FASTQ pairs, "
-          f"{len(sheets.units) - n_fq} BAMs), assay {config['panel']['assay']}"
-          f"{', files read to the end' if args.deep else ''}")
+    print(
+        f"{sheets.samples_file}, {sheets.units_file}: OK: {len(sheets.samples)} samples in "
+        f"{len(sheets.lines())} line(s), {len(sheets.units)} units ({n_fq} FASTQ pairs, "
+        f"{len(sheets.units) - n_fq} BAMs), assay {config['panel']['assay']}"
+        f"{', files read to the end' if args.deep else ''}"
+    )
     for line in sheets.lines():
         resistant = ", ".join(sheets.resistant(line)) or "none"
         print(f"  {line}: parental {sheets.parental(line)}; resistant {resistant}")
@@ -1021,11 +1170,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="config/config.yaml", help="config YAML [%(default)s]")
     p.add_argument("--samples", help="samples sheet (overrides the config's `samples`)")
     p.add_argument("--units", help="units sheet (overrides the config's `units`)")
-    p.add_argument("--base-dir", default=".",
-                   help="directory relative paths resolve against, i.e. the run's working "
-                   "directory [%(default)s]")
-    p.add_argument("--deep", action="store_true",
-                   help="also read every FASTQ/BAM to the end (what check-input does per unit)")
+    p.add_argument(
+        "--base-dir",
+        default=".",
+        help="directory relative paths resolve against, i.e. the run's working "
+        "directory [%(default)s]",
+    )
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also read every FASTQ/BAM to the end (what check-input does per unit)",
+    )
     p.set_defaults(func=_cmd_validate)
 
     p = subparsers.add_parser(
@@ -1035,13 +1190,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fully (truncated gzip, malformed records, R1/R2 count or read-name mismatch) or read a "
         "BAM through (truncation, @SQ vs reference). Exit 2 with one message naming --label.",
     )
-    p.add_argument("--label", required=True,
-                   help="how to name the unit in messages, e.g. 'config/units.tsv line 3 "
-                   "(sample H3122_P, unit lane1)'")
+    p.add_argument(
+        "--label",
+        required=True,
+        help="how to name the unit in messages, e.g. 'config/units.tsv line 3 "
+        "(sample H3122_P, unit lane1)'",
+    )
     p.add_argument("--fq1", help="read 1 FASTQ (.gz or plain)")
     p.add_argument("--fq2", help="read 2 FASTQ")
     p.add_argument("--bam", help="aligned BAM (instead of --fq1/--fq2)")
     p.add_argument("--reference", help="reference FASTA (with .fai) the BAM must match")
     p.add_argument("--ok-marker", help="write a one-line OK summary here on success")
     p.set_defaults(func=_cmd_check_input)
-

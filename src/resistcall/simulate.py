@@ -120,8 +120,10 @@ def load_reference(fasta: str | Path, known_bed: str | Path | None = None) -> Re
         for name, off, n in zip(names, offsets, lengths, strict=True):
             real = np.concatenate([[0], (seq[off : off + n] < 4).astype(np.int8), [0]])
             d = np.diff(real)
-            rows += [(name, int(s), int(e)) for s, e in zip(np.flatnonzero(d == 1),
-                                                            np.flatnonzero(d == -1), strict=True)]
+            rows += [
+                (name, int(s), int(e))
+                for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)
+            ]
         blocks = pd.DataFrame(rows, columns=["chrom", "start", "end"])
     unknown = sorted(set(blocks["chrom"]) - set(names))
     if unknown:
@@ -214,7 +216,12 @@ class Fusion:
 
 #: EML4-ALK variant 1 as in NCI-H3122 (EML4 intron 13 -> ALK intron 19, inversion).
 EML4_ALK_V1 = Fusion(
-    "chr2_42175501_42332600", 124249, "left", "chr2_29196228_29226309", 27514, "left",
+    "chr2_42175501_42332600",
+    124249,
+    "left",
+    "chr2_29196228_29226309",
+    27514,
+    "left",
     name="EML4::ALK",
 )
 
@@ -511,8 +518,15 @@ def simulate_library(
         ins_e = t["insert_end"].to_numpy()[ti]
     else:
         pilot_rng = np.random.default_rng([seed, 0x9170])
-        per_frag = _read_bases_on_target(pilot_rng, ref, t, lambda k: _lognormal_lengths(
-            pilot_rng, k, fragment_mean, fragment_sd, fragment_min, fragment_max), read_length)
+        per_frag = _read_bases_on_target(
+            pilot_rng,
+            ref,
+            t,
+            lambda k: _lognormal_lengths(
+                pilot_rng, k, fragment_mean, fragment_sd, fragment_min, fragment_max
+            ),
+            read_length,
+        )
         w = (t["end"] - t["start"]).to_numpy() / per_frag * eff * cn_factor
         parts, got = [], 0
         while got < n_on:  # GC thinning: oversample, accept with weight/max
@@ -559,12 +573,24 @@ def simulate_library(
     order, duplicate = _pcr_duplicates(rng, n_u, n_fragments - n_u)
     rl = np.minimum(read_length, flen[order])
     st = strand[order]
-    r1, r2, q1, q2 = _sequence_reads(rng, buf, gstart[order], flen[order], rl, st,
-                                     read_length, errors)
+    r1, r2, q1, q2 = _sequence_reads(
+        rng, buf, gstart[order], flen[order], rl, st, read_length, errors
+    )
     lib = Library(
-        r1=r1, r2=r2, q1=q1, q2=q2, length=rl, chrom=cid[order], start=start[order],
-        end=end[order], duplicate=duplicate, on_target=on_target[order],
-        fusion=fusion_mask[order], carrier=carrier[order], covers=covers[order], r1_reverse=st,
+        r1=r1,
+        r2=r2,
+        q1=q1,
+        q2=q2,
+        length=rl,
+        chrom=cid[order],
+        start=start[order],
+        end=end[order],
+        duplicate=duplicate,
+        on_target=on_target[order],
+        fusion=fusion_mask[order],
+        carrier=carrier[order],
+        covers=covers[order],
+        r1_reverse=st,
     )
     if out_r1 is not None and out_r2 is not None:
         write_fastq_pair(lib, out_r1, out_r2, read_prefix, compresslevel)
@@ -787,9 +813,10 @@ def _write_fastq_gz(reads, quals, length, prefix: str, path: Path, level: int) -
     n = len(length)
     width = max(1, len(str(max(n - 1, 0))))
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level
-    ) as gz:
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level) as gz,
+    ):
         for c0 in range(0, n, _CHUNK):
             sl = slice(c0, min(c0 + _CHUNK, n))
             gz.write(_fastq_bytes(reads[sl], quals[sl], length[sl], prefix, c0, width))
@@ -802,8 +829,10 @@ def write_fastq_pair(lib: Library, out_r1, out_r2, prefix: str = "sim", level: i
     for p in paths:
         p.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL
-        jobs = [pool.submit(_write_fastq_gz, r, q, lib.length, prefix, p, level)
-                for r, q, p in ((lib.r1, lib.q1, paths[0]), (lib.r2, lib.q2, paths[1]))]
+        jobs = [
+            pool.submit(_write_fastq_gz, r, q, lib.length, prefix, p, level)
+            for r, q, p in ((lib.r1, lib.q1, paths[0]), (lib.r2, lib.q2, paths[1]))
+        ]
         for job in jobs:
             job.result()
 
@@ -854,8 +883,18 @@ _LIB_KEYS = {  # config key -> simulate_library argument
 }
 
 
-_SIM_KEYS = {"out_dir", "seed", "fragments", "assay", "targets", "primers", "known_bed",
-             "fusion", "samples", "variants"}
+_SIM_KEYS = {
+    "out_dir",
+    "seed",
+    "fragments",
+    "assay",
+    "targets",
+    "primers",
+    "known_bed",
+    "fusion",
+    "samples",
+    "variants",
+}
 _SAMPLE_KEYS = {"copy_number", "fusion_fraction", "gc_bias", "fragments"}
 _VARIANT_KEYS = {"gene", "hgvs_c", "hgvs_p", "chrom", "pos", "ref", "alt", "vaf"}
 
@@ -866,8 +905,10 @@ def _check_keys(section: Mapping, allowed: set[str], where: str) -> None:
         raise UserError(f"{where}: expected a mapping, got {type(section).__name__}")
     unknown = sorted(set(section) - allowed)
     if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} "
-                        f"(allowed: {', '.join(sorted(allowed))})")
+        raise UserError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _parse_junction_side(text: str, what: str) -> tuple[str, int, str]:
@@ -925,9 +966,18 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
     vafs: dict[str, dict[int, float]] = {s: {} for s in samples["sample"]}
     for k, v in enumerate(sim.get("variants") or []):
         try:
-            variants.append(Variant(str(v["chrom"]), int(v["pos"]), str(v["ref"]), str(v["alt"]),
-                                    0.0, str(v.get("gene", "")), str(v.get("hgvs_c", "")),
-                                    str(v.get("hgvs_p", ""))))
+            variants.append(
+                Variant(
+                    str(v["chrom"]),
+                    int(v["pos"]),
+                    str(v["ref"]),
+                    str(v["alt"]),
+                    0.0,
+                    str(v.get("gene", "")),
+                    str(v.get("hgvs_c", "")),
+                    str(v.get("hgvs_p", "")),
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{where}.variants[{k}]: needs chrom, pos, ref, alt ({exc})") from None
         for s, f in (v.get("vaf") or {}).items():
@@ -960,15 +1010,20 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
                 p1, p2 = out_dir / p1.name, out_dir / p2.name
             ulist.append((u.unit, p1, p2))
         gc = opts.get("gc_bias", [0.0, 0.0])
-        plans.append(SamplePlan(
-            sample=name, line=getattr(row, "line", ""), condition=getattr(row, "condition", ""),
-            units=ulist, copy_numbers={str(g): float(c) for g, c in
-                                       (opts.get("copy_number") or {}).items()},
-            vafs=vafs[name], fusion_fraction=float(opts.get("fusion_fraction", 0.0)),
-            gc_bias=GCBias(float(gc[0]), float(gc[1])),
-            params={_LIB_KEYS[k]: opts[k] for k in _LIB_KEYS if k in opts}
-            | ({"n_fragments": int(opts["fragments"])} if "fragments" in opts else {}),
-        ))
+        plans.append(
+            SamplePlan(
+                sample=name,
+                line=getattr(row, "line", ""),
+                condition=getattr(row, "condition", ""),
+                units=ulist,
+                copy_numbers={str(g): float(c) for g, c in (opts.get("copy_number") or {}).items()},
+                vafs=vafs[name],
+                fusion_fraction=float(opts.get("fusion_fraction", 0.0)),
+                gc_bias=GCBias(float(gc[0]), float(gc[1])),
+                params={_LIB_KEYS[k]: opts[k] for k in _LIB_KEYS if k in opts}
+                | ({"n_fragments": int(opts["fragments"])} if "fragments" in opts else {}),
+            )
+        )
     params = {_LIB_KEYS[k]: sim[k] for k in _LIB_KEYS if k in sim}
     if assay != (sim.get("assay") or panel.get("assay", "capture")):
         # the configured library shape belongs to the other assay: use this assay's defaults
@@ -978,15 +1033,22 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
         sim["fragments"] = overrides["fragments"]
     params["n_fragments"] = int(sim.get("fragments", 100_000))
     ref_cfg = cfg.get("reference") or {}
-    fasta = Path(overrides.get("reference") or ref_cfg.get("fasta",
-                                                            "resources/reference/panel_GRCh38.fa"))
+    fasta = Path(
+        overrides.get("reference") or ref_cfg.get("fasta", "resources/reference/panel_GRCh38.fa")
+    )
     known = overrides.get("known_bed") or sim.get("known_bed")
     return RunPlan(
-        reference=fasta, known_bed=Path(known) if known else None,
+        reference=fasta,
+        known_bed=Path(known) if known else None,
         targets=Path(targets) if targets else None,
-        primers=Path(primers) if primers and assay == "amplicon" else None, assay=assay,
-        out_dir=out_dir, seed=int(overrides.get("seed") or sim.get("seed", 1)),
-        samples=plans, variants=variants, fusion=fusion, params=params,
+        primers=Path(primers) if primers and assay == "amplicon" else None,
+        assay=assay,
+        out_dir=out_dir,
+        seed=int(overrides.get("seed") or sim.get("seed", 1)),
+        samples=plans,
+        variants=variants,
+        fusion=fusion,
+        params=params,
     )
 
 
@@ -1014,8 +1076,16 @@ def plan_digest(plan: RunPlan) -> str:
         "known_bed": _file_digest(plan.known_bed),
         "targets": _file_digest(plan.targets),
         "primers": _file_digest(plan.primers),
-        "plan": repr((plan.assay, plan.seed, sorted(plan.params.items()), plan.variants,
-                      plan.fusion, plan.samples)),
+        "plan": repr(
+            (
+                plan.assay,
+                plan.seed,
+                sorted(plan.params.items()),
+                plan.variants,
+                plan.fusion,
+                plan.samples,
+            )
+        ),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -1056,28 +1126,57 @@ def run_plan(plan: RunPlan, force: bool = False) -> pd.DataFrame:
             params["n_fragments"] = int(round(params.get("n_fragments", 100_000) / n_units))
             log.info("simulating %s/%s -> %s %s", sp.sample, unit, fq1, fq2)
             lib = simulate_library(
-                ref, targets, assay=plan.assay, copy_numbers=sp.copy_numbers,
-                variants=sample_variants, fusion=fusion, gc_bias=sp.gc_bias,
-                efficiency_seed=plan.seed, seed=sample_seed(plan.seed, sp.sample, unit),
-                read_prefix=f"{sp.sample}.{unit}", out_r1=fq1, out_r2=fq2, **params,
+                ref,
+                targets,
+                assay=plan.assay,
+                copy_numbers=sp.copy_numbers,
+                variants=sample_variants,
+                fusion=fusion,
+                gc_bias=sp.gc_bias,
+                efficiency_seed=plan.seed,
+                seed=sample_seed(plan.seed, sp.sample, unit),
+                read_prefix=f"{sp.sample}.{unit}",
+                out_r1=fq1,
+                out_r2=fq2,
+                **params,
             )
-            log.info("%s/%s: %d pairs, %.1f%% duplicates, %.1f%% on target, %d fusion fragments",
-                     sp.sample, unit, lib.n, 100 * lib.duplicate.mean(),
-                     100 * lib.on_target.mean(), int(lib.fusion.sum()))
+            log.info(
+                "%s/%s: %d pairs, %.1f%% duplicates, %.1f%% on target, %d fusion fragments",
+                sp.sample,
+                unit,
+                lib.n,
+                100 * lib.duplicate.mean(),
+                100 * lib.on_target.mean(),
+                int(lib.fusion.sum()),
+            )
     truth = truth_table(plan, variants)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     tmp = truth_tsv.with_name(truth_tsv.name + ".tmp")
     truth.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
     _replace_if_changed(tmp, truth_tsv)
     write_truth_vcf(plan, variants, ref, truth_vcf)
-    manifest.write_text(json.dumps({"digest": digest, "outputs": [str(p) for p in everything]},
-                                   indent=1) + "\n")
+    manifest.write_text(
+        json.dumps({"digest": digest, "outputs": [str(p) for p in everything]}, indent=1) + "\n"
+    )
     return truth
 
 
 TRUTH_COLUMNS = [
-    "sample", "line", "condition", "kind", "gene", "hgvs_c", "hgvs_p", "chrom", "pos",
-    "genomic", "ref", "alt", "vaf", "copy_number", "expected",
+    "sample",
+    "line",
+    "condition",
+    "kind",
+    "gene",
+    "hgvs_c",
+    "hgvs_p",
+    "chrom",
+    "pos",
+    "genomic",
+    "ref",
+    "alt",
+    "vaf",
+    "copy_number",
+    "expected",
 ]
 
 
@@ -1112,21 +1211,68 @@ def truth_table(plan: RunPlan, variants: list[Variant]) -> pd.DataFrame:
                 expected = _status(par.vafs.get(k, 0.0), vaf)
             else:
                 expected = "present" if vaf > 0 else "absent"
-            rows.append([sp.sample, sp.line, sp.condition, v.kind, v.gene, v.hgvs_c, v.hgvs_p,
-                         v.chrom, v.pos, genomic_label(v.chrom, v.pos), v.ref, v.alt,
-                         f"{vaf:g}", "", expected])
+            rows.append(
+                [
+                    sp.sample,
+                    sp.line,
+                    sp.condition,
+                    v.kind,
+                    v.gene,
+                    v.hgvs_c,
+                    v.hgvs_p,
+                    v.chrom,
+                    v.pos,
+                    genomic_label(v.chrom, v.pos),
+                    v.ref,
+                    v.alt,
+                    f"{vaf:g}",
+                    "",
+                    expected,
+                ]
+            )
         for g in genes:
             c = sp.copy_numbers.get(g, ploidy)
             expected = "gain" if c > ploidy else "loss" if c < ploidy else "neutral"
-            rows.append([sp.sample, sp.line, sp.condition, "cnv", g, "", "", "", "", "", "", "",
-                         "", f"{c:g}", expected])
+            rows.append(
+                [
+                    sp.sample,
+                    sp.line,
+                    sp.condition,
+                    "cnv",
+                    g,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{c:g}",
+                    expected,
+                ]
+            )
         if plan.fusion is not None:
             f = plan.fusion
-            rows.append([sp.sample, sp.line, sp.condition, "fusion", f.name, "", "", f.chrom_b,
-                         f.pos_b, genomic_label(f.chrom_b, f.pos_b), "",
-                         f"{f.chrom_a}:{f.pos_a}:{f.keep_a}|{f.chrom_b}:{f.pos_b}:{f.keep_b}",
-                         f"{sp.fusion_fraction:g}", "",
-                         "present" if sp.fusion_fraction > 0 else "absent"])
+            rows.append(
+                [
+                    sp.sample,
+                    sp.line,
+                    sp.condition,
+                    "fusion",
+                    f.name,
+                    "",
+                    "",
+                    f.chrom_b,
+                    f.pos_b,
+                    genomic_label(f.chrom_b, f.pos_b),
+                    "",
+                    f"{f.chrom_a}:{f.pos_a}:{f.keep_a}|{f.chrom_b}:{f.pos_b}:{f.keep_b}",
+                    f"{sp.fusion_fraction:g}",
+                    "",
+                    "present" if sp.fusion_fraction > 0 else "absent",
+                ]
+            )
     return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
 
 
@@ -1144,8 +1290,9 @@ def write_truth_vcf(plan: RunPlan, variants: list[Variant], ref: Reference, path
         header.add_sample(sp.sample)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.vcf.gz")
-    order = sorted(range(len(variants)), key=lambda k: (ref.cid(variants[k].chrom),
-                                                         variants[k].pos))
+    order = sorted(
+        range(len(variants)), key=lambda k: (ref.cid(variants[k].chrom), variants[k].pos)
+    )
     with pysam.VariantFile(str(tmp), "wz", header=header) as out:
         for k in order:
             v = variants[k]
@@ -1187,10 +1334,14 @@ def plan_from_args(args) -> RunPlan:
             raise UserError(f"--copy-number {text!r}: expected GENE=COPIES") from None
     out_dir = Path(args.out_dir or ".")
     sample = args.sample or "sim"
-    sp = SamplePlan(sample=sample, units=[("lane1", out_dir / f"{sample}_R1.fastq.gz",
-                                           out_dir / f"{sample}_R2.fastq.gz")],
-                    copy_numbers=cns, vafs=vafs, fusion_fraction=args.fusion_fraction or 0.0,
-                    gc_bias=GCBias(*args.gc_bias) if args.gc_bias else GCBias())
+    sp = SamplePlan(
+        sample=sample,
+        units=[("lane1", out_dir / f"{sample}_R1.fastq.gz", out_dir / f"{sample}_R2.fastq.gz")],
+        copy_numbers=cns,
+        vafs=vafs,
+        fusion_fraction=args.fusion_fraction or 0.0,
+        gc_bias=GCBias(*args.gc_bias) if args.gc_bias else GCBias(),
+    )
     params = {"n_fragments": args.fragments or 100_000}
     for key in ("read_length", "duplicate_rate", "off_target"):
         if getattr(args, key) is not None:
@@ -1198,19 +1349,35 @@ def plan_from_args(args) -> RunPlan:
     if args.efficiency_spread is not None:
         params["efficiency"] = args.efficiency_spread
     return RunPlan(
-        reference=Path(args.reference), known_bed=Path(args.known_bed) if args.known_bed else None,
-        targets=Path(args.targets), primers=Path(args.primers) if args.primers else None,
-        assay=assay, out_dir=out_dir, seed=args.seed if args.seed is not None else 1,
-        samples=[sp], variants=variants,
-        fusion=EML4_ALK_V1 if sp.fusion_fraction > 0 else None, params=params,
+        reference=Path(args.reference),
+        known_bed=Path(args.known_bed) if args.known_bed else None,
+        targets=Path(args.targets),
+        primers=Path(args.primers) if args.primers else None,
+        assay=assay,
+        out_dir=out_dir,
+        seed=args.seed if args.seed is not None else 1,
+        samples=[sp],
+        variants=variants,
+        fusion=EML4_ALK_V1 if sp.fusion_fraction > 0 else None,
+        params=params,
     )
 
 
 def _run(args) -> None:
     if args.config:
-        overrides = {k: getattr(args, k) for k in ("assay", "targets", "primers", "out_dir",
-                                                    "seed", "fragments", "reference",
-                                                    "known_bed")}
+        overrides = {
+            k: getattr(args, k)
+            for k in (
+                "assay",
+                "targets",
+                "primers",
+                "out_dir",
+                "seed",
+                "fragments",
+                "reference",
+                "known_bed",
+            )
+        }
         plan = plan_from_config(args.config, overrides)
     else:
         plan = plan_from_args(args)
@@ -1227,8 +1394,11 @@ def register(subparsers) -> None:
         "from explicit arguments. Skips work when outputs exist for the same inputs.",
     )
     p.add_argument("--config", help="config.yaml (demo: config/config.yaml)")
-    p.add_argument("--out-dir", help="truth/manifest folder; with --config also moves the "
-                   "FASTQs there (file names from the units sheet)")
+    p.add_argument(
+        "--out-dir",
+        help="truth/manifest folder; with --config also moves the "
+        "FASTQs there (file names from the units sheet)",
+    )
     p.add_argument("--assay", choices=["capture", "amplicon"], help="default: panel.assay")
     p.add_argument("--targets", help="targets BED (capture) or amplicon-insert BED (amplicon)")
     p.add_argument("--primers", help="primer BED (amplicon)")

@@ -231,8 +231,10 @@ def fit_background(samples: list[SampleCounts], cfg: SnvConfig) -> dict[str, tup
 def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """P(X >= k) for X ~ BetaBinomial(n, a, b); 1 where k <= 0."""
     k, n, a, b = np.broadcast_arrays(
-        np.asarray(k, dtype=np.int64), np.maximum(np.asarray(n, dtype=np.int64), 1),
-        np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+        np.asarray(k, dtype=np.int64),
+        np.maximum(np.asarray(n, dtype=np.int64), 1),
+        np.asarray(a, dtype=float),
+        np.asarray(b, dtype=float),
     )
     out = stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b)
     # scipy's sf is 1 - cdf: far tails cancel to 0. Sum the tail pmf in log space there.

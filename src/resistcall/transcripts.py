@@ -208,9 +208,7 @@ class Transcript:
             if self.start_complete:
                 return Location(CPos(self._t_c1 - 1 + d_up, "utr5"), "upstream")
             c = self._c_of_t(1)
-            return Location(
-                CPos(c.base, c.kind, -d_up), "intron", intron=self.exon_numbers[0] - 1
-            )
+            return Location(CPos(c.base, c.kind, -d_up), "intron", intron=self.exon_numbers[0] - 1)
         if d_down > 0:
             t_last = int(self._exon_arrays[2][-1] + (ends[-1] - starts[-1] + 1))
             if self.end_complete:
@@ -314,8 +312,11 @@ def _build(tid: str, rows: pd.DataFrame, path: Path) -> Transcript:
     first_exon_is_1 = numbers[0] == 1
     start_complete = first_exon_is_1 and ("start_codon" in features or "five_prime_utr" in features)
     end_complete = "stop_codon" in features
-    refseq = rows["refseq_equivalent"].dropna().iloc[0] if "refseq_equivalent" in rows and \
-        rows["refseq_equivalent"].notna().any() else None
+    refseq = (
+        rows["refseq_equivalent"].dropna().iloc[0]
+        if "refseq_equivalent" in rows and rows["refseq_equivalent"].notna().any()
+        else None
+    )
     return Transcript(
         transcript_id=tid,
         gene=str(rows["gene_name"].dropna().iloc[0]) if "gene_name" in rows else tid,
@@ -358,16 +359,26 @@ class TranscriptSet:
 
         A contig holds a handful of models, so one comparison per model is enough here; batches
         of intervals go through :meth:`assign` (one pyranges join)."""
-        return [t for t in self.nearest_in_contig(chrom)
-                if t.span[0] - flank <= end and start <= t.span[1] + flank]
+        return [
+            t
+            for t in self.nearest_in_contig(chrom)
+            if t.span[0] - flank <= end and start <= t.span[1] + flank
+        ]
 
     def assign(self, df: pd.DataFrame) -> pd.DataFrame:
         """Overlapping transcript ids for many intervals (columns chrom, start, end; 1-based)."""
         if self._spans is None or df.empty:
             return pd.DataFrame(columns=["idx", "transcript_id"])
-        q = pr.PyRanges(pd.DataFrame({"Chromosome": df["chrom"].to_numpy(),
-                                      "Start": df["start"].to_numpy() - 1,
-                                      "End": df["end"].to_numpy(), "idx": np.arange(len(df))}))
+        q = pr.PyRanges(
+            pd.DataFrame(
+                {
+                    "Chromosome": df["chrom"].to_numpy(),
+                    "Start": df["start"].to_numpy() - 1,
+                    "End": df["end"].to_numpy(),
+                    "idx": np.arange(len(df)),
+                }
+            )
+        )
         hits = q.join(self._spans)
         if not len(hits):
             return pd.DataFrame(columns=["idx", "transcript_id"])
@@ -394,7 +405,5 @@ def load_transcripts(gtf_path: str | Path) -> TranscriptSet:
     for col in ("Chromosome", "Feature", "Strand", "transcript_id"):
         df[col] = df[col].astype(str)
     coding_ids = sorted(set(df.loc[df["Feature"] == "CDS", "transcript_id"]))
-    transcripts = [
-        _build(tid, df[df["transcript_id"] == tid], path) for tid in coding_ids
-    ]
+    transcripts = [_build(tid, df[df["transcript_id"] == tid], path) for tid in coding_ids]
     return TranscriptSet(transcripts)

@@ -69,15 +69,20 @@ def write_bam(
         with pysam.FastaFile(str(FASTA)) as fa:
             sq = [{"SN": s, "LN": n_} for s, n_ in zip(fa.references, fa.lengths, strict=True)]
         contig, offset = CONTIG, 0
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": sq,
-              "RG": [{"ID": f"{sample}.1", "SM": sample, "PL": "ILLUMINA"}]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": sq,
+        "RG": [{"ID": f"{sample}.1", "SM": sample, "PL": "ILLUMINA"}],
+    }
     rng = random.Random(seed + 1)
     records = []
     with pysam.AlignmentFile(str(path), "wb", header=header) as out:
         tid = out.get_tid(contig)
         for i, (pos, s1, s2) in enumerate(_fragments(seed, n), 1):
-            for mate, seq, start, mstart in ((1, s1, pos, pos + FRAGMENT - READ_LEN),
-                                             (2, s2, pos + FRAGMENT - READ_LEN, pos)):
+            for mate, seq, start, mstart in (
+                (1, s1, pos, pos + FRAGMENT - READ_LEN),
+                (2, s2, pos + FRAGMENT - READ_LEN, pos),
+            ):
                 a = pysam.AlignedSegment(out.header)
                 a.query_name = f"{sample}_{i}"
                 a.query_sequence = seq if mate == 1 else seq.translate(COMP)[::-1]
@@ -153,8 +158,9 @@ def main() -> None:
     corrupt[middle : middle + 64] = bytes(64)  # zeroed bytes inside a data block, EOF intact
     (bams / "corrupt.bam").write_bytes(bytes(corrupt))
     (bams / "big.bam").unlink()
-    with pysam.AlignmentFile(str(bams / "unaligned.bam"), "wb",
-                             header={"HD": {"VN": "1.6", "SO": "unsorted"}}) as out:
+    with pysam.AlignmentFile(
+        str(bams / "unaligned.bam"), "wb", header={"HD": {"VN": "1.6", "SO": "unsorted"}}
+    ) as out:
         a = pysam.AlignedSegment(out.header)
         a.query_name, a.query_sequence, a.flag = "u1", "ACGT" * 25, 4
         a.query_qualities = pysam.qualitystring_to_array("I" * 100)
