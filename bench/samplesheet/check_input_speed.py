@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from resistcall.samplesheet import check_bam, check_fastq_pair
+from resistcall.inputs.deep import check_bam, check_fastq_pair
 
 REPO = Path(__file__).resolve().parents[2]
 FASTA = REPO / "resources" / "reference" / "panel_GRCh38.fa"

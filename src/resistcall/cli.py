@@ -20,8 +20,8 @@ from resistcall.errors import UserError
 COMMANDS = {
     "panel": "resistcall.panel",
     "simulate": "resistcall.simulate",
-    "validate": "resistcall.samplesheet",
-    "check-input": "resistcall.samplesheet",
+    "validate": "resistcall.inputs.cli",
+    "check-input": "resistcall.inputs.cli",
     "qc": "resistcall.qc",
     "snv": "resistcall.snv",
     "cnv": "resistcall.cnv",

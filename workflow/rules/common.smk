@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from resistcall.errors import UserError
-from resistcall.samplesheet import load_sheets
+from resistcall.inputs import load_sheets
 
 validate(config, schema="../schemas/config.schema.yaml")
 

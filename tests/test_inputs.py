@@ -20,7 +20,7 @@ import yaml
 
 from resistcall import cli
 from resistcall.errors import UserError
-from resistcall.samplesheet import (
+from resistcall.inputs import (
     SheetError,
     check_config,
     check_input,
@@ -740,7 +740,7 @@ def test_cli_exit_code_in_a_real_process():
             sys.executable,
             "-c",
             "import sys, resistcall.cli as c; "
-            "c.COMMAND_MODULES = ('resistcall.samplesheet',); sys.exit(c.main())",
+            "c.COMMAND_MODULES = ('resistcall.inputs.cli',); sys.exit(c.main())",
             "check-input",
             "--label",
             LABEL,

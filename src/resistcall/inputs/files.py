@@ -1,0 +1,234 @@
+"""Cheap checks of the files a config and sheets name: exist, readable, first FASTQ record,
+mates, BAM header and EOF block, reference FASTA index. Nothing here reads a whole file."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pysam
+
+from resistcall.reference import check_bam_matches_reference, contig_offset
+
+#: The 28-byte empty BGZF block that ends every complete BAM (SAM spec, section 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+_GZIP_MAGIC = b"\x1f\x8b"
+SEQ_CHARS = b"ACGTNacgtnRYSWKMBDHVryswkmbdhv.-"
+QUAL_CHARS = bytes(range(33, 127))
+
+
+def resolve(base_dir: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else Path(os.path.normpath(base_dir / p))
+
+
+def where(base_dir: Path, value: str) -> str:
+    """Path as written, plus where it was looked for when relative (the usual confusion)."""
+    if Path(value).is_absolute():
+        return value
+    return f"{value} (looked for {Path(base_dir).resolve() / value})"
+
+
+def file_problem(path: Path) -> str | None:
+    """Why a file cannot be used as input (short reason), or None."""
+    if not path.exists():
+        return "file not found"
+    if not path.is_file():
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "file is not readable (permissions)"
+    if path.stat().st_size == 0:
+        return "file is empty"
+    return None
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == _GZIP_MAGIC
+
+
+def record_problem(record: tuple[bytes, ...], number: int) -> str | None:
+    """Shape of one FASTQ record (4 lines); None when fine."""
+    header, seq, plus, qual = (line.rstrip(b"\n") for line in record)
+    if not header.startswith(b"@") or len(header) < 2:
+        return f"record {number}: header line does not start with '@' (found {header[:40]!r})"
+    if not plus.startswith(b"+"):
+        return f"record {number}: third line does not start with '+' (found {plus[:40]!r})"
+    if len(seq) != len(qual):
+        return (
+            f"record {number}: sequence has {len(seq)} bases but quality has {len(qual)} characters"
+        )
+    bad = seq.translate(None, SEQ_CHARS)
+    if bad:
+        return f"record {number}: sequence contains invalid character {bad[:1]!r}"
+    bad = qual.translate(None, QUAL_CHARS)
+    if bad:
+        return f"record {number}: quality contains invalid character {bad[:1]!r}"
+    return None
+
+
+def fastq_head(path: Path) -> tuple[str | None, bytes]:
+    """Cheap look at a FASTQ: compression matches the name, first record is FASTQ-shaped.
+
+    Returns (problem or None, first header line).
+    """
+    gz = is_gzip(path)
+    if path.name.endswith(".gz") and not gz:
+        return "file name ends in .gz but the file is not gzip-compressed", b""
+    try:
+        with gzip.open(path, "rb") if gz else path.open("rb") as handle:
+            record = tuple(handle.readline() for _ in range(4))
+    except (OSError, EOFError, zlib.error) as exc:
+        return f"cannot be decompressed ({exc})", b""
+    if not record[0]:
+        return "contains no reads", b""
+    if not record[3]:
+        return "ends inside the first FASTQ record (truncated?)", b""
+    problem = record_problem(record, 1)
+    return (f"not FASTQ: {problem}" if problem else None), record[0].rstrip()
+
+
+def mate_problem(head1: bytes, head2: bytes, fq1: str) -> str | None:
+    """First records of fq1/fq2 must be mates: same name, and not R2-then-R1 (Illumina)."""
+    name1, name2 = (strip_mate(read_names([h]))[0][1:] for h in (head1, head2))
+    if name1 != name2:
+        return (
+            f"first read name {name2.decode(errors='replace')!r} differs from "
+            f"{name1.decode(errors='replace')!r} in {fq1}: the files are not mates"
+        )
+    read1, read2 = (
+        h.split(None, 1)[1][:2] if len(h.split(None, 1)) > 1 else b"" for h in (head1, head2)
+    )
+    if (read1, read2) == (b"2:", b"1:") or (head1.endswith(b"/2") and head2.endswith(b"/1")):
+        return "fq1 holds read 2 and fq2 holds read 1 (from the read headers): swap them"
+    return None
+
+
+def bgzf_eof_present(path: str | Path) -> bool:
+    """True when the file ends with the BGZF EOF block (a BAM that was written completely)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < len(BGZF_EOF):
+            return False
+        handle.seek(-len(BGZF_EOF), os.SEEK_END)
+        return handle.read() == BGZF_EOF
+
+
+def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> list[str]:
+    """Cheap BAM checks: not truncated, header readable, @SQ lines match the reference."""
+    if not bgzf_eof_present(path):
+        return ["BAM is truncated or not BGZF-compressed (the BGZF end-of-file block is missing)"]
+    try:
+        with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+            n_sq = len(bam.references)
+            sm = sorted({rg["SM"] for rg in bam.header.to_dict().get("RG", []) if "SM" in rg})
+            flags = [read.flag for read in islice(bam.fetch(until_eof=True), 1000)]
+    except (ValueError, OSError) as exc:
+        return [f"cannot be opened as BAM ({exc})"]
+    if len(sm) > 1:
+        # the workflow relabels a unit's reads with the sheet's sample: several samples in one
+        # BAM would silently be merged into one
+        return [
+            f"BAM holds reads of {len(sm)} samples (@RG SM: {', '.join(sm[:5])}); give one "
+            "BAM per sample (samtools split splits it by read group)"
+        ]
+    if n_sq == 0:
+        return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
+    if flags and not any(flag & 0x1 for flag in flags):
+        return [
+            "BAM holds single-end reads (no read among the first 1000 is paired); "
+            "resistcall needs paired-end reads"
+        ]
+    if fasta is None:
+        return []
+    problems = check_bam_matches_reference(path, fasta)
+    if not problems:
+        return []
+    with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+        names = list(bam.references)
+    with pysam.FastaFile(str(fasta)) as fa:
+        # chromosomes behind panel contigs (chr2 for chr2_29196228_29226309)
+        chromosomes = {contig_offset(c)[0] for c in fa.references} - set(fa.references)
+    shown = ", ".join(names[:3]) + (", ..." if n_sq > 3 else "")
+    genome = [name for name in names if name in chromosomes]
+    fix = (
+        "it looks aligned to a whole genome (it has "
+        + ", ".join(genome[:3])
+        + "): turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
+        "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2"
+        if genome
+        else "realign it or give the reads as FASTQ"
+    )
+    return [
+        f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
+        f"{'; '.join(problems)} (the BAM has {n_sq} contigs: {shown}); {fix}"
+    ]
+
+
+def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tuple], bool]:
+    """(key, message) problems for the files the config names; second value: FASTA usable."""
+    out: list[tuple[str, str]] = []
+    keys = [
+        ("reference.fasta", config["reference"]["fasta"]),
+        ("reference.gtf", config["reference"]["gtf"]),
+        ("panel.targets", config["panel"]["targets"]),
+        ("panel.snv_regions", config["panel"].get("snv_regions", config["panel"]["targets"])),
+        ("known_resistance", config["known_resistance"]),
+    ]
+    if config["panel"]["assay"] == "amplicon":
+        keys.append(("panel.primers", config["panel"]["primers"]))
+    if "resources_config" in config:
+        keys.append(("resources_config", config["resources_config"]))
+    fasta_ok = True
+    for key, value in keys:
+        problem = file_problem(resolve(base_dir, value))
+        if problem:
+            out.append((key, f"{problem}: {where(base_dir, value)}"))
+            fasta_ok = fasta_ok and key != "reference.fasta"
+    if fasta_ok:
+        fasta = resolve(base_dir, config["reference"]["fasta"])
+        fai = Path(f"{fasta}.fai")
+        if not fai.is_file():
+            out.append(
+                (
+                    "reference.fasta",
+                    f"the FASTA has no index {fai.name}: create it with `samtools faidx {fasta}`",
+                )
+            )
+            fasta_ok = False
+        else:
+            try:
+                index = pd.read_csv(
+                    fai,
+                    sep="\t",
+                    header=None,
+                    usecols=[0, 1, 2],
+                    names=["name", "length", "offset"],
+                )
+                stale = int(index["offset"].max()) >= fasta.stat().st_size
+            except (ValueError, pd.errors.ParserError):
+                stale = True
+            if stale:
+                out.append(
+                    (
+                        "reference.fasta",
+                        f"the index {fai.name} does not fit the FASTA (stale or corrupt): "
+                        f"re-create it with `samtools faidx {fasta}`",
+                    )
+                )
+                fasta_ok = False
+    return out, fasta_ok
+
+
+def read_names(heads: list[bytes]) -> list[bytes]:
+    """Read names: text after '@' up to the first whitespace (the comment is ignored)."""
+    return [h.split(None, 1)[0] for h in heads]
+
+
+def strip_mate(names: list[bytes]) -> list[bytes]:
+    return [n[:-2] if n.endswith((b"/1", b"/2")) else n for n in names]

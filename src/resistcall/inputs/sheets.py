@@ -1,0 +1,446 @@
+"""Samples and units sheets: TSV reading with line numbers, schema and cross-row checks, and
+the typed :class:`Sheets` the workflow reads."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from resistcall.inputs.config import check_config
+from resistcall.inputs.files import (
+    bam_head_problems,
+    fastq_head,
+    file_problem,
+    mate_problem,
+    reference_problems,
+    resolve,
+    where,
+)
+from resistcall.inputs.problems import Problem, SheetError
+from resistcall.inputs.schemas import load_schema, validate
+
+log = logging.getLogger(__name__)
+
+CONDITIONS = ("parental", "resistant")
+
+
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+        cell = cell[1:-1].replace('""', '"').strip()
+    return cell
+
+
+def _read_table(
+    path: Path, shown: str, schema: dict[str, Any], problems: list[Problem]
+) -> pd.DataFrame | None:
+    """Read a TSV sheet into strings, keeping each row's 1-based line number (``sheet_line``).
+
+    Blank lines and lines starting with '#' are skipped; cells are stripped; trailing empty
+    cells may be omitted. Header problems are added to ``problems``; unknown columns are
+    dropped after being reported.
+    """
+    problem = file_problem(path)
+    if problem:
+        problems.append(Problem(shown, None, None, f"{problem} (looked for {path.resolve()})"))
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem(
+                shown, None, None, f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 TSV"
+            )
+        )
+        return None
+    # QUOTE_NONE: an unmatched quote in a notes cell must not swallow the rest of the file;
+    # cells that a spreadsheet wrapped in quotes are unwrapped below.
+    reader = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = [
+        (number, [_unquote(c) for c in cells])
+        for number, cells in enumerate(reader, 1)
+        if cells and any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        problems.append(Problem(shown, None, None, "sheet has no header line (file is blank)"))
+        return None
+    header_line, header = rows[0]
+    header = [c.strip() for c in header]
+    allowed = list(schema["properties"])
+    required = list(schema["required"])
+    if len(header) == 1 and "," in header[0]:
+        problems.append(
+            Problem(
+                shown,
+                header_line,
+                None,
+                "header has no tab: the sheet looks comma-separated; resistcall "
+                "reads tab-separated sheets (TSV)",
+            )
+        )
+        return None
+    bad_header = False
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if not name:
+            if any(len(cells) >= i and cells[i - 1].strip() for _, cells in rows[1:]):
+                problems.append(
+                    Problem(shown, header_line, None, f"column {i} has values but no header name")
+                )
+            continue
+        if name in seen:
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"column name appears twice (columns {seen[name]} and {i})",
+                )
+            )
+            bad_header = True
+        seen[name] = i
+        if name not in allowed:
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"unknown column (allowed columns: {', '.join(allowed)})",
+                )
+            )
+    for name in required:
+        if name not in seen:
+            problems.append(
+                Problem(
+                    shown,
+                    header_line,
+                    name,
+                    f"required column is missing (required: {', '.join(required)})",
+                )
+            )
+            bad_header = True
+    if bad_header:
+        return None
+    if len(rows) == 1:
+        problems.append(Problem(shown, None, None, "sheet has a header but no rows"))
+        return None
+    records = []
+    keep = {name: i for name, i in seen.items() if name in allowed}
+    for number, cells in rows[1:]:
+        cells = [c.strip() for c in cells]
+        if len(cells) > len(header) and any(cells[len(header) :]):
+            problems.append(
+                Problem(
+                    shown,
+                    number,
+                    None,
+                    f"row has {len(cells)} cells but the header has {len(header)} columns",
+                )
+            )
+        cells += [""] * (len(header) - len(cells))
+        record = {name: cells[i - 1] for name, i in keep.items()}
+        filled = {k: v for k, v in record.items() if v}
+        for col, message in validate(filled, schema, False, "required cell is empty"):
+            problems.append(Problem(shown, number, col, message))
+        records.append({**{name: "" for name in allowed}, **record, "sheet_line": number})
+    return pd.DataFrame.from_records(records, columns=[*allowed, "sheet_line"])
+
+
+@dataclass(frozen=True)
+class Sheets:
+    """Validated sheets. Empty optional cells are ``""`` (never NaN), so ``if row["bam"]`` works.
+
+    ``samples``: index ``sample``; columns line, condition (categorical), drug, notes,
+    sheet_line. ``units``: index (sample, unit); columns fq1, fq2, bam (paths resolved against
+    the base directory), kind (``fastq`` or ``bam``), sheet_line. ``sheet_line`` is the 1-based
+    line in the sheet file (header = 1), the number every message uses.
+    """
+
+    samples: pd.DataFrame
+    units: pd.DataFrame
+    samples_file: str = "config/samples.tsv"
+    units_file: str = "config/units.tsv"
+    warnings: tuple[str, ...] = field(default=())
+
+    def lines(self) -> list[str]:
+        """Lines in the order they first appear in the samples sheet."""
+        return list(dict.fromkeys(self.samples["line"]))
+
+    def _of_line(self, line: str) -> pd.DataFrame:
+        rows = self.samples[self.samples["line"] == line]
+        if rows.empty:
+            raise KeyError(f"line {line!r} is not in {self.samples_file}")
+        return rows
+
+    def parental(self, line: str) -> str:
+        rows = self._of_line(line)
+        return str(rows.index[rows["condition"] == "parental"][0])
+
+    def resistant(self, line: str) -> list[str]:
+        """Resistant samples of a line in sheet order (may be several, e.g. CR1, CR2, CR3)."""
+        rows = self._of_line(line)
+        return [str(s) for s in rows.index[rows["condition"] == "resistant"]]
+
+    def samples_of(self, line: str) -> list[str]:
+        """Parental first, then the resistant samples (the column order of per-line outputs)."""
+        return [self.parental(line), *self.resistant(line)]
+
+    def line_of(self, sample: str) -> str:
+        return str(self.samples.loc[sample, "line"])
+
+    def units_of(self, sample: str) -> pd.DataFrame:
+        return self.units.xs(sample, level="sample")
+
+    def unit_label(self, sample: str, unit: str) -> str:
+        """How messages (and ``check-input --label``) name a unit."""
+        row = self.units.loc[(sample, unit)]
+        return f"{self.units_file} line {row['sheet_line']} (sample {sample}, unit {unit})"
+
+
+def _cross_sample_checks(
+    samples: pd.DataFrame, shown: str, problems: list[Problem], warnings: list[str]
+) -> None:
+    first: dict[str, int] = {}
+    folded: dict[str, tuple[str, int]] = {}
+    for row in samples.itertuples(index=False):
+        name = row.sample
+        if not name:
+            continue
+        if name in first:
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"duplicate sample name {name!r} (first on line "
+                    f"{first[name]}); sample names must be unique",
+                )
+            )
+            continue
+        first[name] = row.sheet_line
+        other = folded.get(name.lower())
+        if other is not None:
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"sample name {name!r} differs from {other[0]!r} (line "
+                    f"{other[1]}) only in letter case; their output files would "
+                    "collide on case-insensitive file systems",
+                )
+            )
+        folded.setdefault(name.lower(), (name, row.sheet_line))
+    valid = samples[samples["line"].ne("") & samples["condition"].isin(CONDITIONS)]
+    for line, rows in valid.groupby("line", sort=False):
+        parentals = rows[rows["condition"] == "parental"]
+        resistant = rows[rows["condition"] == "resistant"]
+        if parentals.empty:
+            for row in resistant.itertuples(index=False):
+                problems.append(
+                    Problem(
+                        shown,
+                        row.sheet_line,
+                        "line",
+                        f"resistant sample {row.sample!r} has no parental sample "
+                        f"in line {line!r}: add a row with line {line} and "
+                        "condition parental",
+                    )
+                )
+        for row in parentals.iloc[1:].itertuples(index=False):
+            p0 = parentals.iloc[0]
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "condition",
+                    f"line {line!r} already has the parental sample "
+                    f"{p0['sample']!r} (line {p0['sheet_line']}); a line has "
+                    "exactly one parental (its resistant derivatives share it): "
+                    "give this sample its own line or mark it resistant",
+                )
+            )
+        if resistant.empty and not parentals.empty:
+            warnings.append(
+                f"{shown}: line {line!r} has only the parental sample "
+                f"{parentals.iloc[0]['sample']!r}: it is aligned and QC'd but there is "
+                "no resistant sample to compare it with"
+            )
+
+
+def _unit_checks(
+    units: pd.DataFrame,
+    samples: pd.DataFrame | None,
+    shown: str,
+    samples_shown: str,
+    base_dir: Path,
+    fasta: Path | None,
+    fasta_shown: str,
+    problems: list[Problem],
+    check_files: bool = True,
+) -> None:
+    seen_units: dict[tuple[str, str], int] = {}
+    seen_stems: dict[str, tuple[int, str, str]] = {}
+    used: dict[Path, tuple[int, str]] = {}
+    known = set(samples["sample"]) if samples is not None else None
+    for row in units.itertuples(index=False):
+        key = (row.sample, row.unit)
+        if row.sample and row.unit:
+            if key in seen_units:
+                problems.append(
+                    Problem(
+                        shown,
+                        row.sheet_line,
+                        "unit",
+                        f"unit {row.unit!r} of sample {row.sample!r} is listed "
+                        f"twice (first on line {seen_units[key]})",
+                    )
+                )
+            else:
+                seen_units[key] = row.sheet_line
+                stem = f"{row.sample}.{row.unit}"
+                prev = seen_stems.setdefault(stem, (row.sheet_line, row.sample, row.unit))
+                if prev[0] != row.sheet_line:
+                    problems.append(
+                        Problem(
+                            shown,
+                            row.sheet_line,
+                            "unit",
+                            f"sample {row.sample!r} unit {row.unit!r} and sample "
+                            f"{prev[1]!r} unit {prev[2]!r} (line {prev[0]}) give "
+                            f"the same file stem {stem!r}; rename a unit",
+                        )
+                    )
+        if known is not None and row.sample and row.sample not in known:
+            problems.append(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "sample",
+                    f"sample {row.sample!r} is not in {samples_shown}",
+                )
+            )
+        if not check_files or (row.bam and (row.fq1 or row.fq2)):
+            continue  # (both: reported by the schema; do not pile file errors on top)
+        heads: dict[str, bytes] = {}
+        for col in ("fq1", "fq2", "bam"):
+            value = getattr(row, col)
+            if not value:
+                continue
+            path = resolve(base_dir, value)
+            problem = file_problem(path)
+            if problem is not None:
+                problem = f"{problem}: {where(base_dir, value)}"
+            else:
+                real = path.resolve()
+                if real in used:
+                    line, other = used[real]
+                    same = line == row.sheet_line
+                    problem = (
+                        f"{value} is the same file as {other} of this unit"
+                        if same
+                        else f"{value} is also used on line {line} (column {other}); each "
+                        "file belongs to one unit"
+                    )
+                else:
+                    used[real] = (row.sheet_line, col)
+            if problem is None:
+                if col == "bam":
+                    found = bam_head_problems(path, fasta, fasta_shown)
+                    problem = "; ".join(found) if found else None
+                else:
+                    problem, heads[col] = fastq_head(path)
+                    problem = f"{value}: {problem}" if problem else None
+            if problem:
+                problems.append(Problem(shown, row.sheet_line, col, problem))
+        if heads.get("fq1") and heads.get("fq2"):
+            problem = mate_problem(heads["fq1"], heads["fq2"], row.fq1)
+            if problem:
+                problems.append(Problem(shown, row.sheet_line, "fq2", problem))
+
+
+def load_sheets(
+    config: dict[str, Any],
+    base_dir: Path = Path("."),
+    config_label: str = "config",
+    check_files: bool = True,
+) -> Sheets:
+    """Load and validate the samples and units sheets named by ``config``.
+
+    Relative paths (in the config and in the sheets) resolve against ``base_dir``, the working
+    directory of the run. Also checks the files the config names (reference FASTA + .fai,
+    GTF, BEDs, known-resistance table). Raises :class:`SheetError` with every problem.
+    ``check_files=False`` checks only the sheets' content, not the data files they name (for
+    ``snakemake --lint`` on a checkout without data); the sheets themselves must exist.
+    """
+    base_dir = Path(base_dir)
+    check_config(config, config_label)
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    ref_problems, fasta_ok = reference_problems(config, base_dir) if check_files else ([], False)
+    problems += [Problem(config_label, None, key, msg, kind="key") for key, msg in ref_problems]
+    fasta = resolve(base_dir, config["reference"]["fasta"]) if fasta_ok else None
+
+    s_shown, u_shown = str(config["samples"]), str(config["units"])
+    s_problems: list[Problem] = []
+    u_problems: list[Problem] = []
+    samples = _read_table(resolve(base_dir, s_shown), s_shown, load_schema("samples"), s_problems)
+    units = _read_table(resolve(base_dir, u_shown), u_shown, load_schema("units"), u_problems)
+    if samples is not None:
+        _cross_sample_checks(samples, s_shown, s_problems, warnings)
+    if units is not None:
+        _unit_checks(
+            units,
+            samples,
+            u_shown,
+            s_shown,
+            base_dir,
+            fasta,
+            str(config["reference"]["fasta"]),
+            u_problems,
+            check_files,
+        )
+    if samples is not None and units is not None:
+        with_units = set(units["sample"])
+        for row in samples.itertuples(index=False):
+            if row.sample and row.sample not in with_units:
+                s_problems.append(
+                    Problem(
+                        s_shown,
+                        row.sheet_line,
+                        "sample",
+                        f"sample {row.sample!r} has no units in {u_shown}",
+                    )
+                )
+    by_line = functools.cmp_to_key(lambda a, b: (a.line or 0) - (b.line or 0))
+    problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line)
+    if problems:
+        raise SheetError(problems)
+    for message in warnings:
+        log.warning(message)
+    return Sheets(
+        _typed_samples(samples), _typed_units(units, base_dir), s_shown, u_shown, tuple(warnings)
+    )
+
+
+def _typed_samples(samples: pd.DataFrame) -> pd.DataFrame:
+    out = samples.astype({c: "string" for c in ("sample", "line", "drug", "notes")})
+    out["condition"] = pd.Categorical(out["condition"], categories=list(CONDITIONS))
+    out["sheet_line"] = out["sheet_line"].astype("int64")
+    return out.set_index("sample")[["line", "condition", "drug", "notes", "sheet_line"]]
+
+
+def _typed_units(units: pd.DataFrame, base_dir: Path) -> pd.DataFrame:
+    out = units.copy()
+    for col in ("fq1", "fq2", "bam"):
+        out[col] = [str(resolve(base_dir, v)) if v else "" for v in out[col]]
+    out["kind"] = ["bam" if b else "fastq" for b in out["bam"]]
+    out = out.astype({c: "string" for c in ("sample", "unit", "fq1", "fq2", "bam", "kind")})
+    out["sheet_line"] = out["sheet_line"].astype("int64")
+    return out.set_index(["sample", "unit"])[["fq1", "fq2", "bam", "kind", "sheet_line"]]
