@@ -199,6 +199,15 @@ BAD = {
         f"bad/comma_separated/{S}, line 1: header has no tab: the sheet looks comma-separated; "
         "resistcall reads tab-separated sheets (TSV)",
     ],
+    "spaces_not_tabs": [
+        f"bad/spaces_not_tabs/{S}, line 1: header has no tab: its cells are separated by "
+        "spaces; use tabs (the sheet is TSV)",
+    ],
+    "spaces_in_rows": [
+        f"bad/spaces_in_rows/{U}, line {n}: row has no tab: its cells are separated by "
+        "spaces; use tabs (the sheet is TSV)"
+        for n in (3, 4)
+    ],
     "same_file_twice": [
         f"bad/same_file_twice/{U}, line 4, column {c}: reads/CR1_{r}.fastq.gz is also used on "
         f"line 3 (column {c}); each file belongs to one unit"
@@ -286,7 +295,7 @@ def test_one_parental_with_three_resistant_derivatives_and_a_second_line(base_co
     assert list(sheets.samples["condition"].cat.categories) == ["parental", "resistant"]
 
 
-def test_mixed_units_and_a_parental_only_line_warns(base_config, caplog):
+def test_mixed_units_and_a_parental_only_line_warns(base_config):
     sheets = load_sheets(_config(base_config, "good/mixed_units"), SHEETS)
     assert list(sheets.units_of("P").index) == ["lane1", "lane2", "run2"]
     assert list(sheets.units_of("P")["kind"]) == ["fastq", "fastq", "bam"]
@@ -296,7 +305,6 @@ def test_mixed_units_and_a_parental_only_line_warns(base_config, caplog):
         "good/mixed_units/samples.tsv: line 'H2228' has only the parental sample 'L2': it is "
         "aligned and QC'd but there is no resistant sample to compare it with",
     )
-    assert "only the parental sample 'L2'" in caplog.text
 
 
 def test_spreadsheet_export_with_bom_crlf_comments_and_padding_loads(base_config):
@@ -651,6 +659,12 @@ def test_cli_validate_ok(main, capsys):
         "  H3122: parental P; resistant CR1, CR2, CR3",
         "  HCC78: parental Q; resistant QR1",
     ]
+
+
+def test_cli_validate_shows_the_parental_only_line_warning(main, caplog):
+    args = ["--samples", "good/mixed_units/samples.tsv", "--units", "good/mixed_units/units.tsv"]
+    assert main(["validate", *CLI_SHEETS, *args]) == 0
+    assert "line 'H2228' has only the parental sample 'L2'" in caplog.text
 
 
 def test_cli_validate_bad_sheet_exits_2_with_every_problem(main, capsys):

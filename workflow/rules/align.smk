@@ -102,7 +102,7 @@ rule bam_unit:
     conda:
         ENV_ALIGN
     shell:
-        "(samtools addreplacerg -m overwrite_all -r '{params.rg}' -u -o - {input.bam}"
+        "(samtools addreplacerg -w -m overwrite_all -r '{params.rg}' -u -o - {input.bam}"
         " | samtools view -u --remove-flags 0x400 -"
         " | samtools collate -O -u - {output}.collate"
         " | samtools fixmate -m -u - -"

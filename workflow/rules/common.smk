@@ -16,6 +16,8 @@ try:
     SHEETS = load_sheets(config, base_dir=Path("."))
 except UserError as exc:
     raise WorkflowError(f"resistcall: invalid input\n{exc}") from None
+for message in SHEETS.warnings:
+    logger.warning(f"resistcall: warning: {message}")
 
 with open(config.get("resources_config", "config/resources.yaml")) as handle:
     RESOURCES = yaml.safe_load(handle)

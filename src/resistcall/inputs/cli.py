@@ -41,6 +41,8 @@ def _cmd_validate(args: argparse.Namespace) -> None:
                 )
         if failures:
             raise SheetError(failures)
+    for message in sheets.warnings:
+        log.warning(message)
     n_fq = int((sheets.units["kind"] == "fastq").sum())
     print(
         f"{sheets.samples_file}, {sheets.units_file}: OK: {len(sheets.samples)} samples in "

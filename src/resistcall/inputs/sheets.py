@@ -37,6 +37,16 @@ def _unquote(cell: str) -> str:
     return cell
 
 
+SPACES = "header has no tab: its cells are separated by spaces; use tabs (the sheet is TSV)"
+
+
+def _space_separated(cells: list[str], n_columns: int) -> bool:
+    """A row typed with spaces between cells: one filled cell holding as many words as the
+    header has columns (a notes cell with spaces sits beside other filled cells)."""
+    filled = [c for c in cells if c.strip()]
+    return len(filled) == 1 and len(cells[0].split()) >= min(n_columns, 3)
+
+
 def _read_table(
     path: Path, shown: str, schema: dict[str, Any], problems: list[Problem]
 ) -> pd.DataFrame | None:
@@ -85,6 +95,9 @@ def _read_table(
             )
         )
         return None
+    if len(header) == 1 and len(header[0].split()) > 1:
+        problems.append(Problem(shown, header_line, None, SPACES))
+        return None
     bad_header = False
     seen: dict[str, int] = {}
     for i, name in enumerate(header, 1):
@@ -129,6 +142,10 @@ def _read_table(
         return None
     if len(rows) == 1:
         problems.append(Problem(shown, None, None, "sheet has a header but no rows"))
+        return None
+    spaced = [n for n, cells in rows[1:] if _space_separated(cells, len(header))]
+    if spaced:
+        problems.extend(Problem(shown, n, None, SPACES.replace("header", "row")) for n in spaced)
         return None
     records = []
     keep = {name: i for name, i in seen.items() if name in allowed}
@@ -422,8 +439,6 @@ def load_sheets(
     problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line)
     if problems:
         raise SheetError(problems)
-    for message in warnings:
-        log.warning(message)
     return Sheets(
         _typed_samples(samples), _typed_units(units, base_dir), s_shown, u_shown, tuple(warnings)
     )
