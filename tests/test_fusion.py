@@ -17,9 +17,9 @@ import pandas as pd
 import pysam
 import pytest
 
+from resistcall.contracts import FUSION_COLUMNS
 from resistcall.errors import UserError
 from resistcall.fusion import (
-    COLUMNS,
     Junction,
     Settings,
     _locate_unknown_partner,
@@ -165,7 +165,7 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
         str(tmp_path / "f.vcf.gz"),
         Settings(),
     )
-    assert list(pd.read_csv(tmp_path / "f.tsv", sep="\t").columns) == COLUMNS
+    assert list(pd.read_csv(tmp_path / "f.tsv", sep="\t").columns) == list(FUSION_COLUMNS)
     row = df[df["call"] == "detected"].iloc[0]
     assert (row.gene_5p, row.gene_3p, row.variant, row.exons) == ("EML4", "ALK", "v1", "E13;A20")
     assert (row.location_5p, row.location_3p) == ("intron 13", "intron 19")

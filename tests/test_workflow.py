@@ -9,6 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from resistcall import contracts
+from resistcall.knowledge import ALK_TKIS
+
 from conftest import BIN, copy_workflow, run, snakemake
 
 pytestmark = pytest.mark.slow
@@ -105,6 +108,27 @@ def test_report_shows_findings_and_hotspot_coverage(demo):
     assert l1196["verdict"].tolist() == ["mutated"]
     assert set(hotspots["verdict"]) <= {"mutated", "wild type", "insufficient depth"}
     assert (demo / "results" / "index.html").exists()
+
+
+def test_written_headers_are_the_contracts(demo):
+    """Every TSV the demo wrote has its contract's header, which covers what readers need."""
+    out = demo / "results" / "H3122sim"
+    written = {
+        "cnv.tsv": contracts.CNV_COLUMNS,
+        "cnv_targets.tsv": contracts.CNV_TARGET_COLUMNS,
+        "fusions.tsv": contracts.FUSION_COLUMNS,
+        "hotspots.tsv": contracts.HOTSPOT_COLUMNS,
+        "hits.tsv": contracts.hits_columns(ALK_TKIS),
+    }
+    for name, columns in written.items():
+        header = pd.read_csv(out / name, sep="\t", nrows=0).columns.tolist()
+        assert header == list(columns), name
+    for reads in (contracts.ANNOTATE_READS, contracts.REPORT_READS):
+        for name, needed in reads.items():
+            header = pd.read_csv(out / f"{name}.tsv", sep="\t", nrows=0).columns.tolist()
+            assert set(needed) <= set(header), name
+    qc = pd.read_csv(demo / "results" / "qc" / "H3122_P.targets.tsv", sep="\t", nrows=0)
+    assert qc.columns.tolist() == list(contracts.QC_TARGET_COLUMNS)
 
 
 def test_snakemake_report_archive_holds_the_html_reports(demo):

@@ -22,6 +22,7 @@ import pysam
 from cyvcf2 import VCF
 
 from resistcall import phasing
+from resistcall.contracts import ANNOTATE_READS, CN_CHANGED, SNV_PRESENT, citation, hits_columns
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant, trim
 from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
@@ -31,46 +32,7 @@ from resistcall.transcripts import load_transcripts
 
 log = logging.getLogger(__name__)
 
-TSV_COLUMNS = [
-    "sample",
-    "condition",
-    "finding_id",
-    "kind",
-    "gene",
-    "chrom",
-    "pos",
-    "ref",
-    "alt",
-    "genomic",
-    "transcript",
-    "refseq",
-    "hgvs_c",
-    "hgvs_p",
-    "consequence",
-    "exon",
-    "kinase_domain",
-    "alt_count",
-    "depth",
-    "vaf",
-    "alt_count_parental",
-    "depth_parental",
-    "vaf_parental",
-    "copy_number",
-    "ci_low",
-    "ci_high",
-    "status",
-    "filter",
-    "known",
-    "classification",
-    *ALK_TKIS,
-    "other_drugs",
-    "evidence",
-    "sources",
-    "verified",
-    "compound",
-    "phase",
-    "note",
-]
+TSV_COLUMNS = hits_columns(ALK_TKIS)
 PROTEIN_ALTERING = (
     "missense_variant",
     "stop_gained",
@@ -91,41 +53,16 @@ EFFECT_WORDS = {
 }
 STATUS_ORDER = {"acquired": 3, "enriched": 2, "shared": 1, "lost": 0}
 KIND_ORDER = {"compound": 0, "snv": 1, "mnv": 1, "indel": 1, "cnv": 2, "fusion": 3}
-CNV_FINDING_CALLS = ("amplification", "gain", "loss", "deletion")
 
 
 # ---- sources -----------------------------------------------------------------------------------
-def source_record(token: str) -> dict:
-    """A citation token as {"id", "type", "url"} (the report turns these into links)."""
-    kind, _, value = token.partition(":")
-    if kind == "PMID":
-        return {"id": token, "type": "pmid", "url": f"https://pubmed.ncbi.nlm.nih.gov/{value}/"}
-    if kind == "CIViC" and value.startswith("EID"):
-        return {
-            "id": token,
-            "type": "civic_evidence",
-            "url": f"https://civicdb.org/links/evidence_items/{value[3:]}",
-        }
-    if kind == "CIViC" and value.startswith("AID"):
-        return {
-            "id": token,
-            "type": "civic_assertion",
-            "url": f"https://civicdb.org/links/assertions/{value[3:]}",
-        }
-    if kind == "DOI":
-        return {"id": token, "type": "doi", "url": f"https://doi.org/{value}"}
-    if kind == "MOAlmanac":
-        return {"id": token, "type": "moalmanac", "url": None}
-    return {"id": token, "type": "fda_label" if kind == "FDA-label" else "other", "url": None}
-
-
 def _sources(tokens: list[str]) -> list[dict]:
     seen: list[str] = []
     for t in tokens:
         for s in t.split(";"):
             if s and s not in seen:
                 seen.append(s)
-    return [source_record(s) for s in seen]
+    return [citation(s) for s in seen]
 
 
 # ---- findings ----------------------------------------------------------------------------------
@@ -371,7 +308,7 @@ def _present(row: dict) -> bool:
         return True
     if row.get("gt_called"):
         return bool(row["gt_alt"])
-    if row.get("status") in ("acquired", "enriched", "shared"):
+    if row.get("status") in SNV_PRESENT:
         return True
     if row.get("alt_count") is not None:
         return row["alt_count"] > 0
@@ -485,7 +422,7 @@ def annotate(
     if cnv is not None:
         for rec in cnv.to_dict(orient="records"):
             call = rec["call"].strip().lower()
-            if call not in CNV_FINDING_CALLS:
+            if call not in CN_CHANGED:
                 continue
             f = Finding(
                 id=f"cnv:{rec['gene']}",
@@ -900,13 +837,9 @@ def run(args: argparse.Namespace) -> None:
     calls, samples, parental = read_vcf(args.vcf)
     cnv = fus = None
     if args.cnv:
-        cnv = read_table(
-            args.cnv,
-            ("sample", "gene", "copy_number", "ci_low", "ci_high", "call"),
-            "copy-number table",
-        )
+        cnv = read_table(args.cnv, ANNOTATE_READS["cnv"], "copy-number table")
     if args.fusions:
-        fus = read_table(args.fusions, ("sample", "gene_5p", "gene_3p", "call"), "fusion table")
+        fus = read_table(args.fusions, ANNOTATE_READS["fusions"], "fusion table")
     bams: dict[str, str] = {}
     for b in args.bam or []:
         sm = bam_sample(b)
@@ -922,7 +855,7 @@ def run(args: argparse.Namespace) -> None:
         sample_order.insert(0, parental)
     hot = None
     if args.hotspots:
-        hot = read_table(args.hotspots, ("sample", "gene", "hgvs_p", "verdict"), "hotspot table")
+        hot = read_table(args.hotspots, ANNOTATE_READS["hotspots"], "hotspot table")
     findings, verdicts = annotate(
         calls, sample_order, parental, known, args.gtf, args.reference, cnv, fus, bams, hot
     )

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS
 from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
 from resistcall.outputs import write_tsvs
@@ -37,45 +38,6 @@ log = logging.getLogger(__name__)
 #: into the baseline (the baseline is data-driven), but a warning is raised when one of them
 #: is called changed.
 CONTROL_GENES = ("CD74", "RET", "EWSR1")
-CALLS = ("amplification", "gain", "neutral", "loss", "deletion", "insufficient data")
-CN_COLUMNS = [
-    "sample",
-    "gene",
-    "n_targets",
-    "log2_ratio",
-    "copy_number",
-    "ci_low",
-    "ci_high",
-    "call",
-]
-EXTRA_COLUMNS = [
-    "role",
-    "reference",
-    "chrom",
-    "baseline",
-    "chrom_ratio",
-    "chrom_ratio_genes",
-    "log2_vs_parental",
-    "median_count",
-    "warning",
-]
-TARGET_COLUMNS = [
-    "sample",
-    "chrom",
-    "start",
-    "end",
-    "genomic",
-    "gene",
-    "gc",
-    "count",
-    "ref_count",
-    "log2_raw",
-    "gc_correction",
-    "log2_ratio",
-    "weight",
-    "baseline",
-    "flags",
-]
 _LN2 = np.log(2.0)
 POOLED_GC = True
 #: Expected fragment length used for the flat reference's length model (capture).
@@ -597,7 +559,7 @@ def analyse(
             lo = params.ploidy * 2.0 ** g.ci_low[i]
             hi = params.ploidy * 2.0 ** g.ci_high[i]
             call, notes = call_gene(cn, lo, hi, int(g.n[i]), ratio_fish[i], params)
-            if gene in CONTROL_GENES and call not in ("neutral", "insufficient data"):
+            if gene in CONTROL_GENES and call in CN_CHANGED:
                 notes.append("control gene changed: check the baseline")
             if reference.warning:
                 notes.append(reference.warning)
@@ -656,8 +618,8 @@ def analyse(
                 }
             )
         )
-    cn = pd.DataFrame(gene_rows, columns=CN_COLUMNS + EXTRA_COLUMNS)
-    return cn, pd.concat(target_rows, ignore_index=True)[TARGET_COLUMNS]
+    cn = pd.DataFrame(gene_rows, columns=list(CNV_COLUMNS))
+    return cn, pd.concat(target_rows, ignore_index=True)[list(CNV_TARGET_COLUMNS)]
 
 
 def run(args: argparse.Namespace) -> None:

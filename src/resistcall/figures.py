@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from resistcall.contracts import gene_key
+
 CALL_COLOURS = {
     "amplification": "#D55E00",
     "gain": "#E69F00",
@@ -27,7 +29,6 @@ CALL_COLOURS = {
     "insufficient data": "#999999",
 }
 SAMPLE_TICKS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
-GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
 
 _RC = {
     "svg.fonttype": "none",
@@ -75,17 +76,13 @@ def _new_figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _gene_key(gene: str) -> tuple:
-    return (GENE_ORDER.index(gene) if gene in GENE_ORDER else len(GENE_ORDER), gene)
-
-
 def copy_number_svg(
     rows: list[dict], targets: pd.DataFrame | None, samples: list[str]
 ) -> str | None:
     """Gene log2 ratio with CI per resistant sample, per-target ratios as grey points."""
     if not rows:
         return None
-    genes = sorted({r["gene"] for r in rows}, key=_gene_key)
+    genes = sorted({r["gene"] for r in rows}, key=gene_key)
     samples = [s for s in samples if any(r["sample"] == s for r in rows)]
     with matplotlib.rc_context(_RC):
         fig = _new_figure(8.5, 1.0 + 2.1 * len(samples))

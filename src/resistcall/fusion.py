@@ -24,6 +24,7 @@ import pyranges as pr
 import pysam
 
 from resistcall import outputs
+from resistcall.contracts import FUSION_COLUMNS, NOT_ASSESSABLE
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
     ADAPTERS,
@@ -41,34 +42,6 @@ from resistcall.fusion_vcf import write_vcf
 from resistcall.reference import bam_sample, contig_offset
 
 log = logging.getLogger(__name__)
-
-COLUMNS = [
-    "sample",
-    "gene_5p",
-    "gene_3p",
-    "breakpoint_5p",
-    "breakpoint_3p",
-    "genomic_5p",
-    "genomic_3p",
-    "location_5p",
-    "location_3p",
-    "exons",
-    "variant",
-    "split_reads",
-    "discordant_pairs",
-    "fragments",
-    "microhomology",
-    "inserted_sequence",
-    "junction_sequence",
-    "partner_sequence",
-    "call",
-    "min_fragments",
-    "min_split_reads",
-    "breakpoint_region",
-    "region_depth",
-    "detection_limit_af",
-    "status",
-]
 
 #: EML4-ALK variants by (last EML4 exon, first ALK exon) in the fusion transcript
 #: (Choi et al. 2008 Cancer Res 68:4971; Sasaki et al. 2010 Eur J Cancer 46:1773).
@@ -699,12 +672,12 @@ def status_row(
             f">= {_limit(cfg, depth)})"
         )
     else:
-        call = "not assessable"
+        call = NOT_ASSESSABLE
         shown = "no reads" if np.isnan(depth) else f"median {depth:.0f}x"
         status = f"{target.name} fusion not assessable: {shown} over {label} (< {cfg.min_depth}x)"
     if n_below:
         status += f"; {n_below} candidate(s) below threshold listed"
-    row = dict.fromkeys(COLUMNS, NA)
+    row = dict.fromkeys(FUSION_COLUMNS, NA)
     row.update(
         sample=sample,
         gene_3p=target.name,
@@ -770,7 +743,9 @@ def call_sample(
 
 
 def write_tsv(rows: list[dict], out: Path) -> None:
-    df = pd.DataFrame([{c: r.get(c, NA) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    df = pd.DataFrame(
+        [{c: r.get(c, NA) for c in FUSION_COLUMNS} for r in rows], columns=list(FUSION_COLUMNS)
+    )
     outputs.write_tsv(df, out)
 
 
@@ -796,7 +771,9 @@ def run(
     write_tsv(rows, Path(out))
     if vcf:
         write_vcf(rows, samples, panel, Path(vcf))
-    return pd.DataFrame([{c: r.get(c, NA) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    return pd.DataFrame(
+        [{c: r.get(c, NA) for c in FUSION_COLUMNS} for r in rows], columns=list(FUSION_COLUMNS)
+    )
 
 
 def _main(args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import pyranges as pr
 import pysam
 
+from resistcall.contracts import QC_TARGET_COLUMNS
 from resistcall.errors import UserError
 from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, read_bed
@@ -136,7 +137,10 @@ def _cmd(args: argparse.Namespace) -> None:
     summary["assay"] = args.assay
     write_texts(
         [
-            (args.targets_out, depths.round(1).to_csv(sep="\t", index=False)),
+            (
+                args.targets_out,
+                depths[list(QC_TARGET_COLUMNS)].round(1).to_csv(sep="\t", index=False),
+            ),
             (args.out, json.dumps(summary, indent=2) + "\n"),
         ]
     )

@@ -28,12 +28,10 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from resistcall.contracts import REPORT_READS
 from resistcall.errors import UserError
 from resistcall.outputs import write_text, write_texts
 from resistcall.report_inputs import (
-    CNV_COLUMNS,
-    CNV_TARGET_COLUMNS,
-    FUSION_COLUMNS,
     bam_program_versions,
     input_record,
     load_hits,
@@ -145,7 +143,9 @@ def run_report(args: argparse.Namespace) -> dict:
             raise UserError(f"{args.run_metadata}: not valid JSON: {exc}") from exc
     if args.line and hits["line"] != args.line:
         raise UserError(f"{args.hits}: line is {hits['line']!r}, but --line {args.line} was asked")
-    cnv_targets = load_table(args.cnv_targets, CNV_TARGET_COLUMNS, "per-target copy number")
+    cnv_targets = load_table(
+        args.cnv_targets, REPORT_READS["cnv_targets"], "per-target copy number"
+    )
     inputs = {
         "hits": input_record(args.hits),
         "vcf": input_record(args.vcf),
@@ -161,10 +161,10 @@ def run_report(args: argparse.Namespace) -> dict:
         inputs[f"bam[{i}]"] = {"path": str(b), "status": "header read"}
     model = build_report(
         hits,
-        cnv=load_table(args.cnv, CNV_COLUMNS, "copy number"),
+        cnv=load_table(args.cnv, REPORT_READS["cnv"], "copy number"),
         cnv_targets=cnv_targets,
         hotspots=load_hotspots(args.hotspots),
-        fusions=load_table(args.fusions, FUSION_COLUMNS, "fusions"),
+        fusions=load_table(args.fusions, REPORT_READS["fusions"], "fusions"),
         qc=load_qc(args.qc),
         vcf=load_vcf(args.vcf),
         sheet=load_samples_sheet(args.samples),

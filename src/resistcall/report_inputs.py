@@ -12,36 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from resistcall.contracts import HOTSPOT_VERDICT, QC_KEYS, REPORT_READS
 from resistcall.errors import UserError
-
-VERDICTS = ("mutated", "wild type", "insufficient depth")
-CNV_COLUMNS = (
-    "sample",
-    "gene",
-    "n_targets",
-    "log2_ratio",
-    "copy_number",
-    "ci_low",
-    "ci_high",
-    "call",
-)
-CNV_TARGET_COLUMNS = ("sample", "gene", "log2_ratio")
-HOTSPOT_COLUMNS = (
-    "sample",
-    "gene",
-    "hgvs_p",
-    "residue",
-    "chrom",
-    "positions",
-    "genomic",
-    "depth",
-    "alt_count",
-    "vaf",
-    "verdict",
-    "depth_needed",
-)
-FUSION_COLUMNS = ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p")
-QC_KEYS = ("sample", "total_reads", "mapped_reads", "mapped_fraction", "on_target_fraction")
 
 
 def _sha256(path: Path) -> str:
@@ -101,17 +73,14 @@ def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.Da
 
 
 def load_hotspots(path: Path | None) -> pd.DataFrame | None:
-    df = load_table(path, HOTSPOT_COLUMNS, "hotspots")
+    df = load_table(path, REPORT_READS["hotspots"], "hotspots")
     if df is None:
         return None
     verdict = df["verdict"].astype(str).str.strip().str.lower()
-    bad = ~verdict.isin(VERDICTS)
+    bad = ~verdict.isin(HOTSPOT_VERDICT.values)
     if bad.any():
         row = int(bad.to_numpy().argmax()) + 2  # 1-based, header is row 1
-        raise UserError(
-            f"{path}: row {row}: column verdict is {df['verdict'][bad].iloc[0]!r}; "
-            f"expected one of {', '.join(VERDICTS)}"
-        )
+        HOTSPOT_VERDICT.check(df["verdict"][bad].iloc[0], f"{path}: row {row}: column verdict")
     df["verdict"] = verdict
     return df
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from resistcall import __version__
+from resistcall.contracts import CN_CHANGED, citation, gene_key
 from resistcall.reference import BUILD
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,7 @@ EVIDENCE_WORDS = {
     "case report": "case report",
     "preclinical": "preclinical",
 }
-CHANGED_CALLS = ("amplification", "gain", "loss", "deletion")
 POSITIVE_FUSION_CALLS = {"fusion", "pass", "detected", "yes", "called", "true"}
-GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
 #: One verdict per codon: the strongest of the changes listed there.
 VERDICT_RANK = {"wild type": 0, "insufficient depth": 1, "mutated": 2}
 RUO_STATEMENT = (
@@ -68,24 +67,6 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [{k: json_safe(v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
-def source_url(source: str) -> str | None:
-    """Outgoing link for a citation token (PMID:n, CIViC:EIDn/AIDn, DOI:x); None when unknown."""
-    token = source.strip()
-    m = re.match(r"^PMID:\s*(\d+)", token, re.IGNORECASE)
-    if m:
-        return f"https://pubmed.ncbi.nlm.nih.gov/{m[1]}/"
-    m = re.match(r"^CIViC:\s*EID(\d+)", token, re.IGNORECASE)
-    if m:
-        return f"https://civicdb.org/evidence/{m[1]}/summary"
-    m = re.match(r"^CIViC:\s*AID(\d+)", token, re.IGNORECASE)
-    if m:
-        return f"https://civicdb.org/assertions/{m[1]}/summary"
-    m = re.match(r"^DOI:\s*(10\.\S+)", token, re.IGNORECASE)
-    if m:
-        return f"https://doi.org/{m[1]}"
-    return None
-
-
 def split_sources(sources: Any) -> list[dict]:
     """Citations as ``{"id", "url"}`` from SOURCE dicts, a list of tokens or a ';' string;
     order kept, duplicates dropped."""
@@ -97,10 +78,10 @@ def split_sources(sources: Any) -> list[dict]:
     for item in items:
         if isinstance(item, dict):
             text = str(item.get("id") or "").strip()
-            url = item.get("url") or source_url(text)
+            url = item.get("url") or citation(text)["url"]
         else:
             text = str(item).strip()
-            url = source_url(text)
+            url = citation(text)["url"]
         if text and text not in seen:
             seen.add(text)
             out.append({"text": text, "url": url if _is_http(url) else None})
@@ -477,7 +458,7 @@ def build_variant_rows(
             row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
     out.sort(
         key=lambda r: (
-            _gene_rank(r["gene"]),
+            gene_key(str(r["gene"])),
             r["kind"] == "compound",
             r["chrom"] or "",
             r["pos"] or 0,
@@ -509,16 +490,11 @@ def _phase_text(phase: Any) -> str | None:
     return str(phase)
 
 
-def _gene_rank(gene: Any) -> tuple:
-    g = str(gene)
-    return (GENE_ORDER.index(g) if g in GENE_ORDER else len(GENE_ORDER), g)
-
-
 def build_copy_number(cnv: pd.DataFrame | None, resistant: list[str]) -> list[dict] | None:
     if cnv is None:
         return None
     df = cnv[cnv["sample"].isin(resistant)].copy()
-    df["_rank"] = df["gene"].map(_gene_rank)
+    df["_rank"] = df["gene"].astype(str).map(gene_key)
     df["_srank"] = df["sample"].map(resistant.index)
     df = df.sort_values(["_srank", "_rank"]).drop(columns=["_rank", "_srank"])
     return _records(df)
@@ -624,7 +600,8 @@ def build_hotspots(
                 else []
             )
     out = sorted(
-        rows.values(), key=lambda r: (_gene_rank(r["gene"]), _residue_number(r), str(r["residue"]))
+        rows.values(),
+        key=lambda r: (gene_key(str(r["gene"])), _residue_number(r), str(r["residue"])),
     )
     uncovered = {s: _uncovered_positions(out, s) for s in samples}
     return {
@@ -783,9 +760,9 @@ def build_summary(
         cn_changes = cn_unknown = None
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
-            cn_changes = [r for r in mine if str(r.get("call")) in CHANGED_CALLS]
+            cn_changes = [r for r in mine if str(r.get("call")) in CN_CHANGED]
             cn_unknown = [
-                r["gene"] for r in mine if str(r.get("call")) not in (*CHANGED_CALLS, "neutral")
+                r["gene"] for r in mine if str(r.get("call")) not in (*CN_CHANGED, "neutral")
             ]
         fusion = _fusion_summary(s, par_entry, fusions, parental)
         cells = grid["cells"].get(name, {})

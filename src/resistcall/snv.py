@@ -23,6 +23,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from resistcall import __version__
+from resistcall.contracts import HOTSPOT_COLUMNS, SNV_STATUS
 from resistcall.errors import UserError
 from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
@@ -31,7 +32,6 @@ from resistcall.reference import bam_sample, check_bam_matches_reference, read_b
 log = logging.getLogger(__name__)
 
 BASES = "ACGT"
-STATUSES = ("acquired", "enriched", "shared", "lost")
 
 #: FILTER name -> header description (every name the caller can write).
 FILTERS = {
@@ -679,7 +679,7 @@ def _header(
         ("PDET", 1, "Float", "P(alt >= observed) under the background model"),
         ("PENR", 1, "Float", "P(alt >= observed) given the parental counts (resistant samples)"),
         ("PDEP", 1, "Float", "P(alt <= observed) given the parental counts (resistant samples)"),
-        ("STATUS", 1, "String", "acquired|enriched|shared|lost for resistant samples, . otherwise"),
+        ("STATUS", 1, "String", f"{'|'.join(SNV_STATUS)} for resistant samples, . otherwise"),
     ]
     for key, num, typ, desc in fmt:
         h.formats.add(key, num, typ, desc)
@@ -862,7 +862,7 @@ def hotspot_verdicts(
                     "depth_needed": need,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(HOTSPOT_COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""The file contracts between stages, stated once (docs/architecture.md, "File contracts").
+
+Stages talk only through files. This module holds what those files must agree on: the columns
+of every TSV a stage writes and another reads, the words each kind of verdict may take, the
+order genes are shown in and how a citation token becomes a link. Writers build their tables
+from these lists and readers check against them, so a contract changes in one place.
+
+Every verdict vocabulary has a ``not assessable`` value; a table or object carrying it also
+carries a ``reason`` (a column or key) saying why, so "could not tell" is never silent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from resistcall.errors import UserError
+
+NOT_ASSESSABLE = "not assessable"
+#: The column / key that says why a verdict is ``not assessable``.
+REASON = "reason"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words one kind of verdict may take (first = strongest finding, in display order)."""
+
+    kind: str
+    values: tuple[str, ...]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+    def __iter__(self):
+        return iter(self.values)
+
+    def check(self, value: str, where: str) -> str:
+        """``value`` if it is one of this vocabulary's words, else one clear error naming
+        ``where`` it was read (e.g. ``"<file>: row 6: column verdict"``)."""
+        if value not in self.values:
+            raise UserError(
+                f"{where} is {value!r}; expected a {self.kind}: {', '.join(self.values)}"
+            )
+        return value
+
+
+# ---- verdict vocabularies ----------------------------------------------------------------------
+#: SNV/indel status of a resistant sample's allele vs its parental (snv.vcf.gz INFO/FORMAT STATUS).
+SNV_STATUS = Vocabulary("SNV status", ("acquired", "enriched", "shared", "lost"))
+#: Statuses of an allele present in the resistant sample.
+SNV_PRESENT = ("acquired", "enriched", "shared")
+#: Coverage verdict of a known-resistance position (hotspots.tsv ``verdict``).
+HOTSPOT_VERDICT = Vocabulary("hotspot verdict", ("mutated", "wild type", "insufficient depth"))
+#: Gene copy-number call (cnv.tsv ``call``).
+CN_CALL = Vocabulary(
+    "copy-number call",
+    ("amplification", "gain", "neutral", "loss", "deletion", "insufficient data"),
+)
+#: Copy-number calls that are a change (a finding); the others are not.
+CN_CHANGED = ("amplification", "gain", "loss", "deletion")
+#: Fusion call of one row of fusions.tsv (``call``); only ``detected`` rows are findings.
+FUSION_CALL = Vocabulary(
+    "fusion call", ("detected", "below threshold", "not detected", NOT_ASSESSABLE)
+)
+#: Per-drug prediction in hits.json ``drugs.<drug>.prediction`` (strongest first).
+DRUG_PREDICTION = Vocabulary(
+    "drug prediction", ("resistant", "reduced sensitivity", "sensitive", "no data")
+)
+#: Sample QC status (qc.json ``status``).
+QC_STATUS = Vocabulary("QC status", ("pass", "warn", "fail"))
+
+# ---- table columns (writer order) --------------------------------------------------------------
+#: cnv.tsv: gene copy number per resistant sample; the first eight are the stable core.
+CNV_COLUMNS = (
+    "sample",
+    "gene",
+    "n_targets",
+    "log2_ratio",
+    "copy_number",
+    "ci_low",
+    "ci_high",
+    "call",
+    "role",
+    "reference",
+    "chrom",
+    "baseline",
+    "chrom_ratio",
+    "chrom_ratio_genes",
+    "log2_vs_parental",
+    "median_count",
+    "warning",
+)
+#: cnv_targets.tsv: per-target normalised ratios.
+CNV_TARGET_COLUMNS = (
+    "sample",
+    "chrom",
+    "start",
+    "end",
+    "genomic",
+    "gene",
+    "gc",
+    "count",
+    "ref_count",
+    "log2_raw",
+    "gc_correction",
+    "log2_ratio",
+    "weight",
+    "baseline",
+    "flags",
+)
+#: fusions.tsv (docs/fusion.md); "." is the empty cell.
+FUSION_COLUMNS = (
+    "sample",
+    "gene_5p",
+    "gene_3p",
+    "breakpoint_5p",
+    "breakpoint_3p",
+    "genomic_5p",
+    "genomic_3p",
+    "location_5p",
+    "location_3p",
+    "exons",
+    "variant",
+    "split_reads",
+    "discordant_pairs",
+    "fragments",
+    "microhomology",
+    "inserted_sequence",
+    "junction_sequence",
+    "partner_sequence",
+    "call",
+    "min_fragments",
+    "min_split_reads",
+    "breakpoint_region",
+    "region_depth",
+    "detection_limit_af",
+    "status",
+)
+#: hotspots.tsv: known-resistance positions x sample.
+HOTSPOT_COLUMNS = (
+    "sample",
+    "gene",
+    "hgvs_p",
+    "residue",
+    "chrom",
+    "positions",
+    "genomic",
+    "depth",
+    "alt_count",
+    "vaf",
+    "verdict",
+    "depth_needed",
+)
+#: qc/<sample>.targets.tsv: per-target depth.
+QC_TARGET_COLUMNS = (
+    "sample",
+    "chrom",
+    "start",
+    "end",
+    "gene",
+    "mean_depth",
+    "min_depth",
+    "median_depth",
+)
+#: qc/<sample>.qc.json: keys every reader may rely on.
+QC_KEYS = ("sample", "total_reads", "mapped_reads", "mapped_fraction", "on_target_fraction")
+#: hits.tsv columns before and after the per-drug columns (one per drug of the first drug
+#: group, in knowledge-table order; see :func:`hits_columns`).
+HITS_LEADING = (
+    "sample",
+    "condition",
+    "finding_id",
+    "kind",
+    "gene",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "genomic",
+    "transcript",
+    "refseq",
+    "hgvs_c",
+    "hgvs_p",
+    "consequence",
+    "exon",
+    "kinase_domain",
+    "alt_count",
+    "depth",
+    "vaf",
+    "alt_count_parental",
+    "depth_parental",
+    "vaf_parental",
+    "copy_number",
+    "ci_low",
+    "ci_high",
+    "status",
+    "filter",
+    "known",
+    "classification",
+)
+HITS_TRAILING = (
+    "other_drugs",
+    "evidence",
+    "sources",
+    "verified",
+    "compound",
+    "phase",
+    "note",
+)
+
+
+def hits_columns(drugs: Iterable[str]) -> list[str]:
+    """hits.tsv header: the fixed columns with one column per drug in between."""
+    return [*HITS_LEADING, *drugs, *HITS_TRAILING]
+
+
+# ---- what readers need (each a subset of its writer's columns; tests/test_contracts.py) ------
+#: annotate reads these of cnv.tsv, fusions.tsv and hotspots.tsv.
+ANNOTATE_READS = {
+    "cnv": ("sample", "gene", "copy_number", "ci_low", "ci_high", "call"),
+    "fusions": ("sample", "gene_5p", "gene_3p", "call"),
+    "hotspots": ("sample", "gene", "hgvs_p", "verdict"),
+}
+#: the report reads these.
+REPORT_READS = {
+    "cnv": CNV_COLUMNS[:8],
+    "cnv_targets": ("sample", "gene", "log2_ratio"),
+    "hotspots": HOTSPOT_COLUMNS,
+    "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p"),
+}
+
+# ---- display order -----------------------------------------------------------------------------
+#: Genes of the panel in the order a reader expects them (the driver, then bypass genes);
+#: genes not listed follow alphabetically.
+GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
+
+
+def gene_key(gene: str) -> tuple[int, str]:
+    """Sort key putting genes in :data:`GENE_ORDER`, others after them by name."""
+    return (GENE_ORDER.index(gene) if gene in GENE_ORDER else len(GENE_ORDER), gene)
+
+
+# ---- citations ---------------------------------------------------------------------------------
+_CITATIONS = (
+    ("pmid", re.compile(r"^PMID:\s*(\d+)", re.I), "https://pubmed.ncbi.nlm.nih.gov/{}/"),
+    (
+        "civic_evidence",
+        re.compile(r"^CIViC:\s*EID(\d+)", re.I),
+        "https://civicdb.org/links/evidence_items/{}",
+    ),
+    (
+        "civic_assertion",
+        re.compile(r"^CIViC:\s*AID(\d+)", re.I),
+        "https://civicdb.org/links/assertions/{}",
+    ),
+    ("doi", re.compile(r"^DOI:\s*(10\.\S+)", re.I), "https://doi.org/{}"),
+    ("moalmanac", re.compile(r"^MOAlmanac:", re.I), None),
+    ("fda_label", re.compile(r"^FDA-label:", re.I), None),
+)
+
+
+def citation(token: str) -> dict:
+    """A citation token (``PMID:n``, ``CIViC:EIDn``/``AIDn``, ``DOI:10.x``, ...) as
+    ``{"id", "type", "url"}``; ``url`` is None where the source has no stable link."""
+    text = token.strip()
+    for kind, pattern, url in _CITATIONS:
+        m = pattern.match(text)
+        if m:
+            return {"id": text, "type": kind, "url": url.format(m[1]) if url else None}
+    return {"id": text, "type": "other", "url": None}

@@ -1,0 +1,106 @@
+"""File contracts: every writer's header covers every reader's columns; one citation builder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resistcall import annotate, cnv, contracts, fusion
+from resistcall.errors import UserError
+
+#: What each reader declares it needs, per file.
+READERS = {
+    "cnv": [contracts.ANNOTATE_READS["cnv"], contracts.REPORT_READS["cnv"]],
+    "cnv_targets": [contracts.REPORT_READS["cnv_targets"]],
+    "fusions": [contracts.ANNOTATE_READS["fusions"], contracts.REPORT_READS["fusions"]],
+    "hotspots": [contracts.ANNOTATE_READS["hotspots"], contracts.REPORT_READS["hotspots"]],
+}
+
+
+def assert_covers(header: list[str], name: str) -> None:
+    for needed in READERS[name]:
+        missing = [c for c in needed if c not in header]
+        assert not missing, f"{name}: writer header lacks {missing} that a reader needs"
+
+
+def _tiny_targets() -> pd.DataFrame:
+    rows = [("chr7_116672196_116798377", 100 + 300 * i, 250 + 300 * i, "MET") for i in range(4)] + [
+        ("chr7_55019017_55211628", 100 + 300 * i, 250 + 300 * i, "EGFR") for i in range(4)
+    ]
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "gene"])
+
+
+def test_cnv_writer_covers_readers(tmp_path):
+    targets = _tiny_targets()
+    rng = np.random.default_rng(1)
+    parental = rng.poisson(400, len(targets))
+    resistant = rng.poisson(400, len(targets))
+    ref = cnv.parental_reference("P", parental)
+    samples = [cnv.SampleInput("R", "resistant", resistant)]
+    genes, per_target = cnv.analyse(targets, samples, ref, None, cnv.Params(bootstrap=20))
+    assert genes.columns.tolist() == list(contracts.CNV_COLUMNS)
+    assert per_target.columns.tolist() == list(contracts.CNV_TARGET_COLUMNS)
+    assert set(genes["call"]) <= set(contracts.CN_CALL)
+    assert_covers(genes.columns.tolist(), "cnv")
+    assert_covers(per_target.columns.tolist(), "cnv_targets")
+
+
+def test_fusion_writer_covers_readers(tmp_path):
+    out = tmp_path / "fusions.tsv"
+    fusion.write_tsv([{"sample": "S", "gene_3p": "ALK", "call": "not detected"}], out)
+    header = pd.read_csv(out, sep="\t").columns.tolist()
+    assert header == list(contracts.FUSION_COLUMNS)
+    assert_covers(header, "fusions")
+
+
+def test_hotspot_and_hits_contracts_cover_readers():
+    assert_covers(list(contracts.HOTSPOT_COLUMNS), "hotspots")
+    header = annotate.tsv_rows({}, None).columns.tolist()
+    assert header == contracts.hits_columns(annotate.ALK_TKIS)
+
+
+def test_readers_ask_only_for_written_columns():
+    written = {
+        "cnv": contracts.CNV_COLUMNS,
+        "cnv_targets": contracts.CNV_TARGET_COLUMNS,
+        "fusions": contracts.FUSION_COLUMNS,
+        "hotspots": contracts.HOTSPOT_COLUMNS,
+    }
+    for name, header in written.items():
+        assert_covers(list(header), name)
+
+
+def test_every_vocabulary_check_names_where_and_the_choices():
+    assert contracts.CN_CALL.check("gain", "cnv.tsv: row 2: column call") == "gain"
+    with pytest.raises(UserError, match=r"cnv.tsv: row 2: column call is 'up'; expected"):
+        contracts.CN_CALL.check("up", "cnv.tsv: row 2: column call")
+    assert contracts.NOT_ASSESSABLE in contracts.FUSION_CALL
+    assert set(contracts.CN_CHANGED) < set(contracts.CN_CALL)
+    assert set(contracts.SNV_PRESENT) < set(contracts.SNV_STATUS)
+
+
+def test_one_citation_builder():
+    c = contracts.citation
+    assert c("PMID:22277784")["url"] == "https://pubmed.ncbi.nlm.nih.gov/22277784/"
+    assert c("CIViC:EID441") == {
+        "id": "CIViC:EID441",
+        "type": "civic_evidence",
+        "url": "https://civicdb.org/links/evidence_items/441",
+    }
+    assert c("CIViC:AID3")["url"] == "https://civicdb.org/links/assertions/3"
+    assert c("DOI:10.1158/1078-0432.CCR-19-3906")["url"] == (
+        "https://doi.org/10.1158/1078-0432.CCR-19-3906"
+    )
+    assert c("MOAlmanac:assertion746") == {
+        "id": "MOAlmanac:assertion746",
+        "type": "moalmanac",
+        "url": None,
+    }
+    assert c("FDA-label:x")["type"] == "fda_label"
+    assert c("CGI:2017") == {"id": "CGI:2017", "type": "other", "url": None}
+
+
+def test_gene_order():
+    genes = ["RET", "KRAS", "ALK", "CD74", "MET"]
+    assert sorted(genes, key=contracts.gene_key) == ["ALK", "MET", "KRAS", "CD74", "RET"]
