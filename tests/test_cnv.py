@@ -286,10 +286,11 @@ def test_no_false_amplification_in_unchanged_samples(targets, gc):
     assert "gain" not in calls and "loss" not in calls
 
 
-def test_few_targets_is_insufficient_data_not_neutral(targets, gc):
+def test_few_targets_is_not_assessable_with_reason_not_neutral(targets, gc):
     cn, _ = run_model(targets, gc, {}, params=cnv.Params(min_targets=4))
-    assert cn.loc["KRAS", "call"] == "insufficient data"
-    assert "usable targets" in cn.loc["KRAS", "warning"]
+    assert cn.loc["KRAS", "call"] == "not assessable"
+    assert cn.loc["KRAS", "reason"] == "3 usable targets (< 4)"
+    assert (cn.loc[cn["call"] != "not assessable", "reason"] == "").all()
 
 
 def test_call_thresholds():
@@ -303,7 +304,7 @@ def test_call_thresholds():
     assert cnv.call_gene(0.2, 0.1, 0.4, 10, np.nan, p)[0] == "deletion"
     call, notes = cnv.call_gene(3.0, 1.8, 4.0, 10, np.nan, p)
     assert call == "neutral" and "CI includes ploidy" in notes[0]
-    assert cnv.call_gene(9.0, 8.0, 10.0, 2, np.nan, p)[0] == "insufficient data"
+    assert cnv.call_gene(9.0, 8.0, 10.0, 2, np.nan, p)[0] == "not assessable"
 
 
 def test_chrom_ratio_uses_same_chromosome_baseline_genes():
@@ -521,4 +522,4 @@ def test_homozygous_deletion_and_empty_reference(targets, gc):
         gc,
         cnv.Params(bootstrap=10),
     )
-    assert (rows["call"] == "insufficient data").all()
+    assert (rows["call"] == "not assessable").all()

@@ -104,3 +104,41 @@ def test_one_citation_builder():
 def test_gene_order():
     genes = ["RET", "KRAS", "ALK", "CD74", "MET"]
     assert sorted(genes, key=contracts.gene_key) == ["ALK", "MET", "KRAS", "CD74", "RET"]
+
+
+def test_not_assessable_needs_a_reason(tmp_path):
+    df = pd.DataFrame(
+        {
+            "gene": ["ALK", "MET", "KRAS"],
+            "call": ["neutral", "amplification", "not assessable"],
+            "reason": ["", "", "2 usable targets (< 3)"],
+        }
+    )
+    contracts.check_verdicts(df, "call", contracts.CN_CALL, "cnv.tsv")
+    silent = df.assign(reason=["", "", ""])
+    with pytest.raises(UserError, match=r"cnv.tsv: row 4: column call is 'not assessable' without"):
+        contracts.check_verdicts(silent, "call", contracts.CN_CALL, "cnv.tsv")
+    with pytest.raises(UserError, match=r"cnv.tsv: row 3: column call is 'insufficient data'"):
+        contracts.check_verdicts(
+            df.assign(call=["neutral", "insufficient data", "gain"]),
+            "call",
+            contracts.CN_CALL,
+            "cnv.tsv",
+        )
+    # a table without a reason column cannot say "not assessable"
+    with pytest.raises(UserError, match="without a 'reason'"):
+        contracts.check_verdicts(df.drop(columns="reason"), "call", contracts.CN_CALL, "x.tsv")
+
+
+def test_fusion_status_row_says_why_not_assessable():
+    from resistcall.fusion import Settings, status_row
+
+    class Target:
+        name = "ALK"
+
+    row = status_row("S", Target(), Settings(), "ALK intron 19", 7.0, 0)
+    assert row["call"] == "not assessable"
+    assert row["reason"] == "median 7x over ALK intron 19 (< 20x)"
+    contracts.check_verdicts(pd.DataFrame([row]), "call", contracts.FUSION_CALL, "fusions.tsv")
+    row = status_row("S", Target(), Settings(), "ALK intron 19", 700.0, 0)
+    assert row["call"] == "not detected" and row["reason"] == "."

@@ -547,11 +547,12 @@ def test_stages_not_run_are_shown_as_not_run(tmp_path):
 
 def test_fusion_not_assessable_is_not_no_fusion(tmp_path):
     fus = pd.read_csv(FIX / "fusions.tsv", sep="\t", dtype=str, keep_default_na=False)
-    fus.loc[fus["sample"] == CR2, ["gene_5p", "variant", "call", "status"]] = [
+    fus.loc[fus["sample"] == CR2, ["gene_5p", "variant", "call", "status", "reason"]] = [
         ".",
         ".",
         "not assessable",
         "ALK fusion not assessable: median 12x over ALK intron 19",
+        "median 12x over ALK intron 19 (< 20x)",
     ]
     path = tmp_path / "fusions.tsv"
     fus.to_csv(path, sep="\t", index=False)
@@ -1055,7 +1056,7 @@ def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
     met = next(r for r in table.split("<tr>") if "<td>H3122_CR1</td><td>MET</td>" in r)
     assert "8.3 (7.3–9.3)" in met and "4.00" in met and "amplification" in met
     kras = next(r for r in table.split("<tr>") if "<td>H3122_CR2</td><td>KRAS</td>" in r)
-    assert "insufficient data" in kras and "fewer than 3 usable targets" in kras
+    assert "not assessable" in kras and "fewer than 3 usable targets" in kras
     assert "not a FISH/ISH result" in rendered["html"]
     # the parental is not a row of the copy-number table (it is the reference)
     assert "<td>H3122_P</td>" not in table

@@ -22,7 +22,16 @@ import pysam
 from cyvcf2 import VCF
 
 from resistcall import phasing
-from resistcall.contracts import ANNOTATE_READS, CN_CHANGED, SNV_PRESENT, citation, hits_columns
+from resistcall.contracts import (
+    ANNOTATE_READS,
+    CN_CALL,
+    CN_CHANGED,
+    FUSION_CALL,
+    SNV_PRESENT,
+    check_verdicts,
+    citation,
+    hits_columns,
+)
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant, trim
 from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
@@ -838,8 +847,10 @@ def run(args: argparse.Namespace) -> None:
     cnv = fus = None
     if args.cnv:
         cnv = read_table(args.cnv, ANNOTATE_READS["cnv"], "copy-number table")
+        check_verdicts(cnv, "call", CN_CALL, args.cnv)
     if args.fusions:
         fus = read_table(args.fusions, ANNOTATE_READS["fusions"], "fusion table")
+        check_verdicts(fus, "call", FUSION_CALL, args.fusions)
     bams: dict[str, str] = {}
     for b in args.bam or []:
         sm = bam_sample(b)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS
+from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS, NOT_ASSESSABLE
 from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
 from resistcall.outputs import write_tsvs
@@ -54,7 +54,7 @@ class Params:
     gain_cn: float = 2.5  # CN >= this (CI above ploidy): gain
     loss_cn: float = 1.5  # CN <= this (CI below ploidy): loss
     del_cn: float = 0.5  # CN <= this (CI below ploidy): deletion (homozygous)
-    min_targets: int = 3  # fewer usable targets: insufficient data
+    min_targets: int = 3  # fewer usable targets: not assessable
     min_count: int = 20  # reference fragments a target needs to be used
     min_mapq: int = 20  # reads below this mapping quality are not counted
     baseline_tol: float = 0.25  # |gene log2| below this: gene joins the baseline
@@ -72,7 +72,7 @@ PARAM_HELP = {
     "gain_cn": "gain at CN >= this (CI above ploidy)",
     "loss_cn": "loss at CN <= this (CI below ploidy)",
     "del_cn": "deletion at CN <= this (CI below ploidy)",
-    "min_targets": "fewer usable targets: insufficient data",
+    "min_targets": "fewer usable targets: not assessable",
     "min_count": "reference fragments a target needs to be used",
     "min_mapq": "minimum mapping quality of counted reads",
     "baseline_tol": "genes within this |log2| of the baseline form the baseline",
@@ -442,10 +442,11 @@ def flat_reference(targets: pd.DataFrame, assay: str) -> Reference:
 def call_gene(
     cn: float, lo: float, hi: float, n: int, chrom_ratio: float, params: Params
 ) -> tuple[str, list[str]]:
-    """Call from ploidy-adjusted CN; gains/losses need the CI to exclude the ploidy."""
+    """Call from ploidy-adjusted CN; gains/losses need the CI to exclude the ploidy.
+    ``not assessable`` carries its reason as the first note."""
     notes: list[str] = []
     if n < params.min_targets or not np.isfinite(cn):
-        return "insufficient data", [f"{n} usable targets (< {params.min_targets})"]
+        return NOT_ASSESSABLE, [f"{n} usable targets (< {params.min_targets})"]
     focal = np.isfinite(chrom_ratio) and chrom_ratio >= params.amp_ratio
     above = np.isfinite(lo) and lo > params.ploidy
     below = np.isfinite(hi) and hi < params.ploidy
@@ -559,6 +560,7 @@ def analyse(
             lo = params.ploidy * 2.0 ** g.ci_low[i]
             hi = params.ploidy * 2.0 ** g.ci_high[i]
             call, notes = call_gene(cn, lo, hi, int(g.n[i]), ratio_fish[i], params)
+            reason = notes.pop(0) if call == NOT_ASSESSABLE else ""
             if gene in CONTROL_GENES and call in CN_CHANGED:
                 notes.append("control gene changed: check the baseline")
             if reference.warning:
@@ -576,6 +578,7 @@ def analyse(
                     "ci_low": lo,
                     "ci_high": hi,
                     "call": call,
+                    "reason": reason,
                     "role": sample.role,
                     "reference": reference.name,
                     "chrom": gene_chrom[i],

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pandas as pd
+
 from resistcall.errors import UserError
 
 NOT_ASSESSABLE = "not assessable"
@@ -45,9 +47,28 @@ class Vocabulary:
         return value
 
 
+def check_verdicts(df: pd.DataFrame, column: str, vocab: Vocabulary, path: object) -> None:
+    """Every value of ``column`` is a word of ``vocab`` and every ``not assessable`` row says
+    why in its ``reason`` column; else one error naming the file, row and column."""
+    values = df[column].fillna("").astype(str).str.strip()
+    bad = ~values.isin(vocab.values)
+    if bad.any():
+        row = int(bad.to_numpy().argmax()) + 2  # 1-based, the header is row 1
+        vocab.check(values[bad].iloc[0], f"{path}: row {row}: column {column}")
+    reasons = df[REASON] if REASON in df.columns else pd.Series("", index=df.index)
+    silent = (values == NOT_ASSESSABLE) & reasons.fillna("").astype(str).str.strip().eq("")
+    if silent.any():
+        row = int(silent.to_numpy().argmax()) + 2
+        raise UserError(
+            f"{path}: row {row}: column {column} is {NOT_ASSESSABLE!r} without a {REASON!r}"
+        )
+
+
 # ---- verdict vocabularies ----------------------------------------------------------------------
-#: SNV/indel status of a resistant sample's allele vs its parental (snv.vcf.gz INFO/FORMAT STATUS).
-SNV_STATUS = Vocabulary("SNV status", ("acquired", "enriched", "shared", "lost"))
+#: SNV/indel status of a resistant sample's allele vs its parental (snv.vcf.gz INFO/FORMAT
+#: STATUS, hits ``status``). In the VCF a comparison that could not be made has no STATUS and the
+#: header says why; hits.json says ``not assessable`` with the reason in the finding's note.
+SNV_STATUS = Vocabulary("SNV status", ("acquired", "enriched", "shared", "lost", NOT_ASSESSABLE))
 #: Statuses of an allele present in the resistant sample.
 SNV_PRESENT = ("acquired", "enriched", "shared")
 #: Coverage verdict of a known-resistance position (hotspots.tsv ``verdict``).
@@ -55,7 +76,7 @@ HOTSPOT_VERDICT = Vocabulary("hotspot verdict", ("mutated", "wild type", "insuff
 #: Gene copy-number call (cnv.tsv ``call``).
 CN_CALL = Vocabulary(
     "copy-number call",
-    ("amplification", "gain", "neutral", "loss", "deletion", "insufficient data"),
+    ("amplification", "gain", "neutral", "loss", "deletion", NOT_ASSESSABLE),
 )
 #: Copy-number calls that are a change (a finding); the others are not.
 CN_CHANGED = ("amplification", "gain", "loss", "deletion")
@@ -65,13 +86,14 @@ FUSION_CALL = Vocabulary(
 )
 #: Per-drug prediction in hits.json ``drugs.<drug>.prediction`` (strongest first).
 DRUG_PREDICTION = Vocabulary(
-    "drug prediction", ("resistant", "reduced sensitivity", "sensitive", "no data")
+    "drug prediction", ("resistant", "reduced sensitivity", "sensitive", "no data", NOT_ASSESSABLE)
 )
-#: Sample QC status (qc.json ``status``).
+#: Sample QC status (qc.json ``status``): the gate itself; ``fail`` makes the verdicts that
+#: rest on the sample ``not assessable`` and carries its ``reasons``.
 QC_STATUS = Vocabulary("QC status", ("pass", "warn", "fail"))
 
 # ---- table columns (writer order) --------------------------------------------------------------
-#: cnv.tsv: gene copy number per resistant sample; the first eight are the stable core.
+#: cnv.tsv: gene copy number per sample; the first nine are the stable core.
 CNV_COLUMNS = (
     "sample",
     "gene",
@@ -81,6 +103,7 @@ CNV_COLUMNS = (
     "ci_low",
     "ci_high",
     "call",
+    REASON,
     "role",
     "reference",
     "chrom",
@@ -136,6 +159,7 @@ FUSION_COLUMNS = (
     "region_depth",
     "detection_limit_af",
     "status",
+    REASON,
 )
 #: hotspots.tsv: known-resistance positions x sample.
 HOTSPOT_COLUMNS = (
@@ -224,10 +248,10 @@ ANNOTATE_READS = {
 }
 #: the report reads these.
 REPORT_READS = {
-    "cnv": CNV_COLUMNS[:8],
+    "cnv": CNV_COLUMNS[:9],
     "cnv_targets": ("sample", "gene", "log2_ratio"),
     "hotspots": HOTSPOT_COLUMNS,
-    "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p"),
+    "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "call"),
 }
 
 # ---- display order -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ CALL_COLOURS = {
     "neutral": "#555555",
     "loss": "#0072B2",
     "deletion": "#56B4E9",
-    "insufficient data": "#999999",
+    "not assessable": "#999999",
 }
 SAMPLE_TICKS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
 

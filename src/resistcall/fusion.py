@@ -671,10 +671,12 @@ def status_row(
             f"(>= {cfg.min_fragments} fragments required; detects allele fractions "
             f">= {_limit(cfg, depth)})"
         )
+        reason = NA
     else:
         call = NOT_ASSESSABLE
         shown = "no reads" if np.isnan(depth) else f"median {depth:.0f}x"
-        status = f"{target.name} fusion not assessable: {shown} over {label} (< {cfg.min_depth}x)"
+        reason = f"{shown} over {label} (< {cfg.min_depth}x)"
+        status = f"{target.name} fusion not assessable: {reason}"
     if n_below:
         status += f"; {n_below} candidate(s) below threshold listed"
     row = dict.fromkeys(FUSION_COLUMNS, NA)
@@ -691,6 +693,7 @@ def status_row(
         region_depth=_fmt_depth(depth),
         detection_limit_af=_limit(cfg, depth),
         status=status,
+        reason=reason,
     )
     return row
 

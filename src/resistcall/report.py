@@ -34,6 +34,8 @@ from resistcall.outputs import write_text, write_texts
 from resistcall.report_inputs import (
     bam_program_versions,
     input_record,
+    load_cnv,
+    load_fusions,
     load_hits,
     load_hotspots,
     load_qc,
@@ -161,10 +163,10 @@ def run_report(args: argparse.Namespace) -> dict:
         inputs[f"bam[{i}]"] = {"path": str(b), "status": "header read"}
     model = build_report(
         hits,
-        cnv=load_table(args.cnv, REPORT_READS["cnv"], "copy number"),
+        cnv=load_cnv(args.cnv),
         cnv_targets=cnv_targets,
         hotspots=load_hotspots(args.hotspots),
-        fusions=load_table(args.fusions, REPORT_READS["fusions"], "fusions"),
+        fusions=load_fusions(args.fusions),
         qc=load_qc(args.qc),
         vcf=load_vcf(args.vcf),
         sheet=load_samples_sheet(args.samples),

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from resistcall.contracts import HOTSPOT_VERDICT, QC_KEYS, REPORT_READS
+from resistcall.contracts import (
+    CN_CALL,
+    FUSION_CALL,
+    HOTSPOT_VERDICT,
+    QC_KEYS,
+    REPORT_READS,
+    check_verdicts,
+)
 from resistcall.errors import UserError
 
 
@@ -72,16 +79,25 @@ def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.Da
     return df
 
 
+def load_cnv(path: Path | None) -> pd.DataFrame | None:
+    df = load_table(path, REPORT_READS["cnv"], "copy number")
+    if df is not None:
+        check_verdicts(df, "call", CN_CALL, path)
+    return df
+
+
+def load_fusions(path: Path | None) -> pd.DataFrame | None:
+    df = load_table(path, REPORT_READS["fusions"], "fusions")
+    if df is not None:
+        check_verdicts(df, "call", FUSION_CALL, path)
+    return df
+
+
 def load_hotspots(path: Path | None) -> pd.DataFrame | None:
     df = load_table(path, REPORT_READS["hotspots"], "hotspots")
     if df is None:
         return None
-    verdict = df["verdict"].astype(str).str.strip().str.lower()
-    bad = ~verdict.isin(HOTSPOT_VERDICT.values)
-    if bad.any():
-        row = int(bad.to_numpy().argmax()) + 2  # 1-based, header is row 1
-        HOTSPOT_VERDICT.check(df["verdict"][bad].iloc[0], f"{path}: row {row}: column verdict")
-    df["verdict"] = verdict
+    check_verdicts(df, "verdict", HOTSPOT_VERDICT, path)
     return df
 
 

@@ -42,7 +42,6 @@ EVIDENCE_WORDS = {
     "case report": "case report",
     "preclinical": "preclinical",
 }
-POSITIVE_FUSION_CALLS = {"fusion", "pass", "detected", "yes", "called", "true"}
 #: One verdict per codon: the strongest of the changes listed there.
 VERDICT_RANK = {"wild type": 0, "insufficient depth": 1, "mutated": 2}
 RUO_STATEMENT = (
@@ -508,8 +507,7 @@ def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict
     df = df.sort_values("_srank", kind="stable").drop(columns="_srank")
     rows = _records(df)
     for r in rows:
-        call = str(r.get("call") or "").strip().lower()
-        r["positive"] = call in POSITIVE_FUSION_CALLS if "call" in r else True
+        r["positive"] = r["call"] == "detected"
     return rows
 
 

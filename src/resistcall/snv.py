@@ -23,13 +23,15 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from resistcall import __version__
-from resistcall.contracts import HOTSPOT_COLUMNS, SNV_STATUS
+from resistcall.contracts import HOTSPOT_COLUMNS, NOT_ASSESSABLE, SNV_STATUS
 from resistcall.errors import UserError
 from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
 from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
 
 log = logging.getLogger(__name__)
+#: STATUS words a VCF carries (a comparison that could not be made has none).
+VCF_STATUSES = "|".join(s for s in SNV_STATUS if s != NOT_ASSESSABLE)
 
 BASES = "ACGT"
 
@@ -679,7 +681,12 @@ def _header(
         ("PDET", 1, "Float", "P(alt >= observed) under the background model"),
         ("PENR", 1, "Float", "P(alt >= observed) given the parental counts (resistant samples)"),
         ("PDEP", 1, "Float", "P(alt <= observed) given the parental counts (resistant samples)"),
-        ("STATUS", 1, "String", f"{'|'.join(SNV_STATUS)} for resistant samples, . otherwise"),
+        (
+            "STATUS",
+            1,
+            "String",
+            f"{VCF_STATUSES} for resistant samples, . otherwise",
+        ),
     ]
     for key, num, typ, desc in fmt:
         h.formats.add(key, num, typ, desc)

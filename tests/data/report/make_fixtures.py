@@ -280,7 +280,7 @@ CNV = {  # sample -> gene -> (log2, cn, lo, hi, call)
         "EGFR": (1.41, 5.31, 4.92, 5.77, "amplification"),
         "ERBB2": (0.63, 3.1, 2.79, 3.43, "gain"),
         "KIT": (0.02, 2.03, 1.83, 2.22, "neutral"),
-        "KRAS": (float("nan"), float("nan"), float("nan"), float("nan"), "insufficient data"),
+        "KRAS": (float("nan"), float("nan"), float("nan"), float("nan"), "not assessable"),
         "MET": (0.04, 2.06, 1.9, 2.24, "neutral"),
     },
 }
@@ -583,7 +583,7 @@ def main() -> None:
         for g, (l2, cn, lo, hi, call) in genes.items():
             other = {"MET": "EGFR", "EGFR": "MET"}.get(g)
             ratio = round(2 ** (l2 - genes[other][0]), 3) if other else float("nan")
-            note = "fewer than 3 usable targets" if call == "insufficient data" else ""
+            note = "fewer than 3 usable targets" if call == "not assessable" else ""
             rows.append(
                 {
                     "sample": s,
@@ -594,10 +594,11 @@ def main() -> None:
                     "ci_low": lo,
                     "ci_high": hi,
                     "call": call,
+                    "reason": note,
                     "role": "resistant",
                     "reference": "parental",
                     "chrom_ratio": ratio,
-                    "warning": note,
+                    "warning": "",
                 }
             )
     pd.DataFrame(rows).to_csv(HERE / "cnv.tsv", sep="\t", index=False, na_rep="NA")
@@ -650,6 +651,7 @@ def main() -> None:
             "detection_limit_af": round(5 / depth, 4),
             "status": f"EML4-ALK v1 detected: {sr + dp} fragments ({sr} split reads, "
             f"{dp} discordant pairs)",
+            "reason": ".",
         }
         for s, sr, dp, depth in ((PAR, 88, 61, 1210), (CR1, 92, 70, 1188), (CR2, 79, 58, 1102))
     ]
