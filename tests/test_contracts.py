@@ -142,3 +142,25 @@ def test_fusion_status_row_says_why_not_assessable():
     contracts.check_verdicts(pd.DataFrame([row]), "call", contracts.FUSION_CALL, "fusions.tsv")
     row = status_row("S", Target(), Settings(), "ALK intron 19", 700.0, 0)
     assert row["call"] == "not detected" and row["reason"] == "."
+
+
+def test_hits_and_report_readers_refuse_unknown_schema(tmp_path):
+    import json
+
+    from resistcall.report import index_entry
+    from resistcall.report_inputs import load_hits
+
+    hits = {"schema": contracts.HITS_SCHEMA, "line": "L", "parental": None, "samples": []}
+    path = tmp_path / "hits.json"
+    path.write_text(json.dumps(hits))
+    assert load_hits(path)["line"] == "L"
+    path.write_text(json.dumps({**hits, "schema": "resistcall-hits/99"}))
+    with pytest.raises(UserError, match=r"hits.json: schema resistcall-hits/99 is not a version"):
+        load_hits(path)
+    path.write_text(json.dumps({k: v for k, v in hits.items() if k != "schema"}))
+    with pytest.raises(UserError, match=r"not a resistcall-hits document \(schema None"):
+        load_hits(path)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"schema": "resistcall-report/0", "line": "L"}))
+    with pytest.raises(UserError, match=r"report.json: schema resistcall-report/0 is not"):
+        index_entry(report, tmp_path)

@@ -131,7 +131,7 @@ def test_json_is_valid_and_holds_the_rendered_content(rendered):
     text = rendered["json_text"]
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text)
-    assert data["schema"] == report_model.SCHEMA
+    assert data["schema"] == "resistcall-report/1"
     assert data["line"] == "H3122sim" and data["parental"] == PAR
     assert data["resistant_samples"] == [CR1, CR2]
     assert data["run"]["date"] == RUN_DATE
@@ -597,7 +597,9 @@ def test_missing_column_and_bad_hits_are_user_errors(tmp_path):
     with pytest.raises(UserError, match=r"cnv\.tsv: missing column\(s\) ci_high"):
         run_cli(argv)
     bad = tmp_path / "hits.json"
-    bad.write_text(json.dumps({"line": "H3122sim"}))
+    bad.write_text(
+        json.dumps({"schema": "resistcall-hits/1", "line": "H3122sim", "parental": None})
+    )
     argv = full_args(tmp_path)
     argv[argv.index("--hits") + 1] = str(bad)
     with pytest.raises(UserError, match="missing top-level key 'samples'"):
@@ -714,7 +716,7 @@ def test_index_links_every_line_report(rendered, tmp_path):
 def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
     bogus = tmp_path / "report.json"
     bogus.write_text(json.dumps({"line": "x"}))
-    with pytest.raises(UserError, match="not a resistcall report"):
+    with pytest.raises(UserError, match="not a resistcall-report document"):
         run_cli(["report-index", "--reports", str(bogus), "--out", str(tmp_path / "i.html")])
 
 

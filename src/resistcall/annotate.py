@@ -27,6 +27,7 @@ from resistcall.contracts import (
     CN_CALL,
     CN_CHANGED,
     FUSION_CALL,
+    HITS_SCHEMA,
     SNV_PRESENT,
     check_verdicts,
     citation,
@@ -827,6 +828,7 @@ def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> 
             }
         )
     return {
+        "schema": HITS_SCHEMA,
         "line": line,
         "parental": parental,
         "knowledge": {

@@ -254,6 +254,26 @@ REPORT_READS = {
     "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "call"),
 }
 
+# ---- JSON documents ----------------------------------------------------------------------------
+#: ``"schema"`` of hits.json (annotate) and report.json (report); bumped when their shape changes.
+HITS_SCHEMA = "resistcall-hits/1"
+REPORT_SCHEMA = "resistcall-report/1"
+
+
+def check_schema(data: object, expected: str, path: object) -> None:
+    """One clear error unless ``data`` declares ``expected`` as its ``"schema"``."""
+    found = data.get("schema") if isinstance(data, dict) else None
+    if found == expected:
+        return
+    kind = expected.rsplit("/", 1)[0]
+    if isinstance(found, str) and found.startswith(f"{kind}/"):
+        raise UserError(
+            f"{path}: schema {found} is not a version this resistcall reads ({expected}); "
+            "rerun the stage that wrote it with this version"
+        )
+    raise UserError(f"{path}: not a {kind} document (schema {found!r}; expected {expected!r})")
+
+
 # ---- display order -----------------------------------------------------------------------------
 #: Genes of the panel in the order a reader expects them (the driver, then bypass genes);
 #: genes not listed follow alphabetically.

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from resistcall.contracts import REPORT_READS
+from resistcall.contracts import REPORT_READS, REPORT_SCHEMA, check_schema
 from resistcall.errors import UserError
 from resistcall.outputs import write_text, write_texts
 from resistcall.report_inputs import (
@@ -44,7 +44,7 @@ from resistcall.report_inputs import (
     load_vcf,
     read_json,
 )
-from resistcall.report_model import RUO_STATEMENT, SCHEMA, build_report, json_safe
+from resistcall.report_model import RUO_STATEMENT, build_report, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +190,7 @@ def run_report(args: argparse.Namespace) -> dict:
 
 def index_entry(report_json: Path, out_dir: Path) -> dict:
     r = read_json(report_json, "report JSON")
-    if r.get("schema") != SCHEMA:
-        raise UserError(f"{report_json}: not a resistcall report (schema {r.get('schema')!r})")
+    check_schema(r, REPORT_SCHEMA, report_json)
     html_path = report_json.parent / r.get("html", "report.html")
     href = Path(os.path.relpath(html_path.resolve(), out_dir.resolve())).as_posix()
     return {

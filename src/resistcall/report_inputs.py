@@ -15,9 +15,11 @@ import pandas as pd
 from resistcall.contracts import (
     CN_CALL,
     FUSION_CALL,
+    HITS_SCHEMA,
     HOTSPOT_VERDICT,
     QC_KEYS,
     REPORT_READS,
+    check_schema,
     check_verdicts,
 )
 from resistcall.errors import UserError
@@ -42,8 +44,10 @@ def read_json(path: Path, what: str) -> dict:
 
 
 def load_hits(path: Path) -> dict:
+    """hits.json of ``resistcall annotate`` (docs/annotate.md), checked against its schema."""
     hits = read_json(path, "hits file")
-    for key in ("line", "samples"):
+    check_schema(hits, HITS_SCHEMA, path)
+    for key in ("line", "parental", "samples"):
         if key not in hits:
             raise UserError(f"{path}: missing top-level key {key!r}")
     if not isinstance(hits["samples"], list):
@@ -51,15 +55,16 @@ def load_hits(path: Path) -> dict:
     for i, s in enumerate(hits["samples"], start=1):
         if "sample" not in s:
             raise UserError(f"{path}: samples[{i}] has no 'sample' name")
-        for key in ("findings", "vus", "other"):
-            if not isinstance(s.setdefault(key, []), list):
-                raise UserError(f"{path}: samples[{i}] ({s['sample']}): {key!r} must be a list")
-        if not isinstance(s.setdefault("drugs", {}), dict):
-            raise UserError(f"{path}: samples[{i}] ({s['sample']}): 'drugs' must be an object")
-        s.setdefault(
-            "condition", "parental" if s["sample"] == hits.get("parental") else "resistant"
-        )
+        for key, kind in SAMPLE_KEYS.items():
+            if not isinstance(s.get(key), kind):
+                raise UserError(
+                    f"{path}: samples[{i}] ({s['sample']}): {key!r} must be a {kind.__name__}"
+                )
     return hits
+
+
+#: Keys of every sample of hits.json and their JSON types.
+SAMPLE_KEYS = {"condition": str, "findings": list, "vus": list, "other": list, "drugs": dict}
 
 
 def load_table(path: Path | None, required: tuple[str, ...], what: str) -> pd.DataFrame | None:

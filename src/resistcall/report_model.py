@@ -19,12 +19,11 @@ from typing import Any
 import pandas as pd
 
 from resistcall import __version__
-from resistcall.contracts import CN_CHANGED, citation, gene_key
+from resistcall.contracts import CN_CHANGED, REPORT_SCHEMA, citation, gene_key
 from resistcall.reference import BUILD
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "resistcall-report/1"
 ALK_INHIBITORS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
 FAK_INHIBITORS = ("defactinib", "bi-853520", "vs-4718", "gsk2256098", "pf-562271", "ifebemtinib")
 PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data")
@@ -272,10 +271,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
                 "not_assessed_positions": [],
             }
             continue
-        rows = entry.get("rows")
-        if rows is None:  # older layout: findings given as row dicts
-            rows = [r for r in entry.get("findings", []) if isinstance(r, dict)]
-        evidence = [_evidence_item(r, labels) for r in rows]
+        evidence = [_evidence_item(r, labels) for r in entry["rows"]]
         baseline = [_evidence_item(r, labels) for r in entry.get("baseline", []) or []]
         prediction = normalise_prediction(entry.get("prediction"))
         # The rows that agree with the prediction are the ones that decided it.
@@ -993,7 +989,7 @@ def build_report(
         "QC": "ok" if qc is not None else "not run",
     }
     return {
-        "schema": SCHEMA,
+        "schema": REPORT_SCHEMA,
         "line": line,
         "parental": parental,
         "resistant_samples": resistant,

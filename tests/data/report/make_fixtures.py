@@ -15,6 +15,7 @@ import pandas as pd
 import pysam
 
 from resistcall.annotate import add_not_assessed, read_table
+from resistcall.contracts import HITS_SCHEMA
 from resistcall.knowledge import load_knowledge
 
 HERE = Path(__file__).resolve().parent
@@ -559,6 +560,7 @@ def main() -> None:
         load_knowledge(KNOWN),
     )
     hits = {
+        "schema": HITS_SCHEMA,
         "line": LINE,
         "parental": PAR,
         "knowledge": {
