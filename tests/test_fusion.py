@@ -160,7 +160,6 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
         str(REF),
         str(GTF),
         [str(bam)],
-        "ALK",
         str(tmp_path / "f.tsv"),
         str(tmp_path / "f.vcf.gz"),
         Settings(),
@@ -195,9 +194,7 @@ def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(3)
     neg = _align(bwa_index, _pairs(_normal(panel), 900, rng), tmp_path / "neg.bam", "NEG")
     low = _align(bwa_index, _pairs(_normal(panel), 15, rng), tmp_path / "low.bam", "LOW")
-    df = run(
-        str(REF), str(GTF), [str(neg), str(low)], "ALK", str(tmp_path / "f.tsv"), None, Settings()
-    )
+    df = run(str(REF), str(GTF), [str(neg), str(low)], str(tmp_path / "f.tsv"), None, Settings())
     assert list(df["sample"]) == ["NEG", "LOW"]
     neg_row, low_row = df.iloc[0], df.iloc[1]
     assert neg_row.call == "not detected" and neg_row.gene_3p == "ALK"
@@ -263,7 +260,7 @@ def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_index)
     fused, junction = _h3122_like(panel)
     pairs = _pairs(fused, 3, rng, must_span=junction) + _pairs(_normal(panel), 900, rng)
     bam = _align(bwa_index, pairs, tmp_path / "w.bam", "W1")
-    df = run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
+    df = run(str(REF), str(GTF), [str(bam)], str(tmp_path / "f.tsv"), None, Settings())
     assert list(df["call"]) == ["below threshold", "not detected"]
     weak, status = df.iloc[0], df.iloc[1]
     assert (weak.gene_5p, weak.variant, weak.genomic_3p) == ("EML4", "v1", f"chr2:{ALK_BP}")
@@ -274,7 +271,6 @@ def test_weak_evidence_is_below_threshold_not_a_call(tmp_path, panel, bwa_index)
         str(REF),
         str(GTF),
         [str(bam)],
-        "ALK",
         str(tmp_path / "f.tsv"),
         None,
         Settings(min_fragments=2, min_split_reads=1),
@@ -294,7 +290,6 @@ def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
         str(REF),
         str(GTF),
         [str(bam)],
-        "ALK",
         str(tmp_path / "f.tsv"),
         str(tmp_path / "f.vcf.gz"),
         Settings(),
@@ -311,7 +306,7 @@ def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
 
 def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="gene NOPE"):
-        run(str(REF), str(GTF), [], "NOPE", str(tmp_path / "f.tsv"), None, Settings())
+        run(str(REF), str(GTF), [], str(tmp_path / "f.tsv"), None, Settings(gene="NOPE"))
     header = {
         "HD": {"VN": "1.6"},
         "SQ": [{"SN": "scaffold1", "LN": 1000}],
@@ -322,7 +317,7 @@ def test_bad_inputs_are_user_errors(tmp_path):
         pass
     pysam.index(str(bam))
     with pytest.raises(UserError, match="contig names match neither"):
-        run(str(REF), str(GTF), [str(bam)], "ALK", str(tmp_path / "f.tsv"), None, Settings())
+        run(str(REF), str(GTF), [str(bam)], str(tmp_path / "f.tsv"), None, Settings())
     assert not (tmp_path / "f.tsv").exists()
     bad_gtf = tmp_path / "bad.gtf"
     bad_gtf.write_text(
@@ -330,7 +325,7 @@ def test_bad_inputs_are_user_errors(tmp_path):
         'transcript_id "T1"; exon_number "1";\n'
     )
     with pytest.raises(UserError, match="contig chrZ_1_100 is not in the reference"):
-        run(str(REF), str(bad_gtf), [], "ALK", str(tmp_path / "f.tsv"), None, Settings())
+        run(str(REF), str(bad_gtf), [], str(tmp_path / "f.tsv"), None, Settings())
 
 
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):

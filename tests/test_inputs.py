@@ -494,8 +494,7 @@ def test_config_problems_name_key_and_line(tmp_path):
         f"{path}, line {n_assay}, key panel.assay: panel.assay must be 'amplicon' or 'capture' "
         "(found 'hybrid')",
         f"{path}, line {n_threads}, key threads: unknown key (known keys: samples, units, "
-        "reference, panel, known_resistance, resources_config, simulate, snv, cnv, fusion, qc, "
-        "annotate, report)",
+        "reference, panel, known_resistance, resources_config, simulate, qc, snv, cnv, fusion)",
     ]
 
 
@@ -510,9 +509,9 @@ def test_duplicate_yaml_key_is_an_error(tmp_path):
     ]
 
 
-def test_amplicon_requires_primers_and_sections_are_open(tmp_path):
+def test_amplicon_requires_primers(tmp_path):
     text = (SHEETS / "config.yaml").read_text().replace("assay: capture", "assay: amplicon")
-    text += "cnv:\n  anything_the_cnv_stage_wants: 3\n"
+    text += "cnv:\n  amp_cn: 5\n"
     path = _write_config(tmp_path, text)
     n_panel = text.splitlines().index("panel:") + 1  # a missing key points at its parent
     assert _config_problems(path) == [
@@ -525,7 +524,7 @@ def test_amplicon_requires_primers_and_sections_are_open(tmp_path):
             "  targets: panel/targets.bed\n  primers: panel/targets.bed",
         )
     )
-    assert load_config(path)["cnv"] == {"anything_the_cnv_stage_wants": 3}
+    assert load_config(path)["cnv"] == {"amp_cn": 5}
 
 
 def test_config_missing_required_keys_wrong_types_and_bad_yaml(tmp_path):

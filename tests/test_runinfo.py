@@ -16,6 +16,8 @@ def test_runinfo_records_config_and_given_date(tmp_path):
     assert meta["run_date"] == "2026-01-02"
     assert meta["assay"] == "capture" and meta["reference_build"] == "GRCh38"
     assert meta["config"]["panel"]["targets"].endswith("demo_capture_targets.bed")
+    # stage options absent from config.yaml are recorded with the values the run used
+    assert meta["config"]["snv"]["min_vaf"] == 0.01 and meta["config"]["fusion"]["gene"] == "ALK"
 
 
 def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):

@@ -39,7 +39,6 @@ def timed_call(bams: list[Path], out: Path) -> tuple[list[dict], str]:
         str(REF),
         str(GTF),
         [str(b) for b in bams],
-        "ALK",
         str(out / "fusions.tsv"),
         str(out / "fusions.vcf.gz"),
         Settings(),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from scipy.special import stdtrit
 from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS, NOT_ASSESSABLE
 from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
+from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_tsvs
 from resistcall.reference import (
     bam_sample,
@@ -46,41 +47,41 @@ FLAT_FRAGMENT = 200
 
 @dataclass(frozen=True)
 class Params:
-    """Model and call thresholds; each field is a CLI option and a `cnv:` config key."""
+    """Model and call thresholds: the ``cnv:`` config keys and ``resistcall cnv`` options
+    (:mod:`resistcall.options`; docs/cnv.md explains where each default comes from)."""
 
-    ploidy: float = 2.0  # copies of a baseline gene (the parental's ploidy)
-    amp_cn: float = 6.0  # CN >= this: amplification (Schildhaus GCN>=6, PureCN focal)
-    amp_ratio: float = 2.0  # FISH-like ratio vs same-chromosome baseline genes (MET/CEP7)
-    gain_cn: float = 2.5  # CN >= this (CI above ploidy): gain
-    loss_cn: float = 1.5  # CN <= this (CI below ploidy): loss
-    del_cn: float = 0.5  # CN <= this (CI below ploidy): deletion (homozygous)
-    min_targets: int = 3  # fewer usable targets: not assessable
-    min_count: int = 20  # reference fragments a target needs to be used
-    min_mapq: int = 20  # reads below this mapping quality are not counted
-    baseline_tol: float = 0.25  # |gene log2| below this: gene joins the baseline
-    bootstrap: int = 1000  # bootstrap resamples of targets per gene
-    ci: float = 0.95  # confidence level of ci_low/ci_high
-    gc_span: float = 0.75  # fraction of targets in each local GC fit (R loess default)
-    seed: int = 20261122  # bootstrap seed (outputs are deterministic)
+    ploidy: float = option(2.0, "copies of an unchanged gene in the parental", gt=0)
+    amp_cn: float = option(
+        6.0, "amplification at CN >= this (MET GCN >= 6 Schildhaus 2015; PureCN focal)", gt=0
+    )
+    amp_ratio: float = option(
+        2.0,
+        "...or ratio to same-chromosome baseline genes >= this and CN >= 2x ploidy",
+        gt=0,
+    )
+    gain_cn: float = option(2.5, "gain at CN >= this (CI above ploidy)", gt=0)
+    loss_cn: float = option(1.5, "loss at CN <= this (CI below ploidy)", gt=0)
+    del_cn: float = option(0.5, "deletion (homozygous) at CN <= this (CI below ploidy)", ge=0)
+    min_targets: int = option(3, "fewer usable targets: not assessable", ge=1)
+    min_count: int = option(20, "reference fragments a target needs to be used", ge=0)
+    min_mapq: int = option(20, "minimum mapping quality of counted reads", ge=0, le=255)
+    baseline_tol: float = option(
+        0.25, "genes within this |log2| of the baseline form the baseline", gt=0
+    )
+    bootstrap: int = option(1000, "bootstrap resamples of targets per gene", ge=10)
+    ci: float = option(0.95, "confidence level of ci_low/ci_high", gt=0, lt=1)
+    gc_span: float = option(
+        0.75, "fraction of targets in each local GC (loess) fit (R loess default)", gt=0, le=1
+    )
+    seed: int = option(20261122, "bootstrap seed (outputs are deterministic)", ge=0)
 
-
-#: CLI help of each Params field (docs/cnv.md explains where each default comes from).
-PARAM_HELP = {
-    "ploidy": "copies of an unchanged gene in the parental",
-    "amp_cn": "amplification at CN >= this",
-    "amp_ratio": "...or ratio to same-chromosome baseline genes >= this and CN >= 2x ploidy",
-    "gain_cn": "gain at CN >= this (CI above ploidy)",
-    "loss_cn": "loss at CN <= this (CI below ploidy)",
-    "del_cn": "deletion at CN <= this (CI below ploidy)",
-    "min_targets": "fewer usable targets: not assessable",
-    "min_count": "reference fragments a target needs to be used",
-    "min_mapq": "minimum mapping quality of counted reads",
-    "baseline_tol": "genes within this |log2| of the baseline form the baseline",
-    "bootstrap": "bootstrap resamples of targets per gene",
-    "ci": "confidence level of ci_low/ci_high",
-    "gc_span": "fraction of targets in each local GC (loess) fit",
-    "seed": "bootstrap seed",
-}
+    def __post_init__(self) -> None:
+        if not self.del_cn < self.loss_cn < self.ploidy < self.gain_cn <= self.amp_cn:
+            raise UserError(
+                "cnv thresholds must satisfy del_cn < loss_cn < ploidy < gain_cn <= amp_cn "
+                f"(got {self.del_cn} < {self.loss_cn} < {self.ploidy} < {self.gain_cn} "
+                f"<= {self.amp_cn})"
+            )
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -626,20 +627,7 @@ def analyse(
 
 
 def run(args: argparse.Namespace) -> None:
-    params = Params(**{f.name: getattr(args, f.name) for f in fields(Params)})
-    if not params.del_cn < params.loss_cn < params.ploidy < params.gain_cn <= params.amp_cn:
-        raise UserError("thresholds must satisfy del_cn < loss_cn < ploidy < gain_cn <= amp_cn")
-    if not (
-        0 < params.ci < 1
-        and 0 < params.gc_span <= 1
-        and params.bootstrap >= 10
-        and params.min_targets >= 1
-        and params.baseline_tol > 0
-    ):
-        raise UserError(
-            "need 0 < ci < 1, 0 < gc_span <= 1, bootstrap >= 10, min_targets >= 1 "
-            "and baseline_tol > 0"
-        )
+    params = from_args(Params, args)
     targets = load_targets(args.targets)
     bams = [args.parental, *args.resistant, *(args.pool or [])]
     for bam in bams:
@@ -726,12 +714,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated genes forced as the baseline (default: data-driven)",
     )
     p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
-    defaults = Params()
-    for f in fields(Params):
-        p.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=f.type if callable(f.type) else {"float": float, "int": int}[f.type],
-            default=getattr(defaults, f.name),
-            help=f"{PARAM_HELP[f.name]} (default {getattr(defaults, f.name)})",
-        )
+    add_options(p, Params)
     p.set_defaults(func=run)

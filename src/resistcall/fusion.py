@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from resistcall.fusion_evidence import (
     usable,
 )
 from resistcall.fusion_vcf import write_vcf
+from resistcall.options import add_options, from_args, option
 from resistcall.reference import bam_sample, contig_offset
 
 log = logging.getLogger(__name__)
@@ -68,15 +70,27 @@ READ_SPAN = 1000
 
 @dataclass(frozen=True)
 class Settings:
-    min_fragments: int = 5
-    min_split_reads: int = 2
-    min_depth: int = 20
-    min_clip: int = 5
-    min_clip_match: int = 3
-    min_cluster_reads: int = 1
-    max_insert: int = 1000
-    anchor: int = 8
-    gene_pad: int = 1000
+    """Fusion calling settings: the ``fusion:`` config keys and ``resistcall fusion`` options
+    (:mod:`resistcall.options`; docs/fusion.md)."""
+
+    gene: str = option("ALK", "gene whose fusions are called (its 3' partner side), a GTF gene")
+    min_fragments: int = option(5, "distinct supporting fragments to call a fusion", ge=1)
+    min_split_reads: int = option(2, "of which split-read fragments", ge=1)
+    min_depth: int = option(
+        20, "median depth over the breakpoint region below which: not assessable", ge=1
+    )
+    min_clip: int = option(5, "shortest soft clip used as breakpoint evidence (bp)", ge=1)
+    min_clip_match: int = option(
+        3, "shortest clip compared with the fused sequence at a junction", ge=1
+    )
+    min_cluster_reads: int = option(1, "reads a clip cluster needs to become a candidate", ge=1)
+    max_insert: int = option(1000, "largest insert size for discordant pairs", ge=1)
+    anchor: int = option(8, "bases a split read must align on each side of the junction", ge=1)
+    gene_pad: int = option(1000, "bp around the gene searched for breakpoints", ge=0)
+
+    def __post_init__(self) -> None:
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.gene) is None:
+            raise UserError(f"fusion gene must be a gene name such as ALK, not {self.gene!r}")
 
 
 @dataclass
@@ -753,9 +767,10 @@ def write_tsv(rows: list[dict], out: Path) -> None:
 
 
 def run(
-    reference: str, gtf: str, bams: list[str], gene: str, out: str, vcf: str | None, cfg: Settings
+    reference: str, gtf: str, bams: list[str], out: str, vcf: str | None, cfg: Settings
 ) -> pd.DataFrame:
-    """Call fusions of ``gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
+    """Call fusions of ``cfg.gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
+    gene = cfg.gene
     panel = PanelSequence(reference)
     genes = load_genes(gtf, panel.lengths)
     if gene not in genes:
@@ -780,23 +795,7 @@ def run(
 
 
 def _main(args: argparse.Namespace) -> None:
-    cfg = Settings(
-        min_fragments=args.min_fragments,
-        min_split_reads=args.min_split_reads,
-        min_depth=args.min_depth,
-        max_insert=args.max_insert,
-    )
-    run(args.reference, args.gtf, args.bam, args.gene, args.out, args.vcf, cfg)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+    run(args.reference, args.gtf, args.bam, args.out, args.vcf, from_args(Settings, args))
 
 
 def register(subparsers) -> None:
@@ -813,33 +812,7 @@ def register(subparsers) -> None:
         nargs="+",
         help="indexed BAMs (panel contigs or GRCh38 chromosome names)",
     )
-    p.add_argument("--gene", default="ALK", help="gene whose fusions are called (default ALK)")
     p.add_argument("--out", required=True, help="fusions.tsv")
     p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
-    d = Settings()
-    p.add_argument(
-        "--min-fragments",
-        type=_positive,
-        default=d.min_fragments,
-        help=f"distinct supporting fragments to call a fusion (default {d.min_fragments})",
-    )
-    p.add_argument(
-        "--min-split-reads",
-        type=_positive,
-        default=d.min_split_reads,
-        help=f"of which split-read fragments (default {d.min_split_reads})",
-    )
-    p.add_argument(
-        "--min-depth",
-        type=_positive,
-        default=d.min_depth,
-        help=f"median depth over the breakpoint region below which a sample is "
-        f"'not assessable' (default {d.min_depth})",
-    )
-    p.add_argument(
-        "--max-insert",
-        type=_positive,
-        default=d.max_insert,
-        help=f"largest insert size for discordant pairs (default {d.max_insert})",
-    )
+    add_options(p, Settings)
     p.set_defaults(func=_main)

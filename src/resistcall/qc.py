@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pysam
 
 from resistcall.contracts import QC_TARGET_COLUMNS
 from resistcall.errors import UserError
+from resistcall.options import add_options
 from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, read_bed
 
@@ -29,6 +31,12 @@ WARN_DUPLICATE_FRACTION = 0.50
 DEPTH_LEVEL = 100  # fraction of targets with mean depth >= this is reported
 #: Targets closer than this are merged before counting reads so a read is counted once.
 MERGE_GAP = 300
+
+
+@dataclass(frozen=True)
+class QcOptions:
+    """The ``qc:`` config keys and ``resistcall qc`` options (:mod:`resistcall.options`);
+    none yet: QC thresholds become fields here (made with ``options.option``)."""
 
 
 def parse_samtools_stats(path: str | Path) -> dict[str, float]:
@@ -154,4 +162,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--assay", choices=("capture", "amplicon"), default="capture")
     p.add_argument("--out", type=Path, required=True, help="QC summary JSON")
     p.add_argument("--targets-out", type=Path, required=True, help="per-target depth TSV")
+    add_options(p, QcOptions)
     p.set_defaults(func=_cmd)

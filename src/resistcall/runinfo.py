@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from resistcall import __version__
+from resistcall import __version__, options
 from resistcall.errors import UserError
 from resistcall.outputs import write_text
 
@@ -26,12 +26,14 @@ def run_metadata(config: dict, run_date: str | None = None) -> dict:
         or os.environ.get("RESISTCALL_RUN_DATE")
         or datetime.now(UTC).isoformat(timespec="seconds")
     )
+    # config.yaml carries only changed options; the record holds every value the stages used.
+    stages = {s: options.effective(s, config.get(s) or {}) for s in options.SECTIONS}
     return {
         "run_date": date,
         "reference_build": config.get("reference", {}).get("build", "GRCh38"),
         "assay": config.get("panel", {}).get("assay"),
         "tool_versions": {"resistcall": __version__},
-        "config": config,
+        "config": {**config, **stages},
     }
 
 

@@ -25,6 +25,7 @@ from scipy.special import logsumexp
 from resistcall import __version__
 from resistcall.contracts import HOTSPOT_COLUMNS, NOT_ASSESSABLE, SNV_STATUS
 from resistcall.errors import UserError
+from resistcall.options import add_options, from_args, option
 from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
 from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
@@ -53,35 +54,58 @@ FILTERS = {
 
 @dataclass(frozen=True)
 class SnvConfig:
-    """Every tunable of the caller (documented in docs/snv.md and config/config.yaml)."""
+    """Every tunable of the caller: the ``snv:`` config keys and ``resistcall snv`` options
+    (:mod:`resistcall.options`; method and defaults in docs/snv.md)."""
 
-    min_vaf: float = 0.01
-    assay: str = "capture"
-    #: family-wise error rate over all tested (position, allele) hypotheses.
-    alpha: float = 0.05
-    #: share of alpha spent on known-resistance hotspot hypotheses (weighted Bonferroni).
-    hotspot_alpha_share: float = 0.5
-    #: a candidate needs this many alt reads in some sample before it is tested.
-    min_alt_reads: int = 2
-    #: prior probability that a site carries a real variant in the parental (mixture model).
-    variant_prior: float = 1e-3
-    #: enriched needs the resistant VAF at least this many times the parental VAF.
-    enrich_fold: float = 1.5
-    min_depth: int = 20
-    strand_bias_p: float = 1e-3
-    strand_min_frac: float = 0.1
-    read_end_distance: int = 5
-    min_alt_base_quality: float = 25.0
-    homopolymer_length: int = 6
-    homopolymer_max_vaf: float = 0.1
+    min_vaf: float = option(
+        0.01,
+        "smallest VAF the report relies on: the low_vaf filter (95% upper VAF bound below it) "
+        "and the depth needed for a 'wild type' hotspot verdict",
+        gt=0,
+        lt=1,
+    )
+    alpha: float = option(
+        0.05, "family-wise error rate over all tested (position, allele) hypotheses", gt=0, lt=1
+    )
+    hotspot_alpha_share: float = option(
+        0.5, "share of alpha spent on known-resistance hotspot hypotheses", gt=0, lt=1
+    )
+    min_alt_reads: int = option(
+        2, "alt reads a candidate needs in some sample before it is tested", ge=1
+    )
+    variant_prior: float = option(
+        1e-3, "prior probability of a real variant at a site in the parental", gt=0, lt=1
+    )
+    enrich_fold: float = option(
+        1.5, "enriched: resistant VAF at least this many times the parental VAF", gt=1
+    )
+    min_depth: int = option(20, "low_depth filter: depth of the evidence sample below this", ge=1)
+    strand_bias_p: float = option(1e-3, "strand_bias filter: Fisher p below this", gt=0, lt=1)
+    strand_min_frac: float = option(
+        0.1, "strand_bias filter: alt strand fraction outside [this, 1 - this]", ge=0, lt=0.5
+    )
+    read_end_distance: int = option(
+        5, "read_end filter: median alt distance to the aligned read end below this", ge=0
+    )
+    min_alt_base_quality: float = option(
+        25.0, "low_base_quality filter: mean alt base quality below this", ge=0
+    )
+    homopolymer_length: int = option(6, "homopolymer filter: run length at least this", ge=2)
+    homopolymer_max_vaf: float = option(
+        0.1, "homopolymer filter: applies below this VAF", gt=0, le=1
+    )
     #: bcftools' SnpGap/IndelGap idea: reads carrying an indel are often aligned with the
     #: indel shifted, split or replaced by mismatches; weaker events this close are artefacts.
-    near_indel_window: int = 10
-    near_indel_ratio: float = 4.0
-    #: power wanted for hotspot verdicts (depth_needed).
-    power: float = 0.95
-    #: sites above this VAF are left out when fitting the background (they are variants).
-    background_max_vaf: float = 0.005
+    near_indel_window: int = option(10, "near_indel filter: bp from a detected indel", ge=0)
+    near_indel_ratio: float = option(
+        4.0, "near_indel filter: the indel has at least this many times more alt reads", gt=0
+    )
+    power: float = option(0.95, "power wanted for hotspot verdicts (depth_needed)", gt=0, lt=1)
+    background_max_vaf: float = option(
+        0.005, "sites above this VAF are left out of the background fit (variants)", gt=0, lt=1
+    )
+    #: runtime inputs (not options): the assay comes from ``panel.assay``.
+    assay: str = "capture"
     pileup: PileupParams = PileupParams()
 
 
@@ -946,16 +970,7 @@ def run(
 
 
 def _cmd(args) -> None:
-    if not 0 < args.alpha < 1:
-        raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}")
-    if not 0 < args.min_vaf < 1:
-        raise UserError(f"--min-vaf must be between 0 and 1, not {args.min_vaf}")
-    cfg = SnvConfig(
-        min_vaf=args.min_vaf,
-        assay=args.assay,
-        alpha=args.alpha,
-        pileup=PileupParams.for_assay(args.assay),
-    )
+    cfg = from_args(SnvConfig, args, assay=args.assay, pileup=PileupParams.for_assay(args.assay))
     sites = None
     if args.hotspots or args.hotspots_out:
         if not (args.hotspots and args.gtf):
@@ -983,21 +998,15 @@ def register(subparsers) -> None:
     p.add_argument("--regions", required=True, help="BED of regions to call (3+ columns)")
     p.add_argument("--parental", help="parental (sensitive) BAM; omit for single-sample mode")
     p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")
-    p.add_argument("--min-vaf", type=float, default=0.01, help="smallest VAF to report (0.01)")
     p.add_argument(
         "--assay",
         choices=("amplicon", "capture"),
         default="capture",
         help="capture skips duplicates; amplicon keeps them",
     )
-    p.add_argument(
-        "--alpha",
-        type=float,
-        default=0.05,
-        help="family-wise error rate over all tested (position, allele) hypotheses (0.05)",
-    )
     p.add_argument("--out", required=True, help="output VCF (.vcf.gz; tabix index written too)")
     p.add_argument("--hotspots", help="known-resistance table (TSV)")
     p.add_argument("--gtf", help="transcript GTF (contig coordinates), for --hotspots")
     p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
+    add_options(p, SnvConfig)
     p.set_defaults(func=_cmd)

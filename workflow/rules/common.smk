@@ -7,12 +7,14 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from resistcall import options
 from resistcall.errors import UserError
-from resistcall.inputs import load_sheets
+from resistcall.inputs import check_workflow_config, load_sheets
 
-validate(config, schema="../schemas/config.schema.yaml")
-
+# resistcall's own validator (what `resistcall validate` runs): every problem, one line each,
+# naming the config file, line and key; stage sections come from the stages' option classes.
 try:
+    check_workflow_config(config, workflow.configfiles)
     SHEETS = load_sheets(config, base_dir=Path("."))
 except UserError as exc:
     raise WorkflowError(f"resistcall: invalid input\n{exc}") from None
@@ -107,6 +109,6 @@ def final_outputs():
 
 
 def stage_options(section):
-    """Every key of a stage's config section becomes the CLI option of the same name
-    (`min_vaf: 0.01` -> `--min-vaf 0.01`), so a documented default changes in one place."""
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.get(section, {}).items())
+    """The keys set in a stage's config section as CLI options of the same name
+    (`min_vaf: 0.02` -> `--min-vaf 0.02`); defaults live in the stage's options dataclass."""
+    return options.cli_args(section, config[section])

@@ -32,6 +32,7 @@ rule qc:
         targets="results/qc/{sample}.targets.tsv",
     params:
         assay=ASSAY,
+        extra=stage_options("qc"),
     log:
         "logs/qc/{sample}.log",
     benchmark:
@@ -44,4 +45,5 @@ rule qc:
         ENV_RESISTCALL
     shell:
         "resistcall qc --bam {input.bam} --stats {input.stats} --targets {input.targets}"
-        " --assay {params.assay} --out {output.json} --targets-out {output.targets} 2> {log}"
+        " --assay {params.assay} {params.extra} --out {output.json}"
+        " --targets-out {output.targets} 2> {log}"

@@ -13,7 +13,7 @@ The schemas live in ``workflow/schemas/`` (JSON Schema written in YAML) so Snake
 (the text a user sees), in the style of nf-core/sarek.
 """
 
-from resistcall.inputs.config import check_config, load_config
+from resistcall.inputs.config import check_config, check_workflow_config, load_config
 from resistcall.inputs.deep import check_input
 from resistcall.inputs.problems import Problem, SheetError
 from resistcall.inputs.schemas import schema_dir
@@ -25,6 +25,7 @@ __all__ = [
     "Sheets",
     "check_config",
     "check_input",
+    "check_workflow_config",
     "load_config",
     "load_sheets",
     "schema_dir",

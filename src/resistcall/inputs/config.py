@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from resistcall import options
 from resistcall.inputs.problems import Problem, SheetError
 from resistcall.inputs.schemas import load_schema, validate
 
@@ -50,18 +51,48 @@ def check_config(
     For use when the config is already loaded (Snakemake's ``config``, possibly overridden
     on the command line). Raises :class:`SheetError` listing every problem.
     """
+    return _check_config(config, source, [(source, key_lines)] if key_lines else [])
+
+
+def check_workflow_config(config: dict[str, Any], configfiles: list[str]) -> dict[str, Any]:
+    """:func:`check_config` for Snakemake's merged ``config``: each problem names the config
+    file (the last of ``configfiles`` that sets the key) and its line."""
+    sources = []
+    for path in configfiles:
+        try:
+            sources.append((str(path), _yaml_key_lines(Path(path).read_text())))
+        except (OSError, yaml.YAMLError, _DuplicateKeys):
+            sources.append((str(path), {}))
+    return _check_config(config, str(configfiles[-1]) if configfiles else "config", sources)
+
+
+def _locate(
+    key: str | None, default: str, sources: list[tuple[str, dict]]
+) -> tuple[str, int | None]:
+    """(file, line) of a dotted config key: the last config file that sets it (or its parent)."""
+    for source, key_lines in reversed(sources):
+        parts = tuple(key.split(".")) if key else ()
+        while parts and parts not in key_lines:
+            parts = parts[:-1]
+        if parts:
+            return source, key_lines[parts]
+    return default, None
+
+
+def _check_config(
+    config: dict[str, Any], default: str, sources: list[tuple[str, dict]]
+) -> dict[str, Any]:
     if not isinstance(config, dict):
-        raise SheetError([Problem(source, None, None, "the config must be a YAML mapping")])
-    problems = []
-    for key, message in validate(config, load_schema("config"), defaults=True):
-        line = None
-        if key_lines and key:
-            parts = tuple(key.split("."))
-            while parts and parts not in key_lines:
-                parts = parts[:-1]
-            line = key_lines.get(parts)
-        problems.append(Problem(source, line, key, message, kind="key"))
-    problems.sort(key=lambda p: p.line or 0)
+        raise SheetError([Problem(default, None, None, "the config must be a YAML mapping")])
+    found = validate(config, options.config_schema(load_schema("config")), defaults=True)
+    bad_sections = {key.split(".")[0] for key, _ in found if key}
+    for section in options.SECTIONS:
+        if section not in bad_sections:
+            found += [(section, msg) for msg in options.section_problems(section, config[section])]
+    problems = [
+        Problem(*_locate(key, default, sources), key, msg, kind="key") for key, msg in found
+    ]
+    problems.sort(key=lambda p: (p.file, p.line or 0))
     if problems:
         raise SheetError(problems)
     panel = config["panel"]

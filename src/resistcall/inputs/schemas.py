@@ -3,6 +3,7 @@ turns each schema error into (field, message) pairs, filling defaults where aske
 
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,14 @@ def _schema_problems(
                     out.append((f"{prefix}{dep}", f"{msg} ({given} is given, {dep} is empty)"))
         return out
     if error.validator == "additionalProperties":
-        allowed = ", ".join(error.schema.get("properties", {}))
-        extra = sorted(set(instance) - set(error.schema.get("properties", {})))
-        return [(f"{prefix}{k}", f"unknown key (known keys: {allowed})") for k in extra]
+        known = list(error.schema.get("properties", {}))
+        extra = sorted(set(instance) - set(known))
+        out = []
+        for k in extra:
+            close = difflib.get_close_matches(str(k), known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            out.append((f"{prefix}{k}", f"unknown key ({hint}known keys: {', '.join(known)})"))
+        return out
     message = _custom_message(error) or error.message
     if isinstance(instance, str | int | float | bool):
         message += f" (found {instance!r})"
