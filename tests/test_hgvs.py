@@ -409,9 +409,8 @@ def test_demo_spikes_annotated_exactly(tx, contigs):
     import yaml
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    spikes = (config.get("simulate") or {}).get("variants") or []
-    if not spikes:
-        pytest.skip("demo config has no simulated variants")
+    spikes = config["simulate"]["variants"]
+    assert spikes
     for v in spikes:
         a = _ann(tx, contigs, v["chrom"], int(v["pos"]), v["ref"], v["alt"])
         assert (a.gene, a.hgvs_c, a.hgvs_p) == (v["gene"], v["hgvs_c"], v["hgvs_p"]), v

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resistcall import report, report_inputs, report_model
+from resistcall import annotate, report, report_inputs, report_model
 from resistcall.errors import UserError
 
 FIX = Path(__file__).resolve().parent / "data" / "report"
@@ -935,13 +935,10 @@ def test_network_probe_catches_an_external_request(browser, tmp_path):
 
 def test_report_renders_from_real_annotate_output(tmp_path):
     """hits.json written by `resistcall annotate` itself (not a hand-made fixture)."""
-    annotate = pytest.importorskip("resistcall.annotate")
     root = Path(__file__).resolve().parents[1]
     data = root / "tests" / "data" / "annotate"
     ref = root / "resources" / "reference"
     known = root / "resources" / "known_resistance.tsv"
-    if not (data / "calls.vcf").exists() or not known.exists():
-        pytest.skip("annotate fixtures not present")
     parser = argparse.ArgumentParser()
     annotate.register(parser.add_subparsers(required=True))
     args = parser.parse_args(
