@@ -368,19 +368,21 @@ def test_docs_list_exactly_the_tsv_columns():
 def test_uncovered_hotspots_listed_per_drug(run):
     _, data = run
     r2 = _sample(data, "H3122_R2")["drugs"]
-    # I1171T (alectinib/crizotinib resistant) could not be assessed in R2 (310x < 774x)
+    # I1171T (alectinib/crizotinib resistant) is not covered in R2 (31x: limit 14% > 10%)
     ale = r2["alectinib"]
     assert ale["prediction"] == "sensitive"
     assert [(m["hgvs_p"], m["effect"], m["depth"]) for m in ale["not_assessed"]] == [
-        ("p.I1171T", "resistant", 310.0)
+        ("p.I1171T", "resistant", 31.0)
     ]
-    assert "not assessable (insufficient depth): ALK p.I1171T" in ale["caveat"]
+    assert ale["not_assessed"][0]["detection_limit_vaf"] == 0.14
+    assert ale["not_assessed"][0]["reason"].startswith("detection limit above")
+    assert "not assessable (not covered): ALK p.I1171T" in ale["caveat"]
     # ceritinib is sensitive to I1171T: nothing to warn about
     assert r2["ceritinib"]["not_assessed"] == []
     # crizotinib is already resistant: listed, but no caveat needed
     assert r2["crizotinib"]["prediction"] == "resistant"
     assert r2["crizotinib"]["not_assessed"] and r2["crizotinib"]["caveat"] is None
-    # R1 covered I1171 (wild type): nothing listed
+    # R1 covered I1171 (not detected down to 0.45%): nothing listed
     assert all(not v["not_assessed"] for v in _sample(data, "H3122_R1")["drugs"].values())
 
 

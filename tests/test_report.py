@@ -172,8 +172,8 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
     # an uncovered known position is said to be not assessable, in every card
     for card in (cr1, cr2):
         assert "Not assessable" in card and "ALK G1269 (" in card
-        assert "not wild type" in card and "298× needed" in card
-    assert "ALK G1269 (9×); 298× needed" in cr1
+        assert "not checked, not wild type" in card
+    assert "ALK G1269 (9×)" in cr1
     unc = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)["uncovered_hotspots"]
     assert unc == [
         {
@@ -183,8 +183,11 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
             "changes": ["p.G1269A"],
             "depth": 9,
             "depth_needed": 298,
+            "detection_limit_vaf": unc[0]["detection_limit_vaf"],
+            "reason": "detection limit above the 10% maximum",
         }
     ]
+    assert unc[0]["detection_limit_vaf"] > 0.1
 
 
 def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
@@ -255,7 +258,7 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     html = rendered["html"]
     entry = next(s for s in hits["samples"] if s["sample"] == CR2)["drugs"]["lorlatinib"]
     assert entry["prediction"] == "sensitive"
-    assert entry["caveat"] == "not assessable (insufficient depth): KRAS p.G12C, KRAS p.G13D"
+    assert entry["caveat"] == "not assessable (not covered): KRAS p.G12C, KRAS p.G13D"
     cell = data["drug_grid"]["cells"][CR2]["lorlatinib"]
     assert cell["caveat"] == entry["caveat"]  # verbatim for LIMS
     assert [
@@ -277,13 +280,17 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     assert 'id="ev-h3122-cr2-lorlatinib"' in ev
     text = re.sub(r"\s+([.,:)])", r"\1", " ".join(re.sub(r"<[^>]+>", " ", ev).split()))
     assert "Caveat: this prediction could change." in text
-    assert "Not assessable (too few reads; not wild type): KRAS p.G12C, KRAS p.G13D." in text
-    assert "KRAS G12 (41× of 298× needed): p.G12C would give resistant" in text
-    assert "KRAS G13 (37× of 298× needed): p.G13D would give resistant" in text
+    assert "Not covered (no reads or detection limit too high): KRAS p.G12C, KRAS p.G13D." in text
+    assert re.search(
+        r"KRAS G12 \(41×, detection limit 1\d\.\d%\): p.G12C would give resistant", text
+    )
+    assert re.search(
+        r"KRAS G13 \(37×, detection limit 1\d\.\d%\): p.G13D would give resistant", text
+    )
     # summary card: headline and a caveat line; the CR1 card has none
     cr2 = rendered["doc"].text_of(id="summary-h3122-cr2")
     assert "Still expected to work: lorlatinib (with caveats)." in cr2
-    assert "lorlatinib (expected to work): Not assessable (too few reads" in cr2
+    assert "lorlatinib (expected to work): Not covered (no reads or detection limit" in cr2
     card = next(c for c in data["summary"] if c["sample"] == CR2)
     assert card["caveat_drugs"] == ["lorlatinib"]
     assert [(k["drug"], k["positions"]) for k in card["caveats"]] == [
@@ -324,10 +331,10 @@ def test_cells_without_caveat_show_none(rendered):
     assert criz["prediction"] == "resistant" and criz["caveat"] is None
     assert criz["caveats"] == [] and len(criz["not_assessed"]) == 3
     ev = _cell_html(rendered["html"], "drug-evidence", CR2, "crizotinib")
-    assert "Not assessable in this sample" in ev and "ALK G1269" in ev and "KRAS G13" in ev
+    assert "Not covered in this sample" in ev and "ALK G1269" in ev and "KRAS G13" in ev
     assert "caveat-box" not in ev
     nothing = _cell_html(rendered["html"], "drug-evidence", CR1, "lorlatinib")
-    assert "Not assessable in this sample" not in nothing and "caveat" not in nothing
+    assert "Not covered in this sample" not in nothing and "caveat" not in nothing
 
 
 def test_caveat_kinds_and_older_hits_without_caveat():
@@ -361,7 +368,7 @@ def test_caveat_kinds_and_older_hits_without_caveat():
             "crizotinib": entry(
                 "sensitive",
                 "unverified row(s) would give 'resistant': p.D1203N; "
-                "not assessable (insufficient depth): ALK p.G1202R, ALK p.G1202del",
+                "not assessable (not covered): ALK p.G1202R, ALK p.G1202del",
                 ["p.G1202R", "p.G1202del"],
             ),
             "ceritinib": entry("sensitive", None, ["p.I1171T", "p.G1202R"]),  # older hits.json
@@ -376,7 +383,7 @@ def test_caveat_kinds_and_older_hits_without_caveat():
     ]
     assert cells["crizotinib"]["not_assessed_positions"][0]["changes"] == ["p.G1202R", "p.G1202del"]
     assert [f["text"] for f in cells["ceritinib"]["caveats"]] == [
-        "not assessable (insufficient depth): ALK p.G1202R, ALK p.I1171T"
+        "not assessable (not covered): ALK p.G1202R, ALK p.I1171T"
     ]
     assert cells["ceritinib"]["caveat"] is None  # the JSON keeps what annotate wrote
     assert cells["alectinib"]["caveats"] == [] and cells["brigatinib"]["caveats"] == []
@@ -424,12 +431,14 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
         (a["data-verdict"], text) for t, a, text in doc.done if t == "td" and a.get("data-verdict")
     ]
     assert len(verdict_cells) == len(hot)
-    for verdict in ("mutated", "wild type", "insufficient depth"):
+    for verdict in ("mutated", "not detected", "not covered"):
         assert sum(v == verdict for v, _ in verdict_cells) == (hot["verdict"] == verdict).sum()
     for v, text in verdict_cells:
-        if v == "insufficient depth":
-            assert text.startswith("NOT ASSESSABLE") and "Wild type" not in text
-            assert "298× needed" in text
+        if v == "not covered":
+            assert text.startswith("NOT COVERED") and "Not detected" not in text
+            assert "detection limit above the 10% maximum" in text
+        if v == "not detected":
+            assert re.match(r"Not detected down to 0\.\d%", text)
     table = rendered["html"].split('id="hotspot-table"')[1].split("</table>")[0]
     row = next(r for r in table.split("<tr") if "p.G1269A" in r)
     assert 'class="uncovered' in row and row.count("v-insufficient") == 3
@@ -438,7 +447,7 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
     l1196 = next(r for r in rows if r["residue"] == "L1196")
     assert l1196["changes"] == ["p.L1196M"]
     assert l1196["cells"][CR1]["verdict"] == "mutated" and l1196["cells"][CR2]["verdict"] == (
-        "wild type"
+        "not detected"
     )
     # a mutated cell names the variant found there (from hits.json), here also an insertion
     assert l1196["cells"][CR1]["variants"] == ["ALK p.L1196M"]
@@ -1118,7 +1127,10 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
             "hgvs_p": hp,
             "residue": "G12",
             "depth": depth,
-            "verdict": "insufficient depth",
+            "verdict": "not covered",
+            "detection_limit_vaf": 0.12,
+            "target_vaf": 0.01,
+            "reason": "detection limit above the 10% maximum",
         }
         for hp, depth in (("p.G12C", 657), ("p.G12D", 640), ("p.G12V", 657))
     ]
@@ -1130,7 +1142,10 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
             "residue": "G13",
             "depth": 900,
             "positions": "19770,19771,19772",
-            "verdict": "wild type",
+            "verdict": "not detected",
+            "detection_limit_vaf": 0.008,
+            "target_vaf": 0.01,
+            "reason": None,
         }
     )
     alk = {
@@ -1143,7 +1158,10 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
         "alt_count": 28,
         "vaf": 0.03,
         "verdict": "mutated",
+        "detection_limit_vaf": 0.009,
+        "target_vaf": 0.01,
         "depth_needed": 774,
+        "reason": None,
         "sample": CR2,
     }
     rows += [{**alk, "hgvs_p": hp} for hp in ("p.F1174C", "p.F1174L", "p.F1174V")]
@@ -1183,6 +1201,8 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
             "changes": ["p.G12C", "p.G12D", "p.G12V"],
             "depth": 640,
             "depth_needed": 774,
+            "detection_limit_vaf": 0.12,
+            "reason": "detection limit above the 10% maximum",
         }
     ]
     assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]

@@ -11,6 +11,7 @@ import pandas as pd
 import pysam
 import pytest
 from cyvcf2 import VCF
+from scipy import stats
 from test_pileup import ALK, REF, _ref, make_bam
 
 from resistcall import snv
@@ -226,7 +227,7 @@ def test_hotspot_verdicts(pair, tmp_path):
         sites,
         str(hot),
     )
-    t = pd.read_csv(hot, sep="\t")
+    t = pd.read_csv(hot, sep="\t", na_values=".")
     assert list(t.columns) == [
         "sample",
         "gene",
@@ -239,18 +240,25 @@ def test_hotspot_verdicts(pair, tmp_path):
         "alt_count",
         "vaf",
         "verdict",
+        "detection_limit_vaf",
+        "target_vaf",
         "depth_needed",
+        "reason",
     ]
     v = t.set_index(["sample", "hgvs_p"])
     assert v.loc[("RES", "p.X1A"), "verdict"] == "mutated"
     assert v.loc[("RES", "p.X1A"), "alt_count"] > 5
-    assert v.loc[("PAR", "p.X1A"), "verdict"] == "wild type"
-    assert v.loc[("RES", "p.X3A"), "verdict"] == "insufficient depth"
+    assert v.loc[("PAR", "p.X1A"), "verdict"] == "not detected"
+    assert v.loc[("RES", "p.X3A"), "verdict"] == "not covered"
     assert v.loc[("RES", "p.X3A"), "depth"] == 0
+    assert v.loc[("RES", "p.X3A"), "reason"] == "no reads at the codon"
+    assert pd.isna(v.loc[("RES", "p.X3A"), "detection_limit_vaf"])
     need = int(t.depth_needed.iloc[0])
     assert 20 < need < v.loc[("PAR", "p.X1A"), "depth"]
     assert v.loc[("PAR", "p.X1A"), "genomic"] == f"chr2:{29196227 + SNV_POS}"
-    # at 1% the same depth is not enough: the verdict must not claim wild type
+    # the limit is the caller's: a 5% target is reached at this depth
+    lim = v.loc[("PAR", "p.X1A"), "detection_limit_vaf"]
+    assert 0 < lim < 0.05 and v.loc[("PAR", "p.X1A"), "target_vaf"] == 0.05
     snv.run(
         str(REF),
         str(pair["bed"]),
@@ -261,8 +269,11 @@ def test_hotspot_verdicts(pair, tmp_path):
         sites,
         str(hot),
     )
-    t = pd.read_csv(hot, sep="\t").set_index(["sample", "hgvs_p"])
-    assert t.loc[("PAR", "p.X2A"), "verdict"] == "insufficient depth"
+    t = pd.read_csv(hot, sep="\t", na_values=".").set_index(["sample", "hgvs_p"])
+    # the target is a label, not a gate: the limit and the verdict do not depend on it
+    assert t.loc[("PAR", "p.X2A"), "verdict"] == "not detected"
+    assert t.loc[("PAR", "p.X1A"), "detection_limit_vaf"] == lim
+    assert t.loc[("PAR", "p.X1A"), "target_vaf"] == 0.005
 
 
 def test_known_table_hotspots_via_cli(pair, tmp_path):
@@ -293,8 +304,11 @@ def test_known_table_hotspots_via_cli(pair, tmp_path):
     t = pd.read_csv(hot, sep="\t")
     assert set(t["sample"]) == {"PAR", "RES"}
     assert "p.G1202R" in set(t.hgvs_p)
-    # these BAMs cover 24350-24850 only: no ALK kinase hotspot may be called wild type
-    assert (t.verdict == "insufficient depth").all()
+    # these BAMs cover 24350-24850 only: the ALK kinase hotspots outside must be not covered
+    inside = t.positions.map(lambda p: all(24350 < int(x) <= 24850 for x in p.split(",")))
+    alk = t.chrom.str.startswith("chr2_")
+    assert (t[~(inside & alk)].verdict == "not covered").all()
+    assert set(t[inside & alk].verdict) <= {"not detected", "mutated"}
 
 
 def test_paired_tests_and_status_rules():
@@ -329,6 +343,35 @@ def test_background_fit_recovers_dispersion():
 def test_bb_sf_far_tail_is_not_zero():
     p = snv.bb_sf(np.array([6]), np.array([300]), np.array([100.0]), np.array([1e6]))
     assert 0 < p[0] < 1e-9
+
+
+def test_detection_limit_formula_and_depth():
+    """The limit is the power quantile of Beta(k, n - k + 1) at the caller's critical count."""
+    a0, b0 = 1e-4 * 1e6, (1 - 1e-4) * 1e6
+    thr = 1e-4
+    for n in (50, 300, 1000):
+        k = snv.critical_alt(n, a0, b0, thr, 2)
+        # the critical count passes the caller's test, one fewer does not
+        assert snv.bb_sf(np.array([k]), np.array([n]), np.array([a0]), np.array([b0]))[0] < thr
+        if k > 2:
+            p_less = snv.bb_sf(np.array([k - 1]), np.array([n]), np.array([a0]), np.array([b0]))
+            assert p_less[0] >= thr
+        lim = snv.detection_limit(n, k, 0.95)
+        # power at the limit is 95% (binomial), just below it less
+        assert stats.binom.sf(k - 1, n, lim) == pytest.approx(0.95, abs=1e-6)
+        assert stats.binom.sf(k - 1, n, lim * 0.97) < 0.95
+    limits = [
+        snv.detection_limit(n, snv.critical_alt(n, a0, b0, thr, 2), 0.95)
+        for n in (100, 200, 400, 800, 1600)
+    ]
+    assert all(x > y for x, y in zip(limits, limits[1:], strict=False))
+    assert snv.detection_limit(0, 2, 0.95) != snv.detection_limit(0, 2, 0.95)  # nan
+    # a noisy site (higher background) has a higher limit at the same depth
+    noisy = snv.critical_alt(500, 1e-2 * 1e3, (1 - 1e-2) * 1e3, thr, 2)
+    assert noisy > snv.critical_alt(500, a0, b0, thr, 2)
+    # a parental with signal at the site raises the count the paired test needs
+    clean = snv.critical_alt(500, a0, b0, thr, 2, (0, 500))
+    assert snv.critical_alt(500, a0, b0, thr, 2, (10, 500)) > clean
 
 
 def test_depth_needed_grows_as_vaf_falls():

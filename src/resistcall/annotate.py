@@ -28,6 +28,7 @@ from resistcall.contracts import (
     CN_CHANGED,
     FUSION_CALL,
     HITS_SCHEMA,
+    HOTSPOT_UNKNOWN,
     SNV_PRESENT,
     check_verdicts,
     citation,
@@ -540,9 +541,9 @@ def annotate(
 
 def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: KnowledgeBase) -> None:
     """Known resistance changes a sample could not be checked for (hotspots.tsv verdict
-    ``insufficient depth``): listed per drug they would affect, so that a "sensitive" or
-    "no data" prediction is never read as "those positions are wild type"."""
-    low = hotspots[hotspots["verdict"].str.strip().str.lower() == "insufficient depth"]
+    ``not covered`` or ``not assessable``): listed per drug they would affect, so that a
+    "sensitive" or "no data" prediction is never read as "those positions are wild type"."""
+    low = hotspots[hotspots["verdict"].str.strip().str.lower().isin(HOTSPOT_UNKNOWN)]
     for rec in low.to_dict(orient="records"):
         v = verdicts.get(rec["sample"])
         if v is None:
@@ -560,6 +561,8 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
                     "residue": rec.get("residue"),
                     "depth": _num(rec.get("depth")),
                     "depth_needed": _num(rec.get("depth_needed")),
+                    "detection_limit_vaf": _num(rec.get("detection_limit_vaf")),
+                    "reason": rec.get("reason") if isinstance(rec.get("reason"), str) else None,
                     "effect": row["effect"],
                     "verification": row["verification"],
                 }
@@ -569,7 +572,7 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
         for entry in v.values():
             missing = entry.get("not_assessed") or []
             if missing and entry["prediction"] in ("sensitive", "no data", "reduced sensitivity"):
-                text = "not assessable (insufficient depth): " + ", ".join(
+                text = "not assessable (not covered): " + ", ".join(
                     sorted({f"{m['gene']} {m['hgvs_p']}" for m in missing})
                 )
                 entry["caveat"] = f"{entry['caveat']}; {text}" if entry["caveat"] else text
@@ -911,7 +914,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--hotspots",
         help="hotspots.tsv from resistcall snv: known changes whose "
-        "positions had insufficient depth are listed per drug (not_assessed)",
+        "positions were not covered or not assessable are listed per drug (not_assessed)",
     )
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")

@@ -72,7 +72,13 @@ SNV_STATUS = Vocabulary("SNV status", ("acquired", "enriched", "shared", "lost",
 #: Statuses of an allele present in the resistant sample.
 SNV_PRESENT = ("acquired", "enriched", "shared")
 #: Coverage verdict of a known-resistance position (hotspots.tsv ``verdict``).
-HOTSPOT_VERDICT = Vocabulary("hotspot verdict", ("mutated", "wild type", "insufficient depth"))
+#: ``not detected`` = down to the row's ``detection_limit_vaf``; ``not covered`` (no reads, or a
+#: limit above the documented maximum) and ``not assessable`` carry a ``reason`` (docs/snv.md).
+HOTSPOT_VERDICT = Vocabulary(
+    "hotspot verdict", ("mutated", "not detected", "not covered", NOT_ASSESSABLE)
+)
+#: Hotspot verdicts that say nothing about whether the codon is mutated.
+HOTSPOT_UNKNOWN = ("not covered", NOT_ASSESSABLE)
 #: Gene copy-number call (cnv.tsv ``call``).
 CN_CALL = Vocabulary(
     "copy-number call",
@@ -174,7 +180,10 @@ HOTSPOT_COLUMNS = (
     "alt_count",
     "vaf",
     "verdict",
+    "detection_limit_vaf",
+    "target_vaf",
     "depth_needed",
+    REASON,
 )
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (

@@ -80,7 +80,7 @@ def _caveat_text(v: Any) -> str:
         str(v)
         .rstrip(".")
         .replace(
-            "not assessable (insufficient depth)", "not assessable (too few reads; not wild type)"
+            "not assessable (not covered)", "not covered (no reads or detection limit too high)"
         )
     )
     return text[:1].upper() + text[1:]

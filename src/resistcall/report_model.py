@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from resistcall import __version__
-from resistcall.contracts import CN_CHANGED, REPORT_SCHEMA, citation, gene_key
+from resistcall.contracts import CN_CHANGED, HOTSPOT_UNKNOWN, REPORT_SCHEMA, citation, gene_key
 from resistcall.reference import BUILD
+from resistcall.snv import SnvConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ EVIDENCE_WORDS = {
     "preclinical": "preclinical",
 }
 #: One verdict per codon: the strongest of the changes listed there.
-VERDICT_RANK = {"wild type": 0, "insufficient depth": 1, "mutated": 2}
+VERDICT_RANK = {"not detected": 0, "not assessable": 1, "not covered": 1, "mutated": 2}
+#: the documented maximum (docs/snv.md): a codon with a larger detection limit is not covered.
+MAX_DETECTION_LIMIT = SnvConfig().max_detection_limit
 RUO_STATEMENT = (
     "For research use only. Not for diagnostic use. This report has not been validated for "
     "clinical decision-making; drug predictions come from a curated table of published data and "
@@ -174,6 +177,7 @@ def _not_assessed_item(m: dict) -> dict:
         "position": f"{gene} {residue}".strip() if residue else f"{gene} {hgvs_p}".strip(),
         "depth": json_safe(m.get("depth")),
         "depth_needed": json_safe(m.get("depth_needed")),
+        "detection_limit_vaf": json_safe(m.get("detection_limit_vaf")),
         "effect": normalise_prediction(m.get("effect")),
         "verified": _is_verified(m),
     }
@@ -190,6 +194,7 @@ def _not_assessed_positions(items: list[dict]) -> list[dict]:
                 "changes": [],
                 "depth": m["depth"],
                 "depth_needed": m["depth_needed"],
+                "detection_limit_vaf": m["detection_limit_vaf"],
             },
         )
         if m["hgvs_p"] not in pos["changes"]:
@@ -241,7 +246,7 @@ def cell_caveats(prediction: str, caveat: str | None, items: list[dict]) -> list
             {
                 "kind": "not_assessed",
                 "short": where,
-                "text": "not assessable (insufficient depth): "
+                "text": "not assessable (not covered): "
                 + ", ".join(sorted({m["label"] for m in items})),
             }
         )
@@ -570,17 +575,32 @@ def build_hotspots(
         )
         if rec["hgvs_p"] not in row["changes"]:
             row["changes"].append(rec["hgvs_p"])
-        new = {k: rec[k] for k in ("depth", "alt_count", "vaf", "verdict", "depth_needed")}
+        new = {
+            k: rec.get(k)
+            for k in (
+                "depth",
+                "alt_count",
+                "vaf",
+                "verdict",
+                "detection_limit_vaf",
+                "target_vaf",
+                "depth_needed",
+                "reason",
+            )
+        }
         old = row["cells"].get(rec["sample"])
         if old is not None:  # same codon, another change: one verdict per codon
             if VERDICT_RANK.get(old["verdict"], 0) > VERDICT_RANK.get(new["verdict"], 0):
                 new, old = old, new
             new["depth"] = _min_none(new["depth"], old["depth"])
+            new["detection_limit_vaf"] = _max_none(
+                new["detection_limit_vaf"], old["detection_limit_vaf"]
+            )
         row["cells"][rec["sample"]] = new
     for row in rows.values():
         codon = set(_codon_positions(row["positions"]))
         for sample, cell in row["cells"].items():
-            row["uncovered"] |= cell["verdict"] == "insufficient depth"
+            row["uncovered"] |= cell["verdict"] in HOTSPOT_UNKNOWN
             row["mutated"] |= cell["verdict"] == "mutated"
             cell["variants"] = (
                 sorted(
@@ -598,7 +618,10 @@ def build_hotspots(
         key=lambda r: (gene_key(str(r["gene"])), _residue_number(r), str(r["residue"])),
     )
     uncovered = {s: _uncovered_positions(out, s) for s in samples}
+    target = df["target_vaf"].dropna()
     return {
+        "target_vaf": json_safe(target.iloc[0]) if len(target) else None,
+        "max_detection_limit": MAX_DETECTION_LIMIT,
         "rows": out,
         "samples": [s for s in samples if any(s in r["cells"] for r in out)],
         "uncovered": uncovered,
@@ -611,6 +634,11 @@ def _min_none(a: Any, b: Any) -> Any:
     return min(values) if values else None
 
 
+def _max_none(a: Any, b: Any) -> Any:
+    values = [v for v in (a, b) if v is not None]
+    return max(values) if values else None
+
+
 def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
     """Not-assessable known codons of one sample, with the known changes there."""
     return [
@@ -621,9 +649,11 @@ def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
             "changes": list(r["changes"]),
             "depth": r["cells"][sample]["depth"],
             "depth_needed": r["cells"][sample]["depth_needed"],
+            "detection_limit_vaf": r["cells"][sample]["detection_limit_vaf"],
+            "reason": r["cells"][sample]["reason"],
         }
         for r in rows
-        if sample in r["cells"] and r["cells"][sample]["verdict"] == "insufficient depth"
+        if sample in r["cells"] and r["cells"][sample]["verdict"] in HOTSPOT_UNKNOWN
     ]
 
 

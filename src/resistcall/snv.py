@@ -13,6 +13,7 @@ reserved for known-resistance hotspot positions. Artefact filters are named in t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,8 @@ class SnvConfig:
 
     min_vaf: float = option(
         0.01,
-        "smallest VAF the report relies on: the low_vaf filter (95% upper VAF bound below it) "
-        "and the depth needed for a 'wild type' hotspot verdict",
+        "smallest VAF the report should rely on: the low_vaf filter (95% upper VAF bound below "
+        "it) and the target shown beside each hotspot's detection limit (not a gate)",
         gt=0,
         lt=1,
     )
@@ -100,7 +101,12 @@ class SnvConfig:
     near_indel_ratio: float = option(
         4.0, "near_indel filter: the indel has at least this many times more alt reads", gt=0
     )
-    power: float = option(0.95, "power wanted for hotspot verdicts (depth_needed)", gt=0, lt=1)
+    power: float = option(
+        0.95, "power wanted for hotspot detection limits (and depth_needed)", gt=0, lt=1
+    )
+    max_detection_limit: float = option(
+        0.10, "a hotspot whose detection limit is above this VAF is 'not covered'", gt=0, le=1
+    )
     background_max_vaf: float = option(
         0.005, "sites above this VAF are left out of the background fit (variants)", gt=0, lt=1
     )
@@ -796,6 +802,111 @@ def depth_needed(vaf: float, a0: float, b0: float, thr: float, power: float) -> 
     return int(grid[ok[0]]) if len(ok) else -1
 
 
+def critical_alt(
+    n: int,
+    a0: float,
+    b0: float,
+    thr: float,
+    min_alt: int,
+    parental: tuple[int, int] | None = None,
+    variant_prior: float = 1e-3,
+) -> int:
+    """Smallest alt count the caller detects at depth ``n`` (``n + 1`` if none).
+
+    The caller's own rule (``call``): ``PDET < thr`` and ``alt >= min_alt``; with a parental
+    ``(alt, depth)`` that does not detect the site, also ``PENR < thr``. Both p-values fall
+    as the alt count grows, so the smallest passing count is found by bisection.
+    """
+
+    def passes(k: int) -> bool:
+        kk, nn = np.array([k]), np.array([n])
+        a, b = np.array([a0]), np.array([b0])
+        if bb_sf(kk, nn, a, b)[0] >= thr:
+            return False
+        if parental is None:
+            return True
+        kp, np_ = parental
+        p_enr, _ = paired_tests(kk, nn, np.array([kp]), np.array([np_]), a, b, variant_prior)
+        return bool(p_enr[0] < thr)
+
+    lo, hi = max(min_alt, 1), n + 1
+    if n <= 0 or not passes(n):
+        return n + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def detection_limit(n: int, k_crit: int, power: float) -> float:
+    """Smallest VAF detected with probability ``power`` at depth ``n`` (nan if none).
+
+    P(Binomial(n, v) >= k) is the regularised incomplete beta I_v(k, n - k + 1), so the limit
+    is the ``power`` quantile of Beta(k, n - k + 1).
+    """
+    if n <= 0 or k_crit > n:
+        return float("nan")
+    return float(stats.beta.ppf(power, k_crit, n - k_crit + 1))
+
+
+def _is_indel(hgvs_p: str) -> bool:
+    return bool(re.search(r"(del|dup|ins|fs)", str(hgvs_p)))
+
+
+def _codon_limit(
+    s: SampleCounts,
+    idx: list[int | None],
+    indel: bool,
+    model: dict,
+    thr: float,
+    cfg: SnvConfig,
+    parental: SampleCounts | None,
+) -> float:
+    """Worst (largest) detection limit over the codon's bases and the changes the row names.
+
+    Substitution rows: every base of the codon x the 3 substitutions, each with its class
+    background raised to the site's base-quality error (``null_params``) and, in paired mode,
+    the parental's count of that allele at that base. Indel rows: the indel class and the
+    parental's indel count at the base. A base without reads makes the limit nan.
+    """
+    worst = 0.0
+    for i in idx:
+        if i is None or s.depth[i] <= 0:
+            return float("nan")
+        n = int(s.depth[i])
+        refb = chr(int(s.ref[i]))
+        if indel:
+            alts = [("indel", None)]
+        else:
+            alts = [(f"{refb}>{b}", ALLELES.index(b)) for b in BASES if b != refb]
+        for cls, ai in alts:
+            mu, kappa = model.get(cls, (1e-3, 1e3))
+            if ai is not None:
+                mu = max(mu, float(s.err_sum[i]) / n / 3.0)
+            mu = float(np.clip(mu, 1e-7, 0.5))
+            par = None
+            if parental is not None and parental is not s:
+                np_ = int(parental.depth[i])
+                if ai is not None:
+                    kp = int(parental.counts[i, ai, :].sum())
+                else:
+                    at = parental.indels
+                    hit = at[(at.contig == s.contig[i]) & (at.pos == s.pos[i])] if len(at) else at
+                    kp = int((hit.fwd + hit.rev).sum()) if len(hit) else 0
+                par = (kp, np_)
+            k = critical_alt(
+                n, mu * kappa, (1 - mu) * kappa, thr, cfg.min_alt_reads, par, cfg.variant_prior
+            )
+            lim = detection_limit(n, k, cfg.power)
+            if np.isnan(lim):
+                return lim
+            worst = max(worst, lim)
+    return worst
+
+
 def _positions(value) -> list[int]:
     if isinstance(value, str):
         return [int(x) for x in value.replace(";", ",").split(",") if x.strip()]
@@ -821,24 +932,27 @@ def hotspot_verdicts(
     calls: CallSet,
     cfg: SnvConfig,
 ) -> pd.DataFrame:
-    """Depth, alt count and verdict per (sample, hotspot), from pileup counts and PASS calls.
+    """Depth, alt count, detection limit and verdict per (sample, hotspot row).
 
     ``sites``: ``gene hgvs_p residue chrom positions`` (positions: 1-based contig coordinates of
     the codon). depth = minimum depth over the codon (the weakest base limits what we can say);
     alt_count/vaf = the detected call overlapping the codon if any, else the largest non-ref
-    count at any codon base. Verdict: ``mutated`` if a PASS call detected in that sample overlaps
-    the codon; ``insufficient depth`` if only a filtered call does (an artefact-like signal is
-    neither a mutation nor proof of wild type); else ``wild type`` if depth >= depth_needed;
-    otherwise ``insufficient depth``.
+    count at any codon base. ``detection_limit_vaf``: smallest VAF the caller's own test
+    detects with ``cfg.power`` at this sample's depth and this site's noise (``_codon_limit``).
+    Verdict (docs/snv.md): ``mutated`` if a PASS call detected in that sample overlaps the
+    codon; ``not assessable`` if only a filtered call does (an artefact-like signal is neither
+    a mutation nor proof of its absence); ``not covered`` if the codon has no reads or its
+    limit exceeds ``cfg.max_detection_limit``; otherwise ``not detected`` (down to the limit).
+    ``target_vaf`` is ``cfg.min_vaf`` and ``depth_needed`` the depth that would reach it.
     """
     from resistcall.reference import genomic_label
 
     bg = [v for k, v in calls.model.items() if k != "indel"]
     mu = float(np.median([m for m, _ in bg])) if bg else 1e-3
     kappa = float(np.median([k for _, k in bg])) if bg else 1e3
-    need = depth_needed(
-        cfg.min_vaf, mu * kappa, (1 - mu) * kappa, calls.hotspot_threshold, cfg.power
-    )
+    thr = max(calls.hotspot_threshold, calls.threshold)
+    need = depth_needed(cfg.min_vaf, mu * kappa, (1 - mu) * kappa, thr, cfg.power)
+    parental = samples[calls.samples.index(calls.parental)] if calls.parental is not None else None
     index = {}
     for i, (c, p) in enumerate(zip(samples[0].contig, samples[0].pos, strict=True)):
         index[(c, int(p))] = i
@@ -852,7 +966,7 @@ def hotspot_verdicts(
             idx = [index.get((site.chrom, p - 1)) for p in pos1]
             depths = [int(d[i]) if i is not None else 0 for i in idx]
             depth = min(depths) if depths else 0
-            alt_count, vaf, verdict = 0, 0.0, None
+            alt_count, vaf, verdict, reason = 0, 0.0, None, ""
             for j, r in calls.sites.iterrows():
                 if r.contig != site.chrom:
                     continue
@@ -862,10 +976,16 @@ def hotspot_verdicts(
                 if not sd.detected:
                     continue
                 if not r.filters and (verdict != "mutated" or int(sd.alt) >= alt_count):
-                    alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), "mutated"
+                    alt_count, vaf, verdict, reason = int(sd.alt), float(sd.vaf), "mutated", ""
                 elif r.filters and verdict is None:
-                    # detected but filtered: neither mutated nor wild type can be claimed
-                    alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), "insufficient depth"
+                    # detected but filtered: neither mutated nor absent can be claimed
+                    alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), NOT_ASSESSABLE
+                    reason = "artefact-like signal at the codon (" + ", ".join(r.filters) + ")"
+            limit = (
+                _codon_limit(s, idx, _is_indel(site.hgvs_p), calls.model, thr, cfg, parental)
+                if idx
+                else float("nan")
+            )
             if verdict is None:
                 for i in idx:
                     if i is None:
@@ -875,7 +995,16 @@ def hotspot_verdicts(
                     if max(nonref) > alt_count:
                         alt_count = int(max(nonref))
                         vaf = alt_count / max(int(d[i]), 1)
-                verdict = "wild type" if need > 0 and depth >= need else "insufficient depth"
+                if depth == 0:
+                    verdict, reason = "not covered", "no reads at the codon"
+                elif np.isnan(limit) or limit > cfg.max_detection_limit:
+                    verdict = "not covered"
+                    reason = (
+                        f"detection limit above the {cfg.max_detection_limit:.0%} maximum "
+                        f"at {depth} reads"
+                    )
+                else:
+                    verdict = "not detected"
             first = pos1[0] if pos1 else 0
             rows.append(
                 {
@@ -890,7 +1019,10 @@ def hotspot_verdicts(
                     "alt_count": alt_count,
                     "vaf": round(vaf, 5),
                     "verdict": verdict,
+                    "detection_limit_vaf": None if np.isnan(limit) else round(limit, 5),
+                    "target_vaf": cfg.min_vaf,
                     "depth_needed": need,
+                    "reason": reason or None,
                 }
             )
     return pd.DataFrame(rows, columns=list(HOTSPOT_COLUMNS))
@@ -965,7 +1097,7 @@ def run(
         if hotspots_out is not None:
             if sites is None:
                 raise UserError("--hotspots-out needs --hotspots and --gtf")
-            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), hotspots_out)
+            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), hotspots_out, na_rep=".")
     return cs
 
 

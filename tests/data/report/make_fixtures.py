@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from resistcall import snv
 from resistcall.annotate import add_not_assessed, read_table
 from resistcall.contracts import HITS_SCHEMA
 from resistcall.knowledge import load_knowledge
@@ -512,11 +513,11 @@ def hotspot_rows() -> pd.DataFrame:
     for s in (PAR, CR1, CR2):
         for gene, hp, res, pos in hot:
             depth = 1400 + (pos % 97)
-            alt, verdict = 0, "wild type"
+            alt, verdict = 0, None
             if res == "G1269":
-                depth, verdict = {PAR: 12, CR1: 9, CR2: 15}[s], "insufficient depth"
+                depth = {PAR: 12, CR1: 9, CR2: 15}[s]
             elif gene == "KRAS" and s == CR2:
-                depth, verdict = {"G12": 41, "G13": 37}[res], "insufficient depth"
+                depth = {"G12": 41, "G13": 37}[res]
             elif hp == "p.L1196M" and s == CR1:
                 (alt, depth), verdict = VARIANTS["L1196M"][6][CR1], "mutated"
             elif hp in ("p.G1202R", "p.T1151dup") and s == CR2:
@@ -527,6 +528,13 @@ def hotspot_rows() -> pd.DataFrame:
                 else ("chr7_55017807_55211651" if gene == "EGFR" else "chr12_25225577_25245847")
             )
             p = pos or 1000
+            # the caller's own limit at a demo-like background (mean 1e-4, kappa 1e6)
+            k = snv.critical_alt(depth, 100.0, 1e6 - 100.0, 2e-4, 2, (0, 1400))
+            limit = snv.detection_limit(depth, k, 0.95)
+            reason = None
+            if verdict is None and limit > snv.SnvConfig().max_detection_limit:
+                verdict, reason = "not covered", "detection limit above the 10% maximum"
+            verdict = verdict or "not detected"
             hrows.append(
                 {
                     "sample": s,
@@ -540,7 +548,10 @@ def hotspot_rows() -> pd.DataFrame:
                     "alt_count": alt,
                     "vaf": round(alt / depth, 4),
                     "verdict": verdict,
+                    "detection_limit_vaf": round(limit, 5),
+                    "target_vaf": 0.01,
                     "depth_needed": 298,
+                    "reason": reason,
                 }
             )
     return pd.DataFrame(hrows)
@@ -548,7 +559,7 @@ def hotspot_rows() -> pd.DataFrame:
 
 def main() -> None:
     rng = np.random.default_rng(7)
-    hotspot_rows().to_csv(HERE / "hotspots.tsv", sep="\t", index=False)
+    hotspot_rows().to_csv(HERE / "hotspots.tsv", sep="\t", index=False, na_rep=".")
     samples = [sample_entry(s) for s in (PAR, CR1, CR2)]
     # not_assessed + caveat exactly as `resistcall annotate --hotspots` writes them
     hotspots = read_table(
