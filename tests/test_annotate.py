@@ -15,6 +15,8 @@ import pytest
 
 from resistcall.annotate import drug_verdicts, read_vcf
 from resistcall.cli import main
+from resistcall.contracts import hits_columns
+from resistcall.knowledge import load_knowledge
 from resistcall.phasing import Allele, phase_pair
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,9 +122,7 @@ def _finding(sample, fid):
 
 def test_tsv_columns_and_nomenclature(run):
     tsv, _ = run
-    from resistcall.annotate import TSV_COLUMNS
-
-    assert list(tsv.columns) == TSV_COLUMNS
+    assert list(tsv.columns) == hits_columns(load_knowledge(KNOWN).groups.driver_drugs)
     r1 = tsv[tsv["sample"] == "H3122_R1"].set_index("finding_id")
     assert r1.loc[L1196M, "hgvs_c"] == "c.3586C>A" and r1.loc[L1196M, "hgvs_p"] == "p.L1196M"
     assert r1.loc[L1196M, "genomic"] == "chr2:29220765"
@@ -240,7 +240,7 @@ def test_only_unverified_rows_give_unverified_prediction():
             "note": "",
         }
     )
-    v = drug_verdicts([f])
+    v = drug_verdicts([f], load_knowledge(KNOWN).groups)
     assert v["ceritinib"]["prediction"] == "resistant" and v["ceritinib"]["verified"] is False
     assert v["lorlatinib"]["prediction"] == "no data" and v["lorlatinib"]["verified"] is None
     assert v["lorlatinib"]["no_data_findings"] == ["x"]
@@ -353,8 +353,6 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
 def test_docs_list_exactly_the_tsv_columns():
     import re
 
-    from resistcall.annotate import TSV_COLUMNS
-
     doc = (REPO / "docs" / "annotate.md").read_text()
     section = doc[doc.index("## Output 1") : doc.index("## Output 2")]
     names = []
@@ -362,7 +360,7 @@ def test_docs_list_exactly_the_tsv_columns():
         m = re.match(r"\| (`[^|]+`) \|", line)
         if m:
             names += re.findall(r"`([^`]+)`", m.group(1))
-    assert names == TSV_COLUMNS
+    assert names == hits_columns(load_knowledge(KNOWN).groups.driver_drugs)
 
 
 def test_uncovered_hotspots_listed_per_drug(run):
@@ -492,3 +490,52 @@ def test_vcf_without_records_gives_no_data_verdicts(tmp_path):
     assert r1["findings"] == [] and r1["vus"] == []
     assert {v["prediction"] for v in r1["drugs"].values()} == {"no data"}
     assert (tmp_path / "hits.tsv").read_text().startswith("sample\tcondition\tfinding_id")
+
+
+def test_a_drug_added_to_the_table_is_reported_without_code_change(tmp_path):
+    """Drug groups are data: an ensartinib row (drug_class alk_tki) gives ensartinib a hits.tsv
+    column, a verdict for every resistant sample and a column of the report's ALK grid."""
+    lines = KNOWN.read_text().splitlines()
+    row = next(x for x in lines if "\tp.L1196M\t" in x and "\tcrizotinib\t" in x).split("\t")
+    row[5], row[7], row[8] = "ensartinib", "reduced_sensitivity", "preclinical"
+    known = tmp_path / "known_resistance.tsv"
+    known.write_text("\n".join([*lines, "\t".join(row)]) + "\n")
+    out = tmp_path / "H3122"
+    out.mkdir()
+    argv = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF)]
+    argv += ["--gtf", str(GTF), "--known", str(known), "--cnv", str(DATA / "cnv.tsv")]
+    argv += ["--out", str(out / "hits.tsv"), "--json", str(out / "hits.json")]
+    assert main(argv) == 0
+    import pandas as pd
+
+    tsv = pd.read_csv(out / "hits.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert tsv.columns[tsv.columns.get_loc("lorlatinib") + 1] == "ensartinib"
+    assert tsv.set_index(["sample", "finding_id"]).loc[("H3122_R1", L1196M), "ensartinib"] == (
+        "reduced_sensitivity"
+    )
+    data = json.loads((out / "hits.json").read_text())
+    assert data["drug_groups"][0]["name"] == "ALK inhibitors"
+    assert data["drug_groups"][0]["drugs"][-1] == "ensartinib"
+    r1 = _sample(data, "H3122_R1")["drugs"]
+    assert r1["ensartinib"]["prediction"] == "reduced sensitivity"
+    # KRAS class rows ("ALK TKIs (class)") apply to the new drug as to the other ALK TKIs
+    groups = load_knowledge(known).groups
+    assert "ensartinib" in groups.drugs_of("ALK TKIs (class)", "alk_tki_class")
+    html = out / "report.html"
+    assert main(["report", "--hits", str(out / "hits.json"), "--out", str(html)]) == 0
+    grid = html.read_text().split('id="drug-grid"')[1].split("</table>")[0]
+    assert 'colspan="6">ALK inhibitors' in grid and 'data-drug="ensartinib"' in grid
+
+
+def test_every_drug_class_needs_a_group(tmp_path):
+    lines = KNOWN.read_text().splitlines()
+    (tmp_path / "known_resistance.tsv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "drug_groups.tsv").write_text(
+        "drug_class\tgroup\tapplies_to\tshow\nalk_tki\tALK inhibitors\t\tgrid\n"
+    )
+    from resistcall.errors import UserError
+
+    with pytest.raises(
+        UserError, match=r"line \d+: drug_class '\w+' is not listed in .*drug_groups"
+    ):
+        load_knowledge(tmp_path / "known_resistance.tsv")

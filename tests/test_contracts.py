@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from resistcall import annotate, cnv, contracts, fusion
 from resistcall.errors import UserError
+from resistcall.knowledge import load_knowledge
+
+KNOWN = Path(__file__).resolve().parents[1] / "resources" / "known_resistance.tsv"
 
 #: What each reader declares it needs, per file.
 READERS = {
@@ -56,8 +61,9 @@ def test_fusion_writer_covers_readers(tmp_path):
 
 def test_hotspot_and_hits_contracts_cover_readers():
     assert_covers(list(contracts.HOTSPOT_COLUMNS), "hotspots")
-    header = annotate.tsv_rows({}, None).columns.tolist()
-    assert header == contracts.hits_columns(annotate.ALK_TKIS)
+    groups = load_knowledge(KNOWN).groups
+    header = annotate.tsv_rows({}, None, groups).columns.tolist()
+    assert header == contracts.hits_columns(groups.driver_drugs)
 
 
 def test_readers_ask_only_for_written_columns():
@@ -150,7 +156,8 @@ def test_hits_and_report_readers_refuse_unknown_schema(tmp_path):
     from resistcall.report import index_entry
     from resistcall.report_inputs import load_hits
 
-    hits = {"schema": contracts.HITS_SCHEMA, "line": "L", "parental": None, "samples": []}
+    hits = {"schema": contracts.HITS_SCHEMA, "line": "L", "parental": None}
+    hits |= {"drug_groups": [], "samples": []}
     path = tmp_path / "hits.json"
     path.write_text(json.dumps(hits))
     assert load_hits(path)["line"] == "L"

@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resistcall import annotate, report, report_inputs, report_model
+from resistcall import annotate, contracts, report, report_inputs, report_model
 from resistcall.errors import UserError
 
+ALK5 = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
+ALK_GROUPS = [{"name": "ALK inhibitors", "drugs": list(ALK5), "show": "grid"}]
 FIX = Path(__file__).resolve().parent / "data" / "report"
 PAR, CR1, CR2 = "H3122_P", "H3122_CR1", "H3122_CR2"
 RUN_DATE = "2026-11-22T02:00:00Z"
@@ -131,7 +133,7 @@ def test_json_is_valid_and_holds_the_rendered_content(rendered):
     text = rendered["json_text"]
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text)
-    assert data["schema"] == "resistcall-report/1"
+    assert data["schema"] == contracts.REPORT_SCHEMA
     assert data["line"] == "H3122sim" and data["parental"] == PAR
     assert data["resistant_samples"] == [CR1, CR2]
     assert data["run"]["date"] == RUN_DATE
@@ -200,7 +202,9 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         if tag == "td" and a.get("data-drug") and a.get("data-prediction"):
             cells.setdefault(a["data-drug"], []).append((a["data-prediction"], text))
     # compact grid comes first in the document: the five ALK inhibitors + FAK inhibitors
-    for drug in report_model.ALK_INHIBITORS + ("defactinib", "BI-853520"):
+    alk = hits["drug_groups"][0]["drugs"]
+    assert hits["drug_groups"][0]["name"] == "ALK inhibitors"
+    for drug in [*alk, "defactinib", "BI-853520"]:
         assert drug in cells, drug
     by_sample = {s["sample"]: s["drugs"] for s in hits["samples"] if s["condition"] != "parental"}
     model_cells = rendered["model"]["drug_grid"]["cells"]
@@ -208,9 +212,12 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         for drug, entry in drugs.items():
             assert model_cells[sample][drug]["prediction"] == entry["prediction"]
     assert model_cells[CR2]["lorlatinib"]["prediction"] == "sensitive"
-    assert [
-        d for d in report_model.ALK_INHIBITORS if model_cells[CR2][d]["prediction"] == "resistant"
-    ] == ["crizotinib", "ceritinib", "alectinib", "brigatinib"]
+    assert [d for d in alk if model_cells[CR2][d]["prediction"] == "resistant"] == [
+        "crizotinib",
+        "ceritinib",
+        "alectinib",
+        "brigatinib",
+    ]
     assert model_cells[CR1]["defactinib"]["prediction"] == "no data"
     # the evidence behind a cell is in the cell
     lorl = dict(cells["lorlatinib"])
@@ -376,7 +383,7 @@ def test_caveat_kinds_and_older_hits_without_caveat():
             "brigatinib": entry("sensitive"),
         },
     }
-    cells = report_model.build_drug_grid([sample])["cells"]["S"]
+    cells = report_model.build_drug_grid([sample], ALK_GROUPS)["cells"]["S"]
     assert [(f["kind"], f["short"]) for f in cells["crizotinib"]["caveats"]] == [
         ("unverified", "unverified data: resistance expected"),
         ("not_assessed", "1 position not assessable"),
@@ -391,7 +398,7 @@ def test_caveat_kinds_and_older_hits_without_caveat():
     card = report_model.build_summary(
         [{"sample": "S", "condition": "resistant", "findings": []}],
         None,
-        {"cells": {"S": cells}},
+        {"cells": {"S": cells}, "driver": list(ALK5)},
         None,
         None,
         None,
@@ -607,7 +614,14 @@ def test_missing_column_and_bad_hits_are_user_errors(tmp_path):
         run_cli(argv)
     bad = tmp_path / "hits.json"
     bad.write_text(
-        json.dumps({"schema": "resistcall-hits/1", "line": "H3122sim", "parental": None})
+        json.dumps(
+            {
+                "schema": contracts.HITS_SCHEMA,
+                "line": "H3122sim",
+                "parental": None,
+                "drug_groups": [],
+            }
+        )
     )
     argv = full_args(tmp_path)
     argv[argv.index("--hits") + 1] = str(bad)
@@ -662,13 +676,13 @@ def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
             }
         },
     }
-    grid = report_model.build_drug_grid([sample])
+    grid = report_model.build_drug_grid([sample], ALK_GROUPS)
     cell = grid["cells"]["S"]["lorlatinib"]
     assert cell["prediction"] == "reduced sensitivity" and cell["unverified"] is True
     assert cell["deciding"][0]["finding"] == "ALK p.X1Y"
     assert cell["no_data"] == ["var:2"]
     assert grid["cells"]["S"]["crizotinib"]["prediction"] == "no data"
-    assert [d["drug"] for d in grid["drugs"]] == list(report_model.ALK_INHIBITORS)
+    assert [d["drug"] for d in grid["drugs"]] == list(ALK5)
 
 
 # ---------------------------------------------------------------------------- cohort index
@@ -1025,8 +1039,11 @@ def test_report_renders_from_real_annotate_output(tmp_path):
             assert [(m["gene"], m["hgvs_p"]) for m in cell["not_assessed"]] == [
                 (m["gene"], m["hgvs_p"]) for m in entry["not_assessed"]
             ]
-            if entry["caveat"] and report_model.drug_group(drug) != (
-                "Other therapies and combinations"
+            if (
+                entry["caveat"]
+                and data["drug_grid"]["drugs"][
+                    [d["drug"] for d in data["drug_grid"]["drugs"]].index(drug)
+                ]["grid"]
             ):
                 caveated.append(drug)
                 grid = _cell_html(html, "drug-grid", s["sample"], drug)

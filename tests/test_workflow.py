@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from resistcall import contracts
-from resistcall.knowledge import ALK_TKIS
+from resistcall.knowledge import load_knowledge
 
 from conftest import BIN, copy_workflow, run, snakemake
 
@@ -118,7 +118,9 @@ def test_written_headers_are_the_contracts(demo):
         "cnv_targets.tsv": contracts.CNV_TARGET_COLUMNS,
         "fusions.tsv": contracts.FUSION_COLUMNS,
         "hotspots.tsv": contracts.HOTSPOT_COLUMNS,
-        "hits.tsv": contracts.hits_columns(ALK_TKIS),
+        "hits.tsv": contracts.hits_columns(
+            load_knowledge(demo / "resources" / "known_resistance.tsv").groups.driver_drugs
+        ),
     }
     for name, columns in written.items():
         header = pd.read_csv(out / name, sep="\t", nrows=0).columns.tolist()

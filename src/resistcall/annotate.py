@@ -36,14 +36,13 @@ from resistcall.contracts import (
 )
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant, trim
-from resistcall.knowledge import ALK_TKIS, KnowledgeBase, canonical_protein, load_known
+from resistcall.knowledge import DrugGroups, KnowledgeBase, canonical_protein, load_knowledge
 from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, contig_offset
 from resistcall.transcripts import load_transcripts
 
 log = logging.getLogger(__name__)
 
-TSV_COLUMNS = hits_columns(ALK_TKIS)
 PROTEIN_ALTERING = (
     "missense_variant",
     "stop_gained",
@@ -354,7 +353,7 @@ def annotate(
     calls: pd.DataFrame,
     samples: list[str],
     parental: str | None,
-    known: pd.DataFrame,
+    kb: KnowledgeBase,
     gtf: str | Path,
     reference: str | Path,
     cnv: pd.DataFrame | None = None,
@@ -363,7 +362,6 @@ def annotate(
     hotspots: pd.DataFrame | None = None,
 ) -> tuple[dict[str, list[Finding]], dict[str, dict]]:
     """Findings per sample and per-drug verdicts per resistant sample."""
-    kb = KnowledgeBase.from_table(known)
     transcripts = load_transcripts(gtf)
     findings: dict[str, list[Finding]] = {s: [] for s in samples}
     with pysam.FastaFile(str(reference)) as fasta:
@@ -533,7 +531,9 @@ def annotate(
     for s in findings:
         findings[s].sort(key=lambda f: (KIND_ORDER.get(f.kind, 9), f.gene, f.pos or 0, f.id))
     findings = dict(sorted(findings.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-    verdicts = {s: drug_verdicts(flist) for s, flist in findings.items() if s != parental}
+    verdicts = {
+        s: drug_verdicts(flist, kb.groups) for s, flist in findings.items() if s != parental
+    }
     if hotspots is not None:
         add_not_assessed(verdicts, hotspots, kb)
     return findings, verdicts
@@ -552,8 +552,7 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
             row = kb.table.loc[i]
             if row["effect"] == "sensitive":
                 continue
-            drugs = list(ALK_TKIS) if row["drug_class"] == "alk_tki_class" else [row["drug"]]
-            for d in drugs:
+            for d in kb.groups.drugs_of(row["drug"], row["drug_class"]):
                 entry = v.setdefault(d, _empty_verdict())
                 item = {
                     "gene": rec["gene"],
@@ -632,21 +631,21 @@ def _decide(effects: list[str]) -> str:
     return "no data"
 
 
-def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
-    """Per-drug prediction for one sample (aggregation rule in docs/annotate.md)."""
+def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
+    """Per-drug prediction for one sample (aggregation rule in docs/annotate.md); every drug
+    of the driver's group gets one, the others only when a finding has rows for them."""
     counted = [f for f in flist if f.counts_towards_verdict]
     compound_of: dict[str, list[str]] = {}
     for f in counted:
         if f.kind == "compound":
             for p in f.compound_parts or []:
                 compound_of.setdefault(p, []).append(f.id)
-    rows_by_drug: dict[str, list[dict]] = {d: [] for d in ALK_TKIS}
+    rows_by_drug: dict[str, list[dict]] = {d: [] for d in groups.driver_drugs}
     for f in counted:
         for m in f.matches:
             if f.kind != "compound" and m["match_type"] == "compound":
                 continue
-            drugs = list(ALK_TKIS) if m["drug_class"] == "alk_tki_class" else [m["drug"]]
-            for d in drugs:
+            for d in groups.drugs_of(m["drug"], m["drug_class"]):
                 rows_by_drug.setdefault(d, []).append(
                     {
                         "finding": f.id,
@@ -655,7 +654,7 @@ def drug_verdicts(flist: list[Finding]) -> dict[str, dict]:
                         "evidence_level": m["evidence_level"],
                         "verification": m["verification"],
                         "table_line": m["table_line"],
-                        "class_level": m["drug_class"] == "alk_tki_class",
+                        "class_level": m["drug_class"] in groups.applies,
                         "mechanism_class": m["mechanism_class"],
                         "sources": m["sources"],
                         "_fusion": f.kind == "fusion",
@@ -735,14 +734,17 @@ def _fmt_num(x, digits: int = 4) -> str:
     return str(int(x)) if isinstance(x, (int, float)) else str(x)
 
 
-def tsv_rows(findings: dict[str, list[Finding]], parental: str | None) -> pd.DataFrame:
+def tsv_rows(
+    findings: dict[str, list[Finding]], parental: str | None, groups: DrugGroups
+) -> pd.DataFrame:
+    """hits.tsv: one row per finding, one effect column per drug of the driver's group."""
+    columns = groups.driver_drugs
     rows = []
     for s, flist in findings.items():
         for f in flist:
             effects: dict[str, list[str]] = {}
             for m in f.matches:
-                drugs = list(ALK_TKIS) if m["drug_class"] == "alk_tki_class" else [m["drug"]]
-                for d in drugs:
+                for d in groups.drugs_of(m["drug"], m["drug_class"]):
                     mark = "*" if m["verification"] == "recall" else ""
                     effects.setdefault(d, []).append(m["effect"] + mark)
             sc, pc = f.sample_counts or {}, f.parental_counts or {}
@@ -793,11 +795,11 @@ def tsv_rows(findings: dict[str, list[Finding]], parental: str | None) -> pd.Dat
                     "filter": f.filter or "",
                     "known": "yes" if f.known else "no",
                     "classification": f.classification,
-                    **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in ALK_TKIS},
+                    **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in columns},
                     "other_drugs": ";".join(
                         f"{d}={','.join(dict.fromkeys(e))}"
                         for d, e in effects.items()
-                        if d not in ALK_TKIS
+                        if d not in columns
                     ),
                     "evidence": ";".join(
                         f"{m['drug']}:{m['effect']}:{m['evidence_level']}:{m['verification']}"
@@ -813,10 +815,10 @@ def tsv_rows(findings: dict[str, list[Finding]], parental: str | None) -> pd.Dat
                     "note": note.replace("\t", " ").replace("\n", " "),
                 }
             )
-    return pd.DataFrame(rows, columns=TSV_COLUMNS)
+    return pd.DataFrame(rows, columns=hits_columns(columns))
 
 
-def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> dict:
+def hits_json(findings, verdicts, parental, line, known_path, kb: KnowledgeBase, inputs) -> dict:
     data = Path(known_path).read_bytes()
     samples = []
     for s, flist in findings.items():
@@ -837,17 +839,18 @@ def hits_json(findings, verdicts, parental, line, known_path, known, inputs) -> 
         "knowledge": {
             "path": str(known_path),
             "md5": hashlib.md5(data).hexdigest(),
-            "rows": len(known),
-            "rows_unverified": int((known["verification"] == "recall").sum()),
+            "rows": len(kb.table),
+            "rows_unverified": int((kb.table["verification"] == "recall").sum()),
             "licence": "CIViC CC0 / MOAlmanac GPL-2.0; see resources/README.md",
         },
+        "drug_groups": kb.groups.as_json(),
         "inputs": inputs,
         "samples": samples,
     }
 
 
 def run(args: argparse.Namespace) -> None:
-    known = load_known(args.known)
+    kb = load_knowledge(args.known)
     calls, samples, parental = read_vcf(args.vcf)
     cnv = fus = None
     if args.cnv:
@@ -873,9 +876,9 @@ def run(args: argparse.Namespace) -> None:
     if args.hotspots:
         hot = read_table(args.hotspots, ANNOTATE_READS["hotspots"], "hotspot table")
     findings, verdicts = annotate(
-        calls, sample_order, parental, known, args.gtf, args.reference, cnv, fus, bams, hot
+        calls, sample_order, parental, kb, args.gtf, args.reference, cnv, fus, bams, hot
     )
-    table = tsv_rows(findings, parental)
+    table = tsv_rows(findings, parental, kb.groups)
     out = Path(args.out)
     written = [(out, table.to_csv(sep="\t", index=False))]
     if args.json:
@@ -884,7 +887,7 @@ def run(args: argparse.Namespace) -> None:
             k: (str(getattr(args, k)) if getattr(args, k) else None)
             for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")
         }
-        data = hits_json(findings, verdicts, parental, line, args.known, known, inputs)
+        data = hits_json(findings, verdicts, parental, line, args.known, kb, inputs)
         written.append((Path(args.json), json.dumps(data, indent=1) + "\n"))
     write_texts(written)
     n_known = int((table["known"] == "yes").sum())

@@ -265,8 +265,8 @@ REPORT_READS = {
 
 # ---- JSON documents ----------------------------------------------------------------------------
 #: ``"schema"`` of hits.json (annotate) and report.json (report); bumped when their shape changes.
-HITS_SCHEMA = "resistcall-hits/1"
-REPORT_SCHEMA = "resistcall-report/1"
+HITS_SCHEMA = "resistcall-hits/2"
+REPORT_SCHEMA = "resistcall-report/2"
 
 
 def check_schema(data: object, expected: str, path: object) -> None:

@@ -35,7 +35,7 @@ COLUMNS = (
     "verification",
     "note",
 )
-ALK_TKIS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
+GROUP_COLUMNS = ("drug_class", "group", "applies_to", "show")
 MUTATION_TYPES = ("substitution", "indel", "residue", "compound")
 
 _THREE = {
@@ -68,12 +68,21 @@ _LEGACY_INS = re.compile(r"^p\.(\d+)([A-Z]+)ins$")  # 1151Tins
 _RESIDUES = re.compile(r"^p\.([A-Z*])(\d+)(?:_([A-Z*])(\d+))?")
 
 
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def _beside_or_default(known_path: str | Path, name: str) -> Path:
+    """``name`` beside the table, else the repository's resources/ copy."""
+    beside = Path(known_path).with_name(name)
+    return beside if beside.exists() else RESOURCES / name
+
+
 def default_schema_path(known_path: str | Path) -> Path:
-    """The schema beside the table, else the repository's resources/ copy."""
-    beside = Path(known_path).with_name("known_resistance.schema.yaml")
-    if beside.exists():
-        return beside
-    return Path(__file__).resolve().parents[2] / "resources" / "known_resistance.schema.yaml"
+    return _beside_or_default(known_path, "known_resistance.schema.yaml")
+
+
+def default_groups_path(known_path: str | Path) -> Path:
+    return _beside_or_default(known_path, "drug_groups.tsv")
 
 
 def canonical_protein(text: str) -> str:
@@ -168,11 +177,81 @@ def load_known(path: str | Path, schema_path: str | Path | None = None) -> pd.Da
     return df
 
 
+@dataclass(frozen=True)
+class DrugGroups:
+    """How the table's drugs are grouped for display, from ``drug_groups.tsv`` (data, so a new
+    drug such as ensartinib needs only its table rows).
+
+    ``groups``: group -> drugs in table order (groups in file order). The first group holds the
+    inhibitors of the driver: each gets a hits.tsv column and is always listed in the report.
+    ``applies``: a class-level ``drug_class`` (``alk_tki_class``) -> the drugs its rows apply to.
+    ``grid``: the groups shown as columns of the report's drug grid (``show`` = ``grid``); the
+    others are listed in the evidence table only.
+    """
+
+    groups: dict[str, tuple[str, ...]]
+    applies: dict[str, tuple[str, ...]]
+    grid: tuple[str, ...] = ()
+
+    @property
+    def driver_drugs(self) -> tuple[str, ...]:
+        return next(iter(self.groups.values()), ())
+
+    def drugs_of(self, drug: str, drug_class: str) -> list[str]:
+        """The drugs one table row speaks about: every drug of its class for a class row."""
+        return list(self.applies.get(drug_class) or (drug,))
+
+    def as_json(self) -> list[dict]:
+        return [
+            {"name": g, "drugs": list(d), "show": "grid" if g in self.grid else "list"}
+            for g, d in self.groups.items()
+        ]
+
+
+def load_drug_groups(path: str | Path, known: pd.DataFrame, known_path: str | Path) -> DrugGroups:
+    """Read ``drug_groups.tsv`` (``drug_class group applies_to show``); every drug_class of the
+    table must be listed, else one error naming the table line."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"drug groups not found: {path} (needed beside {known_path})")
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in GROUP_COLUMNS if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: header lacks column(s) {', '.join(missing)}")
+    group_of = dict(zip(df["drug_class"], df["group"], strict=True))
+    unknown = ~known["drug_class"].isin(list(group_of))
+    if unknown.any():
+        row = known[unknown].iloc[0]
+        raise UserError(
+            f"{known_path}: line {row['line']}: drug_class {row['drug_class']!r} is not "
+            f"listed in {path}"
+        )
+    groups: dict[str, list[str]] = {g: [] for g in dict.fromkeys(df["group"])}
+    for drug, drug_class in zip(known["drug"], known["drug_class"], strict=True):
+        if drug_class not in set(df.loc[df["applies_to"] != "", "drug_class"]):
+            if drug not in groups[group_of[drug_class]]:
+                groups[group_of[drug_class]].append(drug)
+    by_class = {
+        c: tuple(dict.fromkeys(known.loc[known["drug_class"] == c, "drug"])) for c in group_of
+    }
+    applies = {
+        r.drug_class: by_class.get(r.applies_to, ())
+        for r in df.itertuples(index=False)
+        if r.applies_to
+    }
+    bad = df[~df["show"].isin(("grid", "list"))]
+    if len(bad):
+        raise UserError(f"{path}: line {bad.index[0] + 2}: column show must be grid or list")
+    grid = tuple(dict.fromkeys(df.loc[df["show"] == "grid", "group"]))
+    return DrugGroups({g: tuple(d) for g, d in groups.items() if d}, applies, grid)
+
+
 @dataclass
 class KnowledgeBase:
     """Indexes of the validated table for matching findings."""
 
     table: pd.DataFrame
+    groups: DrugGroups
     by_change: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     by_residue: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     compounds: list[tuple[int, str, list[str]]] = field(default_factory=list)
@@ -180,8 +259,11 @@ class KnowledgeBase:
     by_fusion: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def from_table(cls, table: pd.DataFrame) -> KnowledgeBase:
-        kb = cls(table=table.reset_index(drop=True))
+    def from_table(cls, table: pd.DataFrame, groups: DrugGroups | None = None) -> KnowledgeBase:
+        """Indexes of ``table``; ``groups`` default to the repository's drug_groups.tsv."""
+        if groups is None:
+            groups = load_drug_groups(RESOURCES / "drug_groups.tsv", table, "knowledge table")
+        kb = cls(table=table.reset_index(drop=True), groups=groups)
         for i, row in kb.table.iterrows():
             kind, gene = row["alteration_type"], row["gene"]
             if kind in ("substitution", "indel"):
@@ -224,4 +306,6 @@ class KnowledgeBase:
 
 
 def load_knowledge(path: str | Path, schema_path: str | Path | None = None) -> KnowledgeBase:
-    return KnowledgeBase.from_table(load_known(path, schema_path))
+    """The validated table with its drug groups (drug_groups.tsv beside it, else resources/)."""
+    table = load_known(path, schema_path)
+    return KnowledgeBase.from_table(table, load_drug_groups(default_groups_path(path), table, path))

@@ -47,7 +47,7 @@ def load_hits(path: Path) -> dict:
     """hits.json of ``resistcall annotate`` (docs/annotate.md), checked against its schema."""
     hits = read_json(path, "hits file")
     check_schema(hits, HITS_SCHEMA, path)
-    for key in ("line", "parental", "samples"):
+    for key in ("line", "parental", "drug_groups", "samples"):
         if key not in hits:
             raise UserError(f"{path}: missing top-level key {key!r}")
     if not isinstance(hits["samples"], list):

@@ -20,13 +20,12 @@ import pandas as pd
 
 from resistcall import __version__
 from resistcall.contracts import CN_CHANGED, HOTSPOT_UNKNOWN, REPORT_SCHEMA, citation, gene_key
+from resistcall.errors import UserError
 from resistcall.reference import BUILD
 from resistcall.snv import SnvConfig
 
 log = logging.getLogger(__name__)
 
-ALK_INHIBITORS = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
-FAK_INHIBITORS = ("defactinib", "bi-853520", "vs-4718", "gsk2256098", "pf-562271", "ifebemtinib")
 PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data")
 #: Words shown to a clinician for each prediction (the JSON keeps the annotator's term).
 PREDICTION_WORDS = {
@@ -100,15 +99,6 @@ def cite(sources: Any) -> list[dict]:
 def normalise_prediction(value: Any) -> str:
     text = str(value or "no data").strip().lower().replace("_", " ")
     return text if text in PREDICTIONS else "no data"
-
-
-def drug_group(drug: str) -> str:
-    low = drug.lower()
-    if low in ALK_INHIBITORS:
-        return "ALK inhibitors"
-    if low in FAK_INHIBITORS or "fak" in low or "defactinib" in low:
-        return "FAK inhibitors"
-    return "Other therapies and combinations"
 
 
 def _is_verified(match: dict) -> bool:
@@ -330,23 +320,33 @@ def _labels(sample: dict) -> dict[str, str]:
     }
 
 
-def build_drug_grid(resistant: list[dict]) -> dict:
-    """Rows: the five ALK inhibitors always, then FAK inhibitors and other agents with rows."""
+def build_drug_grid(resistant: list[dict], groups: list[dict]) -> dict:
+    """Rows: every drug of the first group (the driver's inhibitors) always, then the drugs
+    of the other groups that have rows, alphabetically. Groups come from the knowledge table's
+    drug_groups.tsv through hits.json, so a new drug needs no code change."""
     seen: list[str] = []
     for s in resistant:
         for drug in s.get("drugs", {}):
             if drug not in seen:
                 seen.append(drug)
-    alk = list(ALK_INHIBITORS)
-    alk += [d for d in seen if drug_group(d) == "ALK inhibitors" and d not in alk]
-    fak = sorted((d for d in seen if drug_group(d) == "FAK inhibitors"), key=str.lower)
-    other = sorted(
-        (d for d in seen if drug_group(d) == "Other therapies and combinations"), key=str.lower
-    )
-    drugs = alk + fak + other
-    rows = [{"drug": d, "group": drug_group(d)} for d in drugs]
-    cells = {s["sample"]: _drug_cells(s, drugs, _labels(s)) for s in resistant}
-    return {"drugs": rows, "cells": cells}
+    group_of = {d: g for g in groups for d in g["drugs"]}
+    stray = [d for d in seen if d not in group_of]
+    if stray:
+        raise UserError(f"hits.json: drug {stray[0]!r} is in no drug group (drug_groups)")
+    rows = []
+    for i, g in enumerate(groups):
+        drugs = (
+            g["drugs"] if i == 0 else sorted((d for d in seen if d in g["drugs"]), key=str.lower)
+        )
+        rows += [{"drug": d, "group": g["name"], "grid": g["show"] == "grid"} for d in drugs]
+    header = [
+        {"name": g["name"], "n": n}
+        for g in groups
+        if g["show"] == "grid" and (n := sum(r["group"] == g["name"] for r in rows))
+    ]
+    cells = {s["sample"]: _drug_cells(s, [r["drug"] for r in rows], _labels(s)) for s in resistant}
+    driver = list(groups[0]["drugs"]) if groups else []
+    return {"drugs": rows, "grid_groups": header, "driver": driver, "cells": cells}
 
 
 def _best_level(matches: list[dict]) -> str | None:
@@ -790,7 +790,7 @@ def build_summary(
             ]
         fusion = _fusion_summary(s, par_entry, fusions, parental)
         cells = grid["cells"].get(name, {})
-        alk_cells = {d: cells[d] for d in ALK_INHIBITORS if d in cells}
+        alk_cells = {d: cells[d] for d in grid["driver"] if d in cells}
         by_prediction = {
             p: [d for d, c in alk_cells.items() if c["prediction"] == p] for p in PREDICTIONS
         }
@@ -839,12 +839,12 @@ def build_summary(
                         "positions": [p["label"] for p in c["not_assessed_positions"]],
                     }
                     for d, c in cells.items()
-                    if c["caveats"] and (d in ALK_INHIBITORS or c["prediction"] == "sensitive")
+                    if c["caveats"] and (d in grid["driver"] or c["prediction"] == "sensitive")
                 ],
                 "other_options": [
                     {"drug": d, "unverified": c["unverified"], "caveat": bool(c["caveats"])}
                     for d, c in cells.items()
-                    if d not in ALK_INHIBITORS and c["prediction"] == "sensitive"
+                    if d not in grid["driver"] and c["prediction"] == "sensitive"
                 ],
                 "headline": _headline(
                     by_prediction, {d for d, c in alk_cells.items() if c["caveats"]}
@@ -999,7 +999,7 @@ def build_report(
             log.warning("resistant sample(s) in the sheet have no results: %s", missing)
     else:
         missing = []
-    grid = build_drug_grid([s for s in entries if s["sample"] in resistant])
+    grid = build_drug_grid([s for s in entries if s["sample"] in resistant], hits["drug_groups"])
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
     hot = build_hotspots(hotspots, samples, entries)

@@ -586,6 +586,7 @@ def main() -> None:
             "cnv": "results/H3122sim/cnv.tsv",
             "fusions": "results/H3122sim/fusions.tsv",
         },
+        "drug_groups": load_knowledge(KNOWN).groups.as_json(),
         "samples": samples,
     }
     (HERE / "hits.json").write_text(json.dumps(hits, indent=1, allow_nan=False) + "\n")
