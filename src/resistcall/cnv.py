@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 #: is called changed.
 CONTROL_GENES = ("CD74", "RET", "EWSR1")
 _LN2 = np.log(2.0)
-POOLED_GC = True
+#: Genes with at most this many usable targets are estimated against the pooled target SD.
+SMALL_GENE = 4
 #: Expected fragment length used for the flat reference's length model (capture).
 FLAT_FRAGMENT = 200
 
@@ -97,19 +98,27 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def biweight_location(
-    x: np.ndarray, w: np.ndarray, c: float = 9.0, iters: int = 5, min_scale: float = 0.02
+    x: np.ndarray,
+    w: np.ndarray,
+    c: float = 9.0,
+    iters: int = 5,
+    min_scale: float = 0.02,
+    sd: float | None = None,
 ) -> np.ndarray:
     """Weighted Tukey biweight location along the last axis, started at the weighted median.
 
     Targets further than ``c`` MADs from the centre get zero weight, so a failed amplicon or
     a mis-mapped target does not move a gene's estimate. c = 9 is Mosteller & Tukey's
     constant: nearly as efficient as the mean for well-behaved targets (c = 6 threw away
-    too much of a gene with 3-5 targets in the benchmark).
+    too much of a gene with 3-5 targets in the benchmark). With ``sd`` given, the scale is
+    ``c * sd`` (a known per-target SD, used with c = 4.685 for genes with few targets, whose
+    own MAD is meaningless).
     """
     m = weighted_median(x, w)
     for _ in range(iters):
         d = x - m[..., None]
-        scale = c * np.maximum(weighted_median(np.abs(d), w), min_scale)
+        mad = weighted_median(np.abs(d), w) if sd is None else np.full(m.shape, sd)
+        scale = c * np.maximum(mad, min_scale)
         u = d / scale[..., None]
         bw = w * np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0)
         total = bw.sum(axis=-1)
@@ -215,11 +224,15 @@ def gene_estimates(
         if not len(sel):
             continue
         x, w = ratio[sel], weight[sel]
-        est[g] = biweight_location(x, w)
+        # few targets: their own MAD says nothing, so outliers are judged against the
+        # sample's pooled per-target SD (biweight c = 4.685, 95% efficiency at the normal)
+        small = len(sel) <= SMALL_GENE and resid_sd is not None and resid_sd > 0
+        robust = {"c": 4.685, "sd": resid_sd} if small else {}
+        est[g] = biweight_location(x, w, **robust)
         if len(sel) < 2:
             continue
         idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
-        boot = biweight_location(x[idx], w[idx])
+        boot = biweight_location(x[idx], w[idx], **robust)
         lo[g], hi[g] = np.quantile(boot, [alpha, 1.0 - alpha])
         if resid_sd is not None and resid_sd > 0:
             half = stdtrit(len(sel) - 1, 1.0 - alpha) * resid_sd / np.sqrt(len(sel))
@@ -255,6 +268,7 @@ class SampleFit:
     genes: GeneFit
     baseline: np.ndarray  # bool per gene
     resid_sd: float
+    gc_residual_slope: float  # QC: log2 per 0.1 GC left after correction (NaN: no GC)
 
 
 def gene_levels(
@@ -307,6 +321,30 @@ def fit_gc_curve(
     return curve
 
 
+def baseline_gc_curve(
+    raw: np.ndarray, w: np.ndarray, gc: np.ndarray, in_base: np.ndarray, span: float
+) -> np.ndarray:
+    """GC curve of the ratio fitted on the baseline targets only and evaluated at every
+    target, centred on the baseline targets (the level is set by the baseline later)."""
+    curve = loess(gc[in_base], raw[in_base], w[in_base], gc, span)
+    return curve - np.average(curve[in_base], weights=w[in_base])
+
+
+def residual_gc_slope(ratio: np.ndarray, level: np.ndarray, w: np.ndarray, gc: np.ndarray) -> float:
+    """QC: weighted least-squares slope of the corrected target ratios (minus their gene's
+    level) against GC, in log2 per 0.1 GC. Near 0 when the GC correction removed the trend;
+    NaN when there are fewer than 5 usable targets or no GC spread."""
+    ok = (w > 0) & np.isfinite(level) & np.isfinite(ratio)
+    if ok.sum() < 5:
+        return float("nan")
+    x, y, ww = gc[ok], (ratio - level)[ok], w[ok]
+    xm = np.average(x, weights=ww)
+    sxx = np.sum(ww * (x - xm) ** 2)
+    if sxx <= 0:
+        return float("nan")
+    return float(np.sum(ww * (x - xm) * (y - np.average(y, weights=ww))) / sxx * 0.1)
+
+
 def fit_sample(
     raw: np.ndarray,
     var0: np.ndarray,
@@ -336,6 +374,7 @@ def fit_sample(
             empty,
             np.zeros(n_genes, dtype=bool),
             0.0,
+            float("nan"),
         )
     extra_var = 0.0
     curve = np.zeros_like(raw)
@@ -356,15 +395,15 @@ def fit_sample(
     centre = 0.0
     ratio0 = raw - curve
     for _ in range(max_iter):
-        if gc is not None and usable.sum() >= 5 and POOLED_GC:
-            # baseline genes share one level: their between-gene GC differences inform the
-            # curve too; changed genes keep their own level (within-gene information only)
-            grouped = np.where(base[codes], n_genes, codes)
-            curve = fit_gc_curve(raw, w, gc, grouped, n_genes + 1, params.gc_span, start=curve)
-        ratio0 = raw - curve
         in_base = usable & base[codes]
         if not in_base.any():
             in_base = usable
+        if gc is not None and in_base.sum() >= 5:
+            # the final curve comes from baseline targets only (one shared level): a changed
+            # gene's targets (duplicate compression at high depth, partial changes) never
+            # shape it; outside the baseline targets' GC range the curve is held flat
+            curve = baseline_gc_curve(raw, w, gc, in_base, params.gc_span)
+        ratio0 = raw - curve
         centre = float(biweight_location(ratio0[in_base], w[in_base]))
         level = gene_levels(ratio0, w, codes, n_genes)
         if forced_baseline is not None:
@@ -379,7 +418,11 @@ def fit_sample(
     genes = gene_estimates(
         ratio, w, codes, n_genes, params, np.random.default_rng(rng_seed), resid_sd
     )
-    return SampleFit(ratio, curve + centre, w, genes, base, resid_sd)
+    # baseline targets are judged against the common baseline (0), the others against their
+    # own gene's level, so a trend left between baseline genes shows as well as within genes
+    qc_level = np.where(base[codes], 0.0, genes.estimate[codes])
+    slope = residual_gc_slope(ratio, qc_level, w, gc) if gc is not None else float("nan")
+    return SampleFit(ratio, curve + centre, w, genes, base, resid_sd, slope)
 
 
 # --------------------------------------------------------------------------- references
@@ -592,6 +635,7 @@ def analyse(
                         else np.nan
                     ),
                     "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
+                    "gc_residual_slope": fit.gc_residual_slope,
                     "warning": "; ".join(notes),
                 }
             )

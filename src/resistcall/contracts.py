@@ -118,6 +118,7 @@ CNV_COLUMNS = (
     "chrom_ratio_genes",
     "log2_vs_parental",
     "median_count",
+    "gc_residual_slope",
     "warning",
 )
 #: cnv_targets.tsv: per-target normalised ratios.
