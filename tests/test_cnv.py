@@ -72,14 +72,22 @@ def run_model(
     biases=((1.0, -8.0), (-2.5, -15.0)),
     params=None,
     depth=400.0,
+    purity=1.0,
 ):
     rng = np.random.default_rng(seed)
+    # normal admixture: the bulk carries purity x tumour copies + (1 - purity) x 2
+    truth = {g: purity * c + (1.0 - purity) * 2.0 for g, c in truth.items()}
     eff = np.exp(rng.normal(0.0, eff_sd, len(targets)))
     parental = simulate_counts(targets, gc, {}, biases[0], rng, eff, depth)
     resistant = simulate_counts(targets, gc, truth, biases[1], rng, eff, depth)
     ref = cnv.parental_reference("P", parental)
     cn, per_target = cnv.analyse(
-        targets, [cnv.SampleInput("R", "resistant", resistant)], ref, gc, params or cnv.Params()
+        targets,
+        [cnv.SampleInput("R", "resistant", resistant)],
+        ref,
+        gc,
+        params or cnv.Params(),
+        purity={"R": purity},
     )
     return cn.set_index("gene"), per_target
 
@@ -270,6 +278,22 @@ def test_gc_curves_a_slope_apart_fitted_on_baseline_and_residual_reported(target
     usable = per_target["weight"] > 0
     raw_slope = np.polyfit(per_target.loc[usable, "gc"], per_target.loc[usable, "log2_raw"], 1)[0]
     assert abs(raw_slope * 0.1) > 0.1
+
+
+def test_purity_30_percent_gives_tumour_cell_copy_number(targets, gc):
+    truth = {"MET": 10.0, "EGFR": 6.0, "KIT": 0.0}
+    cn, _ = run_model(targets, gc, truth, depth=1500.0, purity=0.3)
+    assert (cn["purity"] == 0.3).all()
+    assert cn.loc["MET", "copy_number"] == pytest.approx(10.0, rel=0.15)
+    assert cn.loc["EGFR", "copy_number"] == pytest.approx(6.0, rel=0.15)
+    assert cn.loc["KIT", "copy_number"] < 0.5  # homozygous loss in the tumour cells
+    assert cn.loc["MET", "call"] == "amplification"
+    assert cn.loc["KIT", "call"] == "deletion"
+    assert cn.loc["RET", "copy_number"] == pytest.approx(2.0, rel=0.15)
+    # read as a pure sample, the same data would hide the amplification: bulk MET is 4.4
+    bulk, _ = run_model(targets, gc, {"MET": 4.4, "EGFR": 3.2, "KIT": 1.4}, depth=1500.0)
+    assert bulk.loc["MET", "copy_number"] == pytest.approx(4.4, rel=0.15)
+    assert bulk.loc["MET", "call"] != "amplification"
 
 
 def test_small_gene_outlier_target_judged_against_pooled_sd():

@@ -187,9 +187,15 @@ BAD = {
     ],
     "unknown_column": [
         f"bad/unknown_column/{S}, line 1, column conditon: unknown column (allowed columns: "
-        "sample, line, condition, drug, notes)",
+        "sample, line, condition, drug, purity, notes)",
         f"bad/unknown_column/{S}, line 1, column condition: required column is missing "
         "(required: sample, line, condition)",
+    ],
+    "bad_purity": [
+        f"bad/bad_purity/{S}, line {n}, column purity: purity must be a number above 0 and at "
+        "most 1 (e.g. 0.3 for a 30% tumour biopsy; leave empty for a cell line) "
+        f"(found '{v}')"
+        for n, v in ((2, "0"), (3, "30%"), (4, "1.5"))
     ],
     "empty_file": [
         f"bad/empty_file/{S}: file is empty (looked for {SHEETS / 'bad/empty_file' / S})",
@@ -277,6 +283,14 @@ def test_good_fastq_sheet(base_config):
         "good/fastq/units.tsv line 3 (sample CR1, unit lane1)"
     )
     assert sheets.warnings == ()
+
+
+def test_purity_column_is_optional_and_defaults_to_one(base_config):
+    sheets = load_sheets(_config(base_config, "good/purity"), SHEETS)
+    assert sheets.samples["purity"].to_dict() == {"P": 0.6, "CR1": 0.2, "CR2": 1.0}
+    # a sheet without the column: every sample is a pure cell line
+    plain = load_sheets(_config(base_config, "good/fastq"), SHEETS)
+    assert (plain.samples["purity"] == 1.0).all()
 
 
 def test_good_bam_sheet(base_config):

@@ -165,6 +165,35 @@ def test_vaf_and_copy_number_in_fragments(ref, targets):
     assert 3.3 < ratio < 4.8  # 8 copies vs 2
 
 
+def test_normal_admixture_at_30_percent_purity(ref, targets):
+    # a heterozygous clonal variant (VAF 0.5 in the tumour) and MET at 8 tumour copies
+    lib = S.simulate_library(
+        ref,
+        targets,
+        n_fragments=60000,
+        seed=5,
+        variants=[L1196M],
+        copy_numbers={"MET": 8},
+        purity=0.3,
+        fusion=S.EML4_ALK_V1.with_fraction(0.4),
+    )
+    base = S.simulate_library(ref, targets, n_fragments=60000, seed=6)
+    u = ~lib.duplicate
+    n, k = int(lib.covers[u, 0].sum()), int(lib.carrier[u, 0].sum())
+    assert n > 100 and _binom_ok(k, n, 0.5 * 0.3), (k, n)  # bulk VAF = purity x 0.5
+
+    def share(x, contig):
+        return np.mean(x.chrom == ref.cid(contig))
+
+    # bulk MET = 0.3 x 8 + 0.7 x 2 = 3.8 copies: ratio 1.9 against CD74
+    ratio = (share(lib, MET) / share(lib, CD74)) / (share(base, MET) / share(base, CD74))
+    assert 1.6 < ratio < 2.25
+    alk = (lib.chrom == ref.cid(ALK)) & (lib.start <= 27513) & (lib.end >= 27515)
+    assert _binom_ok(int((alk & lib.fusion).sum()), int(alk.sum()), 0.4 * 0.3)
+    with pytest.raises(UserError, match="purity"):
+        S.simulate_library(ref, targets, n_fragments=100, purity=0.0)
+
+
 def test_overlapping_variants_keep_their_vafs(ref, targets):
     a = S.Variant(ALK, 24520, "C", "T", 0.3)  # G1202R; MNV covers 24519-24520
     lib = S.simulate_library(ref, targets, n_fragments=80000, seed=9, variants=[a, MNV])

@@ -328,6 +328,27 @@ def test_paired_tests_and_status_rules():
     assert list(st) == ["acquired", "shared", "enriched", "lost"]
 
 
+def test_clonal_variant_shared_by_60_and_20_percent_biopsies_is_not_lost():
+    # heterozygous clonal variant: VAF 0.30 in the 60% parental biopsy, 0.10 in the 20%
+    # resistant one (200x each); the same cancer-cell fraction
+    a0, b0 = np.array([0.1]), np.array([1000.0])
+    kr, nr, kp, np_ = np.array([20]), np.array([200]), np.array([60]), np.array([200])
+    thr = np.full(1, 1e-6)
+    args = (True,), (True,)
+    p_enr, p_dep = snv.paired_tests(kr, nr, kp, np_, a0, b0, 1e-3)
+    blind = snv.decide_status(*map(np.array, args), p_enr, p_dep, kr / nr, kp / np_, thr, 1.5)
+    assert p_dep[0] < 1e-6 and blind[0] == "lost"  # read as two pure samples: wrongly lost
+    scale = 0.2 / 0.6
+    p_enr, p_dep = snv.paired_tests(kr, nr, kp, np_, a0, b0, 1e-3, scale)
+    aware = snv.decide_status(
+        *map(np.array, args), p_enr, p_dep, kr / nr, kp / np_ * scale, thr, 1.5
+    )
+    assert p_dep[0] > 0.05 and p_enr[0] > 0.05 and aware[0] == "shared"
+    # a real loss is still a loss after rescaling: 0 of 200 where 20 are expected
+    p_enr, p_dep = snv.paired_tests(np.array([0]), nr, kp, np_, a0, b0, 1e-3, scale)
+    assert p_dep[0] < 1e-6
+
+
 def test_background_fit_recovers_dispersion():
     rng = np.random.default_rng(3)
     n = np.full(4000, 500)

@@ -25,6 +25,7 @@ from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_tsvs
+from resistcall.purity import add_purity_option, parse_purity, tumour_copies
 from resistcall.reference import (
     bam_sample,
     check_bam_matches_reference,
@@ -555,8 +556,12 @@ def analyse(
     gc: np.ndarray | None,
     params: Params,
     baseline_genes: list[str] | None = None,
+    purity: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Gene table (cn.tsv) and per-target table for every sample against ``reference``."""
+    """Gene table (cn.tsv) and per-target table for every sample against ``reference``.
+
+    ``purity`` (sample -> tumour fraction, default 1.0) turns the bulk ratio into the copy
+    number of the tumour cells (``purity.tumour_copies``)."""
     genes = list(dict.fromkeys(targets["gene"]))  # panel order of first appearance
     genes_sorted = sorted(genes)
     codes = np.array([genes_sorted.index(g) for g in targets["gene"]])
@@ -594,15 +599,20 @@ def analyse(
             forced,
         )
         g = fit.genes
+        tumour = (purity or {}).get(sample.name, 1.0)
+        copies, ci_low, ci_high = (
+            tumour_copies(params.ploidy * 2.0**x, tumour, params.ploidy)
+            for x in (g.estimate, g.ci_low, g.ci_high)
+        )
+        # the FISH-like ratio is a ratio of tumour-cell copies (what FISH counts per nucleus)
+        tumour_log2 = np.log2(np.maximum(copies, 1e-3) / params.ploidy)
         ratio_fish, ratio_genes = chrom_ratios(
-            g.estimate, fit.baseline & (g.n >= params.min_targets), gene_chrom, genes_sorted
+            tumour_log2, fit.baseline & (g.n >= params.min_targets), gene_chrom, genes_sorted
         )
         if sample.role == "parental":
             parental_est = dict(zip(genes_sorted, g.estimate, strict=True))
         for i, gene in enumerate(genes_sorted):
-            cn = params.ploidy * 2.0 ** g.estimate[i]
-            lo = params.ploidy * 2.0 ** g.ci_low[i]
-            hi = params.ploidy * 2.0 ** g.ci_high[i]
+            cn, lo, hi = copies[i], ci_low[i], ci_high[i]
             call, notes = call_gene(cn, lo, hi, int(g.n[i]), ratio_fish[i], params)
             reason = notes.pop(0) if call == NOT_ASSESSABLE else ""
             if gene in CONTROL_GENES and call in CN_CHANGED:
@@ -636,6 +646,7 @@ def analyse(
                     ),
                     "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
                     "gc_residual_slope": fit.gc_residual_slope,
+                    "purity": tumour,
                     "warning": "; ".join(notes),
                 }
             )
@@ -719,7 +730,8 @@ def run(args: argparse.Namespace) -> None:
         reference = flat_reference(targets, args.assay)
         tested = samples
     baseline_genes = [g for g in (args.baseline_genes or "").split(",") if g]
-    cn, per_target = analyse(targets, tested, reference, gc, params, baseline_genes or None)
+    purity = parse_purity(args.purity, [s.name for s in samples])
+    cn, per_target = analyse(targets, tested, reference, gc, params, baseline_genes or None, purity)
     tables = [(args.out, cn)] + ([(args.targets_out, per_target)] if args.targets_out else [])
     write_tsvs(tables, float_format="%.4f", na_rep="NA")
     for row in cn[cn["call"] != "neutral"].itertuples(index=False):
@@ -759,4 +771,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
     add_options(p, Params)
+    add_purity_option(p)
     p.set_defaults(func=run)

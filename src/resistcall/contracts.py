@@ -119,6 +119,7 @@ CNV_COLUMNS = (
     "log2_vs_parental",
     "median_count",
     "gc_residual_slope",
+    "purity",
     "warning",
 )
 #: cnv_targets.tsv: per-target normalised ratios.

@@ -442,6 +442,7 @@ def simulate_library(
     n_fragments: int = 100_000,
     copy_numbers: Mapping[str, float] | None = None,
     ploidy: float = 2.0,
+    purity: float = 1.0,
     variants: Sequence[Variant] = (),
     fusion: Fusion | None = None,
     gc_bias: GCBias = GCBias(),
@@ -470,6 +471,9 @@ def simulate_library(
     (others = ``ploidy``). ``efficiency``: per-target multipliers, or the log-normal spread
     (default 0.25 capture, 0.6 amplicon: several-fold) seeded by ``efficiency_seed``.
     ``duplicate_rate``/``off_target`` default to 0.15/0.12 for capture and 0/0.01 for amplicon.
+    ``purity`` < 1 admixes normal cells: a fraction ``1 - purity`` of the cells carry
+    ``ploidy`` copies of every gene, no variant and no fusion; copy numbers, variant VAFs and
+    the fusion fraction then describe the tumour cells' DNA only.
     """
     if assay not in ("capture", "amplicon"):
         raise UserError(f"assay must be capture or amplicon, not {assay!r}")
@@ -483,8 +487,14 @@ def simulate_library(
         off_target = 0.01 if amplicon else 0.12
     if amplicon:
         duplicate_rate = 0.0  # every read of an amplicon starts at its primer: never deduplicated
+    if not 0.0 < purity <= 1.0:
+        raise UserError(f"purity must be above 0 and at most 1, not {purity}")
     cn = dict(copy_numbers or {})
-    cn_factor = np.array([cn.get(g, ploidy) / ploidy for g in t["gene"]], dtype=float)
+
+    def bulk(copies: float) -> float:  # DNA of tumour + normal cells, relative to ploidy
+        return (purity * copies + (1.0 - purity) * ploidy) / ploidy
+
+    cn_factor = np.array([bulk(cn.get(g, ploidy)) for g in t["gene"]], dtype=float)
     if isinstance(efficiency, np.ndarray | list | tuple):
         eff = np.asarray(efficiency, dtype=float)
         if eff.shape != (len(t),):
@@ -496,8 +506,11 @@ def simulate_library(
         eff = eff * rng.lognormal(0.0, efficiency_jitter, len(t))
     # copy number of off-target DNA: the gene of the contig's targets
     contig_cn = np.ones(len(ref.names))
+    tumour_share = np.ones(len(ref.names))  # share of a contig's molecules from tumour cells
     for cid, grp in t.groupby("cid"):
-        contig_cn[cid] = cn.get(grp["gene"].mode().iloc[0], ploidy) / ploidy
+        copies = cn.get(grp["gene"].mode().iloc[0], ploidy)
+        contig_cn[cid] = bulk(copies)
+        tumour_share[cid] = purity * copies / ploidy / bulk(copies) if copies > 0 else 0.0
 
     n_unique = int(round(n_fragments * (1.0 - duplicate_rate)))
     n_off = int(rng.binomial(n_unique, off_target)) if off_target > 0 else 0
@@ -552,11 +565,16 @@ def simulate_library(
     flen = end - start
 
     variants = [normalize_variant(ref, v) for v in variants]
-    carrier, covers = _assign_variants(rng, ref, variants, cid, ins_s, ins_e)
+    # molecules from normal cells carry neither variants nor the fusion (no draw when pure, so
+    # pure libraries are unchanged)
+    normal = rng.random(n_u) >= tumour_share[cid] if purity < 1.0 else np.zeros(n_u, bool)
+    carrier, covers = _assign_variants(rng, ref, variants, cid, ins_s, ins_e, normal)
     seqs, idx = _variant_sequences(ref, variants, carrier, start, end, gstart)
     fusion_mask = np.zeros(n_u, bool)
     if fusion is not None and fusion.fraction > 0:
-        fseqs, fidx = _fusion_sequences(rng, ref, fusion, cid, start, end, carrier.any(axis=1))
+        fseqs, fidx = _fusion_sequences(
+            rng, ref, fusion, cid, start, end, carrier.any(axis=1) | normal
+        )
         fusion_mask[fidx] = True
         seqs += fseqs
         idx += fidx
@@ -597,8 +615,9 @@ def simulate_library(
     return lib
 
 
-def _assign_variants(rng, ref, variants, cid, ins_s, ins_e):
-    """Bernoulli(VAF) carriers among the molecules covering each variant (amplicon: the insert).
+def _assign_variants(rng, ref, variants, cid, ins_s, ins_e, normal):
+    """Bernoulli(VAF) carriers among the tumour molecules (``~normal``) covering each variant
+    (amplicon: the insert).
 
     Overlapping variants cannot share a molecule; the later one is drawn among the rest with
     VAF / (1 - earlier VAFs) so every variant keeps its marginal VAF."""
@@ -619,7 +638,7 @@ def _assign_variants(rng, ref, variants, cid, ins_s, ins_e):
                 taken |= carrier[:, j]
                 prior += u.vaf
         p = v.vaf / (1.0 - prior) if prior < 1.0 else 0.0
-        carrier[:, i] = cov & ~taken & (rng.random(n_u) < p)
+        carrier[:, i] = cov & ~taken & ~normal & (rng.random(n_u) < p)
     return carrier, covers
 
 
@@ -878,6 +897,7 @@ _LIB_KEYS = {  # config key -> simulate_library argument
     "duplicate_rate": "duplicate_rate",
     "off_target": "off_target",
     "ploidy": "ploidy",
+    "purity": "purity",
     "efficiency_spread": "efficiency",
     "efficiency_jitter": "efficiency_jitter",
 }

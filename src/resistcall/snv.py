@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,12 @@ from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
+from resistcall.purity import (
+    add_purity_option,
+    cancer_cell_fraction,
+    parse_purity,
+    vaf_scale,
+)
 from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
 
 log = logging.getLogger(__name__)
@@ -290,18 +296,23 @@ def paired_tests(
     a0: np.ndarray,
     b0: np.ndarray,
     variant_prior: float,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(p_enriched, p_depleted) of resistant counts given the parental counts.
 
     The parental site rate is either background noise, Beta(a0, b0), or a real variant with a
     flat Beta(1, 1) prior; the parental data weight the two components, and the resistant count
-    is compared with the resulting mixture of beta-binomial predictive distributions.
+    is compared with the resulting mixture of beta-binomial predictive distributions. A real
+    variant's rate is multiplied by ``scale`` (resistant / parental purity) before the
+    comparison: the same cancer-cell fraction reads a lower VAF in a less pure sample. Noise
+    is not tumour-derived and is not rescaled.
     """
     log_noise = np.log1p(-variant_prior) + stats.betabinom.logpmf(kp, np.maximum(np_, 1), a0, b0)
     log_var = np.log(variant_prior) - np.log(np_ + 1.0)
     w_var = 1.0 / (1.0 + np.exp(np.clip(log_noise - log_var, -700, 700)))
     a_n, b_n = a0 + kp, b0 + np_ - kp
-    a_v, b_v = 1.0 + kp, 1.0 + np_ - kp
+    kv = np.minimum(kp * scale, np_)
+    a_v, b_v = 1.0 + kv, 1.0 + np_ - kv
     p_enr = (1 - w_var) * bb_sf(kr, nr, a_n, b_n) + w_var * bb_sf(kr, nr, a_v, b_v)
     p_dep = (1 - w_var) * bb_cdf(kr, nr, a_n, b_n) + w_var * bb_cdf(kr, nr, a_v, b_v)
     return np.clip(p_enr, 0, 1), np.clip(p_dep, 0, 1)
@@ -468,6 +479,7 @@ class CallSet:
     threshold: float
     hotspot_threshold: float
     n_tests: int
+    purity: dict[str, float] = field(default_factory=dict)  # sample -> tumour fraction
 
 
 def call(
@@ -477,8 +489,12 @@ def call(
     fasta: pysam.FastaFile,
     bams: list[str],
     hotspot_sites: set[tuple[str, int]] | None = None,
+    purity: dict[str, float] | None = None,
 ) -> CallSet:
-    """Test every candidate in every sample, decide STATUS and filters."""
+    """Test every candidate in every sample, decide STATUS and filters. ``purity`` (sample ->
+    tumour fraction, default 1.0): the parental's VAF is rescaled to each resistant sample's
+    purity before the two are compared (docs/purity.md)."""
+    purity = {s.name: (purity or {}).get(s.name, 1.0) for s in samples}
     model = fit_background(samples, cfg)
     cand = build_candidates(samples, cfg)
     is_covered = np.stack([s.depth for s in samples]).max(axis=0) > 0
@@ -515,6 +531,7 @@ def call(
         p = st[names[parental]]
         for name in resistant:
             d = st[name]
+            scale = vaf_scale(purity[name], purity[names[parental]])
             p_enr, p_dep = paired_tests(
                 d["alt"].to_numpy(),
                 d["depth"].to_numpy(),
@@ -523,6 +540,7 @@ def call(
                 d["a0"].to_numpy(),
                 d["b0"].to_numpy(),
                 cfg.variant_prior,
+                scale,
             )
             d["p_enriched"], d["p_depleted"] = p_enr, p_dep
             # a resistant-only signal must also beat the parental-informed null: otherwise it is
@@ -534,7 +552,7 @@ def call(
                 p_enr,
                 p_dep,
                 d["vaf"].to_numpy(),
-                p["vaf"].to_numpy(),
+                p["vaf"].to_numpy() * scale,
                 cand_thr,
                 cfg.enrich_fold,
             )
@@ -563,6 +581,7 @@ def call(
         threshold=thr,
         hotspot_threshold=thr_hot,
         n_tests=n_tests + hot_covered * 4,
+        purity=purity,
     )
 
 
@@ -671,6 +690,7 @@ def _header(
         h.contigs.add(name, length=length)
     if cs.parental is not None:
         h.add_line(f"##parental={cs.parental}")
+    h.add_line("##purity=<" + ",".join(f"{n}={cs.purity.get(n, 1.0):g}" for n in cs.samples) + ">")
     h.add_line(
         f"##resistcall_snv=<assay={cfg.assay},min_vaf={cfg.min_vaf},alpha={cfg.alpha},"
         f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g}>"
@@ -692,7 +712,13 @@ def _header(
         ("PDEP", 1, "Float", "Evidence sample: P(alt <= observed) given the parental counts"),
         ("PTHR", 1, "Float", "Bonferroni-weighted p-value threshold used at this site"),
         ("PARVAF", 1, "Float", "Parental VAF"),
-        ("FOLD", 1, "Float", "Evidence sample VAF / parental VAF (parental floored at 1/depth)"),
+        (
+            "FOLD",
+            1,
+            "Float",
+            "Evidence sample VAF / parental VAF rescaled to the evidence sample's purity "
+            "(floored at 1/depth)",
+        ),
         ("HOTSPOT", 0, "Flag", "Site is a known-resistance hotspot codon position"),
         ("BGMEAN", 1, "Float", "Background error rate (beta mean) of this class at this site"),
         ("BGKAPPA", 1, "Float", "Background beta concentration (alpha + beta) of this class"),
@@ -716,6 +742,13 @@ def _header(
             1,
             "String",
             f"{VCF_STATUSES} for resistant samples, . otherwise",
+        ),
+        (
+            "CCF",
+            "A",
+            "Float",
+            "Cancer-cell fraction carrying the alt, 2 x AF / purity: assumes a diploid locus "
+            "with one mutant copy (multiplicity 1); capped at 1",
         ),
     ]
     for key, num, typ, desc in fmt:
@@ -765,7 +798,9 @@ def write_vcf(
                     if r.evidence != cs.parental:
                         rec.info["PENR"] = _f(d.p_enriched)
                         rec.info["PDEP"] = _f(d.p_depleted)
-                        rec.info["FOLD"] = _f(d.vaf / max(p.vaf, 1.0 / max(p.depth, 1)))
+                        scale = vaf_scale(cs.purity[r.evidence], cs.purity[cs.parental])
+                        floor = max(p.vaf * scale, 1.0 / max(p.depth, 1))
+                        rec.info["FOLD"] = _f(d.vaf / floor)
                 for name in cs.samples:
                     s = cs.per_sample[name].iloc[i]
                     fs = rec.samples[name]
@@ -774,6 +809,7 @@ def write_vcf(
                     fs["AD"] = (int(s.ref_f + s.ref_r), int(s.alt))
                     fs["DP"] = depth
                     fs["AF"] = _f(s.vaf)
+                    fs["CCF"] = _f(cancer_cell_fraction(s.vaf, cs.purity.get(name, 1.0)))
                     fs["SB"] = (int(s.ref_f), int(s.ref_r), int(s.alt_f), int(s.alt_r))
                     if np.isfinite(s.alt_bq):
                         fs["BQ"] = _f(s.alt_bq)
@@ -1065,8 +1101,10 @@ def run(
     cfg: SnvConfig = SnvConfig(),
     sites: pd.DataFrame | None = None,
     hotspots_out: str | None = None,
+    purity: list[str] | None = None,
 ) -> CallSet:
-    """Whole stage: count, call, write VCF (+ hotspots table)."""
+    """Whole stage: count, call, write VCF (+ hotspots table). ``purity``: ``SAMPLE=FRACTION``
+    items of ``--purity``."""
     bams = ([parental] if parental else []) + list(resistant)
     for b in bams:
         if not Path(b).exists():
@@ -1080,6 +1118,7 @@ def run(
     names = [bam_sample(b) for b in bams]
     if len(set(names)) != len(names):
         raise UserError(f"BAMs share an @RG SM sample name: {names}")
+    tumour = parse_purity(purity or [], names)
     with pysam.FastaFile(reference) as fasta:
         reg = merged_regions(regions, fasta)
         hot = set()
@@ -1091,7 +1130,7 @@ def run(
         for name, b in zip(names, bams, strict=True):
             log.info("counting %s (%s)", name, b)
             samples.append(concat_counts(name, count_regions(b, reference, reg, cfg.pileup), fasta))
-        cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot)
+        cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot, tumour)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
         write_vcf(cs, cfg, fasta, reference, Path(out))
         if hotspots_out is not None:
@@ -1117,6 +1156,7 @@ def _cmd(args) -> None:
         cfg,
         sites,
         args.hotspots_out,
+        args.purity,
     )
 
 
@@ -1141,4 +1181,5 @@ def register(subparsers) -> None:
     p.add_argument("--gtf", help="transcript GTF (contig coordinates), for --hotspots")
     p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
     add_options(p, SnvConfig)
+    add_purity_option(p)
     p.set_defaults(func=_cmd)

@@ -14,6 +14,7 @@ rule cnv:
     params:
         assay=ASSAY,
         extra=stage_options("cnv"),
+        purity=line_purity,
     log:
         "logs/cnv/{line}.log",
     benchmark:
@@ -27,5 +28,5 @@ rule cnv:
     shell:
         "resistcall cnv --targets {input.targets} --reference {input.ref}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} {params.extra}"
+        " --assay {params.assay} {params.extra} {params.purity}"
         " --out {output.cnv} --targets-out {output.targets} 2> {log}"

@@ -96,6 +96,16 @@ def line_qc(wildcards):
     return [f"results/qc/{s}.qc.json" for s in SHEETS.samples_of(wildcards.line)]
 
 
+def line_purity(wildcards):
+    """`--purity SAMPLE=FRACTION` for the line's samples whose sheet purity is not 1.0."""
+    impure = [
+        f"{s}={SHEETS.samples.loc[s, 'purity']:g}"
+        for s in SHEETS.samples_of(wildcards.line)
+        if SHEETS.samples.loc[s, "purity"] != 1.0
+    ]
+    return f"--purity {' '.join(impure)}" if impure else ""
+
+
 def sample_bai(wildcards):
     return f"{sample_bam(wildcards.sample)}.bai"
 

@@ -18,6 +18,7 @@ rule snv:
     params:
         assay=ASSAY,
         extra=stage_options("snv"),
+        purity=line_purity,
     log:
         "logs/snv/{line}.log",
     benchmark:
@@ -31,5 +32,5 @@ rule snv:
     shell:
         "resistcall snv --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} {params.extra} --out {output.vcf}"
+        " --assay {params.assay} {params.extra} {params.purity} --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"

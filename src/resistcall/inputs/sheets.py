@@ -173,9 +173,10 @@ def _read_table(
 class Sheets:
     """Validated sheets. Empty optional cells are ``""`` (never NaN), so ``if row["bam"]`` works.
 
-    ``samples``: index ``sample``; columns line, condition (categorical), drug, notes,
-    sheet_line. ``units``: index (sample, unit); columns fq1, fq2, bam (paths resolved against
-    the base directory), kind (``fastq`` or ``bam``), sheet_line. ``sheet_line`` is the 1-based
+    ``samples``: index ``sample``; columns line, condition (categorical), drug, purity
+    (float in (0, 1], 1.0 when the optional column or cell is empty), notes, sheet_line.
+    ``units``: index (sample, unit); columns fq1, fq2, bam (paths resolved against the base
+    directory), kind (``fastq`` or ``bam``), sheet_line. ``sheet_line`` is the 1-based
     line in the sheet file (header = 1), the number every message uses.
     """
 
@@ -447,8 +448,9 @@ def load_sheets(
 def _typed_samples(samples: pd.DataFrame) -> pd.DataFrame:
     out = samples.astype({c: "string" for c in ("sample", "line", "drug", "notes")})
     out["condition"] = pd.Categorical(out["condition"], categories=list(CONDITIONS))
+    out["purity"] = [float(v) if str(v).strip() else 1.0 for v in out["purity"]]
     out["sheet_line"] = out["sheet_line"].astype("int64")
-    return out.set_index("sample")[["line", "condition", "drug", "notes", "sheet_line"]]
+    return out.set_index("sample")[["line", "condition", "drug", "purity", "notes", "sheet_line"]]
 
 
 def _typed_units(units: pd.DataFrame, base_dir: Path) -> pd.DataFrame:
