@@ -112,7 +112,7 @@ def test_translation_of_hotspot_codons_matches_residue_letter(tx):
 
 def test_sites_from_known_splits_compounds_and_skips_cnv(tmp_path):
     sites = sites_from_known(KNOWN, GTF)
-    assert set(sites.columns) == {"gene", "hgvs_p", "residue", "chrom", "positions"}
+    assert set(sites.columns) == {"gene", "hgvs_p", "residue", "chrom", "positions", "verified"}
     assert not sites["hgvs_p"].isin(["amplification", "fusion"]).any()
     assert not sites["hgvs_p"].str.startswith("p.[").any()
     # E1210K only appears inside compound rows or alone; D1203N both: parts present once each
@@ -121,6 +121,10 @@ def test_sites_from_known_splits_compounds_and_skips_cnv(tmp_path):
     row = sites[sites["hgvs_p"] == "p.G1202R"].iloc[0]
     assert row["positions"] == [24518, 24519, 24520]  # genomic order
     assert row["residue"] == "G1202"
+    # only rows checked against a source (db/page) may give the caller a prior: G1202del is
+    # named by recall rows only, D1203N by recall and db rows
+    verified = sites.set_index("hgvs_p")["verified"]
+    assert not verified["p.G1202del"] and verified["p.D1203N"] and verified["p.G1202R"]
 
 
 def test_gtf_with_inconsistent_c_attributes_fails(tmp_path):

@@ -18,7 +18,7 @@ from resistcall.transcripts import TranscriptSet, load_transcripts
 
 log = logging.getLogger(__name__)
 
-SITE_COLUMNS = ["gene", "hgvs_p", "residue", "chrom", "positions"]
+SITE_COLUMNS = ["gene", "hgvs_p", "residue", "chrom", "positions", "verified"]
 
 
 def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.DataFrame:
@@ -26,12 +26,16 @@ def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.Data
 
     Compound rows are split into their parts; amplification and fusion rows have no codon and
     are skipped. ``positions`` lists the 1-based contig positions of every codon base of the
-    residue(s), in genomic (ascending) order. Residues outside the gene's modelled exons are
+    residue(s), in genomic (ascending) order. ``verified`` is True when at least one row naming
+    the change was checked against its source (``verification`` db or page, not recall): only
+    those may give the caller a prior. Residues outside the gene's modelled exons are
     skipped with a warning (they cannot be assessed on this panel).
     """
     records: dict[tuple[str, str, str], dict] = {}
     rows = known[known["alteration_type"].isin(MUTATION_TYPES)]
-    for gene, hgvs_p in zip(rows["gene"], rows["hgvs_p"], strict=True):
+    checked = rows["verification"].isin(("db", "page")) if "verification" in rows else None
+    for i, (gene, hgvs_p) in enumerate(zip(rows["gene"], rows["hgvs_p"], strict=True)):
+        row_verified = bool(checked.iloc[i]) if checked is not None else False
         tx = transcripts.by_gene.get(gene)
         for part in compound_parts(hgvs_p):
             span = residue_span(part)
@@ -41,6 +45,7 @@ def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.Data
             label, first, last = span
             key = (gene, label, part)
             if key in records:
+                records[key]["verified"] |= row_verified
                 continue
             if tx is None:
                 log.warning("known table: %s %s: gene has no model in the GTF", gene, part)
@@ -61,6 +66,7 @@ def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.Data
                 "residue": label,
                 "chrom": tx.chrom,
                 "positions": sorted(positions),
+                "verified": row_verified,
                 "_order": (gene, first, part),
             }
     out = sorted(records.values(), key=lambda r: r["_order"])

@@ -1123,7 +1123,9 @@ def run(
         reg = merged_regions(regions, fasta)
         hot = set()
         if sites is not None:
-            for srow in sites.itertuples(index=False):
+            # only residues a source was checked for get the hotspot prior (alpha share);
+            # unverified (recall) rows still get a coverage verdict
+            for srow in sites[sites["verified"]].itertuples(index=False):
                 for p in _positions(srow.positions):
                     hot.add((srow.chrom, p - 1))
         samples = []
