@@ -212,6 +212,7 @@ def test_hotspot_verdicts(pair, tmp_path):
                 [24801, 24802, 24803],
                 "29001,29002,29003",
             ],
+            "verified": [True, True, True],
         }
     )
     cfg = snv.SnvConfig(min_vaf=0.05)
