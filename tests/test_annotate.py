@@ -198,7 +198,16 @@ def test_drug_verdicts_r2_unverified_filtered_and_no_data(run):
     # ceritinib: verified L1196M (sensitive) decides; unverified D1203N 'reduced' is a caveat
     assert drugs["ceritinib"]["prediction"] == "sensitive"
     assert drugs["ceritinib"]["verified"] is True
-    assert "reduced sensitivity" in drugs["ceritinib"]["caveat"]
+    assert drugs["ceritinib"]["caveats"] == [
+        {
+            "kind": "unverified",
+            "gene": "ALK",
+            "residue": "D1203",
+            "hgvs_p": "p.D1203N",
+            "reason": "unverified row(s) would give 'reduced sensitivity'",
+            "would_give": "reduced sensitivity",
+        }
+    ]
     # alectinib has no row for D1203N: said so, not hidden behind "sensitive"
     assert drugs["alectinib"]["prediction"] == "sensitive"
     assert D1203N in drugs["alectinib"]["no_data_findings"]
@@ -374,12 +383,20 @@ def test_uncovered_hotspots_listed_per_drug(run):
     ]
     assert ale["not_assessed"][0]["detection_limit_vaf"] == 0.14
     assert ale["not_assessed"][0]["reason"].startswith("detection limit above")
-    assert "not assessable (not covered): ALK p.I1171T" in ale["caveat"]
+    assert ale["caveats"] == [
+        {
+            "kind": "not_assessed",
+            "gene": "ALK",
+            "residue": "I1171",
+            "hgvs_p": "p.I1171T",
+            "reason": ale["not_assessed"][0]["reason"],
+        }
+    ]
     # ceritinib is sensitive to I1171T: nothing to warn about
     assert r2["ceritinib"]["not_assessed"] == []
     # crizotinib is already resistant: listed, but no caveat needed
     assert r2["crizotinib"]["prediction"] == "resistant"
-    assert r2["crizotinib"]["not_assessed"] and r2["crizotinib"]["caveat"] is None
+    assert r2["crizotinib"]["not_assessed"] and r2["crizotinib"]["caveats"] == []
     # R1 covered I1171 (not detected down to 0.45%): nothing listed
     assert all(not v["not_assessed"] for v in _sample(data, "H3122_R1")["drugs"].values())
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from resistcall import annotate, contracts, report, report_inputs, report_model
+from resistcall.contracts import caveat
 from resistcall.errors import UserError
 
 ALK5 = ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
@@ -265,9 +266,13 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     html = rendered["html"]
     entry = next(s for s in hits["samples"] if s["sample"] == CR2)["drugs"]["lorlatinib"]
     assert entry["prediction"] == "sensitive"
-    assert entry["caveat"] == "not assessable (not covered): KRAS p.G12C, KRAS p.G13D"
+    assert [(c["kind"], c["gene"], c["residue"]) for c in entry["caveats"]] == [
+        ("not_assessed", "KRAS", "G12"),
+        ("not_assessed", "KRAS", "G13"),
+    ]
     cell = data["drug_grid"]["cells"][CR2]["lorlatinib"]
-    assert cell["caveat"] == entry["caveat"]  # verbatim for LIMS
+    # words are made by the report only, from hits.json's structured caveats
+    assert cell["caveat"] == "not assessable (not covered): KRAS p.G12C, KRAS p.G13D"
     assert [
         (m["gene"], m["hgvs_p"], m["residue"], m["depth"], m["effect"])
         for m in cell["not_assessed"]
@@ -325,13 +330,13 @@ def test_cells_without_caveat_show_none(rendered):
         for drug in grid_drugs:
             entry = s["drugs"].get(drug) or {}
             cell = data["drug_grid"]["cells"][s["sample"]][drug]
-            assert cell["caveat"] == entry.get("caveat")
+            assert cell["caveat"] == report_model.caveat_sentence(entry.get("caveats") or [])
             assert [m["hgvs_p"] for m in cell["not_assessed"]] == [
                 m["hgvs_p"] for m in entry.get("not_assessed") or []
             ]
             grid = _cell_html(rendered["html"], "drug-grid", s["sample"], drug)
             flagged = "caveat-flag" in grid or "⚠" in grid or "has-caveat" in grid
-            assert flagged == bool(entry.get("caveat")), (s["sample"], drug)
+            assert flagged == bool(entry.get("caveats")), (s["sample"], drug)
             n_flagged += flagged
     assert n_flagged == 1
     criz = data["drug_grid"]["cells"][CR2]["crizotinib"]
@@ -344,16 +349,20 @@ def test_cells_without_caveat_show_none(rendered):
     assert "Not covered in this sample" not in nothing and "caveat" not in nothing
 
 
-def test_caveat_kinds_and_older_hits_without_caveat():
-    """Unverified-row caveats get their own flag, joined caveats split, and a not-assessed
-    change still flags a 'sensitive' cell when an older hits.json has no caveat sentence."""
+def test_caveat_kinds_are_rendered_from_structured_caveats():
+    """hits.json caveats are data ({kind, gene, residue, reason}); the report makes the words:
+    one flag per kind, the not-assessed changes grouped by codon."""
 
-    def entry(prediction, caveat=None, not_assessed=()):
+    def na(hp):
+        residue = re.match(r"p\.([A-Z]\d+)", hp)[1]
+        return caveat("not_assessed", "not covered", gene="ALK", residue=residue, hgvs_p=hp)
+
+    def entry(prediction, caveats=(), not_assessed=()):
         return {
             "prediction": prediction,
             "verified": True,
             "rows": [],
-            "caveat": caveat,
+            "caveats": list(caveats),
             "not_assessed": [
                 {
                     "gene": "ALK",
@@ -368,19 +377,29 @@ def test_caveat_kinds_and_older_hits_without_caveat():
             ],
         }
 
+    unverified = caveat(
+        "unverified",
+        "unverified row(s) would give 'resistant'",
+        gene="ALK",
+        residue="D1203",
+        hgvs_p="p.D1203N",
+        would_give="resistant",
+    )
     sample = {
         "sample": "S",
         "findings": [],
         "drugs": {
             "crizotinib": entry(
                 "sensitive",
-                "unverified row(s) would give 'resistant': p.D1203N; "
-                "not assessable (not covered): ALK p.G1202R, ALK p.G1202del",
+                [unverified, na("p.G1202R"), na("p.G1202del")],
                 ["p.G1202R", "p.G1202del"],
             ),
-            "ceritinib": entry("sensitive", None, ["p.I1171T", "p.G1202R"]),  # older hits.json
-            "alectinib": entry("resistant", None, ["p.I1171T"]),
+            "ceritinib": entry(
+                "sensitive", [na("p.I1171T"), na("p.G1202R")], ["p.I1171T", "p.G1202R"]
+            ),
+            "alectinib": entry("resistant", (), ["p.I1171T"]),
             "brigatinib": entry("sensitive"),
+            "lorlatinib": entry("no data", [caveat("qc", "median target depth 12x < 50x")]),
         },
     }
     cells = report_model.build_drug_grid([sample], ALK_GROUPS)["cells"]["S"]
@@ -389,12 +408,17 @@ def test_caveat_kinds_and_older_hits_without_caveat():
         ("not_assessed", "1 position not assessable"),
     ]
     assert cells["crizotinib"]["not_assessed_positions"][0]["changes"] == ["p.G1202R", "p.G1202del"]
+    assert cells["crizotinib"]["caveat"] == (
+        "unverified row(s) would give 'resistant': p.D1203N; "
+        "not assessable (not covered): ALK p.G1202R, ALK p.G1202del"
+    )
     assert [f["text"] for f in cells["ceritinib"]["caveats"]] == [
         "not assessable (not covered): ALK p.G1202R, ALK p.I1171T"
     ]
-    assert cells["ceritinib"]["caveat"] is None  # the JSON keeps what annotate wrote
+    assert [(f["kind"], f["text"]) for f in cells["lorlatinib"]["caveats"]] == [
+        ("qc", "median target depth 12x < 50x")
+    ]
     assert cells["alectinib"]["caveats"] == [] and cells["brigatinib"]["caveats"] == []
-    assert cells["lorlatinib"]["caveats"] == [] and cells["lorlatinib"]["not_assessed"] == []
     card = report_model.build_summary(
         [{"sample": "S", "condition": "resistant", "findings": []}],
         None,
@@ -405,10 +429,10 @@ def test_caveat_kinds_and_older_hits_without_caveat():
         None,
         None,
     )[0]
-    assert card["headline"] == (
+    assert card["headline"].startswith(
         "Still expected to work: crizotinib (with caveats), ceritinib (with caveats), brigatinib."
     )
-    assert card["caveat_drugs"] == ["crizotinib", "ceritinib"]
+    assert card["caveat_drugs"] == ["crizotinib", "ceritinib", "lorlatinib"]
 
 
 def test_variant_tables_known_and_vus_are_separate(rendered):
@@ -673,6 +697,8 @@ def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
                 "no_data_findings": ["var:2"],
                 "baseline": [],
                 "superseded": [],
+                "caveats": [],
+                "not_assessed": [],
             }
         },
     }
@@ -1035,12 +1061,13 @@ def test_report_renders_from_real_annotate_output(tmp_path):
     for s in resistant:
         for drug, entry in s["drugs"].items():
             cell = data["drug_grid"]["cells"][s["sample"]][drug]
-            assert cell["caveat"] == entry["caveat"]
+            assert cell["caveat"] == report_model.caveat_sentence(entry["caveats"])
             assert [(m["gene"], m["hgvs_p"]) for m in cell["not_assessed"]] == [
                 (m["gene"], m["hgvs_p"]) for m in entry["not_assessed"]
             ]
+            kinds = {c["kind"] for c in entry["caveats"]}
             if (
-                entry["caveat"]
+                kinds
                 and data["drug_grid"]["drugs"][
                     [d["drug"] for d in data["drug_grid"]["drugs"]].index(drug)
                 ]["grid"]
@@ -1048,10 +1075,10 @@ def test_report_renders_from_real_annotate_output(tmp_path):
                 caveated.append(drug)
                 grid = _cell_html(html, "drug-grid", s["sample"], drug)
                 flags = [t for _, _, t in parse(grid).find(**{"class": "caveat-flag"})]
-                if "not assessable" in entry["caveat"]:
+                if "not_assessed" in kinds:
                     assert "⚠ Caveat: 1 position not assessable (ALK I1171)" in flags
                     caveated.append("not assessable")
-                if "unverified row(s)" in entry["caveat"]:
+                if "unverified" in kinds:
                     assert "⚠ Caveat: unverified data: reduced sensitivity" in flags
     assert "not assessable" in caveated, "I1171T had insufficient depth: caveat expected"
     json.loads((tmp_path / "report.json").read_text())

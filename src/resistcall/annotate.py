@@ -30,13 +30,20 @@ from resistcall.contracts import (
     HITS_SCHEMA,
     HOTSPOT_UNKNOWN,
     SNV_PRESENT,
+    caveat,
     check_verdicts,
     citation,
     hits_columns,
 )
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant, trim
-from resistcall.knowledge import DrugGroups, KnowledgeBase, canonical_protein, load_knowledge
+from resistcall.knowledge import (
+    DrugGroups,
+    KnowledgeBase,
+    canonical_protein,
+    load_knowledge,
+    residue_span,
+)
 from resistcall.outputs import write_texts
 from resistcall.reference import bam_sample, contig_offset
 from resistcall.transcripts import load_transcripts
@@ -571,10 +578,25 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
         for entry in v.values():
             missing = entry.get("not_assessed") or []
             if missing and entry["prediction"] in ("sensitive", "no data", "reduced sensitivity"):
-                text = "not assessable (not covered): " + ", ".join(
-                    sorted({f"{m['gene']} {m['hgvs_p']}" for m in missing})
-                )
-                entry["caveat"] = f"{entry['caveat']}; {text}" if entry["caveat"] else text
+                seen = set()
+                for m in sorted(missing, key=lambda m: (m["gene"], m["hgvs_p"])):
+                    if (m["gene"], m["hgvs_p"]) in seen:
+                        continue
+                    seen.add((m["gene"], m["hgvs_p"]))
+                    entry["caveats"].append(
+                        caveat(
+                            "not_assessed",
+                            m["reason"] or "not covered",
+                            gene=m["gene"],
+                            residue=m["residue"] or _residue(m["hgvs_p"]),
+                            hgvs_p=m["hgvs_p"],
+                        )
+                    )
+
+
+def _residue(hgvs_p: str | None) -> str | None:
+    span = residue_span(hgvs_p) if hgvs_p else None
+    return span[0] if span else None
 
 
 def _empty_verdict() -> dict:
@@ -587,7 +609,7 @@ def _empty_verdict() -> dict:
         "no_data_findings": [],
         "baseline": [],
         "superseded": [],
-        "caveat": None,
+        "caveats": [],
         "not_assessed": [],
     }
 
@@ -658,6 +680,7 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
                         "mechanism_class": m["mechanism_class"],
                         "sources": m["sources"],
                         "_fusion": f.kind == "fusion",
+                        "_gene": f.gene,
                     }
                 )
     assessed = [
@@ -686,14 +709,23 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
         compound_parts = {p for c in compounds_here for p in compound_of_parts(counted, c)}
         no_data = [f.id for f in assessed if f.id not in with_rows and f.id not in compound_parts]
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in active]
-        caveat = None
+        caveats = []
         unverified = [r for r in active if r["verification"] == "recall"]
         if verified and unverified:
             alt_pred = _decide([r["effect"] for r in active])
             if alt_pred != prediction:
-                caveat = f"unverified row(s) would give '{alt_pred}': " + ", ".join(
-                    sorted({r["hgvs_p"] or r["finding"] for r in unverified})
-                )
+                by_change = {(r["hgvs_p"] or r["finding"]): r for r in unverified}
+                caveats = [
+                    caveat(
+                        "unverified",
+                        f"unverified row(s) would give '{alt_pred}'",
+                        gene=r["_gene"],
+                        residue=_residue(r["hgvs_p"]),
+                        hgvs_p=name,
+                        would_give=alt_pred,
+                    )
+                    for name, r in sorted(by_change.items())
+                ]
         out[drug] = {
             "prediction": prediction,
             "verified": bool(verified) if active else None,
@@ -712,7 +744,7 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
             "no_data_findings": no_data,
             "baseline": [{k: v for k, v in r.items() if not k.startswith("_")} for r in baseline],
             "superseded": superseded,
-            "caveat": caveat,
+            "caveats": caveats,
             "not_assessed": [],
         }
     return out

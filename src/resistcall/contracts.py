@@ -47,16 +47,21 @@ class Vocabulary:
         return value
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """Cells as stripped text, empty where missing."""
+    return column.astype(object).where(column.notna(), "").astype(str).str.strip()
+
+
 def check_verdicts(df: pd.DataFrame, column: str, vocab: Vocabulary, path: object) -> None:
     """Every value of ``column`` is a word of ``vocab`` and every ``not assessable`` row says
     why in its ``reason`` column; else one error naming the file, row and column."""
-    values = df[column].fillna("").astype(str).str.strip()
+    values = _text(df[column])
     bad = ~values.isin(vocab.values)
     if bad.any():
         row = int(bad.to_numpy().argmax()) + 2  # 1-based, the header is row 1
         vocab.check(values[bad].iloc[0], f"{path}: row {row}: column {column}")
     reasons = df[REASON] if REASON in df.columns else pd.Series("", index=df.index)
-    silent = (values == NOT_ASSESSABLE) & reasons.fillna("").astype(str).str.strip().eq("")
+    silent = (values == NOT_ASSESSABLE) & _text(reasons).eq("")
     if silent.any():
         row = int(silent.to_numpy().argmax()) + 2
         raise UserError(
@@ -265,9 +270,39 @@ REPORT_READS = {
     "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "call"),
 }
 
+# ---- caveats ------------------------------------------------------------------------------------
+#: Why a drug prediction could change (hits.json ``drugs.<drug>.caveats``): ``unverified``
+#: (unverified table rows would give ``would_give``), ``not_assessed`` (a known change at a
+#: position the sample could not be checked at), ``qc`` (the sample's QC). Data, not sentences:
+#: only the report turns them into words.
+CAVEAT_KINDS = ("unverified", "not_assessed", "qc")
+
+
+def caveat(
+    kind: str,
+    reason: str,
+    *,
+    gene: str | None = None,
+    residue: str | None = None,
+    hgvs_p: str | None = None,
+    **extra: object,
+) -> dict:
+    """One structured caveat ``{kind, gene, residue, hgvs_p, reason, ...}``."""
+    if kind not in CAVEAT_KINDS:
+        raise ValueError(f"caveat kind {kind!r} is not one of {', '.join(CAVEAT_KINDS)}")
+    return {
+        "kind": kind,
+        "gene": gene,
+        "residue": residue,
+        "hgvs_p": hgvs_p,
+        "reason": reason,
+        **extra,
+    }
+
+
 # ---- JSON documents ----------------------------------------------------------------------------
 #: ``"schema"`` of hits.json (annotate) and report.json (report); bumped when their shape changes.
-HITS_SCHEMA = "resistcall-hits/2"
+HITS_SCHEMA = "resistcall-hits/3"
 REPORT_SCHEMA = "resistcall-report/2"
 
 

@@ -192,54 +192,57 @@ def _not_assessed_positions(items: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-UNVERIFIED_CAVEAT = re.compile(r"unverified row\(s\) would give '([^']+)'")
+def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
+    """(kind, text, would_give) per kind of caveat, in the annotator's order: the words are made
+    here from hits.json's structured caveats."""
+    parts: dict[str, list[dict]] = {}
+    for c in caveats:
+        parts.setdefault(c["kind"], []).append(c)
+    out = []
+    for kind, items in parts.items():
+        names = ", ".join(
+            sorted(
+                {
+                    (f"{c['gene']} {c['hgvs_p']}" if kind == "not_assessed" else c["hgvs_p"])
+                    or c["reason"]
+                    for c in items
+                }
+            )
+        )
+        if kind == "unverified":
+            alt = items[0].get("would_give")
+            out.append((kind, f"unverified row(s) would give '{alt}': {names}", alt))
+        elif kind == "not_assessed":
+            out.append((kind, f"not assessable (not covered): {names}", None))
+        else:
+            out += [(kind, str(c["reason"]), None) for c in items]
+    return out
 
 
-def cell_caveats(prediction: str, caveat: str | None, items: list[dict]) -> list[dict]:
-    """Short, visible flags for one drug cell: why its prediction could change.
+def caveat_sentence(caveats: list[dict]) -> str | None:
+    """All caveats of one drug cell as one sentence ("; "-joined parts), None without any."""
+    return "; ".join(text for _, text, _ in _caveat_parts(caveats)) or None
 
-    The annotator's ``caveat`` sentence is split into its parts ("; "-joined): not-assessable
-    known changes, and unverified rows that disagree with the verified ones. Not-assessed
-    changes also flag any prediction other than ``resistant`` when an older ``hits.json`` has no
-    caveat sentence for them, so "not covered" is never shown as a clean "expected to work".
-    """
-    flags: list[dict] = []
-    positions = _not_assessed_positions(items)
-    parts = [p.strip() for p in str(caveat or "").split("; ") if p.strip()]
-    n = len(positions)
+
+def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
+    """Short, visible flags for one drug cell: why its prediction could change (one per kind:
+    unverified rows that disagree with the verified ones, known changes not assessable in the
+    sample, the sample's QC)."""
+    n = len(_not_assessed_positions(items))
     where = (
         f"{n} position{'s' if n != 1 else ''} not assessable"
         if n
-        else ("known changes not assessable")
+        else "known changes not assessable"
     )
-    for part in parts:
-        m = UNVERIFIED_CAVEAT.search(part)
-        if part.lower().startswith("not assessable"):
-            flags.append({"kind": "not_assessed", "short": where, "text": part})
-        elif m:
-            alt = normalise_prediction(m[1])
-            flags.append(
-                {
-                    "kind": "unverified",
-                    "text": part,
-                    "short": f"unverified data: {PREDICTION_WORDS[alt].lower()}",
-                }
-            )
+    flags: list[dict] = []
+    for kind, text, alt in _caveat_parts(caveats):
+        if kind == "not_assessed":
+            flags.append({"kind": kind, "short": where, "text": text})
+        elif kind == "unverified":
+            words = PREDICTION_WORDS[normalise_prediction(alt)].lower()
+            flags.append({"kind": kind, "short": f"unverified data: {words}", "text": text})
         else:
-            flags.append({"kind": "other", "short": "see caveat", "text": part})
-    if (
-        positions
-        and prediction != "resistant"
-        and not any(f["kind"] == "not_assessed" for f in flags)
-    ):
-        flags.append(
-            {
-                "kind": "not_assessed",
-                "short": where,
-                "text": "not assessable (not covered): "
-                + ", ".join(sorted({m["label"] for m in items})),
-            }
-        )
+            flags.append({"kind": kind, "short": "see caveat", "text": text})
     return flags
 
 
@@ -280,7 +283,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             _not_assessed_item(m) for m in entry.get("not_assessed") or [] if isinstance(m, dict)
         ]
         positions = _not_assessed_positions(not_assessed)
-        caveat = entry.get("caveat") or None
+        caveats = entry["caveats"]
         cells[drug] = {
             "prediction": prediction,
             "words": PREDICTION_WORDS[prediction],
@@ -302,9 +305,9 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             "unverified": (not verified)
             or bool(deciding)
             and not any(e["verified"] for e in deciding),
-            # why the prediction could change (annotate's sentence kept verbatim for LIMS)
-            "caveat": caveat,
-            "caveats": cell_caveats(prediction, caveat, not_assessed),
+            # why the prediction could change, in words (hits.json keeps the structured list)
+            "caveat": caveat_sentence(caveats),
+            "caveats": cell_caveats(caveats, not_assessed),
             "not_assessed": not_assessed,
             "not_assessed_positions": positions,
         }

@@ -16,8 +16,8 @@ import pysam
 
 from resistcall import snv
 from resistcall.annotate import add_not_assessed, read_table
-from resistcall.contracts import HITS_SCHEMA
-from resistcall.knowledge import load_knowledge
+from resistcall.contracts import HITS_SCHEMA, caveat
+from resistcall.knowledge import load_knowledge, residue_span
 
 HERE = Path(__file__).resolve().parent
 KNOWN = HERE.parents[2] / "resources" / "known_resistance.tsv"
@@ -349,14 +349,24 @@ def drug_summary(findings: list[dict]) -> dict:
             prediction = worst.replace("_", " ")
         else:
             prediction = "no data"
-        caveat = None  # unverified rows that would change a verified verdict (docs/annotate.md)
+        caveats = []  # unverified rows that would change a verified verdict (docs/annotate.md)
         unverified = [(f, m) for f, m in deciding if m["verification"] == "recall"]
         if verified and unverified:
             alt = max(deciding, key=lambda fm: RANK[fm[1]["effect"]])[1]["effect"]
             if alt.replace("_", " ") != prediction:
-                caveat = f"unverified row(s) would give '{alt.replace('_', ' ')}': " + ", ".join(
-                    sorted({f["hgvs_p"] for f, _ in unverified})
-                )
+                caveats = [
+                    caveat(
+                        "unverified",
+                        f"unverified row(s) would give '{alt.replace('_', ' ')}'",
+                        gene=f["gene"],
+                        residue=residue_span(f["hgvs_p"])[0],
+                        hgvs_p=f["hgvs_p"],
+                        would_give=alt.replace("_", " "),
+                    )
+                    for f in sorted(
+                        {f["hgvs_p"]: f for f, _ in unverified}.values(), key=lambda f: f["hgvs_p"]
+                    )
+                ]
         out[drug] = {
             "prediction": prediction,
             "verified": bool(verified) or not deciding,
@@ -390,7 +400,7 @@ def drug_summary(findings: list[dict]) -> dict:
                 for f, m in baseline
             ],
             "superseded": [],
-            "caveat": caveat,
+            "caveats": caveats,
             "not_assessed": [],  # filled from hotspots.tsv by annotate's own add_not_assessed
         }
     return out
