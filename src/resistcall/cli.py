@@ -20,6 +20,7 @@ from resistcall.errors import UserError
 COMMANDS = {
     "panel": "resistcall.panel",
     "simulate": "resistcall.simulate",
+    "annotation": "resistcall.annotation",
     "validate": "resistcall.inputs.cli",
     "check-input": "resistcall.inputs.cli",
     "qc": "resistcall.qc",

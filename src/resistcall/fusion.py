@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyranges as pr
 import pysam
 
 from resistcall import outputs
+from resistcall.annotation import check_against_fasta, load_annotation
 from resistcall.contracts import FUSION_COLUMNS, NOT_ASSESSABLE
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
@@ -105,6 +105,8 @@ class Gene:
     def location(self, pos: int) -> tuple[str, int | None, int | None]:
         """('exon n' | 'intron n' | ..., last exon before, first exon after) in transcript order."""
         ex = sorted(self.exons)
+        if not ex:
+            return "gene body (no model)", None, None
         for n, s, e in ex:
             if s <= pos <= e:
                 return f"exon {n}", n, n
@@ -133,48 +135,35 @@ class Gene:
 
 
 def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene]:
-    """Exon models per gene (transcript with most exons) from a contig-coordinate GTF."""
-    gtf = Path(gtf)
-    if not gtf.exists():
-        raise UserError(f"GTF not found: {gtf}")
-    try:
-        df = pr.read_gtf(str(gtf)).df
-    except Exception as exc:  # pyranges raises assorted parser errors
-        raise UserError(f"{gtf}: cannot be read as GTF: {exc}") from exc
-    need = {"gene_name", "transcript_id", "exon_number"}
-    if df.empty or not need <= set(df.columns):
-        raise UserError(f"{gtf}: needs exon rows with {', '.join(sorted(need))} attributes")
-    ex = df[df["Feature"] == "exon"].copy()
-    unknown = sorted(set(ex["Chromosome"].astype(str)) - set(fasta_lengths))
-    if unknown:
-        raise UserError(f"{gtf}: contig {unknown[0]} is not in the reference FASTA")
-    genes = {}
-    for name, rows in ex.groupby("gene_name", observed=True):
-        best = (
-            rows.groupby("transcript_id", observed=True)
-            .size()
-            .sort_values(ascending=False, kind="stable")
-            .index[0]
-        )
-        rows = rows[rows["transcript_id"] == best]
-        contig = str(rows["Chromosome"].iloc[0])
-        chrom, off = contig_offset(contig)
-        exons = sorted(
+    """Genes of the annotation in GRCh38: exons of the chosen transcript where modelled, the span
+    only otherwise (a partner named by position, exon unknown). Coding genes come first."""
+    ann = check_against_fasta(load_annotation(gtf), gtf, fasta_lengths)
+    models = ann.models[ann.models["Feature"] == "exon"]
+    exons: dict[str, list[tuple[int, int, int]]] = {}
+    for name, rows in models.groupby("gene_name", observed=True):
+        chrom, off = contig_offset(str(rows["Chromosome"].iloc[0]))
+        numbers = rows["exon_number"] if "exon_number" in rows else range(1, len(rows) + 1)
+        exons[str(name)] = sorted(
             (int(n), off + int(s) + 1, off + int(e))
-            for n, s, e in zip(rows["exon_number"], rows["Start"], rows["End"], strict=True)
+            for n, s, e in zip(numbers, rows["Start"], rows["End"], strict=True)
         )
-        genes[str(name)] = Gene(
-            str(name),
-            chrom,
-            min(x[1] for x in exons),
-            max(x[2] for x in exons),
-            str(rows["Strand"].iloc[0]),
-            exons,
-        )
+    genes: dict[str, Gene] = {}
+    spans = ann.spans.sort_values(["coding", "gene"], ascending=[False, True], kind="stable")
+    for name, contig, start, end, strand in zip(
+        spans["gene"], spans["chrom"], spans["start"], spans["end"], spans["strand"], strict=True
+    ):
+        if name in genes:
+            continue
+        chrom, off = contig_offset(contig)
+        ex = exons.get(name, [])
+        lo = min((x[1] for x in ex), default=off + start)
+        hi = max((x[2] for x in ex), default=off + end)
+        genes[name] = Gene(name, chrom, lo, hi, strand, ex)
     return genes
 
 
 def gene_at(genes: dict[str, Gene], chrom: str, pos: int) -> Gene | None:
+    """First gene (coding genes first, load_genes order) whose span holds chrom:pos."""
     for g in genes.values():
         if g.chrom == chrom and g.start <= pos <= g.end:
             return g
@@ -773,8 +762,9 @@ def run(
     gene = cfg.gene
     panel = PanelSequence(reference)
     genes = load_genes(gtf, panel.lengths)
-    if gene not in genes:
-        raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(sorted(genes))})")
+    if gene not in genes or not genes[gene].exons:
+        modelled = sorted(g.name for g in genes.values() if g.exons)
+        raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(modelled)})")
     target = genes[gene]
     rows, samples = [], []
     for bam in bams:

@@ -23,6 +23,7 @@ import pandas as pd
 import pyranges as pr
 import pysam
 
+from resistcall.annotation import load_annotation
 from resistcall.errors import UserError
 from resistcall.reference import read_bed
 
@@ -78,7 +79,7 @@ def coding_regions(gtf: str | Path, genes: tuple[str, ...]) -> pd.DataFrame:
     path = Path(gtf)
     if not path.exists():
         raise UserError(f"GTF not found: {path}")
-    df = pr.read_gtf(str(path)).df
+    df = load_annotation(path, genes).models
     rows = df[df["Feature"].isin(["CDS", "stop_codon"]) & df["gene_name"].isin(genes)]
     missing = sorted(set(genes) - set(rows["gene_name"]))
     if missing:
@@ -171,7 +172,7 @@ def design_capture_targets(
     """Capture targets: padded coding exons of panel + control genes, ALK intron 19 tiled,
     the EML4 intron-13 region around the H3122 breakpoint; split into <= ``max_target`` bp."""
     known = read_known_sequence(known_bed)
-    gtf_df = pr.read_gtf(str(gtf)).df
+    gtf_df = load_annotation(gtf, ("ALK", "EML4")).models
     cds = coding_regions(gtf, PANEL_GENES + CONTROL_GENES)
     cds["Start"] = (cds["Start"] - params.target_padding).clip(lower=0)
     cds["End"] = cds["End"] + params.target_padding

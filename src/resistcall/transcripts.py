@@ -15,7 +15,6 @@ arithmetic over a dozen exons is plain numpy.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyranges as pr
 
+from resistcall.annotation import load_annotation
 from resistcall.errors import UserError
 
 
@@ -339,7 +339,7 @@ class TranscriptSet:
         self.transcripts = {t.transcript_id: t for t in transcripts}
         self.by_gene: dict[str, Transcript] = {}
         for t in transcripts:
-            # one model per gene in the panel GTF; keep the first if a GTF has several
+            # one model per gene: annotation.choose picked it (MANE Select, ...)
             self.by_gene.setdefault(t.gene, t)
         spans = pd.DataFrame(
             {
@@ -389,21 +389,18 @@ class TranscriptSet:
         return self._by_chrom.get(chrom, [])
 
 
+def transcript_set(models: pd.DataFrame, path: str | Path) -> TranscriptSet:
+    """Transcript models (one chosen transcript per gene, see annotation.py) as a TranscriptSet."""
+    if models.empty or "transcript_id" not in models:
+        return TranscriptSet([])
+    coding = models[
+        models["transcript_id"].isin(models.loc[models["Feature"] == "CDS", "transcript_id"])
+    ]
+    return TranscriptSet(
+        [_build(str(tid), rows, Path(path)) for tid, rows in coding.groupby("transcript_id")]
+    )
+
+
 def load_transcripts(gtf_path: str | Path) -> TranscriptSet:
-    """Read coding transcript models from a GTF (pyranges) and check their c. numbering."""
-    path = Path(gtf_path)
-    if not path.exists():
-        raise UserError(f"GTF not found: {path}")
-    try:
-        with warnings.catch_warnings():  # pyranges 0.1 uses a pandas keyword pandas deprecates
-            warnings.filterwarnings("ignore", message="The inplace keyword")
-            df = pr.read_gtf(str(path)).df
-    except Exception as exc:  # pyranges raises assorted parser errors
-        raise UserError(f"{path}: not a readable GTF ({exc})") from exc
-    if df.empty or "transcript_id" not in df:
-        raise UserError(f"{path}: no transcript rows (transcript_id attribute missing)")
-    for col in ("Chromosome", "Feature", "Strand", "transcript_id"):
-        df[col] = df[col].astype(str)
-    coding_ids = sorted(set(df.loc[df["Feature"] == "CDS", "transcript_id"]))
-    transcripts = [_build(tid, df[df["transcript_id"] == tid], path) for tid in coding_ids]
-    return TranscriptSet(transcripts)
+    """Coding transcript models of a GTF (the run's annotation cache or any GTF), one per gene."""
+    return transcript_set(load_annotation(gtf_path).models, gtf_path)

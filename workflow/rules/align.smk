@@ -6,7 +6,7 @@ rule bwa_index:
     input:
         REF,
     output:
-        multiext(BWA_PREFIX, ".amb", ".ann", ".bwt", ".pac", ".sa"),
+        multiext("results/reference/genome.fa", *BWA_SUFFIXES),
     params:
         prefix=lambda wc, output: output[0].removesuffix(".amb"),
     log:
@@ -15,8 +15,8 @@ rule bwa_index:
         "benchmarks/bwa_index/index.tsv"
     threads: res("bwa_index", "threads")
     resources:
-        mem_mb=scaled_mem("bwa_index"),
-        runtime=res("bwa_index", "runtime"),
+        mem_mb=genome_mem("bwa_index"),
+        runtime=genome_runtime("bwa_index", 20),
     conda:
         ENV_ALIGN
     shell:
@@ -57,7 +57,7 @@ rule bwa_mem:
         ok="results/checks/{sample}.{unit}.ok",
         fq1=lambda wc: unit_row(wc)["fq1"],
         fq2=lambda wc: unit_row(wc)["fq2"],
-        index=rules.bwa_index.output,
+        index=multiext(BWA_PREFIX, *BWA_SUFFIXES),
     output:
         temp("results/units/{sample}.{unit}.bam"),
     params:
@@ -69,7 +69,7 @@ rule bwa_mem:
         "benchmarks/bwa_mem/{sample}.{unit}.tsv"
     threads: res("bwa_mem", "threads")
     resources:
-        mem_mb=scaled_mem("bwa_mem"),
+        mem_mb=genome_mem("bwa_mem"),
         runtime=res("bwa_mem", "runtime"),
     conda:
         ENV_ALIGN

@@ -9,7 +9,7 @@ rule annotate:
         hotspots="results/{line}/hotspots.tsv",
         bams=line_bams,
         ref=REF,
-        gtf=GTF,
+        gtf=ANNOTATION,
         known=config["known_resistance"],
     output:
         tsv="results/{line}/hits.tsv",

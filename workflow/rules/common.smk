@@ -28,8 +28,28 @@ validate(RESOURCES, schema="../schemas/resources.schema.yaml")
 REF = config["reference"]["fasta"]
 GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
-TARGETS = config["panel"]["targets"]
-BWA_PREFIX = "results/reference/genome.fa"
+# rule annotation (reference.smk): the GTF read once; targets carry their gene from the GTF
+ANNOTATION = "results/reference/annotation.gtf"
+TRANSCRIPTS = "results/reference/transcripts.tsv"
+TARGETS = "results/reference/targets.bed"
+BWA_SUFFIXES = (".amb", ".ann", ".bwt", ".pac", ".sa")
+
+
+def bwa_prefix():
+    """reference.bwa_index, else an index next to the FASTA, else one built once under results/."""
+    given = config["reference"].get("bwa_index")
+    if given:
+        return given
+    if all(Path(REF + s).exists() for s in BWA_SUFFIXES):
+        return REF
+    return "results/reference/genome.fa"
+
+
+BWA_PREFIX = bwa_prefix()
+# genome size (from the .fai) sets the memory and time of bwa index / bwa mem
+GENOME_BP = sum(
+    int(line.split("\t")[1]) for line in Path(REF + ".fai").read_text().splitlines() if line
+) if Path(REF + ".fai").exists() else 0
 ENV_ALIGN = "../envs/align.yaml"
 ENV_RESISTCALL = "../envs/resistcall.yaml"
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
@@ -54,6 +74,17 @@ def res(rule_name, key):
 def scaled_mem(rule_name):
     """Memory request that grows with the attempt: a job killed for memory gets more on retry."""
     return lambda wildcards, attempt: res(rule_name, "mem_mb") * attempt
+
+
+def genome_mem(rule_name):
+    """bwa needs ~1.8 bytes per genome base (whole GRCh38: ~5.5 GB) to build or align."""
+    need = int(1.8 * GENOME_BP / 1e6) + 500
+    return lambda wildcards, attempt: max(res(rule_name, "mem_mb"), need) * attempt
+
+
+def genome_runtime(rule_name, minutes_per_gb):
+    """Runtime that grows with the genome (bwa index: ~1 h for a whole human genome)."""
+    return max(res(rule_name, "runtime"), int(minutes_per_gb * GENOME_BP / 1e9) + 10)
 
 
 def unit_row(wildcards):

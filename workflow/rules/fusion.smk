@@ -6,7 +6,7 @@ rule fusion:
         bams=line_bams,
         bais=line_bais,
         ref=REF,
-        gtf=GTF,
+        gtf=ANNOTATION,
     output:
         tsv="results/{line}/fusions.tsv",
         vcf="results/{line}/fusions.vcf.gz",

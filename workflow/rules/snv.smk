@@ -10,7 +10,7 @@ rule snv:
         ref=REF,
         regions=config["panel"]["snv_regions"],
         known=config["known_resistance"],
-        gtf=GTF,
+        gtf=ANNOTATION,
     output:
         vcf="results/{line}/snv.vcf.gz",
         tbi="results/{line}/snv.vcf.gz.tbi",

@@ -1,0 +1,614 @@
+"""Genome annotation from a GTF: gene spans of every gene, one transcript model per needed gene.
+
+A lab's GTF (GENCODE, Ensembl or NCBI RefSeq; plain or gzipped) has millions of rows, of which a
+run needs a few hundred: the transcripts of the genes under the panel targets and in the
+knowledge table. The file is streamed once in chunks (linear time, bounded memory): every row
+feeds the per-gene span table (to name fusion partners and the genes under targets), and only the
+rows of the needed genes are kept. pyranges then parses those rows. The result is written as a
+small GTF under ``results/reference/`` (rule ``annotation``) so that the stages never re-read the
+large file; loading that cache goes through the same code.
+
+Transcript choice per gene (docs/reference.md): config override -> the knowledge table's RefSeq
+accession (where the GTF carries it) -> ``MANE_Select`` / ``MANE Select`` tag ->
+``Ensembl_canonical`` tag -> longest complete CDS (warned). A transcript whose CDS is incomplete
+(``cds_start_NF``/``cds_end_NF`` tag, CDS length not a multiple of 3) is never chosen, unless the
+GTF numbers its CDS explicitly (``cds_c_start``, as the bundled partial models do).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyranges as pr
+
+from resistcall import outputs
+from resistcall.errors import UserError
+
+log = logging.getLogger(__name__)
+
+GTF_COLUMNS = ["seqname", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
+CHUNK_ROWS = 250_000
+#: attribute written on the rows of the chosen transcript in the cache: the choice's reason
+CHOICE_ATTR = "resistcall_choice"
+CHOICE_COLUMNS = ["gene", "transcript_id", "refseq", "reason", "candidates"]
+SPAN_COLUMNS = ["gene", "chrom", "start", "end", "strand", "coding"]
+
+_NAME = re.compile(r'gene_name "([^"]*)"')
+_GENE = re.compile(r'(?:^|; ?)gene "([^"]*)"')
+_GENE_ID = re.compile(r'gene_id "([^"]*)"')
+_TYPE = re.compile(r'gene_(?:bio)?type "([^"]*)"')
+_TID = re.compile(r'transcript_id "([^"]*)"')
+_REFSEQ = re.compile(r'refseq_equivalent "([^"]*)"')
+_CHOICE = re.compile(CHOICE_ATTR + r' "([^"]*)"')
+_MANE = r'tag "MANE[_ ]Select"'
+_CANONICAL = r'tag "Ensembl_canonical"'
+_INCOMPLETE = r'tag "(?:cds_start_NF|cds_end_NF)"'
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """What a run needs from the GTF.
+
+    spans: one row per gene x contig x strand (``SPAN_COLUMNS``, 1-based inclusive).
+    models: pyranges rows (Chromosome, Feature, Start 0-based, End, Strand, attributes...) of the
+    chosen transcript of every needed gene, ``gene_name`` filled for every row.
+    choice: one row per needed coding gene (``CHOICE_COLUMNS``).
+    """
+
+    spans: pd.DataFrame
+    models: pd.DataFrame
+    choice: pd.DataFrame
+
+    def gene_at(self, chrom: str, start: int, end: int) -> list[str]:
+        """Genes overlapping [start, end] (1-based), coding genes first, then by name."""
+        s = self.spans
+        hit = s[(s["chrom"] == chrom) & (s["start"] <= end) & (s["end"] >= start)]
+        hit = hit.sort_values(["coding", "gene"], ascending=[False, True])
+        return list(dict.fromkeys(hit["gene"]))
+
+
+# ---- streaming pass --------------------------------------------------------------------------
+def _chunks(path: Path) -> Iterator[pd.DataFrame]:
+    """The GTF in chunks of raw rows (9 string columns); comment lines dropped."""
+    try:
+        reader = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            names=GTF_COLUMNS,
+            dtype=str,
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            chunksize=CHUNK_ROWS,
+            compression="infer",
+        )
+        for chunk in reader:
+            chunk = chunk[~chunk["seqname"].str.startswith("#")]
+            if chunk["attr"].eq("").any():
+                row = chunk.index[chunk["attr"].eq("")][0] + 1
+                raise UserError(f"{path}: line {row}: not a 9-column GTF row")
+            yield chunk
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise UserError(f"{path}: not a readable GTF ({exc})") from exc
+
+
+def _gene_names(attr: pd.Series) -> pd.Series:
+    """gene_name (GENCODE/Ensembl), else gene (NCBI RefSeq), else gene_id."""
+    name = attr.str.extract(_NAME, expand=False)
+    for pattern in (_GENE, _GENE_ID):
+        missing = name.isna()
+        if not missing.any():
+            break
+        name[missing] = attr[missing].str.extract(pattern, expand=False)
+    return name
+
+
+def _overlapping(frame: pd.DataFrame, regions: pr.PyRanges) -> set[str]:
+    """Genes with a row overlapping any region (pyranges join)."""
+    rows = pr.PyRanges(
+        pd.DataFrame(
+            {
+                "Chromosome": frame["chrom"].to_numpy(),
+                "Start": frame["start"].to_numpy() - 1,
+                "End": frame["end"].to_numpy(),
+                "gene": frame["gene"].to_numpy(),
+            }
+        )
+    )
+    hits = rows.overlap(regions)
+    return set(hits.df["gene"]) if len(hits) else set()
+
+
+def scan_gtf(
+    path: str | Path, genes: Iterable[str] | None, regions: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(gene spans of every gene, raw rows of the wanted genes) in one pass over the GTF.
+
+    Wanted: ``genes`` (every gene when None) plus genes with a row overlapping ``regions``
+    (chrom, start, end; 0-based BED), found as the stream passes them. A GTF lists a gene's
+    gene/transcript row before its exons, so every row of such a gene is still ahead."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"GTF not found: {path}")
+    wanted = None if genes is None else set(genes)
+    where = None
+    if regions is not None and len(regions) and wanted is not None:
+        where = pr.PyRanges(
+            pd.DataFrame(
+                {
+                    "Chromosome": regions["chrom"].to_numpy(),
+                    "Start": regions["start"].to_numpy(),
+                    "End": regions["end"].to_numpy(),
+                }
+            )
+        )
+    spans, kept = [], []
+    for chunk in _chunks(path):
+        name = _gene_names(chunk["attr"])
+        if name.isna().any():
+            row = chunk.index[name.isna()][0] + 1
+            raise UserError(f"{path}: line {row}: row without gene_name, gene or gene_id")
+        start = pd.to_numeric(chunk["start"], errors="coerce")
+        end = pd.to_numeric(chunk["end"], errors="coerce")
+        bad = start.isna() | end.isna() | (end < start)
+        if bad.any():
+            row = chunk.index[bad][0] + 1
+            raise UserError(f"{path}: line {row}: start/end are not positions")
+        frame = pd.DataFrame(
+            {
+                "gene": name,
+                "chrom": chunk["seqname"],
+                "strand": chunk["strand"],
+                "start": start.astype("int64"),
+                "end": end.astype("int64"),
+                "coding": (chunk["feature"] == "CDS")
+                | chunk["attr"].str.contains('gene_(?:bio)?type "protein_coding"', regex=True),
+            }
+        )
+        spans.append(
+            frame.groupby(["gene", "chrom", "strand"], sort=False).agg(
+                start=("start", "min"), end=("end", "max"), coding=("coding", "any")
+            )
+        )
+        if where is not None:
+            wanted |= _overlapping(frame, where)
+        keep = chunk if wanted is None else chunk[name.isin(wanted)]
+        if len(keep):
+            kept.append(keep.assign(gene=name[keep.index]))
+    if not spans:
+        raise UserError(f"{path}: no GTF rows")
+    all_spans = (
+        pd.concat(spans)
+        .groupby(level=["gene", "chrom", "strand"], sort=False)
+        .agg(start=("start", "min"), end=("end", "max"), coding=("coding", "any"))
+        .reset_index()
+    )
+    all_spans = all_spans.sort_values(["chrom", "start", "gene"], kind="stable")
+    rows = pd.concat(kept) if kept else pd.DataFrame(columns=[*GTF_COLUMNS, "gene"])
+    return all_spans[SPAN_COLUMNS].reset_index(drop=True), rows.reset_index(drop=True)
+
+
+# ---- transcript choice -----------------------------------------------------------------------
+def _accession(tid: str) -> tuple[str, str]:
+    base, _, version = tid.partition(".")
+    return base, version
+
+
+def transcript_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per coding transcript: gene, CDS length, tags (MANE, canonical), completeness, refseq."""
+    tid = rows["attr"].str.extract(_TID, expand=False)
+    rows = rows.assign(transcript_id=tid)[tid.notna()]
+    cds = rows[rows["feature"] == "CDS"]
+    if cds.empty:
+        return pd.DataFrame(
+            columns=["transcript_id", "gene", "cds_length", "mane", "canonical", "complete"]
+        )
+    length = (
+        (cds["end"].astype("int64") - cds["start"].astype("int64") + 1)
+        .groupby(cds["transcript_id"])
+        .sum()
+    )
+    attrs = rows.groupby("transcript_id")["attr"].agg(" ".join)
+    table = pd.DataFrame({"cds_length": length})
+    table["gene"] = rows.groupby("transcript_id")["gene"].first()
+    a = attrs.reindex(table.index)
+    table["mane"] = a.str.contains(_MANE, regex=True)
+    table["canonical"] = a.str.contains(_CANONICAL, regex=True)
+    explicit = a.str.contains("cds_c_start", regex=False)
+    nf = a.str.contains(_INCOMPLETE, regex=True)
+    table["complete"] = explicit | (~nf & (table["cds_length"] % 3 == 0))
+    table["refseq"] = a.str.extract(_REFSEQ, expand=False)
+    table["cached"] = a.str.extract(_CHOICE, expand=False)
+    return table.reset_index(names="transcript_id")
+
+
+def choose(
+    table: pd.DataFrame,
+    genes: Iterable[str],
+    overrides: dict[str, str] | None = None,
+    known: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The transcript of every gene with a complete coding transcript, with the reason.
+
+    ``overrides``: gene -> transcript id (config ``reference.transcripts``); ``known``: gene ->
+    RefSeq accession of the knowledge table. Genes without any complete coding transcript are
+    left out (the caller decides whether that is an error)."""
+    overrides, known = overrides or {}, known or {}
+    out = []
+    for gene in sorted(set(genes)):
+        cand = table[table["gene"] == gene].sort_values("transcript_id")
+        if cand.empty:
+            continue
+        ok = cand[cand["complete"]]
+        n = f"{len(cand)} coding, {len(ok)} complete"
+        pick, reason = None, ""
+        if gene in overrides:
+            want = _accession(overrides[gene])[0]
+            hit = cand[cand["transcript_id"].map(lambda t: _accession(t)[0]) == want]
+            if hit.empty:
+                raise UserError(
+                    f"reference.transcripts: {gene}: transcript {overrides[gene]} is not a "
+                    f"coding transcript of {gene} in the GTF (it has "
+                    f"{', '.join(cand['transcript_id'][:5])})"
+                )
+            pick, reason = hit.iloc[0], "config reference.transcripts"
+        elif ok["cached"].notna().any():
+            pick = ok[ok["cached"].notna()].iloc[0]
+            reason = str(pick["cached"])
+        if pick is None and gene in known and not ok.empty:
+            base, version = _accession(known[gene])
+            ids = ok["transcript_id"].map(lambda t: _accession(t)[0])
+            refs = ok["refseq"].fillna("").map(lambda t: _accession(t)[0])
+            hit = ok[(ids == base) | (refs == base)]
+            if not hit.empty:
+                pick = hit.iloc[0]
+                found = pick["transcript_id"] if ids[hit.index[0]] == base else pick["refseq"]
+                reason = f"knowledge table {known[gene]}"
+                have = _accession(str(found))[1]
+                if have and version and have != version:
+                    log.warning(
+                        "%s: the knowledge table names %s, the GTF has %s (version differs)",
+                        gene,
+                        known[gene],
+                        found,
+                    )
+                    reason += f" (GTF has {found})"
+        for flag, label in (("mane", "MANE Select"), ("canonical", "Ensembl canonical")):
+            if pick is None and ok[flag].any():
+                pick, reason = ok[ok[flag]].iloc[0], label
+        if pick is None and len(ok) == 1:
+            pick, reason = ok.iloc[0], "only complete coding transcript in the GTF"
+        if pick is None and not ok.empty:
+            pick = ok.sort_values("cds_length", ascending=False, kind="stable").iloc[0]
+            reason = "longest complete CDS (no MANE/canonical tag)"
+            log.warning(
+                "%s: no MANE Select or canonical transcript; using %s (%s)",
+                gene,
+                pick["transcript_id"],
+                reason,
+            )
+        if pick is None:
+            continue
+        out.append(
+            {
+                "gene": gene,
+                "transcript_id": pick["transcript_id"],
+                "refseq": pick["refseq"] if isinstance(pick["refseq"], str) else "",
+                "reason": reason,
+                "candidates": n,
+            }
+        )
+    return pd.DataFrame(out, columns=CHOICE_COLUMNS)
+
+
+# ---- cache -----------------------------------------------------------------------------------
+def cache_text(spans: pd.DataFrame, rows: pd.DataFrame, choice: pd.DataFrame) -> str:
+    """The cache GTF: a gene row per gene span, then every row of the chosen transcripts."""
+    genes = pd.DataFrame(
+        {
+            "seqname": spans["chrom"],
+            "source": "resistcall",
+            "feature": "gene",
+            "start": spans["start"].astype(str),
+            "end": spans["end"].astype(str),
+            "score": ".",
+            "strand": spans["strand"],
+            "frame": ".",
+            "attr": 'gene_id "'
+            + spans["gene"]
+            + '"; gene_name "'
+            + spans["gene"]
+            + '"; gene_type "'
+            + np.where(spans["coding"], "protein_coding", "other")
+            + '";',
+        }
+    )
+    tid = rows["attr"].str.extract(_TID, expand=False)
+    reason = dict(zip(choice["transcript_id"], choice["reason"], strict=True))
+    chosen = rows[tid.isin(reason.keys()) & (rows["feature"] != "gene")].copy()
+    ctid = tid[chosen.index]
+    # the gene name every stage uses, and the reason (read back as the cached choice)
+    no_name = ~chosen["attr"].str.contains('gene_name "', regex=False)
+    chosen.loc[no_name, "attr"] = (
+        chosen.loc[no_name, "attr"].str.rstrip()
+        + ' gene_name "'
+        + chosen.loc[no_name, "gene"]
+        + '";'
+    )
+    chosen["attr"] = (
+        chosen["attr"].str.replace(r"\s*" + _CHOICE.pattern + ";?", "", regex=True).str.rstrip()
+        + f' {CHOICE_ATTR} "'
+        + ctid.map(reason).str.replace('"', "'")
+        + '";'
+    )
+    frame = pd.concat([genes, chosen[GTF_COLUMNS]], ignore_index=True)
+    return frame.to_csv(sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE)
+
+
+def _parse(text: str) -> pd.DataFrame:
+    """pyranges parses the (small) filtered GTF."""
+    with tempfile.NamedTemporaryFile("w", suffix=".gtf") as tmp:
+        tmp.write(text)
+        tmp.flush()
+        with warnings.catch_warnings():  # pyranges 0.1 uses a pandas keyword pandas deprecates
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            df = pr.read_gtf(tmp.name).df
+    for col in ("Chromosome", "Feature", "Strand"):
+        df[col] = df[col].astype(str)
+    return df
+
+
+def _annotate(
+    spans: pd.DataFrame,
+    rows: pd.DataFrame,
+    genes: Iterable[str] | None,
+    overrides: dict[str, str] | None,
+    known: dict[str, str] | None,
+) -> tuple[Annotation, str]:
+    wanted = set(rows["gene"]) if genes is None else set(genes)
+    choice = choose(transcript_table(rows), wanted, overrides, known)
+    text = cache_text(spans, rows, choice)
+    df = _parse(text)
+    models = df[df["Feature"] != "gene"].reset_index(drop=True)
+    return Annotation(spans, models, choice), text
+
+
+def load_annotation(
+    gtf: str | Path,
+    genes: Iterable[str] | None = None,
+    overrides: dict[str, str] | None = None,
+    known: dict[str, str] | None = None,
+) -> Annotation:
+    """Spans of every gene and the chosen model of ``genes`` (every gene when None).
+
+    The stages read the cache GTF of rule ``annotation`` this way; given a whole-genome GTF
+    directly it is read in one pass too (slower, same result)."""
+    spans, rows = scan_gtf(gtf, genes)
+    return _annotate(spans, rows, genes, overrides, known)[0]
+
+
+def fasta_lengths(fasta: str | Path) -> dict[str, int]:
+    """Contig lengths from the FASTA's .fai (samtools faidx)."""
+    import pysam
+
+    fasta = Path(fasta)
+    if not fasta.exists():
+        raise UserError(f"reference FASTA not found: {fasta}")
+    try:
+        with pysam.FastaFile(str(fasta)) as fa:
+            return dict(zip(fa.references, fa.lengths, strict=True))
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"{fasta}: cannot be indexed as FASTA ({exc}); give a FASTA (plain or bgzip) with "
+            "its samtools faidx index, or one samtools faidx can index"
+        ) from exc
+
+
+def check_against_fasta(ann: Annotation, gtf: str | Path, lengths: dict[str, int]) -> Annotation:
+    """The GTF must be in the FASTA's coordinates: contigs in common and genes inside them.
+
+    Genes on contigs the FASTA lacks (other chromosomes of a whole-genome GTF used with a partial
+    FASTA, alt/decoy contigs) are dropped with a warning."""
+    s = ann.spans
+    common = set(s["chrom"]) & set(lengths)
+    if not common:
+        raise UserError(
+            f"{gtf}: no contig in common with the reference FASTA (GTF: "
+            f"{', '.join(sorted(set(s['chrom']))[:3])}; FASTA: {', '.join(list(lengths)[:3])}): "
+            "the GTF is for another genome or naming (chr2 vs 2); use the annotation of the "
+            "FASTA's build and naming"
+        )
+    on = s[s["chrom"].isin(common)]
+    past = on[on["end"] > on["chrom"].map(lengths)]
+    if len(past):
+        r = past.iloc[0]
+        raise UserError(
+            f"{gtf}: gene {r['gene']} ends at {r['chrom']}:{r['end']}, past the end of "
+            f"{r['chrom']} in the FASTA ({lengths[r['chrom']]} bp): the GTF is in other "
+            "coordinates than the FASTA (another build, or panel-contig coordinates)"
+        )
+    dropped = sorted(set(s["chrom"]) - common)
+    if dropped:
+        log.warning(
+            "%s: %d contig(s) of the GTF are not in the FASTA and are ignored (%s)",
+            gtf,
+            len(dropped),
+            ", ".join(dropped[:5]),
+        )
+    models = ann.models[ann.models["Chromosome"].isin(common)].reset_index(drop=True)
+    kept = set(models["transcript_id"]) if len(models) else set()
+    choice = ann.choice[ann.choice["transcript_id"].isin(kept)].reset_index(drop=True)
+    return Annotation(on.reset_index(drop=True), models, choice)
+
+
+# ---- panel targets ---------------------------------------------------------------------------
+BACKBONE = "backbone"
+
+
+def assign_targets(targets: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """Gene of every target by overlap with coding genes (pyranges); none -> ``backbone``.
+
+    Vendor BEDs name probes or amplicons in column 4 (or nothing); the gene a target measures
+    comes from the annotation. Several coding genes: the one with the largest overlap, then the
+    first by name."""
+    coding = spans[spans["coding"]]
+    q = pr.PyRanges(
+        pd.DataFrame(
+            {
+                "Chromosome": targets["chrom"].to_numpy(),
+                "Start": targets["start"].to_numpy(),
+                "End": targets["end"].to_numpy(),
+                "idx": np.arange(len(targets)),
+            }
+        )
+    )
+    g = pr.PyRanges(
+        pd.DataFrame(
+            {
+                "Chromosome": coding["chrom"].to_numpy(),
+                "Start": coding["start"].to_numpy() - 1,
+                "End": coding["end"].to_numpy(),
+                "gene": coding["gene"].to_numpy(),
+            }
+        )
+    )
+    gene = np.full(len(targets), BACKBONE, dtype=object)
+    if len(q) and len(g):
+        hits = q.join(g, report_overlap=True)
+        if len(hits):
+            h = hits.df.sort_values(["idx", "Overlap", "gene"], ascending=[True, False, True])
+            first = h.drop_duplicates("idx")
+            gene[first["idx"].to_numpy()] = first["gene"].to_numpy()
+    return targets.assign(gene=gene)[["chrom", "start", "end", "gene"]]
+
+
+def prepare(
+    gtf: str | Path,
+    fasta: str | Path,
+    targets: str | Path,
+    known: str | Path | None = None,
+    extra_genes: Iterable[str] = (),
+    overrides: dict[str, str] | None = None,
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """(cache GTF text, transcript choice, targets with their gene) for one run.
+
+    Genes needing a model: those under the targets, the knowledge table's mutation genes and
+    ``extra_genes`` (the fusion gene). Every one must be in the GTF with a complete CDS."""
+    from resistcall.knowledge import MUTATION_TYPES, load_known
+    from resistcall.reference import read_bed
+
+    lengths = fasta_lengths(fasta)
+    bed = read_bed(targets, names=("chrom", "start", "end"))
+    off = ~bed["chrom"].isin(list(lengths))
+    if off.any():
+        r = bed[off].iloc[0]
+        raise UserError(
+            f"{targets}: row {int(bed.index[off][0]) + 1}: contig {r['chrom']} is not in the "
+            f"reference FASTA {Path(fasta).name} (targets must be in the FASTA's coordinates)"
+        )
+    known_tx: dict[str, str] = {}
+    known_genes: set[str] = set()
+    if known:
+        table = load_known(known)
+        mut = table[table["alteration_type"].isin(MUTATION_TYPES)]
+        known_genes = set(mut["gene"])
+        known_tx = dict(zip(table["gene"], table["transcript"], strict=True))
+    regions = bed.assign(chrom=bed["chrom"].astype(str))
+    needed = known_genes | set(extra_genes)
+    spans, rows = scan_gtf(gtf, needed, regions)
+    ann, _ = _annotate(spans, rows, None, overrides, known_tx)
+    ann = check_against_fasta(ann, gtf, lengths)
+    assigned = assign_targets(bed, ann.spans)
+    panel = set(assigned["gene"]) - {BACKBONE}
+    late = panel - set(rows["gene"])
+    if late:  # a GTF without gene/transcript rows: fetch the target genes in a second pass
+        spans, rows = scan_gtf(gtf, needed | panel)
+        ann = check_against_fasta(
+            _annotate(spans, rows, needed | panel, overrides, known_tx)[0], gtf, lengths
+        )
+    names = set(spans["gene"])
+    for gene, what in [
+        *((g, "knowledge-table") for g in sorted(known_genes)),
+        *((g, "requested") for g in sorted(set(extra_genes))),
+    ]:
+        if gene not in names:
+            raise UserError(
+                f"{gtf}: {what} gene {gene} is not in the GTF (no row with gene_name/gene "
+                f"{gene}); use a GTF of the whole genome or rename the gene to the GTF's symbol"
+            )
+    chosen = set(ann.choice["gene"])
+    on_fasta = set(ann.spans["gene"])
+    for gene in sorted((needed | panel) - chosen):
+        if gene not in on_fasta:
+            log.warning("%s: gene %s is on no contig of the FASTA; not assessable", gtf, gene)
+            continue
+        kind = "panel" if gene in panel else "knowledge-table"
+        raise UserError(
+            f"{gtf}: {kind} gene {gene} has no complete coding transcript (no CDS rows, or only "
+            "cds_start_NF/cds_end_NF isoforms): HGVS and hotspots need a CDS; use a GTF with CDS "
+            "features"
+        )
+    text = cache_text(ann.spans, rows, ann.choice)
+    return text, ann.choice, assigned
+
+
+# ---- command line ----------------------------------------------------------------------------
+def _overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        gene, sep, tid = item.partition("=")
+        if not sep or not gene or not tid:
+            raise UserError(f"--transcript {item!r}: expected GENE=TRANSCRIPT_ID")
+        out[gene] = tid
+    return out
+
+
+def _cmd(args) -> None:
+    text, choice, targets = prepare(
+        args.gtf,
+        args.reference,
+        args.targets,
+        args.known,
+        args.gene,
+        _overrides(args.transcript),
+    )
+    outputs.write_texts(
+        [
+            (args.out, text),
+            (args.choice_out, choice.to_csv(sep="\t", index=False)),
+            (args.targets_out, targets.to_csv(sep="\t", index=False, header=False)),
+        ]
+    )
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "annotation",
+        help="read the GTF once: gene spans, chosen transcript per gene, target genes",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--gtf", required=True, help="GTF (plain or .gz) in the FASTA's coordinates")
+    p.add_argument("--reference", required=True, help="reference FASTA (with .fai)")
+    p.add_argument("--targets", required=True, help="panel BED (column 4 optional, any name)")
+    p.add_argument("--known", help="known-resistance table (its mutation genes need models)")
+    p.add_argument("--gene", action="append", default=[], help="another gene needing a model")
+    p.add_argument(
+        "--transcript",
+        action="append",
+        default=[],
+        metavar="GENE=ID",
+        help="transcript of a gene (config reference.transcripts), overrides the choice",
+    )
+    p.add_argument("--out", required=True, help="annotation cache (small GTF)")
+    p.add_argument("--choice-out", required=True, help="transcript per gene and why (TSV)")
+    p.add_argument("--targets-out", required=True, help="targets with their gene (BED)")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,35 @@
+# Reference and annotation, prepared once per run (docs/reference.md): the GTF is read in one
+# pass into a small cache (gene spans, the chosen transcript of every needed gene, the gene of
+# every target), so no stage re-reads a whole-genome GTF.
+
+
+rule annotation:
+    input:
+        gtf=GTF,
+        fasta=REF,
+        targets=config["panel"]["targets"],
+        known=config["known_resistance"],
+    output:
+        gtf=ANNOTATION,
+        choice=TRANSCRIPTS,
+        targets=TARGETS,
+    params:
+        extra=" ".join(
+            [f"--gene {config['fusion'].get('gene', 'ALK')}"]
+            + [f"--transcript {g}={t}" for g, t in config["reference"].get("transcripts", {}).items()]
+        ),
+    log:
+        "logs/annotation/annotation.log",
+    benchmark:
+        "benchmarks/annotation/annotation.tsv"
+    threads: res("annotation", "threads")
+    resources:
+        mem_mb=scaled_mem("annotation"),
+        runtime=res("annotation", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "resistcall annotation --gtf {input.gtf} --reference {input.fasta}"
+        " --targets {input.targets} --known {input.known} {params.extra}"
+        " --out {output.gtf} --choice-out {output.choice} --targets-out {output.targets}"
+        " 2> {log}"
