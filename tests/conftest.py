@@ -74,3 +74,27 @@ def copy_workflow(dest: Path) -> Path:
         else:
             shutil.copy2(src, dest / name)
     return dest
+
+
+# --------------------------------------------------------------------------- whole genome
+@pytest.fixture(scope="session")
+def genome38(tmp_path_factory) -> dict[str, Path]:
+    """Whole-chromosome GRCh38 test genome (tests/wholegenome.py): real-length chr2 with the real
+    ALK and EML4 sequence in place, a GENCODE-shaped GTF (gzipped) and a probe-named BED."""
+    from wholegenome import CHR2_GRCH38, gencode_gtf, probe_bed, write_chromosome
+
+    if shutil.which("samtools") is None:
+        pytest.skip("samtools not installed")
+    d = tmp_path_factory.mktemp("genome38")
+    fasta = write_chromosome(
+        d / "chr2.fa", "chr2", CHR2_GRCH38, ["chr2_29196228_29226309", "chr2_42175501_42332600"]
+    )
+    return {
+        "fasta": fasta,
+        "gtf": gencode_gtf(d / "gencode.gtf.gz"),
+        "targets": probe_bed(
+            d / "probes.bed",
+            {"ALK", "EML4"},
+            backbone=[("chr2", 100_000_000), ("chr2", 150_000_000)],
+        ),
+    }

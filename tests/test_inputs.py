@@ -159,11 +159,13 @@ BAD = {
     ],
     "wrong_reference_bam": [
         f"bad/wrong_reference_bam/{U}, line 3, column bam: BAM was not aligned to the "
-        f"configured reference {REF_SHOWN}: reference contigs absent from BAM header: "
-        "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (the BAM "
-        "has 2 contigs: chr2, chr7); it looks aligned to a whole genome (it has chr2, chr7): "
-        "turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
-        "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2",
+        f"configured reference {REF_SHOWN}: reference contigs absent from the BAM header: "
+        "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (+7 more) "
+        "(the BAM has 2 contigs: chr2, chr7); it looks aligned to a whole genome (it has chr2, "
+        "chr7): set reference.fasta/gtf to that genome (the BAM is then used as it is, see "
+        "docs/reference.md), or turn it back into FASTQ (samtools collate -O -u in.bam | "
+        "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
+        "fq1/fq2",
     ],
     "unknown_sample_in_units": [
         f"bad/unknown_sample_in_units/{U}, line 5, column sample: sample 'CR3' is not in "
@@ -443,7 +445,7 @@ def test_deep_check_bam_corrupt_mid_file_and_wrong_reference():
     hg38 = BAMS / "hg38.bam"
     assert _deep_error(bam=hg38, reference=FASTA).startswith(
         f"{LABEL}: {hg38}: BAM was not aligned to the configured reference {FASTA}: reference "
-        "contigs absent from BAM header: chr10_43076964_43130451"
+        "contigs absent from the BAM header: chr10_43076964_43130451"
     )
     truncated = BAMS / "truncated.bam"
     assert _deep_error(bam=truncated) == (
@@ -503,8 +505,8 @@ def test_config_problems_name_key_and_line(tmp_path):
         lines.index(t) + 1 for t in ("  build: hg19", "  assay: hybrid", "threads: 4")
     )
     assert _config_problems(path) == [
-        f"{path}, line {n_build}, key reference.build: reference.build must be GRCh38 (the "
-        "build of the known-resistance table) (found 'hg19')",
+        f"{path}, line {n_build}, key reference.build: reference.build must be GRCh38 or "
+        "GRCh37 (found 'hg19')",
         f"{path}, line {n_assay}, key panel.assay: panel.assay must be 'amplicon' or 'capture' "
         "(found 'hybrid')",
         f"{path}, line {n_threads}, key threads: unknown key (known keys: samples, units, "
@@ -569,9 +571,17 @@ def test_config_files_are_checked_with_the_sheets(base_config, tmp_path):
     assert [str(p) for p in info.value.problems] == [
         f"cfg.yaml, key known_resistance: file not found: known_missing.tsv (looked for "
         f"{SHEETS / 'known_missing.tsv'})",
-        f"cfg.yaml, key reference.fasta: the FASTA has no index ref.fa.fai: create it with "
-        f"`samtools faidx {fasta}`",
     ]
+    assert (tmp_path / "ref.fa.fai").is_file()  # a FASTA without .fai is indexed once
+    fasta = tmp_path / "uneven.fa"
+    fasta.write_text(">chr2\nACGT\nACGTACGT\nAC\n")  # samtools faidx refuses uneven lines
+    config["reference"]["fasta"] = str(fasta)
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS, config_label="cfg.yaml")
+    assert str(info.value.problems[-1]).startswith(
+        "cfg.yaml, key reference.fasta: the FASTA has no index uneven.fa.fai and samtools faidx "
+        "cannot index it ("
+    )
     # A BAM unit cannot be compared with a reference that has no index: only the index
     # problem is reported, not a confusing header mismatch.
     config = _config(base_config, "good/bam")
@@ -812,11 +822,13 @@ def test_real_whole_genome_bam_is_rejected_against_the_panel_reference(
         load_sheets(config, SHEETS)
     assert [str(p) for p in info.value.problems] == [
         f"{tmp_path / 'units.tsv'}, line 2, column bam: BAM was not aligned to the configured "
-        f"reference {REF_SHOWN}: reference contigs absent from BAM header: "
-        "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (the BAM has "
-        "455 contigs: chr1, chr10, chr11, ...); it looks aligned to a whole genome (it has "
-        "chr10, chr12, chr17): turn it back into FASTQ (samtools collate -O -u in.bam | "
-        "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
+        f"reference {REF_SHOWN}: reference contigs absent from the BAM header: "
+        "chr10_43076964_43130451, chr12_25225577_25245847, chr17_39715216_39726728 (+7 more) "
+        "(the BAM has 455 contigs: chr1, chr10, chr11, ...); it looks aligned to a whole genome "
+        "(it has chr10, chr12, chr17): set reference.fasta/gtf to that genome (the BAM is then "
+        "used as it is, see docs/reference.md), or turn it back into FASTQ (samtools collate -O "
+        "-u in.bam | samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) "
+        "and give "
         "fq1/fq2"
     ]
 

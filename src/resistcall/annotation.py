@@ -302,12 +302,23 @@ def choose(
             {
                 "gene": gene,
                 "transcript_id": pick["transcript_id"],
-                "refseq": pick["refseq"] if isinstance(pick["refseq"], str) else "",
+                "refseq": _refseq(pick, reason, known.get(gene)),
                 "reason": reason,
                 "candidates": n,
             }
         )
     return pd.DataFrame(out, columns=CHOICE_COLUMNS)
+
+
+def _refseq(pick: pd.Series, reason: str, known: str | None) -> str:
+    """RefSeq accession of the chosen transcript: the GTF's, else the knowledge table's when the
+    choice is MANE Select (MANE pairs one Ensembl and one RefSeq transcript; the table is
+    written for the MANE transcript)."""
+    if isinstance(pick["refseq"], str) and pick["refseq"]:
+        return pick["refseq"]
+    if reason.startswith("knowledge table"):
+        return str(pick["transcript_id"])
+    return known if known and reason == "MANE Select" else ""
 
 
 # ---- cache -----------------------------------------------------------------------------------
@@ -343,6 +354,11 @@ def cache_text(spans: pd.DataFrame, rows: pd.DataFrame, choice: pd.DataFrame) ->
         + ' gene_name "'
         + chosen.loc[no_name, "gene"]
         + '";'
+    )
+    refseq = dict(zip(choice["transcript_id"], choice["refseq"], strict=True))
+    add = ~chosen["attr"].str.contains("refseq_equivalent", regex=False) & ctid.map(refseq).ne("")
+    chosen.loc[add, "attr"] = (
+        chosen.loc[add, "attr"].str.rstrip() + ' refseq_equivalent "' + ctid[add].map(refseq) + '";'
     )
     chosen["attr"] = (
         chosen["attr"].str.replace(r"\s*" + _CHOICE.pattern + ";?", "", regex=True).str.rstrip()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from resistcall.annotation import BACKBONE
 from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS, NOT_ASSESSABLE
 from resistcall.coverage import GC_PAD, count_targets, target_gc
 from resistcall.errors import UserError
@@ -678,6 +679,9 @@ def analyse(
             )
         )
     cn = pd.DataFrame(gene_rows, columns=list(CNV_COLUMNS))
+    # backbone targets (on no gene, annotation.assign_targets) may join the baseline; they are
+    # never reported as a gene
+    cn = cn[cn["gene"] != BACKBONE].reset_index(drop=True)
     return cn, pd.concat(target_rows, ignore_index=True)[list(CNV_TARGET_COLUMNS)]
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pysam
 
 from resistcall import outputs
-from resistcall.annotation import check_against_fasta, load_annotation
+from resistcall.annotation import check_against_fasta, fasta_lengths, load_annotation
 from resistcall.contracts import FUSION_COLUMNS, NOT_ASSESSABLE
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
@@ -62,6 +62,11 @@ KNOWN_VARIANTS = {
 BREAKPOINT_INTRONS = {"ALK": (19,), "ROS1": (31, 32, 33, 34), "RET": (11,)}
 
 NA = "."
+#: A reference larger than this (a whole genome) is held in memory only around the modelled
+#: genes (+- WINDOW_PAD) for k-mer placement of clips; reads of a whole-genome BAM name far
+#: partners through their SA tags (docs/fusion.md, docs/reference.md).
+WHOLE_REFERENCE_LIMIT = 20_000_000
+WINDOW_PAD = 100_000
 #: k-mer size for "does the clipped sequence come from the target locus itself?"
 LOCAL_K = 12
 #: longest reference span of one alignment considered when looking reads up by start
@@ -760,11 +765,19 @@ def run(
 ) -> pd.DataFrame:
     """Call fusions of ``cfg.gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
     gene = cfg.gene
-    panel = PanelSequence(reference)
-    genes = load_genes(gtf, panel.lengths)
+    lengths = fasta_lengths(reference)
+    genes = load_genes(gtf, lengths)
     if gene not in genes or not genes[gene].exons:
         modelled = sorted(g.name for g in genes.values() if g.exons)
         raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(modelled)})")
+    windows = None
+    if sum(lengths.values()) > WHOLE_REFERENCE_LIMIT:
+        windows = [
+            (g.chrom, g.start - WINDOW_PAD, g.end + WINDOW_PAD)
+            for g in genes.values()
+            if g.exons and g.chrom in lengths
+        ]
+    panel = PanelSequence(reference, windows=windows)
     target = genes[gene]
     rows, samples = [], []
     for bam in bams:

@@ -75,18 +75,30 @@ class PanelSequence:
     k-mers costs a few MB and lets clipped sequence be placed without an external aligner.
     """
 
-    def __init__(self, fasta: str | Path, k: int = 16):
+    def __init__(
+        self, fasta: str | Path, k: int = 16, windows: list[tuple[str, int, int]] | None = None
+    ):
+        """``windows`` (contig, start, end; 1-based): hold only these parts of the reference
+        (a whole genome does not fit a k-mer index; its BAMs carry SA tags for far partners)."""
         fasta = Path(fasta)
         if not fasta.exists():
             raise UserError(f"reference FASTA not found: {fasta}")
         self.k = k
         self.path = fasta
-        self.contigs: list[tuple[str, str, int, str]] = []  # (contig, chrom, offset, seq)
+        # (contig, chrom, GRCh38 offset of the held sequence, seq); starts: its contig start - 1
+        self.contigs: list[tuple[str, str, int, str]] = []
+        self.starts: list[int] = []
         with pysam.FastaFile(str(fasta)) as fa:
-            for name in fa.references:
+            self.lengths = dict(zip(fa.references, fa.lengths, strict=True))
+            parts = [(n, 1, n_len) for n, n_len in self.lengths.items()]
+            if windows is not None:
+                parts = _merge_windows(windows, self.lengths)
+            for name, start, end in parts:
                 chrom, offset = contig_offset(name)
-                self.contigs.append((name, chrom, offset, fa.fetch(name).upper()))
-        self.lengths = {c[0]: len(c[3]) for c in self.contigs}
+                self.contigs.append(
+                    (name, chrom, offset + start - 1, fa.fetch(name, start - 1, end).upper())
+                )
+                self.starts.append(start - 1)
         # k-mer index as sorted 2-bit codes (numpy), not a dict of strings: builds in ~0.1 s
         codes, where = [], []
         for ci, (_, _, _, seq) in enumerate(self.contigs):
@@ -121,7 +133,7 @@ class PanelSequence:
         loc = self.locate(chrom, pos)
         if loc is None:
             return chrom, pos
-        return self.contigs[loc[0]][0], loc[1] + 1
+        return self.contigs[loc[0]][0], self.starts[loc[0]] + loc[1] + 1
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Bases start..end (1-based, inclusive, GRCh38); positions outside the panel are N."""
@@ -194,6 +206,22 @@ class PanelSequence:
         return Hit(chrom, off + pos0 + 1, strand, offset, identity, len(seg_q))
 
 
+def _merge_windows(
+    windows: list[tuple[str, int, int]], lengths: dict[str, int]
+) -> list[tuple[str, int, int]]:
+    """Windows clipped to their contigs and merged (a base held twice would make every k-mer
+    placement there ambiguous)."""
+    out: list[tuple[str, int, int]] = []
+    for name, start, end in sorted(
+        (n, max(1, s), min(e, lengths[n])) for n, s, e in windows if n in lengths
+    ):
+        if out and out[-1][0] == name and start <= out[-1][2] + 1:
+            out[-1] = (name, out[-1][1], max(out[-1][2], end))
+        elif start <= end:
+            out.append((name, start, end))
+    return out
+
+
 class BamFrame:
     """How a BAM names the panel: its own panel contigs or whole chromosomes (GRCh38 names)."""
 
@@ -232,9 +260,10 @@ class BamFrame:
             if chrom not in self.refs:
                 return None
             return chrom, max(start - 1, 0), min(end, self.refs[chrom])
-        for name, c, off, seq in panel.contigs:
+        for (name, c, off, seq), first in zip(panel.contigs, panel.starts, strict=True):
             if c == chrom and off < end and start <= off + len(seq) and name in self.refs:
-                return name, max(start - 1 - off, 0), min(end - off, len(seq))
+                off -= first  # GRCh38 offset of the contig itself
+                return name, max(start - 1 - off, 0), min(end - off, panel.lengths[name])
         return None
 
 

@@ -41,8 +41,8 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         entry["rows"][r["sample"]] = r
         entry["called"] |= r["call"] == "detected"
     header = pysam.VariantHeader()
-    for name, _, _, seq in panel.contigs:
-        header.contigs.add(name, length=len(seq))
+    for name, length in panel.lengths.items():  # the FASTA's .fai
+        header.contigs.add(name, length=length)
     for line in (
         '##INFO=<ID=SVTYPE,Number=1,Type=String,Description="Type of structural variant">',
         '##INFO=<ID=MATEID,Number=.,Type=String,Description="ID of mate breakend">',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -24,6 +25,24 @@ def contig_offset(contig: str) -> tuple[str, int]:
     if m is None:
         return contig, 0
     return m["chrom"], int(m["start"]) - 1
+
+
+def fasta_md5(path: str | Path) -> str:
+    """md5 of the FASTA file (names the reference in VCF headers without an absolute path)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def reference_header(fasta_path: str | Path, build: str) -> list[str]:
+    """VCF header lines naming the reference by file name + md5 and its build (no paths)."""
+    return [
+        f"##reference={Path(fasta_path).name}",
+        f"##reference_md5={fasta_md5(fasta_path)}",
+        f"##assembly={build}",
+    ]
 
 
 def complement(seq: str) -> str:
@@ -83,19 +102,42 @@ def bam_sample(bam_path: str | Path) -> str:
     return names.pop()
 
 
+def _dict_md5(fasta_path: str | Path) -> dict[str, str]:
+    """M5 per contig from the FASTA's sequence dictionary (``ref.dict`` or ``ref.fa.dict``)."""
+    fasta = Path(fasta_path)
+    for path in (fasta.with_suffix(".dict"), Path(f"{fasta}.dict")):
+        if path.is_file():
+            with pysam.AlignmentFile(str(path), "r", check_sq=False) as d:
+                return {sq["SN"]: sq["M5"] for sq in d.header.to_dict().get("SQ", []) if "M5" in sq}
+    return {}
+
+
 def check_bam_matches_reference(bam_path: str | Path, fasta_path: str | Path) -> list[str]:
-    """Return problems if the BAM's @SQ lines disagree with the FASTA index (name and length)."""
+    """Problems if the BAM/CRAM was aligned to another genome than the FASTA.
+
+    Compatible: every FASTA contig is in the unit's header with the same length (and the same M5
+    where both the header and the FASTA's .dict carry one). Extra contigs in the unit (alt,
+    decoy, other chromosomes) are fine: a whole-genome BAM works against a partial FASTA."""
     with pysam.FastaFile(str(fasta_path)) as fa:
         ref = dict(zip(fa.references, fa.lengths, strict=True))
-    with pysam.AlignmentFile(str(bam_path)) as bam:
-        bam_refs = dict(zip(bam.references, bam.lengths, strict=True))
+    with pysam.AlignmentFile(str(bam_path), reference_filename=str(fasta_path)) as bam:
+        sq = {s["SN"]: s for s in bam.header.to_dict().get("SQ", [])}
     problems = []
-    missing = sorted(set(ref) - set(bam_refs))
+    missing = sorted(name for name in ref if name not in sq)
     if missing:
-        problems.append(f"reference contigs absent from BAM header: {', '.join(missing[:3])}")
-    for name, length in bam_refs.items():
-        if name in ref and ref[name] != length:
+        problems.append(
+            f"reference contigs absent from the BAM header: {', '.join(missing[:3])}"
+            + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
+        )
+    for name, length in ref.items():
+        if name in sq and int(sq[name]["LN"]) != length:
             problems.append(
-                f"contig {name} has length {length} in the BAM but {ref[name]} in the reference"
+                f"contig {name} has length {sq[name]['LN']} in the BAM but {length} in the "
+                "reference"
             )
+    md5 = _dict_md5(fasta_path)
+    for name, m5 in md5.items():
+        theirs = sq.get(name, {}).get("M5")
+        if theirs and theirs.lower() != m5.lower():
+            problems.append(f"contig {name} has M5 {theirs} in the BAM but {m5} in the reference")
     return problems

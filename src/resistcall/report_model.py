@@ -1035,6 +1035,7 @@ def build_report(
             "assay": meta.get("assay") or _assay_from_qc(qc),
             "tool_versions": dict(sorted(tool_versions.items())),
             "config": meta.get("config"),
+            "transcripts": meta.get("transcripts") or [],
         },
         "knowledge": knowledge,
         "inputs": inputs or {},

@@ -13,6 +13,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from resistcall import __version__, options
@@ -20,7 +21,9 @@ from resistcall.errors import UserError
 from resistcall.outputs import write_text
 
 
-def run_metadata(config: dict, run_date: str | None = None) -> dict:
+def run_metadata(
+    config: dict, run_date: str | None = None, transcripts: list[dict] | None = None
+) -> dict:
     date = (
         run_date
         or os.environ.get("RESISTCALL_RUN_DATE")
@@ -34,6 +37,8 @@ def run_metadata(config: dict, run_date: str | None = None) -> dict:
         "assay": config.get("panel", {}).get("assay"),
         "tool_versions": {"resistcall": __version__},
         "config": {**config, **stages},
+        # transcript per gene and why (rule annotation, docs/reference.md): report methods
+        "transcripts": transcripts or [],
     }
 
 
@@ -56,7 +61,11 @@ def _cmd(args: argparse.Namespace) -> None:
             raise UserError(f"config file not found: {path}")
         configs.append(yaml.safe_load(path.read_text()) or {})
     config = merge_configs(configs)
-    meta = run_metadata(config, args.run_date)
+    transcripts = None
+    if args.transcripts:
+        table = pd.read_csv(args.transcripts, sep="\t", dtype=str, keep_default_na=False)
+        transcripts = table.to_dict(orient="records")
+    meta = run_metadata(config, args.run_date, transcripts)
     write_text(args.out, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -70,5 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the run's config file(s); later ones override earlier ones",
     )
     p.add_argument("--run-date", help="date to record (default: now, UTC)")
+    p.add_argument("--transcripts", type=Path, help="transcript choice (rule annotation)")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_cmd)

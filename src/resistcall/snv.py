@@ -35,7 +35,12 @@ from resistcall.purity import (
     parse_purity,
     vaf_scale,
 )
-from resistcall.reference import bam_sample, check_bam_matches_reference, read_bed
+from resistcall.reference import (
+    bam_sample,
+    check_bam_matches_reference,
+    read_bed,
+    reference_header,
+)
 
 log = logging.getLogger(__name__)
 #: STATUS words a VCF carries (a comparison that could not be made has none).
@@ -116,8 +121,10 @@ class SnvConfig:
     background_max_vaf: float = option(
         0.005, "sites above this VAF are left out of the background fit (variants)", gt=0, lt=1
     )
-    #: runtime inputs (not options): the assay comes from ``panel.assay``.
+    #: runtime inputs (not options): the assay comes from ``panel.assay``, the build (VCF
+    #: header ##assembly) from ``reference.build``.
     assay: str = "capture"
+    build: str = "GRCh38"
     pileup: PileupParams = PileupParams()
 
 
@@ -685,9 +692,10 @@ def _header(
 ) -> pysam.VariantHeader:
     h = pysam.VariantHeader()
     h.add_line(f"##source=resistcall snv {__version__}")
-    h.add_line(f"##reference=file://{Path(fasta_path).resolve()}")
-    for name, length in zip(fasta.references, fasta.lengths, strict=True):
-        h.contigs.add(name, length=length)
+    for line in reference_header(fasta_path, cfg.build):
+        h.add_line(line)
+    for name, length in zip(fasta.references, fasta.lengths, strict=True):  # = the .fai
+        h.contigs.add(name, length=length, assembly=cfg.build)
     if cs.parental is not None:
         h.add_line(f"##parental={cs.parental}")
     h.add_line("##purity=<" + ",".join(f"{n}={cs.purity.get(n, 1.0):g}" for n in cs.samples) + ">")
@@ -1143,7 +1151,13 @@ def run(
 
 
 def _cmd(args) -> None:
-    cfg = from_args(SnvConfig, args, assay=args.assay, pileup=PileupParams.for_assay(args.assay))
+    cfg = from_args(
+        SnvConfig,
+        args,
+        assay=args.assay,
+        build=args.build,
+        pileup=PileupParams.for_assay(args.assay),
+    )
     sites = None
     if args.hotspots or args.hotspots_out:
         if not (args.hotspots and args.gtf):
@@ -1169,6 +1183,9 @@ def register(subparsers) -> None:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("--reference", required=True, help="reference FASTA (+ .fai)")
+    p.add_argument(
+        "--build", default="GRCh38", choices=("GRCh38", "GRCh37"), help="reference build"
+    )
     p.add_argument("--regions", required=True, help="BED of regions to call (3+ columns)")
     p.add_argument("--parental", help="parental (sensitive) BAM; omit for single-sample mode")
     p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")

@@ -5,6 +5,7 @@ rule runinfo:
     # Configuration, assay, build and run date: the only wall-clock value in any output.
     input:
         configs=workflow.configfiles,
+        transcripts=TRANSCRIPTS,
     output:
         "results/run_metadata.json",
     log:
@@ -18,7 +19,8 @@ rule runinfo:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall runinfo --config {input.configs} --out {output} 2> {log}"
+        "resistcall runinfo --config {input.configs} --transcripts {input.transcripts}"
+        " --out {output} 2> {log}"
 
 
 rule report:

@@ -17,6 +17,7 @@ rule snv:
         hotspots="results/{line}/hotspots.tsv",
     params:
         assay=ASSAY,
+        build=config["reference"]["build"],
         extra=stage_options("snv"),
         purity=line_purity,
     log:
@@ -32,5 +33,6 @@ rule snv:
     shell:
         "resistcall snv --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} {params.extra} {params.purity} --out {output.vcf}"
+        " --assay {params.assay} --build {params.build} {params.extra} {params.purity}"
+        " --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"

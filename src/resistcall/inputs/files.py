@@ -159,10 +159,13 @@ def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> 
     fix = (
         "it looks aligned to a whole genome (it has "
         + ", ".join(genome[:3])
-        + "): turn it back into FASTQ (samtools collate -O -u in.bam | samtools fastq -1 "
-        "R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give fq1/fq2"
+        + "): set reference.fasta/gtf to that genome (the BAM is then used as it is, see "
+        "docs/reference.md), or turn it back into FASTQ (samtools collate -O -u in.bam | "
+        "samtools fastq -1 R1.fastq.gz -2 R2.fastq.gz -0 /dev/null -s /dev/null -n -) and give "
+        "fq1/fq2"
         if genome
-        else "realign it or give the reads as FASTQ"
+        else "set reference.fasta to the FASTA it was aligned to (its @SQ names and lengths), "
+        "or realign it / give the reads as FASTQ"
     )
     return [
         f"BAM was not aligned to the configured reference {fasta_shown or fasta}: "
@@ -193,15 +196,23 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
     if fasta_ok:
         fasta = resolve(base_dir, config["reference"]["fasta"])
         fai = Path(f"{fasta}.fai")
-        if not fai.is_file():
-            out.append(
-                (
-                    "reference.fasta",
-                    f"the FASTA has no index {fai.name}: create it with `samtools faidx {fasta}`",
+        indexed = fai.is_file()
+        if not indexed:
+            try:  # index it once, as samtools faidx would (the folder may be read-only)
+                pysam.faidx(str(fasta))
+                indexed = fai.is_file()
+            except (pysam.SamtoolsError, OSError) as exc:
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed"
+                out.append(
+                    (
+                        "reference.fasta",
+                        f"the FASTA has no index {fai.name} and samtools faidx cannot index it "
+                        f"({reason}): check it is a FASTA (plain or bgzip-compressed, equal line "
+                        f"lengths per record) and run `samtools faidx {fasta}`",
+                    )
                 )
-            )
-            fasta_ok = False
-        else:
+                fasta_ok = False
+        if indexed:
             try:
                 index = pd.read_csv(
                     fai,

@@ -1,0 +1,198 @@
+"""GTF loading, transcript choice and target genes on a whole-chromosome GRCh38 test genome."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pysam
+import pytest
+
+from resistcall.annotation import BACKBONE, load_annotation, prepare
+from resistcall.cli import main
+from resistcall.errors import UserError
+from resistcall.hgvs import ContigCache, annotate_variant
+from resistcall.transcripts import load_transcripts
+
+REPO = Path(__file__).resolve().parents[1]
+KNOWN = REPO / "resources" / "known_resistance.tsv"
+
+
+def _prepare(g, **kw):
+    args = {"known": KNOWN, "extra_genes": ["ALK"], **kw}
+    return prepare(g["gtf"], g["fasta"], g.get("targets_override", g["targets"]), **args)
+
+
+@pytest.fixture(scope="module")
+def prepared(genome38, tmp_path_factory):
+    text, choice, targets = _prepare(genome38)
+    cache = tmp_path_factory.mktemp("cache") / "annotation.gtf"
+    cache.write_text(text)
+    return cache, choice.set_index("gene"), targets
+
+
+def test_mane_select_wins_over_decoys_sorting_first(prepared):
+    _, choice, _ = prepared
+    # the incomplete (cds_start_NF) and the complete decoy isoform sort before the MANE one
+    assert choice.loc["ALK", "transcript_id"] == "ENST00000389048"
+    assert choice.loc["ALK", "reason"] == "MANE Select"
+    assert choice.loc["ALK", "candidates"] == "3 coding, 2 complete"
+    assert choice.loc["EML4", "transcript_id"] == "ENST00000318522"
+
+
+def test_targets_get_their_gene_by_overlap_and_backbone(prepared, genome38):
+    _, _, targets = prepared
+    probes = genome38["targets"].read_text().splitlines()
+    assert len(targets) == len(probes) and all("AVN_P" in p for p in probes)
+    assert set(targets["gene"]) == {"ALK", "EML4", BACKBONE}  # never the lncRNA ALK-AS9
+    back = targets[targets["gene"] == BACKBONE]
+    assert list(back["start"]) == [100_000_000, 150_000_000]
+    assert (targets["chrom"] == "chr2").all()
+
+
+def test_cache_reloads_the_same_models_and_choice(prepared, genome38):
+    cache, choice, _ = prepared
+    ann = load_annotation(cache)
+    again = ann.choice.set_index("gene")
+    assert again.loc["ALK", "transcript_id"] == "ENST00000389048"
+    assert again.loc["ALK", "reason"] == choice.loc["ALK", "reason"]
+    # every gene on the FASTA's contigs keeps its span (fusion partners, genes under targets);
+    # genes on chromosomes the FASTA lacks (EGFR on chr7) are dropped
+    assert set(ann.spans["gene"]) == {"ALK", "EML4", "ALK-AS9"}
+    assert cache.stat().st_size < genome38["gtf"].stat().st_size * 20
+
+
+def test_alk_change_named_on_the_mane_transcript_in_chr2_coordinates(prepared, genome38):
+    tx = load_transcripts(prepared[0])
+    alk = tx.by_gene["ALK"]
+    assert (alk.transcript_id, alk.chrom) == ("ENST00000389048", "chr2")
+    # G1202R c.3604G>A: codon 1202 first base at contig 24520 -> chr2:29,196,227 + 24520
+    pos = 29_196_227 + 24520
+    assert alk.codon_positions(1202)[0] == pos
+    with pysam.FastaFile(str(genome38["fasta"])) as fa:
+        ref = fa.fetch("chr2", pos - 1, pos)
+        ann = annotate_variant(tx, ContigCache(fa), "chr2", pos, ref, "T")
+    assert (ann.transcript, ann.refseq, ann.hgvs_p) == (
+        "ENST00000389048",
+        "NM_004304.5",  # the knowledge table's accession: the MANE pair of the chosen transcript
+        "p.G1202R",
+    )
+
+
+def test_several_isoforms_without_mane_never_crash(genome38, tmp_path, caplog):
+    """GENCODE v19-style (no MANE/canonical tags): longest complete CDS, warned; the incomplete
+    isoform is never chosen and builds nothing."""
+    text = gzip.open(genome38["gtf"], "rt").read()
+    plain = tmp_path / "v19.gtf"
+    plain.write_text(re.sub(r' tag "(MANE_Select|Ensembl_canonical)";', "", text))
+    with caplog.at_level(logging.WARNING):
+        _, choice, _ = prepare(plain, genome38["fasta"], genome38["targets"], KNOWN, ["ALK"])
+    row = choice.set_index("gene").loc["ALK"]
+    assert row["transcript_id"] == "ENST00000389048"  # 1097 explicit-numbered > 1095 decoy
+    assert row["reason"].startswith("longest complete CDS")
+    assert "ALK: no MANE Select or canonical transcript" in caplog.text
+
+
+def test_config_override_and_unknown_override(genome38):
+    _, choice, _ = _prepare(genome38, overrides={"ALK": "ENST00000100002.1"})
+    row = choice.set_index("gene").loc["ALK"]
+    assert (row["transcript_id"], row["reason"]) == (
+        "ENST00000100002",
+        "config reference.transcripts",
+    )
+    with pytest.raises(UserError, match="ENST00000123456 is not a coding transcript of ALK"):
+        _prepare(genome38, overrides={"ALK": "ENST00000123456"})
+
+
+def test_refseq_gtf_uses_the_knowledge_table_accession(genome38, tmp_path, caplog):
+    """NCBI RefSeq GTFs name transcripts by accession and genes by `gene`; a version that
+    differs from the knowledge table's is warned."""
+    text = gzip.open(genome38["gtf"], "rt").read()
+    text = text.replace('transcript_id "ENST00000389048"', 'transcript_id "NM_004304.4"')
+    text = re.sub(r'gene_name "([^"]+)"', r'gene "\1"', text)
+    text = re.sub(r' tag "(MANE_Select|Ensembl_canonical)";', "", text)
+    gtf = tmp_path / "refseq.gtf"
+    gtf.write_text(text)
+    with caplog.at_level(logging.WARNING):
+        _, choice, _ = prepare(gtf, genome38["fasta"], genome38["targets"], KNOWN, ["ALK"])
+    row = choice.set_index("gene").loc["ALK"]
+    assert row["transcript_id"] == "NM_004304.4"
+    assert row["reason"] == "knowledge table NM_004304.5 (GTF has NM_004304.4)"
+    assert "version differs" in caplog.text
+
+
+# ---- bad input: one clear error each --------------------------------------------------------
+def test_gtf_in_panel_coordinates_has_no_contig_in_common(genome38):
+    with pytest.raises(UserError, match="no contig in common with the reference FASTA"):
+        prepare(
+            REPO / "resources/reference/panel_GRCh38.gtf",
+            genome38["fasta"],
+            genome38["targets"],
+            KNOWN,
+            ["ALK"],
+        )
+
+
+def test_gene_past_the_contig_end(genome38, tmp_path):
+    short = tmp_path / "short.fa"
+    short.write_text(">chr2\n" + "N" * 1000 + "\n")
+    pysam.faidx(str(short))
+    bed = tmp_path / "t.bed"
+    bed.write_text("chr2\t100\t200\n")
+    with pytest.raises(UserError, match=r"gene \S+ ends at chr2:\d+, past the end of chr2"):
+        prepare(genome38["gtf"], short, bed, KNOWN, ["ALK"])
+
+
+def test_knowledge_gene_missing_from_the_gtf(genome38, tmp_path):
+    known = tmp_path / "known.tsv"
+    lines = KNOWN.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("ALK\tsubstitution"))
+    known.write_text("\n".join([*lines, row.replace("ALK", "ROS1", 1)]) + "\n")
+    shutil.copy(KNOWN.with_name("known_resistance.schema.yaml"), tmp_path)
+    with pytest.raises(UserError, match="knowledge-table gene ROS1 is not in the GTF"):
+        prepare(genome38["gtf"], genome38["fasta"], genome38["targets"], known, ["ALK"])
+
+
+def test_panel_gene_without_cds(genome38, tmp_path):
+    text = gzip.open(genome38["gtf"], "rt").read()
+    gtf = tmp_path / "nocds.gtf"
+    gtf.write_text(
+        "".join(
+            line + "\n"
+            for line in text.splitlines()
+            if not (line.split("\t")[2:3] == ["CDS"] and 'gene_name "EML4"' in line)
+        )
+    )
+    with pytest.raises(UserError, match="panel gene EML4 has no complete coding transcript"):
+        prepare(gtf, genome38["fasta"], genome38["targets"], KNOWN, ["ALK"])
+
+
+def test_fasta_without_fai_that_cannot_be_indexed(genome38, tmp_path):
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">chr2\nACGT\nACGTACGT\nAC\n")  # uneven line lengths: samtools faidx fails
+    with pytest.raises(UserError, match="cannot be indexed as FASTA"):
+        prepare(genome38["gtf"], bad, genome38["targets"], KNOWN, ["ALK"])
+
+
+def test_cli_writes_cache_choice_and_targets(genome38, tmp_path):
+    out = tmp_path / "ref"
+    rc = main(
+        [
+            "annotation",
+            "--gtf", str(genome38["gtf"]),
+            "--reference", str(genome38["fasta"]),
+            "--targets", str(genome38["targets"]),
+            "--known", str(KNOWN),
+            "--gene", "ALK",
+            "--out", str(out / "annotation.gtf"),
+            "--choice-out", str(out / "transcripts.tsv"),
+            "--targets-out", str(out / "targets.bed"),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    first = (out / "targets.bed").read_text().splitlines()[0].split("\t")
+    assert first[0] == "chr2" and first[3] in ("ALK", "EML4")
+    assert "ENST00000389048\tNM_004304.5\tMANE Select" in (out / "transcripts.tsv").read_text()

@@ -1,0 +1,112 @@
+"""The workflow on a lab's own genome: whole-chromosome GRCh38 FASTA, GENCODE-shaped GTF,
+probe-named vendor BED and the real DNAfusion BAMs as shipped (hg38, 455 @SQ) as BAM units.
+
+One shared run (module fixture) on the test genome of conftest.genome38: chr2 of real length
+with the real ALK/EML4 sequence in place. BAM units need no index, so none may be built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+import yaml
+
+from conftest import GTF, REFERENCE, REPO, copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+
+LINE = "H3122wg"
+
+
+@pytest.fixture(scope="module")
+def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
+    work = copy_workflow(tmp_path_factory.mktemp("wholegenome"))
+    bams = shared_dir / "realdata" / "DNAfusion"
+    (work / "config" / "samples.tsv").write_text(
+        "sample\tline\tcondition\tdrug\tnotes\n"
+        f"H3122\t{LINE}\tparental\t\treal H3122 capture BAM (hg38, as shipped)\n"
+        f"HCC827\t{LINE}\tresistant\tcrizotinib\treal HCC827 BAM: fusion-negative control\n"
+    )
+    (work / "config" / "units.tsv").write_text(
+        "sample\tunit\tfq1\tfq2\tbam\n"
+        f"H3122\tavenio\t\t\t{bams / 'H3122_EML4.bam'}\n"
+        f"HCC827\tavenio\t\t\t{bams / 'HCC827_EML4.bam'}\n"
+    )
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["reference"] = {
+        "fasta": str(genome38["fasta"]),
+        "gtf": str(genome38["gtf"]),
+        "build": "GRCh38",
+    }
+    cfg["panel"] = {"assay": "capture", "targets": str(genome38["targets"])}
+    cfg.pop("simulate", None)
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    snakemake(work, f"results/{LINE}/report.html", f"results/{LINE}/hits.tsv")
+    return work
+
+
+def test_no_bwa_index_is_built_for_bam_units(wg_run):
+    assert not list((wg_run / "results" / "reference").glob("genome.fa*"))
+    assert not (wg_run / "logs" / "bwa_index").exists()
+
+
+def test_transcript_choice_is_recorded(wg_run):
+    choice = pd.read_csv(wg_run / "results/reference/transcripts.tsv", sep="\t").set_index("gene")
+    assert choice.loc["ALK", "transcript_id"] == "ENST00000389048"
+    assert choice.loc["ALK", "reason"] == "MANE Select"
+    html = (wg_run / "results" / LINE / "report.html").read_text()
+    assert "ALK ENST00000389048 / NM_004304.5 <small>(MANE Select)</small>" in html
+
+
+def test_germline_alk_snp_in_chr2_coordinates(wg_run, genome38):
+    with pysam.VariantFile(str(wg_run / "results" / LINE / "snv.vcf.gz")) as vcf:
+        # ##contig = the FASTA's .fai; ##reference by file name + md5, no path
+        assert dict(vcf.header.contigs.items()).keys() == {"chr2"}
+        assert vcf.header.contigs["chr2"].length == 242_193_529
+        ref_lines = [str(r) for r in vcf.header.records if r.key == "reference"]
+        assert ref_lines == ["##reference=chr2.fa\n"]
+        rec = next(r for r in vcf.fetch("chr2", 29222591, 29222592) if r.pos == 29222592)
+        assert (rec.ref, rec.alts) == ("G", ("T",))
+        assert rec.samples["H3122"]["AF"][0] == pytest.approx(0.82, abs=0.05)
+    hits = pd.read_csv(wg_run / "results" / LINE / "hits.tsv", sep="\t", dtype=str)
+    alk = hits[hits["gene"] == "ALK"]
+    assert len(alk) and set(alk["transcript"]) == {"ENST00000389048"}
+    assert set(alk["refseq"]) == {"NM_004304.5"}
+
+
+def test_eml4_alk_found_with_at_least_the_support_of_the_bam_as_shipped(
+    wg_run, shared_dir, tmp_path
+):
+    from resistcall.fusion import Settings, run
+
+    shipped = run(
+        str(REFERENCE),
+        str(GTF),
+        [str(shared_dir / "realdata" / "DNAfusion" / "H3122_EML4.bam")],
+        "ALK",
+        str(tmp_path / "f.tsv"),
+        None,
+        Settings(),
+    )
+    as_shipped = int(shipped.loc[shipped["call"] == "detected", "fragments"].astype(int).max())
+    fus = pd.read_csv(wg_run / "results" / LINE / "fusions.tsv", sep="\t", dtype=str)
+    h3122 = fus[(fus["sample"] == "H3122") & (fus["call"] == "detected")]
+    assert len(h3122) == 1
+    row = h3122.iloc[0]
+    assert (row["gene_5p"], row["gene_3p"]) == ("EML4", "ALK")
+    assert row["genomic_5p"].startswith("chr2:42299") and row["genomic_3p"].startswith("chr2:2922")
+    assert row["breakpoint_5p"].startswith("chr2:")  # genome's own coordinates
+    assert int(row["fragments"]) >= as_shipped >= 100
+    assert not (fus[fus["sample"] == "HCC827"]["call"] == "detected").any()
+
+
+def test_targets_carry_genes_and_backbone_is_never_a_gene(wg_run):
+    bed = pd.read_csv(
+        wg_run / "results/reference/targets.bed", sep="\t", header=None, names=["c", "s", "e", "g"]
+    )
+    assert set(bed["g"]) == {"ALK", "EML4", "backbone"}
+    cnv = pd.read_csv(wg_run / "results" / LINE / "cnv.tsv", sep="\t")
+    assert "backbone" not in set(cnv["gene"])
