@@ -45,6 +45,27 @@ def reference_header(fasta_path: str | Path, build: str) -> list[str]:
     ]
 
 
+BWA_SUFFIXES = (".amb", ".ann", ".bwt", ".pac", ".sa")
+
+
+def bwa_prefix(fasta: str, given: str | None, build_at: str) -> str:
+    """The bwa index a run aligns with: ``given`` (config reference.bwa_index), else an index
+    next to the FASTA (FASTA.bwt, ...), else ``build_at`` (built once by rule bwa_index)."""
+    if given:
+        return given
+    if all(Path(f"{fasta}{suffix}").exists() for suffix in BWA_SUFFIXES):
+        return fasta
+    return build_at
+
+
+def genome_size(fasta: str | Path) -> int:
+    """Total length of the FASTA's contigs from its .fai (0 when not indexed yet)."""
+    fai = Path(f"{fasta}.fai")
+    if not fai.is_file():
+        return 0
+    return sum(int(line.split("\t")[1]) for line in fai.read_text().splitlines() if line)
+
+
 def complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)
 

@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from resistcall import options
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
+from resistcall.reference import BWA_SUFFIXES, bwa_prefix, genome_size
 
 # resistcall's own validator (what `resistcall validate` runs): every problem, one line each,
 # naming the config file, line and key; stage sections come from the stages' option classes.
@@ -28,28 +29,15 @@ validate(RESOURCES, schema="../schemas/resources.schema.yaml")
 REF = config["reference"]["fasta"]
 GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
-# rule annotation (reference.smk): the GTF read once; targets carry their gene from the GTF
+# written by the annotation step (reference.smk): the GTF read once; targets with their gene
 ANNOTATION = "results/reference/annotation.gtf"
 TRANSCRIPTS = "results/reference/transcripts.tsv"
 TARGETS = "results/reference/targets.bed"
-BWA_SUFFIXES = (".amb", ".ann", ".bwt", ".pac", ".sa")
 
-
-def bwa_prefix():
-    """reference.bwa_index, else an index next to the FASTA, else one built once under results/."""
-    given = config["reference"].get("bwa_index")
-    if given:
-        return given
-    if all(Path(REF + s).exists() for s in BWA_SUFFIXES):
-        return REF
-    return "results/reference/genome.fa"
-
-
-BWA_PREFIX = bwa_prefix()
+# reference.bwa_index, else an index next to the FASTA, else one built once under results/
+BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/reference/genome.fa")
 # genome size (from the .fai) sets the memory and time of bwa index / bwa mem
-GENOME_BP = sum(
-    int(line.split("\t")[1]) for line in Path(REF + ".fai").read_text().splitlines() if line
-) if Path(REF + ".fai").exists() else 0
+GENOME_BP = genome_size(REF)
 ENV_ALIGN = "../envs/align.yaml"
 ENV_RESISTCALL = "../envs/resistcall.yaml"
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
