@@ -98,3 +98,19 @@ def genome38(tmp_path_factory) -> dict[str, Path]:
             backbone=[("chr2", 100_000_000), ("chr2", 150_000_000)],
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def genome37(tmp_path_factory) -> dict[str, Path]:
+    """Whole-chromosome GRCh37 test genome: real-length chr7 (159,138,663 bp) with the real EGFR
+    sequence at its GRCh37 coordinates and a GENCODE v19-shaped GTF (no MANE/canonical tags)."""
+    from wholegenome import CHR7_GRCH37, EGFR_GRCH37_SHIFT, gencode_gtf, write_chromosome
+
+    if shutil.which("samtools") is None:
+        pytest.skip("samtools not installed")
+    d = tmp_path_factory.mktemp("genome37")
+    fasta = write_chromosome(
+        d / "chr7.fa", "chr7", CHR7_GRCH37, ["chr7_55017807_55211651"], shift=EGFR_GRCH37_SHIFT
+    )
+    gtf = gencode_gtf(d / "gencode.v19.gtf.gz", shifts={"chr7": EGFR_GRCH37_SHIFT}, mane=False)
+    return {"fasta": fasta, "gtf": gtf}

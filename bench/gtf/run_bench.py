@@ -31,7 +31,7 @@ CHROMS = {
 GENES = 62_000
 TX_PER_GENE = 4
 EXONS = 5
-ROWS = (10_000, 100_000, 300_000, 1_000_000, 3_400_000)
+ROWS = (10_000, 100_000, 300_000, 1_000_000, 3_500_000)
 ALK = ("chr2", 29192774, 29921586)  # GRCh38 gene span (minus strand)
 
 
@@ -62,8 +62,6 @@ def make_gtf(path: Path, seed: int = 1) -> int:
                 g += 1
                 gid, gname = f"ENSG{g:011d}", f"GENE{g}"
                 strand = "+-"[g % 2]
-                if chrom == "chr2" and g % 997 == 0:
-                    pass
                 span = int(rng.integers(5_000, 100_000))
                 if chrom == ALK[0] and ALK[1] <= start <= ALK[2] + 100_000:
                     continue
@@ -95,6 +93,9 @@ def _gene(out, chrom, start, span, strand, gid, gname, rng) -> int:
                 rows.append((chrom, "HAVANA", "CDS", s, ce, strand, "0", ea))
         rows.append((chrom, "HAVANA", "UTR", exons[0][0], exons[0][1], strand, ".", a))
         rows.append((chrom, "HAVANA", "start_codon", exons[1][0], exons[1][0] + 2, strand, "0", a))
+        last = exons[-1]
+        rows.append((chrom, "HAVANA", "stop_codon", last[1] - 2, last[1], strand, "0", a))
+        rows.append((chrom, "HAVANA", "UTR", last[1] - 1, last[1], strand, ".", a))
     out.write("".join("\t".join(map(str, r[:5])) + f"\t.\t{r[5]}\t{r[6]}\t{r[7]}\n" for r in rows))
     return len(rows)
 
@@ -147,7 +148,8 @@ def main() -> None:
         part.write_text("".join(lines[1 : n + 1 - len(alk)] + alk))
         wall, rss = measure(part, fasta, bed, args.out)
         size = part.stat().st_size / 1e6
-        print(f"| {n:,} | {size:,.0f} | {wall:.1f} | {rss:,.0f} |", flush=True)
+        rows = min(n, len(lines) - 1)
+        print(f"| {rows:,} | {size:,.0f} | {wall:.1f} | {rss:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

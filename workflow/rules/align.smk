@@ -128,7 +128,7 @@ rule merge_units:
         "samtools merge -f -@ {threads} -o {output} {input} 2> {log}"
 
 
-if ASSAY == "capture":
+if ASSAY == "capture" and config["panel"].get("mark_duplicates", True):
 
     rule markdup:
         input:
@@ -149,6 +149,28 @@ if ASSAY == "capture":
         shell:
             "samtools markdup -@ {threads} -s -f {output.stats} -T {output.bam}.tmp"
             " {input} {output.bam} 2> {log}"
+
+elif ASSAY == "capture":
+
+    rule keep_duplicates:
+        # panel.mark_duplicates: false - the units were deduplicated upstream (UMI-aware or
+        # position-deduplicated BAMs): re-marking by position would drop distinct molecules
+        input:
+            "results/merged/{sample}.bam",
+        output:
+            bam="results/{line}/{sample}.bam",
+        log:
+            "logs/keep_duplicates/{line}/{sample}.log",
+        benchmark:
+            "benchmarks/keep_duplicates/{line}/{sample}.tsv"
+        threads: res("markdup", "threads")
+        resources:
+            mem_mb=scaled_mem("markdup"),
+            runtime=res("markdup", "runtime"),
+        conda:
+            ENV_ALIGN
+        shell:
+            "samtools view -b -o {output.bam} {input} 2> {log}"
 
 else:
 
