@@ -80,13 +80,15 @@ rule bwa_mem:
 
 
 rule bam_unit:
-    # A unit given as an aligned BAM (checked against the reference when the sheet loads):
+    # A unit given as an aligned BAM or CRAM (CRAM decoded with the FASTA; checked against the
+    # reference when the sheet loads, docs/reference.md):
     # keep its alignments, set the read group to the sheet's sample, add mate tags for markdup.
     # Duplicate flags set upstream are cleared: this workflow decides (capture: markdup over
     # all lanes of the sample; amplicon: never), and markdup would otherwise keep them.
     input:
         ok="results/checks/{sample}.{unit}.ok",
         bam=lambda wc: unit_row(wc)["bam"],
+        ref=REF,
     output:
         temp("results/units/{sample}.{unit}.from_bam.bam"),
     params:
@@ -102,7 +104,8 @@ rule bam_unit:
     conda:
         ENV_ALIGN
     shell:
-        "(samtools addreplacerg -w -m overwrite_all -r '{params.rg}' -u -o - {input.bam}"
+        "(samtools addreplacerg --reference {input.ref} -w -m overwrite_all -r '{params.rg}'"
+        " -u -o - {input.bam}"
         " | samtools view -u --remove-flags 0x400 -"
         " | samtools collate -O -u - {output}.collate"
         " | samtools fixmate -m -u - -"
