@@ -91,7 +91,6 @@ def test_eml4_alk_found_with_at_least_the_support_of_the_bam_as_shipped(
         str(REFERENCE),
         str(GTF),
         [str(shared_dir / "realdata" / "DNAfusion" / "H3122_EML4.bam")],
-        "ALK",
         str(tmp_path / "f.tsv"),
         None,
         Settings(),

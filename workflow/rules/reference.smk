@@ -15,7 +15,7 @@ rule annotation:
         targets=TARGETS,
     params:
         extra=" ".join(
-            [f"--gene {config['fusion'].get('gene', 'ALK')}"]
+            [f"--gene {options.effective('fusion', config['fusion'])['gene']}"]
             + [f"--transcript {g}={t}" for g, t in config["reference"].get("transcripts", {}).items()]
         ),
     log:
