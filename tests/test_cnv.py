@@ -121,6 +121,11 @@ def test_loess_recovers_smooth_trend_and_ignores_outliers():
     # no extrapolation beyond the data: clamped to the edge value
     edge = cnv.loess(x, y, np.ones_like(x), np.array([x.max(), 0.99]), span=0.4)
     assert edge[0] == pytest.approx(edge[1])
+    # ...or, on request (GC curve fitted on baseline targets, evaluated at a changed gene's
+    # more extreme GC), continued along the edge tangent
+    line = 2.0 * x - 1.0
+    far = cnv.loess(x, line, np.ones_like(x), np.array([0.2, 0.9]), span=0.4, extrapolate=True)
+    np.testing.assert_allclose(far, [2.0 * 0.2 - 1.0, 2.0 * 0.9 - 1.0], atol=1e-6)
 
 
 def test_overlap_and_midpoint_counting_match_brute_force():

@@ -137,16 +137,19 @@ def loess(
     span: float,
     robust_iters: int = 2,
     degree: int = 2,
+    extrapolate: bool = False,
 ) -> np.ndarray:
     """LOESS-style weighted local-polynomial fit of y on x (tricube kernel over the nearest
     ``span`` fraction of points, local quadratic by default as in R's loess, bisquare
     robustness iterations), evaluated at ``x_eval``. ``x_eval`` outside the fitted range is
-    clamped to it: no extrapolation of the trend."""
+    clamped to it (no extrapolation of the trend), or with ``extrapolate`` continued along
+    the tangent of the fit at the range's edge (linear, never the edge's curvature)."""
     n = len(x)
     if n < 5:
         return np.full(len(x_eval), float(np.sum(w * y) / np.sum(w)) if n else 0.0)
     k = int(min(n, max(5, np.ceil(span * n))))
-    x_eval = np.clip(x_eval, x.min(), x.max())
+    outside = x_eval - np.clip(x_eval, x.min(), x.max())
+    x_eval = x_eval - outside
     rw = np.ones(n)
 
     def fit(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -168,16 +171,18 @@ def loess(
         xtwx = np.stack([np.stack([moments[a + b] for b in range(p)], -1) for a in range(p)], -2)
         xtwy = np.stack(cross, -1)
         xtwx += np.eye(p)[None] * 1e-9 * np.trace(xtwx, axis1=1, axis2=2)[:, None, None]
-        return np.linalg.solve(xtwx, xtwy[..., None])[:, 0, 0]
+        # coefficients of (1, u, u^2 ...) around each point: value and first derivative
+        return np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
 
     for _ in range(robust_iters):
-        resid = y - fit(x, w * rw)
+        resid = y - fit(x, w * rw)[:, 0]
         s = np.median(np.abs(resid)) * 6.0
         if s <= 0:
             break
         u = resid / s
         rw = np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0)
-    return fit(x_eval, w * rw)
+    coef = fit(x_eval, w * rw)
+    return coef[:, 0] + (coef[:, 1] * outside if extrapolate else 0.0)
 
 
 def poisson_log2_var(counts: np.ndarray) -> np.ndarray:
@@ -327,8 +332,10 @@ def baseline_gc_curve(
     raw: np.ndarray, w: np.ndarray, gc: np.ndarray, in_base: np.ndarray, span: float
 ) -> np.ndarray:
     """GC curve of the ratio fitted on the baseline targets only and evaluated at every
-    target, centred on the baseline targets (the level is set by the baseline later)."""
-    curve = loess(gc[in_base], raw[in_base], w[in_base], gc, span)
+    target, centred on the baseline targets (the level is set by the baseline later). A
+    changed gene whose GC lies beyond the baseline targets' range (KRAS amplicons at GC 0.32)
+    gets the curve continued along its edge tangent, not held flat."""
+    curve = loess(gc[in_base], raw[in_base], w[in_base], gc, span, extrapolate=True)
     return curve - np.average(curve[in_base], weights=w[in_base])
 
 
