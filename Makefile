@@ -6,8 +6,6 @@ BIN := $(VENV)/bin
 CORES ?= 2
 APT_TOOLS := bwa samtools bcftools tabix
 TEST_APT_TOOLS := freebayes chromium
-# Rules call the `resistcall` command line: put the venv first on PATH for every recipe.
-export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup setup-test demo test lint clean
 

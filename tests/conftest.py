@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def shared_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- workflow runs
-#: The venv's executables (resistcall, snakemake): rules call `resistcall` from PATH.
+#: The venv's executables (resistcall, snakemake).
 BIN = Path(sys.executable).parent
 #: What a user's checkout needs to run the workflow (the package itself is installed).
 WORKFLOW_FILES = ("workflow", "config", "resources", "profiles")
@@ -47,9 +48,28 @@ def run_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command with the venv first on PATH; on failure show the end of its output."""
-    proc = subprocess.run(args, cwd=cwd, env=run_env(), capture_output=True, text=True)
+def env_without_venv() -> dict[str, str]:
+    """The environment of a user who has not activated the venv: no venv folder on PATH."""
+    venv_bins = {BIN.resolve(), (Path(sys.prefix) / "bin").resolve()}
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p).resolve() not in venv_bins]
+    env = {**os.environ, "PATH": os.pathsep.join(path)}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def readme_command(startswith: str) -> list[str]:
+    """A command exactly as README.md writes it (its first code line starting with this)."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    found = [line.strip() for line in lines if line.strip().startswith(startswith)]
+    assert found, f"README.md has no command starting with {startswith!r}"
+    return shlex.split(found[0])
+
+
+def run(
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command (by default with the venv first on PATH); on failure show its output's end."""
+    proc = subprocess.run(args, cwd=cwd, env=env or run_env(), capture_output=True, text=True)
     if check and proc.returncode != 0:
         tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
         raise AssertionError(f"{' '.join(map(str, args))} failed:\n{tail}")

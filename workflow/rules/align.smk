@@ -29,6 +29,7 @@ rule check_input:
     output:
         "results/checks/{sample}.{unit}.ok",
     params:
+        resistcall=RESISTCALL,
         label=unit_label,
         args=lambda wc, input: (
             f"--bam {input.bam} --reference {REF}"
@@ -48,7 +49,7 @@ rule check_input:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall check-input --label '{params.label}' {params.args} --ok-marker {output}"
+        "{params.resistcall} check-input --label '{params.label}' {params.args} --ok-marker {output}"
         " 2> {log}"
 
 

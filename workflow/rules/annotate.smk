@@ -14,6 +14,8 @@ rule annotate:
     output:
         tsv="results/{line}/hits.tsv",
         json="results/{line}/hits.json",
+    params:
+        resistcall=RESISTCALL,
     log:
         "logs/annotate/{line}.log",
     benchmark:
@@ -25,7 +27,7 @@ rule annotate:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
+        "{params.resistcall} annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
         " --known {input.known} --cnv {input.cnv} --fusions {input.fusions} --bam {input.bams}"
         " --hotspots {input.hotspots} --line {wildcards.line}"
         " --out {output.tsv} --json {output.json} 2> {log}"

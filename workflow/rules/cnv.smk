@@ -12,6 +12,7 @@ rule cnv:
         cnv="results/{line}/cnv.tsv",
         targets="results/{line}/cnv_targets.tsv",
     params:
+        resistcall=RESISTCALL,
         assay=ASSAY,
         extra=stage_options("cnv"),
         purity=line_purity,
@@ -26,7 +27,7 @@ rule cnv:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall cnv --targets {input.targets} --reference {input.ref}"
+        "{params.resistcall} cnv --targets {input.targets} --reference {input.ref}"
         " --parental {input.parental} --resistant {input.resistant}"
         " --assay {params.assay} {params.extra} {params.purity}"
         " --out {output.cnv} --targets-out {output.targets} 2> {log}"

@@ -1,22 +1,29 @@
 # Shared helpers: config/sheet validation (at parse time, before anything runs),
 # per-rule resources from config/resources.yaml, and input functions.
 import re
+import shlex
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from resistcall import options
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
 from resistcall.reference import BWA_SUFFIXES, bwa_prefix, genome_size
 
+# `snakemake --lint` is the only parse that skips the environment-variable check: it checks the
+# sheets' content but not the data files they name, so a fresh clone lints before the demo data
+# exist. Every other invocation (run, dry-run, cluster) checks every listed file before starting.
+LINTING = not workflow.check_envvars
 # resistcall's own validator (what `resistcall validate` runs): every problem, one line each,
 # naming the config file, line and key; stage sections come from the stages' option classes.
 try:
     check_workflow_config(config, workflow.configfiles)
-    SHEETS = load_sheets(config, base_dir=Path("."))
+    SHEETS = load_sheets(config, base_dir=Path("."), check_files=not LINTING)
 except UserError as exc:
     raise WorkflowError(f"resistcall: invalid input\n{exc}") from None
 for message in SHEETS.warnings:
@@ -40,6 +47,14 @@ BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/refe
 GENOME_BP = genome_size(REF)
 ENV_ALIGN = "../envs/align.yaml"
 ENV_RESISTCALL = "../envs/resistcall.yaml"
+# The command line the resistcall steps run (given to each as params.resistcall): with
+# `--sdm conda` the `resistcall` of the step's pinned environment, otherwise the package of the
+# interpreter running Snakemake, so `.venv/bin/snakemake ...` works without an activated venv
+# (nothing is looked up on PATH).
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    RESISTCALL = "resistcall"
+else:
+    RESISTCALL = f"{shlex.quote(sys.executable)} -m resistcall"
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
 LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
 

@@ -12,6 +12,7 @@ rule fusion:
         vcf="results/{line}/fusions.vcf.gz",
         tbi="results/{line}/fusions.vcf.gz.tbi",
     params:
+        resistcall=RESISTCALL,
         extra=stage_options("fusion"),
     log:
         "logs/fusion/{line}.log",
@@ -24,5 +25,5 @@ rule fusion:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
+        "{params.resistcall} fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
         " {params.extra} --out {output.tsv} --vcf {output.vcf} 2> {log}"

@@ -31,6 +31,7 @@ rule qc:
         json="results/qc/{sample}.qc.json",
         targets="results/qc/{sample}.targets.tsv",
     params:
+        resistcall=RESISTCALL,
         assay=ASSAY,
         extra=stage_options("qc"),
     log:
@@ -44,6 +45,6 @@ rule qc:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall qc --bam {input.bam} --stats {input.stats} --targets {input.targets}"
+        "{params.resistcall} qc --bam {input.bam} --stats {input.stats} --targets {input.targets}"
         " --assay {params.assay} {params.extra} --out {output.json}"
         " --targets-out {output.targets} 2> {log}"

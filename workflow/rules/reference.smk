@@ -14,6 +14,7 @@ rule annotation:
         choice=TRANSCRIPTS,
         targets=TARGETS,
     params:
+        resistcall=RESISTCALL,
         extra=" ".join(
             [f"--gene {options.effective('fusion', config['fusion'])['gene']}"]
             + [f"--transcript {g}={t}" for g, t in config["reference"].get("transcripts", {}).items()]
@@ -29,7 +30,7 @@ rule annotation:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall annotation --gtf {input.gtf} --reference {input.fasta}"
+        "{params.resistcall} annotation --gtf {input.gtf} --reference {input.fasta}"
         " --targets {input.targets} --known {input.known} {params.extra}"
         " --out {output.gtf} --choice-out {output.choice} --targets-out {output.targets}"
         " 2> {log}"

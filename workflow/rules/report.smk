@@ -8,6 +8,8 @@ rule runinfo:
         transcripts=TRANSCRIPTS,
     output:
         "results/run_metadata.json",
+    params:
+        resistcall=RESISTCALL,
     log:
         "logs/runinfo/runinfo.log",
     benchmark:
@@ -19,7 +21,7 @@ rule runinfo:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall runinfo --config {input.configs} --transcripts {input.transcripts}"
+        "{params.resistcall} runinfo --config {input.configs} --transcripts {input.transcripts}"
         " --out {output} 2> {log}"
 
 
@@ -43,6 +45,8 @@ rule report:
             labels={"line": "{line}"},
         ),
         json="results/{line}/report.json",
+    params:
+        resistcall=RESISTCALL,
     log:
         "logs/report/{line}.log",
     benchmark:
@@ -54,7 +58,7 @@ rule report:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
+        "{params.resistcall} report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
         " --cnv-targets {input.cnv_targets} --hotspots {input.hotspots}"
         " --fusions {input.fusions} --vcf {input.vcf} --qc {input.qc}"
         " --samples {input.samples} --bam {input.bams} --run-metadata {input.meta}"
@@ -71,6 +75,8 @@ rule report_index:
             category="Clinician reports",
             labels={"line": "cohort index"},
         ),
+    params:
+        resistcall=RESISTCALL,
     log:
         "logs/report_index/index.log",
     benchmark:
@@ -82,4 +88,4 @@ rule report_index:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall report-index --reports {input} --out {output} 2> {log}"
+        "{params.resistcall} report-index --reports {input} --out {output} 2> {log}"

@@ -16,6 +16,7 @@ rule snv:
         tbi="results/{line}/snv.vcf.gz.tbi",
         hotspots="results/{line}/hotspots.tsv",
     params:
+        resistcall=RESISTCALL,
         assay=ASSAY,
         build=config["reference"]["build"],
         extra=stage_options("snv"),
@@ -31,7 +32,7 @@ rule snv:
     conda:
         ENV_RESISTCALL
     shell:
-        "resistcall snv --reference {input.ref} --regions {input.regions}"
+        "{params.resistcall} snv --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant}"
         " --assay {params.assay} --build {params.build} {params.extra} {params.purity}"
         " --out {output.vcf}"
