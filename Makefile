@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 APT_TOOLS := bwa samtools bcftools tabix
-TEST_APT_TOOLS := freebayes chromium
+TEST_APT_TOOLS := freebayes chromium vcftools
 
 .PHONY: setup setup-test demo test lint clean
 

@@ -160,3 +160,38 @@ def test_bad_sheet_stops_before_anything_runs(demo, tmp_path):
     assert proc.returncode != 0
     assert "config/samples.tsv, line 3" in proc.stdout + proc.stderr
     assert not (work / "results").exists()
+
+
+def test_somatic_vcf_per_resistant_sample_is_what_annotators_take(demo, truth):
+    """Tumour/normal pair, GRCh38 chromosome coordinates, SOMATIC on acquired records only."""
+    line = demo / "results" / "H3122sim"
+    acquired = truth[
+        truth["kind"].isin(["snv", "insertion", "deletion"]) & (truth["expected"] == "acquired")
+    ]
+    for sample in ("H3122_CR1", "H3122_CR2"):
+        vcf = str(line / f"{sample}.somatic.vcf.gz")
+        header = run(["bcftools", "view", "-h", vcf], demo).stdout.splitlines()
+        assert f"##tumor_sample={sample}" in header and "##normal_sample=H3122_P" in header
+        assert "##reference=panel_GRCh38.fa" in header
+        assert "##contig=<ID=chr2,length=242193529,assembly=GRCh38>" in header
+        assert header[-1].split("\t")[9:] == ["H3122_P", sample]
+        query = "%CHROM\t%POS\t%REF\t%ALT\t%INFO/STATUS\t%INFO/SOMATIC\n"
+        records = [
+            line_.split("\t") for line_ in run(["bcftools", "query", "-f", query, vcf], demo)
+            .stdout.splitlines()
+        ]  # fmt: skip
+        assert records and all(r[0] == "chr2" for r in records)
+        assert all((r[4] == "acquired") == (r[5] == "1") for r in records), records
+        for row in acquired[acquired["sample"] == sample].itertuples():
+            pos = int(row.genomic.split(":")[1])
+            shift = len(row.alt) - len(row.ref)
+            near = [
+                r for r in records
+                if abs(int(r[1]) - pos) <= 10 and len(r[3]) - len(r[2]) == shift and r[5] == "1"
+            ]  # fmt: skip
+            assert near, f"{sample} {row.hgvs_p} ({row.genomic}) not a SOMATIC record"
+        stats = run(["bcftools", "stats", vcf], demo).stdout
+        assert "number of samples:\t2" in stats and "number of multiallelic sites:\t0" in stats
+        if shutil.which("vcf-validator"):
+            proc = run(["vcf-validator", vcf], demo)
+            assert proc.stdout + proc.stderr == "", proc.stdout + proc.stderr

@@ -31,6 +31,7 @@ COMMANDS = {
     "report": "resistcall.report",
     "report-index": "resistcall.report",
     "runinfo": "resistcall.runinfo",
+    "somatic-vcf": "resistcall.somatic_vcf",
 }
 
 

@@ -15,6 +15,11 @@ from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
 from resistcall.reference import BWA_SUFFIXES, bwa_prefix, genome_size
 
+# This workflow's own checkout (workflow/rules/ is two levels down): bundled resources and
+# defaults are found here, wherever Snakemake runs (a clone, or a module of another workflow).
+WORKFLOW_ROOT = Path(str(workflow.current_basedir)).parents[1]
+CHROM_SIZES = str(WORKFLOW_ROOT / "resources/reference/GRCh38.chrom_sizes.tsv")
+
 # `snakemake --lint` is the only parse that skips the environment-variable check: it checks the
 # sheets' content but not the data files they name, so a fresh clone lints before the demo data
 # exist. Every other invocation (run, dry-run, cluster) checks every listed file before starting.
@@ -147,6 +152,9 @@ def sample_bai(wildcards):
 def final_outputs():
     per_line = ["report.html", "report.json", "hits.tsv", "snv.vcf.gz", "cnv.tsv", "fusions.tsv"]
     outputs = [f"results/{line}/{name}" for line in LINES for name in per_line]
+    outputs += [
+        f"results/{line}/{s}.somatic.vcf.gz" for line in LINES for s in SHEETS.resistant(line)
+    ]
     outputs += [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
     outputs.append("results/index.html")
     return outputs

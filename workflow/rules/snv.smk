@@ -37,3 +37,33 @@ rule snv:
         " --assay {params.assay} --build {params.build} {params.extra} {params.purity}"
         " --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"
+
+
+rule somatic_vcf:
+    # One tumour/normal VCF per resistant sample (parental = NORMAL) in chromosome coordinates,
+    # left-aligned, one ALT per record: what VEP, PCGR and bcftools take as it is.
+    input:
+        vcf="results/{line}/snv.vcf.gz",
+        tbi="results/{line}/snv.vcf.gz.tbi",
+        ref=REF,
+        sizes=CHROM_SIZES,
+    output:
+        vcf="results/{line}/{sample}.somatic.vcf.gz",
+        tbi="results/{line}/{sample}.somatic.vcf.gz.tbi",
+    params:
+        resistcall=RESISTCALL,
+        normal=lambda wc: SHEETS.parental(wc.line),
+    log:
+        "logs/somatic_vcf/{line}/{sample}.log",
+    benchmark:
+        "benchmarks/somatic_vcf/{line}/{sample}.tsv"
+    threads: res("somatic_vcf", "threads")
+    resources:
+        mem_mb=scaled_mem("somatic_vcf"),
+        runtime=res("somatic_vcf", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "{params.resistcall} somatic-vcf --vcf {input.vcf} --reference {input.ref}"
+        " --normal {params.normal} --tumor {wildcards.sample} --chrom-sizes {input.sizes}"
+        " --out {output.vcf} 2> {log}"
