@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import zipfile
@@ -147,6 +148,7 @@ def test_snakemake_report_archive_holds_the_html_reports(demo):
         names = archive.namelist()
     assert sum(n.endswith("/report.html") and "/raw/" in n for n in names) == 1, names
     assert any(n.endswith("/index.html") and "/raw/" in n for n in names), names
+    assert any(n.endswith("/multiqc_report.html") and "/raw/" in n for n in names), names
 
 
 def test_bad_sheet_stops_before_anything_runs(demo, tmp_path):
@@ -195,3 +197,24 @@ def test_somatic_vcf_per_resistant_sample_is_what_annotators_take(demo, truth):
         if shutil.which("vcf-validator"):
             proc = run(["vcf-validator", vcf], demo)
             assert proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+
+
+def test_multiqc_report_holds_samtools_and_resistcall_sections(demo):
+    multiqc = demo / "results" / "multiqc"
+    assert (multiqc / "multiqc_report.html").is_file()
+    raw = json.loads((multiqc / "multiqc_data" / "multiqc_data.json").read_text())
+    tables = raw["report_saved_raw_data"]
+    samples = {"H3122_P", "H3122_CR1", "H3122_CR2"}
+    assert set(tables["multiqc_samtools_stats"]) == samples
+    assert set(tables["multiqc_resistcall_coverage_table"]) == samples
+    assert set(tables["multiqc_resistcall_hotspots_table"]) == samples
+    assert set(tables["multiqc_resistcall_fusion_table"]) == samples
+    assert set(tables["multiqc_resistcall_cnv_table"]) == {"H3122_CR1", "H3122_CR2"}
+    for sample in samples:  # the same numbers as the sample's qc.json
+        qc = json.loads((demo / "results" / "qc" / f"{sample}.qc.json").read_text())
+        row = tables["multiqc_resistcall_coverage_table"][sample]
+        assert row["median_target_depth"] == pytest.approx(qc["median_target_depth"])
+        assert row["on_target"] == pytest.approx(100 * qc["on_target_fraction"], abs=0.01)
+        assert tables["multiqc_resistcall_fusion_table"][sample]["call"] == "detected"
+    index = (demo / "results" / "index.html").read_text()
+    assert 'href="multiqc/multiqc_report.html"' in index

@@ -32,6 +32,7 @@ COMMANDS = {
     "report-index": "resistcall.report",
     "runinfo": "resistcall.runinfo",
     "somatic-vcf": "resistcall.somatic_vcf",
+    "multiqc-content": "resistcall.multiqc_content",
 }
 
 

@@ -110,9 +110,12 @@ def render_html(model: dict, figures: dict[str, str | None]) -> str:
     )
 
 
-def render_index(entries: list[dict], date: str) -> str:
+def render_index(entries: list[dict], date: str, multiqc: str | None = None) -> str:
+    """The cohort index; ``multiqc``: link (relative to the index) to the run's MultiQC report."""
     return (
-        _env().get_template("index.html.j2").render(entries=entries, date=date, ruo=RUO_STATEMENT)
+        _env()
+        .get_template("index.html.j2")
+        .render(entries=entries, date=date, ruo=RUO_STATEMENT, multiqc=multiqc)
     )
 
 
@@ -220,7 +223,15 @@ def run_index(args: argparse.Namespace) -> list[dict]:
     entries = [index_entry(p, args.out.parent) for p in args.reports]
     entries.sort(key=lambda e: e["line"])
     dates = sorted({e["run_date"] for e in entries})
-    write_text(args.out, render_index(entries, ", ".join(dates)))
+    multiqc = None
+    if args.multiqc is not None:
+        if not args.multiqc.is_file():
+            raise UserError(f"MultiQC report not found: {args.multiqc}")
+        multiqc = Path(os.path.relpath(args.multiqc.resolve(), args.out.parent.resolve()))
+    write_text(
+        args.out,
+        render_index(entries, ", ".join(dates), multiqc.as_posix() if multiqc else None),
+    )
     return entries
 
 
@@ -276,5 +287,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "files (each next to its report.html).",
     )
     q.add_argument("--reports", type=Path, nargs="+", required=True, help="report.json files")
+    q.add_argument("--multiqc", type=Path, help="the run's MultiQC report, linked from the index")
     q.add_argument("--out", type=Path, required=True, help="index.html")
     q.set_defaults(func=run_index)

@@ -22,15 +22,13 @@ import pandas as pd
 import pysam
 import pysam.bcftools
 
-from resistcall import __version__
+from resistcall import __version__, contracts
 from resistcall.errors import UserError
 from resistcall.outputs import atomic_paths
 from resistcall.reference import BUILD, contig_offset
 
 log = logging.getLogger(__name__)
 
-#: per-sample STATUS values meaning the resistant sample carries the alt
-CARRIED = ("acquired", "enriched", "shared")
 #: GRCh38 chromosome lengths shipped with the workflow (provenance in resources/reference/)
 CHROM_SIZES = "resources/reference/GRCh38.chrom_sizes.tsv"
 FORMATS = (
@@ -151,7 +149,7 @@ def _select(path: str, normal: str, tumor: str, out: Path) -> int:
         n = 0
         with pysam.VariantFile(str(out), "w", header=source.header) as sink:
             for rec in source:
-                if rec.samples[tumor].get("STATUS") in CARRIED:
+                if rec.samples[tumor].get("STATUS") in contracts.SNV_PRESENT:
                     sink.write(rec)
                     n += 1
     return n

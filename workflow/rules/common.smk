@@ -52,14 +52,20 @@ BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/refe
 GENOME_BP = genome_size(REF)
 ENV_ALIGN = "../envs/align.yaml"
 ENV_RESISTCALL = "../envs/resistcall.yaml"
-# The command line the resistcall steps run (given to each as params.resistcall): with
-# `--sdm conda` the `resistcall` of the step's pinned environment, otherwise the package of the
-# interpreter running Snakemake, so `.venv/bin/snakemake ...` works without an activated venv
-# (nothing is looked up on PATH).
-if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    RESISTCALL = "resistcall"
-else:
-    RESISTCALL = f"{shlex.quote(sys.executable)} -m resistcall"
+ENV_MULTIQC = "../envs/multiqc.yaml"
+
+
+def python_tool(name):
+    """How a step runs a Python tool (given to it as a param). With `--sdm conda`: the `name`
+    command of the step's pinned environment. Otherwise: the package of the interpreter running
+    Snakemake, so `.venv/bin/snakemake ...` works without an activated venv (no PATH lookup)."""
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return name
+    return f"{shlex.quote(sys.executable)} -m {name}"
+
+
+RESISTCALL = python_tool("resistcall")
+MULTIQC = python_tool("multiqc")
 # Lines with at least one resistant sample get a comparison; others have nothing to compare.
 LINES = [line for line in SHEETS.lines() if len(SHEETS.resistant(line)) > 0]
 
@@ -149,6 +155,20 @@ def sample_bai(wildcards):
     return f"{sample_bam(wildcards.sample)}.bai"
 
 
+def multiqc_tool_files(wildcards):
+    """Tool outputs MultiQC reads: samtools stats of each final BAM (duplicates included: the
+    BAMs carry markdup's flags). MultiQC 1.35 does not recognise samtools 1.16's markdup -s
+    text, so those files are not given to it."""
+    return [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
+
+
+def identity_mqc_files(wildcards):
+    """Sample-identity tables (MultiQC custom content) when the workflow has an identity step."""
+    if "identity" not in {r.name for r in workflow.rules}:
+        return []
+    return [f"results/qc/{line}.identity_mqc.tsv" for line in LINES]
+
+
 def final_outputs():
     per_line = ["report.html", "report.json", "hits.tsv", "snv.vcf.gz", "cnv.tsv", "fusions.tsv"]
     outputs = [f"results/{line}/{name}" for line in LINES for name in per_line]
@@ -157,6 +177,7 @@ def final_outputs():
     ]
     outputs += [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
     outputs.append("results/index.html")
+    outputs.append("results/multiqc/multiqc_report.html")
     return outputs
 
 

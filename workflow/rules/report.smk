@@ -67,7 +67,8 @@ rule report:
 
 rule report_index:
     input:
-        expand("results/{line}/report.json", line=LINES),
+        reports=expand("results/{line}/report.json", line=LINES),
+        multiqc="results/multiqc/multiqc_report.html",
     output:
         report(
             "results/index.html",
@@ -88,4 +89,5 @@ rule report_index:
     conda:
         ENV_RESISTCALL
     shell:
-        "{params.resistcall} report-index --reports {input} --out {output} 2> {log}"
+        "{params.resistcall} report-index --reports {input.reports} --multiqc {input.multiqc}"
+        " --out {output} 2> {log}"
