@@ -42,6 +42,7 @@ import pysam
 
 from resistcall import __version__
 from resistcall.errors import UserError
+from resistcall.inputs.files import resolve_bundled, source_checkout
 from resistcall.reference import read_bed
 
 log = logging.getLogger(__name__)
@@ -957,6 +958,7 @@ def plan_from_config(config_path: str | Path, overrides: dict) -> RunPlan:
     if not config_path.exists():
         raise UserError(f"config file not found: {config_path}")
     cfg = yaml.safe_load(config_path.read_text()) or {}
+    resolve_bundled(cfg, Path("."), source_checkout())
     sim = dict(cfg.get("simulate") or {})
     panel = cfg.get("panel") or {}
     where = f"{config_path}: simulate"

@@ -13,12 +13,16 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from resistcall import options
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
+from resistcall.inputs.files import resolve_bundled
 from resistcall.reference import BWA_SUFFIXES, bwa_prefix, genome_size
 
 # This workflow's own checkout (workflow/rules/ is two levels down): bundled resources and
 # defaults are found here, wherever Snakemake runs (a clone, or a module of another workflow).
 WORKFLOW_ROOT = Path(str(workflow.current_basedir)).parents[1]
 CHROM_SIZES = str(WORKFLOW_ROOT / "resources/reference/GRCh38.chrom_sizes.tsv")
+# The user's config and sheets resolve in the working folder; the shipped reference, panel and
+# tables (config paths under resources/) in this checkout, also when used as a module.
+resolve_bundled(config, Path("."), WORKFLOW_ROOT)
 
 # `snakemake --lint` is the only parse that skips the environment-variable check: it checks the
 # sheets' content but not the data files they name, so a fresh clone lints before the demo data
@@ -34,7 +38,7 @@ except UserError as exc:
 for message in SHEETS.warnings:
     logger.warning(f"resistcall: warning: {message}")
 
-with open(config.get("resources_config", "config/resources.yaml")) as handle:
+with open(config.get("resources_config") or WORKFLOW_ROOT / "config/resources.yaml") as handle:
     RESOURCES = yaml.safe_load(handle)
 validate(RESOURCES, schema="../schemas/resources.schema.yaml")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from resistcall.inputs.config import load_config
 from resistcall.inputs.deep import InputError, check_input, check_unit
-from resistcall.inputs.files import resolve
+from resistcall.inputs.files import resolve, resolve_bundled, source_checkout
 from resistcall.inputs.problems import Problem, SheetError
 from resistcall.inputs.sheets import load_sheets
 from resistcall.outputs import write_text
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
-    config = load_config(args.config)
+    config = resolve_bundled(load_config(args.config), Path(args.base_dir), source_checkout())
     if args.samples:
         config["samples"] = args.samples
     if args.units:

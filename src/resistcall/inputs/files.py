@@ -22,6 +22,51 @@ SEQ_CHARS = b"ACGTNacgtnRYSWKMBDHVryswkmbdhv.-"
 QUAL_CHARS = bytes(range(33, 127))
 
 
+#: Folder of the files shipped with resistcall (reference, panel BEDs, known-resistance table).
+BUNDLE_DIR = "resources"
+#: Config keys that may name a shipped file (a path under ``resources/``).
+BUNDLED_KEYS = (
+    ("reference", "fasta"),
+    ("reference", "gtf"),
+    ("panel", "targets"),
+    ("panel", "snv_regions"),
+    ("panel", "primers"),
+    ("known_resistance",),
+    ("simulate", "known_bed"),
+)
+
+
+def source_checkout() -> Path | None:
+    """The checkout this package was installed from (editable or source install), which holds
+    the shipped ``resources/``; None for an installed wheel without them."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / BUNDLE_DIR).is_dir() and (root / "workflow").is_dir() else None
+
+
+def resolve_bundled(config: dict[str, Any], base_dir: Path, root: Path | None) -> dict[str, Any]:
+    """Point config paths under ``resources/`` that name a file shipped with resistcall at the
+    copy in ``root`` (the workflow's own checkout), in place, and return ``config``.
+
+    A workflow used as a module (or run with ``--directory``) runs in the user's folder: the
+    user's config and sheets resolve there, the shipped reference and tables never do (a
+    same-named file in the user's folder is not used). A clone run in place (``root`` is
+    ``base_dir``) keeps its paths as written. Paths outside ``resources/``, absolute paths and
+    names not shipped are left to the user's folder."""
+    if root is None or Path(base_dir).resolve() == Path(root).resolve():
+        return config
+    for keys in BUNDLED_KEYS:
+        node: Any = config
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get(keys[-1]) if isinstance(node, dict) else None
+        if not isinstance(value, str) or Path(value).parts[:1] != (BUNDLE_DIR,):
+            continue
+        shipped = Path(root).resolve() / value
+        if shipped.is_file():
+            node[keys[-1]] = str(shipped)
+    return config
+
+
 def resolve(base_dir: Path, value: str) -> Path:
     p = Path(value)
     return p if p.is_absolute() else Path(os.path.normpath(base_dir / p))
