@@ -26,7 +26,7 @@ setup-test: setup
 demo: setup
 	$(BIN)/resistcall simulate --config config/config.yaml
 	$(BIN)/snakemake --cores $(CORES) --workflow-profile profiles/default
-	@echo "Reports: results/*/report.html (index: results/index.html)"
+	@echo "Reports: results/*/report.html (index: results/index.html; QC: results/multiqc/multiqc_report.html)"
 
 test: setup-test
 	$(BIN)/ruff check src tests bench
