@@ -42,6 +42,7 @@ class Sample:
     cn: dict[str, float]
     gc: tuple[float, float]  # GCBias(slope, curvature)
     n_fragments: int
+    purity: float = 1.0  # tumour fraction (normal admixture); truth is the tumour cells' CN
 
 
 @dataclass
@@ -103,6 +104,31 @@ def bench_sets() -> list[BenchSet]:
             ],
         ),
     ]
+    for assay in ("capture", "amplicon"):  # biopsies: parental 60% tumour, resistant 30%
+        sets.append(
+            BenchSet(
+                f"{assay}_purity30",
+                assay,
+                assay,
+                Sample(f"{assay[:3]}p30_P", {}, (0.5, 6.0), 150_000, purity=0.6),
+                [
+                    Sample(
+                        f"{assay[:3]}p30_R1",
+                        {"ERBB2": 8, "MET": 12, "KIT": 1, "EGFR": 4},
+                        (-1.0, 10.0),
+                        150_000,
+                        purity=0.3,
+                    ),
+                    Sample(
+                        f"{assay[:3]}p30_R2",
+                        {"ALK": 6, "KRAS": 10, "RET": 1},
+                        (1.5, 4.0),
+                        150_000,
+                        purity=0.3,
+                    ),
+                ],
+            )
+        )
     for assay in ("capture", "amplicon"):
         draws = gc_draws(7 if assay == "capture" else 8, 11)
         prefix = "capnull" if assay == "capture" else "ampnull"
@@ -223,6 +249,7 @@ def make_bam(
         n_fragments=s.n_fragments,
         copy_numbers=s.cn,
         gc_bias=simulate.GCBias(*s.gc),
+        purity=s.purity,
         efficiency_seed=bs.efficiency_seed or (11 if assay == "capture" else 12),
         seed=simulate.sample_seed(20261122, s.name),
         read_prefix=s.name,
@@ -263,6 +290,11 @@ def cnv_argv(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out: P
         str(bams[bs.parental.name]),
         "--resistant",
         *[str(bams[s.name]) for s in bs.resistant],
+        *(
+            ["--purity", *[f"{s.name}={s.purity:g}" for s in impure]]
+            if (impure := [s for s in (bs.parental, *bs.resistant) if s.purity < 1.0])
+            else []
+        ),
         "--out",
         str(res / f"{bs.name}.tsv"),
         "--targets-out",
