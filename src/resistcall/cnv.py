@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -595,6 +595,9 @@ def analyse(
         usable = ~ref_low & np.isfinite(raw)
         if gc is not None and not gc_ok:
             usable &= np.isfinite(gc)
+        tumour = (purity or {}).get(sample.name, 1.0)
+        # baseline_tol is a change in the tumour cells; the bulk ratio moves purity times less
+        bulk_tol = float(np.log2(1.0 + tumour * (2.0**params.baseline_tol - 1.0)))
         fit = fit_sample(
             raw,
             var0,
@@ -602,12 +605,11 @@ def analyse(
             np.nan_to_num(gc, nan=np.nanmedian(gc)) if gc is not None else None,
             codes,
             n_genes,
-            params,
+            replace(params, baseline_tol=bulk_tol),
             params.seed + s_index,
             forced,
         )
         g = fit.genes
-        tumour = (purity or {}).get(sample.name, 1.0)
         copies, ci_low, ci_high = (
             tumour_copies(params.ploidy * 2.0**x, tumour, params.ploidy)
             for x in (g.estimate, g.ci_low, g.ci_high)
