@@ -122,6 +122,24 @@ def test_vcf_contract(pair, paired_vcf):
     assert rec.genotypes[1][:2] == [0, 1] and rec.genotypes[0][:2] == [0, 0]
 
 
+def test_purity_option_writes_ccf_and_header(pair, paired_vcf, tmp_path):
+    out = tmp_path / "purity.vcf.gz"
+    args = ["snv", "--reference", str(REF), "--regions", str(pair["bed"])]
+    args += ["--parental", str(pair["par"]), "--resistant", str(pair["res"])]
+    assert main([*args, "--purity", "RES=0.5", "--out", str(out)]) == 0
+    assert "##purity=<PAR=1,RES=0.5>" in VCF(str(out)).raw_header
+    rec = _records(out)[pair["snv"][:3]]
+    af = rec.format("AF")[:, 0]
+    np.testing.assert_allclose(
+        rec.format("CCF")[:, 0], np.minimum(1, 2 * af / [1.0, 0.5]), atol=2e-3
+    )
+    assert list(rec.format("STATUS")) == [".", "acquired"]  # parental clean: still acquired
+    # the same sample, read as pure, has half the cancer-cell fraction
+    pure = _records(paired_vcf)[pair["snv"][:3]]
+    assert pure.format("CCF")[1, 0] == pytest.approx(rec.format("CCF")[1, 0] / 2, abs=2e-3)
+    assert main([*args, "--purity", "XYZ=0.5", "--out", str(out)]) != 0
+
+
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed")
 def test_bcftools_reads_and_norm_changes_nothing(paired_vcf, tmp_path):
     view = subprocess.run(
