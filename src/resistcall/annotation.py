@@ -18,6 +18,8 @@ GTF numbers its CDS explicitly (``cds_c_start``, as the bundled partial models d
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import logging
 import re
 import tempfile
@@ -36,7 +38,6 @@ from resistcall.errors import UserError
 log = logging.getLogger(__name__)
 
 GTF_COLUMNS = ["seqname", "source", "feature", "start", "end", "score", "strand", "frame", "attr"]
-CHUNK_ROWS = 250_000
 #: attribute written on the rows of the chosen transcript in the cache: the choice's reason
 CHOICE_ATTR = "resistcall_choice"
 CHOICE_COLUMNS = ["gene", "transcript_id", "refseq", "reason", "candidates"]
@@ -76,29 +77,46 @@ class Annotation:
         return list(dict.fromkeys(hit["gene"]))
 
 
-# ---- streaming pass --------------------------------------------------------------------------
-def _chunks(path: Path) -> Iterator[pd.DataFrame]:
-    """The GTF in chunks of raw rows (9 string columns); comment lines dropped."""
+# ---- streaming passes ------------------------------------------------------------------------
+_NAME_B = re.compile(rb'gene_name "([^"]*)"|(?:^|; ?)gene "([^"]*)"|gene_id "([^"]*)"')
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-comment line of a GTF, plain or gzipped."""
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
     try:
-        reader = pd.read_csv(
-            path,
+        with gzip.open(path, "rb") if gz else open(path, "rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if line[:1] != b"#" and line.strip():
+                    yield number, line
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{path}: not a readable GTF ({exc})") from exc
+
+
+def _frame(path: Path, kept: list[tuple[int, bytes]]) -> pd.DataFrame:
+    """pandas parses the kept rows (9 string columns), indexed by their line number."""
+    if not kept:
+        return pd.DataFrame(columns=GTF_COLUMNS)
+    try:
+        df = pd.read_csv(
+            io.BytesIO(
+                b"".join(line if line.endswith(b"\n") else line + b"\n" for _, line in kept)
+            ),
             sep="\t",
             header=None,
             names=GTF_COLUMNS,
             dtype=str,
             quoting=csv.QUOTE_NONE,
             keep_default_na=False,
-            chunksize=CHUNK_ROWS,
-            compression="infer",
+            encoding="utf-8",
         )
-        for chunk in reader:
-            chunk = chunk[~chunk["seqname"].str.startswith("#")]
-            if chunk["attr"].eq("").any():
-                row = chunk.index[chunk["attr"].eq("")][0] + 1
-                raise UserError(f"{path}: line {row}: not a 9-column GTF row")
-            yield chunk
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not a readable GTF ({exc})") from exc
+    df.index = [number for number, _ in kept]
+    if df["attr"].eq("").any():
+        raise UserError(f"{path}: line {df.index[df['attr'].eq('')][0]}: not a 9-column GTF row")
+    return df
 
 
 def _gene_names(attr: pd.Series) -> pd.Series:
@@ -112,89 +130,108 @@ def _gene_names(attr: pd.Series) -> pd.Series:
     return name
 
 
-def _overlapping(frame: pd.DataFrame, regions: pr.PyRanges) -> set[str]:
-    """Genes with a row overlapping any region (pyranges join)."""
-    rows = pr.PyRanges(
-        pd.DataFrame(
-            {
-                "Chromosome": frame["chrom"].to_numpy(),
-                "Start": frame["start"].to_numpy() - 1,
-                "End": frame["end"].to_numpy(),
-                "gene": frame["gene"].to_numpy(),
-            }
-        )
+def _named(path: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """Rows with their gene name and integer positions (one clear error per bad row)."""
+    name = _gene_names(df["attr"])
+    if name.isna().any():
+        raise UserError(f"{path}: line {df.index[name.isna()][0]}: no gene_name, gene or gene_id")
+    start = pd.to_numeric(df["start"], errors="coerce")
+    end = pd.to_numeric(df["end"], errors="coerce")
+    bad = start.isna() | end.isna() | (end < start)
+    if bad.any():
+        raise UserError(f"{path}: line {df.index[bad][0]}: start/end are not positions")
+    return df.assign(gene=name, start=start.astype("int64"), end=end.astype("int64"))
+
+
+def _spans(path: Path) -> pd.DataFrame:
+    """Pass 1: the span of every gene from its gene row (transcript, else exon rows in a GTF
+    without gene rows); coding = gene_type/gene_biotype protein_coding or CDS rows."""
+    genes, transcripts, exons, cds = [], [], [], set()
+    for number, line in _lines(path):
+        fields = line.split(b"\t", 3)
+        feature = fields[2] if len(fields) > 2 else b""
+        if feature == b"gene":
+            genes.append((number, line))
+        elif feature == b"transcript" and not genes:
+            transcripts.append((number, line))
+        elif feature == b"exon" and not genes and not transcripts:
+            exons.append((number, line))
+        elif feature == b"CDS":
+            m = _NAME_B.search(line)
+            if m:
+                cds.add(next(g for g in m.groups() if g is not None).decode())
+    rows = _named(path, _frame(path, genes or transcripts or exons))
+    if rows.empty:
+        raise UserError(f"{path}: no gene, transcript or exon rows (is it a GTF?)")
+    rows["coding"] = rows["attr"].str.contains(
+        'gene_(?:bio)?type "protein_coding"', regex=True
+    ) | rows["gene"].isin(cds)
+    spans = (
+        rows.groupby(["gene", "seqname", "strand"], sort=False)
+        .agg(start=("start", "min"), end=("end", "max"), coding=("coding", "any"))
+        .reset_index()
+        .rename(columns={"seqname": "chrom"})
+        .sort_values(["chrom", "start", "gene"], kind="stable")
     )
-    hits = rows.overlap(regions)
-    return set(hits.df["gene"]) if len(hits) else set()
+    return spans[SPAN_COLUMNS].reset_index(drop=True)
+
+
+def _rows(path: Path, wanted: set[str] | None) -> pd.DataFrame:
+    """Pass 2: every row of the wanted genes (all rows when None), parsed by pandas."""
+    if wanted is None:
+        kept = list(_lines(path))
+    elif not wanted:
+        kept = []
+    else:
+        names = b"|".join(re.escape(n.encode()) for n in sorted(wanted))
+        rx = re.compile(rb'(?:gene_name|gene_id|gene) "(?:' + names + rb')"')
+        kept = [(n, line) for n, line in _lines(path) if rx.search(line)]
+    rows = _named(path, _frame(path, kept))
+    if wanted is not None:
+        rows = rows[rows["gene"].isin(wanted)]
+    rows = rows.assign(start=rows["start"].astype(str), end=rows["end"].astype(str))
+    return rows[[*GTF_COLUMNS, "gene"]].reset_index(drop=True)
 
 
 def scan_gtf(
     path: str | Path, genes: Iterable[str] | None, regions: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(gene spans of every gene, raw rows of the wanted genes) in one pass over the GTF.
+    """(span of every gene, rows of the wanted genes) in two linear passes over the GTF.
 
-    Wanted: ``genes`` (every gene when None) plus genes with a row overlapping ``regions``
-    (chrom, start, end; 0-based BED), found as the stream passes them. A GTF lists a gene's
-    gene/transcript row before its exons, so every row of such a gene is still ahead."""
+    Wanted: ``genes`` (every gene when None) plus the coding genes overlapping ``regions``
+    (chrom, start, end; 0-based BED: the panel targets). Pass 1 reads only gene rows; pass 2
+    keeps the rows naming a wanted gene. Python only tests bytes per line; pandas parses the
+    few rows kept."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"GTF not found: {path}")
+    spans = _spans(path)
     wanted = None if genes is None else set(genes)
-    where = None
-    if regions is not None and len(regions) and wanted is not None:
-        where = pr.PyRanges(
+    if wanted is not None and regions is not None and len(regions):
+        coding = spans[spans["coding"]]
+        hits = pr.PyRanges(
             pd.DataFrame(
                 {
-                    "Chromosome": regions["chrom"].to_numpy(),
-                    "Start": regions["start"].to_numpy(),
-                    "End": regions["end"].to_numpy(),
+                    "Chromosome": coding["chrom"].to_numpy(),
+                    "Start": coding["start"].to_numpy() - 1,
+                    "End": coding["end"].to_numpy(),
+                    "gene": coding["gene"].to_numpy(),
                 }
             )
-        )
-    spans, kept = [], []
-    for chunk in _chunks(path):
-        name = _gene_names(chunk["attr"])
-        if name.isna().any():
-            row = chunk.index[name.isna()][0] + 1
-            raise UserError(f"{path}: line {row}: row without gene_name, gene or gene_id")
-        start = pd.to_numeric(chunk["start"], errors="coerce")
-        end = pd.to_numeric(chunk["end"], errors="coerce")
-        bad = start.isna() | end.isna() | (end < start)
-        if bad.any():
-            row = chunk.index[bad][0] + 1
-            raise UserError(f"{path}: line {row}: start/end are not positions")
-        frame = pd.DataFrame(
-            {
-                "gene": name,
-                "chrom": chunk["seqname"],
-                "strand": chunk["strand"],
-                "start": start.astype("int64"),
-                "end": end.astype("int64"),
-                "coding": (chunk["feature"] == "CDS")
-                | chunk["attr"].str.contains('gene_(?:bio)?type "protein_coding"', regex=True),
-            }
-        )
-        spans.append(
-            frame.groupby(["gene", "chrom", "strand"], sort=False).agg(
-                start=("start", "min"), end=("end", "max"), coding=("coding", "any")
+        ).overlap(
+            pr.PyRanges(
+                pd.DataFrame(
+                    {
+                        "Chromosome": regions["chrom"].to_numpy(),
+                        "Start": regions["start"].to_numpy(),
+                        "End": regions["end"].to_numpy(),
+                    }
+                )
             )
         )
-        if where is not None:
-            wanted |= _overlapping(frame, where)
-        keep = chunk if wanted is None else chunk[name.isin(wanted)]
-        if len(keep):
-            kept.append(keep.assign(gene=name[keep.index]))
-    if not spans:
-        raise UserError(f"{path}: no GTF rows")
-    all_spans = (
-        pd.concat(spans)
-        .groupby(level=["gene", "chrom", "strand"], sort=False)
-        .agg(start=("start", "min"), end=("end", "max"), coding=("coding", "any"))
-        .reset_index()
-    )
-    all_spans = all_spans.sort_values(["chrom", "start", "gene"], kind="stable")
-    rows = pd.concat(kept) if kept else pd.DataFrame(columns=[*GTF_COLUMNS, "gene"])
-    return all_spans[SPAN_COLUMNS].reset_index(drop=True), rows.reset_index(drop=True)
+        if len(hits):
+            wanted |= set(hits.df["gene"])
+    return spans, _rows(path, wanted)
 
 
 # ---- transcript choice -----------------------------------------------------------------------
@@ -545,12 +582,6 @@ def prepare(
     ann = check_against_fasta(ann, gtf, lengths)
     assigned = assign_targets(bed, ann.spans)
     panel = set(assigned["gene"]) - {BACKBONE}
-    late = panel - set(rows["gene"])
-    if late:  # a GTF without gene/transcript rows: fetch the target genes in a second pass
-        spans, rows = scan_gtf(gtf, needed | panel)
-        ann = check_against_fasta(
-            _annotate(spans, rows, needed | panel, overrides, known_tx)[0], gtf, lengths
-        )
     names = set(spans["gene"])
     for gene, what in [
         *((g, "knowledge-table") for g in sorted(known_genes)),
