@@ -1,5 +1,6 @@
 """The workflow on a lab's own genome: whole-chromosome GRCh38 FASTA, GENCODE-shaped GTF,
-probe-named vendor BED and the real DNAfusion BAMs as shipped (hg38, 455 @SQ) as BAM units.
+probe-named vendor BED and the real DNAfusion BAMs as shipped (hg38, 455 @SQ) as units (H3122 as
+the BAM, HCC827 as a CRAM of it).
 
 One shared run (module fixture) on the test genome of conftest.genome38: chr2 of real length
 with the real ALK/EML4 sequence in place. BAM units need no index, so none may be built.
@@ -7,6 +8,7 @@ with the real ALK/EML4 sequence in place. BAM units need no index, so none may b
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -30,10 +32,18 @@ def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
         f"H3122\t{LINE}\tparental\t\treal H3122 capture BAM (hg38, as shipped)\n"
         f"HCC827\t{LINE}\tresistant\tcrizotinib\treal HCC827 BAM: fusion-negative control\n"
     )
+    # HCC827 as a CRAM (decoded with the configured FASTA)
+    cram = work / "HCC827.cram"
+    subprocess.run(
+        ["samtools", "view", "-C", "-T", str(genome38["fasta"]), "-o", str(cram),
+         str(bams / "HCC827_EML4.bam")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
     (work / "config" / "units.tsv").write_text(
         "sample\tunit\tfq1\tfq2\tbam\n"
         f"H3122\tavenio\t\t\t{bams / 'H3122_EML4.bam'}\n"
-        f"HCC827\tavenio\t\t\t{bams / 'HCC827_EML4.bam'}\n"
+        f"HCC827\tavenio\t\t\t{cram}\n"
     )
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["reference"] = {

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from itertools import repeat
 from pathlib import Path
 
-import pysam
-
 from resistcall.errors import UserError
 from resistcall.inputs.files import (
     QUAL_CHARS,
@@ -18,6 +16,7 @@ from resistcall.inputs.files import (
     bam_head_problems,
     file_problem,
     is_gzip,
+    open_alignments,
     read_names,
     record_problem,
     strip_mate,
@@ -183,7 +182,7 @@ def check_bam(bam: str | Path, reference: str | Path | None = None) -> int:
     if problems:
         raise InputError(bam, "; ".join(problems))
     try:
-        with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
+        with open_alignments(bam, reference) as handle:
             n = handle.count(until_eof=True, read_callback="nofilter")
     except OSError:
         raise InputError(

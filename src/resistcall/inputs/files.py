@@ -164,12 +164,20 @@ def bgzf_eof_present(path: str | Path) -> bool:
         return handle.read() == BGZF_EOF
 
 
+def open_alignments(path: str | Path, fasta: str | Path | None = None) -> pysam.AlignmentFile:
+    """A BAM, or a CRAM decoded with the configured FASTA (header only until reads are asked)."""
+    if str(path).endswith(".cram"):
+        ref = str(fasta) if fasta else None
+        return pysam.AlignmentFile(str(path), "rc", check_sq=False, reference_filename=ref)
+    return pysam.AlignmentFile(str(path), "rb", check_sq=False)
+
+
 def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> list[str]:
-    """Cheap BAM checks: not truncated, header readable, @SQ lines match the reference."""
-    if not bgzf_eof_present(path):
+    """Cheap BAM/CRAM checks: not truncated, header readable, @SQ lines match the reference."""
+    if not str(path).endswith(".cram") and not bgzf_eof_present(path):
         return ["BAM is truncated or not BGZF-compressed (the BGZF end-of-file block is missing)"]
     try:
-        with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+        with open_alignments(path, fasta) as bam:
             n_sq = len(bam.references)
             sm = sorted({rg["SM"] for rg in bam.header.to_dict().get("RG", []) if "SM" in rg})
             flags = [read.flag for read in islice(bam.fetch(until_eof=True), 1000)]
@@ -194,7 +202,7 @@ def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> 
     problems = check_bam_matches_reference(path, fasta)
     if not problems:
         return []
-    with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+    with open_alignments(path, fasta) as bam:
         names = list(bam.references)
     with pysam.FastaFile(str(fasta)) as fa:
         # chromosomes behind panel contigs (chr2 for chr2_29196228_29226309)
