@@ -145,7 +145,8 @@ def main() -> None:
         # the first n rows, plus ALK's rows so the run has its gene (as any real run would)
         part = args.out / f"rows_{n}.gtf"
         alk = [x for x in lines if 'gene_name "ALK"' in x]
-        part.write_text("".join(lines[1 : n + 1 - len(alk)] + alk))
+        head = [x for x in lines[1 : n + 1 - len(alk)] if 'gene_name "ALK"' not in x]
+        part.write_text("".join(head + alk))
         wall, rss = measure(part, fasta, bed, args.out)
         size = part.stat().st_size / 1e6
         rows = min(n, len(lines) - 1)

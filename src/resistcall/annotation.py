@@ -281,7 +281,7 @@ def choose(
     left out (the caller decides whether that is an error)."""
     overrides, known = overrides or {}, known or {}
     out = []
-    for gene in sorted(set(genes)):
+    for gene in sorted(set(genes) & set(table["gene"])):
         cand = table[table["gene"] == gene].sort_values("transcript_id")
         if cand.empty:
             continue
@@ -359,8 +359,9 @@ def _refseq(pick: pd.Series, reason: str, known: str | None) -> str:
 
 
 # ---- cache -----------------------------------------------------------------------------------
-def cache_text(spans: pd.DataFrame, rows: pd.DataFrame, choice: pd.DataFrame) -> str:
-    """The cache GTF: a gene row per gene span, then every row of the chosen transcripts."""
+def cache_text(spans: pd.DataFrame, rows: pd.DataFrame, choice: pd.DataFrame) -> tuple[str, str]:
+    """The cache GTF in two parts: a gene row per gene span; every row of the chosen
+    transcripts (the only part pyranges needs to parse)."""
     genes = pd.DataFrame(
         {
             "seqname": spans["chrom"],
@@ -403,12 +404,18 @@ def cache_text(spans: pd.DataFrame, rows: pd.DataFrame, choice: pd.DataFrame) ->
         + ctid.map(reason).str.replace('"', "'")
         + '";'
     )
-    frame = pd.concat([genes, chosen[GTF_COLUMNS]], ignore_index=True)
-    return frame.to_csv(sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE)
+    as_text = {"sep": "\t", "header": False, "index": False, "quoting": csv.QUOTE_NONE}
+    return genes.to_csv(**as_text), chosen[GTF_COLUMNS].to_csv(**as_text)
+
+
+#: columns the models frame always has (also when no gene of the run is modelled)
+MODEL_COLUMNS = ["Chromosome", "Feature", "Start", "End", "Strand", "gene_name", "transcript_id"]
 
 
 def _parse(text: str) -> pd.DataFrame:
     """pyranges parses the (small) filtered GTF."""
+    if not text.strip():
+        return pd.DataFrame(columns=MODEL_COLUMNS)
     with tempfile.NamedTemporaryFile("w", suffix=".gtf") as tmp:
         tmp.write(text)
         tmp.flush()
@@ -429,10 +436,9 @@ def _annotate(
 ) -> tuple[Annotation, str]:
     wanted = set(rows["gene"]) if genes is None else set(genes)
     choice = choose(transcript_table(rows), wanted, overrides, known)
-    text = cache_text(spans, rows, choice)
-    df = _parse(text)
-    models = df[df["Feature"] != "gene"].reset_index(drop=True)
-    return Annotation(spans, models, choice), text
+    gene_text, model_text = cache_text(spans, rows, choice)
+    models = _parse(model_text)
+    return Annotation(spans, models, choice), gene_text + model_text
 
 
 def load_annotation(
@@ -604,8 +610,7 @@ def prepare(
             "cds_start_NF/cds_end_NF isoforms): HGVS and hotspots need a CDS; use a GTF with CDS "
             "features"
         )
-    text = cache_text(ann.spans, rows, ann.choice)
-    return text, ann.choice, assigned
+    return "".join(cache_text(ann.spans, rows, ann.choice)), ann.choice, assigned
 
 
 # ---- command line ----------------------------------------------------------------------------
