@@ -171,3 +171,9 @@ def test_hits_and_report_readers_refuse_unknown_schema(tmp_path):
     report.write_text(json.dumps({"schema": "resistcall-report/0", "line": "L"}))
     with pytest.raises(UserError, match=r"report.json: schema resistcall-report/0 is not"):
         index_entry(report, tmp_path)
+
+
+def test_copy_number_plot_has_a_colour_for_every_call():
+    from resistcall.figures import CALL_COLOURS
+
+    assert set(CALL_COLOURS) == set(contracts.CN_CALL)

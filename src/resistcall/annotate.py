@@ -27,6 +27,7 @@ from resistcall.contracts import (
     CN_CALL,
     CN_CHANGED,
     FUSION_CALL,
+    FUSION_DETECTED,
     HITS_SCHEMA,
     HOTSPOT_UNKNOWN,
     SNV_PRESENT,
@@ -463,7 +464,7 @@ def annotate(
     if fusions is not None:
         seen: set[tuple[str, str]] = set()
         for rec in fusions.to_dict(orient="records"):
-            if rec["call"].strip().lower() != "detected":
+            if rec["call"].strip().lower() != FUSION_DETECTED:
                 continue
             g5, g3 = rec["gene_5p"], rec["gene_3p"]
             fid = f"fusion:{g5}::{g3}"

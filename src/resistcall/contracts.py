@@ -92,8 +92,9 @@ CN_CALL = Vocabulary(
 #: Copy-number calls that are a change (a finding); the others are not.
 CN_CHANGED = ("amplification", "gain", "loss", "deletion")
 #: Fusion call of one row of fusions.tsv (``call``); only ``detected`` rows are findings.
+FUSION_DETECTED = "detected"
 FUSION_CALL = Vocabulary(
-    "fusion call", ("detected", "below threshold", "not detected", NOT_ASSESSABLE)
+    "fusion call", (FUSION_DETECTED, "below threshold", "not detected", NOT_ASSESSABLE)
 )
 #: Per-drug prediction in hits.json ``drugs.<drug>.prediction`` (strongest first).
 DRUG_PREDICTION = Vocabulary(

@@ -25,7 +25,7 @@ import pysam
 
 from resistcall import outputs
 from resistcall.annotation import check_against_fasta, fasta_lengths, load_annotation
-from resistcall.contracts import FUSION_COLUMNS, NOT_ASSESSABLE
+from resistcall.contracts import FUSION_COLUMNS, FUSION_DETECTED, NOT_ASSESSABLE
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
     ADAPTERS,
@@ -645,7 +645,7 @@ def junction_row(
         "inserted_sequence": j.insertion or NA,
         "junction_sequence": junction,
         "partner_sequence": j.consensus if j.p_pos is None else NA,
-        "call": "detected" if called else "below threshold",
+        "call": FUSION_DETECTED if called else "below threshold",
         "min_fragments": cfg.min_fragments,
         "min_split_reads": cfg.min_split_reads,
         "breakpoint_region": label,
@@ -740,7 +740,7 @@ def call_sample(
         for j in cands
         if len(j.split | j.pairs) >= 2
     ]
-    rows.sort(key=lambda r: (r["call"] != "detected", -r["fragments"], r["genomic_3p"]))
+    rows.sort(key=lambda r: (r["call"] != FUSION_DETECTED, -r["fragments"], r["genomic_3p"]))
     log.info(
         "%s: %s-aligned BAM, %d clip clusters, %d junction rows",
         sample,
@@ -748,7 +748,7 @@ def call_sample(
         len(cands),
         len(rows),
     )
-    if not any(r["call"] == "detected" for r in rows):
+    if not any(r["call"] == FUSION_DETECTED for r in rows):
         rows.append(status_row(sample, target, cfg, label, depth, len(rows)))
     return rows
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pysam
 
+from resistcall.contracts import FUSION_DETECTED
 from resistcall.fusion_evidence import PanelSequence, revcomp
 from resistcall.outputs import atomic_paths
 
@@ -39,7 +40,7 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         key = (j.t_chrom, j.t_pos, j.t_side, j.p_chrom, j.p_pos, j.p_side)
         entry = junctions.setdefault(key, {"j": j, "rows": {}, "called": False})
         entry["rows"][r["sample"]] = r
-        entry["called"] |= r["call"] == "detected"
+        entry["called"] |= r["call"] == FUSION_DETECTED
     header = pysam.VariantHeader()
     for name, length in panel.lengths.items():  # the FASTA's .fai
         header.contigs.add(name, length=length)

@@ -19,7 +19,14 @@ from typing import Any
 import pandas as pd
 
 from resistcall import __version__
-from resistcall.contracts import CN_CHANGED, HOTSPOT_UNKNOWN, REPORT_SCHEMA, citation, gene_key
+from resistcall.contracts import (
+    CN_CHANGED,
+    FUSION_DETECTED,
+    HOTSPOT_UNKNOWN,
+    REPORT_SCHEMA,
+    citation,
+    gene_key,
+)
 from resistcall.errors import UserError
 from resistcall.reference import BUILD
 from resistcall.snv import SnvConfig
@@ -511,7 +518,7 @@ def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict
     df = df.sort_values("_srank", kind="stable").drop(columns="_srank")
     rows = _records(df)
     for r in rows:
-        r["positive"] = r["call"] == "detected"
+        r["positive"] = r["call"] == FUSION_DETECTED
     return rows
 
 
