@@ -196,3 +196,17 @@ def test_cli_writes_cache_choice_and_targets(genome38, tmp_path):
     first = (out / "targets.bed").read_text().splitlines()[0].split("\t")
     assert first[0] == "chr2" and first[3] in ("ALK", "EML4")
     assert "ENST00000389048\tNM_004304.5\tMANE Select" in (out / "transcripts.tsv").read_text()
+
+
+def test_gtf_with_other_contig_naming_is_caught_when_the_sheets_load(genome38, tmp_path):
+    """Ensembl names chromosomes `2`, GENCODE/UCSC `chr2`: refused before any job runs."""
+    from resistcall.inputs.files import gtf_naming_problem
+
+    text = gzip.open(genome38["gtf"], "rt").read()
+    ensembl = tmp_path / "ensembl.gtf"
+    ensembl.write_text(re.sub(r"(?m)^chr", "", text))
+    problem = gtf_naming_problem(ensembl, ["chr2"])
+    assert problem is not None and "the GTF names contigs 10, 12, 17 but the FASTA chr2" in problem
+    # same naming, other chromosomes first (a whole-genome GTF, a partial FASTA): fine here
+    assert gtf_naming_problem(genome38["gtf"], ["chr2"]) is None
+    assert gtf_naming_problem(genome38["gtf"], ["chr9"]) is None

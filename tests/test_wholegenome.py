@@ -115,6 +115,9 @@ def test_eml4_alk_found_with_at_least_the_support_of_the_bam_as_shipped(
     assert row["breakpoint_5p"].startswith("chr2:")  # genome's own coordinates
     assert int(row["fragments"]) >= as_shipped >= 100
     assert not (fus[fus["sample"] == "HCC827"]["call"] == "detected").any()
+    with pysam.VariantFile(str(wg_run / "results" / LINE / "fusions.vcf.gz")) as vcf:
+        assert {k: c.length for k, c in vcf.header.contigs.items()} == {"chr2": 242_193_529}
+        assert "##reference=chr2.fa" in str(vcf.header)
 
 
 def test_targets_carry_genes_and_backbone_is_never_a_gene(wg_run):

@@ -13,6 +13,7 @@ import pysam
 from resistcall.contracts import FUSION_DETECTED
 from resistcall.fusion_evidence import PanelSequence, revcomp
 from resistcall.outputs import atomic_paths
+from resistcall.reference import reference_header
 
 NA = "."
 
@@ -70,6 +71,8 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         '##FORMAT=<ID=FT,Number=1,Type=String,Description="Per-sample call">',
         '##FILTER=<ID=LowSupport,Description="Below the evidence threshold in every sample">',
     ):
+        header.add_line(line)
+    for line in reference_header(panel.path):  # file name + md5, no path
         header.add_line(line)
     for s in samples:
         header.add_sample(s)

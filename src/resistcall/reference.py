@@ -36,13 +36,10 @@ def fasta_md5(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def reference_header(fasta_path: str | Path, build: str) -> list[str]:
+def reference_header(fasta_path: str | Path, build: str | None = None) -> list[str]:
     """VCF header lines naming the reference by file name + md5 and its build (no paths)."""
-    return [
-        f"##reference={Path(fasta_path).name}",
-        f"##reference_md5={fasta_md5(fasta_path)}",
-        f"##assembly={build}",
-    ]
+    lines = [f"##reference={Path(fasta_path).name}", f"##reference_md5={fasta_md5(fasta_path)}"]
+    return [*lines, f"##assembly={build}"] if build else lines
 
 
 BWA_SUFFIXES = (".amb", ".ann", ".bwt", ".pac", ".sa")

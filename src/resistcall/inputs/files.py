@@ -286,7 +286,38 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
                     )
                 )
                 fasta_ok = False
+            else:
+                gtf = resolve(base_dir, config["reference"]["gtf"])
+                problem = gtf_naming_problem(gtf, list(index["name"]))
+                if problem and gtf.is_file():
+                    out.append(("reference.gtf", problem))
     return out, fasta_ok
+
+
+def gtf_naming_problem(gtf: Path, contigs: list[str], rows: int = 2000) -> str | None:
+    """A GTF whose first rows use another contig naming than the FASTA (``2`` vs ``chr2``):
+    caught when the sheets load, before any job (the annotation step checks every gene)."""
+    if not gtf.is_file():
+        return None
+    try:
+        with open(gtf, "rb") as probe:
+            gz = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(gtf, "rb") if gz else open(gtf, "rb") as handle:
+            lines = [line for line in islice(handle, rows * 2) if not line.startswith(b"#")]
+    except (OSError, EOFError):
+        return None  # unreadable: the annotation step names the problem
+    seen = {line.split(b"\t", 1)[0].decode(errors="replace") for line in lines[:rows]}
+    if not seen or seen & set(contigs):
+        return None
+    chr_gtf = all(c.startswith("chr") for c in seen)
+    chr_fasta = all(c.startswith("chr") for c in contigs)
+    if chr_gtf == chr_fasta:
+        return None  # same naming, other chromosomes first: checked gene by gene later
+    return (
+        f"the GTF names contigs {', '.join(sorted(seen)[:3])} but the FASTA "
+        f"{', '.join(contigs[:3])}: they use different naming (chr2 vs 2); use the GTF of the "
+        "FASTA's provider (GENCODE/UCSC: chr2; Ensembl: 2) or rename one of them"
+    )
 
 
 def read_names(heads: list[bytes]) -> list[bytes]:
