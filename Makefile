@@ -31,11 +31,13 @@ demo: setup
 test: setup-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
 	$(BIN)/pytest -q tests
 
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
 	$(BIN)/snakemake --lint
 
 clean:

@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ from resistcall.contracts import (
     hits_columns,
 )
 from resistcall.errors import UserError
-from resistcall.hgvs import ContigCache, annotate_variant, trim
+from resistcall.hgvs import Annotation, ContigCache, annotate_variant, trim
 from resistcall.knowledge import (
     DrugGroups,
     KnowledgeBase,
@@ -374,7 +375,7 @@ def annotate(
     findings: dict[str, list[Finding]] = {s: [] for s in samples}
     with pysam.FastaFile(str(reference)) as fasta:
         contigs = ContigCache(fasta)
-        cache: dict[tuple, object] = {}
+        cache: dict[tuple, Annotation] = {}
         records = calls.to_dict(orient="records") if len(calls) else []
         parental_rows = {(r["record"], r["alt"]): r for r in records if r["sample"] == parental}
         for rec in records:
@@ -501,7 +502,7 @@ def annotate(
             for f in flist
             if f.counts_towards_verdict and f.hgvs_p and f.kind in ("snv", "mnv", "indel")
         ]
-        by_change = {(f.gene, canonical_protein(f.hgvs_p)): f for f in counted}
+        by_change = {(f.gene, canonical_protein(cast(str, f.hgvs_p))): f for f in counted}
         compounds: dict[str, Finding] = {}
         for i, parts in kb.match_compounds(set(by_change)):
             row = kb.table.loc[i]
@@ -615,8 +616,14 @@ def _empty_verdict() -> dict:
     }
 
 
+def _allele(f: Finding) -> phasing.Allele:
+    """The allele of a small-variant finding (whose chrom, pos, ref and alt are always set)."""
+    assert f.chrom is not None and f.pos is not None and f.ref is not None and f.alt is not None
+    return phasing.Allele(f.chrom, f.pos, f.ref, f.alt)
+
+
 def _phase(members: list[Finding], bam: str | None) -> dict:
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for i in range(len(members)):
         for j in range(i + 1, len(members)):
             a, b = members[i], members[j]
@@ -630,11 +637,7 @@ def _phase(members: list[Finding], bam: str | None) -> dict:
                     "status": "unknown",
                 }
             else:
-                res = phasing.phase_pair(
-                    bam,
-                    phasing.Allele(a.chrom, a.pos, a.ref, a.alt),
-                    phasing.Allele(b.chrom, b.pos, b.ref, b.alt),
-                )
+                res = phasing.phase_pair(bam, _allele(a), _allele(b))
             pairs.append({"a": a.id, "b": b.id, **res})
     return {
         "status": phasing.combine([p["status"] for p in pairs]),
@@ -913,7 +916,7 @@ def run(args: argparse.Namespace) -> None:
     )
     table = tsv_rows(findings, parental, kb.groups)
     out = Path(args.out)
-    written = [(out, table.to_csv(sep="\t", index=False))]
+    written: list[tuple[str | Path, str]] = [(out, table.to_csv(sep="\t", index=False))]
     if args.json:
         line = args.line or out.resolve().parent.name
         inputs = {

@@ -12,6 +12,7 @@ are never decoded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,7 @@ def fragment_spans(
                         continue
                 if read.mapping_quality >= min_mapq:
                     starts.append(pos)
-                    ends.append(read.reference_end)
+                    ends.append(cast(int, read.reference_end))  # mapped: never None
     return {
         contig: (np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64))
         for contig, (s, e) in out.items()

@@ -12,6 +12,7 @@ import io
 import math
 import re
 from html import escape
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -30,7 +31,7 @@ CALL_COLOURS = {
 }
 SAMPLE_TICKS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
 
-_RC = {
+_RC: dict[Any, Any] = {  # matplotlib types rc keys as Literals
     "svg.fonttype": "none",
     "svg.hashsalt": "resistcall",
     "font.family": "DejaVu Sans",
@@ -130,7 +131,14 @@ def copy_number_svg(
                     continue
                 lo, hi = rec.get("ci_low"), rec.get("ci_high")
                 err = None
-                if None not in (lo, hi, cn) and cn > 0 and lo > 0 and hi > 0:
+                if (
+                    lo is not None
+                    and hi is not None
+                    and cn is not None
+                    and cn > 0
+                    and lo > 0
+                    and hi > 0
+                ):
                     err = [
                         [max(l2 - (l2 + math.log2(lo / cn)), 0)],
                         [max((l2 + math.log2(hi / cn)) - l2, 0)],

@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 #: EML4-ALK variants by (last EML4 exon, first ALK exon) in the fusion transcript
 #: (Choi et al. 2008 Cancer Res 68:4971; Sasaki et al. 2010 Eur J Cancer 46:1773).
 #: At DNA level v3a and v3b share the intron-6 breakpoint (6a/6b is a splicing choice).
-KNOWN_VARIANTS = {
+KNOWN_VARIANTS: dict[tuple, str] = {
     ("EML4", 13, "ALK", 20): "v1",
     ("EML4", 20, "ALK", 20): "v2",
     ("EML4", 6, "ALK", 20): "v3a/b",
@@ -125,7 +126,7 @@ class Gene:
             return f"upstream of exon {first[0]}", None, first[0]
         return f"downstream of exon {last[0]}", last[0], None
 
-    def breakpoint_region(self) -> tuple[int, int, str] | None:
+    def breakpoint_region(self) -> tuple[int, int, str]:
         """GRCh38 span of the breakpoint-cluster introns (whole gene if unknown)."""
         spans = []
         for n in BREAKPOINT_INTRONS.get(self.name, ()):
@@ -197,12 +198,16 @@ class Junction:
         return "+" if self.p_side == -1 else "-"
 
     @property
-    def p_pos_max(self) -> int | None:
+    def partner(self) -> tuple[str, int]:
+        """(chrom, outward start) of a placed partner; callers check ``p_pos is not None``."""
+        assert self.p_chrom is not None and self.p_pos is not None, "partner not placed"
+        return self.p_chrom, self.p_pos
+
+    @property
+    def p_pos_max(self) -> int:
         """Partner breakend extended through the microhomology (what its own clips show)."""
-        if self.p_pos is None:
-            return None
-        h = len(self.homology)
-        return self.p_pos - h if self.p_strand == "+" else self.p_pos + h
+        pos, h = self.partner[1], len(self.homology)
+        return pos - h if self.p_strand == "+" else pos + h
 
 
 def _target_outward(panel: PanelSequence, chrom: str, pos: int, side: int, n: int) -> str:
@@ -220,8 +225,9 @@ def _homology(panel: PanelSequence, j: Junction, limit: int = 30) -> str:
     h = 0
     while h < limit:
         nxt = h + 1
-        start = j.p_pos - nxt if j.p_strand == "+" else j.p_pos + nxt
-        before = panel.outward(j.p_chrom, start, j.p_strand, nxt)
+        p_chrom, p_pos = j.partner
+        start = p_pos - nxt if j.p_strand == "+" else p_pos + nxt
+        before = panel.outward(p_chrom, start, j.p_strand, nxt)
         if "N" in before or before != tgt[-nxt:]:
             break
         h = nxt
@@ -232,7 +238,7 @@ def fused_outward(panel: PanelSequence, j: Junction, width: int = 60) -> tuple[s
     """(fused sequence in the target-outward frame, index of the first non-target base)."""
     tgt = _target_outward(panel, j.t_chrom, j.t_pos, j.t_side, width)
     if j.p_pos is not None:
-        part = panel.outward(j.p_chrom, j.p_pos, j.p_strand, width)
+        part = panel.outward(*j.partner, j.p_strand, width)
     else:
         part = j.consensus
     return tgt + j.insertion + part, len(tgt)
@@ -393,7 +399,8 @@ def _dedupe(cands: list[Junction], clips: dict) -> list[Junction]:
         for o in kept:
             if o.t_chrom == j.t_chrom and o.t_side == j.t_side and abs(o.t_pos - j.t_pos) <= 10:
                 if (o.p_pos is None) == (j.p_pos is None) and (
-                    o.p_pos is None or (o.p_chrom == j.p_chrom and abs(o.p_pos - j.p_pos) <= 10)
+                    o.p_pos is None
+                    or (o.p_chrom == j.p_chrom and abs(o.partner[1] - j.partner[1]) <= 10)
                 ):
                     dup = True
                     break
@@ -410,7 +417,7 @@ def count_evidence(
     distant: list,
     infos: list[ReadInfo],
     cfg: Settings,
-    claimed: set[str] = frozenset(),
+    claimed: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Fill j.split (fragments with a read containing the junction) and j.pairs."""
     fused, at = fused_outward(panel, j)
@@ -424,7 +431,7 @@ def count_evidence(
     from_partner = revcomp(fused)
     windows = [(j.t_chrom, j.t_pos, j.t_side, j.t_pos)]
     if j.p_pos is not None:
-        windows.append((j.p_chrom, j.p_pos, j.p_side, j.p_pos))
+        windows.append((*j.partner, cast(int, j.p_side), j.partner[1]))
     starts = [(r.chrom, r.start) for r in infos]
     for wi, (chrom, pos, side, anchor_pos) in enumerate(windows):
         if wi == 0:  # target side: the reads already read once for candidate discovery
@@ -485,7 +492,7 @@ def _locate_unknown_partner(
     infos: list[ReadInfo],
     cfg: Settings,
     panel: PanelSequence | None = None,
-    claimed: set[str] = frozenset(),
+    claimed: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Where an unplaced partner lies according to the aligner (whole-genome BAMs): the SA
     parts of the junction's own split reads. Recorded if >= 2 fragments agree within 2 kb and
@@ -549,7 +556,7 @@ def junction_row(
     depth: float,
 ) -> dict:
     """One fusions.tsv row for a candidate junction (5'/3' from gene strands and sides)."""
-    partner = gene_at(genes, j.p_chrom, j.p_pos_max) if j.p_pos is not None else None
+    partner = gene_at(genes, j.partner[0], j.p_pos_max) if j.p_pos is not None else None
     # the retained part of a gene is its 3' part when the kept sequence lies downstream
     t_is_3p = (target.strand == "+") == (j.t_side == -1)
     t_loc, t_before, t_after = target.location(j.t_pos)
@@ -559,8 +566,8 @@ def junction_row(
     if j.p_pos is None:
         p_name, p_bp, p_gen, p_loc, p_before, p_after = "unknown", NA, NA, NA, None, None
     else:
-        pc, pp = panel.contig_label(j.p_chrom, j.p_pos_max)
-        p_bp, p_gen = f"{pc}:{pp}", f"{j.p_chrom}:{j.p_pos_max}"
+        pc, pp = panel.contig_label(j.partner[0], j.p_pos_max)
+        p_bp, p_gen = f"{pc}:{pp}", f"{j.partner[0]}:{j.p_pos_max}"
         if partner is None:
             p_name, p_loc, p_before, p_after = "intergenic", NA, None, None
         else:
@@ -687,7 +694,7 @@ def status_row(
         status = f"{target.name} fusion not assessable: {reason}"
     if n_below:
         status += f"; {n_below} candidate(s) below threshold listed"
-    row = dict.fromkeys(FUSION_COLUMNS, NA)
+    row: dict[str, Any] = dict.fromkeys(FUSION_COLUMNS, NA)
     row.update(
         sample=sample,
         gene_3p=target.name,

@@ -283,14 +283,15 @@ def clips_of(read: pysam.AlignedSegment, frame: BamFrame, min_clip: int) -> list
     """Soft clips of at least min_clip bases at either end of an alignment."""
     cig = read.cigartuples
     seq = read.query_sequence
-    if not cig or seq is None:
-        return []
+    name, contig, ref_end = read.query_name, read.reference_name, read.reference_end
+    if not cig or seq is None or name is None or contig is None or ref_end is None:
+        return []  # unmapped or sequence-less alignments have no clips to place
     out = []
     if cig[-1][0] == SOFT_CLIP and cig[-1][1] >= min_clip:
-        chrom, pos = frame.to_genomic(read.reference_name, read.reference_end)
+        chrom, pos = frame.to_genomic(contig, ref_end)
         out.append(
             Clip(
-                read.query_name,
+                name,
                 chrom,
                 pos,
                 +1,
@@ -299,10 +300,10 @@ def clips_of(read: pysam.AlignedSegment, frame: BamFrame, min_clip: int) -> list
             )
         )
     if cig[0][0] == SOFT_CLIP and cig[0][1] >= min_clip:
-        chrom, pos = frame.to_genomic(read.reference_name, read.reference_start + 1)
+        chrom, pos = frame.to_genomic(contig, read.reference_start + 1)
         out.append(
             Clip(
-                read.query_name,
+                name,
                 chrom,
                 pos,
                 -1,
@@ -419,23 +420,25 @@ def informative(read: pysam.AlignedSegment, frame: BamFrame) -> ReadInfo | None:
     """Keep clipped, split (secondary, supplementary, SA-tagged) or mismatch-rich (NM >= 2)
     alignments; a read that crosses a junction by >= 8 bases without being clipped carries
     several mismatches, so plain matching reads cannot show one and are skipped."""
-    if not usable(read) or read.query_sequence is None:
+    name, contig, ref_end = read.query_name, read.reference_name, read.reference_end
+    seq, cigar = read.query_sequence, read.cigartuples
+    if not usable(read) or seq is None or None in (name, contig, ref_end, cigar):
         return None
+    assert name is not None and contig is not None and ref_end is not None and cigar is not None
     clips = clips_of(read, frame, 1)
     sa = tuple(frame.to_genomic(c, p) for c, p, _, _ in sa_entries(read))
-    nm = read.get_tag("NM") if read.has_tag("NM") else 99
+    nm = int(read.get_tag("NM")) if read.has_tag("NM") else 99
     if not (clips or sa or read.is_secondary or read.is_supplementary or nm >= 2):
         return None
-    chrom, start = frame.to_genomic(read.reference_name, read.reference_start + 1)
-    end = frame.to_genomic(read.reference_name, read.reference_end)[1]
-    part, sa_parts = None, ()
+    chrom, start = frame.to_genomic(contig, read.reference_start + 1)
+    end = frame.to_genomic(contig, ref_end)[1]
+    part: Part | None = None
+    sa_parts: tuple[Part, ...] = ()
     entries = sa_entries(read)
     if entries:
-        part = make_part(chrom, start, read.is_reverse, read.cigartuples)
+        part = make_part(chrom, start, read.is_reverse, cigar)
         sa_parts = tuple(
             make_part(*frame.to_genomic(c, p), strand == "-", parse_cigar(cig))
             for c, p, strand, cig in entries
         )
-    return ReadInfo(
-        read.query_name, chrom, start, end, read.query_sequence, tuple(clips), sa, part, sa_parts
-    )
+    return ReadInfo(name, chrom, start, end, seq, tuple(clips), sa, part, sa_parts)

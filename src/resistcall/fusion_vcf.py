@@ -7,6 +7,7 @@ the partner is not in the reference. Positions are panel contigs; INFO GENOMIC g
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pysam
 
@@ -38,8 +39,8 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         j = r.get("_junction")
         if j is None:
             continue
-        key = (j.t_chrom, j.t_pos, j.t_side, j.p_chrom, j.p_pos, j.p_side)
-        entry = junctions.setdefault(key, {"j": j, "rows": {}, "called": False})
+        jkey = (j.t_chrom, j.t_pos, j.t_side, j.p_chrom, j.p_pos, j.p_side)
+        entry = junctions.setdefault(jkey, {"j": j, "rows": {}, "called": False})
         entry["rows"][r["sample"]] = r
         entry["called"] |= r["call"] == FUSION_DETECTED
     header = pysam.VariantHeader()
@@ -90,7 +91,7 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
             "EXONS": any_row["exons"].replace(";", "-"),
         }
         ids = (f"fusion{n}_1", f"fusion{n}_2")
-        recs = []
+        recs: list[tuple[Any, ...]] = []
         if j.p_pos is None:
             extra = {"PARTNER_SEQ": j.consensus}
             if j.partner_locus:

@@ -130,7 +130,7 @@ def _clip_merge(df: pd.DataFrame, known: pr.PyRanges) -> pd.DataFrame:
 
 def split_intervals(df: pd.DataFrame, max_len: int, min_len: int) -> pd.DataFrame:
     """Split each interval into the fewest equal pieces no longer than ``max_len``."""
-    pieces = []
+    pieces: list[tuple[str, int, int, str]] = []
     for chrom, start, end, gene in df[["Chromosome", "Start", "End", "gene"]].itertuples(
         index=False
     ):

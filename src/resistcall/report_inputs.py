@@ -125,7 +125,7 @@ def load_samples_sheet(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
     df = load_table(path, ("sample", "line", "condition"), "sample sheet")
-    return df.fillna("")
+    return None if df is None else df.fillna("")
 
 
 def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:

@@ -704,7 +704,7 @@ def build_vaf_points(
             }
         for r in vcf[vcf["sample"].isin(resistant)].to_dict("records"):
             key = (r["chrom"], int(r["pos"]), r["ref"], r["alt"])
-            label, which = labels.get(key, (None, None))
+            label, section = labels.get(key, (None, None))
             points.append(
                 {
                     "sample": r["sample"],
@@ -717,7 +717,7 @@ def build_vaf_points(
                     "vaf_parental": json_safe(parental_vaf.get(key)) if parental else None,
                     "vaf": json_safe(r["vaf"]),
                     "label": label,
-                    "class": which,
+                    "class": section,
                 }
             )
         return points

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -1078,8 +1079,8 @@ def _load_targets(plan: RunPlan) -> pd.DataFrame:
     if plan.assay == "amplicon":
         from resistcall.panel import read_amplicons
 
-        return read_amplicons(plan.primers, plan.targets)
-    return read_bed(plan.targets, names=("chrom", "start", "end", "gene"))
+        return read_amplicons(cast(Path, plan.primers), plan.targets)  # checked by load_plan
+    return read_bed(cast(Path, plan.targets), names=("chrom", "start", "end", "gene"))
 
 
 def _file_digest(path: Path | None) -> str:
@@ -1218,7 +1219,7 @@ def truth_table(plan: RunPlan, variants: list[Variant]) -> pd.DataFrame:
     the fusion. ``expected`` holds the comparison a resistant sample should show."""
     from resistcall.reference import genomic_label
 
-    parental = {}
+    parental: dict[str, SamplePlan] = {}
     for sp in plan.samples:
         if sp.condition == "parental":
             parental.setdefault(sp.line, sp)

@@ -705,7 +705,8 @@ def _header(
     )
     for name, desc in FILTERS.items():
         h.filters.add(name, None, None, desc)
-    info = [
+    #: (ID, Number, Type, Description) of each header line; Number is a count or 'R'/'A'/'.'
+    info: list[tuple[str, int | str, str, str]] = [
         (
             "STATUS",
             1,
@@ -735,7 +736,7 @@ def _header(
     ]
     for key, num, typ, desc in info:
         h.info.add(key, num, typ, desc)
-    fmt = [
+    fmt: list[tuple[str, int | str, str, str]] = [
         ("GT", 1, "String", "Genotype: 0/1 if the alt is detected in this sample, else 0/0"),
         ("AD", "R", "Integer", "Reads supporting ref and alt"),
         ("DP", 1, "Integer", "Read depth (fragments; overlapping mates once)"),
@@ -1031,14 +1032,14 @@ def hotspot_verdicts(
                 else float("nan")
             )
             if verdict is None:
-                for i in idx:
-                    if i is None:
+                for k in idx:
+                    if k is None:
                         continue
-                    refb = s.ref[i]
-                    nonref = [acgt[i, b] for b in range(4) if ord(BASES[b]) != refb]
+                    refb = s.ref[k]
+                    nonref = [acgt[k, b] for b in range(4) if ord(BASES[b]) != refb]
                     if max(nonref) > alt_count:
                         alt_count = int(max(nonref))
-                        vaf = alt_count / max(int(d[i]), 1)
+                        vaf = alt_count / max(int(d[k]), 1)
                 if depth == 0:
                     verdict, reason = "not covered", "no reads at the codon"
                 elif np.isnan(limit) or limit > cfg.max_detection_limit:

@@ -113,16 +113,16 @@ class Transcript:
         t_c1: int | None = None
         for i in range(len(starts)):
             cum[i] += shift
-            row = cds_by_exon.get(i)
-            if row is None:
+            cds = cds_by_exon.get(i)
+            if cds is None:
                 continue
-            five = row[0] if self.strand == "+" else row[1]
+            five = cds[0] if self.strand == "+" else cds[1]
             within = five - starts[i] + 1 if self.strand == "+" else ends[i] - five + 1
             t_here = int(cum[i] + within)
             if t_c1 is None:
-                t_c1 = t_here - (row[2] - 1)
+                t_c1 = t_here - (cds[2] - 1)
             else:
-                want = t_c1 + row[2] - 1
+                want = t_c1 + cds[2] - 1
                 shift += want - t_here
                 cum[i] += want - t_here
         return starts, ends, cum

@@ -31,7 +31,7 @@ def load_schema(name: str) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
-def _with_defaults(cls: type) -> type:
+def _with_defaults(cls: Any) -> Any:
     """Validator that also fills ``default`` values (as snakemake.utils.validate does)."""
     validate_properties = cls.VALIDATORS["properties"]
 
@@ -61,23 +61,24 @@ def _schema_problems(
     """(field, message) pairs for one jsonschema error; dotted field paths for nested keys."""
     path = ".".join(str(p) for p in error.absolute_path)
     prefix = f"{path}." if path else ""
-    instance = error.instance
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    schema: Any = error.schema
+    out: list[tuple[str | None, str]] = []
     if error.validator == "required":
-        missing = [p for p in error.validator_value if p not in instance]
+        missing = [p for p in value if p not in instance]
         custom = _custom_message(error)
         return [(f"{prefix}{p}", custom or missing_text) for p in missing]
     if error.validator == "dependentRequired":
-        out = []
-        for given, needed in error.validator_value.items():
+        for given, needed in value.items():
             for dep in needed:
                 if given in instance and dep not in instance:
                     msg = _custom_message(error) or f"{dep} is required when {given} is given"
                     out.append((f"{prefix}{dep}", f"{msg} ({given} is given, {dep} is empty)"))
         return out
     if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
+        known = list(schema.get("properties", {}))
         extra = sorted(set(instance) - set(known))
-        out = []
         for k in extra:
             close = difflib.get_close_matches(str(k), known, n=1)
             hint = f"did you mean {close[0]}? " if close else ""

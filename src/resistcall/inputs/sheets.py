@@ -4,7 +4,6 @@ the typed :class:`Sheets` the workflow reads."""
 from __future__ import annotations
 
 import csv
-import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -436,7 +435,10 @@ def load_sheets(
                         f"sample {row.sample!r} has no units in {u_shown}",
                     )
                 )
-    by_line = functools.cmp_to_key(lambda a, b: (a.line or 0) - (b.line or 0))
+
+    def by_line(p: Problem) -> int:
+        return p.line or 0
+
     problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line)
     if problems:
         raise SheetError(problems)
