@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -47,7 +48,7 @@ from resistcall.knowledge import (
     residue_span,
 )
 from resistcall.outputs import write_texts
-from resistcall.reference import bam_sample, contig_offset
+from resistcall.reference import contig_offset, preflight_bams
 from resistcall.transcripts import load_transcripts
 
 log = logging.getLogger(__name__)
@@ -885,23 +886,36 @@ def hits_json(findings, verdicts, parental, line, known_path, kb: KnowledgeBase,
     }
 
 
-def run(args: argparse.Namespace) -> None:
-    kb = load_knowledge(args.known)
-    calls, samples, parental = read_vcf(args.vcf)
+def run(
+    vcf: str,
+    reference: str,
+    gtf: str,
+    known_table: str,
+    out: str,
+    *,
+    json_out: str | None = None,
+    line: str | None = None,
+    cnv_tsv: str | None = None,
+    fusions_tsv: str | None = None,
+    hotspots_tsv: str | None = None,
+    bams: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Whole stage: annotate calls, copy number and fusions; write hits.tsv (+ hits.json)."""
+    kb = load_knowledge(known_table)
+    calls, samples, parental = read_vcf(vcf)
     cnv = fus = None
-    if args.cnv:
-        cnv = read_table(args.cnv, ANNOTATE_READS["cnv"], "copy-number table")
-        check_verdicts(cnv, "call", CN_CALL, args.cnv)
-    if args.fusions:
-        fus = read_table(args.fusions, ANNOTATE_READS["fusions"], "fusion table")
-        check_verdicts(fus, "call", FUSION_CALL, args.fusions)
-    bams: dict[str, str] = {}
-    for b in args.bam or []:
-        sm = bam_sample(b)
+    if cnv_tsv:
+        cnv = read_table(cnv_tsv, ANNOTATE_READS["cnv"], "copy-number table")
+        check_verdicts(cnv, "call", CN_CALL, cnv_tsv)
+    if fusions_tsv:
+        fus = read_table(fusions_tsv, ANNOTATE_READS["fusions"], "fusion table")
+        check_verdicts(fus, "call", FUSION_CALL, fusions_tsv)
+    by_sample: dict[str, str] = {}
+    for b, sm in zip(bams, preflight_bams(bams), strict=True):
         if sm not in samples:
-            raise UserError(f"{b}: @RG SM {sm} is not a sample of {args.vcf} ({samples})")
-        bams[sm] = str(b)
-    for name in (args.reference, args.gtf):
+            raise UserError(f"{b}: @RG SM {sm} is not a sample of {vcf} ({samples})")
+        by_sample[sm] = str(b)
+    for name in (reference, gtf):
         if not Path(name).exists():
             raise UserError(f"file not found: {name}")
     sample_order = [s for s in samples if s != "."] or ["."]
@@ -909,22 +923,26 @@ def run(args: argparse.Namespace) -> None:
         sample_order.remove(parental)
         sample_order.insert(0, parental)
     hot = None
-    if args.hotspots:
-        hot = read_table(args.hotspots, ANNOTATE_READS["hotspots"], "hotspot table")
+    if hotspots_tsv:
+        hot = read_table(hotspots_tsv, ANNOTATE_READS["hotspots"], "hotspot table")
     findings, verdicts = annotate(
-        calls, sample_order, parental, kb, args.gtf, args.reference, cnv, fus, bams, hot
+        calls, sample_order, parental, kb, gtf, reference, cnv, fus, by_sample, hot
     )
     table = tsv_rows(findings, parental, kb.groups)
-    out = Path(args.out)
     written: list[tuple[str | Path, str]] = [(out, table.to_csv(sep="\t", index=False))]
-    if args.json:
-        line = args.line or out.resolve().parent.name
-        inputs = {
-            k: (str(getattr(args, k)) if getattr(args, k) else None)
-            for k in ("vcf", "cnv", "fusions", "hotspots", "gtf", "reference")
+    if json_out:
+        given = {
+            "vcf": vcf,
+            "cnv": cnv_tsv,
+            "fusions": fusions_tsv,
+            "hotspots": hotspots_tsv,
+            "gtf": gtf,
+            "reference": reference,
         }
-        data = hits_json(findings, verdicts, parental, line, args.known, kb, inputs)
-        written.append((Path(args.json), json.dumps(data, indent=1) + "\n"))
+        inputs = {k: (str(v) if v else None) for k, v in given.items()}
+        line = line or Path(out).resolve().parent.name
+        data = hits_json(findings, verdicts, parental, line, known_table, kb, inputs)
+        written.append((Path(json_out), json.dumps(data, indent=1) + "\n"))
     write_texts(written)
     n_known = int((table["known"] == "yes").sum())
     log.info(
@@ -933,6 +951,23 @@ def run(args: argparse.Namespace) -> None:
         n_known,
         int((table["classification"] == "vus").sum()),
         out,
+    )
+    return table
+
+
+def _cmd_annotate(args: argparse.Namespace) -> None:
+    run(
+        args.vcf,
+        args.reference,
+        args.gtf,
+        args.known,
+        args.out,
+        json_out=args.json,
+        line=args.line,
+        cnv_tsv=args.cnv,
+        fusions_tsv=args.fusions,
+        hotspots_tsv=args.hotspots,
+        bams=args.bam or (),
     )
 
 
@@ -958,4 +993,4 @@ def register(subparsers) -> None:
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")
     p.add_argument("--json", help="hits.json")
-    p.set_defaults(func=run)
+    p.set_defaults(func=_cmd_annotate)

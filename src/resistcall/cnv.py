@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,13 +28,7 @@ from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_tsvs
 from resistcall.purity import add_purity_option, parse_purity, tumour_copies
-from resistcall.reference import (
-    bam_sample,
-    check_bam_matches_reference,
-    contig_offset,
-    genomic_label,
-    read_bed,
-)
+from resistcall.reference import contig_offset, genomic_label, preflight_bams, read_bed
 
 log = logging.getLogger(__name__)
 
@@ -694,61 +689,82 @@ def analyse(
     return cn, pd.concat(target_rows, ignore_index=True)[list(CNV_TARGET_COLUMNS)]
 
 
-def run(args: argparse.Namespace) -> None:
-    params = from_args(Params, args)
-    targets = load_targets(args.targets)
-    bams = [args.parental, *args.resistant, *(args.pool or [])]
-    for bam in bams:
-        if not Path(bam).exists():
-            raise UserError(f"BAM not found: {bam}")
-        if not (
-            Path(f"{bam}.bai").exists()
-            or Path(bam).with_suffix(".bai").exists()
-            or Path(f"{bam}.csi").exists()
-        ):
-            raise UserError(f"{bam}: no index (.bai/.csi); run samtools index")
+def run(
+    targets_bed: str,
+    parental: str,
+    resistant: Sequence[str],
+    out: str,
+    params: Params = Params(),
+    *,
+    targets_out: str | None = None,
+    reference: str | None = None,
+    pool: Sequence[str] = (),
+    compare_to: str | None = None,
+    assay: str = "capture",
+    baseline_genes: Sequence[str] = (),
+    threads: int = 1,
+    purity: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Whole stage: count, normalise, call; write cnv.tsv (+ per-target table); return cnv.tsv."""
+    targets = load_targets(targets_bed)
+    names = preflight_bams([parental, *resistant], reference)
+    pool_names = preflight_bams(pool, reference, unique=False)
     gc = None
-    if args.reference:
-        for bam in bams:
-            problems = check_bam_matches_reference(bam, args.reference)
-            if problems:
-                raise UserError(f"{bam}: {problems[0]} ({args.reference})")
-        gc = target_gc(args.reference, targets, GC_PAD[args.assay])
+    if reference:
+        gc = target_gc(reference, targets, GC_PAD[assay])
     else:
         log.warning("no --reference: GC correction is skipped")
-    names = [bam_sample(b) for b in [args.parental, *args.resistant]]
-    if len(set(names)) != len(names):
-        raise UserError(f"two BAMs share an @RG SM sample name: {names}")
 
     def count(bam: str) -> np.ndarray:
-        return count_targets(bam, targets, args.assay, params.min_mapq, args.threads)
+        return count_targets(bam, targets, assay, params.min_mapq, threads)
 
-    samples = [SampleInput(names[0], "parental", count(args.parental))]
+    samples = [SampleInput(names[0], "parental", count(parental))]
     samples += [
-        SampleInput(n, "resistant", count(b))
-        for n, b in zip(names[1:], args.resistant, strict=True)
+        SampleInput(n, "resistant", count(b)) for n, b in zip(names[1:], resistant, strict=True)
     ]
-    mode = args.compare_to or ("pool" if args.pool else "parental")
+    mode = compare_to or ("pool" if pool else "parental")
     if mode == "pool":
-        if not args.pool:
+        if not pool:
             raise UserError("--compare-to pool needs --pool BAMs")
-        pool_counts = np.column_stack([count(b) for b in args.pool])
-        reference = pool_reference(pool_counts, gc, params, [bam_sample(b) for b in args.pool])
+        pool_counts = np.column_stack([count(b) for b in pool])
+        ref_cov = pool_reference(pool_counts, gc, params, pool_names)
         tested = samples
     elif mode == "parental":
-        reference = parental_reference(samples[0].name, samples[0].counts)
+        ref_cov = parental_reference(samples[0].name, samples[0].counts)
         tested = samples[1:]
     else:
         log.warning("flat reference: per-target efficiency is not cancelled; CIs are wide")
-        reference = flat_reference(targets, args.assay)
+        ref_cov = flat_reference(targets, assay)
         tested = samples
-    baseline_genes = [g for g in (args.baseline_genes or "").split(",") if g]
-    purity = parse_purity(args.purity, [s.name for s in samples])
-    cn, per_target = analyse(targets, tested, reference, gc, params, baseline_genes or None, purity)
-    tables = [(args.out, cn)] + ([(args.targets_out, per_target)] if args.targets_out else [])
+    purity_of = parse_purity(list(purity), [s.name for s in samples])
+    cn, per_target = analyse(
+        targets, tested, ref_cov, gc, params, list(baseline_genes) or None, purity_of
+    )
+    tables: list[tuple[str | Path, pd.DataFrame]] = [(out, cn)]
+    if targets_out:
+        tables.append((targets_out, per_target))
     write_tsvs(tables, float_format="%.4f", na_rep="NA")
     for row in cn[cn["call"] != "neutral"].itertuples(index=False):
         log.info("%s %s: %s (CN %.2f)", row.sample, row.gene, row.call, row.copy_number)
+    return cn
+
+
+def _cmd_cnv(args: argparse.Namespace) -> None:
+    run(
+        args.targets,
+        args.parental,
+        args.resistant,
+        args.out,
+        from_args(Params, args),
+        targets_out=args.targets_out,
+        reference=args.reference,
+        pool=args.pool or (),
+        compare_to=args.compare_to,
+        assay=args.assay,
+        baseline_genes=[g for g in args.baseline_genes.split(",") if g],
+        threads=args.threads,
+        purity=args.purity,
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -785,4 +801,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
     add_options(p, Params)
     add_purity_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=_cmd_cnv)

@@ -42,7 +42,7 @@ from resistcall.fusion_evidence import (
 )
 from resistcall.fusion_vcf import write_vcf
 from resistcall.options import add_options, from_args, option
-from resistcall.reference import bam_sample, contig_offset
+from resistcall.reference import contig_offset, preflight_bams
 
 log = logging.getLogger(__name__)
 
@@ -713,26 +713,16 @@ def status_row(
     return row
 
 
-def sample_name(bam_path: str) -> str:
-    """@RG SM; a BAM with no read group at all (e.g. the public hg38 cell-line BAMs) is named
-    after its file, with a warning, so it can still be checked."""
-    with pysam.AlignmentFile(bam_path) as bam:
-        has_rg = bool(bam.header.to_dict().get("RG"))
-    if has_rg:
-        return bam_sample(bam_path)
-    name = Path(bam_path).name.removesuffix(".bam")
-    log.warning("%s: no @RG header line; using the file name %r as sample name", bam_path, name)
-    return name
-
-
 def call_sample(
-    bam_path: str, panel: PanelSequence, genes: dict[str, Gene], target: Gene, cfg: Settings
+    bam_path: str,
+    sample: str,
+    panel: PanelSequence,
+    genes: dict[str, Gene],
+    target: Gene,
+    cfg: Settings,
 ) -> list[dict]:
     """All rows of one BAM: detected/below-threshold junctions, then a status row if needed."""
-    sample = sample_name(bam_path)
     with pysam.AlignmentFile(bam_path) as bam:
-        if not bam.has_index():
-            raise UserError(f"{bam_path}: BAM index (.bai) missing; run samtools index")
         frame = BamFrame(bam, bam_path, panel)
         cands, distant, infos = find_candidates(bam, frame, panel, target, genes, cfg)
         # placed junctions first: their fragments are not available to locate unplaced partners
@@ -786,16 +776,11 @@ def run(
         ]
     panel = PanelSequence(reference, windows=windows)
     target = genes[gene]
-    rows, samples = [], []
-    for bam in bams:
-        if not Path(bam).exists():
-            raise UserError(f"BAM not found: {bam}")
-        sample_rows = call_sample(bam, panel, genes, target, cfg)
-        name = sample_rows[0]["sample"]
-        if name in samples:
-            raise UserError(f"{bam}: sample {name} given twice (@RG SM must be unique)")
-        samples.append(name)
-        rows.extend(sample_rows)
+    # panel- or GRCh38-aligned BAMs are both read (BamFrame), so no @SQ-vs-FASTA check here
+    samples = preflight_bams(bams)
+    rows = []
+    for bam, name in zip(bams, samples, strict=True):
+        rows.extend(call_sample(bam, name, panel, genes, target, cfg))
     write_tsv(rows, Path(out))
     if vcf:
         write_vcf(rows, samples, panel, Path(vcf))
@@ -804,7 +789,7 @@ def run(
     )
 
 
-def _main(args: argparse.Namespace) -> None:
+def _cmd_fusion(args: argparse.Namespace) -> None:
     run(args.reference, args.gtf, args.bam, args.out, args.vcf, from_args(Settings, args))
 
 
@@ -825,4 +810,4 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="fusions.tsv")
     p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
     add_options(p, Settings)
-    p.set_defaults(func=_main)
+    p.set_defaults(func=_cmd_fusion)

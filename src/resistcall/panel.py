@@ -13,6 +13,7 @@ primers ``chrom start end name pool strand`` (``samtools ampliconclip -b``).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 from dataclasses import dataclass
@@ -377,7 +378,7 @@ def build_panel(
     return paths
 
 
-def _run(args) -> None:
+def _cmd_panel(args: argparse.Namespace) -> None:
     build_panel(args.gtf, args.known_bed, args.fasta, args.out_dir, args.prefix)
 
 
@@ -394,4 +395,4 @@ def register(subparsers) -> None:
     p.add_argument("--fasta", default=str(ref / "panel_GRCh38.fa"))
     p.add_argument("--out-dir", default="resources/panel")
     p.add_argument("--prefix", default="demo")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_cmd_panel)

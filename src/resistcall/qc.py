@@ -21,7 +21,7 @@ from resistcall.contracts import QC_TARGET_COLUMNS
 from resistcall.errors import UserError
 from resistcall.options import add_options
 from resistcall.outputs import write_texts
-from resistcall.reference import bam_sample, read_bed
+from resistcall.reference import preflight_bams, read_bed
 
 #: Thresholds that raise a per-sample warning in the report (documented in docs/qc.md).
 WARN_MAPPED_FRACTION = 0.90
@@ -125,7 +125,7 @@ def summarise(stats: dict[str, float], depths: pd.DataFrame, on_target: int, sam
 
 def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, pd.DataFrame]:
     targets = read_bed(targets_path, names=("chrom", "start", "end", "gene"))
-    sample = bam_sample(bam_path)
+    sample = preflight_bams([bam_path])[0]
     with pysam.AlignmentFile(str(bam_path)) as bam:
         absent = sorted(set(targets["chrom"]) - set(bam.references))
         if absent:
@@ -140,7 +140,7 @@ def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, 
     return summary, depths
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_qc(args: argparse.Namespace) -> None:
     summary, depths = run_qc(args.bam, args.stats, args.targets)
     summary["assay"] = args.assay
     write_texts(
@@ -163,4 +163,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="QC summary JSON")
     p.add_argument("--targets-out", type=Path, required=True, help="per-target depth TSV")
     add_options(p, QcOptions)
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_qc)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pysam
 
 from resistcall.errors import UserError
 
+log = logging.getLogger(__name__)
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _CONTIG = re.compile(r"^(?P<chrom>chr[0-9XYM]+)_(?P<start>\d+)_(?P<end>\d+)$")
 BUILD = "GRCh38"
@@ -109,9 +112,16 @@ def read_bed(
 
 
 def bam_sample(bam_path: str | Path) -> str:
-    """Sample name from the BAM's first @RG SM tag (the name every output column uses)."""
+    """Sample name from the BAM's @RG SM tag (the name every output column uses).
+
+    A BAM without any @RG line (e.g. public cell-line BAMs) is named after its file, with a
+    warning; read groups that disagree on SM, or lack it, are an error."""
     with pysam.AlignmentFile(str(bam_path)) as bam:
         groups = bam.header.to_dict().get("RG", [])
+    if not groups:
+        name = Path(bam_path).name.removesuffix(".bam")
+        log.warning("%s: no @RG header line; using the file name %r as sample name", bam_path, name)
+        return name
     names = {rg.get("SM") for rg in groups if rg.get("SM")}
     if len(names) != 1:
         raise UserError(
@@ -128,6 +138,30 @@ def _dict_md5(fasta_path: str | Path) -> dict[str, str]:
             with pysam.AlignmentFile(str(path), "r", check_sq=False) as d:
                 return {sq["SN"]: sq["M5"] for sq in d.header.to_dict().get("SQ", []) if "M5" in sq}
     return {}
+
+
+def preflight_bams(
+    bams: Sequence[str | Path], reference: str | Path | None = None, unique: bool = True
+) -> list[str]:
+    """The one check every stage runs on its BAMs before any work; returns their sample names.
+
+    Each BAM must exist and be indexed (.bai/.csi); with ``reference``, its @SQ lines must match
+    the FASTA; its name comes from :func:`bam_sample`; with ``unique``, names must differ.
+    """
+    for bam in bams:
+        if not Path(bam).exists():
+            raise UserError(f"BAM not found: {bam}")
+        with pysam.AlignmentFile(str(bam)) as handle:
+            if not handle.has_index():
+                raise UserError(f"{bam}: no index (.bai/.csi); run samtools index")
+        if reference is not None:
+            problems = check_bam_matches_reference(bam, reference)
+            if problems:
+                raise UserError(f"{bam}: does not match {reference}: {problems[0]}")
+    names = [bam_sample(b) for b in bams]
+    if unique and len(set(names)) != len(names):
+        raise UserError(f"two BAMs share an @RG SM sample name: {names}")
+    return names
 
 
 def check_bam_matches_reference(bam_path: str | Path, fasta_path: str | Path) -> list[str]:

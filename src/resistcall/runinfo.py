@@ -54,7 +54,7 @@ def merge_configs(configs: list[dict]) -> dict:
     return merged
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_runinfo(args: argparse.Namespace) -> None:
     configs = []
     for path in args.config:
         if not path.exists():
@@ -81,4 +81,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run-date", help="date to record (default: now, UTC)")
     p.add_argument("--transcripts", type=Path, help="transcript choice (rule annotation)")
     p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_runinfo)

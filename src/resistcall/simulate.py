@@ -1386,7 +1386,7 @@ def plan_from_args(args) -> RunPlan:
     )
 
 
-def _run(args) -> None:
+def _cmd_simulate(args) -> None:
     if args.config:
         overrides = {
             k: getattr(args, k)
@@ -1439,4 +1439,4 @@ def register(subparsers) -> None:
     p.add_argument("--off-target", type=float)
     p.add_argument("--efficiency-spread", type=float)
     p.add_argument("--force", action="store_true", help="simulate even if up to date")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_cmd_simulate)

@@ -12,6 +12,7 @@ reserved for known-resistance hotspot positions. Artefact filters are named in t
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from dataclasses import dataclass, field
@@ -35,12 +36,7 @@ from resistcall.purity import (
     parse_purity,
     vaf_scale,
 )
-from resistcall.reference import (
-    bam_sample,
-    check_bam_matches_reference,
-    read_bed,
-    reference_header,
-)
+from resistcall.reference import preflight_bams, read_bed, reference_header
 
 log = logging.getLogger(__name__)
 #: STATUS words a VCF carries (a comparison that could not be made has none).
@@ -1115,18 +1111,7 @@ def run(
     """Whole stage: count, call, write VCF (+ hotspots table). ``purity``: ``SAMPLE=FRACTION``
     items of ``--purity``."""
     bams = ([parental] if parental else []) + list(resistant)
-    for b in bams:
-        if not Path(b).exists():
-            raise UserError(f"BAM not found: {b}")
-        with pysam.AlignmentFile(b) as handle:
-            if not handle.has_index():
-                raise UserError(f"{b}: BAM has no index (.bai/.csi); run samtools index")
-        problems = check_bam_matches_reference(b, reference)
-        if problems:
-            raise UserError(f"{b}: does not match {reference}: {problems[0]}")
-    names = [bam_sample(b) for b in bams]
-    if len(set(names)) != len(names):
-        raise UserError(f"BAMs share an @RG SM sample name: {names}")
+    names = preflight_bams(bams, reference)
     tumour = parse_purity(purity or [], names)
     with pysam.FastaFile(reference) as fasta:
         reg = merged_regions(regions, fasta)
@@ -1151,7 +1136,7 @@ def run(
     return cs
 
 
-def _cmd(args) -> None:
+def _cmd_snv(args: argparse.Namespace) -> None:
     cfg = from_args(
         SnvConfig,
         args,
@@ -1202,4 +1187,4 @@ def register(subparsers) -> None:
     p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
     add_options(p, SnvConfig)
     add_purity_option(p)
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_snv)
