@@ -18,6 +18,7 @@ from resistcall.cli import main
 from resistcall.errors import UserError
 from resistcall.panel import read_amplicons
 from resistcall.reference import read_bed
+from resistcall.simulate.genome import COMPLEMENT
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "resources" / "reference"
@@ -128,7 +129,7 @@ def test_substitution_errors_match_qualities(ref, targets):
     j = np.arange(100)
     valid = j[None, :] < lib.length[:, None]
     fwd = ref.seq[np.minimum(g[:, None] + j, len(ref.seq) - 1)]
-    rev = S._COMPLEMENT[ref.seq[np.maximum(g[:, None] + (lib.end - lib.start)[:, None] - 1 - j, 0)]]
+    rev = COMPLEMENT[ref.seq[np.maximum(g[:, None] + (lib.end - lib.start)[:, None] - 1 - j, 0)]]
     expect_r1 = np.where(lib.r1_reverse[:, None], rev, fwd)
     err = (lib.r1 != expect_r1) & valid
     q = lib.q1.astype(float)
