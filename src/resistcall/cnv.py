@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,7 @@ def gene_estimates(
         # few targets: their own MAD says nothing, so outliers are judged against the
         # sample's pooled per-target SD (biweight c = 4.685, 95% efficiency at the normal)
         small = len(sel) <= SMALL_GENE and resid_sd is not None and resid_sd > 0
-        robust = {"c": 4.685, "sd": resid_sd} if small else {}
+        robust: dict[str, Any] = {"c": 4.685, "sd": resid_sd} if small else {}
         est[g] = biweight_location(x, w, **robust)
         if len(sel) < 2:
             continue

@@ -585,7 +585,7 @@ def build_hotspots(
         )
         if rec["hgvs_p"] not in row["changes"]:
             row["changes"].append(rec["hgvs_p"])
-        new = {
+        new: dict[str, Any] = {
             k: rec.get(k)
             for k in (
                 "depth",

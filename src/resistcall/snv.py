@@ -763,7 +763,7 @@ def _header(
     return h
 
 
-def _f(x: float) -> float:
+def _f(x: float | np.ndarray) -> float:
     return float(f"{float(x):.4g}")
 
 
@@ -919,6 +919,7 @@ def _codon_limit(
             return float("nan")
         n = int(s.depth[i])
         refb = chr(int(s.ref[i]))
+        alts: list[tuple[str, int | None]]
         if indel:
             alts = [("indel", None)]
         else:
