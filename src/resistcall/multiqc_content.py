@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ def hotspot_section(hotspots: pd.DataFrame) -> dict:
     data = {}
     for sample, rows in hotspots.groupby("sample", sort=False):
         counts = rows["verdict"].value_counts()
-        row = {"positions": len(rows)}
+        row: dict[str, Any] = {"positions": len(rows)}
         row |= {_verdict_key(v): int(counts.get(v, 0)) for v in verdicts}
         row["min_depth"] = _number(rows["depth"].min())
         row["median_depth"] = _number(rows["depth"].median())
@@ -135,7 +136,7 @@ def hotspot_section(hotspots: pd.DataFrame) -> dict:
             row["median_detection_limit"] = _percent(rows["detection_limit_vaf"].median())
             row["max_detection_limit"] = _percent(rows["detection_limit_vaf"].max())
         data[str(sample)] = row
-    headers = {
+    headers: dict[str, dict[str, Any]] = {
         "positions": {"title": "Positions", "description": "Known-resistance positions assessed"}
     }
     for verdict in verdicts:

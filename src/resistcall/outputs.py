@@ -7,7 +7,7 @@ when all of them were written (with their tabix/CSI index, when the writer made 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,7 +47,7 @@ def write_text(path: str | Path, text: str) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
-def write_texts(pairs: list[tuple[str | Path, str]]) -> None:
+def write_texts(pairs: Sequence[tuple[str | Path, str]]) -> None:
     """Several outputs that belong together (e.g. report.html + report.json): all or none."""
     with atomic_paths(*(path for path, _ in pairs)) as temps:
         for temp, (_, text) in zip(temps, pairs, strict=True):
@@ -58,7 +58,7 @@ def write_tsv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> None:
     write_tsvs([(path, df)], **to_csv)
 
 
-def write_tsvs(pairs: list[tuple[str | Path, pd.DataFrame]], **to_csv: object) -> None:
+def write_tsvs(pairs: Sequence[tuple[str | Path, pd.DataFrame]], **to_csv: object) -> None:
     """Several tables that belong together: all or none."""
     with atomic_paths(*(path for path, _ in pairs)) as temps:
         for temp, (_, df) in zip(temps, pairs, strict=True):

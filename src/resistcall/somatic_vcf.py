@@ -17,6 +17,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import pysam
@@ -112,7 +113,7 @@ def _header(
     h.add_line(f"##tumor_sample={tumor}")
     for name, record in source.filters.items():
         if name != "PASS":
-            h.filters.add(name, None, None, record.description)
+            h.filters.add(name, None, None, cast(str, record.description))
     h.info.add(
         "SOMATIC",
         0,
@@ -123,7 +124,7 @@ def _header(
     h.info.add("STATUS", 1, "String", "TUMOR vs NORMAL: acquired, enriched or shared")
     for key in ("TYPE", "HOTSPOT"):
         record = source.info[key]
-        h.info.add(key, record.number, record.type, record.description)
+        h.info.add(key, record.number, record.type, cast(str, record.description))
     for key, number, kind, description in FORMATS:
         h.formats.add(key, number, kind, description)
     h.add_sample(normal)
