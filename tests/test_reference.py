@@ -46,7 +46,7 @@ def test_names_come_from_rg_sm_or_the_file_name_with_a_warning(tmp_path, caplog)
     ("case", "message"),
     [
         ("missing", "BAM not found"),
-        ("unindexed", "no index (.bai/.csi); run samtools index"),
+        ("unindexed", "no index (.bai/.csi/.crai); run samtools index"),
         ("two_sm", "expected exactly one @RG SM sample name, found ['A', 'B']"),
         ("same_name", "two BAMs share an @RG SM sample name: ['P1', 'P1']"),
     ],
@@ -71,7 +71,8 @@ def test_bam_of_another_reference_is_refused(tmp_path):
     pysam.faidx(str(other))
     with pytest.raises(UserError) as info:
         preflight_bams([bam], other)
-    assert f"{bam}: does not match {other}: reference contigs absent from BAM header: chrZ" in str(
-        info.value
+    assert (
+        f"{bam}: does not match {other}: reference contigs absent from the BAM header: chrZ"
+        in str(info.value)
     )
     assert preflight_bams([bam]) == ["P1"]  # no reference given: fusion reads GRCh38 BAMs too

@@ -151,9 +151,10 @@ def preflight_bams(
     for bam in bams:
         if not Path(bam).exists():
             raise UserError(f"BAM not found: {bam}")
-        with pysam.AlignmentFile(str(bam)) as handle:
+        ref_file = None if reference is None else str(reference)  # CRAM decoding needs it
+        with pysam.AlignmentFile(str(bam), reference_filename=ref_file) as handle:
             if not handle.has_index():
-                raise UserError(f"{bam}: no index (.bai/.csi); run samtools index")
+                raise UserError(f"{bam}: no index (.bai/.csi/.crai); run samtools index")
         if reference is not None:
             problems = check_bam_matches_reference(bam, reference)
             if problems:
