@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REFERENCE = REPO / "resources" / "reference" / "panel_GRCh38.fa"
 GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
+TARGETS = REPO / "resources" / "panel" / "demo_capture_targets.bed"
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +135,64 @@ def genome37(tmp_path_factory) -> dict[str, Path]:
     )
     gtf = gencode_gtf(d / "gencode.v19.gtf.gz", shifts={"chr7": EGFR_GRCH37_SHIFT}, mane=False)
     return {"fasta": fasta, "gtf": gtf}
+
+
+# --------------------------------------------------------------------------- real reads
+def _fastq_records(path: Path):
+    with open(path) as handle:
+        while True:
+            rec = [handle.readline() for _ in range(4)]
+            if not rec[0]:
+                return
+            yield rec
+
+
+@pytest.fixture(scope="session")
+def real_panel_reads(shared_dir, tmp_path_factory) -> dict[str, Path]:
+    """Real capture read pairs (../shared/realdata/DNAfusion) as FASTQ: H3122, HCC827 and the
+    two halves of H3122 (split by a hash of the read name), extracted once per run."""
+    import zlib
+
+    if shutil.which("samtools") is None:
+        pytest.skip("samtools not installed")
+    out = tmp_path_factory.mktemp("real_reads")
+    fq: dict[str, Path] = {}
+    for line in ("H3122", "HCC827"):
+        bam = shared_dir / "realdata" / "DNAfusion" / f"{line}_EML4.bam"
+        r1, r2 = out / f"{line}_1.fq", out / f"{line}_2.fq"
+        subprocess.run(
+            f"samtools collate -Ou {bam} {out}/col_{line} | samtools view -u -F 0x900 - "
+            f"| samtools fastq -n -1 {r1} -2 {r2} -0 /dev/null -s /dev/null -",
+            shell=True,
+            check=True,
+            capture_output=True,
+        )
+        fq[f"{line}_1"], fq[f"{line}_2"] = r1, r2
+    for mate in (1, 2):
+        halves = {h: open(out / f"H3122_{h}_{mate}.fq", "w") for h in "AB"}  # noqa: SIM115
+        for rec in _fastq_records(fq[f"H3122_{mate}"]):
+            name = rec[0][1:].split()[0]
+            halves["A" if zlib.crc32(name.encode()) % 2 == 0 else "B"].writelines(rec)
+        for h, handle in halves.items():
+            handle.close()
+            fq[f"H3122_{h}_{mate}"] = out / f"H3122_{h}_{mate}.fq"
+    return fq
+
+
+@pytest.fixture(scope="session")
+def real_panel_bams(real_panel_reads, bwa_index, tmp_path_factory) -> dict[str, Path]:
+    """The real reads above aligned to the panel reference (bwa mem), sorted and indexed."""
+    out = tmp_path_factory.mktemp("real_bams")
+    bams: dict[str, Path] = {"fasta": bwa_index, "targets": TARGETS}
+    for name in ("H3122", "HCC827", "H3122_A", "H3122_B"):
+        bam = out / f"{name}.bam"
+        subprocess.run(
+            f"bwa mem -t 2 -R '@RG\\tID:{name}\\tSM:{name}' {bwa_index} "
+            f"{real_panel_reads[name + '_1']} {real_panel_reads[name + '_2']} 2>/dev/null "
+            f"| samtools sort -o {bam} - && samtools index {bam}",
+            shell=True,
+            check=True,
+            capture_output=True,
+        )
+        bams[name] = bam
+    return bams

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pysam
 import pytest
 
@@ -556,3 +557,78 @@ def test_every_drug_class_needs_a_group(tmp_path):
         UserError, match=r"line \d+: drug_class '\w+' is not listed in .*drug_groups"
     ):
         load_knowledge(tmp_path / "known_resistance.tsv")
+
+
+def _scan_hotspots(verdicts: list[tuple[str, str, float | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "sample": "R",
+                "gene": "ALK",
+                "hgvs_p": f"p.{r}X",
+                "residue": r,
+                "verdict": v,
+                "detection_limit_vaf": lim,
+            }
+            for r, v, lim in verdicts
+        ]
+    )
+
+
+def test_genotype_based_prediction_when_driver_found_and_nothing_else():
+    """EML4-ALK found, every known ALK codon clear down to its limit: the ALK inhibitors with
+    no rows get 'expected to retain activity' (genotype), with what was excluded stated."""
+    from resistcall.annotate import Finding, add_genotype_predictions, on_target_scan
+
+    groups = load_knowledge(KNOWN).groups
+
+    fusion = Finding(
+        id="f", kind="fusion", gene="EML4::ALK", sample="R", counts_towards_verdict=True
+    )
+    hot = _scan_hotspots(
+        [
+            ("G1202", "not detected", 0.031),
+            ("L1196", "not detected", 0.028),
+            ("G1269", "not covered", None),
+            ("G1202", "not detected", 0.035),
+        ]
+    )
+    scan = on_target_scan(hot, "R")
+    assert scan == {
+        "gene": "ALK",
+        "n_codons": 3,
+        "n_clear": 2,
+        "n_mutated": 0,
+        "n_unknown": 1,
+        "limit": 0.035,
+    }
+    v = drug_verdicts([fusion], groups)
+    add_genotype_predictions(v, [fusion], scan, groups.driver_drugs)
+    for drug in ("crizotinib", "alectinib", "lorlatinib"):
+        assert v[drug]["prediction"] == "sensitive" and v[drug]["basis"] == "genotype"
+        assert v[drug]["statement"] == (
+            "no on-target resistance change >= 3.5% at 2 of 3 known ALK codons "
+            "(ALK-independent resistance not excluded)"
+        )
+        assert v[drug]["caveats"][0]["kind"] == "genotype"
+        assert v[drug]["caveats"][0]["reason"].startswith("genotype-based: no on-target")
+    # another counted finding (a VUS, a copy-number change) or no driver: stays "no data"
+    vus = Finding(
+        id="v",
+        kind="snv",
+        gene="ALK",
+        sample="R",
+        consequence="missense_variant",
+        counts_towards_verdict=True,
+    )
+    v2 = drug_verdicts([fusion, vus], groups)
+    add_genotype_predictions(v2, [fusion, vus], scan, groups.driver_drugs)
+    assert v2["alectinib"]["prediction"] == "no data" and v2["alectinib"]["basis"] == "none"
+    v3 = drug_verdicts([], groups)
+    add_genotype_predictions(v3, [], scan, groups.driver_drugs)
+    assert v3["alectinib"]["basis"] == "none"
+    # a codon found mutated: no genotype claim either
+    mutated = on_target_scan(_scan_hotspots([("G1202", "mutated", 0.03)]), "R")
+    v4 = drug_verdicts([fusion], groups)
+    add_genotype_predictions(v4, [fusion], mutated, groups.driver_drugs)
+    assert v4["lorlatinib"]["basis"] == "none"

@@ -167,7 +167,7 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
         "ALK p.T1151dup",
         "EGFR amplification",
         "ERBB2 gain",
-        "Could not be estimated: KRAS",
+        "Not assessable: KRAS",
         "Still expected to work: lorlatinib (with caveats).",
     ):
         assert text in cr2, text
@@ -1298,3 +1298,94 @@ def test_sites_only_vcf_falls_back_to_annotated_counts(tmp_path):
     assert l1196m["samples"][CR1] == {"vaf": 0.2509, "alt_count": 402, "depth": 1602}
     assert any(p["label"] == "ALK p.L1196M" for p in model["vaf_points"])
     assert "<svg" in (tmp_path / "report.html").read_text().split('id="vaf"')[1]
+
+
+def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path):
+    """A resistant sample with the driver and nothing else: the selecting drug reads "resistant
+    phenotype; mechanism not found", the other ALK inhibitors "expected to retain activity
+    (genotype-based)", the headline and the scan statement say so, and sample identity shows."""
+    scan = {
+        "gene": "ALK",
+        "n_codons": 19,
+        "n_clear": 19,
+        "n_mutated": 0,
+        "n_unknown": 0,
+        "limit": 0.034,
+    }
+    statement = (
+        "no on-target resistance change >= 3.4% at 19 of 19 known ALK codons "
+        "(ALK-independent resistance not excluded)"
+    )
+    drugs = {
+        d: {
+            "prediction": "sensitive",
+            "basis": "genotype",
+            "statement": statement,
+            "caveats": [
+                {
+                    "kind": "genotype",
+                    "gene": None,
+                    "residue": None,
+                    "hgvs_p": None,
+                    "reason": f"genotype-based: {statement}",
+                }
+            ],
+            "scan": scan,
+            "rows": [],
+            "baseline": [],
+            "not_assessed": [],
+        }
+        for d in ("crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib")
+    }
+    hits = {
+        "line": "L",
+        "parental": "P",
+        "drug_groups": json.loads((FIX / "hits.json").read_text())["drug_groups"],
+        "samples": [
+            {"sample": "P", "condition": "parental", "findings": [], "drugs": {}},
+            {"sample": "R", "condition": "resistant", "findings": [], "drugs": drugs},
+        ],
+    }
+    sheet = pd.DataFrame(
+        {
+            "sample": ["P", "R"],
+            "line": ["L", "L"],
+            "condition": ["parental", "resistant"],
+            "drug": ["", "Crizotinib"],
+            "notes": ["", ""],
+        }
+    )
+    identity = pd.DataFrame(
+        [
+            {
+                "sample": "R",
+                "parental": "P",
+                "informative_sites": 4,
+                "concordant": 4,
+                "loh": 0,
+                "discordant": 0,
+                "discordance": 0.0,
+                "verdict": "match",
+                "reason": None,
+            }
+        ]
+    )
+    model = report_model.build_report(hits, sheet=sheet, identity=identity, date="2026-01-01")
+    cells = model["drug_grid"]["cells"]["R"]
+    assert cells["crizotinib"]["prediction"] == "resistant"
+    assert cells["crizotinib"]["words"] == "Resistant phenotype; mechanism not found"
+    for d in ("ceritinib", "alectinib", "brigatinib", "lorlatinib"):
+        assert cells[d]["basis"] == "genotype"
+        assert cells[d]["words"] == "Expected to retain activity (genotype-based)"
+        assert [c["kind"] for c in cells[d]["caveats"]] == ["genotype"]
+    card = model["summary"][0]
+    assert card["headline"].startswith("No resistance mechanism found")
+    assert "ceritinib, alectinib, brigatinib, lorlatinib" in card["headline"]
+    assert "crizotinib: resistant phenotype; mechanism not found." in card["headline"]
+    assert card["scan"] == "No on-target resistance change ≥ 3.4% at 19 of 19 known ALK codons"
+    assert "No data" not in json.dumps(model["drug_grid"])
+    html = report.render_html(model, report.make_figures(model, None))
+    text = parse(html).text_of(id="summary-r")
+    assert "ALK-independent resistance not excluded" in text
+    assert "crizotinib : Resistant phenotype; mechanism not found" in text
+    assert "Same individual as the parental (4 of 4 germline sites concordant)" in text

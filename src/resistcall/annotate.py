@@ -546,7 +546,77 @@ def annotate(
     }
     if hotspots is not None:
         add_not_assessed(verdicts, hotspots, kb)
+        for s, v in verdicts.items():
+            add_genotype_predictions(
+                v, findings.get(s, []), on_target_scan(hotspots, s), kb.groups.driver_drugs
+            )
     return findings, verdicts
+
+
+def on_target_scan(hotspots: pd.DataFrame, sample: str, gene: str = "ALK") -> dict:
+    """How far one sample's known ALK codons were checked (hotspots.tsv, docs/annotate.md).
+
+    ``n_codons`` known codons of the gene, ``n_clear`` of them ``not detected``, ``limit`` the
+    largest detection limit among those (the VAF down to which all of them are excluded),
+    ``n_mutated`` and ``n_unknown`` (not covered / not assessable).
+    """
+    h = hotspots[(hotspots["sample"] == sample) & (hotspots["gene"] == gene)].copy()
+    h["verdict"] = h["verdict"].astype(str).str.strip().str.lower()
+    rank = {"mutated": 3, "not covered": 2, "not assessable": 2, "not detected": 1}
+    by = h.assign(_r=h["verdict"].map(rank).fillna(2)).sort_values("_r", kind="stable")
+    codon = by.groupby("residue", sort=False).agg(
+        verdict=("verdict", "last"),
+        limit=("detection_limit_vaf", lambda x: pd.to_numeric(x, errors="coerce").max()),
+    )
+    clear = codon[codon["verdict"] == "not detected"]
+    return {
+        "gene": gene,
+        "n_codons": int(len(codon)),
+        "n_clear": int(len(clear)),
+        "n_mutated": int((codon["verdict"] == "mutated").sum()),
+        "n_unknown": int(codon["verdict"].isin(HOTSPOT_UNKNOWN).sum()),
+        "limit": _num(clear["limit"].max()) if len(clear) else None,
+    }
+
+
+def add_genotype_predictions(
+    v: dict[str, dict], flist: list[Finding], scan: dict, drugs: list[str] | tuple[str, ...]
+) -> None:
+    """Turn "no data" for an ALK inhibitor into a genotype-based prediction when that is sound.
+
+    Sound when the driver (a detected ALK fusion) is present, no other finding counts (no
+    resistance change, VUS or copy-number change that could explain resistance), and the
+    known ALK codons were checked (``scan``, at least one ``not detected``): the drug is then
+    expected to retain activity (basis ``genotype``, the fusion's baseline rows as evidence),
+    with the statement of what was excluded and the caveat that ALK-independent resistance is
+    not. Every entry gets a ``basis``: ``evidence`` (table rows decided), ``genotype`` or
+    ``none`` (nothing known: "no data").
+    """
+    counted = [f for f in flist if f.counts_towards_verdict]
+    driver = any(f.kind == "fusion" and scan["gene"] in f.gene.split("::") for f in counted)
+    others = [f for f in counted if f.kind != "fusion" and f.classification in ("known", "vus")]
+    sound = driver and not others and scan["n_clear"] > 0 and not scan["n_mutated"]
+    statement = None
+    if scan["n_codons"] and scan["limit"] is not None:
+        statement = (
+            f"no on-target resistance change >= {100 * scan['limit']:.1f}% at "
+            f"{scan['n_clear']} of {scan['n_codons']} known {scan['gene']} codons "
+            f"({scan['gene']}-independent resistance not excluded)"
+        )
+    for drug in drugs:  # the driver's inhibitors (drug_groups.tsv, first group)
+        entry = v.setdefault(drug, _empty_verdict())
+        entry["scan"] = scan
+        if entry["prediction"] != "no data":
+            entry["basis"] = "evidence"
+        elif sound:
+            entry["prediction"] = "sensitive"
+            entry["basis"] = "genotype"
+            entry["statement"] = statement
+            entry["caveats"].insert(0, caveat("genotype", f"genotype-based: {statement}"))
+        else:
+            entry["basis"] = "none"
+    for entry in v.values():
+        entry.setdefault("basis", "evidence" if entry["prediction"] != "no data" else "none")
 
 
 def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: KnowledgeBase) -> None:

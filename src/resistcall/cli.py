@@ -24,6 +24,7 @@ COMMANDS = {
     "validate": "resistcall.inputs.cli",
     "check-input": "resistcall.inputs.cli",
     "qc": "resistcall.qc",
+    "identity": "resistcall.identity",
     "snv": "resistcall.snv",
     "cnv": "resistcall.cnv",
     "fusion": "resistcall.fusion",

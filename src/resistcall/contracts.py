@@ -100,6 +100,12 @@ FUSION_CALL = Vocabulary(
 DRUG_PREDICTION = Vocabulary(
     "drug prediction", ("resistant", "reduced sensitivity", "sensitive", "no data", NOT_ASSESSABLE)
 )
+#: Sample identity of a resistant sample vs its parental (qc/<line>.identity.tsv ``verdict``).
+IDENTITY_VERDICT = Vocabulary("identity verdict", ("match", "mismatch", NOT_ASSESSABLE))
+#: What a drug prediction rests on (hits.json ``drugs.<drug>.basis``; docs/annotate.md):
+#: table rows, the genotype scan (driver present, nothing found down to the limits), the
+#: phenotype (the drug the sample was selected on; report only), or nothing ("no data").
+DRUG_BASIS = Vocabulary("prediction basis", ("evidence", "genotype", "phenotype", "none"))
 #: Sample QC status (qc.json ``status``): the gate itself; ``fail`` makes the verdicts that
 #: rest on the sample ``not assessable`` and carries its ``reasons``.
 QC_STATUS = Vocabulary("QC status", ("pass", "warn", "fail"))
@@ -193,6 +199,30 @@ HOTSPOT_COLUMNS = (
     "depth_needed",
     REASON,
 )
+#: qc/<line>.identity.tsv: one row per resistant sample vs its parental.
+IDENTITY_COLUMNS = (
+    "sample",
+    "parental",
+    "informative_sites",
+    "concordant",
+    "loh",
+    "discordant",
+    "discordance",
+    "verdict",
+    REASON,
+)
+#: qc/<line>.identity_sites.tsv: genotype per candidate germline site and sample.
+IDENTITY_SITE_COLUMNS = (
+    "sample",
+    "chrom",
+    "pos",
+    "genomic",
+    "alt",
+    "depth",
+    "alt_count",
+    "vaf",
+    "genotype",
+)
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (
     "sample",
@@ -276,7 +306,8 @@ REPORT_READS = {
 #: (unverified table rows would give ``would_give``), ``not_assessed`` (a known change at a
 #: position the sample could not be checked at), ``qc`` (the sample's QC). Data, not sentences:
 #: only the report turns them into words.
-CAVEAT_KINDS = ("unverified", "not_assessed", "qc")
+#: ``genotype``: a prediction made from the genotype scan, not table rows (docs/annotate.md).
+CAVEAT_KINDS = ("unverified", "not_assessed", "qc", "genotype")
 
 
 def caveat(

@@ -38,6 +38,7 @@ from resistcall.report_inputs import (
     load_fusions,
     load_hits,
     load_hotspots,
+    load_identity,
     load_qc,
     load_samples_sheet,
     load_table,
@@ -158,6 +159,7 @@ def run_report(args: argparse.Namespace) -> dict:
         "cnv_targets": input_record(args.cnv_targets),
         "hotspots": input_record(args.hotspots),
         "fusions": input_record(args.fusions),
+        "identity": input_record(args.identity),
         "samples": input_record(args.samples),
     }
     for i, q in enumerate(args.qc or []):
@@ -170,6 +172,7 @@ def run_report(args: argparse.Namespace) -> dict:
         cnv_targets=cnv_targets,
         hotspots=load_hotspots(args.hotspots),
         fusions=load_fusions(args.fusions),
+        identity=load_identity(args.identity),
         qc=load_qc(args.qc),
         vcf=load_vcf(args.vcf),
         sheet=load_samples_sheet(args.samples),
@@ -250,6 +253,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cnv-targets", type=Path, help="cnv_targets.tsv (per-target ratios)")
     p.add_argument("--hotspots", type=Path, help="hotspots.tsv (known-position coverage)")
     p.add_argument("--fusions", type=Path, help="fusions.tsv")
+    p.add_argument("--identity", type=Path, help="identity.tsv (sample identity vs parental)")
     p.add_argument(
         "--qc",
         type=Path,

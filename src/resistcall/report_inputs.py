@@ -17,6 +17,8 @@ from resistcall.contracts import (
     FUSION_CALL,
     HITS_SCHEMA,
     HOTSPOT_VERDICT,
+    IDENTITY_COLUMNS,
+    IDENTITY_VERDICT,
     QC_KEYS,
     REPORT_READS,
     check_schema,
@@ -95,6 +97,14 @@ def load_fusions(path: Path | None) -> pd.DataFrame | None:
     df = load_table(path, REPORT_READS["fusions"], "fusions")
     if df is not None:
         check_verdicts(df, "call", FUSION_CALL, path)
+    return df
+
+
+def load_identity(path: Path | None) -> pd.DataFrame | None:
+    """identity.tsv (``resistcall identity``): one row per resistant sample vs its parental."""
+    df = load_table(path, IDENTITY_COLUMNS, "sample identity")
+    if df is not None:
+        check_verdicts(df, "verdict", IDENTITY_VERDICT, path)
     return df
 
 

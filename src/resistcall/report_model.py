@@ -41,6 +41,11 @@ PREDICTION_WORDS = {
     "sensitive": "Expected to work",
     "no data": "No data",
 }
+#: Words for a prediction that rests on the genotype scan or on the phenotype, not on table rows.
+BASIS_WORDS = {
+    "genotype": "Expected to retain activity (genotype-based)",
+    "phenotype": "Resistant phenotype; mechanism not found",
+}
 EVIDENCE_RANK = {"clinical": 0, "case_report": 1, "case report": 1, "preclinical": 2}
 EVIDENCE_WORDS = {
     "clinical": "clinical",
@@ -243,7 +248,15 @@ def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
     )
     flags: list[dict] = []
     for kind, text, alt in _caveat_parts(caveats):
-        if kind == "not_assessed":
+        if kind == "genotype":
+            flags.append(
+                {
+                    "kind": kind,
+                    "short": "genotype-based; ALK-independent resistance not excluded",
+                    "text": text,
+                }
+            )
+        elif kind == "not_assessed":
             flags.append({"kind": kind, "short": where, "text": text})
         elif kind == "unverified":
             words = PREDICTION_WORDS[normalise_prediction(alt)].lower()
@@ -274,6 +287,8 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
                 "caveats": [],
                 "not_assessed": [],
                 "not_assessed_positions": [],
+                "basis": "none",
+                "statement": None,
             }
             continue
         evidence = [_evidence_item(r, labels) for r in entry["rows"]]
@@ -291,9 +306,12 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
         ]
         positions = _not_assessed_positions(not_assessed)
         caveats = entry["caveats"]
+        basis = entry.get("basis") or ("none" if prediction == "no data" else "evidence")
         cells[drug] = {
             "prediction": prediction,
-            "words": PREDICTION_WORDS[prediction],
+            "basis": basis,
+            "statement": entry.get("statement"),
+            "words": BASIS_WORDS.get(basis, PREDICTION_WORDS[prediction]),
             "evidence": evidence,
             "deciding": deciding,
             "baseline": baseline,
@@ -328,6 +346,27 @@ def _labels(sample: dict) -> dict[str, str]:
         for f in sample.get(which, [])
         if f.get("id") is not None
     }
+
+
+def apply_phenotype(grid: dict, sheet: pd.DataFrame | None) -> None:
+    """The drug a sample was selected on is, by phenotype, one it resists: a cell for that drug
+    that no finding explains reads "resistant phenotype; mechanism not found"."""
+    if sheet is None:
+        return
+    drugs = dict(
+        zip(sheet["sample"], sheet["drug"].astype(str).str.strip().str.lower(), strict=True)
+    )
+    for sample, cells in grid["cells"].items():
+        cell = cells.get(drugs.get(sample, ""))
+        if cell is None or cell["prediction"] == "resistant":
+            continue
+        cell.update(
+            prediction="resistant",
+            basis="phenotype",
+            words=BASIS_WORDS["phenotype"],
+            caveats=[],
+            statement="the sample was selected on this drug; no finding explains the resistance",
+        )
 
 
 def build_drug_grid(resistant: list[dict], groups: list[dict]) -> dict:
@@ -672,6 +711,13 @@ def _residue_number(row: dict) -> int:
     return int(m[0]) if m else 0
 
 
+def build_identity(identity: pd.DataFrame | None, resistant: list[str]) -> dict | None:
+    """Sample identity per resistant sample (identity.tsv), keyed by sample."""
+    if identity is None:
+        return None
+    return {r["sample"]: r for r in _records(identity) if r["sample"] in resistant}
+
+
 def build_qc(qc: list[dict] | None, samples: list[str]) -> list[dict] | None:
     if qc is None:
         return None
@@ -791,13 +837,19 @@ def build_summary(
                 lost.append(item)
             else:
                 not_counted.append(item)
-        cn_changes = cn_unknown = None
+        cn_changes = cn_unknown = cn_assessed = None
+        cn_reasons: list[str] = []
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
             cn_changes = [r for r in mine if str(r.get("call")) in CN_CHANGED]
-            cn_unknown = [
-                r["gene"] for r in mine if str(r.get("call")) not in (*CN_CHANGED, "neutral")
+            cn_assessed = [
+                r["gene"] for r in mine if str(r.get("call")) in (*CN_CHANGED, "neutral")
             ]
+            unknown = [r for r in mine if str(r.get("call")) not in (*CN_CHANGED, "neutral")]
+            cn_unknown = [r["gene"] for r in unknown]
+            cn_reasons = list(
+                dict.fromkeys(f"{r['gene']}: {r['reason']}" for r in unknown if r.get("reason"))
+            )
         fusion = _fusion_summary(s, par_entry, fusions, parental)
         cells = grid["cells"].get(name, {})
         alk_cells = {d: cells[d] for d in grid["driver"] if d in cells}
@@ -828,6 +880,8 @@ def build_summary(
                 "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
                 "copy_number": cn_changes,
                 "copy_number_not_estimable": cn_unknown,
+                "copy_number_assessed": cn_assessed,
+                "copy_number_reasons": cn_reasons,
                 "fusion": fusion,
                 "uncovered_hotspots": (
                     hotspots["uncovered"].get(name, []) if hotspots is not None else None
@@ -856,8 +910,11 @@ def build_summary(
                     for d, c in cells.items()
                     if d not in grid["driver"] and c["prediction"] == "sensitive"
                 ],
+                "scan": _scan_statement(s),
+                "phenotype_drugs": [d for d, c in alk_cells.items() if c["basis"] == "phenotype"],
+                "genotype_drugs": [d for d, c in alk_cells.items() if c["basis"] == "genotype"],
                 "headline": _headline(
-                    by_prediction, {d for d, c in alk_cells.items() if c["caveats"]}
+                    by_prediction, {d for d, c in alk_cells.items() if c["caveats"]}, alk_cells
                 ),
             }
         )
@@ -914,12 +971,39 @@ def _fusion_label(r: dict) -> str:
     return name if name.startswith(pair) else f"{pair} {name}"
 
 
-def _headline(by: dict[str, list[str]], caveated: set[str] | frozenset = frozenset()) -> str:
+def _scan_statement(sample: dict) -> str | None:
+    """Annotate's statement of what the ALK hotspot scan excluded (any drug carries it)."""
+    for entry in (sample.get("drugs") or {}).values():
+        scan = entry.get("scan") if isinstance(entry, dict) else None
+        if scan and scan.get("limit") is not None and scan.get("n_codons"):
+            return (
+                f"No on-target resistance change ≥ {100 * scan['limit']:.1f}% at "
+                f"{scan['n_clear']} of {scan['n_codons']} known {scan['gene']} codons"
+            )
+    return None
+
+
+def _headline(
+    by: dict[str, list[str]],
+    caveated: set[str] | frozenset = frozenset(),
+    cells: dict | None = None,
+) -> str:
     """One sentence; a drug whose prediction could change is marked "(with caveats)"."""
 
     def names(drugs: list[str]) -> str:
         return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)
 
+    cells = cells or {}
+    phenotype = [d for d, c in cells.items() if c.get("basis") == "phenotype"]
+    genotype = [d for d, c in cells.items() if c.get("basis") == "genotype"]
+    if genotype:
+        text = (
+            "No resistance mechanism found; ALK-independent resistance not excluded. "
+            "Expected to retain activity (genotype-based): " + ", ".join(genotype) + "."
+        )
+        if phenotype:
+            text += " " + ", ".join(phenotype) + ": resistant phenotype; mechanism not found."
+        return text
     works = by["sensitive"]
     if works:
         return "Still expected to work: " + names(works) + "."
@@ -982,6 +1066,7 @@ def build_report(
     cnv_targets: pd.DataFrame | None = None,
     hotspots: pd.DataFrame | None = None,
     fusions: pd.DataFrame | None = None,
+    identity: pd.DataFrame | None = None,
     qc: list[dict] | None = None,
     vcf: tuple[pd.DataFrame, dict] | None = None,
     sheet: pd.DataFrame | None = None,
@@ -1010,11 +1095,15 @@ def build_report(
     else:
         missing = []
     grid = build_drug_grid([s for s in entries if s["sample"] in resistant], hits["drug_groups"])
+    apply_phenotype(grid, sheet)
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
     hot = build_hotspots(hotspots, samples, entries)
     qc_rows = build_qc(qc, samples)
     summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
+    ident = build_identity(identity, resistant)
+    for card in summary:
+        card["identity"] = (ident or {}).get(card["sample"])
     knowledge = hits.get("knowledge") or {}
     tool_versions = {**_package_versions(), **(programs or {}), **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
@@ -1026,6 +1115,7 @@ def build_report(
         "copy number per target": "ok" if cnv_targets is not None else "not run",
         "hotspot coverage": "ok" if hotspots is not None else "not run",
         "fusions": "ok" if fusions is not None else "not run",
+        "sample identity": "ok" if identity is not None else "not run",
         "QC": "ok" if qc is not None else "not run",
     }
     return {
@@ -1056,6 +1146,7 @@ def build_report(
         "fusions": fusion_rows,
         "hotspots": hot,
         "qc": qc_rows,
+        "identity": ident,
         "vaf_points": build_vaf_points(vcf_df, entries, parental, resistant),
         "research_use_only": RUO_STATEMENT,
     }

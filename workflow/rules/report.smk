@@ -32,6 +32,7 @@ rule report:
         cnv_targets="results/{line}/cnv_targets.tsv",
         hotspots="results/{line}/hotspots.tsv",
         fusions="results/{line}/fusions.tsv",
+        identity="results/qc/{line}.identity.tsv",
         vcf="results/{line}/snv.vcf.gz",
         qc=line_qc,
         bams=line_bams,
@@ -60,7 +61,7 @@ rule report:
     shell:
         "{params.resistcall} report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
         " --cnv-targets {input.cnv_targets} --hotspots {input.hotspots}"
-        " --fusions {input.fusions} --vcf {input.vcf} --qc {input.qc}"
+        " --fusions {input.fusions} --identity {input.identity} --vcf {input.vcf} --qc {input.qc}"
         " --samples {input.samples} --bam {input.bams} --run-metadata {input.meta}"
         " --out {output.html} --json {output.json} 2> {log}"
 

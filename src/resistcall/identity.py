@@ -1,0 +1,226 @@
+"""Sample identity: do the samples of a line come from one individual? (``resistcall identity``)
+
+Method in docs/qc.md ("Sample identity"). Germline SNPs seen in the panel are genotyped in every
+sample of a line (allele counts from :mod:`resistcall.pileup`); each resistant sample is
+compared with its parental at the sites both cover at ``min_depth``. Like somalier and
+NGSCheckMate, the signal is genotype concordance, with one rule for derived samples: a
+heterozygous parental site that is homozygous in the resistant sample is loss of heterozygosity
+(resistant derivatives lose heterozygosity), not a mismatch. An allele the parental does not
+have (hom -> het, or opposite homozygotes) is a discordance. Fewer than ``min_sites``
+informative sites: ``not assessable``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+
+from resistcall.contracts import IDENTITY_COLUMNS, IDENTITY_SITE_COLUMNS, NOT_ASSESSABLE
+from resistcall.errors import UserError
+from resistcall.outputs import write_tsvs
+from resistcall.pileup import PileupParams, count_regions
+from resistcall.reference import bam_sample, genomic_label
+
+#: Genotype codes: hom ref, het, hom alt; -1 = depth too low or VAF between the bands.
+HOM_REF, HET, HOM_ALT, NO_CALL = 0, 1, 2, -1
+
+
+@dataclass(frozen=True)
+class IdentityParams:
+    """Thresholds (docs/qc.md, "Sample identity")."""
+
+    #: a site is genotyped in a sample only at this many counted fragments.
+    min_depth: int = 30
+    #: VAF bands: hom ref below, het within, hom alt at or above; between bands: no call.
+    hom_ref_max: float = 0.05
+    het_min: float = 0.15
+    hom_alt_min: float = 0.90
+    #: a candidate SNP needs this VAF in some sample (germline-like, not a subclone).
+    site_min_vaf: float = 0.15
+    #: fewer informative sites than this: not assessable.
+    min_sites: int = 4
+    #: mismatch: at least this many discordant sites and this fraction of the informative ones.
+    min_discordant: int = 2
+    max_discordance: float = 0.25
+
+
+def genotype(alt: np.ndarray, depth: np.ndarray, p: IdentityParams) -> np.ndarray:
+    """Genotype code per site from alt count and depth (VAF bands, ``NO_CALL`` in between)."""
+    vaf = np.where(depth > 0, alt / np.maximum(depth, 1), 0.0)
+    out = np.full(len(vaf), NO_CALL)
+    out[vaf < p.hom_ref_max] = HOM_REF
+    out[(vaf >= p.het_min) & (vaf < p.hom_alt_min)] = HET
+    out[vaf >= p.hom_alt_min] = HOM_ALT
+    out[depth < p.min_depth] = NO_CALL
+    return out
+
+
+def compare(parental: np.ndarray, resistant: np.ndarray, p: IdentityParams) -> dict:
+    """Concordance of two genotype vectors over the same sites.
+
+    Informative: both called and not both hom ref. Het -> hom in the resistant is LOH (counted
+    apart, not discordant); any other difference brings an allele the parental lacks or
+    removes a homozygous one (discordant).
+    """
+    called = (parental != NO_CALL) & (resistant != NO_CALL)
+    informative = called & ~((parental == HOM_REF) & (resistant == HOM_REF))
+    same = informative & (parental == resistant)
+    loh = informative & (parental == HET) & (resistant != HET)
+    discordant = informative & ~same & ~loh
+    n, d = int(informative.sum()), int(discordant.sum())
+    frac = d / n if n else float("nan")
+    if n < p.min_sites:
+        verdict = NOT_ASSESSABLE
+        reason = f"{n} informative germline sites (< {p.min_sites}) at >= {p.min_depth} reads"
+    elif d >= p.min_discordant and frac >= p.max_discordance:
+        verdict, reason = "mismatch", None
+    else:
+        verdict, reason = "match", None
+    return {
+        "informative_sites": n,
+        "concordant": int(same.sum()),
+        "loh": int(loh.sum()),
+        "discordant": d,
+        "discordance": round(frac, 4) if n else None,
+        "verdict": verdict,
+        "reason": reason,
+    }
+
+
+def site_table(
+    names: list[str], bams: list[str], reference: str, regions: pd.DataFrame, p: IdentityParams
+) -> pd.DataFrame:
+    """Candidate germline SNPs (VAF >= ``site_min_vaf`` in some sample) genotyped in every sample.
+
+    The alt allele of a site is the most frequent non-reference base summed over the samples.
+    """
+    params = PileupParams.for_assay("capture")
+    per_sample = []
+    for bam in bams:
+        parts = count_regions(bam, reference, regions, params)
+        per_sample.append(parts)
+    rows = []
+    for r, _ in enumerate(regions.itertuples(index=False)):
+        parts = [s[r] for s in per_sample]
+        acgt = np.stack([c.counts[:, :4, :].sum(axis=2) for c in parts])  # (S, n, 4)
+        depth = acgt.sum(axis=2)
+        ref_i = np.array(["ACGT".find(chr(b)) for b in parts[0].ref])
+        ok = ref_i >= 0
+        alt_tot = acgt.sum(axis=0).astype(float)
+        alt_tot[np.arange(len(ref_i))[ok], ref_i[ok]] = -1
+        alt_i = alt_tot.argmax(axis=1)
+        alt_n = np.take_along_axis(acgt, alt_i[None, :, None], axis=2)[:, :, 0]
+        vaf = np.where(depth > 0, alt_n / np.maximum(depth, 1), 0.0)
+        cand = ok & ((vaf >= p.site_min_vaf) & (depth >= p.min_depth)).any(axis=0)
+        for i in np.flatnonzero(cand):
+            pos1 = int(parts[0].positions[i]) + 1
+            gts = genotype(alt_n[:, i], depth[:, i], p)
+            for s, name in enumerate(names):
+                rows.append(
+                    {
+                        "sample": name,
+                        "chrom": parts[0].contig,
+                        "pos": pos1,
+                        "genomic": genomic_label(parts[0].contig, pos1),
+                        "alt": "ACGT"[alt_i[i]],
+                        "depth": int(depth[s, i]),
+                        "alt_count": int(alt_n[s, i]),
+                        "vaf": round(float(vaf[s, i]), 4),
+                        "genotype": int(gts[s]),
+                    }
+                )
+    return pd.DataFrame(rows, columns=list(IDENTITY_SITE_COLUMNS))
+
+
+def check_line(sites: pd.DataFrame, parental: str, resistant: list[str], p: IdentityParams):
+    """One identity row per resistant sample vs the parental."""
+    gt = sites.pivot_table(index=["chrom", "pos"], columns="sample", values="genotype")
+    rows = []
+    for name in resistant:
+        if gt.empty:
+            res = compare(np.array([], dtype=int), np.array([], dtype=int), p)
+        else:
+            res = compare(gt[parental].to_numpy(int), gt[name].to_numpy(int), p)
+        rows.append({"sample": name, "parental": parental, **res})
+    return pd.DataFrame(rows, columns=list(IDENTITY_COLUMNS))
+
+
+def mqc_table(identity: pd.DataFrame, line: str) -> str:
+    """MultiQC custom-content table (``*_mqc.tsv``: header comments, then a plain TSV)."""
+    head = [
+        "# id: 'resistcall_identity'",
+        "# section_name: 'Sample identity (resistcall)'",
+        "# description: 'Germline genotype concordance of each resistant sample with its "
+        "parental; het -> hom counts as loss of heterozygosity, not mismatch (docs/qc.md)'",
+        "# plot_type: 'table'",
+    ]
+    cols = ["Sample", "line", "parental", "verdict", "informative_sites", "discordant", "loh"]
+    body = identity.rename(columns={"sample": "Sample"}).assign(line=line)[cols]
+    return "\n".join(head) + "\n" + body.to_csv(sep="\t", index=False, na_rep=".")
+
+
+def run(
+    reference: str,
+    regions_bed: str,
+    parental: str,
+    resistant: list[str],
+    out: str,
+    sites_out: str,
+    mqc_out: str | None,
+    line: str,
+    p: IdentityParams = IdentityParams(),
+) -> pd.DataFrame:
+    """Whole stage: genotype every BAM of the line, compare, write the tables atomically."""
+    from resistcall.snv import merged_regions  # one BED -> merged regions helper
+
+    bams = [parental, *resistant]
+    for b in bams:
+        if not Path(b).exists():
+            raise UserError(f"BAM not found: {b}")
+    names = [bam_sample(b) for b in bams]
+    with pysam.FastaFile(reference) as fa:
+        regions = merged_regions(regions_bed, fa)
+    sites = site_table(names, bams, reference, regions, p)
+    identity = check_line(sites, names[0], names[1:], p)
+    pairs = [(out, identity), (sites_out, sites)]
+    write_tsvs(pairs, na_rep=".")
+    if mqc_out:
+        from resistcall.outputs import write_texts
+
+        write_texts([(mqc_out, mqc_table(identity, line))])
+    return identity
+
+
+def _cmd(args: argparse.Namespace) -> None:
+    run(
+        args.reference,
+        args.regions,
+        args.parental,
+        args.resistant,
+        args.out,
+        args.sites_out,
+        args.mqc_out,
+        args.line,
+    )
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "identity",
+        help="germline genotype concordance of resistant samples with their parental",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--reference", required=True, help="reference FASTA (+ .fai)")
+    p.add_argument("--regions", required=True, help="panel BED (3+ columns)")
+    p.add_argument("--parental", required=True, help="parental BAM")
+    p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")
+    p.add_argument("--line", default="", help="line name (for the MultiQC table)")
+    p.add_argument("--out", required=True, help="identity.tsv (one row per resistant sample)")
+    p.add_argument("--sites-out", required=True, help="genotypes per site and sample (TSV)")
+    p.add_argument("--mqc-out", help="MultiQC custom-content table (*_mqc.tsv)")
+    p.set_defaults(func=_cmd)
