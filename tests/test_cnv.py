@@ -580,3 +580,38 @@ def test_homozygous_deletion_and_empty_reference(targets, gc):
         cnv.Params(bootstrap=10),
     )
     assert (rows["call"] == "not assessable").all()
+
+
+def test_gene_that_is_its_own_baseline_is_not_assessable(targets, gc):
+    """Real capture extracts often have reads over ALK only: ALK would then be its own
+    baseline and read 'neutral 2.0' by construction. That is no measurement."""
+    rng = np.random.default_rng(5)
+    alk = (targets["gene"] == "ALK").to_numpy()
+    parental = np.where(alk, rng.poisson(400, len(targets)), 0)
+    resistant = np.where(alk, rng.poisson(380, len(targets)), 0)
+    rows, per_target = cnv.analyse(
+        targets,
+        [cnv.SampleInput("R", "resistant", resistant)],
+        cnv.parental_reference("P", parental),
+        gc,
+        cnv.Params(bootstrap=50),
+    )
+    rows = rows.set_index("gene")
+    assert (rows["call"] == "not assessable").all()
+    assert "no baseline gene other than ALK" in rows.loc["ALK", "reason"]
+    assert np.isnan(rows.loc["ALK", "copy_number"]) and np.isnan(rows.loc["ALK", "log2_ratio"])
+    # the other genes: no usable targets at all
+    assert rows.loc["MET", "reason"].startswith("0 usable targets")
+    # targets without reference reads are flagged, so no figure draws them as values
+    flagged = per_target[~per_target["gene"].eq("ALK")]["flags"]
+    assert (flagged == "low_reference_count").all()
+    # with the other genes covered, ALK is measured again
+    both = np.where(alk, parental, rng.poisson(400, len(targets)))
+    rows2, _ = cnv.analyse(
+        targets,
+        [cnv.SampleInput("R", "resistant", both)],
+        cnv.parental_reference("P", both),
+        gc,
+        cnv.Params(bootstrap=50),
+    )
+    assert rows2.set_index("gene").loc["ALK", "call"] == "neutral"

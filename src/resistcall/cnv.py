@@ -621,6 +621,18 @@ def analyse(
             cn, lo, hi = copies[i], ci_low[i], ci_high[i]
             call, notes = call_gene(cn, lo, hi, int(g.n[i]), ratio_fish[i], params)
             reason = notes.pop(0) if call == NOT_ASSESSABLE else ""
+            # a gene that is (almost) its own baseline is 'neutral' by construction: no
+            # measurement unless baseline genes other than itself have usable targets
+            others = int((usable & fit.baseline[codes] & (codes != i)).sum())
+            if call != NOT_ASSESSABLE and others < params.min_targets:
+                call = NOT_ASSESSABLE
+                reason = (
+                    f"no baseline gene other than {gene} has usable reads ({others} usable "
+                    f"baseline targets outside it, < {params.min_targets}): its copy number "
+                    "would be the ploidy by construction"
+                )
+            if call == NOT_ASSESSABLE:
+                cn = lo = hi = np.nan
             if gene in CONTROL_GENES and call in CN_CHANGED:
                 notes.append("control gene changed: check the baseline")
             if reference.warning:
@@ -633,7 +645,7 @@ def analyse(
                     "sample": sample.name,
                     "gene": gene,
                     "n_targets": int(g.n[i]),
-                    "log2_ratio": g.estimate[i],
+                    "log2_ratio": g.estimate[i] if call != NOT_ASSESSABLE else np.nan,
                     "copy_number": cn,
                     "ci_low": lo,
                     "ci_high": hi,

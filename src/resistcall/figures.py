@@ -92,6 +92,8 @@ def copy_number_svg(
             ax.axhline(0, color="#888888", lw=0.8, zorder=0)
             if targets is not None and len(targets):
                 t = targets[targets["sample"] == sample]
+                if "flags" in t.columns:  # no usable reference reads: not a value, not drawn
+                    t = t[~t["flags"].astype(str).str.contains("low_reference_count")]
                 for i, gene in enumerate(genes):
                     y = (
                         pd.to_numeric(t.loc[t["gene"] == gene, "log2_ratio"], errors="coerce")
@@ -121,7 +123,7 @@ def copy_number_svg(
                     ax.text(
                         i,
                         0.05,
-                        "no estimate",
+                        "not assessable",
                         ha="center",
                         va="bottom",
                         fontsize=7,
@@ -187,7 +189,8 @@ def copy_number_svg(
     return _to_svg(
         fig,
         "Copy number: gene log2 ratio with confidence interval per resistant "
-        "sample, per-target ratios as grey points",
+        "sample, per-target ratios as grey points (targets without usable reference reads "
+        "are left out; genes without a measurement read 'not assessable')",
         "fig-cnv",
     )
 
