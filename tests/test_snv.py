@@ -571,6 +571,35 @@ def test_real_egfr_l861q_positive_control(bwa_index, tmp_path):
     call = recs[(55191831, "T", "A")]  # hg38 (hg19 55259524) EGFR c.2582T>A p.L861Q
     assert call.FILTER is None
     assert 0.18 < call.format("AF")[0, 0] < 0.30
+    # annotation: an activating EGFR driver of its own kind, with its sources; not a VUS
+    hits = tmp_path / "hits.json"
+    assert (
+        main(
+            [
+                "annotate",
+                "--vcf",
+                str(out),
+                "--reference",
+                str(REF),
+                "--gtf",
+                str(ROOT / "resources/reference/panel_GRCh38.gtf"),
+                "--known",
+                str(ROOT / "resources/known_resistance.tsv"),
+                "--out",
+                str(tmp_path / "hits.tsv"),
+                "--json",
+                str(hits),
+            ]
+        )
+        == 0
+    )
+    import json
+
+    sample = json.loads(hits.read_text())["samples"][0]
+    l861q = [f for f in sample["activating"] if f["hgvs_p"] == "p.L861Q"]
+    assert l861q and l861q[0]["classification"] == "activating driver"
+    assert "CIViC:EID3802" in l861q[0]["driver"]["sources"]
+    assert not [f for f in sample["vus"] if f["hgvs_p"] == "p.L861Q"]
 
 
 def test_affected_positions_of_indels():

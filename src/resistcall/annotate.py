@@ -38,6 +38,8 @@ from resistcall.contracts import (
     citation,
     hits_columns,
 )
+from resistcall.drivers import DEFAULT as DRIVERS_DEFAULT
+from resistcall.drivers import load_drivers, match_driver
 from resistcall.errors import UserError
 from resistcall.hgvs import Annotation, ContigCache, annotate_variant, trim
 from resistcall.knowledge import (
@@ -119,6 +121,8 @@ class Finding:
     part_of: list[str] = field(default_factory=list)
     phase: dict | None = None
     note: str = ""
+    #: the activating-driver row this variant matches (resistcall.drivers), if any
+    driver: dict | None = None
 
     @property
     def known(self) -> bool:
@@ -134,6 +138,8 @@ class Finding:
     def classification(self) -> str:
         if self.matches:
             return "known"
+        if self.driver:
+            return "activating driver"
         if self.kind in ("snv", "mnv", "indel"):
             cons = (self.consequence or "").split("&")
             if (
@@ -173,6 +179,7 @@ class Finding:
             "counts_towards_verdict": self.counts_towards_verdict,
             "known": self.known,
             "classification": self.classification,
+            "driver": self.driver,
             "matches": self.matches,
             "verified": self.verified,
             "compound_parts": self.compound_parts,
@@ -370,6 +377,7 @@ def annotate(
     fusions: pd.DataFrame | None = None,
     bams: dict[str, str] | None = None,
     hotspots: pd.DataFrame | None = None,
+    drivers: pd.DataFrame | None = None,
 ) -> tuple[dict[str, list[Finding]], dict[str, dict]]:
     """Findings per sample and per-drug verdicts per resistant sample."""
     transcripts = load_transcripts(gtf)
@@ -435,6 +443,8 @@ def annotate(
                     )
                 )
                 f.matches.append(_match_record(row, mt))
+            if not f.matches and drivers is not None:
+                f.driver = match_driver(drivers, ann.gene, ann.hgvs_p, ann.consequence, ann.exon)
             findings.setdefault(s, []).append(f)
 
     # copy number
@@ -594,7 +604,11 @@ def add_genotype_predictions(
     """
     counted = [f for f in flist if f.counts_towards_verdict]
     driver = any(f.kind == "fusion" and scan["gene"] in f.gene.split("::") for f in counted)
-    others = [f for f in counted if f.kind != "fusion" and f.classification in ("known", "vus")]
+    others = [
+        f
+        for f in counted
+        if f.kind != "fusion" and f.classification in ("known", "vus", "activating driver")
+    ]
     sound = driver and not others and scan["n_clear"] > 0 and not scan["n_mutated"]
     statement = None
     if scan["n_codons"] and scan["limit"] is not None:
@@ -935,6 +949,9 @@ def hits_json(findings, verdicts, parental, line, known_path, kb: KnowledgeBase,
                 "condition": "parental" if s == parental else "resistant",
                 "findings": [f.to_json() for f in flist if f.classification == "known"],
                 "vus": [f.to_json() for f in flist if f.classification == "vus"],
+                "activating": [
+                    f.to_json() for f in flist if f.classification == "activating driver"
+                ],
                 "other": [f.to_json() for f in flist if f.classification == "other"],
                 "drugs": verdicts.get(s, {}),
             }
@@ -969,6 +986,7 @@ def run(
     fusions_tsv: str | None = None,
     hotspots_tsv: str | None = None,
     bams: Sequence[str] = (),
+    drivers_tsv: str | Path = DRIVERS_DEFAULT,
 ) -> pd.DataFrame:
     """Whole stage: annotate calls, copy number and fusions; write hits.tsv (+ hits.json)."""
     kb = load_knowledge(known_table)
@@ -996,7 +1014,17 @@ def run(
     if hotspots_tsv:
         hot = read_table(hotspots_tsv, ANNOTATE_READS["hotspots"], "hotspot table")
     findings, verdicts = annotate(
-        calls, sample_order, parental, kb, gtf, reference, cnv, fus, by_sample, hot
+        calls,
+        sample_order,
+        parental,
+        kb,
+        gtf,
+        reference,
+        cnv,
+        fus,
+        by_sample,
+        hot,
+        load_drivers(drivers_tsv),
     )
     table = tsv_rows(findings, parental, kb.groups)
     written: list[tuple[str | Path, str]] = [(out, table.to_csv(sep="\t", index=False))]
@@ -1038,6 +1066,7 @@ def _cmd_annotate(args: argparse.Namespace) -> None:
         fusions_tsv=args.fusions,
         hotspots_tsv=args.hotspots,
         bams=args.bam or (),
+        drivers_tsv=args.drivers,
     )
 
 
@@ -1059,6 +1088,12 @@ def register(subparsers) -> None:
         "--hotspots",
         help="hotspots.tsv from resistcall snv: known changes whose "
         "positions were not covered or not assessable are listed per drug (not_assessed)",
+    )
+    p.add_argument(
+        "--drivers",
+        default=str(DRIVERS_DEFAULT),
+        help="activating bypass-driver table (TSV; default: the bundled "
+        "resources/activating_drivers.tsv)",
     )
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")

@@ -472,7 +472,11 @@ def build_variant_rows(
                         }
                         for m in matches
                     ],
-                    "sources": cite([src for m in matches for src in (m.get("sources") or [])]),
+                    "sources": cite(
+                        [src for m in matches for src in (m.get("sources") or [])]
+                        + list((f.get("driver") or {}).get("sources") or [])
+                    ),
+                    "driver": (f.get("driver") or {}).get("description"),
                     "phase": _phase_text(f.get("phase")),
                     "compound_parts": f.get("compound_parts"),
                 }
@@ -878,6 +882,17 @@ def build_summary(
                 "not_counted": not_counted,
                 "lost": lost,
                 "n_vus": len([v for v in s.get("vus", []) if is_small_variant(v)]),
+                "activating": [
+                    {
+                        "label": finding_label(f),
+                        "status": f.get("status"),
+                        "vaf": counts(f, "sample")["vaf"],
+                        "vaf_parental": counts(f, "parental")["vaf"],
+                        "description": (f.get("driver") or {}).get("description"),
+                    }
+                    for f in s.get("activating", [])
+                    if _counts_towards(f)
+                ],
                 "copy_number": cn_changes,
                 "copy_number_not_estimable": cn_unknown,
                 "copy_number_assessed": cn_assessed,
@@ -1141,6 +1156,7 @@ def build_report(
         "drug_grid": grid,
         "variants": build_variant_rows(entries, vcf_df, parental, samples, "findings"),
         "vus": build_variant_rows(entries, vcf_df, parental, samples, "vus"),
+        "activating": build_variant_rows(entries, vcf_df, parental, samples, "activating"),
         "other_variants": build_variant_rows(entries, vcf_df, parental, samples, "other"),
         "copy_number": copy_number,
         "fusions": fusion_rows,

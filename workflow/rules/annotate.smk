@@ -11,6 +11,7 @@ rule annotate:
         ref=REF,
         gtf=ANNOTATION,
         known=config["known_resistance"],
+        drivers="resources/activating_drivers.tsv",
     output:
         tsv="results/{line}/hits.tsv",
         json="results/{line}/hits.json",
@@ -29,5 +30,5 @@ rule annotate:
     shell:
         "{params.resistcall} annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
         " --known {input.known} --cnv {input.cnv} --fusions {input.fusions} --bam {input.bams}"
-        " --hotspots {input.hotspots} --line {wildcards.line}"
+        " --hotspots {input.hotspots} --drivers {input.drivers} --line {wildcards.line}"
         " --out {output.tsv} --json {output.json} 2> {log}"
