@@ -1370,7 +1370,46 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
             }
         ]
     )
-    model = report_model.build_report(hits, sheet=sheet, identity=identity, date="2026-01-01")
+    scope = pd.DataFrame(
+        [
+            {
+                "sample": "R",
+                "gene": "ALK",
+                "transcript": "NM_004304.5",
+                "exon": e,
+                "chrom": "c",
+                "start": 1,
+                "end": 2,
+                "median_depth": d,
+                "status": st,
+                "model": "exons 19-28 (partial model)",
+            }
+            for e, d, st in [
+                (19, 300, "covered"),
+                (20, 250, "covered"),
+                (21, 40, "thin"),
+                (22, 0, "no reads"),
+            ]
+        ]
+    )
+    cnv = pd.DataFrame(
+        [
+            {
+                "sample": "R",
+                "gene": "ALK",
+                "n_targets": 10,
+                "log2_ratio": None,
+                "copy_number": None,
+                "ci_low": None,
+                "ci_high": None,
+                "call": "not assessable",
+                "reason": "no baseline gene other than ALK has usable reads",
+            }
+        ]
+    )
+    model = report_model.build_report(
+        hits, sheet=sheet, identity=identity, scope=scope, cnv=cnv, date="2026-01-01"
+    )
     cells = model["drug_grid"]["cells"]["R"]
     assert cells["crizotinib"]["prediction"] == "resistant"
     assert cells["crizotinib"]["words"] == "Resistant phenotype; mechanism not found"
@@ -1389,3 +1428,16 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
     assert "ALK-independent resistance not excluded" in text
     assert "crizotinib : Resistant phenotype; mechanism not found" in text
     assert "Same individual as the parental (4 of 4 germline sites concordant)" in text
+    assert "Exons 19-20 of NM_004304.5 covered (median ≥100×); thin: 21; no reads: 22" in text
+    assert "holds exons 19-28 only" in text and "not checked" in text
+    assert model["scope"]["R"]["ALK"]["covered"] == "19-20"
+    nxt = parse(html).text_of(id="what-next")
+    for words in (
+        "ALK mutation scan",
+        "ALK copy number vs parental Not assessable (no baseline gene other than ALK",
+        "What DNA cannot show",
+        "phospho-RTK",
+        "small-cell carcinoma",
+        "ALK FISH",
+    ):
+        assert words in nxt, words

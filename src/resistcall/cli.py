@@ -25,6 +25,7 @@ COMMANDS = {
     "check-input": "resistcall.inputs.cli",
     "qc": "resistcall.qc",
     "identity": "resistcall.identity",
+    "scope": "resistcall.scope",
     "snv": "resistcall.snv",
     "cnv": "resistcall.cnv",
     "fusion": "resistcall.fusion",

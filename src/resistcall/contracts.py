@@ -223,6 +223,19 @@ IDENTITY_SITE_COLUMNS = (
     "vaf",
     "genotype",
 )
+#: <line>/exon_scope.tsv: exon coverage of each gene's transcript model per sample.
+SCOPE_COLUMNS = (
+    "sample",
+    "gene",
+    "transcript",
+    "exon",
+    "chrom",
+    "start",
+    "end",
+    "median_depth",
+    "status",
+    "model",
+)
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (
     "sample",

@@ -41,6 +41,7 @@ from resistcall.report_inputs import (
     load_identity,
     load_qc,
     load_samples_sheet,
+    load_scope,
     load_table,
     load_vcf,
     read_json,
@@ -160,6 +161,7 @@ def run_report(args: argparse.Namespace) -> dict:
         "hotspots": input_record(args.hotspots),
         "fusions": input_record(args.fusions),
         "identity": input_record(args.identity),
+        "scope": input_record(args.scope),
         "samples": input_record(args.samples),
     }
     for i, q in enumerate(args.qc or []):
@@ -173,6 +175,7 @@ def run_report(args: argparse.Namespace) -> dict:
         hotspots=load_hotspots(args.hotspots),
         fusions=load_fusions(args.fusions),
         identity=load_identity(args.identity),
+        scope=load_scope(args.scope),
         qc=load_qc(args.qc),
         vcf=load_vcf(args.vcf),
         sheet=load_samples_sheet(args.samples),
@@ -254,6 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hotspots", type=Path, help="hotspots.tsv (known-position coverage)")
     p.add_argument("--fusions", type=Path, help="fusions.tsv")
     p.add_argument("--identity", type=Path, help="identity.tsv (sample identity vs parental)")
+    p.add_argument("--scope", type=Path, help="exon_scope.tsv (exons covered per gene)")
     p.add_argument(
         "--qc",
         type=Path,

@@ -21,6 +21,7 @@ from resistcall.contracts import (
     IDENTITY_VERDICT,
     QC_KEYS,
     REPORT_READS,
+    SCOPE_COLUMNS,
     check_schema,
     check_verdicts,
 )
@@ -106,6 +107,11 @@ def load_identity(path: Path | None) -> pd.DataFrame | None:
     if df is not None:
         check_verdicts(df, "verdict", IDENTITY_VERDICT, path)
     return df
+
+
+def load_scope(path: Path | None) -> pd.DataFrame | None:
+    """exon_scope.tsv (``resistcall scope``): exon coverage per sample and gene."""
+    return load_table(path, SCOPE_COLUMNS, "exon coverage scope")
 
 
 def load_hotspots(path: Path | None) -> pd.DataFrame | None:

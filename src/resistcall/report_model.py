@@ -715,6 +715,42 @@ def _residue_number(row: dict) -> int:
     return int(m[0]) if m else 0
 
 
+def _ranges(numbers: list[int]) -> str:
+    """[3, 4, 5, 7] -> '3-5, 7'."""
+    out: list[str] = []
+    for n in sorted(numbers):
+        if out and int(out[-1].split("-")[-1]) == n - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+def build_scope(scope: pd.DataFrame | None, samples: list[str]) -> dict | None:
+    """Per sample and gene: the model's exons and which are covered / thin / without reads."""
+    if scope is None:
+        return None
+    out: dict[str, dict] = {}
+    for (sample, gene), g in scope.groupby(["sample", "gene"], sort=False):
+        if sample not in samples:
+            continue
+        by = {
+            st: sorted(int(x) for x in g.loc[g["status"] == st, "exon"])
+            for st in ("covered", "thin", "no reads")
+        }
+        model = str(g["model"].iloc[0])
+        out.setdefault(sample, {})[gene] = {
+            "transcript": str(g["transcript"].iloc[0]),
+            "model": model,
+            "partial_model": "partial" in model,
+            "covered": _ranges(by["covered"]),
+            "thin": _ranges(by["thin"]),
+            "no_reads": _ranges(by["no reads"]),
+            "n_exons": int(len(g)),
+        }
+    return out
+
+
 def build_identity(identity: pd.DataFrame | None, resistant: list[str]) -> dict | None:
     """Sample identity per resistant sample (identity.tsv), keyed by sample."""
     if identity is None:
@@ -1082,6 +1118,7 @@ def build_report(
     hotspots: pd.DataFrame | None = None,
     fusions: pd.DataFrame | None = None,
     identity: pd.DataFrame | None = None,
+    scope: pd.DataFrame | None = None,
     qc: list[dict] | None = None,
     vcf: tuple[pd.DataFrame, dict] | None = None,
     sheet: pd.DataFrame | None = None,
@@ -1117,8 +1154,10 @@ def build_report(
     qc_rows = build_qc(qc, samples)
     summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
     ident = build_identity(identity, resistant)
+    exon_scope = build_scope(scope, samples)
     for card in summary:
         card["identity"] = (ident or {}).get(card["sample"])
+        card["alk_scope"] = (exon_scope or {}).get(card["sample"], {}).get("ALK")
     knowledge = hits.get("knowledge") or {}
     tool_versions = {**_package_versions(), **(programs or {}), **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
@@ -1131,6 +1170,7 @@ def build_report(
         "hotspot coverage": "ok" if hotspots is not None else "not run",
         "fusions": "ok" if fusions is not None else "not run",
         "sample identity": "ok" if identity is not None else "not run",
+        "exon coverage scope": "ok" if scope is not None else "not run",
         "QC": "ok" if qc is not None else "not run",
     }
     return {
@@ -1163,6 +1203,7 @@ def build_report(
         "hotspots": hot,
         "qc": qc_rows,
         "identity": ident,
+        "scope": exon_scope,
         "vaf_points": build_vaf_points(vcf_df, entries, parental, resistant),
         "research_use_only": RUO_STATEMENT,
     }

@@ -11,7 +11,7 @@ rule annotate:
         ref=REF,
         gtf=ANNOTATION,
         known=config["known_resistance"],
-        drivers="resources/activating_drivers.tsv",
+        drivers=str(WORKFLOW_ROOT / "resources/activating_drivers.tsv"),
     output:
         tsv="results/{line}/hits.tsv",
         json="results/{line}/hits.json",

@@ -1,4 +1,4 @@
-# Sample identity per line: germline genotype concordance of each resistant sample with its
+# QC per line. Sample identity: germline genotype concordance of each resistant sample with its
 # parental (docs/qc.md, "Sample identity"); a MultiQC-readable table beside it.
 
 
@@ -29,3 +29,27 @@ rule identity:
         "{params.resistcall} identity --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant} --line {wildcards.line}"
         " --out {output.tsv} --sites-out {output.sites} --mqc-out {output.mqc} 2> {log}"
+
+
+rule scope:
+    # Which exons of each gene's transcript model the reads cover (docs/qc.md).
+    input:
+        bams=line_bams,
+        bais=line_bais,
+        gtf=GTF,
+    output:
+        "results/{line}/exon_scope.tsv",
+    params:
+        resistcall=RESISTCALL,
+    log:
+        "logs/scope/{line}.log",
+    benchmark:
+        "benchmarks/scope/{line}.tsv"
+    threads: res("scope", "threads")
+    resources:
+        mem_mb=scaled_mem("scope"),
+        runtime=res("scope", "runtime"),
+    conda:
+        ENV_RESISTCALL
+    shell:
+        "{params.resistcall} scope --gtf {input.gtf} --bam {input.bams} --out {output} 2> {log}"

@@ -33,6 +33,7 @@ rule report:
         hotspots="results/{line}/hotspots.tsv",
         fusions="results/{line}/fusions.tsv",
         identity="results/qc/{line}.identity.tsv",
+        scope="results/{line}/exon_scope.tsv",
         vcf="results/{line}/snv.vcf.gz",
         qc=line_qc,
         bams=line_bams,
@@ -61,7 +62,7 @@ rule report:
     shell:
         "{params.resistcall} report --line {wildcards.line} --hits {input.hits} --cnv {input.cnv}"
         " --cnv-targets {input.cnv_targets} --hotspots {input.hotspots}"
-        " --fusions {input.fusions} --identity {input.identity} --vcf {input.vcf} --qc {input.qc}"
+        " --fusions {input.fusions} --identity {input.identity} --scope {input.scope} --vcf {input.vcf} --qc {input.qc}"
         " --samples {input.samples} --bam {input.bams} --run-metadata {input.meta}"
         " --out {output.html} --json {output.json} 2> {log}"
 
