@@ -632,3 +632,48 @@ def test_genotype_based_prediction_when_driver_found_and_nothing_else():
     v4 = drug_verdicts([fusion], groups)
     add_genotype_predictions(v4, [fusion], mutated, groups.driver_drugs)
     assert v4["lorlatinib"]["basis"] == "none"
+
+
+def _qc(path, sample, status):
+    reason = "sample failed QC: 380 mapped reads on target (fail below 2000)"
+    failed = status == "fail"
+    path.write_text(
+        json.dumps(
+            {
+                "sample": sample,
+                "status": status,
+                "reasons": [reason] if failed else [],
+                "not_assessable": dict.fromkeys(("snv", "cnv", "fusion"), reason) if failed else {},
+            }
+        )
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("failed", ["H3122_P", "H3122_R2"])
+def test_failed_qc_makes_verdicts_not_assessable(tmp_path, failed):
+    """Parental failed: R1's own L1196M is still a finding and still decides crizotinib, but
+    its comparison status is not assessable. Resistant sample failed: every drug prediction of
+    that sample is not assessable; the other sample keeps its verdicts."""
+    qc = [
+        _qc(tmp_path / f"{s}.json", s, "fail" if s == failed else "pass")
+        for s in ("H3122_P", "H3122_R1", "H3122_R2")
+    ]
+    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF)]
+    args += ["--gtf", str(GTF), "--known", str(KNOWN), "--qc", *qc]
+    args += ["--out", str(tmp_path / "hits.tsv"), "--json", str(tmp_path / "hits.json")]
+    assert main(args) == 0
+    data = json.loads((tmp_path / "hits.json").read_text())
+    r1, r2 = _sample(data, "H3122_R1"), _sample(data, "H3122_R2")
+    assert _sample(data, failed)["qc"]["status"] == "fail"
+    l1196m = _finding(r1, L1196M)
+    if failed == "H3122_P":
+        assert l1196m["status"] == "not assessable"
+        assert "detected; parental not assessable (sample failed QC: 380" in l1196m["note"]
+        assert r1["drugs"]["crizotinib"]["prediction"] == "resistant"
+    else:
+        assert l1196m["status"] == "acquired"
+        assert {d["prediction"] for d in r2["drugs"].values()} == {"not assessable"}
+        (qc_caveat,) = [c for c in r2["drugs"]["crizotinib"]["caveats"] if c["kind"] == "qc"]
+        assert qc_caveat["reason"].startswith("sample failed QC")
+        assert r1["drugs"]["crizotinib"]["prediction"] == "resistant"

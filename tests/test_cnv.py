@@ -3,6 +3,8 @@ and the CLI end to end on small BAMs written here (no aligner needed)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyranges as pr
@@ -12,6 +14,7 @@ import pytest
 from resistcall import cnv, contracts, coverage
 from resistcall.cli import main
 from resistcall.errors import UserError
+from resistcall.qc import STAGES
 
 from conftest import GTF, REFERENCE, REPO
 
@@ -615,3 +618,57 @@ def test_gene_that_is_its_own_baseline_is_not_assessable(targets, gc):
         cnv.Params(bootstrap=50),
     )
     assert rows2.set_index("gene").loc["ALK", "call"] == "neutral"
+
+
+def _qc_json(path, sample, status, stages=()):
+    reason = "sample failed QC: 0 mapped reads on target (fail below 2000)"
+    path.write_text(
+        json.dumps(
+            {
+                "sample": sample,
+                "status": status,
+                "reasons": [reason] if status == "fail" else [],
+                "not_assessable": {s: reason for s in stages},
+            }
+        )
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("failed", ["RES", "PAR"])
+def test_failed_qc_gives_not_assessable_never_a_copy_number(cli_bams, tmp_path, failed):
+    """A resistant sample that failed QC (e.g. 0 mapped reads) must not read 'neutral'; when
+    the parental failed, every relative copy number rests on it and is not assessable too."""
+    bed, pb, rb = cli_bams
+    out = tmp_path / "cn.tsv"
+    qc = [
+        _qc_json(tmp_path / f"{s}.qc.json", s, *(("fail", STAGES) if s == failed else ("pass",)))
+        for s in ("PAR", "RES")
+    ]
+    args = ["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb)]
+    assert main([*args, "--bootstrap", "50", "--qc", *qc, "--out", str(out)]) == 0
+    cn = pd.read_csv(out, sep="\t")
+    assert (cn["call"] == "not assessable").all()
+    assert cn["copy_number"].isna().all() and cn["ci_low"].isna().all()
+    reason = cn["reason"].iloc[0]
+    assert "0 mapped reads on target" in reason
+    assert reason.startswith("parental PAR: ") == (failed == "PAR")
+    # a passing parental and resistant pair still gets its calls (MET amplified)
+    qc_ok = [_qc_json(tmp_path / f"{s}.ok.json", s, "pass") for s in ("PAR", "RES")]
+    assert main([*args, "--bootstrap", "50", "--qc", *qc_ok, "--out", str(out)]) == 0
+    assert pd.read_csv(out, sep="\t").set_index("gene").loc["MET", "call"] == "amplification"
+
+
+def test_a_sample_with_almost_no_reads_is_not_assessable_without_qc(cli_bams, tmp_path, targets):
+    """Even run alone (no qc.json), a resistant library of a few hundred reads gets no copy
+    number and no loss call: its median target holds fewer than min_count fragments."""
+    bed, pb, _ = cli_bams
+    sub = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "gene"])
+    rng = np.random.default_rng(3)
+    few = write_bam(tmp_path / "few.bam", _fragments_for(sub, np.full(len(sub), 2), rng), "FEW")
+    out = tmp_path / "cn.tsv"
+    args = ["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(few)]
+    assert main([*args, "--bootstrap", "50", "--out", str(out)]) == 0
+    cn = pd.read_csv(out, sep="\t")
+    assert (cn["call"] == "not assessable").all() and cn["copy_number"].isna().all()
+    assert cn["reason"].iloc[0] == "median 2 fragments per target (< 20)"

@@ -17,6 +17,7 @@ import pandas as pd
 import pysam
 import pytest
 
+from resistcall import qc
 from resistcall.contracts import FUSION_COLUMNS
 from resistcall.errors import UserError
 from resistcall.fusion import (
@@ -476,3 +477,32 @@ def test_real_bams_as_shipped_hg38_bwa_M(realdata, tmp_path):
     # most split evidence is only visible through secondary split parts and clip re-mapping
     assert row.split_reads > 100
     _check_hcc827(df, "HCC827_EML4")
+
+
+@needs_bwa
+def test_30bp_reads_fail_qc_and_never_read_not_detected(tmp_path, panel, bwa_index):
+    """The same EML4-ALK fragments read at 30 bp give no split or discordant evidence; QC
+    (read length from samtools stats) fails the sample, so the fusion call is not assessable
+    instead of a confident 'no ALK fusion detected'."""
+    rng = np.random.default_rng(8)
+    fused, junction = _h3122_like(panel)
+    pairs = _pairs(fused, 60, rng, read_len=30, must_span=junction)
+    pairs += _pairs(_normal(panel), 3000, rng, read_len=30)
+    bam = _align(bwa_index, pairs, tmp_path / "short.bam", "SHORT")
+    stats = tmp_path / "short.stats.txt"
+    stats.write_text(pysam.stats(str(bam)))
+    contig, offset = "chr2_29196228_29226309", 29196227
+    targets = tmp_path / "t.bed"
+    targets.write_text(f"{contig}\t{ALK_LO - offset}\t{ALK_HI - offset}\tALK\n")
+    summary, _ = qc.run_qc(bam, stats, targets)
+    assert summary["status"] == "fail" and summary["read_length"] == 30
+    assert "reads are 30 bp on average" in summary["reasons"][0]
+    args = (str(REF), str(GTF), [str(bam)], str(tmp_path / "f.tsv"), None, Settings())
+    assert list(run(*args)["call"]) == ["not detected"]  # what a user got before the gate
+    df = run(*args, {"SHORT": summary})
+    assert list(df["call"]) == ["not assessable"]
+    assert (
+        df["status"]
+        .iloc[0]
+        .startswith("ALK fusion not assessable: sample failed QC: reads are 30 bp on average")
+    )

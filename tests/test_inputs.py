@@ -207,6 +207,43 @@ BAD = {
         f"bad/comma_separated/{S}, line 1: header has no tab: the sheet looks comma-separated; "
         "resistcall reads tab-separated sheets (TSV)",
     ],
+    "same_reads_copied": [
+        f"bad/same_reads_copied/{U}, line 4, column fq1: sample 'CR2' unit 'lane1' holds the "
+        "same reads as sample 'CR1' unit 'lane1' (line 3): 100% of the first 25 reads are "
+        "shared; one library filed under two sample names?"
+    ],
+    # the same library minus two read pairs, recompressed: not the same file, the same reads
+    "same_reads_subset": [
+        f"bad/same_reads_subset/{U}, line 4, column fq1: sample 'CR2' unit 'lane1' holds the "
+        "same reads as sample 'CR1' unit 'lane1' (line 3): 100% of the first 23 reads are "
+        "shared; one library filed under two sample names?"
+    ],
+    "same_reads_bam": [
+        f"bad/same_reads_bam/{U}, line 4, column bam: sample 'CR2' unit 'lane1' holds the "
+        "same reads as sample 'P' unit 'lane1' (line 2): 100% of the first 30 reads are "
+        "shared; one library filed under two sample names?"
+    ],
+    "crlf_fastq": [
+        f"bad/crlf_fastq/{U}, line 4, column {c}: reads/crlf_{r}.fastq.gz: has Windows line "
+        "endings (CRLF): convert it with dos2unix"
+        for c, r in (("fq1", "R1"), ("fq2", "R2"))
+    ],
+    "phred64_fastq": [
+        f"bad/phred64_fastq/{U}, line 4, column {c}: reads/phred64_{r}.fastq.gz: quality scores "
+        "look Phred+64 (Illumina 1.3-1.7 encoding: no character below '@', some above 'K'); "
+        "convert to Phred+33, e.g. `seqtk seq -Q64 -V`"
+        for c, r in (("fq1", "R1"), ("fq2", "R2"))
+    ],
+    # the schema refuses the name: one problem for the cell, no file error piled on top
+    "bzip2_fastq": [
+        f"bad/bzip2_fastq/{U}, line 4, column fq1: fq1 must be a path ending in .fastq.gz, "
+        ".fq.gz, .fastq or .fq, without spaces or quotes (found 'reads/bz2_R1.fastq.bz2')"
+    ],
+    "bzip2_named_gz": [
+        f"bad/bzip2_named_gz/{U}, line 4, column fq1: reads/bz2_R1.fastq.gz: bzip2-compressed: "
+        "resistcall reads gzip or plain FASTQ; recompress it (e.g. `bzip2 -dc FILE | gzip > "
+        "FILE.fastq.gz`)"
+    ],
     "spaces_not_tabs": [
         f"bad/spaces_not_tabs/{S}, line 1: header has no tab: its cells are separated by "
         "spaces; use tabs (the sheet is TSV)",
@@ -851,3 +888,142 @@ def test_bam_with_several_samples_is_refused(tmp_path):
         f"{LABEL}: {two}: BAM holds reads of 2 samples (@RG SM: A, B); give one BAM per sample "
         "(samtools split splits it by read group)"
     )
+
+
+# --------------------------------------------------------------------------- config files
+CONTIG = "chr2_29196228_29226309"
+# config key -> file (under tests/data/sheets/panel) -> every problem, exactly
+CONFIG_FILE_CASES = {
+    "three_columns": (
+        ("panel", "targets"),
+        "panel/three_columns.bed",
+        [
+            "panel/three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end "
+            "gene) (panel.targets)"
+        ],
+    ),
+    "unknown_contig": (
+        ("panel", "targets"),
+        "panel/unknown_contig.bed",
+        [
+            "panel/unknown_contig.bed, line 2, column chrom: contig 'chrUn_KI270728v1' is not in "
+            "the reference FASTA (chr2_29196228_29226309, chr7_55017807_55211651, "
+            "chr12_25225577_25245847, ...) (panel.targets)"
+        ],
+    ),
+    "genome_coordinates": (
+        ("panel", "targets"),
+        "panel/genome_coordinates.bed",
+        [
+            "panel/genome_coordinates.bed, line 1, column chrom: contig 'chr2' is not in the "
+            "reference FASTA (chr2_29196228_29226309, chr7_55017807_55211651, "
+            "chr12_25225577_25245847, ...): whole-chromosome coordinates, but the reference "
+            "holds panel contigs chrN_START_END (contig position = genomic position - START + 1) "
+            "(panel.targets)"
+        ],
+    ),
+    "header_and_duplicate": (
+        ("panel", "targets"),
+        "panel/header_and_duplicate.bed",
+        [
+            "panel/header_and_duplicate.bed, line 1: a header line: BED has none (start it with "
+            "'#' or remove it) (panel.targets)",
+            "panel/header_and_duplicate.bed, line 3: the same interval as line 2: each target "
+            "once (panel.targets)",
+        ],
+    ),
+    "beyond_end": (
+        ("panel", "targets"),
+        "panel/beyond_end.bed",
+        [
+            f"panel/beyond_end.bed, line 1, column end: end 30500 is beyond the end of {CONTIG} "
+            "(30082 bp) (panel.targets)"
+        ],
+    ),
+    "bad_coordinates": (
+        ("panel", "snv_regions"),
+        "panel/bad_coordinates.bed",
+        [
+            "panel/bad_coordinates.bed, line 1, column end: end 100 is not after start 400 "
+            "(BED is 0-based, half-open) (panel.snv_regions)",
+            "panel/bad_coordinates.bed, line 2, column start: '1,000' is not a whole number >= 0 "
+            "(panel.snv_regions)",
+        ],
+    ),
+    "spaces": (
+        ("panel", "targets"),
+        "panel/spaces.bed",
+        [
+            "panel/spaces.bed, line 1: no tab between the columns (separated by spaces?); use "
+            "tabs (panel.targets)"
+        ],
+    ),
+    "empty": (
+        ("panel", "targets"),
+        "panel/empty.bed",
+        ["panel/empty.bed: BED has no intervals (panel.targets)"],
+    ),
+    "other_naming_gtf": (
+        ("reference", "gtf"),
+        "panel/other_naming.gtf",
+        [
+            "config, key reference.gtf: the GTF names contigs 2, 7 but the FASTA "
+            "chr2_29196228_29226309, chr7_55017807_55211651, chr12_25225577_25245847: they use "
+            "different naming (chr2 vs 2); use the GTF of the FASTA's provider (GENCODE/UCSC: "
+            "chr2; Ensembl: 2) or rename one of them"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_FILE_CASES))
+def test_config_files_are_checked_before_anything_runs(base_config, case):
+    (section, key), value, expected = CONFIG_FILE_CASES[case]
+    config = copy.deepcopy(base_config)
+    config[section][key] = value
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    assert [str(p) for p in info.value.problems] == expected
+
+
+def test_primers_of_an_amplicon_assay_are_checked(base_config):
+    config = copy.deepcopy(base_config)
+    config["panel"].update(assay="amplicon", primers="panel/bad_primers.bed")
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    assert [str(p) for p in info.value.problems] == [
+        "panel/bad_primers.bed, line 2, column strand: 'minus' is not + or - (panel.primers)"
+    ]
+
+
+def test_known_resistance_rows_are_checked_at_start(base_config):
+    config = copy.deepcopy(base_config)
+    config["known_resistance"] = "panel/bad_known.tsv"
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    (problem,) = [str(p) for p in info.value.problems]
+    assert problem.startswith("panel/bad_known.tsv: ") and "line 3" in problem
+    assert "works great" in problem
+
+
+def test_cli_validate_reports_a_bed_problem_in_one_line(main, capsys, tmp_path):
+    config = yaml.safe_load((SHEETS / "config.yaml").read_text())
+    config["panel"]["targets"] = "panel/three_columns.bed"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["validate", "--config", str(path), "--base-dir", str(SHEETS)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "resistcall validate: error: 1 problem in the input; nothing was run:",
+        "  - panel/three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end "
+        "gene) (panel.targets)",
+    ]
+
+
+def test_cram_unit_loads_and_reads_through(base_config):
+    """A CRAM unit (decoded with the configured FASTA) passes the sheet check and the deep
+    check like a BAM."""
+    sheets = load_sheets(_config(base_config, "good/cram"), SHEETS)
+    assert sheets.units.loc[("CR1", "lane1"), "kind"] == "bam"
+    summary = check_input("CR1", bam=BAMS / "CR1.cram", reference=FASTA)
+    assert summary == f"CR1: BAM {BAMS / 'CR1.cram'} OK, 60 records"

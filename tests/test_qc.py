@@ -65,7 +65,11 @@ def test_depth_and_on_target(sample):
     assert depths["mean_depth"].tolist() == [30.0, 30.0, 0.0]
     # the uncovered target is named in a warning, never silently averaged away
     assert any("below 100x" in w and "EGFR" in w for w in summary["warnings"])
-    assert not any("on target" in w for w in summary["warnings"])
+    assert not any("of mapped reads on target" in w for w in summary["warnings"])
+    # 80 reads: far too few for any verdict
+    assert summary["status"] == "fail"
+    assert summary["reasons"] == ["60 mapped reads on target (fail below 2000)"]
+    assert set(summary["not_assessable"]) == {"snv", "cnv", "fusion"}
 
 
 def test_cli_writes_outputs_and_rejects_wrong_reference(sample, tmp_path, capsys):
@@ -91,3 +95,89 @@ def test_cli_writes_outputs_and_rejects_wrong_reference(sample, tmp_path, capsys
     bad.write_text("chr7\t100\t200\tEGFR\n")
     assert main(args[:6] + [str(bad)] + args[7:]) == 2
     assert "different references" in capsys.readouterr().err
+
+
+HEALTHY = {
+    "mapped_fraction": 0.98,
+    "on_target_reads": 500_000,
+    "on_target_fraction": 0.9,
+    "median_target_depth": 900.0,
+    "duplicate_fraction": 0.1,
+    "read_length": 100.0,
+    "insert_size": 190.0,
+}
+
+
+def test_healthy_sample_passes():
+    assert qc.gate(HEALTHY, qc.QcOptions()) == ("pass", [], [], {})
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason", "stages"),
+    [
+        # reads of another organism: nothing maps
+        (
+            {"mapped_fraction": 0.0, "on_target_reads": 0, "median_target_depth": 0.0},
+            "fail",
+            "only 0% of reads mapped to the reference (fail below 50%): wrong reference or sample?",
+            {"snv", "cnv", "fusion"},
+        ),
+        # ~200 read pairs
+        (
+            {"on_target_reads": 380, "median_target_depth": 1.2},
+            "fail",
+            "380 mapped reads on target (fail below 2000)",
+            {"snv", "cnv", "fusion"},
+        ),
+        (
+            {"read_length": 30.0},
+            "fail",
+            "reads are 30 bp on average: too short to align and call variants reliably "
+            "(fail below 36 bp)",
+            {"snv", "cnv", "fusion"},
+        ),
+        # long enough for SNVs, too short for split-read fusion evidence
+        (
+            {"read_length": 45.0},
+            "warn",
+            "reads are 45 bp on average; fusion detection needs >= 50 bp (an aligned anchor "
+            "plus a placeable clip)",
+            {"fusion"},
+        ),
+        ({"read_length": 60.0}, "warn", "reads are 60 bp on average (warn below 75)", set()),
+        ({"insert_size": 1500.0}, "warn", "mean insert size 1500 bp is outside 100-1000 bp", set()),
+        (
+            {"median_target_depth": 150.0},
+            "warn",
+            "median target depth 150x is below 200x",
+            set(),
+        ),
+        (
+            {"on_target_reads": 10_000},
+            "warn",
+            "10000 mapped reads on target (warn below 20000)",
+            set(),
+        ),
+        ({"duplicate_fraction": 0.7}, "warn", "70% duplicate reads: low library complexity", set()),
+    ],
+)
+def test_gates(change, status, reason, stages):
+    got, fail, warn, not_assessable = qc.gate({**HEALTHY, **change}, qc.QcOptions())
+    assert got == status
+    assert (fail if status == "fail" else warn)[0] == reason
+    assert set(not_assessable) == stages
+    if status == "fail":
+        assert all(r.startswith("sample failed QC: " + reason) for r in not_assessable.values())
+
+
+def test_thresholds_come_from_the_command_line(sample, tmp_path):
+    bam, stats, targets = sample
+    out = tmp_path / "q.json"
+    base = ["qc", "--bam", str(bam), "--stats", str(stats), "--targets", str(targets)]
+    base += ["--out", str(out), "--targets-out", str(tmp_path / "q.tsv")]
+    assert main([*base, "--fail-on-target-reads", "10", "--warn-on-target-reads", "20"]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["gates"]["fail_on_target_reads"] == 10
+    # 60 reads on target now passes that gate; the 30x median depth still warns
+    assert summary["status"] == "warn", summary["reasons"]
+    assert summary["reasons"] == ["median target depth 30x is below 200x"]

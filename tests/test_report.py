@@ -1441,3 +1441,61 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
         "ALK FISH",
     ):
         assert words in nxt, words
+
+
+def _qc_with_failure(tmp_path: Path, sample: str) -> list[str]:
+    paths = []
+    for src in sorted((FIX / "qc").glob("*.qc.json")):
+        data = json.loads(src.read_text())
+        if data["sample"] == sample:
+            data["status"] = "fail"
+            data["reasons"] = ["only 0% of reads mapped to the reference (fail below 50%)"]
+        path = tmp_path / src.name
+        path.write_text(json.dumps(data))
+        paths.append(str(path))
+    return paths
+
+
+def _with_qc(argv: list[str], paths: list[str]) -> list[str]:
+    i = argv.index("--qc")
+    return argv[: i + 1] + paths + argv[i + 1 + len(paths) :]
+
+
+def test_failed_parental_is_on_the_first_screen_and_fusion_not_compared(tmp_path):
+    model = run_cli(_with_qc(full_args(tmp_path), _qc_with_failure(tmp_path, PAR)))
+    doc = parse((tmp_path / "report.html").read_text())
+    for sample in (CR1, CR2):
+        card = next(c for c in model["summary"] if c["sample"] == sample)
+        assert card["qc_failed"][0]["sample"] == PAR and card["qc_failed"][0]["role"] == "parental"
+        assert card["fusion"]["in_parental"] is None
+        text = doc.text_of(id=f"summary-{sample.lower().replace('_', '-')}")
+        assert "Parental H3122_P failed QC" in text and "only 0% of reads mapped" in text
+        assert "not in the parental" not in text and "(parental not assessable)" in text
+
+
+def test_failed_resistant_sample_reads_not_assessable(tmp_path):
+    hits = json.loads((FIX / "hits.json").read_text())
+    for s in hits["samples"]:
+        if s["sample"] == CR2:
+            for verdict in s["drugs"].values():
+                verdict["prediction"] = "not assessable"
+    (tmp_path / "hits.json").write_text(json.dumps(hits))
+    cnv = _copy_with(
+        tmp_path,
+        "cnv.tsv",
+        lambda df: df.assign(
+            call=df["call"].where(df["sample"] != CR2, "not assessable"),
+            reason=df["reason"].where(df["sample"] != CR2, "sample failed QC: 0 reads"),
+        ),
+    )
+    argv = _with_qc(full_args(tmp_path), _qc_with_failure(tmp_path, CR2))
+    argv[argv.index("--hits") + 1] = str(tmp_path / "hits.json")
+    argv[argv.index("--cnv") + 1] = str(cnv)
+    model = run_cli(argv)
+    card = next(c for c in model["summary"] if c["sample"] == CR2)
+    assert card["headline"].startswith("Not assessable: the sample failed QC")
+    assert card["copy_number_not_assessable"] == "sample failed QC: 0 reads"
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr2")
+    assert "H3122_CR2 failed QC" in text and "No copy-number change" not in text
+    other = next(c for c in model["summary"] if c["sample"] == CR1)
+    assert other["qc_failed"] == [] and not other["headline"].startswith("Not assessable")

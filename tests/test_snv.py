@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -667,3 +668,48 @@ def test_amplicon_assay_keeps_duplicates(tmp_path):
     dp = {a: _records(p)[v[:3]].format("DP")[1, 0] for a, p in out.items()}
     assert dp["amplicon"] > 1.5 * dp["capture"]
     assert "assay=amplicon" in VCF(str(out["amplicon"])).raw_header
+
+
+def _failed_qc(path: Path, sample: str) -> str:
+    reason = "sample failed QC: only 0% of reads mapped to the reference (fail below 50%)"
+    path.write_text(
+        json.dumps(
+            {
+                "sample": sample,
+                "status": "fail",
+                "reasons": [reason],
+                "not_assessable": {s: reason for s in ("snv", "cnv", "fusion")},
+            }
+        )
+    )
+    return str(path)
+
+
+def test_failed_parental_keeps_resistant_findings_without_status(pair, tmp_path):
+    """A parental that failed QC is not compared with: the resistant sample's own variants are
+    still called (detected; parental not assessable), no STATUS is decided, the parental is a
+    column of counts only and its own variants are not records."""
+    known = ROOT / "resources" / "known_resistance.tsv"
+    out, hot = tmp_path / "c.vcf.gz", tmp_path / "hot.tsv"
+    args = ["snv", "--reference", str(REF), "--regions", str(pair["bed"])]
+    args += ["--parental", str(pair["par"]), "--resistant", str(pair["res"]), "--out", str(out)]
+    args += ["--hotspots", str(known), "--gtf", str(ROOT / "resources/reference/panel_GRCh38.gtf")]
+    args += ["--hotspots-out", str(hot), "--qc", _failed_qc(tmp_path / "p.json", "PAR")]
+    assert main(args) == 0
+    vcf = VCF(str(out))
+    assert vcf.samples == ["PAR", "RES"]
+    assert "##parental=PAR" in vcf.raw_header
+    assert "##parental_not_assessable=sample failed QC: only 0% of reads" in vcf.raw_header
+    assert f"##reference={REF.name}\n" in vcf.raw_header
+    recs = _records(out)
+    s, d, g = pair["snv"], pair["del"], pair["germ"]
+    assert set(recs) == {s[:3], d[:3], g[:3]}  # the parental-only variant is no record
+    for rec in recs.values():
+        assert "STATUS" not in dict(rec.INFO) and rec.INFO["EVIDENCE"] == "RES"
+        assert list(rec.format("STATUS")) == [".", "."]
+    # the parental column carries its counts (a real parental here, with noise reads only)
+    assert recs[s[:3]].FILTER is None and recs[s[:3]].format("DP")[0][0] > 500
+    assert recs[s[:3]].format("AD")[0][1] <= 2
+    t = pd.read_csv(hot, sep="\t")
+    assert (t.loc[t["sample"] == "PAR", "verdict"] == "not assessable").all()
+    assert (t.loc[t["sample"] == "RES", "verdict"] != "not assessable").all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import sys
@@ -14,7 +15,7 @@ import pytest
 from resistcall import contracts
 from resistcall.knowledge import load_knowledge
 
-from conftest import BIN, copy_workflow, env_without_venv, readme_command, run
+from conftest import BIN, REPO, copy_workflow, env_without_venv, readme_command, run
 
 pytestmark = pytest.mark.slow
 
@@ -218,3 +219,48 @@ def test_multiqc_report_holds_samtools_and_resistcall_sections(demo):
         assert tables["multiqc_resistcall_fusion_table"][sample]["call"] == "detected"
     index = (demo / "results" / "index.html").read_text()
     assert 'href="multiqc/multiqc_report.html"' in index
+
+
+def test_outputs_hold_no_absolute_path_of_the_run_folder(demo):
+    """Identical runs in two folders give identical outputs: no output names the folder."""
+    folder = str(demo.resolve())
+    checked = 0
+    for path in sorted((demo / "results").rglob("*")):
+        if path.suffix in (".tsv", ".json", ".html", ".txt") or path.name.endswith(".vcf.gz"):
+            data = path.read_bytes()
+            text = gzip.decompress(data) if path.name.endswith(".gz") else data
+            assert folder.encode() not in text, path
+            checked += 1
+    assert checked > 10
+
+
+def test_workflow_start_shows_warnings_and_refuses_a_bad_bed(demo, tmp_path):
+    """The parental-only-line warning reaches the user of a workflow run; a targets BED with
+    3 columns stops the run at start-up with the same one line `resistcall validate` gives,
+    before anything is aligned."""
+    work = copy_workflow(tmp_path / "warn")
+    shutil.copytree(demo / "demo_data", work / "demo_data")
+    reads = REPO / "tests" / "data" / "sheets" / "reads"
+    with open(work / "config" / "samples.tsv", "a") as sheet:
+        sheet.write("Q\tHCC78\tparental\t\t\n")
+    with open(work / "config" / "units.tsv", "a") as units:
+        units.write(f"Q\tlane1\t{reads / 'Q_R1.fastq.gz'}\t{reads / 'Q_R2.fastq.gz'}\t\n")
+    proc = run([str(BIN / "snakemake"), "-n"], work)
+    assert "line 'HCC78' has only the parental sample 'Q'" in proc.stdout + proc.stderr
+    (work / "three_columns.bed").write_text("chr2_29196228_29226309\t100\t400\n")
+    config = work / "config" / "config.yaml"
+    text = config.read_text()
+    assert "targets: resources/panel/demo_capture_targets.bed" in text
+    config.write_text(
+        text.replace(
+            "targets: resources/panel/demo_capture_targets.bed", "targets: three_columns.bed"
+        )
+    )
+    proc = run([str(BIN / "snakemake"), "--cores", "1"], work, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end gene) "
+        "(panel.targets)" in out
+    ), out[-3000:]
+    assert not (work / "results").exists()

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pysam
 import pytest
@@ -108,14 +109,16 @@ def _simulate(work: Path, config: Path, fragments: int) -> pd.DataFrame:
     return pd.read_csv(work / "data" / "truth.tsv", sep="\t")
 
 
-def _align_elsewhere(work: Path, sample: str, fq1: str, fq2: str, mark_duplicates: bool) -> str:
-    """A BAM as another pipeline would deliver it: its own read group (ID and SM differ from
-    the sheet), optionally duplicate-marked. Returns its path relative to ``work``."""
+def _align_elsewhere(
+    work: Path, sample: str, fq1: str, fq2: str, mark_duplicates: bool, rg_id: str = "flowcellX.1"
+) -> str:
+    """A BAM as another pipeline would deliver it: its own read group (SM differs from the
+    sheet; ID ``rg_id``), optionally duplicate-marked. Returns its path relative to ``work``."""
     index = work / "bwa" / "ref.fa"
     if not index.with_suffix(".fa.bwt").exists():
         index.parent.mkdir(exist_ok=True)
         run(["bwa", "index", "-p", str(index), FA], work)
-    rg = rf"@RG\tID:flowcellX.1\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
+    rg = rf"@RG\tID:{rg_id}\tSM:core_{sample.lower()}_lib\tPL:ILLUMINA"
     out = f"data/{sample}.bam"
     steps = [f"bwa mem -t 2 -R '{rg}' {index} {fq1} {fq2} 2>/dev/null"]
     if mark_duplicates:
@@ -338,10 +341,11 @@ def cohort(tmp_path_factory) -> Path:
         work, simulate=simulate, units="config/sim_units.tsv", name="simulate.yaml"
     )
     _simulate(work, sim_config, fragments=40_000)
-    # LA_P and LB_R arrive as BAMs aligned elsewhere: different read-group ID and SM.
+    # LA_P and LB_R arrive as BAMs aligned elsewhere with their own SM; LB_R's read-group ID
+    # already is the <sample>.<unit> the workflow assigns (e.g. a resistcall BAM fed back).
     bams = {
-        s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False)
-        for s in ("LA_P", "LB_R")
+        s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False, rg_id)
+        for s, rg_id in (("LA_P", "flowcellX.1"), ("LB_R", "LB_R.L001"))
     }
     units = []
     for s, u in fq_units:
@@ -539,3 +543,78 @@ def test_line_named_like_a_results_folder_is_rejected(cohort, tmp_path):
         proc.stdout + proc.stderr
     ), proc.stderr[-3000:]
     assert not (work / "results").exists()
+
+
+# --------------------------------------------------------------------------- failed parental
+
+
+@pytest.fixture(scope="module")
+def failed_parental(tmp_path_factory) -> Path:
+    """A parental whose reads do not map (another organism's library, here random sequence)
+    and a resistant sample carrying L1196M: the run finishes, the parental fails QC, the
+    resistant sample's own finding is still reported and nothing is compared with the
+    parental."""
+    work = copy_workflow(tmp_path_factory.mktemp("failed_parental"))
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "FP_P", "line": "FPLINE", "condition": "parental"},
+            {"sample": "FP_R", "line": "FPLINE", "condition": "resistant", "drug": "crizotinib"},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    _write_tsv(
+        work / "config" / "units.tsv",
+        [
+            {
+                "sample": s,
+                "unit": "L1",
+                "fq1": f"data/{s}_R1.fastq.gz",
+                "fq2": f"data/{s}_R2.fastq.gz",
+            }
+            for s in ("FP_P", "FP_R")
+        ],
+        UNIT_COLUMNS,
+    )
+    simulate = {
+        "out_dir": "data",
+        "read_length": 100,
+        "ploidy": 2,
+        "samples": {"FP_P": {}, "FP_R": {}},
+        "variants": [{**L1196M, "vaf": {"FP_R": 0.3}}],
+    }
+    _simulate(work, _write_config(work, simulate=simulate), fragments=12_000)
+    rng = np.random.default_rng(5)
+    for mate in (1, 2):
+        with gzip.open(work / "data" / f"FP_P_R{mate}.fastq.gz", "wt") as out:
+            for i in range(12_000):
+                seq = "".join(rng.choice(list("ACGT"), 100))
+                out.write(f"@FP_P:{i} {mate}:N:0:1\n{seq}\n+\n{'I' * 100}\n")
+    snakemake(work)
+    return work
+
+
+def test_failed_parental_fails_qc_with_reasons(failed_parental):
+    qc = json.loads((failed_parental / "results" / "qc" / "FP_P.qc.json").read_text())
+    assert qc["status"] == "fail" and qc["mapped_fraction"] < 0.05
+    assert qc["reasons"][0].startswith("only 0% of reads mapped to the reference")
+    assert json.loads((failed_parental / "results" / "qc" / "FP_R.qc.json").read_text())[
+        "status"
+    ] in ("pass", "warn")
+
+
+def test_failed_parental_keeps_the_resistant_finding_without_comparison(failed_parental):
+    _assert_hit(_hits(failed_parental, "FPLINE"), "FP_R", "p.L1196M", status="not assessable")
+    hit = _hits(failed_parental, "FPLINE").query("hgvs_p == 'p.L1196M'").iloc[0]
+    assert "detected; parental not assessable" in hit["note"]
+    cnv = pd.read_csv(failed_parental / "results" / "FPLINE" / "cnv.tsv", sep="\t")
+    assert (cnv["call"] == "not assessable").all() and cnv["copy_number"].isna().all()
+    fusions = pd.read_csv(failed_parental / "results" / "FPLINE" / "fusions.tsv", sep="\t")
+    assert fusions.loc[fusions["sample"] == "FP_P", "call"].tolist() == ["not assessable"]
+    report = json.loads((failed_parental / "results" / "FPLINE" / "report.json").read_text())
+    card = report["summary"][0]
+    assert card["qc_failed"][0]["sample"] == "FP_P" and card["mutations"][0]["status"] == (
+        "detected; parental not assessable"
+    )
+    html = (failed_parental / "results" / "FPLINE" / "report.html").read_text()
+    assert "Parental FP_P failed QC" in html and "No copy-number change" not in html

@@ -32,6 +32,7 @@ from resistcall.contracts import (
     FUSION_DETECTED,
     HITS_SCHEMA,
     HOTSPOT_UNKNOWN,
+    NOT_ASSESSABLE,
     SNV_PRESENT,
     caveat,
     check_verdicts,
@@ -50,6 +51,7 @@ from resistcall.knowledge import (
     residue_span,
 )
 from resistcall.outputs import write_texts
+from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import contig_offset, preflight_bams
 from resistcall.transcripts import load_transcripts
 
@@ -206,11 +208,55 @@ def _match_record(row: pd.Series, match_type: str) -> dict:
 
 
 # ---- VCF ---------------------------------------------------------------------------------------
-def _parental_from_header(vcf: VCF) -> str | None:
+def _header_value(vcf: VCF, key: str) -> str | None:
     for line in vcf.raw_header.splitlines():
-        if line.startswith("##parental="):
+        if line.startswith(f"##{key}="):
             return line.split("=", 1)[1].strip().strip("<>") or None
     return None
+
+
+def _parental_from_header(vcf: VCF) -> str | None:
+    return _header_value(vcf, "parental")
+
+
+def parental_not_assessable(path: str | Path) -> str | None:
+    """Why the VCF's parental was not compared with (``##parental_not_assessable``), or None."""
+    return _header_value(VCF(str(path)), "parental_not_assessable")
+
+
+def apply_qc(
+    findings: dict[str, list[Finding]],
+    verdicts: dict[str, dict],
+    qc: dict[str, dict],
+    parental: str | None,
+    parental_reason: str | None,
+) -> dict[str, dict]:
+    """QC gate on the annotation (docs/qc.md). A resistant sample that failed QC gets
+    ``not assessable`` for every drug; when the parental failed, a resistant sample's own
+    findings still stand, but their comparison status is ``not assessable``. Returns the QC
+    state per sample for hits.json."""
+    state = {s: {"status": q["status"], "reasons": q.get("reasons", [])} for s, q in qc.items()}
+    if parental is not None and parental_reason is None:
+        parental_reason = not_assessable(qc, parental, "snv")
+    for s, flist in findings.items():
+        if s == parental:
+            continue
+        if parental_reason is not None:
+            for f in flist:
+                if f.kind in ("snv", "mnv", "indel", "compound"):
+                    f.status = "not assessable"
+                    f.note = "; ".join(
+                        x
+                        for x in (f.note, f"detected; parental not assessable ({parental_reason})")
+                        if x
+                    )
+        reason = not_assessable(qc, s, "snv")
+        if reason is None or qc[s]["status"] != "fail":
+            continue
+        for verdict in verdicts.get(s, {}).values():
+            verdict["prediction"] = NOT_ASSESSABLE
+            verdict["caveats"].append(caveat("qc", reason))
+    return state
 
 
 def _fmt(record, name: str):
@@ -939,7 +985,9 @@ def tsv_rows(
     return pd.DataFrame(rows, columns=hits_columns(columns))
 
 
-def hits_json(findings, verdicts, parental, line, known_path, kb: KnowledgeBase, inputs) -> dict:
+def hits_json(
+    findings, verdicts, parental, line, known_path, kb: KnowledgeBase, inputs, qc=None
+) -> dict:
     data = Path(known_path).read_bytes()
     samples = []
     for s, flist in findings.items():
@@ -954,6 +1002,7 @@ def hits_json(findings, verdicts, parental, line, known_path, kb: KnowledgeBase,
                 ],
                 "other": [f.to_json() for f in flist if f.classification == "other"],
                 "drugs": verdicts.get(s, {}),
+                "qc": (qc or {}).get(s),
             }
         )
     return {
@@ -987,8 +1036,10 @@ def run(
     hotspots_tsv: str | None = None,
     bams: Sequence[str] = (),
     drivers_tsv: str | Path = DRIVERS_DEFAULT,
+    qc_json: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Whole stage: annotate calls, copy number and fusions; write hits.tsv (+ hits.json)."""
+    """Whole stage: annotate calls, copy number and fusions; write hits.tsv (+ hits.json).
+    ``qc_json``: the samples' qc.json files (QC gate, docs/qc.md)."""
     kb = load_knowledge(known_table)
     calls, samples, parental = read_vcf(vcf)
     cnv = fus = None
@@ -1026,6 +1077,9 @@ def run(
         hot,
         load_drivers(drivers_tsv),
     )
+    qc_state = apply_qc(
+        findings, verdicts, read_qc(list(qc_json)), parental, parental_not_assessable(vcf)
+    )
     table = tsv_rows(findings, parental, kb.groups)
     written: list[tuple[str | Path, str]] = [(out, table.to_csv(sep="\t", index=False))]
     if json_out:
@@ -1039,7 +1093,7 @@ def run(
         }
         inputs = {k: (str(v) if v else None) for k, v in given.items()}
         line = line or Path(out).resolve().parent.name
-        data = hits_json(findings, verdicts, parental, line, known_table, kb, inputs)
+        data = hits_json(findings, verdicts, parental, line, known_table, kb, inputs, qc_state)
         written.append((Path(json_out), json.dumps(data, indent=1) + "\n"))
     write_texts(written)
     n_known = int((table["known"] == "yes").sum())
@@ -1067,6 +1121,7 @@ def _cmd_annotate(args: argparse.Namespace) -> None:
         hotspots_tsv=args.hotspots,
         bams=args.bam or (),
         drivers_tsv=args.drivers,
+        qc_json=args.qc or (),
     )
 
 
@@ -1094,6 +1149,12 @@ def register(subparsers) -> None:
         default=str(DRIVERS_DEFAULT),
         help="activating bypass-driver table (TSV; default: the bundled "
         "resources/activating_drivers.tsv)",
+    )
+    p.add_argument(
+        "--qc",
+        nargs="+",
+        help="qc.json of the samples (resistcall qc): a failed sample's drug predictions are "
+        "not assessable; a failed parental makes comparison statuses not assessable",
     )
     p.add_argument("--line", help="line name for hits.json (default: the output folder name)")
     p.add_argument("--out", required=True, help="hits.tsv")

@@ -29,6 +29,7 @@ from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_tsvs
 from resistcall.purity import add_purity_option, parse_purity, tumour_copies
+from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import contig_offset, genomic_label, preflight_bams, read_bed
 
 log = logging.getLogger(__name__)
@@ -702,6 +703,39 @@ def analyse(
     return cn, pd.concat(target_rows, ignore_index=True)[list(CNV_TARGET_COLUMNS)]
 
 
+def too_few_reads(samples: list[SampleInput], min_count: int) -> dict[str, str]:
+    """Samples whose median target has fewer than ``min_count`` fragments (e.g. a library of a
+    few hundred reads, or none mapped): no copy number can rest on them."""
+    out = {}
+    for s in samples:
+        median = float(np.median(s.counts)) if len(s.counts) else 0.0
+        if median < min_count:
+            out[s.name] = f"median {median:.0f} fragments per target (< {min_count})"
+    return out
+
+
+def apply_qc(cn: pd.DataFrame, reasons: dict[str, str], compared_to: str | None) -> pd.DataFrame:
+    """Gene rows of a sample with a reason (QC failure, too few reads), or of every sample when
+    the parental they are compared with (``compared_to``) has one, become ``not assessable``
+    with the reason: no copy number, CI or call from data that cannot carry one."""
+    cn = cn.copy()
+    parental_reason = reasons.get(compared_to) if compared_to else None
+    for sample in cn["sample"].unique():
+        reason = reasons.get(sample)
+        if reason is None and parental_reason is not None:
+            reason = f"parental {compared_to}: {parental_reason} (copy number is relative to it)"
+        if reason is None:
+            continue
+        rows = cn["sample"] == sample
+        cn.loc[rows, ["log2_ratio", "copy_number", "ci_low", "ci_high", "log2_vs_parental"]] = (
+            np.nan
+        )
+        cn.loc[rows, "call"] = NOT_ASSESSABLE
+        cn.loc[rows, "reason"] = reason
+        log.warning("%s: copy number not assessable: %s", sample, reason)
+    return cn
+
+
 def run(
     targets_bed: str,
     parental: str,
@@ -717,8 +751,10 @@ def run(
     baseline_genes: Sequence[str] = (),
     threads: int = 1,
     purity: Sequence[str] = (),
+    qc_json: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Whole stage: count, normalise, call; write cnv.tsv (+ per-target table); return cnv.tsv."""
+    """Whole stage: count, normalise, call; write cnv.tsv (+ per-target table); return cnv.tsv.
+    ``qc_json``: the samples' qc.json files; a failed sample (or parental) is not assessable."""
     targets = load_targets(targets_bed)
     names = preflight_bams([parental, *resistant], reference)
     pool_names = preflight_bams(pool, reference, unique=False)
@@ -753,6 +789,10 @@ def run(
     cn, per_target = analyse(
         targets, tested, ref_cov, gc, params, list(baseline_genes) or None, purity_of
     )
+    qc = read_qc(list(qc_json))
+    reasons = too_few_reads(samples, params.min_count)
+    reasons.update({s.name: r for s in samples if (r := not_assessable(qc, s.name, "cnv"))})
+    cn = apply_qc(cn, reasons, samples[0].name if mode == "parental" else None)
     tables: list[tuple[str | Path, pd.DataFrame]] = [(out, cn)]
     if targets_out:
         tables.append((targets_out, per_target))
@@ -777,6 +817,7 @@ def _cmd_cnv(args: argparse.Namespace) -> None:
         baseline_genes=[g for g in args.baseline_genes.split(",") if g],
         threads=args.threads,
         purity=args.purity,
+        qc_json=args.qc or (),
     )
 
 
@@ -812,6 +853,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated genes forced as the baseline (default: data-driven)",
     )
     p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
+    p.add_argument(
+        "--qc",
+        nargs="+",
+        help="qc.json of the samples (resistcall qc): a sample that failed QC, or every "
+        "sample when the parental failed, gets 'not assessable'",
+    )
     add_options(p, Params)
     add_purity_option(p)
     p.set_defaults(func=_cmd_cnv)

@@ -42,6 +42,7 @@ from resistcall.fusion_evidence import (
 )
 from resistcall.fusion_vcf import write_vcf
 from resistcall.options import add_options, from_args, option
+from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import contig_offset, preflight_bams
 
 log = logging.getLogger(__name__)
@@ -675,11 +676,21 @@ def _limit(cfg: Settings, depth: float) -> str:
 
 
 def status_row(
-    sample: str, target: Gene, cfg: Settings, label: str, depth: float, n_below: int
+    sample: str,
+    target: Gene,
+    cfg: Settings,
+    label: str,
+    depth: float,
+    n_below: int,
+    qc_reason: str | None = None,
 ) -> dict:
-    """Per-sample row: 'not detected' (with the depth it rests on) or 'not assessable'."""
-    assessable = not np.isnan(depth) and depth >= cfg.min_depth
-    if assessable:
+    """Per-sample row: 'not detected' (with the depth it rests on) or 'not assessable' (too
+    little depth, or ``qc_reason``: the sample failed QC or its reads are too short)."""
+    assessable = not np.isnan(depth) and depth >= cfg.min_depth and qc_reason is None
+    if qc_reason is not None:
+        call, reason = NOT_ASSESSABLE, qc_reason
+        status = f"{target.name} fusion not assessable: {qc_reason}"
+    elif assessable:
         call = "not detected"
         status = (
             f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
@@ -720,8 +731,14 @@ def call_sample(
     genes: dict[str, Gene],
     target: Gene,
     cfg: Settings,
+    qc: dict[str, dict] | None = None,
 ) -> list[dict]:
-    """All rows of one BAM: detected/below-threshold junctions, then a status row if needed."""
+    """All rows of one BAM: detected/below-threshold junctions, then a status row if needed.
+
+    A sample that failed QC (``qc``, from its qc.json) gets only a 'not assessable' row; one
+    whose reads are too short for fusion evidence keeps what was detected, and 'not detected'
+    becomes 'not assessable'."""
+    qc_reason = not_assessable(qc or {}, sample, "fusion")
     with pysam.AlignmentFile(bam_path) as bam:
         frame = BamFrame(bam, bam_path, panel)
         cands, distant, infos = find_candidates(bam, frame, panel, target, genes, cfg)
@@ -745,8 +762,10 @@ def call_sample(
         len(cands),
         len(rows),
     )
+    if qc_reason is not None and (qc or {})[sample]["status"] == "fail":
+        return [status_row(sample, target, cfg, label, depth, 0, qc_reason)]
     if not any(r["call"] == FUSION_DETECTED for r in rows):
-        rows.append(status_row(sample, target, cfg, label, depth, len(rows)))
+        rows.append(status_row(sample, target, cfg, label, depth, len(rows), qc_reason))
     return rows
 
 
@@ -758,7 +777,13 @@ def write_tsv(rows: list[dict], out: Path) -> None:
 
 
 def run(
-    reference: str, gtf: str, bams: list[str], out: str, vcf: str | None, cfg: Settings
+    reference: str,
+    gtf: str,
+    bams: list[str],
+    out: str,
+    vcf: str | None,
+    cfg: Settings,
+    qc: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
     """Call fusions of ``cfg.gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
     gene = cfg.gene
@@ -780,7 +805,7 @@ def run(
     samples = preflight_bams(bams)
     rows = []
     for bam, name in zip(bams, samples, strict=True):
-        rows.extend(call_sample(bam, name, panel, genes, target, cfg))
+        rows.extend(call_sample(bam, name, panel, genes, target, cfg, qc))
     write_tsv(rows, Path(out))
     if vcf:
         write_vcf(rows, samples, panel, Path(vcf))
@@ -790,7 +815,8 @@ def run(
 
 
 def _cmd_fusion(args: argparse.Namespace) -> None:
-    run(args.reference, args.gtf, args.bam, args.out, args.vcf, from_args(Settings, args))
+    settings = from_args(Settings, args)
+    run(args.reference, args.gtf, args.bam, args.out, args.vcf, settings, read_qc(args.qc))
 
 
 def register(subparsers) -> None:
@@ -809,5 +835,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="fusions.tsv")
     p.add_argument("--vcf", help="breakend VCF (.vcf.gz, bgzipped + .tbi)")
+    p.add_argument(
+        "--qc",
+        nargs="+",
+        help="qc.json of the samples (resistcall qc): a sample that failed QC or whose reads "
+        "are too short for fusion evidence gets 'not assessable'",
+    )
     add_options(p, Settings)
     p.set_defaults(func=_cmd_fusion)

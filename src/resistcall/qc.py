@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,24 +19,48 @@ import pysam
 
 from resistcall.contracts import QC_TARGET_COLUMNS
 from resistcall.errors import UserError
-from resistcall.options import add_options
+from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_texts
 from resistcall.reference import preflight_bams, read_bed
 
-#: Thresholds that raise a per-sample warning in the report (documented in docs/qc.md).
-WARN_MAPPED_FRACTION = 0.90
-WARN_ON_TARGET_FRACTION = 0.50
-WARN_MEDIAN_DEPTH = 200
-WARN_DUPLICATE_FRACTION = 0.50
-DEPTH_LEVEL = 100  # fraction of targets with mean depth >= this is reported
-#: Targets closer than this are merged before counting reads so a read is counted once.
-MERGE_GAP = 300
+STAGES = ("snv", "cnv", "fusion")
 
 
 @dataclass(frozen=True)
 class QcOptions:
-    """The ``qc:`` config keys and ``resistcall qc`` options (:mod:`resistcall.options`);
-    none yet: QC thresholds become fields here (made with ``options.option``)."""
+    """Thresholds of the per-sample QC verdict: the ``qc:`` config keys and ``resistcall qc``
+    options (:mod:`resistcall.options`); each value and why it is there: docs/qc.md.
+    ``fail_*``: below it the sample's verdicts are not assessable; ``warn_*``: results are
+    shown with a caveat."""
+
+    fail_mapped_fraction: float = option(
+        0.50, "fail below this fraction of reads mapped", ge=0, le=1
+    )
+    warn_mapped_fraction: float = option(
+        0.90, "warn below this fraction of reads mapped", ge=0, le=1
+    )
+    fail_on_target_reads: int = option(2000, "fail below this many mapped reads on target", ge=0)
+    warn_on_target_reads: int = option(20000, "warn below this many mapped reads on target", ge=0)
+    warn_on_target_fraction: float = option(
+        0.50, "warn below this fraction of mapped reads on target", ge=0, le=1
+    )
+    fail_median_depth: float = option(20.0, "fail below this median target depth", ge=0)
+    warn_median_depth: float = option(200.0, "warn below this median target depth", ge=0)
+    warn_duplicate_fraction: float = option(
+        0.50, "warn above this fraction of duplicate reads", ge=0, le=1
+    )
+    fail_read_length: float = option(36.0, "fail below this mean read length (bp)", ge=0)
+    fusion_min_read_length: float = option(
+        50.0, "fusion not assessable below this mean read length (bp)", ge=0
+    )
+    warn_read_length: float = option(75.0, "warn below this mean read length (bp)", ge=0)
+    warn_min_insert: float = option(100.0, "warn below this mean insert size (bp)", ge=0)
+    warn_max_insert: float = option(1000.0, "warn above this mean insert size (bp)", ge=0)
+
+
+DEPTH_LEVEL = 100  # fraction of targets with mean depth >= this is reported
+#: Targets closer than this are merged before counting reads so a read is counted once.
+MERGE_GAP = 300
 
 
 def parse_samtools_stats(path: str | Path) -> dict[str, float]:
@@ -77,8 +101,82 @@ def on_target_reads(bam: pysam.AlignmentFile, targets: pd.DataFrame) -> int:
     )
 
 
-def summarise(stats: dict[str, float], depths: pd.DataFrame, on_target: int, sample: str) -> dict:
-    """QC summary and plain-language warnings for one sample."""
+def gate(m: dict[str, float], gates: QcOptions) -> tuple[str, list[str], list[str], dict]:
+    """(status, fail reasons, warn reasons, stage -> reason it cannot use the sample).
+
+    ``m`` holds the sample's metrics (mapped_fraction, on_target_reads, on_target_fraction,
+    median_target_depth, duplicate_fraction, read_length, insert_size)."""
+    fail, warn = [], []
+    if m["mapped_fraction"] < gates.fail_mapped_fraction:
+        fail.append(
+            f"only {m['mapped_fraction']:.0%} of reads mapped to the reference (fail below "
+            f"{gates.fail_mapped_fraction:.0%}): wrong reference or sample?"
+        )
+    elif m["mapped_fraction"] < gates.warn_mapped_fraction:
+        warn.append(f"only {m['mapped_fraction']:.0%} of reads mapped (expected >= 90%)")
+    if m["on_target_reads"] < gates.fail_on_target_reads:
+        fail.append(
+            f"{m['on_target_reads']} mapped reads on target (fail below "
+            f"{gates.fail_on_target_reads})"
+        )
+    elif m["on_target_reads"] < gates.warn_on_target_reads:
+        warn.append(
+            f"{m['on_target_reads']} mapped reads on target (warn below "
+            f"{gates.warn_on_target_reads})"
+        )
+    if m["mapped_fraction"] >= gates.fail_mapped_fraction and (
+        m["on_target_fraction"] < gates.warn_on_target_fraction
+    ):
+        warn.append(f"only {m['on_target_fraction']:.0%} of mapped reads on target")
+    if m["median_target_depth"] < gates.fail_median_depth:
+        fail.append(
+            f"median target depth {m['median_target_depth']:.0f}x (fail below "
+            f"{gates.fail_median_depth:.0f}x)"
+        )
+    elif m["median_target_depth"] < gates.warn_median_depth:
+        warn.append(
+            f"median target depth {m['median_target_depth']:.0f}x is below "
+            f"{gates.warn_median_depth:.0f}x"
+        )
+    if m["duplicate_fraction"] > gates.warn_duplicate_fraction:
+        warn.append(f"{m['duplicate_fraction']:.0%} duplicate reads: low library complexity")
+    length, insert = m["read_length"], m["insert_size"]
+    stages: dict[str, str] = {}
+    if length and length < gates.fail_read_length:
+        fail.append(
+            f"reads are {length:.0f} bp on average: too short to align and call variants "
+            f"reliably (fail below {gates.fail_read_length:.0f} bp)"
+        )
+    elif length and length < gates.fusion_min_read_length:
+        stages["fusion"] = (
+            f"reads are {length:.0f} bp on average; fusion detection needs >= "
+            f"{gates.fusion_min_read_length:.0f} bp (an aligned anchor plus a placeable clip)"
+        )
+        warn.append(stages["fusion"])
+    elif length and length < gates.warn_read_length:
+        warn.append(
+            f"reads are {length:.0f} bp on average (warn below {gates.warn_read_length:.0f})"
+        )
+    if insert and not gates.warn_min_insert <= insert <= gates.warn_max_insert:
+        warn.append(
+            f"mean insert size {insert:.0f} bp is outside {gates.warn_min_insert:.0f}-"
+            f"{gates.warn_max_insert:.0f} bp"
+        )
+    if fail:
+        reason = "sample failed QC: " + "; ".join(fail)
+        stages = dict.fromkeys(STAGES, reason)
+    status = "fail" if fail else "warn" if warn else "pass"
+    return status, fail, warn, stages
+
+
+def summarise(
+    stats: dict[str, float],
+    depths: pd.DataFrame,
+    on_target: int,
+    sample: str,
+    gates: QcOptions = QcOptions(),
+) -> dict:
+    """QC summary, verdict (pass / warn / fail with reasons) and warnings for one sample."""
     total = stats["raw total sequences"]
     mapped = stats.get("reads mapped", 0.0)
     dups = stats.get("reads duplicated", 0.0)
@@ -87,15 +185,21 @@ def summarise(stats: dict[str, float], depths: pd.DataFrame, on_target: int, sam
     dup_fraction = dups / mapped if mapped else 0.0
     mean_depths = depths["mean_depth"].to_numpy()
     median_depth = float(np.median(mean_depths)) if len(mean_depths) else 0.0
-    warnings = []
-    if mapped_fraction < WARN_MAPPED_FRACTION:
-        warnings.append(f"only {mapped_fraction:.0%} of reads mapped (expected >= 90%)")
-    if on_target_fraction < WARN_ON_TARGET_FRACTION:
-        warnings.append(f"only {on_target_fraction:.0%} of mapped reads on target")
-    if dup_fraction > WARN_DUPLICATE_FRACTION:
-        warnings.append(f"{dup_fraction:.0%} duplicate reads: low library complexity")
-    if median_depth < WARN_MEDIAN_DEPTH:
-        warnings.append(f"median target depth {median_depth:.0f}x is below {WARN_MEDIAN_DEPTH}x")
+    read_length = stats.get("average length", 0.0)
+    insert_size = stats.get("insert size average", 0.0)
+    status, fail, warn, stages = gate(
+        {
+            "mapped_fraction": mapped_fraction,
+            "on_target_reads": on_target,
+            "on_target_fraction": on_target_fraction,
+            "median_target_depth": median_depth,
+            "duplicate_fraction": dup_fraction,
+            "read_length": read_length,
+            "insert_size": insert_size,
+        },
+        gates,
+    )
+    warnings = fail + warn
     low = depths.loc[depths["mean_depth"] < DEPTH_LEVEL, "gene"]
     if len(low):
         genes = ", ".join(sorted(set(low)))
@@ -106,6 +210,9 @@ def summarise(stats: dict[str, float], depths: pd.DataFrame, on_target: int, sam
     }
     return {
         "sample": sample,
+        "status": status,
+        "reasons": fail or warn,
+        "not_assessable": stages,
         "total_reads": int(total),
         "mapped_reads": int(mapped),
         "mapped_fraction": round(mapped_fraction, 4),
@@ -118,12 +225,17 @@ def summarise(stats: dict[str, float], depths: pd.DataFrame, on_target: int, sam
         if len(mean_depths)
         else 0.0,
         "depth_quantiles": {k: round(v, 1) for k, v in quantiles.items()},
+        "read_length": round(float(read_length), 1),
+        "insert_size": round(float(insert_size), 1),
         "n_targets": int(len(depths)),
+        "gates": asdict(gates),
         "warnings": warnings,
     }
 
 
-def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, pd.DataFrame]:
+def run_qc(
+    bam_path: Path, stats_path: Path, targets_path: Path, gates: QcOptions = QcOptions()
+) -> tuple[dict, pd.DataFrame]:
     targets = read_bed(targets_path, names=("chrom", "start", "end", "gene"))
     sample = preflight_bams([bam_path])[0]
     with pysam.AlignmentFile(str(bam_path)) as bam:
@@ -135,13 +247,14 @@ def run_qc(bam_path: Path, stats_path: Path, targets_path: Path) -> tuple[dict, 
             )
         depths = target_depths(bam, targets)
         on_target = on_target_reads(bam, targets)
-    summary = summarise(parse_samtools_stats(stats_path), depths, on_target, sample)
+    summary = summarise(parse_samtools_stats(stats_path), depths, on_target, sample, gates)
     depths.insert(0, "sample", sample)
     return summary, depths
 
 
 def _cmd_qc(args: argparse.Namespace) -> None:
-    summary, depths = run_qc(args.bam, args.stats, args.targets)
+    gates = from_args(QcOptions, args)
+    summary, depths = run_qc(args.bam, args.stats, args.targets, gates)
     summary["assay"] = args.assay
     write_texts(
         [

@@ -56,9 +56,16 @@ SHORT_WORDS = {
     "reduced sensitivity": "Reduced",
     "sensitive": "Sensitive",
     "no data": "No data",
+    "not assessable": "Not assessable",
 }
 #: A symbol next to each word so the prediction never rests on colour alone.
-ICONS = {"resistant": "✗ ", "reduced sensitivity": "◐ ", "sensitive": "✓ ", "no data": "? "}
+ICONS = {
+    "resistant": "✗ ",
+    "reduced sensitivity": "◐ ",
+    "sensitive": "✓ ",
+    "no data": "? ",
+    "not assessable": "⚠ ",
+}
 
 
 def _fmt_pct(v: Any) -> str:

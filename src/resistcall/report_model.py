@@ -33,13 +33,14 @@ from resistcall.snv import SnvConfig
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data")
+PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data", "not assessable")
 #: Words shown to a clinician for each prediction (the JSON keeps the annotator's term).
 PREDICTION_WORDS = {
     "resistant": "Resistance expected",
     "reduced sensitivity": "Reduced sensitivity",
     "sensitive": "Expected to work",
     "no data": "No data",
+    "not assessable": "Not assessable (QC failed)",
 }
 #: Words for a prediction that rests on the genotype scan or on the phenotype, not on table rows.
 BASIS_WORDS = {
@@ -849,6 +850,7 @@ def build_summary(
 ) -> list[dict]:
     """Per resistant sample: the plain-language answer to 'what changed, what still works'."""
     par_entry = next((s for s in entries if s["sample"] == parental), None)
+    failed = {q["sample"]: q for q in qc or [] if q.get("status") == "fail"}
     cards = []
     for s in entries:
         if s.get("condition") == "parental":
@@ -859,10 +861,13 @@ def build_summary(
             if not is_small_variant(f):
                 continue
             sc, pc = counts(f, "sample"), counts(f, "parental")
+            status = f.get("status")
+            if status == "not assessable":
+                status = "detected; parental not assessable"
             item = {
                 "label": finding_label(f),
                 "hgvs_c": f.get("hgvs_c"),
-                "status": f.get("status"),
+                "status": status,
                 "vaf": sc["vaf"],
                 "vaf_parental": pc["vaf"],
                 "kind": finding_kind(f),
@@ -877,10 +882,15 @@ def build_summary(
                 lost.append(item)
             else:
                 not_counted.append(item)
-        cn_changes = cn_unknown = cn_assessed = None
+        cn_changes = cn_unknown = cn_assessed = cn_reason = None
         cn_reasons: list[str] = []
         if copy_number is not None:
             mine = [r for r in copy_number if r["sample"] == name]
+            # every gene not assessable for one reason (the sample or its parental failed
+            # QC, too few reads): say so once instead of "no change"
+            reasons = {str(r.get("reason")) for r in mine if str(r.get("call")) == "not assessable"}
+            if mine and len(reasons) == 1 and all(r.get("call") == "not assessable" for r in mine):
+                cn_reason = reasons.pop()
             cn_changes = [r for r in mine if str(r.get("call")) in CN_CHANGED]
             cn_assessed = [
                 r["gene"] for r in mine if str(r.get("call")) in (*CN_CHANGED, "neutral")
@@ -891,6 +901,8 @@ def build_summary(
                 dict.fromkeys(f"{r['gene']}: {r['reason']}" for r in unknown if r.get("reason"))
             )
         fusion = _fusion_summary(s, par_entry, fusions, parental)
+        if fusion is not None and parental in failed:
+            fusion["in_parental"] = None  # the parental cannot say either way
         cells = grid["cells"].get(name, {})
         alk_cells = {d: cells[d] for d in grid["driver"] if d in cells}
         by_prediction = {
@@ -933,6 +945,16 @@ def build_summary(
                 "copy_number_not_estimable": cn_unknown,
                 "copy_number_assessed": cn_assessed,
                 "copy_number_reasons": cn_reasons,
+                "copy_number_not_assessable": cn_reason,
+                "qc_failed": [
+                    {
+                        "sample": q,
+                        "role": "parental" if q == parental else "this sample",
+                        "reasons": failed[q].get("reasons", []),
+                    }
+                    for q in (parental, name)
+                    if q in failed
+                ],
                 "fusion": fusion,
                 "uncovered_hotspots": (
                     hotspots["uncovered"].get(name, []) if hotspots is not None else None
@@ -1040,6 +1062,8 @@ def _headline(
     cells: dict | None = None,
 ) -> str:
     """One sentence; a drug whose prediction could change is marked "(with caveats)"."""
+    if by["not assessable"] and not any(by[p] for p in PREDICTIONS if p != "not assessable"):
+        return "Not assessable: the sample failed QC, so no drug prediction can be made."
 
     def names(drugs: list[str]) -> str:
         return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)

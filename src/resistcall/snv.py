@@ -36,6 +36,7 @@ from resistcall.purity import (
     parse_purity,
     vaf_scale,
 )
+from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import preflight_bams, read_bed, reference_header
 
 log = logging.getLogger(__name__)
@@ -483,6 +484,8 @@ class CallSet:
     hotspot_threshold: float
     n_tests: int
     purity: dict[str, float] = field(default_factory=dict)  # sample -> tumour fraction
+    #: why the parental cannot be compared with (QC failure): no STATUS is decided
+    parental_reason: str | None = None
 
 
 def call(
@@ -695,6 +698,8 @@ def _header(
     if cs.parental is not None:
         h.add_line(f"##parental={cs.parental}")
     h.add_line("##purity=<" + ",".join(f"{n}={cs.purity.get(n, 1.0):g}" for n in cs.samples) + ">")
+    if cs.parental_reason is not None:
+        h.add_line(f"##parental_not_assessable={cs.parental_reason}")
     h.add_line(
         f"##resistcall_snv=<assay={cfg.assay},min_vaf={cfg.min_vaf},alpha={cfg.alpha},"
         f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g}>"
@@ -796,7 +801,8 @@ def write_vcf(
                 rec.info["HRUN"] = int(r.homopolymer)
                 if r.hotspot:
                     rec.info["HOTSPOT"] = True
-                if cs.parental is not None:
+                compared = cs.parental is not None and cs.parental_reason is None
+                if compared:
                     p = cs.per_sample[cs.parental].iloc[i]
                     rec.info["STATUS"] = r.status
                     rec.info["PARVAF"] = _f(p.vaf)
@@ -818,8 +824,9 @@ def write_vcf(
                     fs["SB"] = (int(s.ref_f), int(s.ref_r), int(s.alt_f), int(s.alt_r))
                     if np.isfinite(s.alt_bq):
                         fs["BQ"] = _f(s.alt_bq)
-                    fs["PDET"] = _f(s.p_detect)
-                    if cs.parental is not None and name != cs.parental:
+                    if np.isfinite(s.p_detect):
+                        fs["PDET"] = _f(s.p_detect)
+                    if compared and name != cs.parental:
                         fs["PENR"] = _f(s.p_enriched)
                         fs["PDEP"] = _f(s.p_depleted)
                         fs["STATUS"] = s.status or "."
@@ -994,7 +1001,8 @@ def hotspot_verdicts(
     kappa = float(np.median([k for _, k in bg])) if bg else 1e3
     thr = max(calls.hotspot_threshold, calls.threshold)
     need = depth_needed(cfg.min_vaf, mu * kappa, (1 - mu) * kappa, thr, cfg.power)
-    parental = samples[calls.samples.index(calls.parental)] if calls.parental is not None else None
+    compared = calls.parental is not None and calls.parental_reason is None
+    parental = samples[calls.samples.index(calls.parental)] if compared else None
     index = {}
     for i, (c, p) in enumerate(zip(samples[0].contig, samples[0].pos, strict=True)):
         index[(c, int(p))] = i
@@ -1108,9 +1116,12 @@ def run(
     sites: pd.DataFrame | None = None,
     hotspots_out: str | None = None,
     purity: list[str] | None = None,
+    qc: dict[str, dict] | None = None,
 ) -> CallSet:
     """Whole stage: count, call, write VCF (+ hotspots table). ``purity``: ``SAMPLE=FRACTION``
-    items of ``--purity``."""
+    items of ``--purity``. ``qc`` (sample -> qc.json): a parental that failed QC is not
+    compared with; hotspots of a sample that failed QC are ``not assessable`` (never
+    ``not detected``)."""
     bams = ([parental] if parental else []) + list(resistant)
     names = preflight_bams(bams, reference)
     tumour = parse_purity(purity or [], names)
@@ -1127,13 +1138,48 @@ def run(
         for name, b in zip(names, bams, strict=True):
             log.info("counting %s (%s)", name, b)
             samples.append(concat_counts(name, count_regions(b, reference, reg, cfg.pileup), fasta))
-        cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot, tumour)
+        reason = not_assessable(qc or {}, names[0], "snv") if parental else None
+        if reason is None:
+            cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot, tumour)
+        else:
+            log.warning("parental %s not assessable (%s): no STATUS is decided", names[0], reason)
+            cs = _without_comparison(samples, cfg, fasta, bams, hot, tumour, reason)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
         write_vcf(cs, cfg, fasta, reference, Path(out))
         if hotspots_out is not None:
             if sites is None:
                 raise UserError("--hotspots-out needs --hotspots and --gtf")
-            write_tsv(hotspot_verdicts(sites, samples, cs, cfg), hotspots_out, na_rep=".")
+            verdicts = hotspot_verdicts(sites, samples, cs, cfg)
+            failed = [n for n in names if not_assessable(qc or {}, n, "snv")]
+            gated = verdicts["sample"].isin(failed)
+            verdicts.loc[gated, "verdict"] = NOT_ASSESSABLE
+            verdicts.loc[gated, "reason"] = [
+                not_assessable(qc or {}, n, "snv") for n in verdicts.loc[gated, "sample"]
+            ]
+            write_tsv(verdicts, hotspots_out, na_rep=".")
+    return cs
+
+
+def _without_comparison(
+    samples: list[SampleCounts],
+    cfg: SnvConfig,
+    fasta: pysam.FastaFile,
+    bams: list[str],
+    hot: set[tuple[str, int]],
+    purity: dict[str, float] | None,
+    reason: str,
+) -> CallSet:
+    """Calls when the parental failed QC: the resistant samples are tested on their own
+    (their findings still stand: "detected; parental not assessable") and the parental is
+    shown with its counts only, never as evidence and never compared with."""
+    parental, resistant = samples[0], samples[1:]
+    cs = call(resistant, None, cfg, fasta, bams[1:], hot, purity)
+    stats = sample_stats(parental, cs.sites)
+    stats["p_detect"], stats["detected"], stats["status"] = np.nan, False, ""
+    stats["a0"], stats["b0"] = np.nan, np.nan
+    cs.per_sample[parental.name] = stats.reset_index(drop=True)
+    cs.samples.insert(0, parental.name)
+    cs.parental, cs.parental_reason = parental.name, reason
     return cs
 
 
@@ -1160,6 +1206,7 @@ def _cmd_snv(args: argparse.Namespace) -> None:
         sites,
         args.hotspots_out,
         args.purity,
+        read_qc(args.qc),
     )
 
 
@@ -1186,6 +1233,12 @@ def register(subparsers) -> None:
     p.add_argument("--hotspots", help="known-resistance table (TSV)")
     p.add_argument("--gtf", help="transcript GTF (contig coordinates), for --hotspots")
     p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
+    p.add_argument(
+        "--qc",
+        nargs="+",
+        help="qc.json of the samples (resistcall qc): a failed parental is not compared with; "
+        "a failed sample's hotspots are not assessable",
+    )
     add_options(p, SnvConfig)
     add_purity_option(p)
     p.set_defaults(func=_cmd_snv)

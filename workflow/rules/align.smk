@@ -151,8 +151,10 @@ if ASSAY == "capture" and config["panel"].get("mark_duplicates", True):
         conda:
             ENV_ALIGN
         shell:
-            "samtools markdup -@ {threads} -s -f {output.stats} -T {output.bam}.tmp"
-            " {input} {output.bam} 2> {log}"
+            # written under a .part name and renamed: a killed job never leaves a truncated
+            # BAM under its final name
+            "(samtools markdup -@ {threads} -s -f {output.stats} -T {output.bam}.tmp"
+            " {input} {output.bam}.part.bam && mv {output.bam}.part.bam {output.bam}) 2> {log}"
 
 elif ASSAY == "capture":
 
@@ -200,7 +202,8 @@ else:
         shell:
             "(samtools ampliconclip --both-ends --strand -f {output.stats}"
             " -b {input.primers} -u -o - {input.bam}"
-            " | samtools sort -@ {threads} -m 512M -o {output.bam} -T {output.bam}.tmp -) 2> {log}"
+            " | samtools sort -@ {threads} -m 512M -o {output.bam}.part.bam -T {output.bam}.tmp -"
+            " && mv {output.bam}.part.bam {output.bam}) 2> {log}"
 
 
 rule index_bam:

@@ -8,6 +8,7 @@ rule annotate:
         fusions="results/{line}/fusions.tsv",
         hotspots="results/{line}/hotspots.tsv",
         bams=line_bams,
+        qc=line_qc,
         ref=REF,
         gtf=ANNOTATION,
         known=config["known_resistance"],
@@ -30,5 +31,6 @@ rule annotate:
     shell:
         "{params.resistcall} annotate --vcf {input.vcf} --reference {input.ref} --gtf {input.gtf}"
         " --known {input.known} --cnv {input.cnv} --fusions {input.fusions} --bam {input.bams}"
-        " --hotspots {input.hotspots} --drivers {input.drivers} --line {wildcards.line}"
+        " --hotspots {input.hotspots} --drivers {input.drivers} --qc {input.qc}"
+        " --line {wildcards.line}"
         " --out {output.tsv} --json {output.json} 2> {log}"

@@ -6,6 +6,7 @@ rule cnv:
         parental=parental_bam,
         resistant=resistant_bams,
         bais=line_bais,
+        qc=line_qc,
         targets=TARGETS,
         ref=REF,
     output:
@@ -29,5 +30,5 @@ rule cnv:
     shell:
         "{params.resistcall} cnv --targets {input.targets} --reference {input.ref}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} {params.extra} {params.purity}"
+        " --assay {params.assay} {params.extra} {params.purity} --qc {input.qc}"
         " --out {output.cnv} --targets-out {output.targets} 2> {log}"

@@ -5,6 +5,7 @@ rule fusion:
     input:
         bams=line_bams,
         bais=line_bais,
+        qc=line_qc,
         ref=REF,
         gtf=ANNOTATION,
     output:
@@ -26,4 +27,4 @@ rule fusion:
         ENV_RESISTCALL
     shell:
         "{params.resistcall} fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
-        " {params.extra} --out {output.tsv} --vcf {output.vcf} 2> {log}"
+        " {params.extra} --qc {input.qc} --out {output.tsv} --vcf {output.vcf} 2> {log}"

@@ -18,7 +18,8 @@ rule samtools_stats:
     conda:
         ENV_ALIGN
     shell:
-        "samtools stats -@ {threads} {input.bam} > {output} 2> {log}"
+        "(samtools stats -@ {threads} {input.bam} > {output}.part && mv {output}.part {output})"
+        " 2> {log}"
 
 
 rule qc:

@@ -7,6 +7,7 @@ rule snv:
         parental=parental_bam,
         resistant=resistant_bams,
         bais=line_bais,
+        qc=line_qc,
         ref=REF,
         regions=config["panel"]["snv_regions"],
         known=config["known_resistance"],
@@ -36,7 +37,8 @@ rule snv:
         " --parental {input.parental} --resistant {input.resistant}"
         " --assay {params.assay} --build {params.build} {params.extra} {params.purity}"
         " --out {output.vcf}"
-        " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots} 2> {log}"
+        " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots}"
+        " --qc {input.qc} 2> {log}"
 
 
 rule somatic_vcf:

@@ -97,6 +97,12 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == _GZIP_MAGIC
 
 
+#: Magic bytes of compressions a FASTQ sometimes arrives in that aligners do not read.
+_OTHER_COMPRESSION = {b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd", b"\xfd7zXZ\x00": "xz"}
+#: Phred+64 qualities start at '@' (Q0); Phred+33 from current instruments end at 'K' (Q42).
+PHRED64_MIN, PHRED33_MAX = ord("@"), ord("K")
+
+
 def record_problem(record: tuple[bytes, ...], number: int) -> str | None:
     """Shape of one FASTQ record (4 lines); None when fine."""
     header, seq, plus, qual = (line.rstrip(b"\n") for line in record)
@@ -122,6 +128,15 @@ def fastq_head(path: Path) -> tuple[str | None, bytes]:
 
     Returns (problem or None, first header line).
     """
+    with path.open("rb") as handle:
+        magic = handle.read(6)
+    for prefix, kind in _OTHER_COMPRESSION.items():
+        if magic.startswith(prefix):
+            return (
+                f"{kind}-compressed: resistcall reads gzip or plain FASTQ; recompress it "
+                f"(e.g. `{kind} -dc FILE | gzip > FILE.fastq.gz`)",
+                b"",
+            )
     gz = is_gzip(path)
     if path.name.endswith(".gz") and not gz:
         return "file name ends in .gz but the file is not gzip-compressed", b""
@@ -134,8 +149,19 @@ def fastq_head(path: Path) -> tuple[str | None, bytes]:
         return "contains no reads", b""
     if not record[3]:
         return "ends inside the first FASTQ record (truncated?)", b""
+    if record[0].endswith(b"\r\n"):
+        return "has Windows line endings (CRLF): convert it with dos2unix", b""
     problem = record_problem(record, 1)
-    return (f"not FASTQ: {problem}" if problem else None), record[0].rstrip()
+    if problem:
+        return f"not FASTQ: {problem}", b""
+    qual = record[3].rstrip()
+    if min(qual) >= PHRED64_MIN and max(qual) > PHRED33_MAX:
+        return (
+            "quality scores look Phred+64 (Illumina 1.3-1.7 encoding: no character below '@', "
+            f"some above '{chr(PHRED33_MAX)}'); convert to Phred+33, e.g. `seqtk seq -Q64 -V`",
+            b"",
+        )
+    return None, record[0].rstrip()
 
 
 def mate_problem(head1: bytes, head2: bytes, fq1: str) -> str | None:
@@ -165,16 +191,21 @@ def bgzf_eof_present(path: str | Path) -> bool:
 
 
 def open_alignments(path: str | Path, fasta: str | Path | None = None) -> pysam.AlignmentFile:
-    """A BAM, or a CRAM decoded with the configured FASTA (header only until reads are asked)."""
-    if str(path).endswith(".cram"):
-        ref = str(fasta) if fasta else None
-        return pysam.AlignmentFile(str(path), "rc", check_sq=False, reference_filename=ref)
+    """A BAM, or a CRAM (recognised by its magic bytes, whatever its name) decoded with
+    ``fasta``, opened without requiring @SQ lines."""
+    with open(path, "rb") as handle:
+        cram = handle.read(4) == b"CRAM"
+    if cram:
+        extra = {"reference_filename": str(fasta)} if fasta else {}
+        return pysam.AlignmentFile(str(path), "rc", check_sq=False, **extra)
     return pysam.AlignmentFile(str(path), "rb", check_sq=False)
 
 
 def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> list[str]:
     """Cheap BAM/CRAM checks: not truncated, header readable, @SQ lines match the reference."""
-    if not str(path).endswith(".cram") and not bgzf_eof_present(path):
+    with path.open("rb") as handle:
+        cram = handle.read(4) == b"CRAM"
+    if not cram and not bgzf_eof_present(path):
         return ["BAM is truncated or not BGZF-compressed (the BGZF end-of-file block is missing)"]
     try:
         with open_alignments(path, fasta) as bam:
@@ -327,3 +358,41 @@ def read_names(heads: list[bytes]) -> list[bytes]:
 
 def strip_mate(names: list[bytes]) -> list[bytes]:
     return [n[:-2] if n.endswith((b"/1", b"/2")) else n for n in names]
+
+
+#: Reads sampled per unit to recognise the same reads under two sample names.
+FINGERPRINT_READS = 500
+_COMPLEMENT = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
+
+
+def _canonical(seq: bytes) -> bytes:
+    """A read's sequence or its reverse complement, whichever sorts first (a BAM stores reverse
+    strand reads reverse-complemented)."""
+    return min(seq, seq.translate(_COMPLEMENT)[::-1])
+
+
+def read_fingerprint(path: Path, is_bam: bool) -> frozenset[tuple[bytes, bytes]]:
+    """(read name, canonical sequence) of the first reads of a unit (read 1 only). Empty when
+    the file cannot be read (its problem is reported by the other checks)."""
+    keys: set[tuple[bytes, bytes]] = set()
+    try:
+        if is_bam:
+            with open_alignments(path) as bam:
+                for read in bam.fetch(until_eof=True):
+                    if read.is_secondary or read.is_supplementary or read.is_read2:
+                        continue
+                    seq = (read.query_sequence or "").encode()
+                    keys.add((read.query_name.encode(), _canonical(seq)))
+                    if len(keys) >= FINGERPRINT_READS:
+                        break
+        else:
+            with gzip.open(path, "rb") if is_gzip(path) else path.open("rb") as handle:
+                while len(keys) < FINGERPRINT_READS:
+                    head, seq, _, _ = (handle.readline() for _ in range(4))
+                    if not seq:
+                        break
+                    name = strip_mate(read_names([head.rstrip()]))[0][1:]
+                    keys.add((name, _canonical(seq.rstrip())))
+    except (OSError, EOFError, ValueError, zlib.error):
+        return frozenset()
+    return frozenset(keys)

@@ -11,12 +11,14 @@ from typing import Any
 
 import pandas as pd
 
+from resistcall.inputs.beds import config_file_problems
 from resistcall.inputs.config import check_config
 from resistcall.inputs.files import (
     bam_head_problems,
     fastq_head,
     file_problem,
     mate_problem,
+    read_fingerprint,
     reference_problems,
     resolve,
     where,
@@ -36,6 +38,10 @@ def _unquote(cell: str) -> str:
     return cell
 
 
+#: Share of sampled reads two units of different samples may have in common before they are
+#: called the same reads (independent libraries share none: read names carry flowcell, tile
+#: and position, and the sequence must match too).
+SHARED_READS = 0.9
 SPACES = "header has no tab: its cells are separated by spaces; use tabs (the sheet is TSV)"
 
 
@@ -303,6 +309,8 @@ def _unit_checks(
     check_files: bool = True,
 ) -> None:
     seen_units: dict[tuple[str, str], int] = {}
+    prints: list[tuple] = []
+    schema_flagged = {(p.line, p.field) for p in problems}
     seen_stems: dict[str, tuple[int, str, str]] = {}
     used: dict[Path, tuple[int, str]] = {}
     known = set(samples["sample"]) if samples is not None else None
@@ -345,11 +353,12 @@ def _unit_checks(
             )
         if not check_files or (row.bam and (row.fq1 or row.fq2)):
             continue  # (both: reported by the schema; do not pile file errors on top)
+        before = len(problems)
         heads: dict[str, bytes] = {}
         for col in ("fq1", "fq2", "bam"):
             value = getattr(row, col)
-            if not value:
-                continue
+            if not value or (row.sheet_line, col) in schema_flagged:
+                continue  # (a cell the schema refused: one problem per cell)
             path = resolve(base_dir, value)
             problem = file_problem(path)
             if problem is not None:
@@ -380,6 +389,36 @@ def _unit_checks(
             problem = mate_problem(heads["fq1"], heads["fq2"], row.fq1)
             if problem:
                 problems.append(Problem(shown, row.sheet_line, "fq2", problem))
+        if len(problems) == before and row.sample:
+            col = "bam" if row.bam else "fq1"
+            keys = read_fingerprint(resolve(base_dir, getattr(row, col)), col == "bam")
+            prints.append((row.sheet_line, row.sample, row.unit, col, keys))
+    problems += _shared_reads(prints, shown)
+
+
+def _shared_reads(prints: list[tuple], shown: str) -> list[Problem]:
+    """Units of different samples holding the same reads (a copied file, or the same library
+    filed under two names): comparing them would report no change, or nonsense."""
+    out = []
+    for i, (line, sample, unit, col, keys) in enumerate(prints):
+        for line0, sample0, unit0, _, keys0 in prints[:i]:
+            if sample0 == sample or not keys or not keys0:
+                continue
+            shared = len(keys & keys0) / min(len(keys), len(keys0))
+            if shared >= SHARED_READS:
+                out.append(
+                    Problem(
+                        shown,
+                        line,
+                        col,
+                        f"sample {sample!r} unit {unit!r} holds the same reads as sample "
+                        f"{sample0!r} unit {unit0!r} (line {line0}): {shared:.0%} of the first "
+                        f"{min(len(keys), len(keys0))} reads are shared; one library filed under "
+                        "two sample names?",
+                    )
+                )
+                break
+    return out
 
 
 def load_sheets(
@@ -403,6 +442,8 @@ def load_sheets(
     ref_problems, fasta_ok = reference_problems(config, base_dir) if check_files else ([], False)
     problems += [Problem(config_label, None, key, msg, kind="key") for key, msg in ref_problems]
     fasta = resolve(base_dir, config["reference"]["fasta"]) if fasta_ok else None
+    if check_files:
+        problems += config_file_problems(config, base_dir, fasta)
 
     s_shown, u_shown = str(config["samples"]), str(config["units"])
     s_problems: list[Problem] = []

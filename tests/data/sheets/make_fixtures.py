@@ -11,6 +11,7 @@ Run from anywhere: ``.venv/bin/python tests/data/sheets/make_fixtures.py``.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import random
 from pathlib import Path
@@ -146,8 +147,40 @@ def main() -> None:
     (reads / "empty_R1.fastq.gz").write_bytes(b"")
     _gzip(reads / "empty_R2.fastq.gz", r2)
 
+    # The same reads under a second sample name: a byte copy, and the same library minus its
+    # first two read pairs (recompressed, so the files differ).
+    for mate in (1, 2):
+        data = (reads / f"CR1_R{mate}.fastq.gz").read_bytes()
+        (reads / f"CR1copy_R{mate}.fastq.gz").write_bytes(data)
+        lines = gzip.decompress(data).decode().splitlines(keepends=True)
+        _gzip(reads / f"CR1sub_R{mate}.fastq.gz", "".join(lines[8:]))
+
+    # What other tools deliver: Windows line endings, bzip2, Phred+64 qualities.
+    r1, r2 = fastq_pair("CRLF", 51, 10)
+    _gzip(reads / "crlf_R1.fastq.gz", r1.replace("\n", "\r\n"))
+    _gzip(reads / "crlf_R2.fastq.gz", r2.replace("\n", "\r\n"))
+    r1, r2 = fastq_pair("BZ", 53, 10)
+    (reads / "bz2_R1.fastq.bz2").write_bytes(bz2.compress(r1.encode()))
+    (reads / "bz2_R1.fastq.gz").write_bytes(bz2.compress(r1.encode()))  # mislabelled
+    _gzip(reads / "bz2_R2.fastq.gz", r2)
+    r1, r2 = fastq_pair("P64", 55, 10)
+    shift = str.maketrans({chr(c): chr(c + 31) for c in range(33, 75)})
+    for mate, text in ((1, r1), (2, r2)):
+        lines = text.splitlines(keepends=True)
+        lines[3::4] = [q.translate(shift) for q in lines[3::4]]
+        _gzip(reads / f"phred64_R{mate}.fastq.gz", "".join(lines))
+
     for seed, name in enumerate(("P", "CR1", "CR2"), start=61):
         write_bam(bams / f"{name}.bam", name, seed, 30)
+    (bams / "P_copy.bam").write_bytes((bams / "P.bam").read_bytes())
+    with (
+        pysam.AlignmentFile(str(bams / "CR1.bam")) as src,
+        pysam.AlignmentFile(
+            str(bams / "CR1.cram"), "wc", template=src, reference_filename=str(FASTA)
+        ) as out,
+    ):
+        for read in src:
+            out.write(read)
     write_bam(bams / "hg38.bam", "HG", 71, 30, header_from="hg38")
     write_bam(bams / "single_end.bam", "SE", 75, 30, paired=False)
     write_bam(bams / "big.bam", "BIG", 73, 2000)
