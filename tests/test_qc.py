@@ -181,3 +181,23 @@ def test_thresholds_come_from_the_command_line(sample, tmp_path):
     # 60 reads on target now passes that gate; the 30x median depth still warns
     assert summary["status"] == "warn", summary["reasons"]
     assert summary["reasons"] == ["median target depth 30x is below 200x"]
+
+
+def test_qc_config_section_refuses_typos_and_out_of_range_thresholds(tmp_path):
+    """The qc: section is checked at start like every stage section (resistcall.options)."""
+    from resistcall.inputs import SheetError, load_config
+
+    from conftest import REPO
+
+    text = (REPO / "tests" / "data" / "sheets" / "config.yaml").read_text()
+    path = tmp_path / "config.yaml"
+    path.write_text(text + "qc:\n  fail_median_dept: 50\n  fail_mapped_fraction: 2\n")
+    with pytest.raises(SheetError) as info:
+        load_config(path)
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) == 2, problems
+    assert "key qc.fail_median_dept: unknown key (did you mean fail_median_depth?" in problems[0]
+    assert (
+        "key qc.fail_mapped_fraction: qc.fail_mapped_fraction must be a number >= 0 and <= 1"
+        in (problems[1])
+    )
