@@ -42,6 +42,8 @@ def _unquote(cell: str) -> str:
 #: called the same reads (independent libraries share none: read names carry flowcell, tile
 #: and position, and the sequence must match too).
 SHARED_READS = 0.9
+#: Fewest sampled reads in both units for the comparison to mean anything.
+MIN_SHARED_SAMPLE = 20
 SPACES = "header has no tab: its cells are separated by spaces; use tabs (the sheet is TSV)"
 
 
@@ -402,8 +404,8 @@ def _shared_reads(prints: list[tuple], shown: str) -> list[Problem]:
     out = []
     for i, (line, sample, unit, col, keys) in enumerate(prints):
         for line0, sample0, unit0, _, keys0 in prints[:i]:
-            if sample0 == sample or not keys or not keys0:
-                continue
+            if sample0 == sample or min(len(keys), len(keys0)) < MIN_SHARED_SAMPLE:
+                continue  # too few reads to tell (a placeholder file of one read)
             shared = len(keys & keys0) / min(len(keys), len(keys0))
             if shared >= SHARED_READS:
                 out.append(
