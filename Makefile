@@ -6,13 +6,16 @@ BIN := $(VENV)/bin
 CORES ?= 2
 APT_TOOLS := bwa samtools bcftools tabix
 TEST_APT_TOOLS := freebayes chromium vcftools
+# a C compiler and Python headers: pip builds the compiled counting kernel (src/resistcall/_kernel.pyx)
+BUILD_APT_TOOLS := build-essential python3-dev
 
 .PHONY: setup setup-test demo test lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py src/resistcall/_kernel.pyx src/resistcall/_overlap.h | $(BIN)/python
+	@PY=$(BIN)/python bash scripts/ensure_tools.sh $(BUILD_APT_TOOLS)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
@@ -41,4 +44,4 @@ lint: setup
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf results logs benchmarks .snakemake demo_data
+	rm -rf results logs benchmarks .snakemake demo_data build

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Install missing Debian packages when running as root; otherwise say exactly what to install.
+# Packages are checked by the command they provide; python3-dev by the Python.h of $PY (the
+# interpreter that will build the compiled kernel, python3 by default).
 set -euo pipefail
+has_python_headers() {
+  "${PY:-python3}" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+}
 missing=()
 for pkg in "$@"; do
-  exe=$pkg
-  [ "$pkg" = tabix ] && exe=bgzip
+  case $pkg in
+    python3-dev) has_python_headers || missing+=("$pkg"); continue ;;
+    build-essential) exe=gcc ;;
+    tabix) exe=bgzip ;;
+    *) exe=$pkg ;;
+  esac
   command -v "$exe" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -10,6 +10,7 @@ import pandas as pd
 import pyranges as pr
 import pysam
 import pytest
+from reference_counters import reference_fragment_spans
 
 from resistcall import cnv, contracts, coverage
 from resistcall.cli import main
@@ -233,6 +234,16 @@ def test_fragments_counted_once_with_flag_and_mapq_filters(tmp_path):
     # 1475 (B)
     assert amplicon.tolist() == [10 + 5, 2 + 3 + 2]
     assert coverage.count_targets(bam, targets, "capture", min_mapq=0).tolist() == [17, 11]
+    # the compiled per-read loop gives the former pure-Python loop's spans, in order
+    windows = coverage.fetch_windows(targets)
+    for dups in (False, True):
+        for mapq in (0, 20):
+            new = coverage.fragment_spans(bam, windows, min_mapq=mapq, count_duplicates=dups)
+            old = reference_fragment_spans(bam, windows, min_mapq=mapq, count_duplicates=dups)
+            assert new.keys() == old.keys()
+            for contig, (s, e) in old.items():
+                assert new[contig][0].tolist() == s.tolist()
+                assert new[contig][1].tolist() == e.tolist()
 
 
 def test_target_gc_matches_sequence(targets):

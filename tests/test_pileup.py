@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
+from reference_counters import compare, reference_counts, reference_read_positions
 
 from resistcall.pileup import ALLELES, PileupParams, count_region, read_positions
 
@@ -205,18 +206,403 @@ def test_indels_are_vcf_style(tmp_path):
 
 
 def test_read_positions_for_candidates(tmp_path):
-    pos = 24600
+    pos, ins_pos = 24600, 24550
     ref = _ref(pos)
     alt = "T" if ref != "T" else "G"
-    bam = make_bam(tmp_path / "r.bam", "R", 300, [(pos, ref, alt, 0.5)], seed=6)
-    with pysam.AlignmentFile(str(bam)) as b:
-        dist = read_positions(b, ALK, pos, PileupParams(), alt)
+    ins = (ins_pos, _ref(ins_pos), _ref(ins_pos) + "GAT", 0.3)
+    bam = make_bam(tmp_path / "r.bam", "R", 300, [(pos, ref, alt, 0.5), ins], seed=6)
     c = _count(bam)
+    dist = read_positions(c.base_obs, c.indel_obs, pos, alt)
     assert len(dist) == c.counts[pos - 24300, ALLELES.index(alt)].sum()
     assert dist.min() >= 0 and dist.max() <= 49
+    dist_ins = read_positions(c.base_obs, c.indel_obs, ins_pos, "", (ins[1], ins[2]))
+    assert (
+        len(dist_ins)
+        == c.indels.set_index(["ref", "alt"]).loc[(ins[1], ins[2])][["fwd", "rev"]].sum()
+    )
+    # the same distances as a per-read loop over htslib's pileup
+    with pysam.AlignmentFile(str(bam)) as b:
+        old = reference_read_positions(b, ALK, pos, PileupParams(), alt)
+        old_ins = reference_read_positions(b, ALK, ins_pos, PileupParams(), "", (ins[1], ins[2]))
+    assert sorted(dist) == sorted(old)
+    assert sorted(dist_ins) == sorted(old_ins)
 
 
 def test_mapping_quality_threshold(tmp_path):
     bam = make_bam(tmp_path / "m.bam", "M", 100, mapq=10, seed=7)
     assert _count(bam, PileupParams(min_mapping_quality=20)).depth.sum() == 0
     assert _count(bam, PileupParams(min_mapping_quality=0)).depth.sum() > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The compiled kernel against htslib's pileup engine (the former implementation)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        PileupParams(),
+        PileupParams(ignore_overlaps=False),
+        PileupParams.for_assay("amplicon"),
+        PileupParams(min_base_quality=0, min_mapping_quality=0),
+        PileupParams(ignore_orphans=True),
+    ],
+    ids=["default", "no-overlap", "amplicon", "no-filters", "orphans"],
+)
+def test_kernel_matches_htslib_pileup(tmp_path, params):
+    """Same counts, quality sums and indel table as pysam's pileup on noisy overlapping pairs
+    with SNVs, insertions, deletions and duplicates (the '*' strand is the one documented
+    difference, compared as a total)."""
+    variants = [
+        (24450, _ref(24450), "A" if _ref(24450) != "A" else "C", 0.3),
+        (24550, _ref(24550), _ref(24550) + "GAT", 0.2),
+        (24650, _ref(24650, 3), _ref(24650), 0.3),
+        (24700, _ref(24700, 2), _ref(24700), 0.1),
+    ]
+    bam = make_bam(
+        tmp_path / "k.bam",
+        "K",
+        1200,
+        variants,
+        seed=8,
+        insert=140,
+        error_rate=0.02,
+        dup_fraction=0.1,
+    )
+    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+        for start, end in ((24300, 24900), (24640, 24660), (24449, 24451)):
+            new = count_region(b, fa, ALK, start, end, params)
+            old = reference_counts(b, fa, ALK, start, end, params)
+            assert compare(new, old) == []
+            assert new.counts.sum() > 0
+
+
+def _write(path: Path, reads: list[dict]) -> Path:
+    """A sorted, indexed BAM from hand-written reads on the ALK contig of the panel reference.
+
+    Each read: name, flag, pos, cigar, seq; optional qual (int or list), mapq, mpos, tlen."""
+    with pysam.FastaFile(str(REF)) as fa:
+        header = {
+            "HD": {"VN": "1.6", "SO": "unsorted"},
+            "SQ": [{"SN": n, "LN": ln} for n, ln in zip(fa.references, fa.lengths, strict=True)],
+        }
+    tmp = path.with_suffix(".unsorted.bam")
+    with pysam.AlignmentFile(str(tmp), "wb", header=header) as out:
+        tid = out.get_tid(ALK)
+        for r in reads:
+            a = pysam.AlignedSegment(out.header)
+            a.query_name = r["name"]
+            a.flag = r["flag"]
+            a.reference_id = tid
+            a.reference_start = r["pos"]
+            a.mapping_quality = r.get("mapq", 60)
+            a.cigarstring = r["cigar"]
+            a.query_sequence = r["seq"]
+            q = r.get("qual", 35)
+            a.query_qualities = pysam.qualitystring_to_array(
+                "".join(chr(x + 33) for x in (q if isinstance(q, list) else [q] * len(r["seq"])))
+            )
+            if r["flag"] & 1:
+                a.next_reference_id = tid
+                a.next_reference_start = r["mpos"]
+                a.template_length = r["tlen"]
+            out.write(a)
+    pysam.sort("-o", str(path), str(tmp))
+    pysam.index(str(path))
+    tmp.unlink()
+    return path
+
+
+def _sub(seq: str, i: int, base: str) -> str:
+    return seq[:i] + base + seq[i + 1 :]
+
+
+def _other(base: str) -> str:
+    return "A" if base != "A" else "C"
+
+
+def _hand_made_reads(b: int) -> dict[str, list[dict]]:
+    """Tiny cases, each in its own 100 bp window starting at ``b + 100 * k``."""
+    ref = _ref(b, 1200)
+    w = {
+        name: b + 100 * k
+        for k, name in enumerate(
+            [
+                "agree",
+                "disagree",
+                "deletion",
+                "insertion",
+                "softclip",
+                "nbase",
+                "dup",
+                "filters",
+                "reverse_del",
+                "refskip",
+                "tie",
+            ]
+        )
+    }
+    r = {k: ref[v - b : v - b + 120] for k, v in w.items()}
+    pair = {"flag1": 99, "flag2": 147}
+    return {
+        # mates overlap over 20 bp and agree
+        "agree": [
+            {
+                "name": "ag",
+                "flag": pair["flag1"],
+                "pos": w["agree"],
+                "cigar": "30M",
+                "seq": r["agree"][:30],
+                "mpos": w["agree"] + 10,
+                "tlen": 40,
+            },
+            {
+                "name": "ag",
+                "flag": pair["flag2"],
+                "pos": w["agree"] + 10,
+                "cigar": "30M",
+                "seq": r["agree"][10:40],
+                "mpos": w["agree"],
+                "tlen": -40,
+            },
+        ],
+        # mates disagree at offset 15: alt at Q40 in read 1, ref at Q30 in read 2
+        "disagree": [
+            {
+                "name": "dis",
+                "flag": 99,
+                "pos": w["disagree"],
+                "cigar": "30M",
+                "seq": _sub(r["disagree"][:30], 15, _other(r["disagree"][15])),
+                "qual": [35] * 15 + [40] + [35] * 14,
+                "mpos": w["disagree"] + 10,
+                "tlen": 40,
+            },
+            {
+                "name": "dis",
+                "flag": 147,
+                "pos": w["disagree"] + 10,
+                "cigar": "30M",
+                "seq": r["disagree"][10:40],
+                "qual": [35] * 5 + [30] + [35] * 24,
+                "mpos": w["disagree"],
+                "tlen": -40,
+            },
+        ],
+        "deletion": [
+            {
+                "name": "del",
+                "flag": 0,
+                "pos": w["deletion"],
+                "cigar": "10M3D20M",
+                "seq": r["deletion"][:10] + r["deletion"][13:33],
+            },
+        ],
+        "insertion": [
+            {
+                "name": "ins",
+                "flag": 0,
+                "pos": w["insertion"],
+                "cigar": "10M2I20M",
+                "seq": r["insertion"][:10] + "GA" + r["insertion"][10:30],
+            },
+        ],
+        # 5 bp clipped each side; the first aligned base is an alt (distance 0 to the end)
+        "softclip": [
+            {
+                "name": "sc",
+                "flag": 0,
+                "pos": w["softclip"],
+                "cigar": "5S20M5S",
+                "seq": "TTTTT" + _sub(r["softclip"][:20], 0, _other(r["softclip"][0])) + "TTTTT",
+            },
+        ],
+        "nbase": [
+            {
+                "name": "nb",
+                "flag": 0,
+                "pos": w["nbase"],
+                "cigar": "20M",
+                "seq": _sub(r["nbase"][:20], 5, "N"),
+            },
+        ],
+        "dup": [
+            {"name": "dup", "flag": 0x400, "pos": w["dup"], "cigar": "20M", "seq": r["dup"][:20]},
+        ],
+        # MAPQ 19 read; Q24 base at offset 3 of a MAPQ 60 read
+        "filters": [
+            {
+                "name": "mq",
+                "flag": 0,
+                "pos": w["filters"],
+                "cigar": "20M",
+                "seq": r["filters"][:20],
+                "mapq": 19,
+            },
+            {
+                "name": "bq",
+                "flag": 0,
+                "pos": w["filters"],
+                "cigar": "20M",
+                "seq": r["filters"][:20],
+                "qual": [35, 35, 35, 24] + [35] * 16,
+            },
+        ],
+        "reverse_del": [
+            {
+                "name": "rdel",
+                "flag": 16,
+                "pos": w["reverse_del"],
+                "cigar": "10M3D20M",
+                "seq": r["reverse_del"][:10] + r["reverse_del"][13:33],
+            },
+        ],
+        "refskip": [
+            {
+                "name": "skip",
+                "flag": 0,
+                "pos": w["refskip"],
+                "cigar": "10M50N10M",
+                "seq": r["refskip"][:10] + r["refskip"][60:70],
+            },
+        ],
+        # equal qualities, different bases: htslib keeps one (by read-name hash) at 0.8 x Q
+        "tie": [
+            {
+                "name": "tie",
+                "flag": 99,
+                "pos": w["tie"],
+                "cigar": "30M",
+                "seq": _sub(r["tie"][:30], 15, _other(r["tie"][15])),
+                "mpos": w["tie"] + 10,
+                "tlen": 40,
+            },
+            {
+                "name": "tie",
+                "flag": 147,
+                "pos": w["tie"] + 10,
+                "cigar": "30M",
+                "seq": r["tie"][10:40],
+                "mpos": w["tie"],
+                "tlen": -40,
+            },
+        ],
+    }, w
+
+
+@pytest.fixture(scope="module")
+def hand_made(tmp_path_factory):
+    cases, windows = _hand_made_reads(23000)
+    bam = _write(
+        tmp_path_factory.mktemp("hand") / "h.bam", [r for reads in cases.values() for r in reads]
+    )
+    return bam, windows
+
+
+def _window(bam: Path, start: int, params: PileupParams | None = None):
+    params = params or PileupParams()
+    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+        return count_region(b, fa, ALK, start, start + 100, params)
+
+
+def test_hand_made_reads_match_htslib(hand_made):
+    bam, windows = hand_made
+    params = [PileupParams(), PileupParams(keep_duplicates=True), PileupParams(min_base_quality=0)]
+    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+        for name, start in windows.items():
+            if name == "refskip":
+                continue  # documented difference, tested below
+            for p in params:
+                new = count_region(b, fa, ALK, start, start + 100, p)
+                assert compare(new, reference_counts(b, fa, ALK, start, start + 100, p)) == [], name
+
+
+def test_overlapping_mates_agreeing(hand_made):
+    bam, w = hand_made
+    c = _window(bam, w["agree"])
+    ref_allele = ALLELES.index(_ref(w["agree"] + 15))
+    assert c.depth[5] == 1 and c.qual_sum[5].sum() == 35  # read 1 alone
+    assert c.depth[15] == 1 and c.qual_sum[15, ref_allele] == 70  # both mates: once, Q35 + Q35
+    assert c.counts[35, :, 1].sum() == 1 and c.qual_sum[35].sum() == 35  # read 2 alone (reverse)
+    raw = _window(bam, w["agree"], PileupParams(ignore_overlaps=False))
+    assert raw.depth[15] == 2
+
+
+def test_overlapping_mates_disagreeing(hand_made):
+    bam, w = hand_made
+    c = _window(bam, w["disagree"])
+    alt = ALLELES.index(_other(_ref(w["disagree"] + 15)))
+    assert c.depth[15] == 1
+    assert c.counts[15, alt, 0] == 1  # the Q40 base of read 1 wins ...
+    assert c.qual_sum[15, alt] == 32  # ... at 0.8 x its quality
+    obs = c.base_obs
+    assert len(obs) == 1 and obs.qual.iloc[0] == 32 and obs.pos.iloc[0] == w["disagree"] + 15
+    tie = _window(bam, w["tie"])
+    assert tie.depth[15] == 1 and tie.qual_sum[15].sum() == 28  # one of two Q35 bases, 0.8 x
+
+
+def test_deletion_and_insertion(hand_made):
+    bam, w = hand_made
+    c = _window(bam, w["deletion"])
+    star = ALLELES.index("*")
+    assert c.counts[10:13, star, 0].tolist() == [1, 1, 1]
+    assert c.depth[9] == 1 and c.depth[13] == 1
+    row = c.indels.iloc[0]
+    assert (row.pos, row.ref, row.alt, row.fwd, row.rev) == (
+        w["deletion"] + 9,
+        _ref(w["deletion"] + 9, 4),
+        _ref(w["deletion"] + 9),
+        1,
+        0,
+    )
+    rev = _window(bam, w["reverse_del"])
+    assert rev.counts[10:13, star, 1].tolist() == [1, 1, 1]  # '*' on the read's strand
+    assert rev.indels.rev.tolist() == [1]
+    ins = _window(bam, w["insertion"])
+    row = ins.indels.iloc[0]
+    assert (row.pos, row.ref, row.alt) == (
+        w["insertion"] + 9,
+        _ref(w["insertion"] + 9),
+        _ref(w["insertion"] + 9) + "GA",
+    )
+    assert ins.depth[:30].tolist() == [1] * 30 and len(ins.base_obs) == 0  # bases stay aligned
+    assert ins.indel_obs.dist.tolist() == [9]
+
+
+def test_soft_clips_n_bases_duplicates_and_filters(hand_made):
+    bam, w = hand_made
+    sc = _window(bam, w["softclip"])
+    assert sc.depth.sum() == 20 and sc.depth[:20].tolist() == [1] * 20
+    assert sc.base_obs.dist.tolist() == [0] and sc.base_obs.cycle.tolist() == [5]
+    nb = _window(bam, w["nbase"])
+    assert nb.counts[5, ALLELES.index("N")].sum() == 1 and len(nb.base_obs) == 0
+    assert _window(bam, w["dup"]).depth.sum() == 0
+    assert _window(bam, w["dup"], PileupParams(keep_duplicates=True)).depth.sum() == 20
+    f = _window(bam, w["filters"])
+    assert f.depth[:5].tolist() == [1, 1, 1, 0, 1]  # MAPQ 19 read out, Q24 base out
+    f0 = _window(bam, w["filters"], PileupParams(min_base_quality=20, min_mapping_quality=0))
+    assert f0.depth[:5].tolist() == [2, 2, 2, 2, 2]
+
+
+def test_reference_skip_is_not_depth(hand_made):
+    bam, w = hand_made
+    c = _window(bam, w["refskip"])
+    assert c.depth[:10].tolist() == [1] * 10 and c.depth[10:60].sum() == 0
+    assert c.depth[60:70].tolist() == [1] * 10
+
+
+def test_observations_carry_strand_position_and_fragment(tmp_path):
+    pos = 24600
+    alt = _other(_ref(pos))
+    bam = make_bam(tmp_path / "o.bam", "O", 400, [(pos, _ref(pos), alt, 0.5)], seed=9)
+    c = _count(bam, PileupParams(ignore_overlaps=False))
+    obs = c.base_obs[(c.base_obs.pos == pos) & (c.base_obs.allele == ALLELES.index(alt))]
+    assert len(obs) == c.counts[pos - 24300, ALLELES.index(alt)].sum()
+    assert set(obs.strand) == {0, 1}
+    # where mates overlap, both carry the alt under one fragment id
+    assert obs.frag.duplicated().any()
+    assert (obs.cycle < 100).all() and (obs.dist <= 49).all()
+    once = _count(bam)
+    o1 = once.base_obs[once.base_obs.pos == pos]
+    assert not o1.frag.duplicated().any()  # overlapping mates counted once

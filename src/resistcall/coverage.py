@@ -12,21 +12,18 @@ are never decoded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import pandas as pd
 import pyranges as pr
 import pysam
 
+from resistcall import _kernel
 from resistcall.errors import UserError
 
 #: Flags never counted: unmapped, secondary, QC fail, supplementary.
 FLAG_SKIP = 0x4 | 0x100 | 0x200 | 0x800
 FLAG_DUP = 0x400
-FLAG_PAIRED = 0x1
-FLAG_MATE_UNMAPPED = 0x8
-FLAG_READ2 = 0x80
 #: Longest fragment counted; fetch windows are targets extended left by this much, merged.
 FETCH_PAD = 600
 #: Template lengths beyond this are treated as chimeric pairs: the read's own span is used.
@@ -65,42 +62,24 @@ def fragment_spans(
     once, from its leftmost mate (read 1 on a tie), as the span ``[pos, pos + |TLEN|)``; other
     reads (single-end, mate unmapped, chimeric pairs: read 1 only) count their own span.
     Not counted: unmapped, secondary, supplementary, QC-fail, MAPQ < ``min_mapq``, and
-    duplicates unless ``count_duplicates`` (amplicon data is not deduplicated).
+    duplicates unless ``count_duplicates`` (amplicon data is not deduplicated). Reads starting
+    before a window are not counted from it (the fragment is longer than the pad). The per-read
+    loop is compiled (``resistcall._kernel.fragment_spans``).
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
-    out: dict[str, tuple[list[int], list[int]]] = {}
+    out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     with pysam.AlignmentFile(str(bam_path), threads=max(1, threads)) as bam:
         known = set(bam.references)
         for w in windows.itertuples(index=False):
             if w.chrom not in known:
                 continue
             starts, ends = out.setdefault(w.chrom, ([], []))
-            for read in bam.fetch(w.chrom, w.start, w.end):
-                flag = read.flag
-                if flag & skip:
-                    continue
-                pos = read.reference_start
-                if pos < w.start:  # fragment starts before the window: too long to count
-                    continue
-                if flag & FLAG_PAIRED and not flag & FLAG_MATE_UNMAPPED:
-                    tlen = abs(read.template_length)
-                    if 0 < tlen <= MAX_FRAGMENT and read.next_reference_id == read.reference_id:
-                        mpos = read.next_reference_start
-                        if mpos < pos or (mpos == pos and flag & FLAG_READ2):
-                            continue  # the other mate stands for this fragment
-                        if read.mapping_quality >= min_mapq:
-                            starts.append(pos)
-                            ends.append(pos + tlen)
-                        continue
-                    if flag & FLAG_READ2:
-                        continue
-                if read.mapping_quality >= min_mapq:
-                    starts.append(pos)
-                    ends.append(cast(int, read.reference_end))  # mapped: never None
-    return {
-        contig: (np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64))
-        for contig, (s, e) in out.items()
-    }
+            s, e = _kernel.fragment_spans(
+                bam, w.chrom, int(w.start), int(w.end), skip, min_mapq, MAX_FRAGMENT
+            )
+            starts.append(s)
+            ends.append(e)
+    return {contig: (np.concatenate(s), np.concatenate(e)) for contig, (s, e) in out.items()}
 
 
 def count_overlaps(

@@ -1,26 +1,26 @@
-"""Vectorised allele and indel counting from BAMs with every pysam pileup parameter explicit.
+"""Allele and indel counting from BAMs: one pass over the reads, a compiled per-read kernel.
 
-Why this module exists: pysam's defaults silently bias VAF in deep panel data (``max_depth=8000``,
-``min_base_quality=13``, duplicates dropped by ``flag_filter``, orphans ignored). Here each
-parameter comes from :class:`PileupParams`, and counting uses htslib's column engine
-(``PileupColumn.get_query_sequences`` / ``get_query_qualities``, C level) plus numpy per column,
-so there is no per-read Python loop over a deep pileup. Overlapping mates of one fragment are
-counted once by htslib (``ignore_overlaps=True`` zeroes the quality of one mate's base, which the
-base-quality threshold then drops, and gives the kept base 0.8 x the summed quality when the mates
-agree). ``stepper="samtools"`` is used because it is the pysam stepper that honours both
-``flag_filter`` and ``min_mapping_quality`` (``"nofilter"`` ignores both, ``"all"`` ignores the
-mapping-quality threshold).
+Why this module exists: deep amplicon data (10^4-10^5x) must be counted at about the speed of
+decoding the BAM, and pysam's pileup defaults silently bias VAF (``max_depth=8000``,
+``min_base_quality=13``, duplicates dropped, orphans ignored). Here every read of a region is
+fetched once and its CIGAR walked once in C (``resistcall._kernel``, Cython against pysam's htslib
+declarations); every filter comes from :class:`PileupParams`. What is counted is what htslib's
+pileup engine (``samtools mpileup``; pysam ``pileup(stepper="samtools")``) would give with the
+same parameters, including its treatment of overlapping mates: where a fragment's two mates
+overlap, one mate's base is kept (agreeing bases: the summed quality, at most 200; disagreeing:
+the higher-quality base at 0.8 x its quality) and the other's quality is set to 0, which the
+base-quality threshold then drops. The few deliberate differences are listed in docs/snv.md
+("Counting").
 
 The result per region is a :class:`Counts`: per-position, per-allele (A C G T N and ``*`` =
-spanned by a deletion), per-strand counts, quality sums, summed per-base error probabilities,
-and a table of insertion/deletion events keyed in VCF style (anchor base + inserted/deleted
-bases). Used by ``snv.py`` (calling) and by hotspot coverage.
+spanned by a deletion), per-strand counts, quality sums, summed per-base error probabilities, a
+table of insertion/deletion events keyed in VCF style (anchor base + inserted/deleted bases), and
+one row per counted non-reference base or indel observation with its strand, read position and
+fragment (``base_obs``, ``indel_obs``). Used by ``snv.py`` (calling) and by hotspot coverage.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,37 +28,43 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from resistcall import _kernel
+
 #: Allele axis of the count arrays. ``*`` = read spans a deletion at this position.
 ALLELES = ("A", "C", "G", "T", "N", "*")
-_CODE = np.full(256, 4, dtype=np.int8)  # anything unexpected counts as N
-for _i, _b in enumerate("ACGTN*"):
+_CODE = np.full(256, 4, dtype=np.uint8)  # reference letter -> allele index (else N)
+for _i, _b in enumerate("ACGT"):
     _CODE[ord(_b)] = _i
-    _CODE[ord(_b.lower())] = _i
-_REVERSE = np.zeros(256, dtype=bool)
-for _b in "acgtn":
-    _REVERSE[ord(_b)] = True
-_INDEL = re.compile(r"[+-]\d+[ACGTNacgtn]+")
-_INDEL_PARTS = re.compile(r"([ACGTNacgtn*])([+-])(\d+)([ACGTNacgtn]+)")
+#: 10^(-Q/10) per base quality, summed into ``err_sum``.
+_ERR = np.power(10.0, -np.arange(256, dtype=np.float64) / 10.0)
 
 #: SAM flags always skipped: unmapped, secondary, QC fail, supplementary.
 BASE_FLAG_FILTER = 0x4 | 0x100 | 0x200 | 0x800
 DUPLICATE_FLAG = 0x400
 
+#: Columns of the per-observation tables (one row per counted non-reference base / indel).
+OBS_COLUMNS = {
+    "pos": "int64",  # 0-based reference position (indels: the anchor base before the event)
+    "strand": "int8",  # 0 forward, 1 reverse
+    "dist": "int32",  # distance to the nearest aligned read end (soft clips excluded)
+    "cycle": "int32",  # position in the read from its 5' end (sequencing cycle, 0-based)
+    "qual": "uint8",  # base quality after the overlapping-mate adjustment
+    "frag": "uint64",  # fragment id: 64-bit FNV-1a hash of the read name (mates share it)
+}
+
 
 @dataclass(frozen=True)
 class PileupParams:
-    """Every pileup parameter, explicit (see docs/snv.md, "Pileup")."""
+    """Every counting parameter, explicit (see docs/snv.md, "Counting")."""
 
     min_base_quality: int = 25
     min_mapping_quality: int = 20
-    #: htslib ``max_depth``; large enough never to cap (amplicon depth reaches 10^5).
-    max_depth: int = 10_000_000
     #: count duplicates? capture: no (PCR copies inflate evidence); amplicon: yes (all reads
     #: of an amplicon share start/end, so duplicate marking would discard real molecules).
     keep_duplicates: bool = False
-    #: count a fragment's overlapping mates once (htslib overlap detection).
+    #: count a fragment's overlapping mates once (htslib's overlap rule).
     ignore_overlaps: bool = True
-    #: keep reads whose mate is unmapped (pysam's default silently drops them).
+    #: skip paired reads that are not in a proper pair (pysam's default; not ours).
     ignore_orphans: bool = False
 
     @classmethod
@@ -72,22 +78,9 @@ class PileupParams:
         return BASE_FLAG_FILTER | (0 if self.keep_duplicates else DUPLICATE_FLAG)
 
 
-@dataclass
-class Counts:
-    """Allele counts over one region of one BAM (positions are 0-based contig coordinates)."""
-
-    contig: str
-    positions: np.ndarray  # (n,) int64, 0-based
-    ref: np.ndarray  # (n,) uint8 ASCII reference base (upper case)
-    counts: np.ndarray  # (n, 6, 2) int32: position x ALLELES x strand (0 forward, 1 reverse)
-    qual_sum: np.ndarray  # (n, 6) float64 sum of base qualities per allele
-    err_sum: np.ndarray  # (n,) float64 sum of 10^(-Q/10) over counted bases
-    indels: pd.DataFrame = field(default_factory=lambda: _empty_indels())
-
-    @property
-    def depth(self) -> np.ndarray:
-        """Reads counted at each position (bases plus deletion-spanning reads)."""
-        return self.counts.sum(axis=(1, 2))
+def _empty_obs(extra: dict[str, str]) -> pd.DataFrame:
+    cols = {"pos": "int64", **extra, **{k: v for k, v in OBS_COLUMNS.items() if k != "pos"}}
+    return pd.DataFrame({k: pd.Series(dtype=v) for k, v in cols.items()})
 
 
 def _empty_indels() -> pd.DataFrame:
@@ -102,27 +95,30 @@ def _empty_indels() -> pd.DataFrame:
     )
 
 
-def _open_fasta_seq(fasta: pysam.FastaFile, contig: str, start: int, end: int) -> str:
-    return fasta.fetch(contig, start, end).upper()
+@dataclass
+class Counts:
+    """Allele counts over one region of one BAM (positions are 0-based contig coordinates)."""
 
-
-def _pileup(bam: pysam.AlignmentFile, contig: str, start: int, end: int, params: PileupParams):
-    """Pileup columns with every parameter explicit (samtools stepper: flag + MAPQ filters)."""
-    return bam.pileup(
-        contig,
-        start,
-        end,
-        truncate=True,
-        stepper="samtools",
-        flag_filter=params.flag_filter,
-        max_depth=params.max_depth,
-        min_base_quality=params.min_base_quality,
-        min_mapping_quality=params.min_mapping_quality,
-        ignore_overlaps=params.ignore_overlaps,
-        ignore_orphans=params.ignore_orphans,
-        compute_baq=False,
-        redo_baq=False,
+    contig: str
+    positions: np.ndarray  # (n,) int64, 0-based
+    ref: np.ndarray  # (n,) uint8 ASCII reference base (upper case)
+    counts: np.ndarray  # (n, 6, 2) int32: position x ALLELES x strand (0 forward, 1 reverse)
+    qual_sum: np.ndarray  # (n, 6) float64 sum of base qualities per allele
+    err_sum: np.ndarray  # (n,) float64 sum of 10^(-Q/10) over counted bases
+    indels: pd.DataFrame = field(default_factory=_empty_indels)
+    #: one row per counted A/C/G/T base that differs from the reference: pos, allele (index
+    #: into ALLELES), then OBS_COLUMNS
+    base_obs: pd.DataFrame = field(default_factory=lambda: _empty_obs({"allele": "int8"}))
+    #: one row per counted indel event: pos (anchor), ref, alt (VCF style, as aligned, not
+    #: normalised), then OBS_COLUMNS
+    indel_obs: pd.DataFrame = field(
+        default_factory=lambda: _empty_obs({"ref": "object", "alt": "object"})
     )
+
+    @property
+    def depth(self) -> np.ndarray:
+        """Reads counted at each position (bases plus deletion-spanning reads)."""
+        return self.counts.sum(axis=(1, 2))
 
 
 def count_region(
@@ -139,33 +135,32 @@ def count_region(
     VCF-style ``ref``/``alt`` strings, not yet left-normalised (``snv.normalise`` does that).
     """
     n = end - start
+    refseq = fasta.fetch(contig, start, end + 1000).upper()
+    ref = np.frombuffer(refseq[:n].encode("ascii"), dtype=np.uint8).copy()
     counts = np.zeros((n, 6, 2), dtype=np.int32)
     qual_sum = np.zeros((n, 6), dtype=np.float64)
     err_sum = np.zeros(n, dtype=np.float64)
-    refseq = _open_fasta_seq(fasta, contig, start, end + 1000)
-    indel_counter: Counter[tuple[int, str, str, int]] = Counter()
-    columns = _pileup(bam, contig, start, end, params)
-    for col in columns:
-        i = col.reference_pos - start
-        seqs = col.get_query_sequences(mark_matches=False, mark_ends=False, add_indels=True)
-        if not seqs:
-            continue
-        quals = np.asarray(col.get_query_qualities(), dtype=np.float64)
-        joined = "\x00".join(seqs)
-        if len(joined) != 2 * len(seqs) - 1:  # some read carries an indel after its base
-            for tok in _INDEL_PARTS.finditer(joined):
-                _, sign, length, bases = tok.groups()
-                reverse = bases[0].islower()
-                indel_counter[(i, sign, bases.upper(), int(reverse))] += 1
-            joined = _INDEL.sub("", joined)
-        raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)[::2]
-        codes = _CODE[raw]
-        strand = _REVERSE[raw].astype(np.int8)
-        counts[i] += np.bincount(codes * 2 + strand, minlength=12).reshape(6, 2).astype(np.int32)
-        qual_sum[i] += np.bincount(codes, weights=quals, minlength=6)
-        err_sum[i] = float(np.power(10.0, -quals / 10.0).sum())
-    ref = np.frombuffer(refseq[:n].encode("ascii"), dtype=np.uint8).copy()
-    indels = _indel_table(indel_counter, start, refseq)
+    base, indel, inserted = _kernel.count_region(
+        bam,
+        contig,
+        start,
+        end,
+        _CODE[ref],
+        counts,
+        qual_sum,
+        err_sum,
+        _ERR,
+        params.flag_filter,
+        params.min_mapping_quality,
+        params.min_base_quality,
+        params.ignore_overlaps,
+        params.ignore_orphans,
+    )
+    base_obs = pd.DataFrame(
+        {"pos": base["pos"], "allele": base["kind"].astype(np.int8)}
+        | {k: base[k] for k in OBS_COLUMNS if k != "pos"}
+    )
+    indel_obs = _indel_obs(indel, inserted, start, refseq)
     return Counts(
         contig=contig,
         positions=np.arange(start, end, dtype=np.int64),
@@ -173,25 +168,44 @@ def count_region(
         counts=counts,
         qual_sum=qual_sum,
         err_sum=err_sum,
-        indels=indels,
+        indels=_indel_table(indel_obs),
+        base_obs=base_obs,
+        indel_obs=indel_obs,
     )
 
 
-def _indel_table(counter: Counter, start: int, refseq: str) -> pd.DataFrame:
-    """Counter of (offset, sign, bases, reverse) -> VCF-style rows with per-strand counts."""
-    if not counter:
-        return _empty_indels()
-    merged: dict[tuple[int, str, str], list[int]] = {}
-    for (i, sign, bases, reverse), k in counter.items():
+def _indel_obs(obs: dict, inserted: bytes, start: int, refseq: str) -> pd.DataFrame:
+    """Kernel indel events (anchor, signed length, inserted bases) -> VCF-style ref/alt rows."""
+    if not len(obs["pos"]):
+        return _empty_obs({"ref": "object", "alt": "object"})
+    text = inserted.decode("ascii")
+    ref, alt = [], []
+    for p, k, off in zip(
+        obs["pos"].tolist(), obs["kind"].tolist(), obs["boff"].tolist(), strict=True
+    ):
+        i = p - start
         anchor = refseq[i]
-        if sign == "+":
-            ref, alt = anchor, anchor + bases
-        else:  # pysam writes N for deleted bases; take them from the reference
-            ref, alt = refseq[i : i + 1 + len(bases)], anchor
-        merged.setdefault((start + i, ref, alt), [0, 0])[reverse] += k
-    rows = [(p, r, a, f, v) for (p, r, a), (f, v) in sorted(merged.items())]
-    df = pd.DataFrame(rows, columns=["pos", "ref", "alt", "fwd", "rev"])
-    return df.astype({"pos": "int64", "fwd": "int64", "rev": "int64"})
+        if k > 0:
+            ref.append(anchor)
+            alt.append(anchor + text[off : off + k])
+        else:
+            ref.append(refseq[i : i + 1 - k])
+            alt.append(anchor)
+    return pd.DataFrame(
+        {"pos": obs["pos"], "ref": ref, "alt": alt} | {k: obs[k] for k in OBS_COLUMNS if k != "pos"}
+    )
+
+
+def _indel_table(obs: pd.DataFrame) -> pd.DataFrame:
+    """Indel observations -> one row per (pos, ref, alt) with forward/reverse counts."""
+    if not len(obs):
+        return _empty_indels()
+    tab = (
+        obs.assign(fwd=obs["strand"] == 0, rev=obs["strand"] == 1)
+        .groupby(["pos", "ref", "alt"], as_index=False, sort=True)[["fwd", "rev"]]
+        .sum()
+    )
+    return tab.astype({"pos": "int64", "fwd": "int64", "rev": "int64"})
 
 
 def count_regions(
@@ -209,39 +223,28 @@ def count_regions(
 
 
 def read_positions(
-    bam: pysam.AlignmentFile,
-    contig: str,
+    base_obs: pd.DataFrame,
+    indel_obs: pd.DataFrame,
     pos: int,
-    params: PileupParams,
     allele: str,
     indel: tuple[str, str] | None = None,
 ) -> np.ndarray:
     """Distance of each alt-supporting base to the nearest aligned read end, at one position.
 
-    A per-read loop, so it is only run for the few candidate sites that reach the filters.
-    ``allele`` is a base for SNVs; for indels pass ``indel=(ref, alt)`` in VCF style at ``pos``
-    (the anchor) and any ``allele``.
+    From the observation tables of one contig (``Counts.base_obs``/``indel_obs`` or the
+    concatenated ones of ``snv.SampleCounts`` filtered to the contig). ``allele`` is a base for
+    SNVs; for indels pass ``indel=(ref, alt)`` in VCF style at ``pos`` (the anchor), matched
+    against the tables' ``pos``/``ref``/``alt`` as given (normalised in ``SampleCounts``).
     """
-    dist = []
-    for col in _pileup(bam, contig, pos, pos + 1, params):
-        for read in col.pileups:
-            if read.is_refskip or read.query_position is None:
-                continue
-            aln = read.alignment
-            qpos = read.query_position
-            quals = aln.query_qualities
-            if quals is not None and quals[qpos] < params.min_base_quality:
-                continue
-            if indel is None:
-                if read.is_del or aln.query_sequence[qpos] != allele:
-                    continue
-            else:
-                ref, alt = indel
-                want = len(alt) - len(ref)
-                if read.indel != want:
-                    continue
-                if want > 0 and aln.query_sequence[qpos + 1 : qpos + 1 + want] != alt[1:]:
-                    continue
-            start, end = aln.query_alignment_start, aln.query_alignment_end
-            dist.append(min(qpos - start, end - 1 - qpos))
-    return np.asarray(dist, dtype=np.int64)
+    if indel is None:
+        at = (base_obs["pos"].to_numpy() == pos) & (
+            base_obs["allele"].to_numpy() == ALLELES.index(allele)
+        )
+        return base_obs["dist"].to_numpy()[at].astype(np.int64)
+    ref, alt = indel
+    at = (
+        (indel_obs["pos"].to_numpy() == pos)
+        & (indel_obs["ref"].to_numpy() == ref)
+        & (indel_obs["alt"].to_numpy() == alt)
+    )
+    return indel_obs["dist"].to_numpy()[at].astype(np.int64)

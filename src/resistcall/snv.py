@@ -142,6 +142,10 @@ class SampleCounts:
     qual_sum: np.ndarray  # (n, 6)
     err_sum: np.ndarray  # (n,)
     indels: pd.DataFrame  # contig pos ref alt fwd rev (normalised)
+    #: per observation (pileup.Counts.base_obs / indel_obs) with a contig column; indel
+    #: observations are normalised like ``indels``
+    base_obs: pd.DataFrame
+    indel_obs: pd.DataFrame
 
     @property
     def depth(self) -> np.ndarray:
@@ -149,27 +153,25 @@ class SampleCounts:
 
 
 def concat_counts(name: str, parts: list[Counts], fasta: pysam.FastaFile) -> SampleCounts:
-    """Join per-region counts; left-normalise and merge indel events."""
-    ind = []
-    for c in parts:
-        if len(c.indels):
-            d = c.indels.copy()
-            d.insert(0, "contig", c.contig)
-            ind.append(d)
-    indels = (
-        pd.concat(ind, ignore_index=True)
-        if ind
-        else pd.DataFrame(columns=["contig", "pos", "ref", "alt", "fwd", "rev"])
-    )
+    """Join per-region counts; left-normalise and merge indel events (and their observations)."""
+    key = ["contig", "pos", "ref", "alt"]
+    indels = pd.concat(
+        [c.indels.assign(contig=c.contig) for c in parts], ignore_index=True
+    ).reindex(columns=[*key, "fwd", "rev"])
+    obs = pd.concat([c.indel_obs.assign(contig=c.contig) for c in parts], ignore_index=True)
     if len(indels):
-        norm = [
-            normalise(fasta, r.contig, int(r.pos), r.ref, r.alt)
-            for r in indels.itertuples(index=False)
-        ]
-        indels[["pos", "ref", "alt"]] = pd.DataFrame(norm, index=indels.index)
-        indels = indels.groupby(["contig", "pos", "ref", "alt"], as_index=False, sort=False)[
-            ["fwd", "rev"]
-        ].sum()
+        norm = pd.DataFrame(
+            [
+                normalise(fasta, r.contig, int(r.pos), r.ref, r.alt)
+                for r in indels.itertuples(index=False)
+            ],
+            columns=["npos", "nref", "nalt"],
+        )
+        mapping = pd.concat([indels[key], norm], axis=1)
+        indels[["pos", "ref", "alt"]] = norm.to_numpy()
+        indels = indels.groupby(key, as_index=False, sort=False)[["fwd", "rev"]].sum()
+        obs = obs.merge(mapping, on=key, how="left", sort=False).drop(columns=key[1:])
+        obs = obs.rename(columns={"npos": "pos", "nref": "ref", "nalt": "alt"})
     return SampleCounts(
         name=name,
         contig=np.concatenate([np.full(len(c.positions), c.contig, dtype=object) for c in parts]),
@@ -179,6 +181,8 @@ def concat_counts(name: str, parts: list[Counts], fasta: pysam.FastaFile) -> Sam
         qual_sum=np.concatenate([c.qual_sum for c in parts]),
         err_sum=np.concatenate([c.err_sum for c in parts]),
         indels=indels.astype({"pos": "int64", "fwd": "int64", "rev": "int64"}),
+        base_obs=pd.concat([c.base_obs.assign(contig=c.contig) for c in parts], ignore_index=True),
+        indel_obs=obs.astype({"pos": "int64"}),
     )
 
 
@@ -493,7 +497,6 @@ def call(
     parental: int | None,
     cfg: SnvConfig,
     fasta: pysam.FastaFile,
-    bams: list[str],
     hotspot_sites: set[tuple[str, int]] | None = None,
     purity: dict[str, float] | None = None,
 ) -> CallSet:
@@ -572,7 +575,7 @@ def call(
     cand["hotspot"] = cand_hot[keep]
     st = {k: v[keep].copy() for k, v in st.items()}
     cand = _choose_evidence(cand, st, names, parental)
-    cand = _apply_filters(cand, st, names, cfg, fasta, bams)
+    cand = _apply_filters(cand, st, samples, cfg, fasta)
     order = {c: i for i, c in enumerate(fasta.references)}
     cand["_o"] = cand["contig"].map(order)
     cand = cand.sort_values(["_o", "pos", "ref", "alt"], kind="stable").drop(columns="_o")
@@ -619,62 +622,65 @@ def _choose_evidence(
     return cand
 
 
-def _apply_filters(cand, st, names, cfg: SnvConfig, fasta, bams) -> pd.DataFrame:
-    bam_of = dict(zip(names, bams, strict=True))
+def _apply_filters(
+    cand: pd.DataFrame, st: dict, samples: list[SampleCounts], cfg: SnvConfig, fasta
+) -> pd.DataFrame:
+    # observations at candidate positions only (the tables hold every non-reference base)
+    at = pd.MultiIndex.from_arrays([cand["contig"], cand["pos"]])
+    obs_of = {}
+    for s in samples:
+        obs_of[s.name] = [
+            t[pd.MultiIndex.from_arrays([t["contig"], t["pos"]]).isin(at)]
+            for t in (s.base_obs, s.indel_obs)
+        ]
     filters = []
     rpos = []
     hp_len = []
-    handles = {n: pysam.AlignmentFile(b) for n, b in bam_of.items()}
     starts = cand["pos"].to_numpy()
     ends = starts + cand["ref"].str.len().to_numpy()
     is_indel = (cand["kind"] == "indel").to_numpy()
     contigs = cand["contig"].to_numpy()
-    try:
-        for i, r in enumerate(cand.itertuples()):
-            d = st[r.evidence].iloc[i]
-            f = []
-            alts = st[r.evidence]["alt"].to_numpy()
-            near = (
-                is_indel
-                & (contigs == r.contig)
-                & (starts - cfg.near_indel_window <= ends[i])
-                & (ends + cfg.near_indel_window >= starts[i])
-                & (alts >= cfg.near_indel_ratio * max(d.alt, 1))
-            )
-            near[i] = False
-            if near.any():
-                f.append("near_indel")
-            table = [[d.ref_f, d.ref_r], [d.alt_f, d.alt_r]]
-            alt_frac_f = d.alt_f / max(d.alt, 1)
-            if (
-                stats.fisher_exact(table)[1] < cfg.strand_bias_p
-                and min(alt_frac_f, 1 - alt_frac_f) < cfg.strand_min_frac
-            ):
-                f.append("strand_bias")
-            indel = (r.ref, r.alt) if r.kind == "indel" else None
-            dist = read_positions(
-                handles[r.evidence], r.contig, int(r.pos), cfg.pileup, r.alt, indel
-            )
-            med = float(np.median(dist)) if len(dist) else np.nan
-            rpos.append(med)
-            if len(dist) and med < cfg.read_end_distance:
-                f.append("read_end")
-            if r.kind == "snv" and np.isfinite(d.alt_bq) and d.alt_bq < cfg.min_alt_base_quality:
-                f.append("low_base_quality")
-            run, base = homopolymer_run(fasta, r.contig, int(r.pos))
-            hp_len.append(run)
-            changed = set((r.alt[1:] if len(r.alt) > 1 else r.ref[1:]) or r.alt)
-            hp_relevant = r.kind == "indel" or changed == {base}
-            if run >= cfg.homopolymer_length and hp_relevant and d.vaf < cfg.homopolymer_max_vaf:
-                f.append("homopolymer")
-            if d.depth < cfg.min_depth:
-                f.append("low_depth")
-            if clopper_pearson_upper(d.alt, d.depth) < cfg.min_vaf:
-                f.append("low_vaf")
-            filters.append(f)
-    finally:
-        for h in handles.values():
-            h.close()
+    for i, r in enumerate(cand.itertuples()):
+        d = st[r.evidence].iloc[i]
+        f = []
+        alts = st[r.evidence]["alt"].to_numpy()
+        near = (
+            is_indel
+            & (contigs == r.contig)
+            & (starts - cfg.near_indel_window <= ends[i])
+            & (ends + cfg.near_indel_window >= starts[i])
+            & (alts >= cfg.near_indel_ratio * max(d.alt, 1))
+        )
+        near[i] = False
+        if near.any():
+            f.append("near_indel")
+        table = [[d.ref_f, d.ref_r], [d.alt_f, d.alt_r]]
+        alt_frac_f = d.alt_f / max(d.alt, 1)
+        if (
+            stats.fisher_exact(table)[1] < cfg.strand_bias_p
+            and min(alt_frac_f, 1 - alt_frac_f) < cfg.strand_min_frac
+        ):
+            f.append("strand_bias")
+        indel = (r.ref, r.alt) if r.kind == "indel" else None
+        base_obs, indel_obs = (t[t["contig"] == r.contig] for t in obs_of[r.evidence])
+        dist = read_positions(base_obs, indel_obs, int(r.pos), r.alt, indel)
+        med = float(np.median(dist)) if len(dist) else np.nan
+        rpos.append(med)
+        if len(dist) and med < cfg.read_end_distance:
+            f.append("read_end")
+        if r.kind == "snv" and np.isfinite(d.alt_bq) and d.alt_bq < cfg.min_alt_base_quality:
+            f.append("low_base_quality")
+        run, base = homopolymer_run(fasta, r.contig, int(r.pos))
+        hp_len.append(run)
+        changed = set((r.alt[1:] if len(r.alt) > 1 else r.ref[1:]) or r.alt)
+        hp_relevant = r.kind == "indel" or changed == {base}
+        if run >= cfg.homopolymer_length and hp_relevant and d.vaf < cfg.homopolymer_max_vaf:
+            f.append("homopolymer")
+        if d.depth < cfg.min_depth:
+            f.append("low_depth")
+        if clopper_pearson_upper(d.alt, d.depth) < cfg.min_vaf:
+            f.append("low_vaf")
+        filters.append(f)
     cand["filters"] = filters
     cand["read_end_median"] = rpos
     cand["homopolymer"] = hp_len
@@ -1140,10 +1146,10 @@ def run(
             samples.append(concat_counts(name, count_regions(b, reference, reg, cfg.pileup), fasta))
         reason = not_assessable(qc or {}, names[0], "snv") if parental else None
         if reason is None:
-            cs = call(samples, 0 if parental else None, cfg, fasta, bams, hot, tumour)
+            cs = call(samples, 0 if parental else None, cfg, fasta, hot, tumour)
         else:
             log.warning("parental %s not assessable (%s): no STATUS is decided", names[0], reason)
-            cs = _without_comparison(samples, cfg, fasta, bams, hot, tumour, reason)
+            cs = _without_comparison(samples, cfg, fasta, hot, tumour, reason)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
         write_vcf(cs, cfg, fasta, reference, Path(out))
         if hotspots_out is not None:
@@ -1164,7 +1170,6 @@ def _without_comparison(
     samples: list[SampleCounts],
     cfg: SnvConfig,
     fasta: pysam.FastaFile,
-    bams: list[str],
     hot: set[tuple[str, int]],
     purity: dict[str, float] | None,
     reason: str,
@@ -1173,7 +1178,7 @@ def _without_comparison(
     (their findings still stand: "detected; parental not assessable") and the parental is
     shown with its counts only, never as evidence and never compared with."""
     parental, resistant = samples[0], samples[1:]
-    cs = call(resistant, None, cfg, fasta, bams[1:], hot, purity)
+    cs = call(resistant, None, cfg, fasta, hot, purity)
     stats = sample_stats(parental, cs.sites)
     stats["p_detect"], stats["detected"], stats["status"] = np.nan, False, ""
     stats["a0"], stats["b0"] = np.nan, np.nan

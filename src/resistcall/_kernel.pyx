@@ -1,0 +1,653 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled per-read counting over htslib records (pysam's declarations).
+
+Why compiled: deep amplicon data (10^4-10^5x) makes any per-read or per-column Python code the
+bottleneck. Here each read of a region is decoded once by htslib (through pysam's region
+iterator, no Python object per read) and its CIGAR walked once in C. The Python-facing
+functions are :func:`count_region` (allele counts, used by ``resistcall.pileup``) and
+:func:`fragment_spans` (fragment starts/ends, used by ``resistcall.coverage``); what they count
+is documented there and in docs/snv.md ("Counting").
+"""
+
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, llabs, malloc, realloc
+from libc.string cimport memcpy
+
+from pysam.libcalignmentfile cimport AlignmentFile, IteratorRowRegion
+from pysam.libchtslib cimport bam1_t, bam_get_cigar, bam_get_qname, bam_get_qual, bam_get_seq
+
+import numpy as np
+import pysam
+
+
+cdef extern from *:
+    """
+    #ifndef RC_PYSAM_VERSION
+    #define RC_PYSAM_VERSION "unknown"
+    #endif
+    """
+    const char *RC_PYSAM_VERSION
+
+
+cdef extern from "_overlap.h":
+    ctypedef struct kh_rc_olap_t:
+        pass
+    kh_rc_olap_t *rc_olap_init()
+    void rc_olap_destroy(kh_rc_olap_t *h)
+    int rc_olap_get(kh_rc_olap_t *h, const char *key)
+    int rc_olap_put(kh_rc_olap_t *h, const char *key, int slot)
+    void rc_olap_del(kh_rc_olap_t *h, const char *key)
+    uint64_t rc_fragment_id(const char *s)
+    int rc_tweak_overlap_quality(bam1_t *a, bam1_t *b)
+    uint8_t bam_seqi(uint8_t *s, int64_t i)
+
+
+#: pysam version this module was compiled against (its object layouts are baked in).
+BUILT_WITH_PYSAM = RC_PYSAM_VERSION.decode()
+if BUILT_WITH_PYSAM != pysam.__version__:
+    raise ImportError(
+        f"resistcall's counting kernel was built against pysam {BUILT_WITH_PYSAM} but pysam "
+        f"{pysam.__version__} is installed: reinstall resistcall (pip install --force-reinstall "
+        "--no-deps .) so it is rebuilt against the installed pysam"
+    )
+
+cdef enum:
+    # CIGAR operations
+    M = 0
+    I = 1
+    D = 2
+    N = 3
+    S = 4
+    H = 5
+    P = 6
+    EQ = 7
+    X = 8
+    # SAM flags
+    F_PAIRED = 0x1
+    F_PROPER = 0x2
+    F_MUNMAP = 0x8
+    F_REVERSE = 0x10
+    F_READ2 = 0x80
+
+
+#: seq_nt16 code -> allele index (A C G T N *): A=1 C=2 G=4 T=8, anything else N.
+cdef int8_t NT16_ALLELE[16]
+for _k in range(16):
+    NT16_ALLELE[_k] = 4
+NT16_ALLELE[1] = 0
+NT16_ALLELE[2] = 1
+NT16_ALLELE[4] = 2
+NT16_ALLELE[8] = 3
+cdef const char *NT16_STR = b"=ACMGRSVTWYHKDBN"
+
+
+# ---------------------------------------------------------------------------------------------
+# growable observation buffers (C arrays; copied to numpy once per region)
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Obs:
+    int64_t n
+    int64_t cap
+    int64_t *pos       # reference position (0-based); the anchor for indels
+    int32_t *kind      # allele index (bases) or signed indel length (+ins, -del)
+    int8_t *strand     # 0 forward, 1 reverse
+    int32_t *dist      # distance of the base to the nearest aligned read end
+    int32_t *cycle     # position in the read from its 5' end (sequencing cycle, 0-based)
+    uint8_t *qual      # base quality after the overlapping-mate adjustment
+    uint64_t *frag     # fragment id (hash of the read name)
+    int64_t *boff      # insertions: offset of the inserted bases in `bases`
+    char *bases
+    int64_t nb
+    int64_t capb
+
+
+cdef int obs_grow(Obs *o) noexcept:
+    cdef int64_t cap = o.cap * 2 if o.cap else 4096
+    o.pos = <int64_t *> realloc(o.pos, cap * sizeof(int64_t))
+    o.kind = <int32_t *> realloc(o.kind, cap * sizeof(int32_t))
+    o.strand = <int8_t *> realloc(o.strand, cap * sizeof(int8_t))
+    o.dist = <int32_t *> realloc(o.dist, cap * sizeof(int32_t))
+    o.cycle = <int32_t *> realloc(o.cycle, cap * sizeof(int32_t))
+    o.qual = <uint8_t *> realloc(o.qual, cap * sizeof(uint8_t))
+    o.frag = <uint64_t *> realloc(o.frag, cap * sizeof(uint64_t))
+    o.boff = <int64_t *> realloc(o.boff, cap * sizeof(int64_t))
+    if (o.pos == NULL or o.kind == NULL or o.strand == NULL or o.dist == NULL
+            or o.cycle == NULL or o.qual == NULL or o.frag == NULL or o.boff == NULL):
+        return -1
+    o.cap = cap
+    return 0
+
+
+cdef void obs_free(Obs *o) noexcept:
+    free(o.pos)
+    free(o.kind)
+    free(o.strand)
+    free(o.dist)
+    free(o.cycle)
+    free(o.qual)
+    free(o.frag)
+    free(o.boff)
+    free(o.bases)
+
+
+cdef dict obs_arrays(Obs *o):
+    """Copy the first n observations into numpy arrays."""
+    cdef int64_t n = o.n
+    out = {
+        "pos": np.empty(n, dtype=np.int64),
+        "kind": np.empty(n, dtype=np.int32),
+        "strand": np.empty(n, dtype=np.int8),
+        "dist": np.empty(n, dtype=np.int32),
+        "cycle": np.empty(n, dtype=np.int32),
+        "qual": np.empty(n, dtype=np.uint8),
+        "frag": np.empty(n, dtype=np.uint64),
+    }
+    if n:
+        _copy(out["pos"], o.pos, n * sizeof(int64_t))
+        _copy(out["kind"], o.kind, n * sizeof(int32_t))
+        _copy(out["strand"], o.strand, n * sizeof(int8_t))
+        _copy(out["dist"], o.dist, n * sizeof(int32_t))
+        _copy(out["cycle"], o.cycle, n * sizeof(int32_t))
+        _copy(out["qual"], o.qual, n * sizeof(uint8_t))
+        _copy(out["frag"], o.frag, n * sizeof(uint64_t))
+    return out
+
+
+cdef void _copy(object arr, void *src, size_t nbytes):
+    cdef uint8_t[::1] view = arr.view(np.uint8)
+    memcpy(&view[0], src, nbytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# allele counting
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Region:
+    int64_t start
+    int64_t end
+    int min_bq
+    const uint8_t *ref        # allele index of the reference base per region position
+    int32_t *counts           # (n, 6, 2)
+    double *qual_sum          # (n, 6)
+    double *err_sum           # (n,)
+    const double *err         # 10^(-q/10) for q in 0..255
+    Obs snv                   # non-reference A/C/G/T bases
+    Obs indel                 # insertion / deletion events at their anchor
+    int failed
+
+
+cdef inline int _is_match(int op) noexcept:
+    return op == M or op == EQ or op == X
+
+
+cdef void add_obs(Obs *o, int64_t pos, int32_t kind, int8_t strand, int32_t dist, int32_t cycle,
+                  uint8_t q, uint64_t frag, Region *r) noexcept:
+    if o.n == o.cap and obs_grow(o) < 0:
+        r.failed = 1
+        return
+    o.pos[o.n] = pos
+    o.kind[o.n] = kind
+    o.strand[o.n] = strand
+    o.dist[o.n] = dist
+    o.cycle[o.n] = cycle
+    o.qual[o.n] = q
+    o.frag[o.n] = frag
+    o.boff[o.n] = o.nb
+    o.n += 1
+
+
+cdef void add_inserted(Obs *o, uint8_t *seq, int64_t from_q, int64_t n, Region *r) noexcept:
+    """Inserted bases of the last indel observation (as letters)."""
+    cdef int64_t j
+    cdef int64_t cap
+    if o.nb + n > o.capb:
+        cap = max(o.capb * 2, o.nb + n, 4096)
+        o.bases = <char *> realloc(o.bases, cap)
+        if o.bases == NULL:
+            r.failed = 1
+            return
+        o.capb = cap
+    for j in range(n):
+        o.bases[o.nb + j] = NT16_STR[bam_seqi(seq, from_q + j)]
+    o.nb += n
+
+
+cdef int64_t peek_indel(uint32_t *cigar, int k, int n_cigar, int op) noexcept:
+    """htslib's ``bam_pileup1_t.indel`` at the last reference base of op ``k``: +inserted
+    or -deleted length of the indel that follows (consecutive I or D merged), else 0."""
+    cdef int op2, kk
+    cdef int64_t l2, l3
+    if k + 1 >= n_cigar:
+        return 0
+    op2 = cigar[k + 1] & 0xf
+    l2 = cigar[k + 1] >> 4
+    if op2 == D and op != D:
+        kk = k + 2
+        while kk < n_cigar and (cigar[kk] & 0xf) == D:
+            l2 += cigar[kk] >> 4
+            kk += 1
+        return -l2
+    if op2 == I:
+        kk = k + 2
+        while kk < n_cigar:
+            op2 = cigar[kk] & 0xf
+            if op2 == I:
+                l2 += cigar[kk] >> 4
+            elif op2 != P:
+                break
+            kk += 1
+        return l2
+    if op2 == P and k + 2 < n_cigar:
+        l3 = 0
+        kk = k + 2
+        while kk < n_cigar:
+            op2 = cigar[kk] & 0xf
+            if op2 == I:
+                l3 += cigar[kk] >> 4
+            elif op2 == D or _is_match(op2) or op2 == N:
+                break
+            kk += 1
+        return l3
+    return 0
+
+
+cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before) noexcept:
+    """Add one read's bases, deletion-spanning positions and indels inside the region.
+
+    A deletion-spanning position d is gated on the quality of the read's next base, taken from
+    ``dq`` (the qualities before the overlapping-mate adjustment) when ``d < dq_before``: htslib
+    emits column d before it has read the mate that adjusts that base (see count_region).
+    """
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef uint8_t *seq = bam_get_seq(b)
+    cdef uint8_t *qual = bam_get_qual(b)
+    cdef int n_cigar = b.core.n_cigar
+    cdef int64_t lq = b.core.l_qseq
+    cdef int8_t strand = 1 if b.core.flag & F_REVERSE else 0
+    cdef int64_t x = b.core.pos
+    cdef int64_t y = 0
+    cdef int64_t qstart = 0
+    cdef int64_t qend = lq
+    cdef int k, op, a
+    cdef int64_t l, j, j0, j1, rp, qp, ind, i
+    cdef uint8_t q
+    cdef uint64_t frag = 0
+    cdef bint have_frag = False
+    cdef int32_t dist, cycle
+    # aligned query range (pysam query_alignment_start/end): soft clips at either end
+    for k in range(n_cigar):
+        op = cigar[k] & 0xf
+        if op == S:
+            qstart += cigar[k] >> 4
+        elif op != H:
+            break
+    for k in range(n_cigar - 1, -1, -1):
+        op = cigar[k] & 0xf
+        if op == S:
+            qend -= cigar[k] >> 4
+        elif op != H:
+            break
+    for k in range(n_cigar):
+        op = cigar[k] & 0xf
+        l = cigar[k] >> 4
+        if _is_match(op):
+            j0 = r.start - x if r.start > x else 0
+            j1 = r.end - x if r.end - x < l else l
+            for j in range(j0, j1):
+                qp = y + j
+                q = qual[qp] if qp < lq else 0
+                if q < r.min_bq:
+                    continue
+                i = x + j - r.start
+                a = NT16_ALLELE[bam_seqi(seq, qp)] if qp < lq else 4
+                r.counts[(i * 6 + a) * 2 + strand] += 1
+                r.qual_sum[i * 6 + a] += q
+                r.err_sum[i] += r.err[q]
+                dist = <int32_t> min(qp - qstart, qend - 1 - qp)
+                cycle = <int32_t> (lq - 1 - qp if strand else qp)
+                if a < 4 and a != r.ref[i]:
+                    if not have_frag:
+                        frag = rc_fragment_id(bam_get_qname(b))
+                        have_frag = True
+                    add_obs(&r.snv, x + j, a, strand, dist, cycle, q, frag, r)
+                if j == l - 1:
+                    ind = peek_indel(cigar, k, n_cigar, op)
+                    if ind != 0:
+                        if not have_frag:
+                            frag = rc_fragment_id(bam_get_qname(b))
+                            have_frag = True
+                        add_obs(&r.indel, x + j, <int32_t> ind, strand, dist, cycle, q, frag, r)
+                        if ind > 0:
+                            add_inserted(&r.indel, seq, qp + 1, ind, r)
+            x += l
+            y += l
+        elif op == D:
+            # a read spanning a deletion counts as '*' where its next base passes the quality
+            # threshold (htslib's qpos for a deletion is the query base after it)
+            j0 = r.start - x if r.start > x else 0
+            j1 = r.end - x if r.end - x < l else l
+            for j in range(j0, j1):
+                rp = x + j
+                q = (dq[y] if rp < dq_before else qual[y]) if y < lq else 0
+                if q < r.min_bq:
+                    continue
+                i = rp - r.start
+                r.counts[(i * 6 + 5) * 2 + strand] += 1
+                r.qual_sum[i * 6 + 5] += q
+                r.err_sum[i] += r.err[q]
+                if j == l - 1:
+                    ind = peek_indel(cigar, k, n_cigar, op)
+                    if ind > 0:  # an insertion right after the deletion, anchored on it
+                        if not have_frag:
+                            frag = rc_fragment_id(bam_get_qname(b))
+                            have_frag = True
+                        dist = <int32_t> min(y - qstart, qend - 1 - y)
+                        cycle = <int32_t> (lq - 1 - y if strand else y)
+                        add_obs(&r.indel, rp, <int32_t> ind, strand, dist, cycle, q, frag, r)
+                        add_inserted(&r.indel, seq, y, ind, r)
+            x += l
+        elif op == N:
+            x += l  # spliced: not a base, not depth
+        elif op == I or op == S:
+            y += l
+
+
+cdef bint next_read(IteratorRowRegion it) except -1:
+    """Advance pysam's region iterator at C level (its cnext() stores the status in retval)."""
+    it.cnext()
+    if it.retval >= 0:
+        return True
+    if it.retval == -1:
+        return False
+    raise OSError(f"truncated or corrupt BAM (htslib status {it.retval})")
+
+
+cdef struct Held:
+    bam1_t **reads
+    int64_t *ends
+    int n
+    int live
+    int cap
+
+
+cdef bam1_t *copy_read(bam1_t *b) noexcept:
+    cdef bam1_t *c = <bam1_t *> malloc(sizeof(bam1_t))
+    if c == NULL:
+        return NULL
+    memcpy(c, b, sizeof(bam1_t))
+    c.data = <uint8_t *> malloc(b.l_data if b.l_data > 0 else 1)
+    if c.data == NULL:
+        free(c)
+        return NULL
+    memcpy(c.data, b.data, b.l_data)
+    c.m_data = b.l_data
+    return c
+
+
+cdef void free_read(bam1_t *c) noexcept:
+    free(c.data)
+    free(c)
+
+
+cdef int64_t ref_end(bam1_t *b) noexcept:
+    """Reference end (exclusive) from the CIGAR, as htslib's bam_cigar2rlen."""
+    cdef uint32_t *cigar = bam_get_cigar(b)
+    cdef int64_t rlen = 0
+    cdef int k, op
+    for k in range(b.core.n_cigar):
+        op = cigar[k] & 0xf
+        if _is_match(op) or op == D or op == N:
+            rlen += cigar[k] >> 4
+    return b.core.pos + rlen
+
+
+cdef void sweep(Held *h, kh_rc_olap_t *names, int64_t before, Region *r) noexcept:
+    """Count and release waiting reads that end at or before ``before`` (their mate, if it
+    comes, cannot overlap them any more, so htslib would not change their qualities)."""
+    cdef int i, w = 0
+    for i in range(h.n):
+        if h.reads[i] == NULL:
+            continue
+        if h.ends[i] <= before:
+            rc_olap_del(names, bam_get_qname(h.reads[i]))
+            count_read(h.reads[i], r, NULL, -1)
+            free_read(h.reads[i])
+            h.live -= 1
+        else:
+            h.reads[w] = h.reads[i]
+            h.ends[w] = h.ends[i]
+            rc_olap_put(names, bam_get_qname(h.reads[w]), w)
+            w += 1
+    h.n = w
+
+
+cdef int pair_read(bam1_t *b, Held *h, kh_rc_olap_t *names, Region *r, int64_t prev_pos,
+                   uint8_t **orig, int64_t *orig_cap) noexcept:
+    """htslib's overlap_push for one passing read: count it now, or wait for its mate, or
+    adjust both mates' qualities and count both. ``prev_pos``: start of the previous passing
+    read. Returns -1 when out of memory."""
+    cdef bam1_t *a
+    cdef int slot
+    cdef int flag = b.core.flag
+    cdef int64_t b_end = ref_end(b)
+    cdef int64_t seen
+    # only proper pairs on one contig that can overlap
+    if (flag & F_MUNMAP or not flag & F_PROPER
+            or (b.core.mtid >= 0 and b.core.tid != b.core.mtid)
+            or (llabs(b.core.isize) >= 2 * b.core.l_qseq and b.core.mpos >= b_end)):
+        count_read(b, r, NULL, -1)
+        return 0
+    slot = rc_olap_get(names, bam_get_qname(b))
+    if slot >= 0:
+        a = h.reads[slot]
+        rc_olap_del(names, bam_get_qname(a))
+        h.reads[slot] = NULL
+        h.live -= 1
+        # htslib adjusts both mates when it reads b, and emits pileup column d right after
+        # reading the first read that starts beyond d: a deletion column d of a emitted before
+        # b was read saw a's unadjusted next base (d < seen).
+        seen = prev_pos if b.core.pos != prev_pos else b.core.pos
+        if a.core.l_qseq > orig_cap[0]:
+            orig_cap[0] = a.core.l_qseq
+            orig[0] = <uint8_t *> realloc(orig[0], orig_cap[0])
+            if orig[0] == NULL:
+                return -1
+        memcpy(orig[0], bam_get_qual(a), a.core.l_qseq)
+        rc_tweak_overlap_quality(a, b)
+        count_read(a, r, orig[0], seen)
+        count_read(b, r, NULL, -1)
+        free_read(a)
+        return 0
+    if not (b.core.mpos >= b.core.pos or (flag & F_PAIRED and b.core.mpos == -1)):
+        count_read(b, r, NULL, -1)
+        return 0
+    # the mate is still to come: wait for it
+    if h.n == h.cap:
+        h.cap = h.cap * 2 if h.cap else 1024
+        h.reads = <bam1_t **> realloc(h.reads, h.cap * sizeof(bam1_t *))
+        h.ends = <int64_t *> realloc(h.ends, h.cap * sizeof(int64_t))
+        if h.reads == NULL or h.ends == NULL:
+            return -1
+    a = copy_read(b)
+    if a == NULL:
+        return -1
+    h.reads[h.n] = a
+    h.ends[h.n] = b_end
+    if rc_olap_put(names, bam_get_qname(a), h.n) < 0:
+        return -1
+    h.n += 1
+    h.live += 1
+    return 0
+
+
+def count_region(
+    AlignmentFile bam,
+    str contig,
+    int64_t start,
+    int64_t end,
+    const uint8_t[::1] ref_alleles,
+    int32_t[:, :, ::1] counts,
+    double[:, ::1] qual_sum,
+    double[::1] err_sum,
+    const double[::1] err_table,
+    int flag_filter,
+    int min_mapq,
+    int min_bq,
+    bint ignore_overlaps,
+    bint ignore_orphans,
+):
+    """Count reads of ``bam`` over ``[start, end)`` of ``contig`` into the given arrays.
+
+    Returns ``(snv_obs, indel_obs, inserted)``: dicts of numpy arrays (pos, kind, strand, dist,
+    cycle, qual, frag) for every counted non-reference A/C/G/T base and every indel event, and
+    the inserted bases of insertion events as one bytes object (``boff`` offsets in
+    ``indel_obs``; ``kind`` is the signed length).
+    """
+    cdef Region r
+    cdef Held h
+    cdef kh_rc_olap_t *names = NULL
+    cdef IteratorRowRegion it
+    cdef bam1_t *b
+    cdef bam1_t *a
+    cdef int slot, flag
+    cdef int64_t next_sweep = 1024, prev_pos = -1
+    cdef uint8_t *orig = NULL
+    cdef int64_t orig_cap = 0
+    cdef int64_t n = end - start
+    if n <= 0:
+        raise ValueError("empty region")
+    if (ref_alleles.shape[0] != n or counts.shape[0] != n or qual_sum.shape[0] != n
+            or err_sum.shape[0] != n or err_table.shape[0] != 256):
+        raise ValueError("array shapes do not match the region")
+    r.start = start
+    r.end = end
+    r.min_bq = min_bq
+    r.ref = &ref_alleles[0]
+    r.counts = &counts[0, 0, 0]
+    r.qual_sum = &qual_sum[0, 0]
+    r.err_sum = &err_sum[0]
+    r.err = &err_table[0]
+    r.snv = Obs(0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0)
+    r.indel = Obs(0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0)
+    r.failed = 0
+    h = Held(NULL, NULL, 0, 0, 0)
+    if ignore_overlaps:
+        names = rc_olap_init()
+    try:
+        it = bam.fetch(contig, start, end)
+        while next_read(it):
+            b = it.getCurrent()
+            flag = b.core.flag
+            if flag & flag_filter or b.core.tid < 0 or b.core.qual < min_mapq:
+                continue
+            if ignore_orphans and flag & F_PAIRED and not flag & F_PROPER:
+                continue
+            if names == NULL:
+                count_read(b, &r, NULL, -1)
+            else:
+                if h.n > next_sweep:
+                    sweep(&h, names, b.core.pos, &r)
+                    next_sweep = max(1024, 2 * h.live)
+                slot = pair_read(b, &h, names, &r, prev_pos, &orig, &orig_cap)
+                if slot < 0:
+                    raise MemoryError()
+            prev_pos = b.core.pos
+        if names != NULL:
+            sweep(&h, names, end + (1 << 40), &r)  # mates that never came
+        if r.failed:
+            raise MemoryError()
+        snv = obs_arrays(&r.snv)
+        indel = obs_arrays(&r.indel)
+        indel["boff"] = np.empty(r.indel.n, dtype=np.int64)
+        if r.indel.n:
+            _copy(indel["boff"], r.indel.boff, r.indel.n * sizeof(int64_t))
+        inserted = r.indel.bases[:r.indel.nb] if r.indel.nb else b""
+        return snv, indel, inserted
+    finally:
+        for slot in range(h.n):
+            if h.reads[slot] != NULL:
+                free_read(h.reads[slot])
+        free(h.reads)
+        free(h.ends)
+        free(orig)
+        if names != NULL:
+            rc_olap_destroy(names)
+        obs_free(&r.snv)
+        obs_free(&r.indel)
+
+
+# ---------------------------------------------------------------------------------------------
+# fragment spans (copy number)
+# ---------------------------------------------------------------------------------------------
+
+def fragment_spans(
+    AlignmentFile bam,
+    str contig,
+    int64_t start,
+    int64_t end,
+    int skip,
+    int min_mapq,
+    int64_t max_fragment,
+):
+    """Starts and ends of the fragments counted from reads starting in ``[start, end)``.
+
+    The rules are ``resistcall.coverage.fragment_spans``'s (read there why): a proper pair is
+    counted once from its leftmost mate as ``[pos, pos + |TLEN|)``; other reads their own span.
+    """
+    cdef IteratorRowRegion it
+    cdef bam1_t *b
+    cdef int flag
+    cdef int64_t pos, tlen, mpos, n = 0, cap = 4096
+    cdef int64_t *starts = <int64_t *> malloc(cap * sizeof(int64_t))
+    cdef int64_t *ends = <int64_t *> malloc(cap * sizeof(int64_t))
+    cdef int64_t span_end
+    cdef bint keep
+    try:
+        if starts == NULL or ends == NULL:
+            raise MemoryError()
+        it = bam.fetch(contig, start, end)
+        while next_read(it):
+            b = it.getCurrent()
+            flag = b.core.flag
+            if flag & skip:
+                continue
+            pos = b.core.pos
+            if pos < start:  # starts before the window: too long to count
+                continue
+            keep = False
+            span_end = -1
+            if flag & F_PAIRED and not flag & F_MUNMAP:
+                tlen = abs(b.core.isize)
+                if 0 < tlen <= max_fragment and b.core.mtid == b.core.tid:
+                    mpos = b.core.mpos
+                    if mpos < pos or (mpos == pos and flag & F_READ2):
+                        continue  # the other mate stands for this fragment
+                    if b.core.qual >= min_mapq:
+                        span_end = pos + tlen
+                    keep = True
+                elif flag & F_READ2:
+                    continue
+            if not keep and b.core.qual >= min_mapq:
+                span_end = ref_end(b)
+                if span_end == pos:
+                    span_end = pos + 1  # pysam reference_end of a read without reference span
+            if span_end < 0:
+                continue
+            if n == cap:
+                cap *= 2
+                starts = <int64_t *> realloc(starts, cap * sizeof(int64_t))
+                ends = <int64_t *> realloc(ends, cap * sizeof(int64_t))
+                if starts == NULL or ends == NULL:
+                    raise MemoryError()
+            starts[n] = pos
+            ends[n] = span_end
+            n += 1
+        out_s = np.empty(n, dtype=np.int64)
+        out_e = np.empty(n, dtype=np.int64)
+        if n:
+            _copy(out_s, starts, n * sizeof(int64_t))
+            _copy(out_e, ends, n * sizeof(int64_t))
+        return out_s, out_e
+    finally:
+        free(starts)
+        free(ends)
