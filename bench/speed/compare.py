@@ -12,7 +12,7 @@ former code (``git archive --old-rev src`` unpacked into --work-dir, run with PY
 arguments, then every VCF record compared (FILTER, INFO/STATUS, per-sample AD/DP/SB/AF/BQ, RPOS).
 
     .venv/bin/python bench/speed/compare.py --reference REF.fa --regions R.bed --assay capture \\
-        A.bam B.bam [--calls A.bam B.bam --old-rev cc32eae --work-dir /tmp/cmp]
+        A.bam B.bam [--calls A.bam B.bam --old-rev f8997f3 --work-dir /tmp/cmp]
 """
 
 from __future__ import annotations
@@ -96,9 +96,8 @@ def compare_calls(args, bams: list[str]) -> list[str]:
     old_src = work / "old"
     if not (old_src / "src" / "resistcall").is_dir():
         old_src.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", args.old_rev, "src"], check=True, capture_output=True
-        )
+        git = ["git", "-C", str(REPO), "archive", args.old_rev, "src"]
+        archive = subprocess.run(git, check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
     cmd = ["snv", "--reference", args.reference, "--regions", args.regions]
     cmd += ["--parental", bams[0], "--resistant", *bams[1:], "--assay", args.assay]
@@ -135,7 +134,9 @@ def main(argv=None) -> int:
     ap.add_argument("bams", nargs="*")
     ap.add_argument("--calls", nargs="+", help="parental then resistant BAM(s): compare VCFs")
     ap.add_argument("--snv-args", nargs=argparse.REMAINDER, default=[])
-    ap.add_argument("--old-rev", default="cc32eae", help="commit with the former counting")
+    ap.add_argument(
+        "--old-rev", default="f8997f3", help="main just before the kernel (former counting)"
+    )
     ap.add_argument("--work-dir", default="/tmp/resistcall_compare")
     args = ap.parse_args(argv)
     params = PileupParams.for_assay(args.assay)
