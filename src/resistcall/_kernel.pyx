@@ -303,8 +303,9 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
                 r.counts[(i * 6 + a) * 2 + strand] += 1
                 r.qual_sum[i * 6 + a] += q
                 r.err_sum[i] += r.err[q]
-                dist = <int32_t> min(qp - qstart, qend - 1 - qp)
-                cycle = <int32_t> (lq - 1 - qp if strand else qp)
+                if (a < 4 and a != r.ref[i]) or j == l - 1:
+                    dist = <int32_t> min(qp - qstart, qend - 1 - qp)
+                    cycle = <int32_t> (lq - 1 - qp if strand else qp)
                 if a < 4 and a != r.ref[i]:
                     if not have_frag:
                         frag = rc_fragment_id(bam_get_qname(b))

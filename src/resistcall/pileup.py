@@ -80,19 +80,12 @@ class PileupParams:
 
 def _empty_obs(extra: dict[str, str]) -> pd.DataFrame:
     cols = {"pos": "int64", **extra, **{k: v for k, v in OBS_COLUMNS.items() if k != "pos"}}
-    return pd.DataFrame({k: pd.Series(dtype=v) for k, v in cols.items()})
+    return pd.DataFrame({k: np.array([], dtype=v) for k, v in cols.items()})
 
 
 def _empty_indels() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "pos": pd.Series(dtype="int64"),
-            "ref": pd.Series(dtype=str),
-            "alt": pd.Series(dtype=str),
-            "fwd": pd.Series(dtype="int64"),
-            "rev": pd.Series(dtype="int64"),
-        }
-    )
+    cols = {"pos": "int64", "ref": "object", "alt": "object", "fwd": "int64", "rev": "int64"}
+    return pd.DataFrame({k: np.array([], dtype=v) for k, v in cols.items()})
 
 
 @dataclass
@@ -176,8 +169,6 @@ def count_region(
 
 def _indel_obs(obs: dict, inserted: bytes, start: int, refseq: str) -> pd.DataFrame:
     """Kernel indel events (anchor, signed length, inserted bases) -> VCF-style ref/alt rows."""
-    if not len(obs["pos"]):
-        return _empty_obs({"ref": "object", "alt": "object"})
     text = inserted.decode("ascii")
     ref, alt = [], []
     for p, k, off in zip(
@@ -191,8 +182,9 @@ def _indel_obs(obs: dict, inserted: bytes, start: int, refseq: str) -> pd.DataFr
         else:
             ref.append(refseq[i : i + 1 - k])
             alt.append(anchor)
+    strings = {"ref": np.array(ref, dtype=object), "alt": np.array(alt, dtype=object)}
     return pd.DataFrame(
-        {"pos": obs["pos"], "ref": ref, "alt": alt} | {k: obs[k] for k in OBS_COLUMNS if k != "pos"}
+        {"pos": obs["pos"]} | strings | {k: obs[k] for k in OBS_COLUMNS if k != "pos"}
     )
 
 
