@@ -14,7 +14,8 @@ rounds (the machine is shared, so each round sees similar load):
 * ``samtools bedcov targets.bed`` (both BAMs)
 
 Wall time and peak RSS from ``/usr/bin/time -v``; the 1-minute load average before each run.
-Writes <work-dir>/runs.tsv (every run) and prints the summary table (median wall, max RSS).
+Writes <work-dir>/runs.tsv (every run; --reuse adds rounds to it) and prints the summary table
+(median wall and CPU, max RSS).
 
     .venv/bin/python bench/speed/run_speed.py                        # 1k, 5k, 16k; 3 rounds
     .venv/bin/python bench/speed/run_speed.py --levels 1k=90000 --repeats 1 --work-dir /tmp/s
@@ -82,7 +83,8 @@ def make_workdir(dest: Path, levels: dict[str, int]) -> Path:
 
 
 def timed(cmd: str, cwd: Path, env: dict) -> dict:
-    """Run a shell command under /usr/bin/time -v: wall s, peak RSS MB, load before."""
+    """Run a shell command under /usr/bin/time -v: wall s, CPU s (user + system, children
+    included), peak RSS MB, 1-minute load average before the run."""
     load = os.getloadavg()[0]
     t0 = time.monotonic()
     proc = subprocess.run(
@@ -92,7 +94,10 @@ def timed(cmd: str, cwd: Path, env: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed:\n{proc.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    return {"wall_s": wall, "rss_mb": int(rss.group(1)) / 1024, "load1": load}
+    cpu = sum(
+        float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)
+    )
+    return {"wall_s": wall, "cpu_s": cpu, "rss_mb": int(rss.group(1)) / 1024, "load1": load}
 
 
 def tools(p: str, r: str, out: str) -> dict[str, str]:
@@ -106,6 +111,9 @@ def tools(p: str, r: str, out: str) -> dict[str, str]:
         f" --resistant {r} --assay amplicon --out {out}/snv.vcf.gz"
         " --hotspots resources/known_resistance.tsv"
         f" --gtf resources/reference/panel_GRCh38.gtf --hotspots-out {out}/hotspots.tsv",
+        # the same without hotspot verdicts (their detection limits are a fixed cost per codon)
+        "resistcall snv (no hotspots)": f"{rc} snv --reference {ref} --regions {regions}"
+        f" --parental {p} --resistant {r} --assay amplicon --out {out}/snv_nohot.vcf.gz",
         "bcftools mpileup -B": f"bcftools mpileup -f {ref} -B -d 1000000 -a AD,DP -R {regions}"
         f" -Ou -o /dev/null {p} {r}",
         "samtools view -c": f"samtools view -c {p} && samtools view -c {r}",
@@ -148,7 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/resistcall_speed"))
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--reuse", action="store_true", help="keep an existing work dir's BAMs")
+    ap.add_argument(
+        "--reuse", action="store_true", help="keep an existing work dir's BAMs and runs.tsv"
+    )
     args = ap.parse_args(argv)
     levels = {k: int(v) for k, v in (x.split("=") for x in args.levels)}
     env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
@@ -194,11 +204,13 @@ def main(argv=None) -> int:
                 res = timed(cmd, wd, env)
                 rows.append({"level": lv, "tool": tool, "round": rep + 1, **res})
                 print(
-                    f"{lv}\t{tool}\t{rep + 1}\t{res['wall_s']:.2f} s\t{res['rss_mb']:.0f} MB"
-                    f"\tload {res['load1']:.1f}",
+                    f"{lv}\t{tool}\t{rep + 1}\t{res['wall_s']:.2f} s\t{res['cpu_s']:.2f} cpu s"
+                    f"\t{res['rss_mb']:.0f} MB\tload {res['load1']:.1f}",
                     flush=True,
                 )
     runs = pd.DataFrame(rows)
+    if args.reuse and (wd / "runs.tsv").exists():  # more rounds on the same BAMs
+        runs = pd.concat([pd.read_csv(wd / "runs.tsv", sep="\t"), runs], ignore_index=True)
     runs.to_csv(wd / "runs.tsv", sep="\t", index=False)
     print(summary(runs, depth, levels))
     return 0
@@ -211,34 +223,43 @@ def summary(runs: pd.DataFrame, depth: dict, levels: dict) -> str:
         wall=("wall_s", "median"),
         wall_min=("wall_s", "min"),
         wall_max=("wall_s", "max"),
+        cpu=("cpu_s", "median"),
         rss=("rss_mb", "max"),
         load_lo=("load1", "min"),
         load_hi=("load1", "max"),
     ).reset_index()
     lines = [
         "| level | read pairs / sample | mean depth reads (fragments) | tool | wall s median"
-        " (min-max) | peak RSS MB | load1 |",
-        "|---|---|---|---|---|---|---|",
+        " (min-max) | CPU s median | peak RSS MB | load1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in tab.itertuples(index=False):
         d_reads, d_frag = depth[row.level]
         lines.append(
             f"| {row.level} | {levels[row.level]:,} | {d_reads:,.0f} ({d_frag:,.0f}) | {row.tool}"
-            f" | {row.wall:.2f} ({row.wall_min:.2f}-{row.wall_max:.2f}) | {row.rss:.0f}"
-            f" | {row.load_lo:.1f}-{row.load_hi:.1f} |"
+            f" | {row.wall:.2f} ({row.wall_min:.2f}-{row.wall_max:.2f}) | {row.cpu:.2f}"
+            f" | {row.rss:.0f} | {row.load_lo:.1f}-{row.load_hi:.1f} |"
         )
-    med = tab.set_index(["level", "tool"])["wall"]
+    t = tab.set_index(["level", "tool"])
     lines += [
         "",
-        "| level | snv / bcftools mpileup | snv / samtools view -c | cnv / mosdepth |",
-        "|---|---|---|---|",
+        "| level | snv / bcftools mpileup (wall; CPU) | snv / samtools view -c (wall; CPU)"
+        " | snv without hotspots / samtools view -c | cnv / mosdepth (wall; CPU) |",
+        "|---|---|---|---|---|",
     ]
+    pairs = (
+        ("resistcall snv", "bcftools mpileup -B"),
+        ("resistcall snv", "samtools view -c"),
+        ("resistcall snv (no hotspots)", "samtools view -c"),
+        ("resistcall cnv", "mosdepth -n -b"),
+    )
     for lv in levels:
-        lines.append(
-            f"| {lv} | {med[(lv, 'resistcall snv')] / med[(lv, 'bcftools mpileup -B')]:.3f}"
-            f" | {med[(lv, 'resistcall snv')] / med[(lv, 'samtools view -c')]:.1f}"
-            f" | {med[(lv, 'resistcall cnv')] / med[(lv, 'mosdepth -n -b')]:.2f} |"
-        )
+        cells = [
+            f"{t.loc[(lv, a), 'wall'] / t.loc[(lv, b), 'wall']:.2f};"
+            f" {t.loc[(lv, a), 'cpu'] / max(t.loc[(lv, b), 'cpu'], 0.01):.2f}"
+            for a, b in pairs
+        ]
+        lines.append(f"| {lv} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
