@@ -12,7 +12,7 @@ former code (``git archive --old-rev src`` unpacked into --work-dir, run with PY
 arguments, then every VCF record compared (FILTER, INFO/STATUS, per-sample AD/DP/SB/AF/BQ, RPOS).
 
     .venv/bin/python bench/speed/compare.py --reference REF.fa --regions R.bed --assay capture \\
-        A.bam B.bam [--calls A.bam B.bam --old-rev f8997f3 --work-dir /tmp/cmp]
+        A.bam B.bam [--calls A.bam B.bam --old-rev 7ab80b8 --work-dir /tmp/cmp]
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--calls", nargs="+", help="parental then resistant BAM(s): compare VCFs")
     ap.add_argument("--snv-args", nargs=argparse.REMAINDER, default=[])
     ap.add_argument(
-        "--old-rev", default="f8997f3", help="main just before the kernel (former counting)"
+        "--old-rev", default="7ab80b8", help="main just before the kernel (former counting)"
     )
     ap.add_argument("--work-dir", default="/tmp/resistcall_compare")
     args = ap.parse_args(argv)
