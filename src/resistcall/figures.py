@@ -197,6 +197,19 @@ def copy_number_svg(
 
 def vaf_svg(points: list[dict], parental: str | None, samples: list[str]) -> str | None:
     """Parental VAF (x) vs resistant VAF (y) for every call; one panel per resistant sample."""
+    fig = vaf_figure(points, parental, samples)
+    if fig is None:
+        return None
+    return _to_svg(
+        fig,
+        "Variant allele fraction in the parental versus each resistant sample "
+        "(square-root axes); points above the diagonal rose in the resistant sample",
+        "fig-vaf",
+    )
+
+
+def vaf_figure(points: list[dict], parental: str | None, samples: list[str]) -> Figure | None:
+    """The VAF figure itself; its legend sits outside the axes so it can never hide a point."""
     pts = [p for p in points if p.get("vaf") is not None and p.get("vaf_parental") is not None]
     if not pts:
         return None
@@ -204,7 +217,7 @@ def vaf_svg(points: list[dict], parental: str | None, samples: list[str]) -> str
     scale = (np.sqrt, np.square)
     ticks = SAMPLE_TICKS
     with matplotlib.rc_context(_RC):
-        fig = _new_figure(min(4.2 * len(samples), 9.0), 4.0)
+        fig = _new_figure(min(4.2 * len(samples), 9.0) + 1.4, 4.0)
         axes = fig.subplots(1, len(samples), sharey=True, squeeze=False)[0]
         for ax, sample in zip(axes, samples, strict=True):
             ax.plot([0, 1], [0, 1], color="#bbbbbb", lw=0.8, ls="--", zorder=0)
@@ -267,13 +280,20 @@ def vaf_svg(points: list[dict], parental: str | None, samples: list[str]) -> str
             ax.set_title(sample, loc="left", fontsize=10, fontweight="bold")
             ax.grid(color="#eeeeee", lw=0.6)
         axes[0].set_ylabel("VAF in resistant sample")
-        axes[0].legend(loc="upper left", frameon=False, fontsize=7.5)
-    return _to_svg(
-        fig,
-        "Variant allele fraction in the parental versus each resistant sample "
-        "(square-root axes); points above the diagonal rose in the resistant sample",
-        "fig-vaf",
-    )
+        # One legend for all panels, in its own column right of the axes (constrained layout
+        # makes room): inside the axes it covered points near 0% parental / high resistant VAF.
+        handles: dict[str, Any] = {}
+        for ax in axes:
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(name, handle)
+        fig.legend(
+            list(handles.values()),
+            list(handles.keys()),
+            loc="outside right upper",
+            frameon=False,
+            fontsize=7.5,
+        )
+    return fig
 
 
 def depth_svg(qc: list[dict], level: int = 100) -> str | None:
