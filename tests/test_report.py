@@ -281,11 +281,16 @@ def test_prediction_caveats_are_shown_in_grid_evidence_summary_and_json(rendered
     assert [(f["kind"], f["short"]) for f in cell["caveats"]] == [
         ("not_assessed", "2 positions not assessable")
     ]
-    # grid cell (first screen): a short visible flag naming the codons, linking to the evidence
+    # grid cell (first screen): a short visible flag linking to the evidence; the codons are
+    # named once, in the card's not-assessable line, not again in every drug's cell
     grid = _cell_html(html, "drug-grid", CR2, "lorlatinib")
     assert 'class="cell-sensitive has-caveat"' in grid
     flag = parse(grid).text_of(**{"class": "caveat-flag"})
-    assert flag == "⚠ Caveat: 2 positions not assessable (KRAS G12, KRAS G13)"
+    assert flag == "⚠ Caveat: 2 positions not assessable"
+    line = parse(html).text_of(**{"class": "not-assessable-line", "data-not-assessable": "2"})
+    assert "3 known resistance positions (ALK G1269 (15×), KRAS G12 (41×), KRAS G13 (37×))" in line
+    card = parse(html).text_of(id="summary-h3122-cr2")
+    assert card.count("KRAS G12") == 1, card
     assert 'href="#ev-h3122-cr2-lorlatinib"' in grid
     # the evidence row it links to lists every not-assessed change with its depth
     ev = _cell_html(html, "drug-evidence", CR2, "lorlatinib")
@@ -970,6 +975,57 @@ def test_report_in_headless_chromium(rendered, browser, tmp_path):
         shutil.copy(shot, Path(keep) / shot.name)
 
 
+FIRST_SCREEN_JS = """
+(() => {
+  const seen = el => {
+    const r = el.getBoundingClientRect();
+    return el.checkVisibility() && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
+      && r.right <= window.innerWidth;
+  };
+  return [...document.querySelectorAll('#summary article.card')].map(card => ({
+    sample: card.dataset.sample,
+    name: seen(card.querySelector('h3')) ? card.querySelector('h3').innerText : null,
+    changed: seen(card.querySelector('.changed')) ? card.querySelector('.changed').innerText : null,
+    drugs: [...card.querySelectorAll('.drug-lines li')].filter(seen).map(li => li.innerText),
+    notAssessable: seen(card.querySelector('.not-assessable-line'))
+      ? card.querySelector('.not-assessable-line').innerText : null,
+    caveats: [...card.querySelectorAll('details.caveats')].map(d => ({
+      open: d.open, summary: seen(d.querySelector('summary')),
+      body: d.querySelector('ul').checkVisibility()})),
+  }));
+})()
+"""
+
+
+@pytest.mark.browser
+def test_first_screen_per_sample_at_1280x800(rendered, tmp_path):
+    """Without scrolling: each resistant sample's name, what changed, its five drug lines and
+    the one not-assessable line are on screen; caveats are collapsed to a one-line summary."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium not found on PATH (Debian: apt-get install chromium)")
+    b = Browser(exe, tmp_path / "profile", width=1280, height=800)
+    try:
+        b.open((rendered["dir"] / "report.html").as_uri())
+        cards = b.evaluate(FIRST_SCREEN_JS)
+    finally:
+        b.close()
+    assert [c["sample"] for c in cards] == [CR1, CR2]
+    by = {c["sample"]: c for c in cards}
+    for c in cards:
+        assert c["name"] and c["name"].startswith(c["sample"]), c
+        assert c["changed"] and c["changed"].startswith("What changed:"), c
+        assert [d.split(":")[0] for d in c["drugs"]] == list(ALK5), c
+        assert c["notAssessable"] and c["notAssessable"].endswith("Details"), c
+    assert "G1202R" in by[CR2]["changed"]
+    assert by[CR2]["drugs"][-1].startswith("lorlatinib: Expected to work")
+    assert "KRAS G12 (41×)" in by[CR2]["notAssessable"]
+    assert by[CR1]["notAssessable"].startswith("Not assessable")
+    # CR2's lorlatinib caveat: collapsed, its summary visible, its text hidden
+    assert by[CR2]["caveats"] == [{"open": False, "summary": True, "body": False}]
+    assert by[CR1]["caveats"] == []
+
+
 @pytest.mark.browser
 def test_network_probe_catches_an_external_request(browser, tmp_path):
     """Negative control: the same probe must see a request the page should not make."""
@@ -1076,7 +1132,11 @@ def test_report_renders_from_real_annotate_output(tmp_path):
                 grid = _cell_html(html, "drug-grid", s["sample"], drug)
                 flags = [t for _, _, t in parse(grid).find(**{"class": "caveat-flag"})]
                 if "not_assessed" in kinds:
-                    assert "⚠ Caveat: 1 position not assessable (ALK I1171)" in flags
+                    assert "⚠ Caveat: 1 position not assessable" in flags
+                    card_id = "summary-" + re.sub(r"[^a-z0-9]+", "-", s["sample"].lower()).strip(
+                        "-"
+                    )
+                    assert "ALK I1171" in parse(html).text_of(id=card_id)
                     caveated.append("not assessable")
                 if "unverified" in kinds:
                     assert "⚠ Caveat: unverified data: reduced sensitivity" in flags

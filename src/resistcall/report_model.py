@@ -838,6 +838,32 @@ def _counts_towards(f: dict) -> bool:
     return str(f.get("filter") or "PASS") in ("PASS", ".") and f.get("status") != "lost"
 
 
+def not_assessable_items(card: dict) -> list[str]:
+    """What the card could not assess, as the first screen's one line (each hotspot once)."""
+    items = []
+    # the hotspot table's positions (with depth), then any a drug cell's caveat names besides
+    labels = {
+        u["label"]: u["label"] + (f" ({u['depth']}×)" if u.get("depth") is not None else "")
+        for u in card.get("uncovered_hotspots") or []
+    }
+    for k in card.get("caveats", []):
+        for pos in k["positions"]:
+            labels.setdefault(pos, pos)
+    if labels:
+        n = len(labels)
+        listed = ", ".join(labels.values())
+        items.append(f"{n} known resistance position{'s' if n > 1 else ''} ({listed})")
+    if card.get("copy_number_not_assessable"):
+        items.append("copy number")
+    elif card.get("copy_number_not_estimable"):
+        items.append("copy number of " + ", ".join(card["copy_number_not_estimable"]))
+    if (card.get("fusion") or {}).get("state") == "not assessable":
+        items.append("ALK fusion")
+    if card.get("identity") and card["identity"].get("verdict") not in ("match", "mismatch"):
+        items.append("sample identity")
+    return items
+
+
 def build_summary(
     entries: list[dict],
     parental: str | None,
@@ -1182,6 +1208,7 @@ def build_report(
     for card in summary:
         card["identity"] = (ident or {}).get(card["sample"])
         card["alk_scope"] = (exon_scope or {}).get(card["sample"], {}).get("ALK")
+        card["not_assessable"] = not_assessable_items(card)
     knowledge = hits.get("knowledge") or {}
     tool_versions = {**_package_versions(), **(programs or {}), **(meta.get("tool_versions") or {})}
     if vcf_header.get("source"):
