@@ -677,3 +677,41 @@ def test_failed_qc_makes_verdicts_not_assessable(tmp_path, failed):
         (qc_caveat,) = [c for c in r2["drugs"]["crizotinib"]["caveats"] if c["kind"] == "qc"]
         assert qc_caveat["reason"].startswith("sample failed QC")
         assert r1["drugs"]["crizotinib"]["prediction"] == "resistant"
+
+
+def test_a_change_already_in_the_parental_does_not_decide():
+    """C1156Y shared with the parental (3.4% -> 3.8%) is shown under in_parental; only the
+    acquired G1202R decides, so the grid and its legend ("acquired or enriched") agree."""
+    from resistcall.annotate import Finding
+
+    def finding(fid, hgvs_p, status, effect):
+        f = Finding(
+            id=fid, kind="snv", gene="ALK", sample="s", hgvs_p=hgvs_p, counts_towards_verdict=True
+        )
+        f.status = status
+        f.matches.append(
+            {
+                "drug": "lorlatinib",
+                "drug_class": "alk_tki",
+                "effect": effect,
+                "evidence_level": "case_report",
+                "verification": "db",
+                "table_line": 17,
+                "mechanism_class": "on_target",
+                "sources": [],
+                "match_type": "exact",
+                "note": "",
+            }
+        )
+        return f
+
+    groups = load_knowledge(KNOWN).groups
+    shared = finding("c", "p.C1156Y", "shared", "resistant")
+    acquired = finding("g", "p.G1202R", "acquired", "sensitive")
+    v = drug_verdicts([shared, acquired], groups)["lorlatinib"]
+    assert v["prediction"] == "sensitive" and v["findings"] == ["g"]
+    assert [r["finding"] for r in v["rows"]] == ["g"]
+    assert [r["finding"] for r in v["in_parental"]] == ["c"]
+    shared.status = "enriched"  # a parental subclone that expanded was selected: it decides
+    v = drug_verdicts([shared, acquired], groups)["lorlatinib"]
+    assert v["prediction"] == "resistant" and v["in_parental"] == []

@@ -486,10 +486,14 @@ def test_hotspot_table_never_reads_uncovered_as_wild_type(rendered):
         "not detected"
     )
     # a mutated cell names the variant found there (from hits.json), here also an insertion
-    assert l1196["cells"][CR1]["variants"] == ["ALK p.L1196M"]
+    assert [v["label"] for v in l1196["cells"][CR1]["variants"]] == ["ALK p.L1196M"]
     t1151 = next(r for r in rows if r["residue"] == "T1151")
-    assert t1151["cells"][CR2]["variants"] == ["ALK p.T1151dup"]
-    assert "Mutated: ALK p.T1151dup" in table
+    (dup,) = t1151["cells"][CR2]["variants"]
+    assert dup["label"] == "ALK p.T1151dup"
+    # each allele with its own reads, not the codon's pooled count
+    assert parse(table).text_of(**{"data-allele": "ALK p.T1151dup"}) == (
+        f"ALK p.T1151dup {dup['alt_count']:,}/{dup['depth']:,} reads ({dup['vaf']:.1%})"
+    )
 
 
 def test_figures_are_inline_svg_and_qc_is_shown(rendered):
@@ -1285,7 +1289,23 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
                     "ref": "G",
                     "alt": "T",
                     "hgvs_p": "p.F1174L",
-                }
+                    "alt_count": 20,
+                    "depth": 944,
+                    "vaf": 20 / 944,
+                },
+                {  # a second allele at the same codon keeps its own read counts
+                    "id": "w",
+                    "kind": "snv",
+                    "gene": "ALK",
+                    "chrom": alk["chrom"],
+                    "pos": 24601,
+                    "ref": "T",
+                    "alt": "G",
+                    "hgvs_p": "p.F1174C",
+                    "alt_count": 8,
+                    "depth": 940,
+                    "vaf": 8 / 940,
+                },
             ],
         }
     ]
@@ -1296,7 +1316,11 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
         ("KRAS", "G13", ["p.G13D"]),
     ]
     f1174 = hot["rows"][0]["cells"][CR2]
-    assert f1174["verdict"] == "mutated" and f1174["variants"] == ["ALK p.F1174L"]
+    assert f1174["verdict"] == "mutated"
+    assert [(v["label"], v["alt_count"], v["depth"]) for v in f1174["variants"]] == [
+        ("ALK p.F1174C", 8, 940),
+        ("ALK p.F1174L", 20, 944),
+    ]
     assert hot["uncovered"][CR2] == [
         {
             "label": "KRAS G12",
@@ -1559,3 +1583,29 @@ def test_failed_resistant_sample_reads_not_assessable(tmp_path):
     assert "H3122_CR2 failed QC" in text and "No copy-number change" not in text
     other = next(c for c in model["summary"] if c["sample"] == CR1)
     assert other["qc_failed"] == [] and not other["headline"].startswith("Not assessable")
+
+
+def test_page_words_not_codes(rendered):
+    """FILTER codes are shown in plain words (one mapping for every code the caller writes),
+    the fusion baseline in plain words, and the time as the run's start."""
+    import copy
+
+    from resistcall.snv import FILTERS
+
+    assert set(contracts.FILTER_WORDS) == set(FILTERS)
+    assert contracts.filter_words("read_end;low_depth") == (
+        "only at read ends (likely primer or adapter); too few reads"
+    )
+    model = copy.deepcopy(rendered["model"])
+    model["summary"][0]["not_counted"] = [{"label": "ALK p.R1275Q", "filter": "read_end;low_depth"}]
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert (
+        "Below quality filters, not used for predictions: ALK p.R1275Q (only at read ends "
+        "(likely primer or adapter); too few reads)." in text
+    )
+    for code in FILTERS:
+        assert f"({code})" not in text and f"{code};" not in text
+    assert "baseline:" not in text and "does not decide" not in text
+    assert "not counted as a reason for or against the drug" in text
+    assert f"run started {RUN_DATE}" in text and "report run" not in text

@@ -815,6 +815,9 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
                         "mechanism_class": m["mechanism_class"],
                         "sources": m["sources"],
                         "_fusion": f.kind == "fusion",
+                        # a small variant already in the parental at a similar VAF was not
+                        # selected by the drug: shown, but only acquired/enriched ones decide
+                        "_shared": f.status == "shared" and f.kind in ("snv", "mnv", "indel"),
                         "_gene": f.gene,
                     }
                 )
@@ -825,7 +828,7 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
     ]
     out: dict[str, dict] = {}
     for drug, rows in rows_by_drug.items():
-        superseded, baseline, active = [], [], []
+        superseded, baseline, in_parental, active = [], [], [], []
         compounds_here = {r["finding"] for r in rows if r["finding"].startswith("compound:")}
         for r in rows:
             by = [c for c in compound_of.get(r["finding"], []) if c in compounds_here]
@@ -835,6 +838,8 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
                 r["_fusion"] and r["effect"] == "sensitive" and r["mechanism_class"] == "on_target"
             ):
                 baseline.append(r)
+            elif r["_shared"]:
+                in_parental.append(r)
             else:
                 active.append(r)
         verified = [r for r in active if r["verification"] != "recall"]
@@ -878,6 +883,9 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
             "rows": clean,
             "no_data_findings": no_data,
             "baseline": [{k: v for k, v in r.items() if not k.startswith("_")} for r in baseline],
+            "in_parental": [
+                {k: v for k, v in r.items() if not k.startswith("_")} for r in in_parental
+            ],
             "superseded": superseded,
             "caveats": caveats,
             "not_assessed": [],

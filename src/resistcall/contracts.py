@@ -404,3 +404,21 @@ def citation(token: str) -> dict:
         if m:
             return {"id": text, "type": kind, "url": url.format(m[1]) if url else None}
     return {"id": text, "type": "other", "url": None}
+
+
+#: Plain words for the VCF FILTER names the SNV caller writes (``resistcall.snv.FILTERS`` holds
+#: the technical header descriptions); the report shows these, never the raw codes.
+FILTER_WORDS = {
+    "strand_bias": "reads from one strand only",
+    "read_end": "only at read ends (likely primer or adapter)",
+    "low_base_quality": "low base quality",
+    "homopolymer": "next to a homopolymer run at low fraction",
+    "low_depth": "too few reads",
+    "low_vaf": "fraction too low to be sure",
+    "near_indel": "likely artefact of a nearby indel",
+}
+
+
+def filter_words(codes: str) -> str:
+    """';'-separated FILTER codes in plain words (an unknown code is kept as it is)."""
+    return "; ".join(FILTER_WORDS.get(c, c) for c in str(codes).split(";") if c)

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from resistcall.contracts import REPORT_READS, REPORT_SCHEMA, check_schema
+from resistcall.contracts import REPORT_READS, REPORT_SCHEMA, check_schema, filter_words
 from resistcall.errors import UserError
 from resistcall.outputs import write_text, write_texts
 from resistcall.report_inputs import (
@@ -107,6 +107,7 @@ def _env() -> Environment:
     env.filters["num"] = _fmt_num
     env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
     env.filters["caveat_text"] = _caveat_text
+    env.filters["filter_words"] = filter_words
     env.filters["slug"] = lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")
     return env
 

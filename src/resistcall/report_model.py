@@ -280,6 +280,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
                 "evidence": [],
                 "deciding": [],
                 "baseline": [],
+                "in_parental": [],
                 "no_data": [],
                 "superseded": [],
                 "sources": [],
@@ -294,6 +295,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             continue
         evidence = [_evidence_item(r, labels) for r in entry["rows"]]
         baseline = [_evidence_item(r, labels) for r in entry.get("baseline", []) or []]
+        in_parental = [_evidence_item(r, labels) for r in entry.get("in_parental", []) or []]
         prediction = normalise_prediction(entry.get("prediction"))
         # The rows that agree with the prediction are the ones that decided it.
         deciding = [e for e in evidence if e["effect"] == prediction]
@@ -316,6 +318,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             "evidence": evidence,
             "deciding": deciding,
             "baseline": baseline,
+            "in_parental": in_parental,
             "no_data": [
                 labels.get(str(f), str(f)) for f in entry.get("no_data_findings", []) or []
             ],
@@ -575,9 +578,10 @@ def _codon_positions(text: Any) -> list[int]:
     return [int(x) for x in re.findall(r"\d+", value)]
 
 
-def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int, int, str]]]:
-    """Per sample, the contig span and label of every small variant it carries."""
-    spans: dict[str, list[tuple[str, int, int, str]]] = {}
+def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int, int, dict]]]:
+    """Per sample, the contig span of every small variant it carries, with its label and its
+    own read counts (two alleles at one codon each keep theirs)."""
+    spans: dict[str, list[tuple[str, int, int, dict]]] = {}
     for s in entries or []:
         for which in ("findings", "vus", "other"):
             for f in s.get(which, []):
@@ -590,7 +594,7 @@ def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int,
                 # an insertion sits between pos and pos + 1: it touches both bases
                 end = pos + len(ref) - (0 if len(alt) > len(ref) else 1)
                 spans.setdefault(s["sample"], []).append(
-                    (str(f["chrom"]), pos, end, finding_label(f))
+                    (str(f["chrom"]), pos, end, {"label": finding_label(f), **counts(f, "sample")})
                 )
     return spans
 
@@ -659,10 +663,11 @@ def build_hotspots(
             cell["variants"] = (
                 sorted(
                     {
-                        label
-                        for chrom, start, end, label in spans.get(sample, [])
+                        v["label"]: v
+                        for chrom, start, end, v in spans.get(sample, [])
                         if chrom == row["chrom"] and codon & set(range(start, end + 1))
-                    }
+                    }.values(),
+                    key=lambda v: v["label"],
                 )
                 if cell["verdict"] == "mutated"
                 else []
