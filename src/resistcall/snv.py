@@ -25,7 +25,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from resistcall import __version__
-from resistcall.contracts import HOTSPOT_COLUMNS, NOT_ASSESSABLE, SNV_STATUS
+from resistcall.contracts import HOTSPOT_COLUMNS, NOT_ASSESSABLE, SNV_STATUS, filter_words
 from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import atomic_paths, write_tsv
@@ -1036,7 +1036,10 @@ def hotspot_verdicts(
                 elif r.filters and verdict is None:
                     # detected but filtered: neither mutated nor absent can be claimed
                     alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), NOT_ASSESSABLE
-                    reason = "artefact-like signal at the codon (" + ", ".join(r.filters) + ")"
+                    # plain words (contracts.FILTER_WORDS): the report shows this reason as is
+                    reason = (
+                        f"artefact-like signal at the codon ({filter_words(';'.join(r.filters))})"
+                    )
             limit = (
                 _codon_limit(s, idx, _is_indel(site.hgvs_p), calls.model, thr, cfg, parental)
                 if idx
