@@ -624,7 +624,7 @@ def _overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _cmd(args) -> None:
+def _cmd_annotation(args) -> None:
     text, choice, targets = prepare(
         args.gtf,
         args.reference,
@@ -663,4 +663,4 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="annotation cache (small GTF)")
     p.add_argument("--choice-out", required=True, help="transcript per gene and why (TSV)")
     p.add_argument("--targets-out", required=True, help="targets with their gene (BED)")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_annotation)

@@ -196,7 +196,7 @@ def run(
     return identity
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_identity(args: argparse.Namespace) -> None:
     run(
         args.reference,
         args.regions,
@@ -223,4 +223,4 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="identity.tsv (one row per resistant sample)")
     p.add_argument("--sites-out", required=True, help="genotypes per site and sample (TSV)")
     p.add_argument("--mqc-out", help="MultiQC custom-content table (*_mqc.tsv)")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_identity)

@@ -315,7 +315,7 @@ def write_content(
     return [path for path, _ in pairs]
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_multiqc_content(args: argparse.Namespace) -> None:
     write_content(args.out_dir, args.qc, args.hotspots, args.cnv_targets, args.fusions)
 
 
@@ -332,4 +332,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fusions", type=Path, nargs="+", required=True, help="fusions.tsv per line")
     p.add_argument("--out-dir", type=Path, required=True, help="folder for the *_mqc.json files")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_multiqc_content)

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,63 +147,104 @@ def make_figures(model: dict, cnv_targets: pd.DataFrame | None) -> dict[str, str
     return out
 
 
-def run_report(args: argparse.Namespace) -> dict:
-    hits = load_hits(args.hits)
-    meta = {}
-    if args.run_metadata is not None:
-        if not args.run_metadata.exists():
-            raise UserError(f"run metadata file not found: {args.run_metadata}")
-        try:
-            meta = json.loads(args.run_metadata.read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{args.run_metadata}: not valid JSON: {exc}") from exc
-    if args.line and hits["line"] != args.line:
-        raise UserError(f"{args.hits}: line is {hits['line']!r}, but --line {args.line} was asked")
+@dataclass(frozen=True)
+class ReportInputs:
+    """The stage outputs a report reads; only ``hits`` is required (others show as 'not run')."""
+
+    hits: Path
+    vcf: Path | None = None
+    cnv: Path | None = None
+    cnv_targets: Path | None = None
+    hotspots: Path | None = None
+    fusions: Path | None = None
+    identity: Path | None = None
+    scope: Path | None = None
+    samples: Path | None = None
+    run_metadata: Path | None = None
+    qc: list[Path] = field(default_factory=list)
+    bams: list[Path] = field(default_factory=list)
+
+    def records(self) -> dict[str, dict]:
+        """Provenance of every input for report.json (BAMs: header only, not hashed)."""
+        named = ("hits", "vcf", "cnv", "cnv_targets", "hotspots", "fusions", "identity")
+        out = {name: input_record(getattr(self, name)) for name in (*named, "scope", "samples")}
+        out.update({f"qc[{i}]": input_record(q) for i, q in enumerate(self.qc)})
+        for i, bam in enumerate(self.bams):
+            out[f"bam[{i}]"] = {"path": str(bam), "status": "header read"}
+        return out
+
+
+def _run_metadata(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    if not path.exists():
+        raise UserError(f"run metadata file not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from exc
+
+
+def write_report(
+    inputs: ReportInputs,
+    out: Path,
+    json_out: Path | None = None,
+    line: str | None = None,
+    run_date: str | None = None,
+) -> dict:
+    """Build the report model from the stage outputs; write report.html (+ report.json)."""
+    hits = load_hits(inputs.hits)
+    meta = _run_metadata(inputs.run_metadata)
+    if line and hits["line"] != line:
+        raise UserError(f"{inputs.hits}: line is {hits['line']!r}, but --line {line} was asked")
     cnv_targets = load_table(
-        args.cnv_targets, REPORT_READS["cnv_targets"], "per-target copy number"
+        inputs.cnv_targets, REPORT_READS["cnv_targets"], "per-target copy number"
     )
-    inputs = {
-        "hits": input_record(args.hits),
-        "vcf": input_record(args.vcf),
-        "cnv": input_record(args.cnv),
-        "cnv_targets": input_record(args.cnv_targets),
-        "hotspots": input_record(args.hotspots),
-        "fusions": input_record(args.fusions),
-        "identity": input_record(args.identity),
-        "scope": input_record(args.scope),
-        "samples": input_record(args.samples),
-    }
-    for i, q in enumerate(args.qc or []):
-        inputs[f"qc[{i}]"] = input_record(q)
-    for i, b in enumerate(args.bam or []):  # header only: not hashed (large)
-        inputs[f"bam[{i}]"] = {"path": str(b), "status": "header read"}
     model = build_report(
         hits,
-        cnv=load_cnv(args.cnv),
+        cnv=load_cnv(inputs.cnv),
         cnv_targets=cnv_targets,
-        hotspots=load_hotspots(args.hotspots),
-        fusions=load_fusions(args.fusions),
-        identity=load_identity(args.identity),
-        scope=load_scope(args.scope),
-        qc=load_qc(args.qc),
-        vcf=load_vcf(args.vcf),
-        sheet=load_samples_sheet(args.samples),
+        hotspots=load_hotspots(inputs.hotspots),
+        fusions=load_fusions(inputs.fusions),
+        identity=load_identity(inputs.identity),
+        scope=load_scope(inputs.scope),
+        qc=load_qc(inputs.qc or None),
+        vcf=load_vcf(inputs.vcf),
+        sheet=load_samples_sheet(inputs.samples),
         meta=meta,
-        inputs=inputs,
-        date=args.run_date,
-        programs=bam_program_versions(args.bam),
+        inputs=inputs.records(),
+        date=run_date,
+        programs=bam_program_versions(inputs.bams or None),
     )
     if cnv_targets is not None:
         cnv_targets = cnv_targets[cnv_targets["sample"].isin(model["resistant_samples"])]
     figs = make_figures(model, cnv_targets)
-    model["html"] = args.out.name
+    model["html"] = out.name
     text = render_html(model, figs)
-    pairs = [(args.out, text)]
-    if args.json is not None:
-        pairs.append((args.json, json.dumps(model, indent=1, allow_nan=False) + "\n"))
+    pairs = [(out, text)]
+    if json_out is not None:
+        pairs.append((json_out, json.dumps(model, indent=1, allow_nan=False) + "\n"))
     write_texts(pairs)
-    log.info("wrote %s%s", args.out, f" and {args.json}" if args.json else "")
+    log.info("wrote %s%s", out, f" and {json_out}" if json_out else "")
     return model
+
+
+def _cmd_report(args: argparse.Namespace) -> dict:
+    inputs = ReportInputs(
+        hits=args.hits,
+        vcf=args.vcf,
+        cnv=args.cnv,
+        cnv_targets=args.cnv_targets,
+        hotspots=args.hotspots,
+        fusions=args.fusions,
+        identity=args.identity,
+        scope=args.scope,
+        samples=args.samples,
+        run_metadata=args.run_metadata,
+        qc=list(args.qc or []),
+        bams=list(args.bam or []),
+    )
+    return write_report(inputs, args.out, args.json, args.line, args.run_date)
 
 
 def index_entry(report_json: Path, out_dir: Path) -> dict:
@@ -233,20 +275,22 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
     }
 
 
-def run_index(args: argparse.Namespace) -> list[dict]:
-    entries = [index_entry(p, args.out.parent) for p in args.reports]
+def write_index(reports: list[Path], out: Path, multiqc: Path | None = None) -> list[dict]:
+    """The cohort index page linking every line's report (and the run's MultiQC report)."""
+    entries = [index_entry(p, out.parent) for p in reports]
     entries.sort(key=lambda e: e["line"])
     dates = sorted({e["run_date"] for e in entries})
-    multiqc = None
-    if args.multiqc is not None:
-        if not args.multiqc.is_file():
-            raise UserError(f"MultiQC report not found: {args.multiqc}")
-        multiqc = Path(os.path.relpath(args.multiqc.resolve(), args.out.parent.resolve()))
-    write_text(
-        args.out,
-        render_index(entries, ", ".join(dates), multiqc.as_posix() if multiqc else None),
-    )
+    link = None
+    if multiqc is not None:
+        if not multiqc.is_file():
+            raise UserError(f"MultiQC report not found: {multiqc}")
+        link = Path(os.path.relpath(multiqc.resolve(), out.parent.resolve())).as_posix()
+    write_text(out, render_index(entries, ", ".join(dates), link))
     return entries
+
+
+def _cmd_report_index(args: argparse.Namespace) -> list[dict]:
+    return write_index(args.reports, args.out, args.multiqc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -294,7 +338,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="report.html")
     p.add_argument("--json", type=Path, help="report.json (same content, for LIMS import)")
-    p.set_defaults(func=run_report)
+    p.set_defaults(func=_cmd_report)
 
     q = subparsers.add_parser(
         "report-index",
@@ -305,4 +349,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--reports", type=Path, nargs="+", required=True, help="report.json files")
     q.add_argument("--multiqc", type=Path, help="the run's MultiQC report, linked from the index")
     q.add_argument("--out", type=Path, required=True, help="index.html")
-    q.set_defaults(func=run_index)
+    q.set_defaults(func=_cmd_report_index)

@@ -67,7 +67,7 @@ def exon_scope(ts: TranscriptSet, bams: dict[str, str], min_depth: int = MIN_DEP
     return pd.DataFrame(rows, columns=list(SCOPE_COLUMNS))
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_scope(args: argparse.Namespace) -> None:
     ts = load_transcripts(args.gtf)
     bams = {bam_sample(b): b for b in args.bam}
     write_tsv(exon_scope(ts, bams, args.min_depth), args.out)
@@ -83,4 +83,4 @@ def register(subparsers) -> None:
     p.add_argument("--bam", required=True, nargs="+", help="BAMs of the line")
     p.add_argument("--min-depth", type=int, default=MIN_DEPTH, help="median depth for 'covered'")
     p.add_argument("--out", required=True, help="exon_scope.tsv")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_scope)

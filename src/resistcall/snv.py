@@ -807,15 +807,15 @@ def write_vcf(
                 rec.info["HRUN"] = int(r.homopolymer)
                 if r.hotspot:
                     rec.info["HOTSPOT"] = True
-                compared = cs.parental is not None and cs.parental_reason is None
-                if compared:
-                    p = cs.per_sample[cs.parental].iloc[i]
+                parental = cs.parental if cs.parental_reason is None else None
+                if parental is not None:
+                    p = cs.per_sample[parental].iloc[i]
                     rec.info["STATUS"] = r.status
                     rec.info["PARVAF"] = _f(p.vaf)
-                    if r.evidence != cs.parental:
+                    if r.evidence != parental:
                         rec.info["PENR"] = _f(d.p_enriched)
                         rec.info["PDEP"] = _f(d.p_depleted)
-                        scale = vaf_scale(cs.purity[r.evidence], cs.purity[cs.parental])
+                        scale = vaf_scale(cs.purity[r.evidence], cs.purity[parental])
                         floor = max(p.vaf * scale, 1.0 / max(p.depth, 1))
                         rec.info["FOLD"] = _f(d.vaf / floor)
                 for name in cs.samples:
@@ -832,7 +832,7 @@ def write_vcf(
                         fs["BQ"] = _f(s.alt_bq)
                     if np.isfinite(s.p_detect):
                         fs["PDET"] = _f(s.p_detect)
-                    if compared and name != cs.parental:
+                    if parental is not None and name != parental:
                         fs["PENR"] = _f(s.p_enriched)
                         fs["PDEP"] = _f(s.p_depleted)
                         fs["STATUS"] = s.status or "."
@@ -1007,8 +1007,8 @@ def hotspot_verdicts(
     kappa = float(np.median([k for _, k in bg])) if bg else 1e3
     thr = max(calls.hotspot_threshold, calls.threshold)
     need = depth_needed(cfg.min_vaf, mu * kappa, (1 - mu) * kappa, thr, cfg.power)
-    compared = calls.parental is not None and calls.parental_reason is None
-    parental = samples[calls.samples.index(calls.parental)] if compared else None
+    compared = calls.parental if calls.parental_reason is None else None
+    parental = samples[calls.samples.index(compared)] if compared is not None else None
     index = {}
     for i, (c, p) in enumerate(zip(samples[0].contig, samples[0].pos, strict=True)):
         index[(c, int(p))] = i

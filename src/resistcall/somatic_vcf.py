@@ -229,7 +229,7 @@ def write_somatic_vcf(
     return len(records)
 
 
-def _cmd(args: argparse.Namespace) -> None:
+def _cmd_somatic_vcf(args: argparse.Namespace) -> None:
     write_somatic_vcf(args.vcf, args.reference, args.normal, args.tumor, args.out, args.chrom_sizes)
 
 
@@ -249,4 +249,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"chromosome lengths (chrom, length TSV) for panel contigs, e.g. {CHROM_SIZES}",
     )
     p.add_argument("--out", required=True, help="output .vcf.gz (tabix index written too)")
-    p.set_defaults(func=_cmd)
+    p.set_defaults(func=_cmd_somatic_vcf)

@@ -196,8 +196,8 @@ def open_alignments(path: str | Path, fasta: str | Path | None = None) -> pysam.
     with open(path, "rb") as handle:
         cram = handle.read(4) == b"CRAM"
     if cram:
-        extra = {"reference_filename": str(fasta)} if fasta else {}
-        return pysam.AlignmentFile(str(path), "rc", check_sq=False, **extra)
+        reference = str(fasta) if fasta else None
+        return pysam.AlignmentFile(str(path), "rc", check_sq=False, reference_filename=reference)
     return pysam.AlignmentFile(str(path), "rb", check_sq=False)
 
 
@@ -382,7 +382,7 @@ def read_fingerprint(path: Path, is_bam: bool) -> frozenset[tuple[bytes, bytes]]
                     if read.is_secondary or read.is_supplementary or read.is_read2:
                         continue
                     seq = (read.query_sequence or "").encode()
-                    keys.add((read.query_name.encode(), _canonical(seq)))
+                    keys.add(((read.query_name or "").encode(), _canonical(seq)))
                     if len(keys) >= FINGERPRINT_READS:
                         break
         else:
