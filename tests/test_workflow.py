@@ -207,6 +207,7 @@ def test_multiqc_report_holds_samtools_and_resistcall_sections(demo):
     tables = raw["report_saved_raw_data"]
     samples = {"H3122_P", "H3122_CR1", "H3122_CR2"}
     assert set(tables["multiqc_samtools_stats"]) == samples
+    assert set(tables["multiqc_samtools_markdup"]) == samples
     assert set(tables["multiqc_resistcall_coverage_table"]) == samples
     assert set(tables["multiqc_resistcall_hotspots_table"]) == samples
     assert set(tables["multiqc_resistcall_fusion_table"]) == samples

@@ -132,7 +132,7 @@ rule merge_units:
         "samtools merge -f -@ {threads} -o {output} {input} 2> {log}"
 
 
-if ASSAY == "capture" and config["panel"].get("mark_duplicates", True):
+if MARK_DUPLICATES:
 
     rule markdup:
         input:
@@ -176,7 +176,8 @@ elif ASSAY == "capture":
         conda:
             ENV_ALIGN
         shell:
-            "samtools view -b -o {output.bam} {input} 2> {log}"
+            "(samtools view -b -o {output.bam}.part.bam {input}"
+            " && mv {output.bam}.part.bam {output.bam}) 2> {log}"
 
 else:
 

@@ -45,6 +45,8 @@ validate(RESOURCES, schema="../schemas/resources.schema.yaml")
 REF = config["reference"]["fasta"]
 GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
+# capture: duplicates marked unless the units were deduplicated upstream (panel.mark_duplicates)
+MARK_DUPLICATES = ASSAY == "capture" and config["panel"].get("mark_duplicates", True)
 # written by the annotation step (reference.smk): the GTF read once; targets with their gene
 ANNOTATION = "results/reference/annotation.gtf"
 TRANSCRIPTS = "results/reference/transcripts.tsv"
@@ -160,10 +162,16 @@ def sample_bai(wildcards):
 
 
 def multiqc_tool_files(wildcards):
-    """Tool outputs MultiQC reads: samtools stats of each final BAM (duplicates included: the
-    BAMs carry markdup's flags). MultiQC 1.35 does not recognise samtools 1.16's markdup -s
-    text, so those files are not given to it."""
-    return [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
+    """Tool outputs MultiQC reads: samtools stats of each final BAM, and the statistics of
+    samtools markdup (capture) or ampliconclip (amplicon) for every sample of a compared line
+    (workflow/multiqc_config.yaml makes MultiQC recognise markdup's text stats)."""
+    files = [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
+    step = "markdup" if MARK_DUPLICATES else "ampliconclip" if ASSAY == "amplicon" else None
+    if step is not None:
+        files += [
+            f"results/qc/{line}/{s}.{step}.txt" for line in LINES for s in SHEETS.samples_of(line)
+        ]
+    return files
 
 
 def identity_mqc_files(wildcards):

@@ -47,6 +47,7 @@ rule multiqc:
         data=directory("results/multiqc/multiqc_data"),
     params:
         multiqc=MULTIQC,
+        settings=WORKFLOW_ROOT / "workflow" / "multiqc_config.yaml",
         out_dir=lambda wc, output: Path(output.html).parent,
     log:
         "logs/multiqc/multiqc.log",
@@ -59,5 +60,5 @@ rule multiqc:
     conda:
         ENV_MULTIQC
     shell:
-        "{params.multiqc} --force --no-ansi"
+        "{params.multiqc} --force --no-ansi --config {params.settings}"
         " --outdir {params.out_dir} {input} 2> {log}"
