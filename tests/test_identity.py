@@ -43,6 +43,23 @@ def test_loh_is_not_a_mismatch_but_a_new_allele_is():
     assert nc["informative_sites"] == 0
 
 
+def test_known_resistance_positions_are_not_germline_sites(tmp_path):
+    """Every codon base of hotspots.tsv is excluded (rows repeat per sample; '.' never parses)."""
+    tsv = tmp_path / "hotspots.tsv"
+    tsv.write_text(
+        "sample\tgene\tchrom\tpositions\n"
+        "P\tALK\tchrA\t24537,24538,24539\n"
+        "R\tALK\tchrA\t24537,24538,24539\n"
+        "R\tKRAS\tchrB\t.\n"
+    )
+    assert identity.selected_positions(str(tsv)) == {
+        ("chrA", 24537),
+        ("chrA", 24538),
+        ("chrA", 24539),
+    }
+    assert identity.selected_positions(None) == set()
+
+
 def test_mqc_table_has_multiqc_header():
     t = pd.DataFrame(
         [

@@ -92,10 +92,32 @@ def compare(parental: np.ndarray, resistant: np.ndarray, p: IdentityParams) -> d
     }
 
 
+def selected_positions(hotspots_tsv: str | None) -> set[tuple[str, int]]:
+    """(contig, 1-based position) of every known-resistance codon in hotspots.tsv.
+
+    The drug selects for new alleles there, so they are acquired, not germline: a resistant
+    derivative gaining L1196M must not read as another individual's SNP."""
+    if hotspots_tsv is None:
+        return set()
+    table = pd.read_csv(hotspots_tsv, sep="\t", usecols=["chrom", "positions"], dtype=str)
+    return {
+        (chrom, int(pos))
+        for chrom, positions in table.drop_duplicates().itertuples(index=False)
+        for pos in str(positions).split(",")
+        if pos.strip().isdigit()
+    }
+
+
 def site_table(
-    names: list[str], bams: list[str], reference: str, regions: pd.DataFrame, p: IdentityParams
+    names: list[str],
+    bams: list[str],
+    reference: str,
+    regions: pd.DataFrame,
+    p: IdentityParams,
+    exclude: set[tuple[str, int]] | None = None,
 ) -> pd.DataFrame:
-    """Candidate germline SNPs (VAF >= ``site_min_vaf`` in some sample) genotyped in every sample.
+    """Candidate germline SNPs (VAF >= ``site_min_vaf`` in some sample) genotyped in every sample,
+    leaving out ``exclude`` (known-resistance positions, see :func:`selected_positions`).
 
     The alt allele of a site is the most frequent non-reference base summed over the samples.
     """
@@ -119,6 +141,8 @@ def site_table(
         cand = ok & ((vaf >= p.site_min_vaf) & (depth >= p.min_depth)).any(axis=0)
         for i in np.flatnonzero(cand):
             pos1 = int(parts[0].positions[i]) + 1
+            if exclude and (parts[0].contig, pos1) in exclude:
+                continue
             gts = genotype(alt_n[:, i], depth[:, i], p)
             for s, name in enumerate(names):
                 rows.append(
@@ -174,6 +198,7 @@ def run(
     mqc_out: str | None,
     line: str,
     p: IdentityParams = IdentityParams(),
+    hotspots: str | None = None,
 ) -> pd.DataFrame:
     """Whole stage: genotype every BAM of the line, compare, write the tables atomically."""
     from resistcall.snv import merged_regions  # one BED -> merged regions helper
@@ -185,7 +210,7 @@ def run(
     names = [bam_sample(b) for b in bams]
     with pysam.FastaFile(reference) as fa:
         regions = merged_regions(regions_bed, fa)
-    sites = site_table(names, bams, reference, regions, p)
+    sites = site_table(names, bams, reference, regions, p, selected_positions(hotspots))
     identity = check_line(sites, names[0], names[1:], p)
     pairs = [(out, identity), (sites_out, sites)]
     write_tsvs(pairs, na_rep=".")
@@ -206,6 +231,7 @@ def _cmd_identity(args: argparse.Namespace) -> None:
         args.sites_out,
         args.mqc_out,
         args.line,
+        hotspots=args.hotspots,
     )
 
 
@@ -223,4 +249,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="identity.tsv (one row per resistant sample)")
     p.add_argument("--sites-out", required=True, help="genotypes per site and sample (TSV)")
     p.add_argument("--mqc-out", help="MultiQC custom-content table (*_mqc.tsv)")
+    p.add_argument(
+        "--hotspots",
+        help="hotspots.tsv (resistcall snv): its known-resistance positions are not used as "
+        "germline sites (the drug selects new alleles there)",
+    )
     p.set_defaults(func=_cmd_identity)

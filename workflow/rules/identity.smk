@@ -9,6 +9,7 @@ rule identity:
         bais=line_bais,
         ref=REF,
         regions=config["panel"]["targets"],
+        hotspots="results/{line}/hotspots.tsv",
     output:
         tsv="results/qc/{line}.identity.tsv",
         sites="results/qc/{line}.identity_sites.tsv",
@@ -28,7 +29,8 @@ rule identity:
     shell:
         "{params.resistcall} identity --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant} --line {wildcards.line}"
-        " --out {output.tsv} --sites-out {output.sites} --mqc-out {output.mqc} 2> {log}"
+        " --hotspots {input.hotspots} --out {output.tsv} --sites-out {output.sites}"
+        " --mqc-out {output.mqc} 2> {log}"
 
 
 rule scope:
