@@ -181,6 +181,17 @@ FUSION_COLUMNS = (
     "status",
     REASON,
 )
+#: hotspots.tsv: what is measured at one known-resistance codon in one sample.
+HOTSPOT_MEASURES = (
+    "depth",
+    "alt_count",
+    "vaf",
+    "verdict",
+    "detection_limit_vaf",
+    "target_vaf",
+    "depth_needed",
+    REASON,
+)
 #: hotspots.tsv: known-resistance positions x sample.
 HOTSPOT_COLUMNS = (
     "sample",
@@ -190,14 +201,7 @@ HOTSPOT_COLUMNS = (
     "chrom",
     "positions",
     "genomic",
-    "depth",
-    "alt_count",
-    "vaf",
-    "verdict",
-    "detection_limit_vaf",
-    "target_vaf",
-    "depth_needed",
-    REASON,
+    *HOTSPOT_MEASURES,
 )
 #: qc/<line>.identity.tsv: one row per resistant sample vs its parental.
 IDENTITY_COLUMNS = (

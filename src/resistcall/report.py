@@ -174,17 +174,6 @@ class ReportInputs:
         return out
 
 
-def _run_metadata(path: Path | None) -> dict:
-    if path is None:
-        return {}
-    if not path.exists():
-        raise UserError(f"run metadata file not found: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON: {exc}") from exc
-
-
 def write_report(
     inputs: ReportInputs,
     out: Path,
@@ -194,7 +183,9 @@ def write_report(
 ) -> dict:
     """Build the report model from the stage outputs; write report.html (+ report.json)."""
     hits = load_hits(inputs.hits)
-    meta = _run_metadata(inputs.run_metadata)
+    meta = (
+        {} if inputs.run_metadata is None else read_json(inputs.run_metadata, "run metadata file")
+    )
     if line and hits["line"] != line:
         raise UserError(f"{inputs.hits}: line is {hits['line']!r}, but --line {line} was asked")
     cnv_targets = load_table(

@@ -22,6 +22,7 @@ from resistcall import __version__
 from resistcall.contracts import (
     CN_CHANGED,
     FUSION_DETECTED,
+    HOTSPOT_MEASURES,
     HOTSPOT_UNKNOWN,
     REPORT_SCHEMA,
     citation,
@@ -633,19 +634,7 @@ def build_hotspots(
         )
         if rec["hgvs_p"] not in row["changes"]:
             row["changes"].append(rec["hgvs_p"])
-        new: dict[str, Any] = {
-            k: rec.get(k)
-            for k in (
-                "depth",
-                "alt_count",
-                "vaf",
-                "verdict",
-                "detection_limit_vaf",
-                "target_vaf",
-                "depth_needed",
-                "reason",
-            )
-        }
+        new: dict[str, Any] = {k: rec.get(k) for k in HOTSPOT_MEASURES}
         old = row["cells"].get(rec["sample"])
         if old is not None:  # same codon, another change: one verdict per codon
             if VERDICT_RANK.get(old["verdict"], 0) > VERDICT_RANK.get(new["verdict"], 0):
