@@ -21,6 +21,7 @@ import pandas as pd
 from resistcall import __version__
 from resistcall.contracts import (
     CN_CHANGED,
+    DRUG_PREDICTION,
     FUSION_DETECTED,
     HOTSPOT_MEASURES,
     HOTSPOT_UNKNOWN,
@@ -34,7 +35,8 @@ from resistcall.snv import SnvConfig
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS = ("resistant", "reduced sensitivity", "sensitive", "no data", "not assessable")
+#: Drug predictions, strongest first: the annotator's vocabulary (contracts.DRUG_PREDICTION).
+PREDICTIONS = DRUG_PREDICTION.values
 #: Words shown to a clinician for each prediction (the JSON keeps the annotator's term).
 PREDICTION_WORDS = {
     "resistant": "Resistance expected",
