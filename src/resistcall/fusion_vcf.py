@@ -7,7 +7,7 @@ the partner is not in the reference. Positions are panel contigs; INFO GENOMIC g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pysam
 
@@ -77,134 +77,104 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         header.add_line(line)
     for s in samples:
         header.add_sample(s)
-    records = []
+    records: list[_Breakend] = []
     for n, entry in enumerate(junctions.values(), start=1):
         j = entry["j"]
         any_row = next(iter(entry["rows"].values()))
-        t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
-        t_base = panel.fetch(j.t_chrom, j.t_pos, j.t_pos)
-        h = len(j.homology)
-        info_common = {
+        event = {
             "EVENT": f"fusion{n}",
             "FUSION": f"{any_row['gene_5p']}-{any_row['gene_3p']}",
             "VARIANT": any_row["variant"],
             "EXONS": any_row["exons"].replace(";", "-"),
         }
-        ids = (f"fusion{n}_1", f"fusion{n}_2")
-        recs: list[tuple[Any, ...]] = []
-        if j.p_pos is None:
-            extra = {"PARTNER_SEQ": j.consensus}
-            if j.partner_locus:
-                extra["PARTNER_LOCUS"] = j.partner_locus
-            recs.append(
-                (
-                    t_contig,
-                    t_cpos,
-                    ids[0],
-                    t_base,
-                    breakend_alt(t_base, j.t_side, None, None, j.consensus),
-                    None,
-                    j.t_chrom,
-                    j.t_pos,
-                    extra,
-                    (0, 0),
-                )
-            )
-        else:
-            p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
-            p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
-            t_ci = (-h, 0) if j.t_side == +1 else (0, h)
-            p_ci = (-h, 0) if j.p_side == -1 else (0, h)
-            t_alt = breakend_alt(t_base, j.t_side, f"{p_contig}:{p_cpos}", j.p_side, j.insertion)
-            recs.append(
-                (t_contig, t_cpos, ids[0], t_base, t_alt, ids[1], j.t_chrom, j.t_pos, {}, t_ci)
-            )
-            recs.append(
-                (
-                    p_contig,
-                    p_cpos,
-                    ids[1],
-                    p_base,
-                    breakend_alt(
-                        p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side, revcomp(j.insertion)
-                    ),
-                    ids[0],
-                    j.p_chrom,
-                    j.p_pos,
-                    {},
-                    p_ci,
-                )
-            )
-        for contig, cpos, rid, ref, alt, mate, gchrom, gpos, extra, ci in recs:
-            if contig not in header.contigs:
-                header.contigs.add(contig)
-            records.append(
-                (
-                    contig,
-                    cpos,
-                    rid,
-                    ref,
-                    alt,
-                    mate,
-                    gchrom,
-                    gpos,
-                    extra,
-                    ci,
-                    entry,
-                    info_common,
-                    h,
-                    j,
-                )
-            )
+        for b in _breakends(entry, event, panel, (f"fusion{n}_1", f"fusion{n}_2")):
+            if b.contig not in header.contigs:
+                header.contigs.add(b.contig)
+            records.append(b)
     order = {name: i for i, name in enumerate(header.contigs)}
-    records.sort(key=lambda r: (order[r[0]], r[1], r[2]))
+    records.sort(key=lambda b: (order[b.contig], b.pos, b.id))
     with atomic_paths(out) as (tmp,):
         with pysam.VariantFile(str(tmp), "wz", header=header) as vf:
-            for (
-                contig,
-                cpos,
-                rid,
-                ref,
-                alt,
-                mate,
-                gchrom,
-                gpos,
-                extra,
-                ci,
-                entry,
-                info,
-                h,
-                j,
-            ) in records:
-                rec = vf.new_record(
-                    contig=contig,
-                    start=cpos - 1,
-                    stop=cpos,
-                    id=rid,
-                    alleles=(ref, alt),
-                    filter="PASS" if entry["called"] else "LowSupport",
-                )
-                rec.info["SVTYPE"] = "BND"
-                if mate:
-                    rec.info["MATEID"] = (mate,)
-                rec.info["EVENT"] = info["EVENT"]
-                rec.info["FUSION"] = info["FUSION"]
-                for key in ("VARIANT", "EXONS"):
-                    if info[key] != NA:
-                        rec.info[key] = info[key]
-                rec.info["GENOMIC"] = f"{gchrom}:{gpos}"
-                rec.info["HOMLEN"] = (h,)
-                if h:
-                    rec.info["HOMSEQ"] = (j.homology,)
-                    rec.info["CIPOS"] = ci
-                for key, val in extra.items():
-                    rec.info[key] = val
-                for s in samples:
-                    r = entry["rows"].get(s)
-                    fmt = rec.samples[s]
-                    fmt["SR"] = r["split_reads"] if r else 0
-                    fmt["PR"] = r["discordant_pairs"] if r else 0
-                    fmt["FR"] = r["fragments"] if r else 0
-                    fmt["FT"] = (r["call"] if r else "absent").replace(" ", "_")
-                vf.write(rec)
+            for b in records:
+                vf.write(_record(vf, b, samples))
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
+
+
+class _Breakend(NamedTuple):
+    """One BND record before it is written: where it sits and what it carries."""
+
+    contig: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    mate: str | None
+    genomic: str
+    homology: str
+    ci: tuple[int, int]
+    extra: dict[str, str]
+    entry: dict[str, Any]
+    event: dict[str, str]
+
+
+def _breakends(
+    entry: dict[str, Any], event: dict[str, str], panel: PanelSequence, ids: tuple[str, str]
+) -> list[_Breakend]:
+    """The junction's breakends: a mate pair, or one single breakend for an unplaced partner."""
+    j = entry["j"]
+    h = len(j.homology)
+    t_contig, t_cpos = panel.contig_label(j.t_chrom, j.t_pos)
+    t_base = panel.fetch(j.t_chrom, j.t_pos, j.t_pos)
+    common = {"homology": j.homology, "entry": entry, "event": event}
+    if j.p_pos is None:
+        extra = {"PARTNER_SEQ": j.consensus}
+        if j.partner_locus:
+            extra["PARTNER_LOCUS"] = j.partner_locus
+        alt = breakend_alt(t_base, j.t_side, None, None, j.consensus)
+        single = (t_contig, t_cpos, ids[0], t_base, alt, None, f"{j.t_chrom}:{j.t_pos}")
+        return [_Breakend(*single, ci=(0, 0), extra=extra, **common)]
+    p_contig, p_cpos = panel.contig_label(j.p_chrom, j.p_pos)
+    p_base = panel.fetch(j.p_chrom, j.p_pos, j.p_pos)
+    t_alt = breakend_alt(t_base, j.t_side, f"{p_contig}:{p_cpos}", j.p_side, j.insertion)
+    p_alt = breakend_alt(p_base, j.p_side, f"{t_contig}:{t_cpos}", j.t_side, revcomp(j.insertion))
+    t = (t_contig, t_cpos, ids[0], t_base, t_alt, ids[1], f"{j.t_chrom}:{j.t_pos}")
+    p = (p_contig, p_cpos, ids[1], p_base, p_alt, ids[0], f"{j.p_chrom}:{j.p_pos}")
+    return [
+        _Breakend(*t, ci=(-h, 0) if j.t_side == +1 else (0, h), extra={}, **common),
+        _Breakend(*p, ci=(-h, 0) if j.p_side == -1 else (0, h), extra={}, **common),
+    ]
+
+
+def _record(vf: pysam.VariantFile, b: _Breakend, samples: list[str]) -> Any:
+    """The pysam record of one breakend, with one FORMAT column per sample."""
+    rec = vf.new_record(
+        contig=b.contig,
+        start=b.pos - 1,
+        stop=b.pos,
+        id=b.id,
+        alleles=(b.ref, b.alt),
+        filter="PASS" if b.entry["called"] else "LowSupport",
+    )
+    rec.info["SVTYPE"] = "BND"
+    if b.mate:
+        rec.info["MATEID"] = (b.mate,)
+    rec.info["EVENT"] = b.event["EVENT"]
+    rec.info["FUSION"] = b.event["FUSION"]
+    for key in ("VARIANT", "EXONS"):
+        if b.event[key] != NA:
+            rec.info[key] = b.event[key]
+    rec.info["GENOMIC"] = b.genomic
+    rec.info["HOMLEN"] = (len(b.homology),)
+    if b.homology:
+        rec.info["HOMSEQ"] = (b.homology,)
+        rec.info["CIPOS"] = b.ci
+    for key, val in b.extra.items():
+        rec.info[key] = val
+    for s in samples:
+        r = b.entry["rows"].get(s)
+        fmt = rec.samples[s]
+        fmt["SR"] = r["split_reads"] if r else 0
+        fmt["PR"] = r["discordant_pairs"] if r else 0
+        fmt["FR"] = r["fragments"] if r else 0
+        fmt["FT"] = (r["call"] if r else "absent").replace(" ", "_")
+    return rec
