@@ -15,7 +15,7 @@ import pandas as pd
 import pysam
 
 from resistcall import snv
-from resistcall.annotate import add_not_assessed, read_table
+from resistcall.annotate import Finding, add_not_assessed, read_table
 from resistcall.contracts import HITS_SCHEMA, caveat
 from resistcall.knowledge import load_knowledge, residue_span
 
@@ -192,41 +192,9 @@ def counts(a: int, d: int) -> dict:
 
 
 def blank(**kw) -> dict:
-    f = dict.fromkeys(
-        [
-            "id",
-            "kind",
-            "gene",
-            "chrom",
-            "pos",
-            "ref",
-            "alt",
-            "genomic",
-            "transcript",
-            "refseq",
-            "hgvs_c",
-            "hgvs_p",
-            "consequence",
-            "exon",
-            "kinase_domain",
-            "sample_counts",
-            "parental_counts",
-            "copy_number",
-            "ci_low",
-            "ci_high",
-            "status",
-            "filter",
-            "counts_towards_verdict",
-            "known",
-            "classification",
-            "matches",
-            "verified",
-            "compound_parts",
-            "part_of",
-            "phase",
-        ]
-    )
-    f.update(matches=[], part_of=[], filter="PASS", counts_towards_verdict=True)
+    """A hits.json finding with the product's own fields (annotate.Finding), overridden by kw."""
+    f = Finding(id="", kind="", gene="", sample="").to_json()
+    f.update(filter="PASS", counts_towards_verdict=True)
     f.update(kw)
     return f
 
