@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from realreads import bam_to_fastq, bwa_align
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -160,13 +161,7 @@ def real_panel_reads(shared_dir, tmp_path_factory) -> dict[str, Path]:
     for line in ("H3122", "HCC827"):
         bam = shared_dir / "realdata" / "DNAfusion" / f"{line}_EML4.bam"
         r1, r2 = out / f"{line}_1.fq", out / f"{line}_2.fq"
-        subprocess.run(
-            f"samtools collate -Ou {bam} {out}/col_{line} | samtools view -u -F 0x900 - "
-            f"| samtools fastq -n -1 {r1} -2 {r2} -0 /dev/null -s /dev/null -",
-            shell=True,
-            check=True,
-            capture_output=True,
-        )
+        bam_to_fastq(bam, r1, r2, out)
         fq[f"{line}_1"], fq[f"{line}_2"] = r1, r2
     for mate in (1, 2):
         halves = {h: open(out / f"H3122_{h}_{mate}.fq", "w") for h in "AB"}  # noqa: SIM115
@@ -186,13 +181,7 @@ def real_panel_bams(real_panel_reads, bwa_index, tmp_path_factory) -> dict[str, 
     bams: dict[str, Path] = {"fasta": bwa_index, "targets": TARGETS}
     for name in ("H3122", "HCC827", "H3122_A", "H3122_B"):
         bam = out / f"{name}.bam"
-        subprocess.run(
-            f"bwa mem -t 2 -R '@RG\\tID:{name}\\tSM:{name}' {bwa_index} "
-            f"{real_panel_reads[name + '_1']} {real_panel_reads[name + '_2']} 2>/dev/null "
-            f"| samtools sort -o {bam} - && samtools index {bam}",
-            shell=True,
-            check=True,
-            capture_output=True,
-        )
+        r1, r2 = real_panel_reads[f"{name}_1"], real_panel_reads[f"{name}_2"]
+        bwa_align(bwa_index, r1, r2, name, bam)
         bams[name] = bam
     return bams

@@ -376,56 +376,6 @@ def realdata() -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
-def realigned(realdata, bwa_index, tmp_path_factory) -> dict[str, Path]:
-    """H3122 and HCC827 reads back to FASTQ (collate + fastq) and realigned to the panel."""
-    out = tmp_path_factory.mktemp("realigned")
-    bams = {}
-    for name in ("H3122", "HCC827"):
-        src = realdata / f"{name}_EML4.bam"
-        r1, r2 = out / f"{name}.R1.fq", out / f"{name}.R2.fq"
-        collated = out / f"{name}.collated.bam"
-        pysam.collate("-o", str(collated), str(src), str(out / f"{name}.tmp"))
-        pysam.fastq(
-            "-F",
-            "0x900",
-            "-1",
-            str(r1),
-            "-2",
-            str(r2),
-            "-0",
-            "/dev/null",
-            "-s",
-            "/dev/null",
-            "-n",
-            str(collated),
-            catch_stdout=False,
-        )
-        sam = subprocess.run(
-            [
-                "bwa",
-                "mem",
-                "-v",
-                "1",
-                "-t",
-                "2",
-                "-R",
-                f"@RG\\tID:{name}\\tSM:{name}",
-                str(bwa_index),
-                str(r1),
-                str(r2),
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
-        (out / f"{name}.sam").write_bytes(sam)
-        bam = out / f"{name}.bam"
-        pysam.sort("-o", str(bam), str(out / f"{name}.sam"))
-        pysam.index(str(bam))
-        bams[name] = bam
-    return bams
-
-
 def _check_h3122(df: pd.DataFrame, sample: str) -> pd.Series:
     rows = df[(df["sample"] == sample) & (df["call"] == "detected")]
     assert len(rows) == 1, rows
@@ -446,11 +396,11 @@ def _check_hcc827(df: pd.DataFrame, sample: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_real_h3122_hcc827_realigned_to_panel(realigned, tmp_path):
+def test_real_h3122_hcc827_realigned_to_panel(real_panel_bams, tmp_path):
     df = run(
         str(REF),
         str(GTF),
-        [str(realigned["H3122"]), str(realigned["HCC827"])],
+        [str(real_panel_bams["H3122"]), str(real_panel_bams["HCC827"])],
         str(tmp_path / "f.tsv"),
         str(tmp_path / "f.vcf.gz"),
         Settings(),

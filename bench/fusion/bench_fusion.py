@@ -18,12 +18,16 @@ import argparse
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pysam
 
 from resistcall.fusion import Settings, run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from realreads import bam_to_fastq, bwa_align  # noqa: E402  (one implementation, with the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "realdata" / "DNAfusion"
@@ -100,46 +104,12 @@ def show(title: str, rows: list[dict], seconds: str, extra: dict | None = None) 
 
 
 def realign(src: Path, name: str, index: Path, work: Path) -> tuple[Path, float]:
+    """The shipped BAM's read pairs realigned to the panel (tests/realreads.py), timed."""
     t0 = time.perf_counter()
     r1, r2 = work / f"{name}.R1.fq", work / f"{name}.R2.fq"
-    collated = work / f"{name}.collated.bam"
-    pysam.collate("-o", str(collated), str(src), str(work / f"{name}.tmp"))
-    pysam.fastq(
-        "-F",
-        "0x900",
-        "-1",
-        str(r1),
-        "-2",
-        str(r2),
-        "-0",
-        "/dev/null",
-        "-s",
-        "/dev/null",
-        "-n",
-        str(collated),
-        catch_stdout=False,
-    )
-    sam = subprocess.run(
-        [
-            "bwa",
-            "mem",
-            "-v",
-            "1",
-            "-t",
-            "2",
-            "-R",
-            f"@RG\\tID:{name}\\tSM:{name}",
-            str(index),
-            str(r1),
-            str(r2),
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    (work / f"{name}.sam").write_bytes(sam)
+    bam_to_fastq(src, r1, r2, work)
     bam = work / f"{name}.panel.bam"
-    pysam.sort("-o", str(bam), str(work / f"{name}.sam"))
-    pysam.index(str(bam))
+    bwa_align(index, r1, r2, name, bam)
     return bam, time.perf_counter() - t0
 
 
