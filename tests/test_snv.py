@@ -60,6 +60,11 @@ def pair(tmp_path_factory):
     }
 
 
+def _snv(*args: object) -> int:
+    """``resistcall snv`` against the panel reference with these options (paths as str)."""
+    return main(["snv", "--reference", str(REF), *map(str, args)])
+
+
 def _records(path: Path) -> dict[tuple[int, str, str], object]:
     return {(v.POS - 1, v.REF, v.ALT[0]): v for v in VCF(str(path))}
 
@@ -67,20 +72,15 @@ def _records(path: Path) -> dict[tuple[int, str, str], object]:
 @pytest.fixture(scope="module")
 def paired_vcf(pair):
     out = pair["dir"] / "calls.vcf.gz"
-    rc = main(
-        [
-            "snv",
-            "--reference",
-            str(REF),
-            "--regions",
-            str(pair["bed"]),
-            "--parental",
-            str(pair["par"]),
-            "--resistant",
-            str(pair["res"]),
-            "--out",
-            str(out),
-        ]
+    rc = _snv(
+        "--regions",
+        pair["bed"],
+        "--parental",
+        pair["par"],
+        "--resistant",
+        pair["res"],
+        "--out",
+        out,
     )
     assert rc == 0
     return out
@@ -174,19 +174,7 @@ def test_deletion_is_left_normalised_in_repeat():
 
 def test_single_sample_mode(pair, tmp_path):
     out = tmp_path / "single.vcf.gz"
-    main(
-        [
-            "snv",
-            "--reference",
-            str(REF),
-            "--regions",
-            str(pair["bed"]),
-            "--resistant",
-            str(pair["res"]),
-            "--out",
-            str(out),
-        ]
-    )
+    _snv("--regions", pair["bed"], "--resistant", pair["res"], "--out", out)
     vcf = VCF(str(out))
     assert "##parental" not in vcf.raw_header
     recs = _records(out)
@@ -196,21 +184,16 @@ def test_single_sample_mode(pair, tmp_path):
 
 def test_several_resistant_samples(pair, tmp_path):
     out = tmp_path / "multi.vcf.gz"
-    main(
-        [
-            "snv",
-            "--reference",
-            str(REF),
-            "--regions",
-            str(pair["bed"]),
-            "--parental",
-            str(pair["par"]),
-            "--resistant",
-            str(pair["res2"]),
-            str(pair["res"]),
-            "--out",
-            str(out),
-        ]
+    _snv(
+        "--regions",
+        pair["bed"],
+        "--parental",
+        pair["par"],
+        "--resistant",
+        pair["res2"],
+        pair["res"],
+        "--out",
+        out,
     )
     assert VCF(str(out)).samples == ["PAR", "RES2", "RES"]
     rec = _records(out)[pair["snv"][:3]]
@@ -299,26 +282,21 @@ def test_hotspot_verdicts(pair, tmp_path):
 def test_known_table_hotspots_via_cli(pair, tmp_path):
     known = ROOT / "resources" / "known_resistance.tsv"
     out, hot = tmp_path / "c.vcf.gz", tmp_path / "hot.tsv"
-    rc = main(
-        [
-            "snv",
-            "--reference",
-            str(REF),
-            "--regions",
-            str(pair["bed"]),
-            "--parental",
-            str(pair["par"]),
-            "--resistant",
-            str(pair["res"]),
-            "--out",
-            str(out),
-            "--hotspots",
-            str(known),
-            "--gtf",
-            str(ROOT / "resources/reference/panel_GRCh38.gtf"),
-            "--hotspots-out",
-            str(hot),
-        ]
+    rc = _snv(
+        "--regions",
+        pair["bed"],
+        "--parental",
+        pair["par"],
+        "--resistant",
+        pair["res"],
+        "--out",
+        out,
+        "--hotspots",
+        known,
+        "--gtf",
+        ROOT / "resources/reference/panel_GRCh38.gtf",
+        "--hotspots-out",
+        hot,
     )
     assert rc == 0
     t = pd.read_csv(hot, sep="\t")
@@ -435,20 +413,15 @@ def test_bad_inputs(pair, tmp_path):
     shutil.copy(pair["res"], noindex)
     with pytest.raises(UserError, match="no index"):
         snv.run(str(REF), str(pair["bed"]), [str(noindex)], str(tmp_path / "x.vcf.gz"))
-    rc = main(
-        [
-            "snv",
-            "--reference",
-            str(REF),
-            "--regions",
-            str(pair["bed"]),
-            "--resistant",
-            str(pair["res"]),
-            "--parental",
-            str(pair["res"]),
-            "--out",
-            str(tmp_path / "y.vcf.gz"),
-        ]
+    rc = _snv(
+        "--regions",
+        pair["bed"],
+        "--resistant",
+        pair["res"],
+        "--parental",
+        pair["res"],
+        "--out",
+        tmp_path / "y.vcf.gz",
     )
     assert rc == 2  # same sample twice
     assert not (tmp_path / "y.vcf.gz").exists()
@@ -512,24 +485,7 @@ def test_real_h3122_halves_no_acquired_and_germline_shared(bwa_index, tmp_path):
     bed = tmp_path / "alk.bed"
     bed.write_text(f"{ALK}\t1000\t1100\n{ALK}\t24400\t24700\n{ALK}\t26100\t26400\n")
     out = tmp_path / "h.vcf.gz"
-    assert (
-        main(
-            [
-                "snv",
-                "--reference",
-                str(REF),
-                "--regions",
-                str(bed),
-                "--parental",
-                str(a),
-                "--resistant",
-                str(b),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _snv("--regions", bed, "--parental", a, "--resistant", b, "--out", out) == 0
     recs = list(VCF(str(out)))
     # both halves of one untreated line: nothing may be called acquired or enriched
     assert not [v for v in recs if v.INFO.get("STATUS") in ("acquired", "enriched")]
@@ -552,22 +508,7 @@ def test_real_egfr_l861q_positive_control(bwa_index, tmp_path):
     out = tmp_path / "l.vcf.gz"
     # capture assay: duplicates flagged by bamsormadup upstream are lost in realignment (FASTQ
     # has no flags), so every read counts here, as VarDict's expected output (AF 0.233) does
-    assert (
-        main(
-            [
-                "snv",
-                "--reference",
-                str(REF),
-                "--regions",
-                str(bed),
-                "--resistant",
-                str(bam),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _snv("--regions", bed, "--resistant", bam, "--out", out) == 0
     recs = {(v.POS + offset, v.REF, v.ALT[0]): v for v in VCF(str(out))}
     call = recs[(55191831, "T", "A")]  # hg38 (hg19 55259524) EGFR c.2582T>A p.L861Q
     assert call.FILTER is None
@@ -613,20 +554,15 @@ def test_affected_positions_of_indels():
 def test_output_is_deterministic(pair, paired_vcf, tmp_path):
     again = tmp_path / "again.vcf.gz"
     assert (
-        main(
-            [
-                "snv",
-                "--reference",
-                str(REF),
-                "--regions",
-                str(pair["bed"]),
-                "--parental",
-                str(pair["par"]),
-                "--resistant",
-                str(pair["res"]),
-                "--out",
-                str(again),
-            ]
+        _snv(
+            "--regions",
+            pair["bed"],
+            "--parental",
+            pair["par"],
+            "--resistant",
+            pair["res"],
+            "--out",
+            again,
         )
         == 0
     )
@@ -646,22 +582,17 @@ def test_amplicon_assay_keeps_duplicates(tmp_path):
     for assay in ("capture", "amplicon"):
         out[assay] = tmp_path / f"{assay}.vcf.gz"
         assert (
-            main(
-                [
-                    "snv",
-                    "--reference",
-                    str(REF),
-                    "--regions",
-                    str(bed),
-                    "--parental",
-                    str(par),
-                    "--resistant",
-                    str(res),
-                    "--assay",
-                    assay,
-                    "--out",
-                    str(out[assay]),
-                ]
+            _snv(
+                "--regions",
+                bed,
+                "--parental",
+                par,
+                "--resistant",
+                res,
+                "--assay",
+                assay,
+                "--out",
+                out[assay],
             )
             == 0
         )
