@@ -34,6 +34,22 @@ VUS = f"var:{ALK}:17800:C:A"
 COMPOUND = "compound:ALK:p.[L1196M;G1202R]"
 
 
+def _annotate(*args: object) -> int:
+    """``resistcall annotate`` with the bundled reference, GTF and knowledge table."""
+    return main(
+        [
+            "annotate",
+            "--reference",
+            str(REF),
+            "--gtf",
+            str(GTF),
+            "--known",
+            str(KNOWN),
+            *map(str, args),
+        ]
+    )
+
+
 def make_bam(path: Path, sample: str, reads: list[tuple[str, int, str]]) -> Path:
     """Unpaired 100-bp reads (name, 1-based start, sequence) on the ALK contig, sorted+indexed."""
     with pysam.FastaFile(str(REF)) as fa:
@@ -281,26 +297,7 @@ def test_sites_only_vcf(tmp_path):
     calls, samples, parental = read_vcf(vcf)
     assert samples == ["."] and parental is None
     hits = tmp_path / "hits.tsv"
-    assert (
-        main(
-            [
-                "annotate",
-                "--vcf",
-                str(vcf),
-                "--reference",
-                str(REF),
-                "--gtf",
-                str(GTF),
-                "--known",
-                str(KNOWN),
-                "--out",
-                str(hits),
-                "--json",
-                str(tmp_path / "hits.json"),
-            ]
-        )
-        == 0
-    )
+    assert _annotate("--vcf", vcf, "--out", hits, "--json", tmp_path / "hits.json") == 0
     import pandas as pd
 
     tsv = pd.read_csv(hits, sep="\t", dtype=str, keep_default_na=False)
@@ -414,24 +411,7 @@ def test_multiallelic_record_and_gz_input(tmp_path):
     gz = tmp_path / "multi.vcf.gz"
     pysam.tabix_compress(str(vcf), str(gz))
     out = tmp_path / "hits.tsv"
-    assert (
-        main(
-            [
-                "annotate",
-                "--vcf",
-                str(gz),
-                "--reference",
-                str(REF),
-                "--gtf",
-                str(GTF),
-                "--known",
-                str(KNOWN),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _annotate("--vcf", gz, "--out", out) == 0
     import pandas as pd
 
     tsv = pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
@@ -447,24 +427,8 @@ def test_compound_in_trans_is_not_applied(tmp_path):
     bam = make_bam(tmp_path / "H3122_R1.bam", "H3122_R1", reads)
     out = tmp_path / "hits.json"
     assert (
-        main(
-            [
-                "annotate",
-                "--vcf",
-                str(DATA / "calls.vcf"),
-                "--reference",
-                str(REF),
-                "--gtf",
-                str(GTF),
-                "--known",
-                str(KNOWN),
-                "--bam",
-                str(bam),
-                "--out",
-                str(tmp_path / "hits.tsv"),
-                "--json",
-                str(out),
-            ]
+        _annotate(
+            "--vcf", DATA / "calls.vcf", "--bam", bam, "--out", tmp_path / "hits.tsv", "--json", out
         )
         == 0
     )
@@ -482,26 +446,7 @@ def test_vcf_without_records_gives_no_data_verdicts(tmp_path):
     vcf = tmp_path / "empty.vcf"
     vcf.write_text("\n".join(header) + "\n")
     out = tmp_path / "hits.json"
-    assert (
-        main(
-            [
-                "annotate",
-                "--vcf",
-                str(vcf),
-                "--reference",
-                str(REF),
-                "--gtf",
-                str(GTF),
-                "--known",
-                str(KNOWN),
-                "--out",
-                str(tmp_path / "hits.tsv"),
-                "--json",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _annotate("--vcf", vcf, "--out", tmp_path / "hits.tsv", "--json", out) == 0
     data = json.loads(out.read_text())
     assert [s["sample"] for s in data["samples"]] == ["H3122_P", "H3122_R1", "H3122_R2"]
     r1 = _sample(data, "H3122_R1")

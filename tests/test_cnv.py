@@ -27,6 +27,11 @@ EGFR = "chr7_55017807_55211651"
 # ------------------------------------------------------------------------------ helpers
 
 
+def _cnv(*args: object) -> int:
+    """``resistcall cnv`` with these options (paths as str)."""
+    return main(["cnv", *map(str, args)])
+
+
 def panel_targets() -> pd.DataFrame:
     """The demo capture targets, or (before they exist) coding exons of the GTF on real
     bases, split like a capture design would be: every panel gene at its real size."""
@@ -452,28 +457,25 @@ def cli_bams(tmp_path_factory, targets, gc):
 def test_cli_end_to_end(cli_bams, tmp_path):
     bed, pb, rb = cli_bams
     out, per_target = tmp_path / "cn.tsv", tmp_path / "t.tsv"
-    rc = main(
-        [
-            "cnv",
-            "--targets",
-            str(bed),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(rb),
-            "--reference",
-            str(REFERENCE),
-            "--assay",
-            "capture",
-            "--out",
-            str(out),
-            "--targets-out",
-            str(per_target),
-            "--amp-cn",
-            "6",
-            "--bootstrap",
-            "200",
-        ]
+    rc = _cnv(
+        "--targets",
+        bed,
+        "--parental",
+        pb,
+        "--resistant",
+        rb,
+        "--reference",
+        REFERENCE,
+        "--assay",
+        "capture",
+        "--out",
+        out,
+        "--targets-out",
+        per_target,
+        "--amp-cn",
+        "6",
+        "--bootstrap",
+        "200",
     )
     assert rc == 0
     cn = pd.read_csv(out, sep="\t")
@@ -489,22 +491,19 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     assert t["genomic"].iloc[0].startswith("chr")
     # deterministic: a second run gives identical bytes
     out2 = tmp_path / "cn2.tsv"
-    main(
-        [
-            "cnv",
-            "--targets",
-            str(bed),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(rb),
-            "--reference",
-            str(REFERENCE),
-            "--out",
-            str(out2),
-            "--bootstrap",
-            "200",
-        ]
+    _cnv(
+        "--targets",
+        bed,
+        "--parental",
+        pb,
+        "--resistant",
+        rb,
+        "--reference",
+        REFERENCE,
+        "--out",
+        out2,
+        "--bootstrap",
+        "200",
     )
     assert out.read_bytes() == out2.read_bytes()
 
@@ -513,67 +512,30 @@ def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     bed, pb, rb = cli_bams
     bad = tmp_path / "bad.bed"
     bad.write_text(f"{EGFR}\t100\t200\n")
-    rc = main(
-        [
-            "cnv",
-            "--targets",
-            str(bad),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(rb),
-            "--out",
-            str(tmp_path / "x.tsv"),
-        ]
-    )
+    rc = _cnv("--targets", bad, "--parental", pb, "--resistant", rb, "--out", tmp_path / "x.tsv")
     assert rc == 2
     assert "expected at least 4 columns" in capsys.readouterr().err
     unindexed = tmp_path / "u.bam"
     unindexed.write_bytes(rb.read_bytes())
-    rc = main(
-        [
-            "cnv",
-            "--targets",
-            str(bed),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(unindexed),
-            "--out",
-            str(tmp_path / "x.tsv"),
-        ]
+    rc = _cnv(
+        "--targets", bed, "--parental", pb, "--resistant", unindexed, "--out", tmp_path / "x.tsv"
     )
     assert rc == 2
     assert "no index" in capsys.readouterr().err
-    rc = main(
-        [
-            "cnv",
-            "--targets",
-            str(bed),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(pb),
-            "--out",
-            str(tmp_path / "x.tsv"),
-        ]
-    )
+    rc = _cnv("--targets", bed, "--parental", pb, "--resistant", pb, "--out", tmp_path / "x.tsv")
     assert rc == 2
     assert "share an @RG SM" in capsys.readouterr().err
-    rc = main(
-        [
-            "cnv",
-            "--targets",
-            str(bed),
-            "--parental",
-            str(pb),
-            "--resistant",
-            str(rb),
-            "--gain-cn",
-            "1.8",
-            "--out",
-            str(tmp_path / "x.tsv"),
-        ]
+    rc = _cnv(
+        "--targets",
+        bed,
+        "--parental",
+        pb,
+        "--resistant",
+        rb,
+        "--gain-cn",
+        "1.8",
+        "--out",
+        tmp_path / "x.tsv",
     )
     assert rc == 2
     assert "thresholds must satisfy" in capsys.readouterr().err
