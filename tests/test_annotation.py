@@ -91,7 +91,7 @@ def test_several_isoforms_without_mane_never_crash(genome38, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         _, choice, _ = prepare(plain, genome38["fasta"], genome38["targets"], KNOWN, ["ALK"])
     row = choice.set_index("gene").loc["ALK"]
-    assert row["transcript_id"] == "ENST00000389048"  # 1097 explicit-numbered > 1095 decoy
+    assert row["transcript_id"] == "ENST00000389048"  # 4860 coding bases > 1095 (decoy)
     assert row["reason"].startswith("longest complete CDS")
     assert "ALK: no MANE Select or canonical transcript" in caplog.text
 

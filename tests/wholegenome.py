@@ -6,6 +6,9 @@ to hg38 (the DNAfusion set, 455 @SQ lines) are compatible as shipped. The GTF is
 ``gene_type``/``transcript_type``, tags on every row, several isoforms per gene (an incomplete-CDS
 isoform and a complete decoy sorting before the MANE Select one), a lncRNA over ALK, and the
 other panel genes on chromosomes the FASTA lacks (as with a whole-genome GTF and a partial FASTA).
+ALK's MANE Select model is the full 29-exon ENST00000389048.7 (:func:`full_alk_model`), as in a
+real GENCODE GTF; the FASTA holds real sequence over exons 19-28 only (N elsewhere), while the
+real capture BAMs have reads over exons 3-16 too.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 PANEL_FA = REPO / "resources" / "reference" / "panel_GRCh38.fa"
 PANEL_GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
 PANEL_TARGETS = REPO / "resources" / "panel" / "demo_capture_targets.bed"
+#: ENST00000389048.7 exon spans (BED, hg38), the ALK rows of
+#: ../shared/realdata/annotation/target_genes_exons_hg38.bed copied verbatim (Ensembl exon
+#: coordinates; tests/test_wholegenome.py checks the copy against ../shared when present)
+ALK_EXONS = REPO / "tests" / "data" / "wholegenome" / "ALK_ENST00000389048.7_exons_hg38.bed"
+#: ALK (NP_004295.2) is 1620 amino acids: 4863 coding bases with the stop codon
+ALK_AA = 1620
 CHR2_GRCH38 = 242_193_529
 CHR7_GRCH37 = 159_138_663
 #: EGFR lies 67,693 bp further along chr7 in GRCh37 than in GRCh38 (no indel between the builds
@@ -82,13 +91,101 @@ def gencode_gtf(out: Path, shifts: dict[str, int] | None = None, mane: bool = Tr
             attr = attr.rstrip() + ' tag "Ensembl_canonical"; tag "MANE_Select";'
         f[8] = attr
         rows.append(f)
-    rows += _alk_isoforms([r for r in rows if 'transcript_id "ENST00000389048"' in r[8]])
+    bundled_alk = [r for r in rows if 'transcript_id "ENST00000389048"' in r[8]]
+    rows += _alk_isoforms(bundled_alk)
     rows += _lncrna(rows)
+    # the bundled ALK model is partial (exons 19-28): a whole-genome GTF has the full one
+    replaced = bundled_alk + [r for r in rows if r[2] == "gene" and 'gene_name "ALK"' in r[8]]
+    rows = [r for r in rows if r not in replaced] + full_alk_model(bundled_alk, mane)
     rows.sort(key=lambda r: (r[0], r[8].split('gene_id "')[1][:15], r[2] != "gene"))
     text = "##description: test GTF, GENCODE-shaped\n##provider: GENCODE\n"
     text += "".join("\t".join(r) + "\n" for r in rows)
     with gzip.open(out, "wt") as handle:
         handle.write(text)
+    return out
+
+
+def _bed_exons(path: Path) -> dict[int, tuple[int, int]]:
+    """{exon number: (start, end)} 1-based inclusive from ``ALK_exon<N>_...`` BED rows."""
+    out = {}
+    for line in path.read_text().splitlines():
+        chrom, start, end, name = line.split("\t")[:4]
+        out[int(re.match(r"ALK_exon(\d+)_", name)[1])] = (int(start) + 1, int(end))
+    return out
+
+
+def full_alk_model(bundled: list[list[str]], mane: bool = True) -> list[list[str]]:
+    """The full 29-exon ALK ENST00000389048.7 (MANE Select, NM_004304.5) as GENCODE writes it:
+    gene, transcript, exon, CDS (stop codon excluded), start_codon, stop_codon and UTR rows, with
+    no ``cds_c_start`` numbering (the product numbers a full model from c.1).
+
+    Exon spans: :data:`ALK_EXONS`. The CDS ends are derived, not looked up, from the bundled
+    partial model (``bundled``: its rows lifted to chr2) so that the protein numbering is the
+    same: the bundled exon 19 starts at c.3068 and is coding throughout, so exons 1-18 hold
+    3067 coding bases; exons 2-18 are wholly coding (2400 bases), which leaves the 3'-most
+    3067 - 2400 = 667 bases of exon 1 (minus strand: its lowest positions) coding, the start
+    codon their 5'-most three. ALK is 1620 aa, i.e. c.1-4860 plus the stop codon c.4861-4863;
+    the bundled exon 28 ends at c.4164, so exon 29 holds 4863 - 4164 = 699 coding bases (its
+    5'-most, i.e. highest, positions), the last three being the stop codon. Asserted: the
+    derived model gives every bundled CDS row of exons 19-28 its exon span and c. numbers.
+    ``mane``: tag it MANE_Select/Ensembl_canonical (as :func:`gencode_gtf`).
+    """
+    exons = _bed_exons(ALK_EXONS)
+    assert sorted(exons) == list(range(1, 30)), sorted(exons)
+    length = {n: e - s + 1 for n, (s, e) in exons.items()}
+    cds_rows = [r for r in bundled if r[2] == "CDS"]
+    c_of = {  # exon number -> (start, end, c_start, c_end) of the bundled CDS row
+        int(re.search(r'exon_number "(\d+)"', r[8])[1]): (
+            int(r[3]),
+            int(r[4]),
+            int(re.search(r'cds_c_start "(\d+)"', r[8])[1]),
+            int(re.search(r'cds_c_end "(\d+)"', r[8])[1]),
+        )
+        for r in cds_rows
+    }
+    assert sorted(c_of) == list(range(19, 29)), sorted(c_of)
+    first, last = c_of[19], c_of[28]
+    assert (first[0], first[1]) == exons[19]  # exon 19 coding throughout
+    coding_in_1 = first[2] - 1 - sum(length[n] for n in range(2, 19))
+    coding_in_29 = 3 * (ALK_AA + 1) - last[3]
+    assert 0 < coding_in_1 <= length[1] and 3 < coding_in_29 <= length[29]
+    cds = {n: exons[n] for n in range(2, 29)}
+    cds[1] = (exons[1][0], exons[1][0] + coding_in_1 - 1)
+    stop = (exons[29][1] - coding_in_29 + 1, exons[29][1] - coding_in_29 + 3)
+    cds[29] = (stop[1] + 1, exons[29][1])
+    c, numbered = 1, {}
+    for n in range(1, 30):  # transcript order (5' -> 3'): exon 1 first
+        s, e = cds[n]
+        numbered[n] = (s, e, c, c + e - s)
+        c += e - s + 1
+    assert c - 1 == 3 * ALK_AA, c - 1  # stop codon excluded
+    for n, row in c_of.items():
+        assert numbered[n] == row, (n, numbered[n], row)
+
+    tx_row = next(r for r in bundled if r[2] == "transcript")
+    chrom = tx_row[0]
+    base = re.sub(r' ?tag "[^"]*";', "", tx_row[8]).rstrip() + ' tag "basic"; tag "CCDS";'
+    if mane:
+        base += ' tag "Ensembl_canonical"; tag "MANE_Select";'
+    gene_attr = base.split(' transcript_id "')[0]
+    span = (exons[29][0], exons[1][1])
+    out = [
+        [chrom, "HAVANA", "gene", *map(str, span), ".", "-", ".", gene_attr],
+        [chrom, "HAVANA", "transcript", *map(str, span), ".", "-", ".", base],
+    ]
+
+    def row(feature: str, s: int, e: int, n: int, frame: str = ".") -> list[str]:
+        return [chrom, "HAVANA", feature, str(s), str(e), ".", "-", frame,
+                base + f' exon_number "{n}";']  # fmt: skip
+
+    for n in range(1, 30):
+        out.append(row("exon", *exons[n], n))
+        s, e, c_start, _ = numbered[n]
+        out.append(row("CDS", s, e, n, str((3 - (c_start - 1) % 3) % 3)))
+    out.append(row("start_codon", cds[1][1] - 2, cds[1][1], 1, "0"))
+    out.append(row("stop_codon", *stop, 29, "0"))
+    out.append(row("UTR", cds[1][1] + 1, exons[1][1], 1))
+    out.append(row("UTR", exons[29][0], stop[0] - 1, 29))
     return out
 
 
