@@ -212,11 +212,14 @@ def gene_estimates(
     params: Params,
     rng: np.random.Generator,
     resid_sd: float | None = None,
+    centre_boot: np.ndarray | None = None,
 ) -> GeneFit:
     """Biweight estimate per gene over targets with weight > 0, with a percentile bootstrap
     CI over targets. The CI half-width is at least the t-interval of the pooled target
     residual SD (``resid_sd``), so a gene with three nearly equal targets is not given a
-    spuriously tight interval."""
+    spuriously tight interval. ``centre_boot`` (bootstrap replicates of the baseline centre,
+    minus the centre) carries the baseline's own uncertainty into every gene's interval:
+    replicate by replicate in the bootstrap, in quadrature in the t-interval floor."""
     est = np.full(n_genes, np.nan)
     lo = np.full(n_genes, np.nan)
     hi = np.full(n_genes, np.nan)
@@ -237,12 +240,36 @@ def gene_estimates(
             continue
         idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
         boot = biweight_location(x[idx], w[idx], **robust)
+        if centre_boot is not None:
+            boot = boot - centre_boot
         lo[g], hi[g] = np.quantile(boot, [alpha, 1.0 - alpha])
         if resid_sd is not None and resid_sd > 0:
-            half = stdtrit(len(sel) - 1, 1.0 - alpha) * resid_sd / np.sqrt(len(sel))
+            t = stdtrit(len(sel) - 1, 1.0 - alpha)
+            var = resid_sd**2 / len(sel) + (np.var(centre_boot) if centre_boot is not None else 0)
+            half = t * np.sqrt(var)
             lo[g] = min(lo[g], est[g] - half)
             hi[g] = max(hi[g], est[g] + half)
     return GeneFit(est, lo, hi, n)
+
+
+def centre_spread(
+    ratio: np.ndarray,
+    weight: np.ndarray,
+    in_base: np.ndarray,
+    params: Params,
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """Bootstrap replicates of the baseline centre (biweight over resampled baseline targets)
+    minus the centre: the centre is itself an estimate, so a gene's ratio to it is uncertain
+    by more than the gene's own targets say (matters at low purity, where every bulk error is
+    multiplied by 1/purity). None when fewer than two baseline targets."""
+    sel = np.flatnonzero(in_base)
+    if len(sel) < 2:
+        return None
+    x, w = ratio[sel], weight[sel]
+    idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
+    boot = biweight_location(x[idx], w[idx])
+    return boot - biweight_location(x, w)
 
 
 def densest_genes(est: np.ndarray, n: np.ndarray, width: float) -> np.ndarray:
@@ -421,8 +448,16 @@ def fit_sample(
     ratio = ratio0 - centre
     in_base = usable & base[codes]
     resid_sd = float(np.sqrt(np.median(var0[in_base]) + extra_var)) if in_base.any() else 0.0
+    rng = np.random.default_rng(rng_seed)
     genes = gene_estimates(
-        ratio, w, codes, n_genes, params, np.random.default_rng(rng_seed), resid_sd
+        ratio,
+        w,
+        codes,
+        n_genes,
+        params,
+        rng,
+        resid_sd,
+        centre_spread(ratio, w, in_base, params, rng),
     )
     # baseline targets are judged against the common baseline (0), the others against their
     # own gene's level, so a trend left between baseline genes shows as well as within genes
