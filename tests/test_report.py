@@ -1467,12 +1467,15 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
                 "median_depth": d,
                 "status": st,
                 "model": "exons 19-28 (partial model)",
+                "adequate_depth": 100,
+                "call_depth": 20,
             }
             for e, d, st in [
                 (19, 300, "covered"),
                 (20, 250, "covered"),
-                (21, 40, "thin"),
-                (22, 0, "no reads"),
+                (21, 40, "low depth"),
+                (22, 0, "not covered"),
+                (23, 1, "not covered"),
             ]
         ]
     )
@@ -1512,12 +1515,25 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
     assert "ALK-independent resistance not excluded" in text
     assert "crizotinib : Resistant phenotype; mechanism not found" in text
     assert "Same individual as the parental (4 of 4 germline sites concordant)" in text
-    assert "Exons 19-20 of NM_004304.5 covered (median ≥100×); thin: 21; no reads: 22" in text
+    assert "Exons 19-20 of NM_004304.5 covered (median ≥100×)." in text
+    assert "Low depth (median 20–99×" in text and "not wild type): exon 21 (40×)." in text
+    assert "ALK exons 22-23 not covered (median below 20×): no statement possible" in text
     assert "holds exons 19-28 only" in text and "not checked" in text
-    assert model["scope"]["R"]["ALK"]["covered"] == "19-20"
+    alk = model["scope"]["R"]["ALK"]
+    assert (alk["covered"], alk["low_depth"], alk["not_covered"]) == ("19-20", "21", "22-23")
+    assert alk["exons"][2] == {"exon": 21, "median_depth": 40, "status": "low depth"}
+    # the first screen's one line names what was not read, never as wild type
+    line = parse(html).text_of(**{"class": "not-assessable-line", "data-not-assessable": "4"})
+    for words in (
+        "ALK exons 22-23 (not covered)",
+        "ALK exon 21 (40×) at low depth",
+        "ALK exons outside the reference's model (exons 19-28 modelled)",
+    ):
+        assert words in line, words
     nxt = parse(html).text_of(id="what-next")
     for words in (
         "ALK mutation scan",
+        "exons 19-20 covered, exon 21 at low depth, exons 22-23 not covered (model: exons 19-28",
         "ALK copy number vs parental Not assessable (no baseline gene other than ALK",
         "What DNA cannot show",
         "phospho-RTK",

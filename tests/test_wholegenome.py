@@ -8,6 +8,7 @@ with the real ALK/EML4 sequence in place. BAM units need no index, so none may b
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pysam
 import pytest
 import yaml
+from test_report import parse
 
 from conftest import GTF, REFERENCE, REPO, copy_workflow, snakemake
 
@@ -127,3 +129,34 @@ def test_targets_carry_genes_and_backbone_is_never_a_gene(wg_run):
     assert set(bed["g"]) == {"ALK", "EML4", "backbone"}
     cnv = pd.read_csv(wg_run / "results" / LINE / "cnv.tsv", sep="\t")
     assert "backbone" not in set(cnv["gene"])
+
+
+def test_alk_exon_scope_measured_on_the_full_model(wg_run):
+    """With a whole-genome GTF the full ALK model is measured (issue 12 item 5): exons 3-7,
+    9-12, 14-16 and 19-28 read (11 thinly: low depth), 1, 2, 8, 13, 17, 18, 29 not covered."""
+    scope = pd.read_csv(wg_run / "results" / LINE / "exon_scope.tsv", sep="\t")
+    alk = scope[scope["gene"] == "ALK"]
+    for sample in ("H3122", "HCC827"):
+        got = alk[alk["sample"] == sample].set_index("exon")
+        assert list(got.index) == list(range(1, 30)) and set(got["model"]) == {"exons 1-29"}
+        by = got.groupby("status").groups
+        assert sorted(by["covered"]) == [*range(3, 8), 9, 10, 12, 14, 15, 16, *range(19, 29)]
+        assert sorted(by["low depth"]) == [11]
+        assert sorted(by["not covered"]) == [1, 2, 8, 13, 17, 18, 29]
+    report = json.loads((wg_run / "results" / LINE / "report.json").read_text())
+    a = report["scope"]["HCC827"]["ALK"]
+    assert (a["covered"], a["low_depth"], a["not_covered"]) == (
+        "3-7, 9-10, 12, 14-16, 19-28",
+        "11",
+        "1-2, 8, 13, 17-18, 29",
+    )
+    assert not a["partial_model"] and (a["adequate_depth"], a["call_depth"]) == (100, 20)
+    html = (wg_run / "results" / LINE / "report.html").read_text()
+    card = parse(html).text_of(id="summary-hcc827")
+    assert "Exons 3-7, 9-10, 12, 14-16, 19-28 of NM_004304.5 covered (median ≥100×)." in card
+    assert "not wild type): exon 11 (" in card
+    assert "ALK exons 1-2, 8, 13, 17-18, 29 not covered (median below 20×): no statement" in card
+    assert "outside the model" not in html and "outside the reference's model" not in html
+    line = parse(html).text_of(**{"class": "not-assessable-line"})
+    assert "ALK exons 1-2, 8, 13, 17-18, 29 (not covered)" in line
+    assert "ALK exon 11 (" in line and ") at low depth" in line

@@ -84,6 +84,11 @@ HOTSPOT_VERDICT = Vocabulary(
 )
 #: Hotspot verdicts that say nothing about whether the codon is mutated.
 HOTSPOT_UNKNOWN = ("not covered", NOT_ASSESSABLE)
+#: Exon coverage of a transcript model (exon_scope.tsv ``status``, docs/qc.md): ``covered``
+#: (median depth >= ``adequate_depth``), ``low depth`` (>= ``call_depth``, the SNV caller's
+#: own minimum: a clonal change would be seen, a subclonal one can be missed) or ``not covered``
+#: (below it: nothing can be called). Neither of the last two is ever "wild type".
+SCOPE_STATUS = Vocabulary("exon coverage", ("covered", "low depth", "not covered"))
 #: Gene copy-number call (cnv.tsv ``call``).
 CN_CALL = Vocabulary(
     "copy-number call",
@@ -239,6 +244,8 @@ SCOPE_COLUMNS = (
     "median_depth",
     "status",
     "model",
+    "adequate_depth",
+    "call_depth",
 )
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (
@@ -352,7 +359,7 @@ def caveat(
 # ---- JSON documents ----------------------------------------------------------------------------
 #: ``"schema"`` of hits.json (annotate) and report.json (report); bumped when their shape changes.
 HITS_SCHEMA = "resistcall-hits/3"
-REPORT_SCHEMA = "resistcall-report/2"
+REPORT_SCHEMA = "resistcall-report/3"
 
 
 def check_schema(data: object, expected: str, path: object) -> None:

@@ -47,7 +47,7 @@ from resistcall.report_inputs import (
     load_vcf,
     read_json,
 )
-from resistcall.report_model import RUO_STATEMENT, build_report, json_safe
+from resistcall.report_model import RUO_STATEMENT, build_report, exon_words, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def _env() -> Environment:
     )
     env.filters["pct"] = _fmt_pct
     env.filters["num"] = _fmt_num
+    env.filters["exons"] = exon_words
     env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
     env.filters["caveat_text"] = _caveat_text
     env.filters["filter_words"] = filter_words

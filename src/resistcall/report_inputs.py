@@ -22,6 +22,7 @@ from resistcall.contracts import (
     QC_KEYS,
     REPORT_READS,
     SCOPE_COLUMNS,
+    SCOPE_STATUS,
     check_schema,
     check_verdicts,
 )
@@ -111,7 +112,10 @@ def load_identity(path: Path | None) -> pd.DataFrame | None:
 
 def load_scope(path: Path | None) -> pd.DataFrame | None:
     """exon_scope.tsv (``resistcall scope``): exon coverage per sample and gene."""
-    return load_table(path, SCOPE_COLUMNS, "exon coverage scope")
+    df = load_table(path, SCOPE_COLUMNS, "exon coverage scope")
+    if df is not None:
+        check_verdicts(df, "status", SCOPE_STATUS, path)
+    return df
 
 
 def load_hotspots(path: Path | None) -> pd.DataFrame | None:

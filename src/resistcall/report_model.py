@@ -26,6 +26,7 @@ from resistcall.contracts import (
     HOTSPOT_MEASURES,
     HOTSPOT_UNKNOWN,
     REPORT_SCHEMA,
+    SCOPE_STATUS,
     citation,
     gene_key,
 )
@@ -724,25 +725,31 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def build_scope(scope: pd.DataFrame | None, samples: list[str]) -> dict | None:
-    """Per sample and gene: the model's exons and which are covered / thin / without reads."""
+    """Per sample and gene: the model's exons, which are covered, at low depth or not covered
+    (exon ranges as text, e.g. ``3-7, 9``), and every exon with its median depth."""
     if scope is None:
         return None
     out: dict[str, dict] = {}
     for (sample, gene), g in scope.groupby(["sample", "gene"], sort=False):
         if sample not in samples:
             continue
-        by = {
-            st: sorted(int(x) for x in g.loc[g["status"] == st, "exon"])
-            for st in ("covered", "thin", "no reads")
-        }
+        by = {st: sorted(int(x) for x in g.loc[g["status"] == st, "exon"]) for st in SCOPE_STATUS}
         model = str(g["model"].iloc[0])
+        exons = [
+            {"exon": int(r["exon"]), "median_depth": json_safe(r["median_depth"]),
+             "status": r["status"]}
+            for r in g.sort_values("exon").to_dict("records")
+        ]  # fmt: skip
         out.setdefault(sample, {})[gene] = {
             "transcript": str(g["transcript"].iloc[0]),
             "model": model,
             "partial_model": "partial" in model,
+            "adequate_depth": int(g["adequate_depth"].iloc[0]),
+            "call_depth": int(g["call_depth"].iloc[0]),
             "covered": _ranges(by["covered"]),
-            "thin": _ranges(by["thin"]),
-            "no_reads": _ranges(by["no reads"]),
+            "low_depth": _ranges(by["low depth"]),
+            "not_covered": _ranges(by["not covered"]),
+            "exons": exons,
             "n_exons": int(len(g)),
         }
     return out
@@ -857,6 +864,29 @@ def not_assessable_items(card: dict) -> list[str]:
         items.append("ALK fusion")
     if card.get("identity") and card["identity"].get("verdict") not in ("match", "mismatch"):
         items.append("sample identity")
+    return items + scope_items("ALK", card.get("alk_scope"))
+
+
+def exon_words(ranges: str) -> str:
+    """'11' -> 'exon 11'; '1, 2, 8' -> 'exons 1, 2, 8'."""
+    return f"exon {ranges}" if ranges.isdigit() else f"exons {ranges}"
+
+
+def scope_items(gene: str, scope: dict | None) -> list[str]:
+    """The exons of ``gene`` that were not read adequately, for the not-assessable line: not
+    covered, at low depth (with depth), outside a partial model. Never read as wild type."""
+    if not scope:
+        return []
+    items = []
+    if scope["not_covered"]:
+        items.append(f"{gene} {exon_words(scope['not_covered'])} (not covered)")
+    low = [e for e in scope["exons"] if e["status"] == "low depth"]
+    if low:
+        listed = ", ".join(f"{e['exon']} ({e['median_depth']:.0f}×)" for e in low)
+        items.append(f"{gene} exon{'s' if len(low) > 1 else ''} {listed} at low depth")
+    if scope["partial_model"]:
+        modelled = scope["model"].replace(" (partial model)", "")
+        items.append(f"{gene} exons outside the reference's model ({modelled} modelled)")
     return items
 
 

@@ -3,10 +3,13 @@
 
 A mutation scan is only as wide as what was read: an exon without reads is "not checked", never
 "wild type". Per gene (one model per gene, ``transcripts.TranscriptSet.by_gene``) and sample,
-each exon of the model gets its median depth (primary, non-duplicate reads) and a status:
-``covered`` (median >= ``min_depth``), ``thin`` (some reads, below it) or ``no reads``. A
-partial model (the bundled ALK model holds exons 19-28) says so: the exons outside it are
-outside the model, not measured.
+each exon of the model gets its median depth (primary, non-duplicate reads) and a status
+(``contracts.SCOPE_STATUS``): ``covered`` (median >= ``adequate_depth``), ``low depth``
+(median >= ``call_depth``, the SNV caller's ``min_depth``: a clonal change would be called, a
+subclonal one can be missed) or ``not covered`` (below that nothing can be called; a stray
+off-target read pair gives an exon a median of 1, which is not coverage). A partial model (the
+bundled ALK model holds exons 19-28) says so: the exons outside it are outside the model, not
+measured.
 """
 
 from __future__ import annotations
@@ -17,14 +20,27 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from resistcall.contracts import SCOPE_COLUMNS
+from resistcall.contracts import SCOPE_COLUMNS, SCOPE_STATUS
+from resistcall.errors import UserError
 from resistcall.outputs import write_tsv
 from resistcall.reference import bam_sample
+from resistcall.snv import SnvConfig
 from resistcall.transcripts import TranscriptSet, load_transcripts
 
 #: median exon depth for ``covered``: at ~100 fragments the SNV caller's detection limit is a
 #: few percent (docs/snv.md), the scale at which a resistance subclone is reported.
-MIN_DEPTH = 100
+ADEQUATE_DEPTH = 100
+#: below this median depth an exon is ``not covered``: the SNV caller filters every call there
+#: (``low_depth``, ``snv.min_depth``); the workflow passes the configured value.
+CALL_DEPTH = SnvConfig().min_depth
+COVERED, LOW_DEPTH, NOT_COVERED = SCOPE_STATUS.values
+
+
+def exon_status(depth: float, adequate_depth: int, call_depth: int) -> str:
+    """``covered`` / ``low depth`` / ``not covered`` for an exon's median depth."""
+    if depth >= adequate_depth:
+        return COVERED
+    return LOW_DEPTH if depth >= call_depth else NOT_COVERED
 
 
 def exon_depth(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> float:
@@ -35,8 +51,18 @@ def exon_depth(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> fl
     return float(np.median(np.sum(cov, axis=0)))
 
 
-def exon_scope(ts: TranscriptSet, bams: dict[str, str], min_depth: int = MIN_DEPTH) -> pd.DataFrame:
+def exon_scope(
+    ts: TranscriptSet,
+    bams: dict[str, str],
+    adequate_depth: int = ADEQUATE_DEPTH,
+    call_depth: int = CALL_DEPTH,
+) -> pd.DataFrame:
     """One row per sample x gene x modelled exon, in gene then transcript order."""
+    if not 0 < call_depth <= adequate_depth:
+        raise UserError(
+            f"scope: call depth {call_depth} must be between 1 and the adequate depth "
+            f"{adequate_depth}"
+        )
     rows = []
     for sample, path in bams.items():
         with pysam.AlignmentFile(path) as bam:
@@ -47,9 +73,6 @@ def exon_scope(ts: TranscriptSet, bams: dict[str, str], min_depth: int = MIN_DEP
                 partial = not (t.start_complete and t.end_complete)
                 for (start, end), number in zip(t.exons, t.exon_numbers, strict=True):
                     depth = exon_depth(bam, t.chrom, start, end)
-                    status = (
-                        "covered" if depth >= min_depth else ("thin" if depth > 0 else "no reads")
-                    )
                     rows.append(
                         {
                             "sample": sample,
@@ -60,8 +83,10 @@ def exon_scope(ts: TranscriptSet, bams: dict[str, str], min_depth: int = MIN_DEP
                             "start": int(start),
                             "end": int(end),
                             "median_depth": round(depth, 1),
-                            "status": status,
+                            "status": exon_status(depth, adequate_depth, call_depth),
                             "model": f"{model} (partial model)" if partial else model,
+                            "adequate_depth": adequate_depth,
+                            "call_depth": call_depth,
                         }
                     )
     return pd.DataFrame(rows, columns=list(SCOPE_COLUMNS))
@@ -70,7 +95,7 @@ def exon_scope(ts: TranscriptSet, bams: dict[str, str], min_depth: int = MIN_DEP
 def _cmd_scope(args: argparse.Namespace) -> None:
     ts = load_transcripts(args.gtf)
     bams = {bam_sample(b): b for b in args.bam}
-    write_tsv(exon_scope(ts, bams, args.min_depth), args.out)
+    write_tsv(exon_scope(ts, bams, args.adequate_depth, args.call_depth), args.out)
 
 
 def register(subparsers) -> None:
@@ -81,6 +106,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("--gtf", required=True, help="transcript models (GTF)")
     p.add_argument("--bam", required=True, nargs="+", help="BAMs of the line")
-    p.add_argument("--min-depth", type=int, default=MIN_DEPTH, help="median depth for 'covered'")
+    p.add_argument(
+        "--adequate-depth",
+        type=int,
+        default=ADEQUATE_DEPTH,
+        help="median exon depth for 'covered' (default %(default)s)",
+    )
+    p.add_argument(
+        "--call-depth",
+        type=int,
+        default=CALL_DEPTH,
+        help="median exon depth below which it is 'not covered': the SNV caller's min_depth "
+        "(default %(default)s)",
+    )
     p.add_argument("--out", required=True, help="exon_scope.tsv")
     p.set_defaults(func=_cmd_scope)

@@ -38,11 +38,13 @@ rule scope:
     input:
         bams=line_bams,
         bais=line_bais,
-        gtf=GTF,
+        gtf=ANNOTATION,
     output:
         "results/{line}/exon_scope.tsv",
     params:
         resistcall=RESISTCALL,
+        # below the SNV caller's own minimum depth nothing can be called: "not covered"
+        call_depth=options.effective("snv", config["snv"])["min_depth"],
     log:
         "logs/scope/{line}.log",
     benchmark:
@@ -54,4 +56,5 @@ rule scope:
     conda:
         ENV_RESISTCALL
     shell:
-        "{params.resistcall} scope --gtf {input.gtf} --bam {input.bams} --out {output} 2> {log}"
+        "{params.resistcall} scope --gtf {input.gtf} --bam {input.bams}"
+        " --call-depth {params.call_depth} --out {output} 2> {log}"
