@@ -210,3 +210,116 @@ def test_gtf_with_other_contig_naming_is_caught_when_the_sheets_load(genome38, t
     # same naming, other chromosomes first (a whole-genome GTF, a partial FASTA): fine here
     assert gtf_naming_problem(genome38["gtf"], ["chr2"]) is None
     assert gtf_naming_problem(genome38["gtf"], ["chr9"]) is None
+
+
+def _gene_named_bed(prepared, tmp_path, extra: str) -> Path:
+    """The test genome's targets named by their gene (as the demo BED is), plus ``extra``."""
+    _, _, targets = prepared
+    bed = tmp_path / "genes.bed"
+    rows = [f"{r.chrom}\t{r.start}\t{r.end}\t{r.gene}" for r in targets.itertuples()]
+    bed.write_text("\n".join([*(r for r in rows if "backbone" not in r), extra]) + "\n")
+    return bed
+
+
+def test_panel_gene_missing_from_the_gtf(genome38, prepared, tmp_path):
+    """A gene-named BED whose gene the GTF lacks: refused, never silently backbone."""
+    bed = _gene_named_bed(prepared, tmp_path, "chr2\t100000000\t100000120\tROS1")
+    with pytest.raises(UserError, match=r"row 21: panel gene ROS1 is not in the GTF .*gencode"):
+        prepare(genome38["gtf"], genome38["fasta"], bed, KNOWN, ["ALK"])
+    # CD74 is in the GTF, on chr5: the BED row is in other coordinates than the GTF
+    bed = _gene_named_bed(prepared, tmp_path, "chr2\t100000000\t100000120\tCD74")
+    with pytest.raises(UserError, match="row 21 names gene CD74 but lies on no CD74 model"):
+        prepare(genome38["gtf"], genome38["fasta"], bed, KNOWN, ["ALK"])
+    # probe names (the vendor BED) are not gene names: backbone probes are fine
+    assert "backbone" in set(prepared[2]["gene"])
+
+
+def _bad_inputs(genome38, prepared, tmp_path) -> dict[str, tuple[dict, str]]:
+    """Each bad GTF/FASTA case of the issue: (config changes, its one message)."""
+    nocds = tmp_path / "nocds.gtf"
+    nocds.write_text(
+        "".join(
+            line + "\n"
+            for line in gzip.open(genome38["gtf"], "rt").read().splitlines()
+            if not (line.split("\t")[2:3] == ["CDS"] and 'gene_name "EML4"' in line)
+        )
+    )
+    short = tmp_path / "short.fa"
+    short.write_text(">chr2\n" + "N" * 1000 + "\n")
+    short_bed = tmp_path / "short.bed"
+    short_bed.write_text("chr2\t100\t200\tprobe_1\n")
+    known = tmp_path / "known.tsv"
+    lines = KNOWN.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("ALK\tsubstitution"))
+    known.write_text("\n".join([*lines, row.replace("ALK", "ROS1", 1)]) + "\n")
+    shutil.copy(KNOWN.with_name("known_resistance.schema.yaml"), tmp_path)
+    uneven = tmp_path / "uneven.fa"
+    uneven.write_text(">chr2\nACGT\nACGTACGT\nAC\n")
+    ros1 = _gene_named_bed(prepared, tmp_path, "chr2\t100000000\t100000120\tROS1")
+    return {
+        "no contig in common": (
+            {"gtf": REPO / "resources/reference/panel_GRCh38.gtf"},
+            "no contig in common with the reference FASTA",
+        ),
+        "gene past the contig end": (
+            {"fasta": short, "targets": short_bed},
+            r"gene \S+ ends at chr2:\d+, past the end of chr2 in the FASTA \(1000 bp\)",
+        ),
+        "knowledge-table gene missing": (
+            {"known": known},
+            "knowledge-table gene ROS1 is not in the GTF",
+        ),
+        "panel gene missing": ({"targets": ros1}, "panel gene ROS1 is not in the GTF"),
+        "panel gene without CDS": (
+            {"gtf": nocds},
+            "panel gene EML4 has no complete coding transcript",
+        ),
+        "FASTA that cannot be indexed": (
+            {"fasta": uneven},
+            "the FASTA has no index uneven.fa.fai and samtools faidx cannot index it",
+        ),
+    }
+
+
+CASES = [
+    "no contig in common",
+    "gene past the contig end",
+    "knowledge-table gene missing",
+    "panel gene missing",
+    "panel gene without CDS",
+    "FASTA that cannot be indexed",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_validate_stops_each_bad_genome_input_with_one_message(
+    case, genome38, prepared, tmp_path, capsys
+):
+    """`resistcall validate` runs the GTF's full checks (what the workflow's first job runs,
+    before any alignment): one error line naming the file and the gene or row."""
+    import yaml
+
+    sheets = REPO / "tests" / "data" / "sheets"
+    change, message = _bad_inputs(genome38, prepared, tmp_path)[case]
+    config = {
+        "samples": "good/fastq/samples.tsv",
+        "units": "good/fastq/units.tsv",
+        "reference": {
+            "fasta": str(change.get("fasta", genome38["fasta"])),
+            "gtf": str(change.get("gtf", genome38["gtf"])),
+            "build": "GRCh38",
+        },
+        "panel": {"assay": "capture", "targets": str(change.get("targets", genome38["targets"]))},
+        "known_resistance": str(change.get("known", KNOWN)),
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    argv = ["validate", "--config", str(path), "--base-dir", str(sheets)]
+    assert main([*argv, "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    # one problem: a single error line, or the sheet check's list holding one problem
+    lines = [line for line in err.splitlines() if not line.startswith(("INFO", "WARNING"))]
+    if lines[0].endswith("1 problem in the input; nothing was run:"):
+        lines = lines[1:]
+    assert len(lines) == 1 and re.search(message, lines[0]), err
+    assert not (tmp_path / "results").exists()  # no cache from a failed check

@@ -689,15 +689,22 @@ def test_check_config_on_an_already_loaded_mapping():
 
 
 @pytest.fixture
-def main():
-    """The real CLI entry point (it imports only the module of the command being run)."""
-    return cli.main
+def main(tmp_path):
+    """The real CLI entry point (it imports only the module of the command being run);
+    `validate` writes the annotation cache in a scratch results folder, not beside the sheets."""
+
+    def call(argv: list[str]) -> int:
+        if argv[0] == "validate":
+            argv = [*argv, "--results", str(tmp_path / "results")]
+        return cli.main(argv)
+
+    return call
 
 
 CLI_SHEETS = ["--config", str(SHEETS / "config.yaml"), "--base-dir", str(SHEETS)]
 
 
-def test_cli_validate_ok(main, capsys):
+def test_cli_validate_ok(main, capsys, tmp_path):
     assert (
         main(
             [
@@ -718,7 +725,16 @@ def test_cli_validate_ok(main, capsys):
         "line(s), 6 units (6 FASTQ pairs, 0 BAMs), assay capture, files read to the end",
         "  H3122: parental P; resistant CR1, CR2, CR3",
         "  HCC78: parental Q; resistant QR1",
+        "panel_GRCh38.gtf: checked against the FASTA, targets and knowledge table; 3 "
+        f"transcript models cached in {tmp_path / 'results' / 'reference'}",
     ]
+    # the workflow's annotation cache: written once, then reused while newer than its inputs
+    cache = tmp_path / "results" / "reference"
+    assert {p.name for p in cache.iterdir()} == {"annotation.gtf", "transcripts.tsv", "targets.bed"}
+    assert main(["validate", *CLI_SHEETS]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"panel_GRCh38.gtf: checked against the FASTA (cache in {cache} is current)"
+    )
 
 
 def test_cli_validate_shows_the_parental_only_line_warning(main, caplog):

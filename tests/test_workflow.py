@@ -269,3 +269,22 @@ def test_workflow_start_shows_warnings_and_refuses_a_bad_bed(demo, tmp_path):
         "(panel.targets)" in out
     ), out[-3000:]
     assert not (work / "results").exists()
+
+
+def test_bad_gtf_stops_the_run_before_any_alignment(demo, tmp_path):
+    """The GTF's full checks (rule annotation) come before bwa: a panel gene without CDS fails
+    the run with one message and nothing is indexed or aligned (keep-going runs the rest)."""
+    work = copy_workflow(tmp_path / "badgtf")
+    shutil.copytree(demo / "demo_data", work / "demo_data")
+    gtf = work / "resources" / "reference" / "panel_GRCh38.gtf"
+    rows = gtf.read_text().splitlines()
+    gtf.write_text(
+        "".join(r + "\n" for r in rows if not (r.split("\t")[2:3] == ["CDS"] and '"EML4"' in r))
+    )
+    proc = run([str(BIN / "snakemake"), "--cores", "2", "--workflow-profile",
+                "profiles/default"], work, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    log = (work / "logs" / "annotation" / "annotation.log").read_text()
+    assert "panel gene EML4 has no complete coding transcript" in log, log
+    assert not (work / "logs" / "bwa_mem").exists() and not (work / "logs" / "bwa_index").exists()
+    assert not (work / "logs" / "bam_unit").exists()

@@ -550,6 +550,44 @@ def assign_targets(targets: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     return targets.assign(gene=gene)[["chrom", "start", "end", "gene"]]
 
 
+#: a BED name that reads as a gene symbol (CD74, EWSR1, C11orf95), not a probe or amplicon
+#: name (AVN_P00012, ALK_ex23_1)
+_SYMBOL = re.compile(r"[A-Z][A-Za-z0-9]*(?:-[A-Z0-9]+)?")
+
+
+def _check_named_targets(
+    targets: str | Path, assigned: pd.DataFrame, gtf_genes: set[str], gtf: str | Path
+) -> None:
+    """A BED that names genes in column 4 (most named targets carry the gene they overlap) must
+    find each named gene in the GTF: a target named CD74 on no gene means the GTF lacks CD74 (or
+    is in other coordinates), and would silently become backbone."""
+    from resistcall.reference import read_bed
+
+    try:
+        name = read_bed(targets)["name"].str.strip()
+    except UserError:
+        return  # 3-column BED: genes come from the GTF only
+    symbol = name.str.fullmatch(_SYMBOL.pattern)
+    if not symbol.any() or (name[symbol] == assigned["gene"][symbol]).mean() < 0.5:
+        return  # probe or amplicon names
+    off = symbol & (assigned["gene"] == BACKBONE)
+    if not off.any():
+        return
+    row, gene = int(off.idxmax()) + 1, name[off].iloc[0]
+    if gene in gtf_genes:
+        raise UserError(
+            f"{targets}: row {row} names gene {gene} but lies on no {gene} model of {gtf}: "
+            "the BED and the GTF are in different coordinates (build or contig naming); use the "
+            "BED and GTF of the FASTA's build"
+        )
+    raise UserError(
+        f"{targets}: row {row}: panel gene {gene} is not in the GTF {gtf} (no row with "
+        f"gene_name/gene {gene}): its targets would be backbone and the gene never reported; use "
+        "a GTF of the whole genome, rename the gene to the GTF's symbol, or leave column 4 empty "
+        "on backbone targets"
+    )
+
+
 def prepare(
     gtf: str | Path,
     fasta: str | Path,
@@ -589,6 +627,7 @@ def prepare(
     assigned = assign_targets(bed, ann.spans)
     panel = set(assigned["gene"]) - {BACKBONE}
     names = set(spans["gene"])
+    _check_named_targets(targets, assigned, names, gtf)
     for gene, what in [
         *((g, "knowledge-table") for g in sorted(known_genes)),
         *((g, "requested") for g in sorted(set(extra_genes))),
@@ -613,6 +652,58 @@ def prepare(
     return "".join(cache_text(ann.spans, rows, ann.choice)), ann.choice, assigned
 
 
+# ---- the run's cache (rule ``annotation`` and ``resistcall validate``) ----------------------
+#: the cache's files under the run's results folder: the GTF read once, the transcript per gene
+#: and why, the targets with their gene
+CACHE = {
+    "gtf": "reference/annotation.gtf",
+    "choice": "reference/transcripts.tsv",
+    "targets": "reference/targets.bed",
+}
+
+
+def cache_paths(results: str | Path = "results") -> dict[str, Path]:
+    return {key: Path(results) / name for key, name in CACHE.items()}
+
+
+def config_genes(config: dict) -> tuple[list[str], dict[str, str]]:
+    """(genes needing a model besides the panel's and the knowledge table's, transcript
+    overrides) of a run config: the fusion gene and ``reference.transcripts``."""
+    from resistcall.options import effective
+
+    fusion_gene = effective("fusion", config.get("fusion") or {})["gene"]
+    return [fusion_gene], dict(config["reference"].get("transcripts") or {})
+
+
+def write_cache(
+    out: dict[str, Path],
+    gtf: str | Path,
+    fasta: str | Path,
+    targets: str | Path,
+    known: str | Path | None,
+    extra_genes: Iterable[str] = (),
+    overrides: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Run every GTF check (:func:`prepare`) and write the cache; returns the transcript choice."""
+    text, choice, assigned = prepare(gtf, fasta, targets, known, extra_genes, overrides)
+    outputs.write_texts(
+        [
+            (out["gtf"], text),
+            (out["choice"], choice.to_csv(sep="\t", index=False)),
+            (out["targets"], assigned.to_csv(sep="\t", index=False, header=False)),
+        ]
+    )
+    return choice
+
+
+def cache_is_current(out: dict[str, Path], inputs: Iterable[str | Path]) -> bool:
+    """Every cache file exists and is newer than every input (as Snakemake decides)."""
+    if not all(p.is_file() for p in out.values()):
+        return False
+    oldest = min(p.stat().st_mtime for p in out.values())
+    return all(Path(p).stat().st_mtime <= oldest for p in inputs)
+
+
 # ---- command line ----------------------------------------------------------------------------
 def _overrides(items: list[str]) -> dict[str, str]:
     out = {}
@@ -625,20 +716,14 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def _cmd_annotation(args) -> None:
-    text, choice, targets = prepare(
+    write_cache(
+        {"gtf": args.out, "choice": args.choice_out, "targets": args.targets_out},
         args.gtf,
         args.reference,
         args.targets,
         args.known,
         args.gene,
         _overrides(args.transcript),
-    )
-    outputs.write_texts(
-        [
-            (args.out, text),
-            (args.choice_out, choice.to_csv(sep="\t", index=False)),
-            (args.targets_out, targets.to_csv(sep="\t", index=False, header=False)),
-        ]
     )
 
 

@@ -4,7 +4,10 @@
 
 rule bwa_index:
     input:
-        REF,
+        fasta=REF,
+        # after the GTF checks (a bad GTF stops the run first); ancient: a new GTF never
+        # rebuilds the index
+        annotation=ancient(ANNOTATION),
     output:
         multiext("results/reference/genome.fa", *BWA_SUFFIXES),
     params:
@@ -20,7 +23,7 @@ rule bwa_index:
     conda:
         ENV_ALIGN
     shell:
-        "bwa index -p {params.prefix} {input} 2> {log}"
+        "bwa index -p {params.prefix} {input.fasta} 2> {log}"
 
 
 rule check_input:
@@ -59,6 +62,8 @@ rule bwa_mem:
         fq1=lambda wc: unit_row(wc)["fq1"],
         fq2=lambda wc: unit_row(wc)["fq2"],
         index=multiext(BWA_PREFIX, *BWA_SUFFIXES),
+        # after the GTF checks; ancient: a new GTF never realigns
+        annotation=ancient(ANNOTATION),
     output:
         temp("results/units/{sample}.{unit}.bam"),
     params:

@@ -11,6 +11,8 @@ from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from resistcall import options
+from resistcall.annotation import cache_paths as annotation_cache_paths
+from resistcall.annotation import config_genes as annotation_config_genes
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
 from resistcall.inputs.files import resolve_bundled
@@ -47,10 +49,11 @@ GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
 # capture: duplicates marked unless the units were deduplicated upstream (panel.mark_duplicates)
 MARK_DUPLICATES = ASSAY == "capture" and config["panel"].get("mark_duplicates", True)
-# written by the annotation step (reference.smk): the GTF read once; targets with their gene
-ANNOTATION = "results/reference/annotation.gtf"
-TRANSCRIPTS = "results/reference/transcripts.tsv"
-TARGETS = "results/reference/targets.bed"
+# written by the annotation step (reference.smk, also by `resistcall validate`): the GTF read
+# once and checked against the FASTA; targets with their gene. Alignment waits for it, so a bad
+# GTF stops the run before bwa starts.
+ANNOTATION, TRANSCRIPTS, TARGETS = (str(p) for p in annotation_cache_paths().values())
+ANNOTATION_GENES, ANNOTATION_OVERRIDES = annotation_config_genes(config)
 
 # reference.bwa_index, else an index next to the FASTA, else one built once under results/
 BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/reference/genome.fa")

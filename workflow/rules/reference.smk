@@ -16,11 +16,13 @@ rule annotation:
     params:
         resistcall=RESISTCALL,
         extra=" ".join(
-            [f"--gene {options.effective('fusion', config['fusion'])['gene']}"]
-            + [f"--transcript {g}={t}" for g, t in config["reference"].get("transcripts", {}).items()]
+            [f"--gene {g}" for g in ANNOTATION_GENES]
+            + [f"--transcript {g}={t}" for g, t in ANNOTATION_OVERRIDES.items()]
         ),
     log:
         "logs/annotation/annotation.log",
+    # a GTF that does not fit the FASTA fails the same way every time
+    retries: 0
     benchmark:
         "benchmarks/annotation/annotation.tsv"
     threads: res("annotation", "threads")

@@ -43,6 +43,7 @@ def _cmd_validate(args: argparse.Namespace) -> None:
             raise SheetError(failures)
     for message in sheets.warnings:
         log.warning(message)
+    annotation = _check_annotation(config, Path(args.base_dir), args.results, Path(args.config))
     n_fq = int((sheets.units["kind"] == "fastq").sum())
     print(
         f"{sheets.samples_file}, {sheets.units_file}: OK: {len(sheets.samples)} samples in "
@@ -53,6 +54,33 @@ def _cmd_validate(args: argparse.Namespace) -> None:
     for line in sheets.lines():
         resistant = ", ".join(sheets.resistant(line)) or "none"
         print(f"  {line}: parental {sheets.parental(line)}; resistant {resistant}")
+    print(annotation)
+
+
+def _check_annotation(config: dict, base_dir: Path, results: str, config_path: Path) -> str:
+    """The GTF's full checks against the FASTA, targets and knowledge table (what rule
+    ``annotation`` runs first in the workflow), writing or reusing the run's cache."""
+    from resistcall.annotation import cache_is_current, cache_paths, config_genes, write_cache
+
+    def path(value: str) -> Path:
+        return resolve(base_dir, value)
+
+    out = cache_paths(path(results))
+    files = {
+        "gtf": path(config["reference"]["gtf"]),
+        "fasta": path(config["reference"]["fasta"]),
+        "targets": path(config["panel"]["targets"]),
+        "known": path(config["known_resistance"]),
+    }
+    shown = str(out["gtf"].parent)
+    if cache_is_current(out, [*files.values(), config_path]):
+        return f"{files['gtf'].name}: checked against the FASTA (cache in {shown} is current)"
+    genes, overrides = config_genes(config)
+    choice = write_cache(out, **files, extra_genes=genes, overrides=overrides)
+    return (
+        f"{files['gtf'].name}: checked against the FASTA, targets and knowledge table; "
+        f"{len(choice)} transcript models cached in {shown}"
+    )
 
 
 def _cmd_check_input(args: argparse.Namespace) -> None:
@@ -77,6 +105,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=".",
         help="directory relative paths resolve against, i.e. the run's working "
         "directory [%(default)s]",
+    )
+    p.add_argument(
+        "--results",
+        default="results",
+        help="the run's results folder, relative to --base-dir: the GTF's checks write (or reuse) "
+        "the annotation cache in its reference/ folder, as the workflow does [%(default)s]",
     )
     p.add_argument(
         "--deep",
