@@ -53,12 +53,8 @@ def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
         "gtf": str(genome38["gtf"]),
         "build": "GRCh38",
     }
-    # the AVENIO BAMs are position-deduplicated upstream: re-marking would drop molecules
-    cfg["panel"] = {
-        "assay": "capture",
-        "targets": str(genome38["targets"]),
-        "mark_duplicates": False,
-    }
+    # default duplicate policy (auto): samples of aligned units are used as given
+    cfg["panel"] = {"assay": "capture", "targets": str(genome38["targets"])}
     cfg.pop("simulate", None)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakemake(work, f"results/{LINE}/report.html", f"results/{LINE}/hits.tsv")
@@ -68,6 +64,35 @@ def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
 def test_no_bwa_index_is_built_for_bam_units(wg_run):
     assert not list((wg_run / "results" / "reference").glob("genome.fa*"))
     assert not (wg_run / "logs" / "bwa_index").exists()
+
+
+def test_every_output_bam_has_exactly_the_fasta_contigs(wg_run, genome38):
+    """@SQ == the FASTA's .fai although the units carry 455 hg38 contigs; reads whose mate lies
+    on another chromosome are kept as 'mate unmapped'."""
+    fai = [
+        line.split("\t")[:2] for line in Path(f"{genome38['fasta']}.fai").read_text().splitlines()
+    ]
+    for sample in ("H3122", "HCC827"):
+        bam = wg_run / "results" / LINE / f"{sample}.bam"
+        with pysam.AlignmentFile(str(bam)) as handle:
+            sq = handle.header.to_dict()["SQ"]
+            assert [[s["SN"], str(s["LN"])] for s in sq] == fai
+            assert all(r.next_reference_id in (-1, 0) for r in handle.fetch(until_eof=True))
+    log = (wg_run / "logs" / "bam_unit" / "H3122.avenio.log").read_text()
+    assert "0 read(s) on contigs absent from chr2.fa dropped; 201 read(s) whose mate" in log
+
+
+def test_bam_units_are_used_as_given_and_qc_says_duplicates_were_not_marked(wg_run):
+    """panel.mark_duplicates: auto (default) keeps the units' own duplicate flags; their headers
+    name no duplicate-marking program, which QC and the report say."""
+    assert not (wg_run / "logs" / "markdup").exists()
+    html = (wg_run / "results" / LINE / "report.html").read_text()
+    for sample, unit in (("H3122", "H3122_EML4.bam"), ("HCC827", "HCC827.cram")):
+        qc = json.loads((wg_run / "results" / "qc" / f"{sample}.qc.json").read_text())
+        assert qc["duplicates"] == "as given: not marked upstream"
+        (warning,) = [w for w in qc["warnings"] if "duplicates were not marked upstream" in w]
+        assert unit in warning and "panel.mark_duplicates: true" in warning
+        assert f"the header of {unit} names no duplicate-marking program" in html
 
 
 def test_transcript_choice_is_recorded(wg_run):
@@ -115,6 +140,7 @@ def test_eml4_alk_found_with_at_least_the_support_of_the_bam_as_shipped(
     assert (row["gene_5p"], row["gene_3p"]) == ("EML4", "ALK")
     assert row["genomic_5p"].startswith("chr2:42299") and row["genomic_3p"].startswith("chr2:2922")
     assert row["breakpoint_5p"].startswith("chr2:")  # genome's own coordinates
+    # the BAM used as given (default duplicate policy): every fragment of the BAM as shipped
     assert int(row["fragments"]) >= as_shipped >= 100
     assert not (fus[fus["sample"] == "HCC827"]["call"] == "detected").any()
     with pysam.VariantFile(str(wg_run / "results" / LINE / "fusions.vcf.gz")) as vcf:

@@ -372,7 +372,18 @@ def test_bam_unit_takes_the_sample_name_from_the_sheet(cohort):
         with pysam.AlignmentFile(str(bam)) as handle:
             read = next(handle.fetch(ALK))
             assert read.get_tag("RG") == groups[0]["ID"]
+        # all units aligned BAMs (panel.mark_duplicates: auto): used as given, not re-marked;
+        # their headers name no duplicate-marking program, which QC says
+        assert not (cohort / "results" / "qc" / line / f"{sample}.markdup.txt").exists()
+        qc = json.loads((cohort / "results" / "qc" / f"{sample}.qc.json").read_text())
+        assert qc["duplicates"] == "as given: not marked upstream"
+        assert any("duplicates were not marked upstream" in w for w in qc["warnings"])
+    # samples aligned here from FASTQ are marked
+    for sample in ("LA_R1", "LA_R2", "LB_P"):
+        line = "LINEA" if sample.startswith("LA") else "LINEB"
         assert (cohort / "results" / "qc" / line / f"{sample}.markdup.txt").exists()
+        qc = json.loads((cohort / "results" / "qc" / f"{sample}.qc.json").read_text())
+        assert qc["duplicates"] == "marked in this run (samtools markdup)"
 
 
 def test_two_lanes_are_merged_into_one_sample_bam(cohort):

@@ -23,6 +23,7 @@ COMMANDS = {
     "annotation": "resistcall.annotation",
     "validate": "resistcall.inputs.cli",
     "check-input": "resistcall.inputs.cli",
+    "bam-unit": "resistcall.bam_unit",
     "qc": "resistcall.qc",
     "identity": "resistcall.identity",
     "scope": "resistcall.scope",

@@ -18,7 +18,9 @@ import pyranges as pr
 import pysam
 
 from resistcall.contracts import QC_TARGET_COLUMNS
+from resistcall.duplicates import duplicate_status
 from resistcall.errors import UserError
+from resistcall.inputs.files import open_alignments
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_texts
 from resistcall.reference import preflight_bams, read_bed
@@ -252,10 +254,22 @@ def run_qc(
     return summary, depths
 
 
+def duplicates(mode: str, as_given: list[Path]) -> tuple[str, list[str]]:
+    """(how duplicates were handled, warnings): reads the headers of the units used as given
+    (resistcall.duplicates; docs/qc.md)."""
+    headers = {}
+    for path in as_given:
+        with open_alignments(path) as unit:
+            headers[Path(path).name] = unit.header.to_dict()
+    return duplicate_status(mode, headers)
+
+
 def _cmd_qc(args: argparse.Namespace) -> None:
     gates = from_args(QcOptions, args)
     summary, depths = run_qc(args.bam, args.stats, args.targets, gates)
     summary["assay"] = args.assay
+    summary["duplicates"], warnings = duplicates(args.duplicates, args.as_given)
+    summary["warnings"] += warnings
     write_texts(
         [
             (
@@ -273,6 +287,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stats", type=Path, required=True, help="samtools stats output")
     p.add_argument("--targets", type=Path, required=True, help="targets BED (gene in column 4)")
     p.add_argument("--assay", choices=("capture", "amplicon"), default="capture")
+    p.add_argument(
+        "--duplicates",
+        choices=("marked", "as-given", "never"),
+        default="marked",
+        help="duplicates marked in this run, kept as the units had them, or never (amplicon)",
+    )
+    p.add_argument(
+        "--as-given",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="BAM",
+        help="the sample's aligned units used as given: a warning when no header names a "
+        "duplicate-marking program",
+    )
     p.add_argument("--out", type=Path, required=True, help="QC summary JSON")
     p.add_argument("--targets-out", type=Path, required=True, help="per-target depth TSV")
     add_options(p, QcOptions)

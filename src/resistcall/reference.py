@@ -140,6 +140,18 @@ def _dict_md5(fasta_path: str | Path) -> dict[str, str]:
     return {}
 
 
+def fasta_sq(fasta_path: str | Path) -> list[dict]:
+    """The FASTA's contigs as SAM @SQ lines (SN, LN from the .fai; M5 from its .dict, if any):
+    the header every BAM of the run carries."""
+    with pysam.FastaFile(str(fasta_path)) as fa:
+        contigs = list(zip(fa.references, fa.lengths, strict=True))
+    md5 = _dict_md5(fasta_path)
+    return [
+        {"SN": name, "LN": length, **({"M5": md5[name]} if name in md5 else {})}
+        for name, length in contigs
+    ]
+
+
 def preflight_bams(
     bams: Sequence[str | Path], reference: str | Path | None = None, unique: bool = True
 ) -> list[str]:

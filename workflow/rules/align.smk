@@ -1,5 +1,7 @@
-# Alignment: deep input check -> bwa mem with read groups -> per-sample merge ->
-# duplicates marked (capture) or primers clipped (amplicon) -> index.
+# Alignment: deep input check -> bwa mem with read groups (or an aligned unit taking the
+# FASTA's header) -> per-sample merge -> duplicates marked (capture samples marked here), kept
+# as given (capture samples of aligned units, panel.mark_duplicates: auto) or primers clipped
+# (amplicon) -> index.
 
 
 rule bwa_index:
@@ -67,7 +69,7 @@ rule bwa_mem:
     output:
         temp("results/units/{sample}.{unit}.bam"),
     params:
-        rg=r"@RG\tID:{sample}.{unit}\tSM:{sample}\tLB:{sample}\tPL:ILLUMINA\tPU:{unit}",
+        rg=lambda wc: rf"@RG\t{read_group(wc)}",
         prefix=lambda wc, input: input.index[0].removesuffix(".amb"),
     log:
         "logs/bwa_mem/{sample}.{unit}.log",
@@ -87,18 +89,27 @@ rule bwa_mem:
 
 rule bam_unit:
     # A unit given as an aligned BAM or CRAM (CRAM decoded with the FASTA; checked against the
-    # reference when the sheet loads, docs/reference.md):
-    # keep its alignments, set the read group to the sheet's sample, add mate tags for markdup.
-    # Duplicate flags set upstream are cleared: this workflow decides (capture: markdup over
-    # all lanes of the sample; amplicon: never), and markdup would otherwise keep them.
+    # reference when the sheet loads, docs/reference.md) keeps its alignments and takes the
+    # run's header: @SQ = the FASTA's contigs (reads on other contigs dropped, mates there made
+    # "mate unmapped"), the sheet's read group. Samples marked here lose the unit's duplicate
+    # flags and get markdup's mate tags; amplicon units lose them (never marked); capture
+    # samples used as given keep them (panel.mark_duplicates, docs/qc.md).
     input:
         ok="results/checks/{sample}.{unit}.ok",
         bam=lambda wc: unit_row(wc)["bam"],
         ref=REF,
+        # after the GTF checks; ancient: a new GTF never redoes the unit
+        annotation=ancient(ANNOTATION),
     output:
         temp("results/units/{sample}.{unit}.from_bam.bam"),
     params:
-        rg=r"ID:{sample}.{unit}\tSM:{sample}\tLB:{sample}\tPL:ILLUMINA\tPU:{unit}",
+        resistcall=RESISTCALL,
+        rg=read_group,
+        duplicates=lambda wc: {
+            "marked": "--clear-duplicates --mate-tags",
+            "never": "--clear-duplicates",
+            "as-given": "",
+        }[duplicate_mode(wc.sample)],
     log:
         "logs/bam_unit/{sample}.{unit}.log",
     benchmark:
@@ -108,14 +119,11 @@ rule bam_unit:
         mem_mb=scaled_mem("bam_unit"),
         runtime=res("bam_unit", "runtime"),
     conda:
-        ENV_ALIGN
+        ENV_RESISTCALL
     shell:
-        "(samtools addreplacerg --reference {input.ref} -w -m overwrite_all -r '{params.rg}'"
-        " -u -o - {input.bam}"
-        " | samtools view -u --remove-flags 0x400 -"
-        " | samtools collate -O -u - {output}.collate"
-        " | samtools fixmate -m -u - -"
-        " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
+        "{params.resistcall} bam-unit --bam {input.bam} --reference {input.ref}"
+        " --read-group '{params.rg}' {params.duplicates} --threads {threads} --out {output}"
+        " 2> {log}"
 
 
 rule merge_units:
@@ -137,7 +145,7 @@ rule merge_units:
         "samtools merge -f -@ {threads} -o {output} {input} 2> {log}"
 
 
-if MARK_DUPLICATES:
+if MARKED:
 
     rule markdup:
         input:
@@ -149,6 +157,8 @@ if MARK_DUPLICATES:
             "logs/markdup/{line}/{sample}.log",
         benchmark:
             "benchmarks/markdup/{line}/{sample}.tsv"
+        wildcard_constraints:
+            sample=one_of(MARKED),
         threads: res("markdup", "threads")
         resources:
             mem_mb=scaled_mem("markdup"),
@@ -161,11 +171,13 @@ if MARK_DUPLICATES:
             "(samtools markdup -@ {threads} -s -f {output.stats} -T {output.bam}.tmp"
             " {input} {output.bam}.part.bam && mv {output.bam}.part.bam {output.bam}) 2> {log}"
 
-elif ASSAY == "capture":
+
+if AS_GIVEN:
 
     rule keep_duplicates:
-        # panel.mark_duplicates: false - the units were deduplicated upstream (UMI-aware or
-        # position-deduplicated BAMs): re-marking by position would drop distinct molecules
+        # capture samples used as given (all units aligned BAM/CRAM with
+        # panel.mark_duplicates: auto, or mark_duplicates: false): the units' own duplicate
+        # flags are kept; qc warns when no unit header names a duplicate-marking program
         input:
             "results/merged/{sample}.bam",
         output:
@@ -174,6 +186,8 @@ elif ASSAY == "capture":
             "logs/keep_duplicates/{line}/{sample}.log",
         benchmark:
             "benchmarks/keep_duplicates/{line}/{sample}.tsv"
+        wildcard_constraints:
+            sample=one_of(AS_GIVEN),
         threads: res("markdup", "threads")
         resources:
             mem_mb=scaled_mem("markdup"),
@@ -184,7 +198,8 @@ elif ASSAY == "capture":
             "(samtools view -b -o {output.bam}.part.bam {input}"
             " && mv {output.bam}.part.bam {output.bam}) 2> {log}"
 
-else:
+
+if ASSAY == "amplicon":
 
     rule ampliconclip:
         # Amplicon reads share start/end by design, so duplicates are never marked;

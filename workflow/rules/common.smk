@@ -13,6 +13,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from resistcall import options
 from resistcall.annotation import cache_paths as annotation_cache_paths
 from resistcall.annotation import config_genes as annotation_config_genes
+from resistcall.duplicates import marks_here
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
 from resistcall.inputs.files import resolve_bundled
@@ -47,8 +48,14 @@ validate(RESOURCES, schema="../schemas/resources.schema.yaml")
 REF = config["reference"]["fasta"]
 GTF = config["reference"]["gtf"]
 ASSAY = config["panel"]["assay"]
-# capture: duplicates marked unless the units were deduplicated upstream (panel.mark_duplicates)
-MARK_DUPLICATES = ASSAY == "capture" and config["panel"].get("mark_duplicates", True)
+# panel.mark_duplicates (auto | true | false; resistcall.duplicates, docs/qc.md): the samples
+# this run marks with samtools markdup; other capture samples are used as given
+MARKED = [
+    s
+    for s in SHEETS.samples.index
+    if marks_here(ASSAY, config["panel"]["mark_duplicates"], SHEETS.units_of(s)["kind"])
+]
+AS_GIVEN = [s for s in SHEETS.samples.index if ASSAY == "capture" and s not in MARKED]
 # written by the annotation step (reference.smk, also by `resistcall validate`): the GTF read
 # once and checked against the FASTA; targets with their gene. Alignment waits for it, so a bad
 # GTF stops the run before bwa starts.
@@ -142,6 +149,24 @@ def unit_bams(wildcards):
     return bams
 
 
+def read_group(wildcards):
+    """The @RG of a unit (sample from the sheet, ID <sample>.<unit>), for bwa mem and bam-unit."""
+    s, u = wildcards.sample, wildcards.unit
+    return rf"ID:{s}.{u}\tSM:{s}\tLB:{s}\tPL:ILLUMINA\tPU:{u}"
+
+
+def duplicate_mode(sample):
+    """How the sample's duplicates are handled: marked here, as given, or never (amplicon)."""
+    return "marked" if sample in MARKED else "as-given" if sample in AS_GIVEN else "never"
+
+
+def as_given_bams(wildcards):
+    """The sample's aligned units used as given (their headers show upstream marking)."""
+    if duplicate_mode(wildcards.sample) != "as-given":
+        return []
+    return [b for b in SHEETS.units_of(wildcards.sample)["bam"] if b]
+
+
 def line_bais(wildcards):
     return [f"{bam}.bai" for bam in line_bams(wildcards)]
 
@@ -166,14 +191,15 @@ def sample_bai(wildcards):
 
 def multiqc_tool_files(wildcards):
     """Tool outputs MultiQC reads: samtools stats of each final BAM, and the statistics of
-    samtools markdup (capture) or ampliconclip (amplicon) for every sample of a compared line
-    (workflow/multiqc_config.yaml makes MultiQC recognise markdup's text stats)."""
+    samtools markdup (samples marked here) or ampliconclip (amplicon) for every sample of a
+    compared line (workflow/multiqc_config.yaml makes MultiQC recognise markdup's text stats)."""
     files = [f"results/qc/{s}.stats.txt" for s in SHEETS.samples.index]
-    step = "markdup" if MARK_DUPLICATES else "ampliconclip" if ASSAY == "amplicon" else None
-    if step is not None:
-        files += [
-            f"results/qc/{line}/{s}.{step}.txt" for line in LINES for s in SHEETS.samples_of(line)
-        ]
+    for line in LINES:
+        for s in SHEETS.samples_of(line):
+            if s in MARKED:
+                files.append(f"results/qc/{line}/{s}.markdup.txt")
+            elif ASSAY == "amplicon":
+                files.append(f"results/qc/{line}/{s}.ampliconclip.txt")
     return files
 
 

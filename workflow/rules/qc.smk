@@ -28,12 +28,17 @@ rule qc:
         bai=sample_bai,
         stats="results/qc/{sample}.stats.txt",
         targets=TARGETS,
+        as_given=as_given_bams,
     output:
         json="results/qc/{sample}.qc.json",
         targets="results/qc/{sample}.targets.tsv",
     params:
         resistcall=RESISTCALL,
         assay=ASSAY,
+        duplicates=lambda wc, input: " ".join(
+            [f"--duplicates {duplicate_mode(wc.sample)}"]
+            + ([f"--as-given {' '.join(input.as_given)}"] if input.as_given else [])
+        ),
         extra=stage_options("qc"),
     log:
         "logs/qc/{sample}.log",
@@ -47,5 +52,5 @@ rule qc:
         ENV_RESISTCALL
     shell:
         "{params.resistcall} qc --bam {input.bam} --stats {input.stats} --targets {input.targets}"
-        " --assay {params.assay} {params.extra} --out {output.json}"
+        " --assay {params.assay} {params.duplicates} {params.extra} --out {output.json}"
         " --targets-out {output.targets} 2> {log}"
