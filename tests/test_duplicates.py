@@ -32,7 +32,7 @@ def test_which_samples_are_marked_here(assay, setting, kinds, marked):
     [
         ({"ID": "samtools.2", "PN": "samtools", "CL": "samtools markdup -s a b"}, "samtools"),
         ({"ID": "MarkDuplicates", "PN": "MarkDuplicates"}, "MarkDuplicates"),
-        ({"ID": "GATK MarkDuplicatesSpark", "PN": "GATK MarkDuplicatesSpark"}, "GATK MarkDuplicatesSpark"),
+        ({"ID": "GATK", "PN": "GATK MarkDuplicatesSpark"}, "GATK MarkDuplicatesSpark"),
         ({"ID": "sambamba", "PN": "sambamba", "CL": "markdup -t 4 in.bam out.bam"}, "sambamba"),
         ({"ID": "bamsormadup", "PN": "bamsormadup"}, "bamsormadup"),
         ({"ID": "fgbio", "PN": "fgbio", "CL": "fgbio CallMolecularConsensusReads -i x"}, "fgbio"),
