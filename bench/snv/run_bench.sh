@@ -4,7 +4,7 @@
 # Needs ../shared/realdata/DNAfusion/{H3122,HCC827}_EML4.bam, bwa, samtools, bcftools, freebayes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=$ROOT/bench/snv/out
+OUT=${OUT:-$ROOT/bench/snv/out}  # HELD-OUT seeds: OUT=bench/snv/out_heldout SEEDS="41 53 67"
 PY=$ROOT/.venv/bin/python
 RC="$PY $ROOT/bench/snv/rc_snv.py"  # `resistcall snv` alone, see rc_snv.py
 REAL=${REAL:-$ROOT/../shared/realdata/DNAfusion}

@@ -27,6 +27,7 @@ COMMANDS = {
     "qc": "resistcall.qc",
     "identity": "resistcall.identity",
     "scope": "resistcall.scope",
+    "pon": "resistcall.pon",
     "snv": "resistcall.snv",
     "cnv": "resistcall.cnv",
     "fusion": "resistcall.fusion",

@@ -247,6 +247,12 @@ SCOPE_COLUMNS = (
     "adequate_depth",
     "call_depth",
 )
+#: pon.tsv(.gz) (``resistcall pon``, read by ``resistcall snv --pon``): one row per covered
+#: position x non-reference base (``alt`` A/C/G/T) and one per position for indels (``alt`` =
+#: ``indel``: every indel event anchored there, normalised). ``pos`` 1-based; ``depth`` and
+#: ``alt_reads`` summed over the ``samples`` that counted there (depth >= pon min_depth, allele
+#: fraction <= pon max_vaf); ``excluded`` = samples left out as carrying a variant.
+PON_COLUMNS = ("chrom", "pos", "ref", "alt", "depth", "alt_reads", "samples", "excluded")
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (
     "sample",

@@ -25,7 +25,13 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from resistcall import __version__
-from resistcall.contracts import HOTSPOT_COLUMNS, NOT_ASSESSABLE, SNV_STATUS, filter_words
+from resistcall.contracts import (
+    HOTSPOT_COLUMNS,
+    NOT_ASSESSABLE,
+    PON_COLUMNS,
+    SNV_STATUS,
+    filter_words,
+)
 from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import atomic_paths, write_tsv
@@ -44,6 +50,12 @@ log = logging.getLogger(__name__)
 VCF_STATUSES = "|".join(s for s in SNV_STATUS if s != NOT_ASSESSABLE)
 
 BASES = "ACGT"
+#: ``alt`` of a panel-of-normals row counting every indel event anchored at a position.
+INDEL_ALT = "indel"
+#: Indel noise classes: event length (1 bp, or longer) x context (the bases after the anchor
+#: start a homopolymer of at least ``INDEL_REPEAT_RUN``, where polymerase slippage makes
+#: indels; ``plain`` otherwise). docs/snv.md, "Indel noise".
+INDEL_REPEAT_RUN = 4
 
 #: FILTER name -> header description (every name the caller can write).
 FILTERS = {
@@ -117,6 +129,19 @@ class SnvConfig:
     )
     background_max_vaf: float = option(
         0.005, "sites above this VAF are left out of the background fit (variants)", gt=0, lt=1
+    )
+    pon_noisy_p: float = option(
+        1e-3,
+        "with --pon: a site is noisy when its panel-of-normals alt count is this improbable "
+        "under the class background; only noisy sites take their own noise from the panel",
+        gt=0,
+        lt=1,
+    )
+    pon_weight: float = option(
+        1e3,
+        "with --pon: weight (in fragments) of the class background against the panel's "
+        "counts at a noisy site",
+        gt=0,
     )
     #: runtime inputs (not options): the assay comes from ``panel.assay``, the build (VCF
     #: header ##assembly) from ``reference.build``.
@@ -257,21 +282,55 @@ def fit_background(samples: list[SampleCounts], cfg: SnvConfig) -> dict[str, tup
                 noise = k <= cfg.background_max_vaf * n
                 ks.setdefault(f"{rb}>{ab}", []).append(k[noise])
                 ns.setdefault(f"{rb}>{ab}", []).append(n[noise])
-        ind = np.zeros(len(s.pos))
-        if len(s.indels):
-            index = pd.Series(
-                np.arange(len(s.pos)), index=pd.MultiIndex.from_arrays([s.contig, s.pos])
-            )
-            tot = s.indels.groupby(["contig", "pos"])[["fwd", "rev"]].sum().sum(axis=1)
-            idx = index.reindex(tot.index)
-            good = idx.notna().to_numpy()
-            np.add.at(ind, idx.to_numpy()[good].astype(int), tot.to_numpy()[good])
-        noise = ok & (ind <= cfg.background_max_vaf * depth)
-        ks.setdefault("indel", []).append(ind[noise])
-        ns.setdefault("indel", []).append(depth[noise])
+        repeat = repeat_context(s)
+        for long in (False, True):
+            ind = indel_counts(s, long)
+            for rep in (False, True):
+                noise = ok & (repeat == rep) & (ind <= cfg.background_max_vaf * depth)
+                cls = indel_class(2 if long else 1, rep)
+                ks.setdefault(cls, []).append(ind[noise])
+                ns.setdefault(cls, []).append(depth[noise])
     for cls in ks:
         model[cls] = fit_beta(np.concatenate(ks[cls]), np.concatenate(ns[cls]))
     return model
+
+
+def indel_class(length: int, repeat: bool) -> str:
+    """Noise class of an indel of ``length`` bp (1, or longer) in a repeat or plain context."""
+    return f"indel{'1' if length == 1 else '2+'}:{'repeat' if repeat else 'plain'}"
+
+
+def repeat_context(s: SampleCounts) -> np.ndarray:
+    """Per position: do the reference bases after it start a homopolymer of at least
+    ``INDEL_REPEAT_RUN`` (within the counted region)?"""
+    ref = s.ref
+    n = len(ref)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    # length of the run of equal bases starting at each position (same contig, adjacent)
+    adjacent = (s.contig[1:] == s.contig[:-1]) & (np.diff(s.pos) == 1)
+    ends = np.flatnonzero(np.append(~(adjacent & (ref[1:] == ref[:-1])), True))
+    run = ends[np.searchsorted(ends, np.arange(n))] - np.arange(n) + 1
+    after = np.zeros(n, dtype=np.int64)
+    after[:-1] = np.where(adjacent, run[1:], 0)
+    return after >= INDEL_REPEAT_RUN
+
+
+def indel_counts(s: SampleCounts, long: bool) -> np.ndarray:
+    """Per position: indel events anchored there, 1 bp (``long`` False) or longer."""
+    out = np.zeros(len(s.pos))
+    if not len(s.indels):
+        return out
+    size = (s.indels["alt"].str.len() - s.indels["ref"].str.len()).abs()
+    sel = s.indels[(size > 1) == long]
+    if not len(sel):
+        return out
+    index = pd.Series(np.arange(len(s.pos)), index=pd.MultiIndex.from_arrays([s.contig, s.pos]))
+    tot = sel.groupby(["contig", "pos"])[["fwd", "rev"]].sum().sum(axis=1)
+    idx = index.reindex(tot.index)
+    good = idx.notna().to_numpy()
+    np.add.at(out, idx.to_numpy()[good].astype(int), tot.to_numpy()[good])
+    return out
 
 
 def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -439,14 +498,87 @@ def sample_stats(s: SampleCounts, cand: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def null_params(cand: pd.DataFrame, st: pd.DataFrame, model: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Beta prior (a0, b0) per candidate: class background, mean raised to the quality error."""
-    cls = np.where(cand["kind"] == "snv", cand["ref"].str[0] + ">" + cand["alt"], "indel")
+def null_params(
+    cand: pd.DataFrame,
+    st: pd.DataFrame,
+    model: dict,
+    pon: tuple[np.ndarray, np.ndarray] | None = None,
+    cfg: SnvConfig = SnvConfig(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beta prior (a0, b0) per candidate: class background (``cand["cls"]``), mean raised to
+    the quality error. With a panel of normals ``pon`` = (alt reads, depth) per candidate, a
+    site whose panel count is improbable under that background (``P(X >= k) < pon_noisy_p``:
+    a recurrent artefact) takes the class background at ``pon_weight`` fragments' worth
+    updated with its panel counts (Bayes: Beta(a + k, b + n - k)); other sites keep the class
+    background (measured: a panel cannot make a site cleaner than its class, docs/snv.md)."""
+    cls = cand["cls"].to_numpy()
     mu = np.array([model.get(c, (1e-3, 1e3))[0] for c in cls])
     kappa = np.array([model.get(c, (1e-3, 1e3))[1] for c in cls])
     q_err = np.where(cand["kind"] == "snv", st["err"].to_numpy() / 3.0, 0.0)
     mu = np.clip(np.maximum(mu, q_err), 1e-7, 0.5)
-    return mu * kappa, (1 - mu) * kappa
+    a0, b0 = mu * kappa, (1 - mu) * kappa
+    if pon is None:
+        return a0, b0
+    k, n = pon
+    noisy = (n > 0) & (bb_sf(k, n, a0, b0) < cfg.pon_noisy_p)
+    w = np.minimum(kappa, cfg.pon_weight)
+    a0 = np.where(noisy, mu * w + k, a0)
+    b0 = np.where(noisy, (1 - mu) * w + n - k, b0)
+    return a0, b0
+
+
+def candidate_classes(cand: pd.DataFrame, repeat: np.ndarray) -> np.ndarray:
+    """Noise class per candidate: ``X>Y`` for SNVs, :func:`indel_class` for indels
+    (``repeat``: :func:`repeat_context` of the sample matrix, indexed by ``cand["row"]``)."""
+    size = (cand["alt"].str.len() - cand["ref"].str.len()).abs().to_numpy()
+    rep = repeat[cand["row"].to_numpy()]
+    return np.array(
+        [
+            f"{r[0]}>{a}" if kind == "snv" else indel_class(int(n), bool(rr))
+            for r, a, kind, n, rr in zip(
+                cand["ref"], cand["alt"], cand["kind"], size, rep, strict=True
+            )
+        ],
+        dtype=object,
+    )
+
+
+def read_pon(path: str | Path) -> pd.DataFrame:
+    """A ``resistcall pon`` table (contracts.PON_COLUMNS), checked."""
+    try:
+        pon = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
+    except (OSError, pd.errors.ParserError, EOFError) as e:
+        raise UserError(f"{path}: cannot read the panel of normals ({e})") from e
+    missing = [c for c in PON_COLUMNS if c not in pon.columns]
+    if missing:
+        raise UserError(f"{path}: panel of normals lacks column(s) {', '.join(missing)}")
+    for col in ("pos", "depth", "alt_reads"):
+        values = pd.to_numeric(pon[col], errors="coerce")
+        bad = values.isna() | (values < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise UserError(f"{path}: row {row}: {col} must be a count")
+        pon[col] = values.astype("int64")
+    bad = pon["alt_reads"] > pon["depth"]
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise UserError(f"{path}: row {row}: alt_reads above depth")
+    return pon
+
+
+def pon_counts(cand: pd.DataFrame, pon: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(alt reads, depth) of each candidate's site and allele in the panel of normals (0, 0
+    where the panel did not count it); indels use the site's ``indel`` row."""
+    key = pd.MultiIndex.from_arrays(
+        [
+            cand["contig"].to_numpy(),
+            cand["pos"].to_numpy() + 1,
+            np.where(cand["kind"] == "snv", cand["alt"], INDEL_ALT),
+        ]
+    )
+    table = pon.set_index(["chrom", "pos", "alt"])[["alt_reads", "depth"]]
+    hit = table[~table.index.duplicated()].reindex(key).fillna(0)
+    return hit["alt_reads"].to_numpy(dtype=float), hit["depth"].to_numpy(dtype=float)
 
 
 def homopolymer_run(
@@ -499,13 +631,17 @@ def call(
     fasta: pysam.FastaFile,
     hotspot_sites: set[tuple[str, int]] | None = None,
     purity: dict[str, float] | None = None,
+    pon: pd.DataFrame | None = None,
 ) -> CallSet:
     """Test every candidate in every sample, decide STATUS and filters. ``purity`` (sample ->
     tumour fraction, default 1.0): the parental's VAF is rescaled to each resistant sample's
-    purity before the two are compared (docs/purity.md)."""
+    purity before the two are compared (docs/purity.md). ``pon``: a panel of normals
+    (:func:`read_pon`) giving each site its own noise (:func:`null_params`)."""
     purity = {s.name: (purity or {}).get(s.name, 1.0) for s in samples}
     model = fit_background(samples, cfg)
     cand = build_candidates(samples, cfg)
+    cand["cls"] = candidate_classes(cand, repeat_context(samples[0]))
+    site_pon = pon_counts(cand, pon) if pon is not None else None
     is_covered = np.stack([s.depth for s in samples]).max(axis=0) > 0
     covered = int(is_covered.sum())
     hotspot_sites = hotspot_sites or set()
@@ -530,7 +666,7 @@ def call(
     names = [s.name for s in samples]
     st = {s.name: sample_stats(s, cand) for s in samples}
     for name in names:
-        a0, b0 = null_params(cand, st[name], model)
+        a0, b0 = null_params(cand, st[name], model, site_pon, cfg)
         d = st[name]
         d["p_detect"] = bb_sf(d["alt"].to_numpy(), d["depth"].to_numpy(), a0, b0)
         d["detected"] = (d["p_detect"] < cand_thr) & (d["alt"] >= cfg.min_alt_reads)
@@ -934,7 +1070,8 @@ def _codon_limit(
         refb = chr(int(s.ref[i]))
         alts: list[tuple[str, int | None]]
         if indel:
-            alts = [("indel", None)]
+            # the row does not say the event's length or context: the noisiest indel class
+            alts = [(max(_indel_classes(model), key=lambda c: model[c][0]), None)]
         else:
             alts = [(f"{refb}>{b}", ALLELES.index(b)) for b in BASES if b != refb]
         for cls, ai in alts:
@@ -960,6 +1097,10 @@ def _codon_limit(
                 return lim
             worst = max(worst, lim)
     return worst
+
+
+def _indel_classes(model: dict) -> list[str]:
+    return [c for c in model if c.startswith("indel")] or [indel_class(1, True)]
 
 
 def _positions(value) -> list[int]:
@@ -1002,7 +1143,7 @@ def hotspot_verdicts(
     """
     from resistcall.reference import genomic_label
 
-    bg = [v for k, v in calls.model.items() if k != "indel"]
+    bg = [v for k, v in calls.model.items() if k not in _indel_classes(calls.model)]
     mu = float(np.median([m for m, _ in bg])) if bg else 1e-3
     kappa = float(np.median([k for _, k in bg])) if bg else 1e3
     thr = max(calls.hotspot_threshold, calls.threshold)
@@ -1126,14 +1267,16 @@ def run(
     hotspots_out: str | None = None,
     purity: list[str] | None = None,
     qc: dict[str, dict] | None = None,
+    pon: str | None = None,
 ) -> CallSet:
     """Whole stage: count, call, write VCF (+ hotspots table). ``purity``: ``SAMPLE=FRACTION``
     items of ``--purity``. ``qc`` (sample -> qc.json): a parental that failed QC is not
     compared with; hotspots of a sample that failed QC are ``not assessable`` (never
-    ``not detected``)."""
+    ``not detected``). ``pon``: a ``resistcall pon`` table (site-specific noise)."""
     bams = ([parental] if parental else []) + list(resistant)
     names = preflight_bams(bams, reference)
     tumour = parse_purity(purity or [], names)
+    normals = read_pon(pon) if pon else None
     with pysam.FastaFile(reference) as fasta:
         reg = merged_regions(regions, fasta)
         hot = set()
@@ -1149,10 +1292,10 @@ def run(
             samples.append(concat_counts(name, count_regions(b, reference, reg, cfg.pileup), fasta))
         reason = not_assessable(qc or {}, names[0], "snv") if parental else None
         if reason is None:
-            cs = call(samples, 0 if parental else None, cfg, fasta, hot, tumour)
+            cs = call(samples, 0 if parental else None, cfg, fasta, hot, tumour, normals)
         else:
             log.warning("parental %s not assessable (%s): no STATUS is decided", names[0], reason)
-            cs = _without_comparison(samples, cfg, fasta, hot, tumour, reason)
+            cs = _without_comparison(samples, cfg, fasta, hot, tumour, reason, normals)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
         write_vcf(cs, cfg, fasta, reference, Path(out))
         if hotspots_out is not None:
@@ -1176,12 +1319,13 @@ def _without_comparison(
     hot: set[tuple[str, int]],
     purity: dict[str, float] | None,
     reason: str,
+    pon: pd.DataFrame | None = None,
 ) -> CallSet:
     """Calls when the parental failed QC: the resistant samples are tested on their own
     (their findings still stand: "detected; parental not assessable") and the parental is
     shown with its counts only, never as evidence and never compared with."""
     parental, resistant = samples[0], samples[1:]
-    cs = call(resistant, None, cfg, fasta, hot, purity)
+    cs = call(resistant, None, cfg, fasta, hot, purity, pon)
     stats = sample_stats(parental, cs.sites)
     stats["p_detect"], stats["detected"], stats["status"] = np.nan, False, ""
     stats["a0"], stats["b0"] = np.nan, np.nan
@@ -1215,6 +1359,7 @@ def _cmd_snv(args: argparse.Namespace) -> None:
         args.hotspots_out,
         args.purity,
         read_qc(args.qc),
+        args.pon,
     )
 
 
@@ -1241,6 +1386,10 @@ def register(subparsers) -> None:
     p.add_argument("--hotspots", help="known-resistance table (TSV)")
     p.add_argument("--gtf", help="transcript GTF (contig coordinates), for --hotspots")
     p.add_argument("--hotspots-out", help="hotspot coverage verdicts (TSV)")
+    p.add_argument(
+        "--pon",
+        help="panel of normals (resistcall pon): per-site noise from unrelated samples",
+    )
     p.add_argument(
         "--qc",
         nargs="+",

@@ -12,6 +12,7 @@ rule snv:
         regions=config["panel"]["snv_regions"],
         known=config["known_resistance"],
         gtf=ANNOTATION,
+        pon=config.get("pon", []),
     output:
         vcf="results/{line}/snv.vcf.gz",
         tbi="results/{line}/snv.vcf.gz.tbi",
@@ -22,6 +23,7 @@ rule snv:
         build=config["reference"]["build"],
         extra=stage_options("snv"),
         purity=line_purity,
+        pon=f"--pon {config['pon']}" if "pon" in config else "",
     log:
         "logs/snv/{line}.log",
     benchmark:
@@ -35,7 +37,7 @@ rule snv:
     shell:
         "{params.resistcall} snv --reference {input.ref} --regions {input.regions}"
         " --parental {input.parental} --resistant {input.resistant}"
-        " --assay {params.assay} --build {params.build} {params.extra} {params.purity}"
+        " --assay {params.assay} --build {params.build} {params.extra} {params.purity} {params.pon}"
         " --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots}"
         " --qc {input.qc} 2> {log}"

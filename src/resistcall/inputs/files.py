@@ -271,6 +271,8 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
         keys.append(("panel.primers", config["panel"]["primers"]))
     if "resources_config" in config:
         keys.append(("resources_config", config["resources_config"]))
+    if "pon" in config:
+        keys.append(("pon", config["pon"]))
     fasta_ok = True
     for key, value in keys:
         problem = file_problem(resolve(base_dir, value))

@@ -1,0 +1,122 @@
+"""Panel of normals (resistcall pon) and its use by the SNV caller (snv --pon); indel classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from cyvcf2 import VCF
+from test_pileup import ALK, REF, _ref, make_bam
+
+from resistcall import pon as ponlib
+from resistcall import snv
+from resistcall.cli import main
+from resistcall.contracts import PON_COLUMNS
+from resistcall.errors import UserError
+
+ART, GERM, SNV = 24600, 24640, 24700  # recurrent artefact, variant in one normal, real SNV
+
+
+def _alt(pos: int) -> str:
+    return "A" if _ref(pos) != "A" else "C"
+
+
+def _v(pos: int, vaf: float) -> tuple[int, str, str, float]:
+    return (pos, _ref(pos), _alt(pos), vaf)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Two normals that share a 2% artefact at ART, one with a 40% variant at GERM; a parental
+    without the artefact and a resistant with the artefact (3%) and a real 5% SNV."""
+    d = tmp_path_factory.mktemp("pon")
+    n1 = make_bam(d / "n1.bam", "N1", 1200, [_v(ART, 0.02), _v(GERM, 0.4)], seed=1)
+    n2 = make_bam(d / "n2.bam", "N2", 1200, [_v(ART, 0.02)], seed=2)
+    par = make_bam(d / "par.bam", "PAR", 1500, [], seed=3, error_rate=0.001)
+    res = make_bam(d / "res.bam", "RES", 1500, [_v(ART, 0.03), _v(SNV, 0.05)], seed=4)
+    bed = d / "regions.bed"
+    bed.write_text(f"{ALK}\t24400\t24800\tALK_test\n")
+    out = d / "pon.tsv.gz"
+    rc = main(
+        ["pon", "--reference", str(REF), "--regions", str(bed), "--bams", str(n1), str(n2)]
+        + ["--out", str(out)]
+    )
+    assert rc in (0, None)
+    return {"dir": d, "par": par, "res": res, "bed": bed, "pon": out}
+
+
+def test_pon_table_contract_and_variant_exclusion(data):
+    pon = snv.read_pon(data["pon"])
+    assert tuple(pon.columns) == PON_COLUMNS
+    # every covered position: 3 substitutions + 1 indel row
+    assert len(pon) == 400 * 4
+    art = pon[(pon.pos == ART + 1) & (pon.alt == _alt(ART))].iloc[0]
+    assert art.samples == 2 and art.excluded == 0
+    assert 0.01 < art.alt_reads / art.depth < 0.04  # the artefact is counted as noise
+    germ = pon[(pon.pos == GERM + 1) & (pon.alt == _alt(GERM))].iloc[0]
+    # the normal carrying a real variant is left out at that allele only
+    assert germ.samples == 1 and germ.excluded == 1 and germ.alt_reads < 5
+    other = pon[(pon.pos == GERM + 1) & (pon.alt != _alt(GERM)) & (pon.alt != "indel")]
+    assert (other.samples == 2).all()
+
+
+def _calls(data, tmp_path, *extra: str) -> dict:
+    out = tmp_path / f"calls{len(extra)}.vcf.gz"
+    args = ["snv", "--reference", str(REF), "--regions", str(data["bed"])]
+    args += ["--parental", str(data["par"]), "--resistant", str(data["res"]), "--out", str(out)]
+    assert main(args + list(extra)) in (0, None)
+    return {(v.POS - 1, v.ALT[0]): v for v in VCF(str(out))}
+
+
+def test_caller_takes_recurrent_artefact_noise_from_the_pon(data, tmp_path):
+    without = _calls(data, tmp_path)
+    with_pon = _calls(data, tmp_path, "--pon", str(data["pon"]))
+    # without the panel the artefact reads as a new 3% variant
+    assert without[(ART, _alt(ART))].INFO["STATUS"] == "acquired"
+    assert (ART, _alt(ART)) not in with_pon
+    # the real SNV is still acquired, with its record otherwise unchanged
+    a, b = without[(SNV, _alt(SNV))], with_pon[(SNV, _alt(SNV))]
+    assert b.INFO["STATUS"] == "acquired" and b.FILTER is None
+    assert a.INFO["PDET"] == b.INFO["PDET"] and a.format("AD").tolist() == b.format("AD").tolist()
+
+
+def test_pon_keeps_class_noise_at_clean_sites():
+    """A clean panel never makes a site look cleaner than its class (docs/snv.md)."""
+    cand = pd.DataFrame({"cls": ["C>T", "C>T"], "kind": ["snv", "snv"]})
+    st = pd.DataFrame({"err": [0.0, 0.0]})
+    model = {"C>T": (1e-4, 1e6)}
+    a0, b0 = snv.null_params(cand, st, model)
+    k, n = np.array([0.0, 30.0]), np.array([2000.0, 2000.0])
+    a1, b1 = snv.null_params(cand, st, model, (k, n))
+    assert a1[0] == a0[0] and b1[0] == b0[0]
+    assert a1[1] / (a1[1] + b1[1]) > 0.005  # 30/2000 at a 1e-4 class: a noisy site
+
+
+def test_read_pon_errors_name_file_and_row(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("chrom\tpos\tref\talt\tdepth\n")
+    with pytest.raises(UserError, match="bad.tsv.*alt_reads"):
+        snv.read_pon(bad)
+    neg = tmp_path / "neg.tsv"
+    row = f"{ALK}\t10\tA\tC\t-1\t0\t1\t0\n"
+    neg.write_text("\t".join(PON_COLUMNS) + "\n" + row)
+    with pytest.raises(UserError, match="neg.tsv: row 2: depth"):
+        snv.read_pon(neg)
+    with pytest.raises(UserError, match="at least one BAM"):
+        ponlib.build_pon([], str(REF), str(neg))
+
+
+def test_indel_classes_follow_length_and_homopolymer_context():
+    class S:
+        ref = np.frombuffer(b"ACAAAAGTTTTTC", dtype=np.uint8)
+        contig = np.array([ALK] * 13, dtype=object)
+        pos = np.arange(13)
+
+    rep = snv.repeat_context(S())  # type: ignore[arg-type]
+    # anchor before a run of >= 4: C before AAAA, G before TTTTT, first T before TTTT
+    assert rep.nonzero()[0].tolist() == [1, 6, 7]
+    cand = pd.DataFrame(
+        {"ref": ["C", "GTTT", "A"], "alt": ["CA", "G", "T"], "kind": ["indel", "indel", "snv"]}
+    ).assign(row=[1, 6, 3])
+    assert snv.candidate_classes(cand, rep).tolist() == ["indel1:repeat", "indel2+:repeat", "A>T"]
+    assert snv.indel_class(3, False) == "indel2+:plain"
