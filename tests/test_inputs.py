@@ -547,7 +547,8 @@ def test_config_problems_name_key_and_line(tmp_path):
         f"{path}, line {n_assay}, key panel.assay: panel.assay must be 'amplicon' or 'capture' "
         "(found 'hybrid')",
         f"{path}, line {n_threads}, key threads: unknown key (known keys: samples, units, "
-        "reference, panel, known_resistance, resources_config, pon, simulate, qc, snv, cnv, fusion)",
+        "reference, panel, known_resistance, resources_config, pon, simulate, qc, snv, cnv, "
+        "fusion)",
     ]
 
 

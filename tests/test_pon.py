@@ -28,12 +28,14 @@ def _v(pos: int, vaf: float) -> tuple[int, str, str, float]:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Two normals that share a 2% artefact at ART, one with a 40% variant at GERM; a parental
-    without the artefact and a resistant with the artefact (3%) and a real 5% SNV."""
+    without the artefact and a resistant with the artefact (3%), a real 5% SNV and the
+    normal's variant at 3% (as contamination from that normal would look)."""
     d = tmp_path_factory.mktemp("pon")
     n1 = make_bam(d / "n1.bam", "N1", 1200, [_v(ART, 0.02), _v(GERM, 0.4)], seed=1)
     n2 = make_bam(d / "n2.bam", "N2", 1200, [_v(ART, 0.02)], seed=2)
     par = make_bam(d / "par.bam", "PAR", 1500, [], seed=3, error_rate=0.001)
-    res = make_bam(d / "res.bam", "RES", 1500, [_v(ART, 0.03), _v(SNV, 0.05)], seed=4)
+    variants = [_v(ART, 0.03), _v(SNV, 0.05), _v(GERM, 0.03)]
+    res = make_bam(d / "res.bam", "RES", 1500, variants, seed=4)
     bed = d / "regions.bed"
     bed.write_text(f"{ALK}\t24400\t24800\tALK_test\n")
     out = d / "pon.tsv.gz"
@@ -78,6 +80,9 @@ def test_caller_takes_recurrent_artefact_noise_from_the_pon(data, tmp_path):
     a, b = without[(SNV, _alt(SNV))], with_pon[(SNV, _alt(SNV))]
     assert b.INFO["STATUS"] == "acquired" and b.FILTER is None
     assert a.INFO["PDET"] == b.INFO["PDET"] and a.format("AD").tolist() == b.format("AD").tolist()
+    # a panel sample's own variant at a low fraction reads as contamination, not as acquired
+    assert without[(GERM, _alt(GERM))].FILTER is None
+    assert with_pon[(GERM, _alt(GERM))].FILTER == "pon_variant"
 
 
 def test_pon_keeps_class_noise_at_clean_sites():

@@ -251,7 +251,8 @@ SCOPE_COLUMNS = (
 #: position x non-reference base (``alt`` A/C/G/T) and one per position for indels (``alt`` =
 #: ``indel``: every indel event anchored there, normalised). ``pos`` 1-based; ``depth`` and
 #: ``alt_reads`` summed over the ``samples`` that counted there (depth >= pon min_depth, allele
-#: fraction <= pon max_vaf); ``excluded`` = samples left out as carrying a variant.
+#: fraction <= pon max_vaf); ``excluded`` = samples left out as carrying a variant (a row
+#: whose every sample carried one has depth 0).
 PON_COLUMNS = ("chrom", "pos", "ref", "alt", "depth", "alt_reads", "samples", "excluded")
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (
@@ -433,6 +434,7 @@ FILTER_WORDS = {
     "low_depth": "too few reads",
     "low_vaf": "fraction too low to be sure",
     "near_indel": "likely artefact of a nearby indel",
+    "pon_variant": "a variant of a panel-of-normals sample at low fraction (likely contamination)",
 }
 
 

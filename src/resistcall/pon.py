@@ -111,7 +111,8 @@ def combine(tables: list[pd.DataFrame], opts: PonOptions) -> pd.DataFrame:
     out = allp.groupby(key, as_index=False, sort=False)[
         ["depth", "alt_reads", "samples", "excluded"]
     ].sum()
-    out = out[out["samples"] > 0]
+    # a row where every sample carried a variant stays (depth 0): it marks a known variant
+    out = out[(out["samples"] > 0) | (out["excluded"] > 0)]
     return out.reset_index(drop=True)[list(PON_COLUMNS)]
 
 

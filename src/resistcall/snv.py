@@ -70,6 +70,8 @@ FILTERS = {
     "low_vaf": "Upper 95% confidence bound of the VAF below --min-vaf",
     "near_indel": "Within near_indel_window bp of a detected indel with at least "
     "near_indel_ratio times more alt reads (alignment artefact of that indel)",
+    "pon_variant": "With --pon: a panel-of-normals sample carries this allele as a variant and "
+    "the evidence VAF is below contamination_max_vaf (likely cross-sample contamination)",
 }
 
 
@@ -142,6 +144,13 @@ class SnvConfig:
         "with --pon: weight (in fragments) of the class background against the panel's "
         "counts at a noisy site",
         gt=0,
+    )
+    contamination_max_vaf: float = option(
+        0.05,
+        "pon_variant filter: an allele some panel-of-normals sample carries as a variant is "
+        "filtered below this VAF (cross-sample contamination)",
+        gt=0,
+        le=1,
     )
     #: runtime inputs (not options): the assay comes from ``panel.assay``, the build (VCF
     #: header ##assembly) from ``reference.build``.
@@ -566,9 +575,10 @@ def read_pon(path: str | Path) -> pd.DataFrame:
     return pon
 
 
-def pon_counts(cand: pd.DataFrame, pon: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(alt reads, depth) of each candidate's site and allele in the panel of normals (0, 0
-    where the panel did not count it); indels use the site's ``indel`` row."""
+def pon_counts(cand: pd.DataFrame, pon: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(alt reads, depth, samples carrying it as a variant) of each candidate's site and
+    allele in the panel of normals (0 where the panel did not count it); indels use the
+    site's ``indel`` row."""
     key = pd.MultiIndex.from_arrays(
         [
             cand["contig"].to_numpy(),
@@ -576,9 +586,13 @@ def pon_counts(cand: pd.DataFrame, pon: pd.DataFrame) -> tuple[np.ndarray, np.nd
             np.where(cand["kind"] == "snv", cand["alt"], INDEL_ALT),
         ]
     )
-    table = pon.set_index(["chrom", "pos", "alt"])[["alt_reads", "depth"]]
+    table = pon.set_index(["chrom", "pos", "alt"])[["alt_reads", "depth", "excluded"]]
     hit = table[~table.index.duplicated()].reindex(key).fillna(0)
-    return hit["alt_reads"].to_numpy(dtype=float), hit["depth"].to_numpy(dtype=float)
+    return (
+        hit["alt_reads"].to_numpy(dtype=float),
+        hit["depth"].to_numpy(dtype=float),
+        hit["excluded"].to_numpy(dtype=float),
+    )
 
 
 def homopolymer_run(
@@ -641,7 +655,10 @@ def call(
     model = fit_background(samples, cfg)
     cand = build_candidates(samples, cfg)
     cand["cls"] = candidate_classes(cand, repeat_context(samples[0]))
-    site_pon = pon_counts(cand, pon) if pon is not None else None
+    site_pon, pon_variant = None, np.zeros(len(cand), dtype=bool)
+    if pon is not None:
+        k_pon, n_pon, carriers = pon_counts(cand, pon)
+        site_pon, pon_variant = (k_pon, n_pon), carriers > 0
     is_covered = np.stack([s.depth for s in samples]).max(axis=0) > 0
     covered = int(is_covered.sum())
     hotspot_sites = hotspot_sites or set()
@@ -709,6 +726,7 @@ def call(
     cand = cand[keep].copy()
     cand["threshold"] = cand_thr[keep]
     cand["hotspot"] = cand_hot[keep]
+    cand["pon_variant"] = pon_variant[keep]
     st = {k: v[keep].copy() for k, v in st.items()}
     cand = _choose_evidence(cand, st, names, parental)
     cand = _apply_filters(cand, st, samples, cfg, fasta)
@@ -816,6 +834,8 @@ def _apply_filters(
             f.append("low_depth")
         if clopper_pearson_upper(d.alt, d.depth) < cfg.min_vaf:
             f.append("low_vaf")
+        if r.pon_variant and d.vaf < cfg.contamination_max_vaf:
+            f.append("pon_variant")
         filters.append(f)
     cand["filters"] = filters
     cand["read_end_median"] = rpos
