@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pysam
 
 from resistcall import pon as ponlib
 from resistcall import snv
+from resistcall.pileup import ALLELES, PileupParams, count_region
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import calls_resistcall, keys_of, site_depth  # noqa: E402
@@ -46,6 +49,24 @@ def pon_for(out: Path, line: str) -> Path:
         table = ponlib.build_pon([str(other)], str(out / "ref/panel.fa"), str(out / "regions.bed"))
         ponlib.write_pon(table, path)
     return path
+
+
+def alt_fragments(bam: Path, truth: pd.DataFrame) -> list[int]:
+    """Distinct fragments carrying each spiked SNV's alt base (the caller's counting: BQ >= 25,
+    overlapping mates once); -1 for indels."""
+    out = []
+    with (
+        pysam.AlignmentFile(str(bam)) as b,
+        pysam.FastaFile(str(bam.parent / "ref/panel.fa")) as fa,
+    ):
+        for r in truth.itertuples():
+            if len(r.ref) != 1 or len(r.alt) != 1:
+                out.append(-1)
+                continue
+            c = count_region(b, fa, r.contig, r.pos - 1, r.pos, PileupParams())
+            obs = c.base_obs[c.base_obs["allele"] == ALLELES.index(r.alt)]
+            out.append(int(obs["frag"].nunique()))
+    return out
 
 
 def run_case(out: Path, dest: Path, pre: str, case: str, half: str, cfg, pon, hot: bool) -> Path:
@@ -98,6 +119,7 @@ def main() -> None:
         pon = None if args.no_pon else pon_for(out, line)
         truth = pd.read_csv(out / f"{pre}.truth.tsv", sep="\t")
         truth["depth"] = site_depth(out / f"{pre}.Bspk.bam", truth)
+        truth["alt_frags"] = alt_fragments(out / f"{pre}.Bspk.bam", truth)
         vcf = run_case(out, dest, pre, "spiked", "Bspk", cfg, pon, False)
         calls = calls_resistcall(vcf)
         keys = set(keys_of(truth))
@@ -144,6 +166,15 @@ def main() -> None:
         cells = ", ".join(f"{v:g}: {int(r['sum'])}/{int(r['count'])}" for v, r in g.iterrows())
         print(f"hotspot spikes (with --hotspots) {cells}; false calls {hfps}")
     res.to_csv(dest / "spikes.tsv", sep="\t", index=False)
+    cases_mb = (2 + bool(hrows)) * mb
+    false = fps + negs + hfps
+    summary = {
+        "tested_mb": round(cases_mb, 5),
+        "false_calls": false,
+        "fp_per_mb": false / cases_mb,
+        "fp_per_mb_upper": poisson_upper(false) / cases_mb,
+    }
+    (dest / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
 def poisson_upper(k: int, conf: float = 0.95) -> float:
