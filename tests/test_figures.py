@@ -89,3 +89,39 @@ def test_vaf_svg_keeps_the_legend_text(vaf_points):
     svg = figures.vaf_svg(points, model["parental"], model["resistant_samples"])
     assert svg is not None and svg.startswith("<svg")
     assert "known resistance" in svg and "unknown significance" in svg
+
+
+def test_copy_number_figure_never_draws_targets_without_reference_reads():
+    """Issue 12 item 4: targets with zero reference reads read as gains (+0.5 to +6.7 log2 on
+    real ALK-only data). They are no value: not drawn; a gene without a measurement is labelled
+    'not assessable', never a marker. Negative control: the same targets unflagged are drawn."""
+    import pandas as pd
+
+    rows = [
+        {"sample": "R", "gene": "ALK", "call": "not assessable", "log2_ratio": None,
+         "copy_number": None, "ci_low": None, "ci_high": None},
+        {"sample": "R", "gene": "EML4", "call": "not assessable", "log2_ratio": None,
+         "copy_number": None, "ci_low": None, "ci_high": None},
+    ]  # fmt: skip
+    targets = pd.DataFrame(
+        {
+            "sample": "R",
+            "gene": ["ALK"] * 3 + ["EML4"] * 2,
+            "log2_ratio": [0.02, -0.05, 0.04, 3.0, 6.7],
+            "flags": ["", "", "", "low_reference_count", "low_reference_count"],
+        }
+    )
+
+    def drawn(fig: Figure) -> tuple[list[float], list[str]]:
+        FigureCanvasAgg(fig).draw()
+        ax = fig.axes[0]
+        ys = [float(y) for c in ax.collections if isinstance(c, PathCollection)
+              for _, y in c.get_offsets()]  # fmt: skip
+        return sorted(ys), [t.get_text() for t in ax.texts]
+
+    ys, texts = drawn(figures.copy_number_figure(rows, targets, ["R"]))
+    assert ys == sorted([0.02, -0.05, 0.04])  # ALK's own targets only
+    assert texts == ["not assessable", "not assessable"]
+    unflagged = targets.assign(flags="")
+    ys_all, _ = drawn(figures.copy_number_figure(rows, unflagged, ["R"]))
+    assert max(ys_all) == pytest.approx(6.7)

@@ -1534,6 +1534,10 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
     for words in (
         "ALK mutation scan",
         "exons 19-20 covered, exon 21 at low depth, exons 22-23 not covered (model: exons 19-28",
+        # the scope table holds ALK only: the bypass genes were not read, never "none found"
+        "Activating mutations: none found in the genes read. MET, EGFR, ERBB2, KIT, KRAS: not "
+        "read (no exon covered by the panel): no statement possible, not wild type.",
+        "Copy number: none of MET, EGFR, ERBB2, KIT, KRAS is in the copy-number table",
         "ALK copy number vs parental Not assessable (no baseline gene other than ALK",
         "What DNA cannot show",
         "phospho-RTK",

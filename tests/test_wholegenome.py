@@ -186,3 +186,7 @@ def test_alk_exon_scope_measured_on_the_full_model(wg_run):
     line = parse(html).text_of(**{"class": "not-assessable-line"})
     assert "ALK exons 1-2, 8, 13, 17-18, 29 (not covered)" in line
     assert "ALK exon 11 (" in line and ") at low depth" in line
+    nxt = parse(html).text_of(id="what-next")
+    assert "exon 11 at low depth, exons 1-2, 8, 13, 17-18, 29 not covered." in nxt
+    # EGFR, KRAS, ... are on chromosomes this genome lacks: not read, never "none found"
+    assert "MET, EGFR, ERBB2, KIT, KRAS: not read" in nxt

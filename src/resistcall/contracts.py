@@ -387,6 +387,9 @@ def check_schema(data: object, expected: str, path: object) -> None:
 #: Genes of the panel in the order a reader expects them (the driver, then bypass genes);
 #: genes not listed follow alphabetically.
 GENE_ORDER = ("ALK", "MET", "EGFR", "ERBB2", "KIT", "KRAS", "IGF1R")
+#: Bypass genes the report's "what next?" section answers for (copy number, activating
+#: mutations): a gene the panel did not read is named as not checked, never as "none found".
+BYPASS_GENES = ("MET", "EGFR", "ERBB2", "KIT", "KRAS")
 
 
 def gene_key(gene: str) -> tuple[int, str]:

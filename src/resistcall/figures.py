@@ -81,6 +81,23 @@ def copy_number_svg(
     rows: list[dict], targets: pd.DataFrame | None, samples: list[str]
 ) -> str | None:
     """Gene log2 ratio with CI per resistant sample, per-target ratios as grey points."""
+    fig = copy_number_figure(rows, targets, samples)
+    if fig is None:
+        return None
+    return _to_svg(
+        fig,
+        "Copy number: gene log2 ratio with confidence interval per resistant "
+        "sample, per-target ratios as grey points (targets without usable reference reads "
+        "are left out; genes without a measurement read 'not assessable')",
+        "fig-cnv",
+    )
+
+
+def copy_number_figure(
+    rows: list[dict], targets: pd.DataFrame | None, samples: list[str]
+) -> Figure | None:
+    """The copy-number figure itself: a target without usable reference reads is no value and
+    is not drawn; a gene without a measurement is labelled 'not assessable', never a point."""
     if not rows:
         return None
     genes = sorted({r["gene"] for r in rows}, key=gene_key)
@@ -186,13 +203,7 @@ def copy_number_svg(
         axes[-1].set_xlim(-0.6, len(genes) - 0.1)
         if axes[0].get_legend_handles_labels()[1]:
             axes[0].legend(loc="upper right", frameon=False, fontsize=7.5)
-    return _to_svg(
-        fig,
-        "Copy number: gene log2 ratio with confidence interval per resistant "
-        "sample, per-target ratios as grey points (targets without usable reference reads "
-        "are left out; genes without a measurement read 'not assessable')",
-        "fig-cnv",
-    )
+    return fig
 
 
 def vaf_svg(points: list[dict], parental: str | None, samples: list[str]) -> str | None:

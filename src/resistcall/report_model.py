@@ -20,6 +20,7 @@ import pandas as pd
 
 from resistcall import __version__
 from resistcall.contracts import (
+    BYPASS_GENES,
     CN_CHANGED,
     DRUG_PREDICTION,
     FUSION_DETECTED,
@@ -755,6 +756,15 @@ def build_scope(scope: pd.DataFrame | None, samples: list[str]) -> dict | None:
     return out
 
 
+def unread_genes(scope: dict | None, sample: str, genes: tuple[str, ...]) -> list[str] | None:
+    """``genes`` without any exon read (covered or low depth) in ``sample``, or absent from the
+    scope table (not in the reference's models); None when the scope was not run."""
+    if scope is None:
+        return None
+    mine = scope.get(sample, {})
+    return [g for g in genes if g not in mine or not (mine[g]["covered"] or mine[g]["low_depth"])]
+
+
 def build_identity(identity: pd.DataFrame | None, resistant: list[str]) -> dict | None:
     """Sample identity per resistant sample (identity.tsv), keyed by sample."""
     if identity is None:
@@ -1234,6 +1244,7 @@ def build_report(
     for card in summary:
         card["identity"] = (ident or {}).get(card["sample"])
         card["alk_scope"] = (exon_scope or {}).get(card["sample"], {}).get("ALK")
+        card["bypass_unread"] = unread_genes(exon_scope, card["sample"], BYPASS_GENES)
         card["not_assessable"] = not_assessable_items(card)
     knowledge = hits.get("knowledge") or {}
     tool_versions = {**_package_versions(), **(programs or {}), **(meta.get("tool_versions") or {})}
@@ -1281,6 +1292,7 @@ def build_report(
         "qc": qc_rows,
         "identity": ident,
         "scope": exon_scope,
+        "bypass_genes": list(BYPASS_GENES),
         "vaf_points": build_vaf_points(vcf_df, entries, parental, resistant),
         "research_use_only": RUO_STATEMENT,
     }
