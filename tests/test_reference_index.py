@@ -61,3 +61,21 @@ def test_without_an_index_one_is_built_once_under_results(work, tmp_path):
     assert jobs["text"].count("rule bwa_index:") == 1
     assert "bwa index -p results/reference/genome.fa" in jobs["text"]
     assert " results/reference/genome.fa demo_data/" in jobs["bwa_mem"]
+
+
+def test_bwa_memory_and_time_scale_with_the_genome(work, tmp_path):
+    """bwa index/mem ask ~1.8 bytes per genome base (whole genome ~5.5 GB) and index time ~20
+    min per Gb (docs/reference.md), from the .fai: a .fai listing a 3 Gb genome (the panel
+    contigs plus a 3,000,000,000 bp chr1 whose sequence is not read by a dry run)."""
+    fasta = tmp_path / "big.fa"
+    panel = REFERENCE.read_bytes()
+    fasta.write_bytes(panel + b">chr1\nACGT\n")
+    fai = Path(f"{REFERENCE}.fai").read_text()
+    fai += f"chr1\t3000000000\t{len(panel) + 6}\t4\t5\n"
+    Path(f"{fasta}.fai").write_text(fai)
+    genome = sum(int(line.split("\t")[1]) for line in fai.splitlines())
+    text = _jobs(work, {"fasta": str(fasta)})["text"]
+    need = int(1.8 * genome / 1e6) + 500  # ~5.9 GB
+    blocks = {b.split(":", 1)[0]: b for b in text.split("rule ")[1:]}
+    assert f"mem_mb={need}" in blocks["bwa_index"] and f"mem_mb={need}" in blocks["bwa_mem"]
+    assert f"runtime={int(20 * genome / 1e9) + 10}" in blocks["bwa_index"]  # ~1 h

@@ -57,7 +57,12 @@ def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
     cfg["panel"] = {"assay": "capture", "targets": str(genome38["targets"])}
     cfg.pop("simulate", None)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    snakemake(work, f"results/{LINE}/report.html", f"results/{LINE}/hits.tsv")
+    snakemake(
+        work,
+        f"results/{LINE}/report.html",
+        f"results/{LINE}/hits.tsv",
+        f"results/{LINE}/HCC827.somatic.vcf.gz",
+    )
     return work
 
 
@@ -66,20 +71,40 @@ def test_no_bwa_index_is_built_for_bam_units(wg_run):
     assert not (wg_run / "logs" / "bwa_index").exists()
 
 
-def test_every_output_bam_has_exactly_the_fasta_contigs(wg_run, genome38):
-    """@SQ == the FASTA's .fai although the units carry 455 hg38 contigs; reads whose mate lies
-    on another chromosome are kept as 'mate unmapped'."""
+def test_every_output_bam_and_vcf_has_exactly_the_fasta_contigs(wg_run, genome38):
+    """@SQ of every BAM and ##contig of every VCF == the FASTA's .fai although the units carry
+    455 hg38 contigs; reads whose mate lies on another chromosome are kept as 'mate unmapped'."""
     fai = [
-        line.split("\t")[:2] for line in Path(f"{genome38['fasta']}.fai").read_text().splitlines()
+        tuple(line.split("\t")[:2])
+        for line in Path(f"{genome38['fasta']}.fai").read_text().splitlines()
     ]
-    for sample in ("H3122", "HCC827"):
-        bam = wg_run / "results" / LINE / f"{sample}.bam"
+    bams = sorted((wg_run / "results").rglob("*.bam"))
+    assert [b.name for b in bams] == ["H3122.bam", "HCC827.bam"]
+    for bam in bams:
         with pysam.AlignmentFile(str(bam)) as handle:
-            sq = handle.header.to_dict()["SQ"]
-            assert [[s["SN"], str(s["LN"])] for s in sq] == fai
+            assert [(s["SN"], str(s["LN"])) for s in handle.header.to_dict()["SQ"]] == fai
             assert all(r.next_reference_id in (-1, 0) for r in handle.fetch(until_eof=True))
+    vcfs = sorted((wg_run / "results").rglob("*.vcf.gz"))
+    assert {v.name for v in vcfs} == {"snv.vcf.gz", "fusions.vcf.gz", "HCC827.somatic.vcf.gz"}
+    for vcf in vcfs:
+        with pysam.VariantFile(str(vcf)) as handle:
+            contigs = [(k, str(c.length)) for k, c in handle.header.contigs.items()]
+        assert contigs == fai, vcf.name
     log = (wg_run / "logs" / "bam_unit" / "H3122.avenio.log").read_text()
     assert "0 read(s) on contigs absent from chr2.fa dropped; 201 read(s) whose mate" in log
+
+
+def test_every_table_is_in_the_genome_coordinates(wg_run):
+    """chrom/pos/genomic/breakpoint columns of every TSV name chr2 (the FASTA's contig)."""
+    columns = ("chrom", "genomic", "genomic_5p", "genomic_3p", "breakpoint_5p", "breakpoint_3p")
+    seen = set()
+    for tsv in sorted((wg_run / "results" / LINE).glob("*.tsv")):
+        table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+        for col in set(columns) & set(table.columns):
+            names = set(table[col].str.split(":").str[0]) - {"", "."}
+            assert names == {"chr2"}, (tsv.name, col, names)
+            seen.add(tsv.name)
+    assert {"hotspots.tsv", "hits.tsv", "fusions.tsv", "cnv_targets.tsv"} <= seen
 
 
 def test_bam_units_are_used_as_given_and_qc_says_duplicates_were_not_marked(wg_run):
