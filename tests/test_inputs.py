@@ -604,12 +604,16 @@ def test_config_files_are_checked_with_the_sheets(base_config, tmp_path):
     config = _config(base_config, "good/fastq")
     config["reference"]["fasta"] = str(fasta)
     config["known_resistance"] = "known_missing.tsv"
+    config["pon"] = "pon_missing.tsv.gz"  # optional key, checked when given
     with pytest.raises(SheetError) as info:
         load_sheets(config, SHEETS, config_label="cfg.yaml")
     assert [str(p) for p in info.value.problems] == [
         f"cfg.yaml, key known_resistance: file not found: known_missing.tsv (looked for "
         f"{SHEETS / 'known_missing.tsv'})",
+        f"cfg.yaml, key pon: file not found: pon_missing.tsv.gz (looked for "
+        f"{SHEETS / 'pon_missing.tsv.gz'})",
     ]
+    del config["pon"]
     assert (tmp_path / "ref.fa.fai").is_file()  # a FASTA without .fai is indexed once
     fasta = tmp_path / "uneven.fa"
     fasta.write_text(">chr2\nACGT\nACGTACGT\nAC\n")  # samtools faidx refuses uneven lines

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +16,8 @@ from resistcall import snv
 from resistcall.cli import main
 from resistcall.contracts import PON_COLUMNS
 from resistcall.errors import UserError
+
+from conftest import BIN, copy_workflow, run
 
 ART, GERM, SNV = 24600, 24640, 24700  # recurrent artefact, variant in one normal, real SNV
 
@@ -125,3 +130,20 @@ def test_indel_classes_follow_length_and_homopolymer_context():
     ).assign(row=[1, 6, 3])
     assert snv.candidate_classes(cand, rep).tolist() == ["indel1:repeat", "indel2+:repeat", "A>T"]
     assert snv.indel_class(3, False) == "indel2+:plain"
+
+
+def test_workflow_passes_the_configured_pon_to_snv(data, tmp_path):
+    """config `pon:` is an input of the snv rule and reaches `resistcall snv --pon`."""
+    work = copy_workflow(tmp_path)
+    (work / "demo_data").mkdir()
+    for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
+        for fq in (unit.fq1, unit.fq2):  # one valid record: the dry run only checks the sheets
+            with gzip.open(work / fq, "wt") as f:
+                f.write("@r1\nACGT\n+\nIIII\n")
+    shutil.copy(data["pon"], work / "pon.tsv.gz")
+    with open(work / "config" / "config.yaml", "a") as f:
+        f.write("pon: pon.tsv.gz\n")
+    proc = run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work)
+    snv_rule = proc.stdout.split("rule snv:")[1].split("\nrule ")[0]
+    assert "pon.tsv.gz" in snv_rule.split("output:")[0]
+    assert " --pon pon.tsv.gz " in snv_rule
