@@ -202,11 +202,17 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
     for tag, a, text in doc.done:
         if tag == "td" and a.get("data-drug") and a.get("data-prediction"):
             cells.setdefault(a["data-drug"], []).append((a["data-prediction"], text))
-    # compact grid comes first in the document: the five ALK inhibitors + FAK inhibitors
+    # compact grid comes first in the document: the five ALK inhibitors; the FAK inhibitors
+    # (show: selected) only for a line with a sample selected on one of them
     alk = hits["drug_groups"][0]["drugs"]
     assert hits["drug_groups"][0]["name"] == "ALK inhibitors"
-    for drug in [*alk, "defactinib", "BI-853520"]:
+    for drug in alk:
         assert drug in cells, drug
+    grid_table = rendered["html"].split('id="drug-grid"')[1].split("</table>")[0]
+    assert 'data-drug="defactinib"' not in grid_table and "BI-853520" not in grid_table
+    groups = doc.text_of(id="grid-groups")
+    assert "ALK inhibitors (the driver's inhibitors: always shown)" in groups
+    assert "Other groups with table rows (FAK inhibitors, " in groups
     by_sample = {s["sample"]: s["drugs"] for s in hits["samples"] if s["condition"] != "parental"}
     model_cells = rendered["model"]["drug_grid"]["cells"]
     for sample, drugs in by_sample.items():
@@ -219,7 +225,7 @@ def test_drug_grid_predictions_match_hits_and_show_evidence(rendered):
         "alectinib",
         "brigatinib",
     ]
-    assert model_cells[CR1]["defactinib"]["prediction"] == "no data"
+    assert model_cells[CR1]["defactinib"]["prediction"] == "no data"  # evidence table only
     # the evidence behind a cell is in the cell
     lorl = dict(cells["lorlatinib"])
     assert "ALK p.G1202R" in lorl["sensitive"] and "clinical" in lorl["sensitive"]
@@ -323,11 +329,7 @@ def test_cells_without_caveat_show_none(rendered):
     not-assessed positions lists them in the evidence row only (they cannot make it better)."""
     hits = json.loads((FIX / "hits.json").read_text())
     data = json.loads(rendered["json_text"])
-    grid_drugs = [
-        d["drug"]
-        for d in data["drug_grid"]["drugs"]
-        if d["group"] != "Other therapies and combinations"
-    ]
+    grid_drugs = [d["drug"] for d in data["drug_grid"]["drugs"] if d["grid"]]
     n_flagged = 0
     for s in hits["samples"]:
         if s["condition"] == "parental":
@@ -718,6 +720,30 @@ def test_drug_cell_flags_prediction_decided_by_unverified_rows_only():
     assert cell["no_data"] == ["var:2"]
     assert grid["cells"]["S"]["crizotinib"]["prediction"] == "no data"
     assert [d["drug"] for d in grid["drugs"]] == list(ALK5)
+
+
+def test_drug_group_joins_the_grid_when_a_sample_was_selected_on_its_drug():
+    """Issue 12 item 9: a FAK-inhibitor group in every report, unexplained, read as a verdict.
+    A ``selected`` group is a grid group only for a line with a sample selected on its drug,
+    and says so; the decision is data (drug_groups.tsv ``show``), not code."""
+    groups = [
+        *ALK_GROUPS,
+        {"name": "FAK inhibitors", "drugs": ["defactinib", "BI-853520"], "show": "selected"},
+    ]
+    sample = {"sample": "S", "findings": [], "vus": [], "other": [], "drugs": {}}
+    plain = report_model.build_drug_grid([sample], groups, {"S": "crizotinib"})
+    assert [g["name"] for g in plain["grid_groups"]] == ["ALK inhibitors"]
+    asked = report_model.build_drug_grid([sample], groups, {"S": "Defactinib", "X": "BI-853520"})
+    assert asked["grid_groups"][1] == {
+        "name": "FAK inhibitors",
+        "n": 1,  # no table rows: the drug it was selected on (X is not a sample of the line)
+        "why": "shown because S was selected on Defactinib",
+    }
+    assert asked["cells"]["S"]["defactinib"]["prediction"] == "no data"
+    report_model.apply_phenotype(
+        asked, pd.DataFrame({"sample": ["S"], "drug": ["Defactinib"]})
+    )  # the phenotype then decides its cell
+    assert asked["cells"]["S"]["defactinib"]["basis"] == "phenotype"
 
 
 # ---------------------------------------------------------------------------- cohort index

@@ -36,6 +36,9 @@ COLUMNS = (
     "note",
 )
 GROUP_COLUMNS = ("drug_class", "group", "applies_to", "show")
+#: drug_groups.tsv ``show``: always a drug-grid group, one only for a line with a sample
+#: selected on one of its drugs (the sheet's ``drug``), or the evidence table only
+SHOW = ("grid", "selected", "list")
 MUTATION_TYPES = ("substitution", "indel", "residue", "compound")
 
 _THREE = {
@@ -185,13 +188,16 @@ class DrugGroups:
     ``groups``: group -> drugs in table order (groups in file order). The first group holds the
     inhibitors of the driver: each gets a hits.tsv column and is always listed in the report.
     ``applies``: a class-level ``drug_class`` (``alk_tki_class``) -> the drugs its rows apply to.
-    ``grid``: the groups shown as columns of the report's drug grid (``show`` = ``grid``); the
-    others are listed in the evidence table only.
+    ``grid``: the groups always shown as columns of the report's drug grid (``show`` =
+    ``grid``); ``selected``: the groups shown there only for a line with a sample selected on
+    one of their drugs (``show`` = ``selected``, the sheet's ``drug``); the others are listed in
+    the evidence table only.
     """
 
     groups: dict[str, tuple[str, ...]]
     applies: dict[str, tuple[str, ...]]
     grid: tuple[str, ...] = ()
+    selected: tuple[str, ...] = ()
 
     @property
     def driver_drugs(self) -> tuple[str, ...]:
@@ -201,10 +207,12 @@ class DrugGroups:
         """The drugs one table row speaks about: every drug of its class for a class row."""
         return list(self.applies.get(drug_class) or (drug,))
 
+    def _show(self, group: str) -> str:
+        return "grid" if group in self.grid else "selected" if group in self.selected else "list"
+
     def as_json(self) -> list[dict]:
         return [
-            {"name": g, "drugs": list(d), "show": "grid" if g in self.grid else "list"}
-            for g, d in self.groups.items()
+            {"name": g, "drugs": list(d), "show": self._show(g)} for g, d in self.groups.items()
         ]
 
 
@@ -239,11 +247,14 @@ def load_drug_groups(path: str | Path, known: pd.DataFrame, known_path: str | Pa
         for r in df.itertuples(index=False)
         if r.applies_to
     }
-    bad = df[~df["show"].isin(("grid", "list"))]
+    bad = df[~df["show"].isin(SHOW)]
     if len(bad):
-        raise UserError(f"{path}: line {bad.index[0] + 2}: column show must be grid or list")
+        raise UserError(
+            f"{path}: line {bad.index[0] + 2}: column show must be one of {', '.join(SHOW)}"
+        )
     grid = tuple(dict.fromkeys(df.loc[df["show"] == "grid", "group"]))
-    return DrugGroups({g: tuple(d) for g, d in groups.items() if d}, applies, grid)
+    selected = tuple(dict.fromkeys(df.loc[df["show"] == "selected", "group"]))
+    return DrugGroups({g: tuple(d) for g, d in groups.items() if d}, applies, grid, selected)
 
 
 @dataclass

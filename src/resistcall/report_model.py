@@ -378,10 +378,35 @@ def apply_phenotype(grid: dict, sheet: pd.DataFrame | None) -> None:
         )
 
 
-def build_drug_grid(resistant: list[dict], groups: list[dict]) -> dict:
+def _selected_with(sheet: pd.DataFrame | None) -> dict[str, str]:
+    """Sample -> the drug it was selected on (the sheet's ``drug``, lower case), where given."""
+    if sheet is None:
+        return {}
+    drugs = sheet["drug"].astype(str).str.strip()
+    return {s: d for s, d in zip(sheet["sample"], drugs, strict=True) if d and d != "nan"}
+
+
+def _why_shown(i: int, g: dict, selected: dict[str, str]) -> str | None:
+    """Why a group is a drug-grid group (None: it is not one)."""
+    if i == 0:
+        return "the driver's inhibitors: always shown"
+    if g["show"] == "grid":
+        return "always shown (resources/drug_groups.tsv)"
+    if g["show"] == "selected":
+        mine = {d.lower() for d in g["drugs"]}
+        by = sorted(f"{s} was selected on {d}" for s, d in selected.items() if d.lower() in mine)
+        return "shown because " + "; ".join(by) if by else None
+    return None
+
+
+def build_drug_grid(
+    resistant: list[dict], groups: list[dict], selected: dict[str, str] | None = None
+) -> dict:
     """Rows: every drug of the first group (the driver's inhibitors) always, then the drugs
     of the other groups that have rows, alphabetically. Groups come from the knowledge table's
-    drug_groups.tsv through hits.json, so a new drug needs no code change."""
+    drug_groups.tsv through hits.json, so a new drug needs no code change. Grid columns: the
+    groups shown always, and a ``selected`` group only when a resistant sample (``selected``:
+    sample -> the drug of the sheet) was selected on one of its drugs; each says why."""
     seen: list[str] = []
     for s in resistant:
         for drug in s.get("drugs", {}):
@@ -391,16 +416,26 @@ def build_drug_grid(resistant: list[dict], groups: list[dict]) -> dict:
     stray = [d for d in seen if d not in group_of]
     if stray:
         raise UserError(f"hits.json: drug {stray[0]!r} is in no drug group (drug_groups)")
+    mine = {s["sample"] for s in resistant}
+    chosen = {k: v for k, v in (selected or {}).items() if k in mine}
+    why = {g["name"]: _why_shown(i, g, chosen) for i, g in enumerate(groups)}
+    # the drug a sample was selected on is a row even without table rows (its phenotype)
+    asked = {d.lower() for d in chosen.values()}
     rows = []
     for i, g in enumerate(groups):
         drugs = (
-            g["drugs"] if i == 0 else sorted((d for d in seen if d in g["drugs"]), key=str.lower)
+            g["drugs"]
+            if i == 0
+            else sorted(
+                (d for d in g["drugs"] if d in seen or (why[g["name"]] and d.lower() in asked)),
+                key=str.lower,
+            )
         )
-        rows += [{"drug": d, "group": g["name"], "grid": g["show"] == "grid"} for d in drugs]
+        rows += [{"drug": d, "group": g["name"], "grid": why[g["name"]] is not None} for d in drugs]
     header = [
-        {"name": g["name"], "n": n}
+        {"name": g["name"], "n": n, "why": why[g["name"]]}
         for g in groups
-        if g["show"] == "grid" and (n := sum(r["group"] == g["name"] for r in rows))
+        if why[g["name"]] is not None and (n := sum(r["group"] == g["name"] for r in rows))
     ]
     cells = {s["sample"]: _drug_cells(s, [r["drug"] for r in rows], _labels(s)) for s in resistant}
     driver = list(groups[0]["drugs"]) if groups else []
@@ -1232,7 +1267,11 @@ def build_report(
             log.warning("resistant sample(s) in the sheet have no results: %s", missing)
     else:
         missing = []
-    grid = build_drug_grid([s for s in entries if s["sample"] in resistant], hits["drug_groups"])
+    grid = build_drug_grid(
+        [s for s in entries if s["sample"] in resistant],
+        hits["drug_groups"],
+        _selected_with(sheet),
+    )
     apply_phenotype(grid, sheet)
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
