@@ -74,3 +74,24 @@ def test_status_and_warning_per_mode():
 def test_qc_reads_the_unit_headers(shared_dir):
     status, (warning,) = duplicates("as-given", [SHARED_BAM])
     assert status == "as given: not marked upstream" and "H3122_EML4.bam" in warning
+
+
+def test_config_default_is_auto_and_other_values_are_refused():
+    import copy
+
+    import yaml
+
+    from resistcall.inputs import check_config
+    from resistcall.inputs.problems import SheetError
+
+    sheets = Path(__file__).resolve().parent / "data" / "sheets" / "config.yaml"
+    base = yaml.safe_load(sheets.read_text())
+    assert check_config(copy.deepcopy(base))["panel"]["mark_duplicates"] == "auto"
+    for value in (True, False, "auto"):
+        config = copy.deepcopy(base)
+        config["panel"]["mark_duplicates"] = value
+        assert check_config(config)["panel"]["mark_duplicates"] == value
+    config = copy.deepcopy(base)
+    config["panel"]["mark_duplicates"] = "yes"
+    with pytest.raises(SheetError, match="panel.mark_duplicates must be auto, true or false"):
+        check_config(config)
