@@ -125,3 +125,26 @@ def test_cli_and_read_group_parsing(unit, tmp_path):
     assert parse_read_group("ID:x\tSM:y") == {"ID": "x", "SM": "y"}
     with pytest.raises(UserError, match="expected TAG:VALUE fields with an ID"):
         parse_read_group("SM:y")
+
+
+def test_unit_compatibility_checks_m5_where_both_carry_one(unit, tmp_path):
+    """Item 5: compatible = every FASTA contig in the unit's header with the same length, and
+    the same M5 where the header and the FASTA's .dict both carry one; extra contigs are fine."""
+    from resistcall.reference import check_bam_matches_reference
+
+    fasta = _fasta(tmp_path / "ref.fa", ["chr2", "chr5"])
+    subprocess.run(["samtools", "dict", "-o", str(tmp_path / "ref.dict"), str(fasta)], check=True)
+    assert check_bam_matches_reference(unit, fasta) == []  # no M5 in the unit: lengths decide
+    with pysam.AlignmentFile(str(unit)) as bam:
+        h = bam.header.to_dict()
+        reads = list(bam.fetch(until_eof=True))
+    for sq in h["SQ"]:
+        if sq["SN"] == "chr2":
+            sq["M5"] = "0" * 32
+    other = tmp_path / "other_m5.bam"
+    header = pysam.AlignmentHeader.from_dict(h)
+    with pysam.AlignmentFile(str(other), "wb", header=header) as out:
+        for r in reads:
+            out.write(pysam.AlignedSegment.from_dict(r.to_dict(), header))
+    (problem,) = check_bam_matches_reference(other, fasta)
+    assert problem.startswith(f"contig chr2 has M5 {'0' * 32} in the BAM but ")

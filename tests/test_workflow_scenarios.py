@@ -342,10 +342,11 @@ def cohort(tmp_path_factory) -> Path:
     )
     _simulate(work, sim_config, fragments=40_000)
     # LA_P and LB_R arrive as BAMs aligned elsewhere with their own SM; LB_R's read-group ID
-    # already is the <sample>.<unit> the workflow assigns (e.g. a resistcall BAM fed back).
+    # already is the <sample>.<unit> the workflow assigns (e.g. a resistcall BAM fed back), and
+    # its pipeline marked duplicates (samtools markdup), LA_P's did not.
     bams = {
-        s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), False, rg_id)
-        for s, rg_id in (("LA_P", "flowcellX.1"), ("LB_R", "LB_R.L001"))
+        s: _align_elsewhere(work, s, fq(s, "L001", 1), fq(s, "L001", 2), marked, rg_id)
+        for s, rg_id, marked in (("LA_P", "flowcellX.1", False), ("LB_R", "LB_R.L001", True))
     }
     units = []
     for s, u in fq_units:
@@ -372,12 +373,23 @@ def test_bam_unit_takes_the_sample_name_from_the_sheet(cohort):
         with pysam.AlignmentFile(str(bam)) as handle:
             read = next(handle.fetch(ALK))
             assert read.get_tag("RG") == groups[0]["ID"]
-        # all units aligned BAMs (panel.mark_duplicates: auto): used as given, not re-marked;
-        # their headers name no duplicate-marking program, which QC says
+        # all units aligned BAMs (panel.mark_duplicates: auto): used as given, not re-marked
         assert not (cohort / "results" / "qc" / line / f"{sample}.markdup.txt").exists()
-        qc = json.loads((cohort / "results" / "qc" / f"{sample}.qc.json").read_text())
-        assert qc["duplicates"] == "as given: not marked upstream"
-        assert any("duplicates were not marked upstream" in w for w in qc["warnings"])
+
+    def duplicates(bam: Path) -> int:
+        return int(run(["samtools", "view", "-c", "-f", "1024", str(bam)], cohort).stdout)
+
+    # LB_R: its pipeline's duplicate flags are kept as they were
+    qc = json.loads((cohort / "results" / "qc" / "LB_R.qc.json").read_text())
+    assert qc["duplicates"] == "as given: marked upstream (samtools)"
+    assert not any("duplicates were not" in w for w in qc["warnings"])
+    upstream = duplicates(cohort / "data" / "LB_R.bam")
+    assert upstream > 1000 and duplicates(cohort / "results" / "LINEB" / "LB_R.bam") == upstream
+    # LA_P: its header names no duplicate-marking program, which QC says
+    qc = json.loads((cohort / "results" / "qc" / "LA_P.qc.json").read_text())
+    assert qc["duplicates"] == "as given: not marked upstream"
+    assert any("the header of LA_P.bam names no duplicate-marking" in w for w in qc["warnings"])
+    assert duplicates(cohort / "results" / "LINEA" / "LA_P.bam") == 0
     # samples aligned here from FASTQ are marked
     for sample in ("LA_R1", "LA_R2", "LB_P"):
         line = "LINEA" if sample.startswith("LA") else "LINEB"
