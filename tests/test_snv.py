@@ -13,6 +13,7 @@ import pysam
 import pytest
 from cyvcf2 import VCF
 from scipy import stats
+from scipy.special import logsumexp
 from test_pileup import ALK, REF, _ref, make_bam
 
 from resistcall import snv
@@ -362,6 +363,82 @@ def test_background_fit_recovers_dispersion():
 def test_bb_sf_far_tail_is_not_zero():
     p = snv.bb_sf(np.array([6]), np.array([300]), np.array([100.0]), np.array([1e6]))
     assert 0 < p[0] < 1e-9
+
+
+def _loop_bb_sf(k, n, a, b):
+    """bb_sf as first written: the far tail summed one element at a time (the reference)."""
+    out = stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b)
+    for i in np.flatnonzero((out < 1e-3) & (k > 0) & (k <= n)):
+        j = np.arange(k[i], min(n[i], k[i] + snv.TAIL_TERMS) + 1)
+        out[i] = np.exp(logsumexp(stats.betabinom.logpmf(j, n[i], a[i], b[i])))
+    return np.where(k <= 0, 1.0, out)
+
+
+def _bisect_critical_alt(n, a0, b0, thr, min_alt, parental, variant_prior=1e-3):
+    """The detection-limit count as first written: a bisection of scalar tests (reference)."""
+
+    def passes(k):
+        kk, nn, a, b = np.array([k]), np.array([n]), np.array([a0]), np.array([b0])
+        if snv.bb_sf(kk, nn, a, b)[0] >= thr:
+            return False
+        if parental is None:
+            return True
+        kp, np_ = parental
+        p_enr, _ = snv.paired_tests(kk, nn, np.array([kp]), np.array([np_]), a, b, variant_prior)
+        return bool(p_enr[0] < thr)
+
+    lo, hi = max(min_alt, 1), n + 1
+    if n <= 0 or not passes(n):
+        return n + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _real_shaped_tests(m, seed):
+    """Depths 1..20,000, class backgrounds 1e-5..1e-2, concentrations 1e2..1e5, parental
+    counts from none to a real variant: the range hotspot detection limits see."""
+    rng = np.random.default_rng(seed)
+    n = np.concatenate([[0, 1, 2, 3], rng.integers(1, 20_000, m - 4)])
+    mu = 10 ** rng.uniform(-5, -2, m)
+    kappa = 10 ** rng.uniform(2, 5, m)
+    np_ = rng.integers(0, 20_000, m)
+    kp = np.where(rng.random(m) < 0.3, rng.binomial(np_, 0.05), rng.binomial(np_, mu))
+    return n, mu * kappa, (1 - mu) * kappa, kp, np_, rng.random(m) < 0.6
+
+
+def test_bb_sf_far_tail_vectorised_is_bit_identical():
+    n, a, b, *_ = _real_shaped_tests(300, 3)
+    n = np.maximum(n, 1)
+    rng = np.random.default_rng(4)
+    k = np.minimum(n, (n * a / (a + b) * rng.uniform(0, 30, n.size)).astype(int) + 1)
+    ref = _loop_bb_sf(k, n, a, b)
+    assert (ref < 1e-3).sum() > 100  # the far-tail branch is exercised
+    assert np.array_equal(snv.bb_sf(k, n, a, b), ref)
+
+
+def test_critical_alts_equal_the_scalar_bisection():
+    """Guess + exact check gives the bisection's count at every site, paired or not."""
+    n, a0, b0, kp, np_, paired = _real_shaped_tests(60, 5)
+    for thr, min_alt in ((2e-6, 2), (1e-3, 5)):
+        got = snv.critical_alts(n, a0, b0, thr, min_alt, kp, np_, paired)
+        ref = [
+            _bisect_critical_alt(
+                int(n[i]),
+                a0[i],
+                b0[i],
+                thr,
+                min_alt,
+                (int(kp[i]), int(np_[i])) if paired[i] else None,
+            )
+            for i in range(len(n))
+        ]
+        assert got.tolist() == ref
+        assert (got <= n).sum() > 30 and (got == n + 1).any()  # both outcomes occur
 
 
 def test_detection_limit_formula_and_depth():

@@ -350,13 +350,31 @@ def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndar
         np.asarray(a, dtype=float),
         np.asarray(b, dtype=float),
     )
-    out = stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b)
+    out = np.array(stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b), dtype=float)
     # scipy's sf is 1 - cdf: far tails cancel to 0. Sum the tail pmf in log space there.
     small = (out < 1e-3) & (k > 0) & (k <= n)
-    for i in np.flatnonzero(small):
-        j = np.arange(k[i], min(n[i], k[i] + 5000) + 1)
-        out[i] = np.exp(logsumexp(stats.betabinom.logpmf(j, n[i], a[i], b[i])))
+    out[small] = np.exp(_log_tails(k[small], n[small], a[small], b[small], TAIL_TERMS))
     return np.where(k <= 0, 1.0, out)
+
+
+#: terms of a far-tail sum (``bb_sf``): P(X >= k) is summed over k .. k + TAIL_TERMS.
+TAIL_TERMS = 5000
+
+
+def _log_tails(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray, terms: int):
+    """log P(k <= X <= min(n, k + terms)) per element, X ~ BetaBinomial(n, a, b).
+
+    One 2-D pmf grid per distinct tail length (a row per element): each row is the same pmf
+    values and the same sum as the one-element computation, without a Python loop per element.
+    """
+    out = np.empty(len(k))
+    length = np.minimum(n, k + terms) - k + 1
+    for m in np.unique(length):
+        at = np.flatnonzero(length == m)
+        j = k[at, None] + np.arange(m)
+        lp = stats.betabinom.logpmf(j, n[at, None], a[at, None], b[at, None])
+        out[at] = logsumexp(lp, axis=1)
+    return out
 
 
 def bb_cdf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -383,15 +401,20 @@ def paired_tests(
     comparison: the same cancer-cell fraction reads a lower VAF in a less pure sample. Noise
     is not tumour-derived and is not rescaled.
     """
-    log_noise = np.log1p(-variant_prior) + stats.betabinom.logpmf(kp, np.maximum(np_, 1), a0, b0)
-    log_var = np.log(variant_prior) - np.log(np_ + 1.0)
-    w_var = 1.0 / (1.0 + np.exp(np.clip(log_noise - log_var, -700, 700)))
-    a_n, b_n = a0 + kp, b0 + np_ - kp
-    kv = np.minimum(kp * scale, np_)
-    a_v, b_v = 1.0 + kv, 1.0 + np_ - kv
+    w_var, (a_n, b_n), (a_v, b_v) = _parental_mixture(kp, np_, a0, b0, variant_prior, scale)
     p_enr = (1 - w_var) * bb_sf(kr, nr, a_n, b_n) + w_var * bb_sf(kr, nr, a_v, b_v)
     p_dep = (1 - w_var) * bb_cdf(kr, nr, a_n, b_n) + w_var * bb_cdf(kr, nr, a_v, b_v)
     return np.clip(p_enr, 0, 1), np.clip(p_dep, 0, 1)
+
+
+def _parental_mixture(kp, np_, a0, b0, variant_prior: float, scale: float = 1.0):
+    """(weight of the real-variant component, (a, b) of the noise component, (a, b) of the
+    variant component) of ``paired_tests``' predictive mixture given the parental counts."""
+    log_noise = np.log1p(-variant_prior) + stats.betabinom.logpmf(kp, np.maximum(np_, 1), a0, b0)
+    log_var = np.log(variant_prior) - np.log(np_ + 1.0)
+    w_var = 1.0 / (1.0 + np.exp(np.clip(log_noise - log_var, -700, 700)))
+    kv = np.minimum(kp * scale, np_)
+    return w_var, (a0 + kp, b0 + np_ - kp), (1.0 + kv, 1.0 + np_ - kv)
 
 
 def decide_status(
@@ -1021,34 +1044,99 @@ def critical_alt(
     parental: tuple[int, int] | None = None,
     variant_prior: float = 1e-3,
 ) -> int:
-    """Smallest alt count the caller detects at depth ``n`` (``n + 1`` if none).
+    """Smallest alt count the caller detects at depth ``n`` (``n + 1`` if none): one site of
+    :func:`critical_alts`."""
+    kp, np_ = parental if parental is not None else (0, 0)
+    one = critical_alts(
+        np.array([n]),
+        np.array([a0]),
+        np.array([b0]),
+        thr,
+        min_alt,
+        np.array([kp]),
+        np.array([np_]),
+        np.array([parental is not None]),
+        variant_prior,
+    )
+    return int(one[0])
 
-    The caller's own rule (``call``): ``PDET < thr`` and ``alt >= min_alt``; with a parental
-    ``(alt, depth)`` that does not detect the site, also ``PENR < thr``. Both p-values fall
-    as the alt count grows, so the smallest passing count is found by bisection.
+
+def critical_alts(
+    n: np.ndarray,
+    a0: np.ndarray,
+    b0: np.ndarray,
+    thr: float,
+    min_alt: int,
+    kp: np.ndarray,
+    np_: np.ndarray,
+    paired: np.ndarray,
+    variant_prior: float = 1e-3,
+) -> np.ndarray:
+    """Per site, the smallest alt count the caller detects at depth ``n`` (``n + 1`` if none).
+
+    The caller's own rule (``call``): ``PDET < thr`` and ``alt >= min_alt``; where ``paired``
+    (the parental ``(kp, np_)`` does not detect the site), also ``PENR < thr``. Both p-values
+    fall as the alt count grows, so the answer is the one count that passes while the count
+    below it does not. Found in two steps, all sites at once: a guess from the same tail sums
+    cut at ``GUESS_TERMS`` terms (cheap; never above the answer by more than it misses), then
+    the exact test (``bb_sf``, ``paired_tests``' mixture) at the guess and the count below it;
+    the few sites where the guess was off are bisected exactly between it and ``n``.
     """
+    n = np.asarray(n, dtype=np.int64)
+    a0, b0 = np.asarray(a0, dtype=float), np.asarray(b0, dtype=float)
+    kp, np_ = np.asarray(kp, dtype=np.int64), np.asarray(np_, dtype=np.int64)
+    paired = np.asarray(paired, dtype=bool)
+    w, (a_n, b_n), (a_v, b_v) = _parental_mixture(kp, np_, a0, b0, variant_prior)
+    lo0 = max(min_alt, 1)
 
-    def passes(k: int) -> bool:
-        kk, nn = np.array([k]), np.array([n])
-        a, b = np.array([a0]), np.array([b0])
-        if bb_sf(kk, nn, a, b)[0] >= thr:
-            return False
-        if parental is None:
-            return True
-        kp, np_ = parental
-        p_enr, _ = paired_tests(kk, nn, np.array([kp]), np.array([np_]), a, b, variant_prior)
-        return bool(p_enr[0] < thr)
+    def cut_sf(k, nn, a, b):
+        return np.exp(_log_tails(k, nn, a, b, GUESS_TERMS))
 
-    lo, hi = max(min_alt, 1), n + 1
-    if n <= 0 or not passes(n):
-        return n + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if passes(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    def passes(k: np.ndarray, at: np.ndarray, sf=bb_sf) -> np.ndarray:
+        ok = sf(k, n[at], a0[at], b0[at]) < thr
+        par = ok & paired[at]
+        if par.any():
+            i, kk = at[par], k[par]
+            p_enr = (1 - w[i]) * sf(kk, n[i], a_n[i], b_n[i]) + w[i] * sf(kk, n[i], a_v[i], b_v[i])
+            ok[par] = np.clip(p_enr, 0, 1) < thr
+        return ok
+
+    def bisect(lo: np.ndarray, hi: np.ndarray, at: np.ndarray, sf=bb_sf) -> np.ndarray:
+        """Smallest passing count in [lo, hi] where hi passes (hi = n + 1: none known)."""
+        lo, hi = lo.copy(), hi.copy()
+        while (run := np.flatnonzero(lo < hi)).size:
+            mid = (lo[run] + hi[run]) // 2
+            ok = passes(mid, at[run], sf)
+            hi[run] = np.where(ok, mid, hi[run])
+            lo[run] = np.where(ok, lo[run], mid + 1)
+        return lo
+
+    out = n + 1
+    sites = np.flatnonzero(n > 0)
+    # a cut tail sum is never larger than the full one: a count the guess fails, the exact test
+    # fails too (up to rounding, which the exact check below catches)
+    guess = bisect(np.full(len(sites), lo0), n[sites] + 1, sites, cut_sf)
+    k = np.minimum(guess, n[sites])
+    exact = passes(k, sites)
+    below = np.zeros(len(sites), dtype=bool)  # the count below the guess passes too
+    check = np.flatnonzero(exact & (k - 1 >= lo0))
+    below[check] = passes(k[check] - 1, sites[check])
+    out[sites] = np.where(exact, np.maximum(k, lo0), n[sites] + 1)
+    # the guess was off: bisect exactly between a count known to pass and the guess
+    low = np.flatnonzero(below)
+    if low.size:
+        out[sites[low]] = bisect(np.full(low.size, lo0), k[low] - 1, sites[low])
+    high = np.flatnonzero(~exact & (k < n[sites]))
+    if high.size:
+        at = sites[high]
+        top = passes(n[at], at)
+        found = bisect(k[high] + 1, n[at], at)
+        out[at] = np.where(top, found, n[at] + 1)
+    return out
+
+
+#: terms of the cut tail sums of the guess in ``critical_alts`` (the exact test uses TAIL_TERMS)
+GUESS_TERMS = 200
 
 
 def detection_limit(n: int, k_crit: int, power: float) -> float:
@@ -1066,26 +1154,27 @@ def _is_indel(hgvs_p: str) -> bool:
     return bool(re.search(r"(del|dup|ins|fs)", str(hgvs_p)))
 
 
-def _codon_limit(
+def _limit_sites(
     s: SampleCounts,
     idx: list[int | None],
     indel: bool,
     model: dict,
-    thr: float,
     cfg: SnvConfig,
     parental: SampleCounts | None,
-) -> float:
-    """Worst (largest) detection limit over the codon's bases and the changes the row names.
+    parental_indels: pd.Series,
+) -> list[tuple[int, float, float, int, int, bool]] | None:
+    """The (depth, a0, b0, parental alt, parental depth, paired) tests a codon's detection
+    limit is the worst of; None if a base of the codon has no reads (the limit is nan).
 
     Substitution rows: every base of the codon x the 3 substitutions, each with its class
     background raised to the site's base-quality error (``null_params``) and, in paired mode,
     the parental's count of that allele at that base. Indel rows: the indel class and the
-    parental's indel count at the base. A base without reads makes the limit nan.
+    parental's indel count at the base (``parental_indels``: reads per (contig, pos)).
     """
-    worst = 0.0
+    out = []
     for i in idx:
         if i is None or s.depth[i] <= 0:
-            return float("nan")
+            return None
         n = int(s.depth[i])
         refb = chr(int(s.ref[i]))
         alts: list[tuple[str, int | None]]
@@ -1099,24 +1188,52 @@ def _codon_limit(
             if ai is not None:
                 mu = max(mu, float(s.err_sum[i]) / n / 3.0)
             mu = float(np.clip(mu, 1e-7, 0.5))
-            par = None
-            if parental is not None and parental is not s:
+            kp = np_ = 0
+            paired = parental is not None and parental is not s
+            if paired:
                 np_ = int(parental.depth[i])
                 if ai is not None:
                     kp = int(parental.counts[i, ai, :].sum())
                 else:
-                    at = parental.indels
-                    hit = at[(at.contig == s.contig[i]) & (at.pos == s.pos[i])] if len(at) else at
-                    kp = int((hit.fwd + hit.rev).sum()) if len(hit) else 0
-                par = (kp, np_)
-            k = critical_alt(
-                n, mu * kappa, (1 - mu) * kappa, thr, cfg.min_alt_reads, par, cfg.variant_prior
-            )
-            lim = detection_limit(n, k, cfg.power)
-            if np.isnan(lim):
-                return lim
-            worst = max(worst, lim)
-    return worst
+                    kp = int(parental_indels.get((s.contig[i], int(s.pos[i])), 0))
+            out.append((n, mu * kappa, (1 - mu) * kappa, kp, np_, paired))
+    return out
+
+
+def codon_limits(
+    codons: list[list[tuple[int, float, float, int, int, bool]] | None],
+    thr: float,
+    cfg: SnvConfig,
+) -> np.ndarray:
+    """Detection limit per codon (``_limit_sites``): the worst (largest) over its tests; nan if
+    a base has no reads or any test cannot detect. Every distinct test is solved once, all
+    together (``critical_alts``)."""
+    rows = [t for c in codons if c for t in c]
+    out = np.full(len(codons), np.nan)
+    if not rows:
+        return out
+    tests, which = np.unique(np.array(rows, dtype=float), axis=0, return_inverse=True)
+    n = tests[:, 0].astype(np.int64)
+    k = critical_alts(
+        n,
+        tests[:, 1],
+        tests[:, 2],
+        thr,
+        cfg.min_alt_reads,
+        tests[:, 3].astype(np.int64),
+        tests[:, 4].astype(np.int64),
+        tests[:, 5].astype(bool),
+        cfg.variant_prior,
+    )
+    lim = np.array([detection_limit(int(d), int(c), cfg.power) for d, c in zip(n, k, strict=True)])
+    start = 0
+    for j, c in enumerate(codons):
+        if not c:
+            continue
+        mine = lim[which.ravel()[start : start + len(c)]]
+        start += len(c)
+        out[j] = np.nan if np.isnan(mine).any() else max(0.0, float(mine.max()))
+    return out
 
 
 def _indel_classes(model: dict) -> list[str]:
@@ -1173,6 +1290,24 @@ def hotspot_verdicts(
     index = {}
     for i, (c, p) in enumerate(zip(samples[0].contig, samples[0].pos, strict=True)):
         index[(c, int(p))] = i
+    par_ind = pd.Series(dtype="int64")
+    if parental is not None and len(parental.indels):
+        at = parental.indels
+        par_ind = (at.fwd + at.rev).groupby([at.contig, at.pos]).sum()
+    codons = [
+        _limit_sites(
+            s,
+            [index.get((site.chrom, p - 1)) for p in _positions(site.positions)],
+            _is_indel(site.hgvs_p),
+            calls.model,
+            cfg,
+            parental,
+            par_ind,
+        )
+        for s in samples
+        for site in sites.itertuples(index=False)
+    ]
+    limits = iter(codon_limits(codons, thr, cfg))
     rows = []
     for s in samples:
         d = s.depth
@@ -1201,11 +1336,7 @@ def hotspot_verdicts(
                     reason = (
                         f"artefact-like signal at the codon ({filter_words(';'.join(r.filters))})"
                     )
-            limit = (
-                _codon_limit(s, idx, _is_indel(site.hgvs_p), calls.model, thr, cfg, parental)
-                if idx
-                else float("nan")
-            )
+            limit = next(limits)
             if verdict is None:
                 for k in idx:
                     if k is None:
