@@ -5,6 +5,8 @@ import pysam
 
 BUILT_WITH_PYSAM: str
 
+def set_block_cache(bam: pysam.AlignmentFile, nbytes: int) -> None: ...
+
 def count_region(
     bam: pysam.AlignmentFile,
     contig: str,
