@@ -5,7 +5,9 @@ import pysam
 
 BUILT_WITH_PYSAM: str
 
-def set_block_cache(bam: pysam.AlignmentFile, nbytes: int) -> None: ...
+BLOCK_CACHE: int
+
+def set_block_cache(bam: pysam.AlignmentFile, nbytes: int = ...) -> None: ...
 
 def count_region(
     bam: pysam.AlignmentFile,

@@ -81,7 +81,11 @@ NT16_ALLELE[8] = 3
 cdef const char *NT16_STR = b"=ACMGRSVTWYHKDBN"
 
 
-def set_block_cache(AlignmentFile bam, int nbytes):
+#: bytes of decompressed BAM blocks kept between the fetches of one BAM (set_block_cache)
+BLOCK_CACHE = 64 << 20
+
+
+def set_block_cache(AlignmentFile bam, int nbytes=BLOCK_CACHE):
     """Keep up to ``nbytes`` of decompressed BGZF blocks of ``bam`` for later fetches.
 
     Why: each region is one ``fetch``, and htslib starts a fetch at the index's 16-kb bin

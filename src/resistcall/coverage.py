@@ -69,6 +69,7 @@ def fragment_spans(
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     with pysam.AlignmentFile(str(bam_path), threads=max(1, threads)) as bam:
+        _kernel.set_block_cache(bam)
         known = set(bam.references)
         for w in windows.itertuples(index=False):
             if w.chrom not in known:

@@ -38,9 +38,6 @@ for _i, _b in enumerate("ACGT"):
 #: 10^(-Q/10) per base quality, summed into ``err_sum``.
 _ERR = np.power(10.0, -np.arange(256, dtype=np.float64) / 10.0)
 
-#: bytes of decompressed BAM blocks kept between the fetches of one BAM (``_kernel``)
-BLOCK_CACHE = 64 << 20
-
 #: SAM flags always skipped: unmapped, secondary, QC fail, supplementary.
 BASE_FLAG_FILTER = 0x4 | 0x100 | 0x200 | 0x800
 DUPLICATE_FLAG = 0x400
@@ -212,7 +209,7 @@ def count_regions(
     """Count every region (DataFrame with ``chrom start end``, 0-based) of one BAM, in order."""
     out = []
     with pysam.AlignmentFile(str(bam_path)) as bam, pysam.FastaFile(str(fasta_path)) as fa:
-        _kernel.set_block_cache(bam, BLOCK_CACHE)
+        _kernel.set_block_cache(bam)
         for row in regions.itertuples(index=False):
             out.append(count_region(bam, fa, row.chrom, int(row.start), int(row.end), params))
     return out
