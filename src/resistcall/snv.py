@@ -1029,10 +1029,14 @@ def write_vcf(
 def depth_needed(vaf: float, a0: float, b0: float, thr: float, power: float) -> int:
     """Smallest depth at which a variant at ``vaf`` is detected with probability ``power``."""
     grid = np.unique(np.round(np.geomspace(5, 200_000, 600)).astype(int))
-    k_crit = stats.betabinom.isf(thr, grid, a0, b0) + 1  # smallest k with P(X >= k) < thr
-    pw = stats.binom.sf(k_crit - 1, grid, vaf)
-    ok = np.flatnonzero(pw >= power)
-    return int(grid[ok[0]]) if len(ok) else -1
+    # in chunks from the shallow end: the first depth that reaches the power ends the search
+    # (scipy's isf is a per-depth search, the cost of this function)
+    for depths in np.array_split(grid, 12):
+        k_crit = stats.betabinom.isf(thr, depths, a0, b0) + 1  # smallest k: P(X >= k) < thr
+        ok = np.flatnonzero(stats.binom.sf(k_crit - 1, depths, vaf) >= power)
+        if len(ok):
+            return int(depths[ok[0]])
+    return -1
 
 
 def critical_alt(
