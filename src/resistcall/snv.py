@@ -1194,7 +1194,7 @@ def _limit_sites(
             mu = float(np.clip(mu, 1e-7, 0.5))
             kp = np_ = 0
             paired = parental is not None and parental is not s
-            if paired:
+            if parental is not None and paired:
                 np_ = int(parental.depth[i])
                 if ai is not None:
                     kp = int(parental.counts[i, ai, :].sum())
