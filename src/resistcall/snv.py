@@ -366,15 +366,21 @@ def _log_tails(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray, terms
 
     One 2-D pmf grid per distinct tail length (a row per element): each row is the same pmf
     values and the same sum as the one-element computation, without a Python loop per element.
+    Rows go in blocks of about GRID_CELLS cells, so memory does not grow with the site count.
     """
     out = np.empty(len(k))
     length = np.minimum(n, k + terms) - k + 1
     for m in np.unique(length):
-        at = np.flatnonzero(length == m)
-        j = k[at, None] + np.arange(m)
-        lp = stats.betabinom.logpmf(j, n[at, None], a[at, None], b[at, None])
-        out[at] = logsumexp(lp, axis=1)
+        same = np.flatnonzero(length == m)
+        for at in np.array_split(same, -(-len(same) * int(m) // GRID_CELLS)):
+            j = k[at, None] + np.arange(m)
+            lp = stats.betabinom.logpmf(j, n[at, None], a[at, None], b[at, None])
+            out[at] = logsumexp(lp, axis=1)
     return out
+
+
+#: cells of one pmf grid block in ``_log_tails`` (8 bytes each, a few temporaries per block)
+GRID_CELLS = 1 << 18
 
 
 def bb_cdf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
