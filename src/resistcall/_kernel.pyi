@@ -8,7 +8,6 @@ BUILT_WITH_PYSAM: str
 BLOCK_CACHE: int
 
 def set_block_cache(bam: pysam.AlignmentFile, nbytes: int = ...) -> None: ...
-
 def count_region(
     bam: pysam.AlignmentFile,
     contig: str,
