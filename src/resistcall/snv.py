@@ -1281,7 +1281,7 @@ def hotspot_verdicts(
     the codon). depth = minimum depth over the codon (the weakest base limits what we can say);
     alt_count/vaf = the detected call overlapping the codon if any, else the largest non-ref
     count at any codon base. ``detection_limit_vaf``: smallest VAF the caller's own test
-    detects with ``cfg.power`` at this sample's depth and this site's noise (``_codon_limit``).
+    detects with ``cfg.power`` at this sample's depth and this site's noise (``codon_limits``).
     Verdict (docs/snv.md): ``mutated`` if a PASS call detected in that sample overlaps the
     codon; ``not assessable`` if only a filtered call does (an artefact-like signal is neither
     a mutation nor proof of its absence); ``not covered`` if the codon has no reads or its
