@@ -1655,3 +1655,28 @@ def test_page_words_not_codes(rendered):
     assert "baseline:" not in text and "does not decide" not in text
     assert "not counted as a reason for or against the drug" in text
     assert f"run started {RUN_DATE}" in text and "report run" not in text
+
+
+def test_copy_number_summary_lists_the_genes_assessed_and_those_not(tmp_path):
+    """Issue 12 item 4: "No copy-number change" names the genes it speaks for; a gene without
+    a measurement is named with its reason, never folded into "no change"."""
+    cnv = pd.read_csv(FIX / "cnv.tsv", sep="\t", keep_default_na=False)
+    cr1 = cnv["sample"] == CR1
+    cnv.loc[cr1 & (cnv["gene"] == "MET"), ["log2_ratio", "copy_number", "call"]] = [
+        "0.02", "2.03", "neutral"
+    ]  # fmt: skip
+    na = cr1 & (cnv["gene"] == "ALK")
+    cnv.loc[na, ["log2_ratio", "copy_number", "ci_low", "ci_high", "call", "reason"]] = [
+        "NA", "NA", "NA", "NA", "not assessable", "no baseline gene other than ALK has usable reads"
+    ]  # fmt: skip
+    path = tmp_path / "cnv.tsv"
+    cnv.to_csv(path, sep="\t", index=False)
+    argv = full_args(tmp_path)
+    argv[argv.index("--cnv") + 1] = str(path)
+    model = run_cli(argv)
+    card = next(c for c in model["summary"] if c["sample"] == CR1)
+    assert card["copy_number"] == [] and card["copy_number_not_estimable"] == ["ALK"]
+    assert card["copy_number_assessed"] == ["MET", "EGFR", "ERBB2", "KIT", "KRAS"]
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr1")
+    assert "No copy-number change in the genes assessed (MET, EGFR, ERBB2, KIT, KRAS)." in text
+    assert "Not assessable: ALK (ALK: no baseline gene other than ALK has usable reads)" in text

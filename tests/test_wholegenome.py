@@ -207,7 +207,10 @@ def test_alk_exon_scope_measured_on_the_full_model(wg_run):
     assert "Exons 3-7, 9-10, 12, 14-16, 19-28 of NM_004304.5 covered (median ≥100×)." in card
     assert "not wild type): exon 11 (" in card
     assert "ALK exons 1-2, 8, 13, 17-18, 29 not covered (median below 20×): no statement" in card
-    assert "outside the model" not in html and "outside the reference's model" not in html
+    doc = parse(html)  # full model: no "outside the model" sentence anywhere
+    text = doc.text_of(id="summary") + doc.text_of(id="what-next")
+    assert "outside the model" not in text and "outside the reference's model" not in text
+    assert "the other exons are outside it" not in text
     line = parse(html).text_of(**{"class": "not-assessable-line"})
     assert "ALK exons 1-2, 8, 13, 17-18, 29 (not covered)" in line
     assert "ALK exon 11 (" in line and ") at low depth" in line

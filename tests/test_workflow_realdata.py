@@ -107,5 +107,18 @@ def test_alk_exon_scope_and_identity(halves):
     assert sorted(alk["exon"]) == list(range(19, 29))
     assert (alk["status"] == "covered").all()
     assert alk["model"].str.contains("partial model").all()
+    # the bundled model is partial: the report says the other exons were not checked
+    report = json.loads((halves / "H3122" / "report.json").read_text())
+    a = report["scope"]["H3122_B"]["ALK"]
+    assert (a["covered"], a["low_depth"], a["not_covered"], a["partial_model"]) == (
+        "19-28",
+        "",
+        "",
+        True,
+    )
+    html = (halves / "H3122" / "report.html").read_text()
+    assert "holds exons 19-28 only: the other ALK exons are outside the model" in html
+    line = report["summary"][0]["not_assessable"]  # the first screen's one line, as items
+    assert "ALK exons outside the reference's model (exons 19-28 modelled)" in line
     ident = pd.read_csv(halves / "qc" / "H3122.identity.tsv", sep="\t").iloc[0]
     assert ident["verdict"] == "match" and ident["discordant"] == 0
