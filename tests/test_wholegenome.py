@@ -18,6 +18,8 @@ import pytest
 import yaml
 from test_report import parse
 
+from resistcall.reference import fasta_md5
+
 from conftest import GTF, REFERENCE, REPO, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -86,10 +88,14 @@ def test_every_output_bam_and_vcf_has_exactly_the_fasta_contigs(wg_run, genome38
             assert all(r.next_reference_id in (-1, 0) for r in handle.fetch(until_eof=True))
     vcfs = sorted((wg_run / "results").rglob("*.vcf.gz"))
     assert {v.name for v in vcfs} == {"snv.vcf.gz", "fusions.vcf.gz", "HCC827.somatic.vcf.gz"}
+    md5 = fasta_md5(genome38["fasta"])
     for vcf in vcfs:
         with pysam.VariantFile(str(vcf)) as handle:
             contigs = [(k, str(c.length)) for k, c in handle.header.contigs.items()]
+            refs = [str(r).strip() for r in handle.header.records if r.key.startswith("reference")]
         assert contigs == fai, vcf.name
+        # the FASTA by file name and md5, never by its path
+        assert refs == ["##reference=chr2.fa", f"##reference_md5={md5}"], vcf.name
     log = (wg_run / "logs" / "bam_unit" / "H3122.avenio.log").read_text()
     assert "0 read(s) on contigs absent from chr2.fa dropped; 201 read(s) whose mate" in log
 

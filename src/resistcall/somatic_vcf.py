@@ -26,7 +26,7 @@ import pysam.bcftools
 from resistcall import __version__, contracts
 from resistcall.errors import UserError
 from resistcall.outputs import atomic_paths
-from resistcall.reference import BUILD, contig_offset
+from resistcall.reference import BUILD, contig_offset, reference_header
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def _header(
 ) -> pysam.VariantHeader:
     h = pysam.VariantHeader()
     h.add_line(f"##source=resistcall somatic-vcf {__version__}")
-    h.add_line(f"##reference={Path(reference).name}")
+    for line in reference_header(reference):  # file name + md5, no path
+        h.add_line(line)
     for name, length, lifted in contigs:
         if lifted:
             h.add_line(f"##contig=<ID={name},length={length},assembly={BUILD}>")
