@@ -389,21 +389,19 @@ cdef struct Held:
 
 
 cdef bam1_t *copy_read(bam1_t *b) noexcept:
-    cdef bam1_t *c = <bam1_t *> malloc(sizeof(bam1_t))
+    """A held copy of ``b``: record and data in one allocation (never grown: held reads are
+    only read, and their qualities changed in place)."""
+    cdef bam1_t *c = <bam1_t *> malloc(sizeof(bam1_t) + (b.l_data if b.l_data > 0 else 1))
     if c == NULL:
         return NULL
     memcpy(c, b, sizeof(bam1_t))
-    c.data = <uint8_t *> malloc(b.l_data if b.l_data > 0 else 1)
-    if c.data == NULL:
-        free(c)
-        return NULL
+    c.data = <uint8_t *> (c + 1)
     memcpy(c.data, b.data, b.l_data)
     c.m_data = b.l_data
     return c
 
 
 cdef void free_read(bam1_t *c) noexcept:
-    free(c.data)
     free(c)
 
 
