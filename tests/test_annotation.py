@@ -323,3 +323,25 @@ def test_validate_stops_each_bad_genome_input_with_one_message(
         lines = lines[1:]
     assert len(lines) == 1 and re.search(message, lines[0]), err
     assert not (tmp_path / "results").exists()  # no cache from a failed check
+
+
+def test_cds_not_a_multiple_of_three_is_incomplete_unless_numbered(genome38, tmp_path):
+    """Item 3: without any tag, a CDS whose length is not a multiple of 3 is incomplete (never
+    chosen); the bundled partial models number their CDS (cds_c_start) and are used although
+    ALK's covers 1,097 bases."""
+    text = gzip.open(genome38["gtf"], "rt").read()
+    untagged = tmp_path / "untagged.gtf"
+    untagged.write_text(re.sub(r' tag "(MANE_Select|Ensembl_canonical|cds_start_NF)";', "", text))
+    _, choice, _ = prepare(untagged, genome38["fasta"], genome38["targets"], KNOWN, ["ALK"])
+    row = choice.set_index("gene").loc["ALK"]
+    assert row["candidates"] == "3 coding, 2 complete"  # ENST00000100001: 1,097 bases
+    assert row["transcript_id"] == "ENST00000389048"
+    _, choice, _ = prepare(
+        REPO / "resources/reference/panel_GRCh38.gtf",
+        REPO / "resources/reference/panel_GRCh38.fa",
+        REPO / "resources/panel/demo_capture_targets.bed",
+        KNOWN,
+        ["ALK"],
+    )
+    row = choice.set_index("gene").loc["ALK"]
+    assert (row["transcript_id"], row["candidates"]) == ("ENST00000389048", "1 coding, 1 complete")
