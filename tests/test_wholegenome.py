@@ -124,6 +124,7 @@ def test_bam_units_are_used_as_given_and_qc_says_duplicates_were_not_marked(wg_r
         (warning,) = [w for w in qc["warnings"] if "duplicates were not marked upstream" in w]
         assert unit in warning and "panel.mark_duplicates: true" in warning
         assert f"the header of {unit} names no duplicate-marking program" in html
+        assert f"{sample} as given: not marked upstream" in html  # methods
 
 
 def test_transcript_choice_is_recorded(wg_run):
