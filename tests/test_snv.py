@@ -421,6 +421,16 @@ def test_bb_sf_far_tail_vectorised_is_bit_identical():
     assert np.array_equal(snv.bb_sf(k, n, a, b), ref)
 
 
+def test_bb_cdf_grid_is_scipys_cdf_bit_for_bit():
+    """The per-k grids give scipy's own cdf (and so 1 - cdf, its sf) at real-shaped sites,
+    small alt counts and large ones, k < 0 and k >= n included."""
+    n, a, b, kp, *_ = _real_shaped_tests(2000, 7)
+    k = np.concatenate([kp[:1990], [-1, 0, 5, 10_000, 25_000, 3, 1, 2, 0, 7]])
+    ref = stats.betabinom.cdf(k, np.maximum(n, 1), a, b)
+    assert np.unique(k).size > 50 and (k >= n).any() and (k < 0).any()
+    assert np.array_equal(snv.bb_cdf(k, n, a, b), ref)
+
+
 def test_critical_alts_equal_the_scalar_bisection():
     """Guess + exact check gives the bisection's count at every site, paired or not."""
     n, a0, b0, kp, np_, paired = _real_shaped_tests(60, 5)
