@@ -23,24 +23,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # run_scale: one reader of benchmark files, one timed runner
 
-from run_scale import BIN, copy_workflow, read_benchmarks, simulate, timed  # noqa: E402
-
-
-def per_rule(bench: pd.DataFrame) -> pd.DataFrame:
-    """jobs, summed wall/CPU s, max RSS MB and CPU share per rule, most CPU first."""
-    tab = (
-        bench.groupby("rule")
-        .agg(
-            jobs=("job", "size"),
-            wall_s=("s", "sum"),
-            cpu_s=("cpu_time", "sum"),
-            max_rss_mb=("max_rss", "max"),
-        )
-        .sort_values("cpu_s", ascending=False)
-        .reset_index()
-    )
-    tab["cpu_share"] = tab["cpu_s"] / tab["cpu_s"].sum()
-    return tab
+from run_scale import BIN, copy_workflow, per_rule, read_benchmarks, simulate, timed  # noqa: E402
 
 
 def markdown(tab: pd.DataFrame) -> str:

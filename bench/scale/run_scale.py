@@ -117,6 +117,23 @@ def timed(cmd: list[str], workdir: Path, env: dict, log: Path) -> tuple[float, f
     return wall, (int(rss.group(1)) / 1024 if rss else float("nan"))
 
 
+def per_rule(bench: pd.DataFrame) -> pd.DataFrame:
+    """jobs, summed wall/CPU s, max RSS MB and CPU share per rule, most CPU first."""
+    tab = (
+        bench.groupby("rule")
+        .agg(
+            jobs=("job", "size"),
+            wall_s=("s", "sum"),
+            cpu_s=("cpu_time", "sum"),
+            max_rss_mb=("max_rss", "max"),
+        )
+        .sort_values("cpu_s", ascending=False)
+        .reset_index()
+    )
+    tab["cpu_share"] = tab["cpu_s"] / tab["cpu_s"].sum()
+    return tab
+
+
 def read_benchmarks(workdir: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
@@ -207,20 +224,11 @@ def main(argv=None) -> int:
                 }
                 rows.append(row)
                 print("\t".join(f"{k}={v}" for k, v in row.items()), flush=True)
-                per_rule = (
-                    bench.groupby("rule")
-                    .agg(
-                        jobs=("job", "size"),
-                        wall_s=("s", "sum"),
-                        cpu_s=("cpu_time", "sum"),
-                        max_rss_mb=("max_rss", "max"),
-                    )
-                    .reset_index()
-                )
-                per_rule.insert(0, "pairs", pairs)
-                per_rule.insert(0, "mode", mode)
-                per_rule.insert(2, "fragments_per_sample", args.fragments)
-                stages.append(per_rule)
+                stage = per_rule(bench)
+                stage.insert(0, "pairs", pairs)
+                stage.insert(0, "mode", mode)
+                stage.insert(2, "fragments_per_sample", args.fragments)
+                stages.append(stage)
                 pd.DataFrame(rows).to_csv(args.work_dir / "scale.tsv", sep="\t", index=False)
                 pd.concat(stages).to_csv(args.work_dir / "stages.tsv", sep="\t", index=False)
     finally:
