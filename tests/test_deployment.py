@@ -148,3 +148,24 @@ def test_shipped_resources_resolve_in_the_workflow_checkout_and_user_files_in_th
     assert moved["known_resistance"] == "resources/my_own_table.tsv"
     assert moved["samples"] == "config/samples.tsv" and moved["panel"]["primers"] == "x.bed"
     assert moved["reference"]["gtf"] == "/abs/own.gtf"
+
+
+def test_no_tracked_file_holds_merge_conflict_markers():
+    """A half-resolved merge left a README table with <<<<<<< lines once; never again."""
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not files:
+        pytest.skip("not a git checkout")
+    marker = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+    hits = []
+    for name in files:
+        path = REPO / name
+        if (
+            path.suffix in {".gz", ".bam", ".bai", ".so", ".png", ".fa", ".bwt"}
+            or not path.is_file()
+        ):
+            continue
+        text = path.read_bytes()[:2_000_000].decode("utf-8", errors="ignore")
+        hits += [f"{name}: {m.group(0)!r}" for m in marker.finditer(text)]
+    assert not hits, hits

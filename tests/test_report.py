@@ -1680,3 +1680,24 @@ def test_copy_number_summary_lists_the_genes_assessed_and_those_not(tmp_path):
     text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr1")
     assert "No copy-number change in the genes assessed (MET, EGFR, ERBB2, KIT, KRAS)." in text
     assert "Not assessable: ALK (ALK: no baseline gene other than ALK has usable reads)" in text
+
+
+def test_grch37_run_shows_its_build_in_the_header_and_methods(tmp_path):
+    """A GRCh37 run (reference.build in the config) reads GRCh37 wherever the report names the
+    reference: run metadata from `resistcall runinfo`, then the report from it."""
+    from resistcall.cli import main
+
+    override = tmp_path / "grch37.yaml"
+    override.write_text("reference:\n  build: GRCh37\n")
+    meta = tmp_path / "run.json"
+    config = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    assert main(["runinfo", "--config", str(config), str(override), "--out", str(meta)]) == 0
+    assert json.loads(meta.read_text())["reference_build"] == "GRCh37"
+    argv = full_args(tmp_path)
+    argv[argv.index(str(FIX / "run_metadata.json"))] = str(meta)
+    model = run_cli(argv)
+    assert model["run"]["reference_build"] == "GRCh37"
+    html = (tmp_path / "report.html").read_text()
+    methods = html.split('id="methods"')[1].split("</section>")[0]
+    assert "reference <b>GRCh37</b>" in html and "aligned to the GRCh37 reference" in methods
+    assert "Reference build</th><td>GRCh37" in methods  # (the FASTA's own name may say more)
