@@ -1701,3 +1701,23 @@ def test_grch37_run_shows_its_build_in_the_header_and_methods(tmp_path):
     methods = html.split('id="methods"')[1].split("</section>")[0]
     assert "reference <b>GRCh37</b>" in html and "aligned to the GRCh37 reference" in methods
     assert "Reference build</th><td>GRCh37" in methods  # (the FASTA's own name may say more)
+
+
+def test_scan_line_beside_found_changes_reads_as_the_other_codons(tmp_path):
+    """With changes found, the scan line speaks of the other codons ("besides the changes
+    above"), not of ALK-independent resistance, which only a sample without changes needs."""
+    hits = json.loads((FIX / "hits.json").read_text())
+    scan = {"gene": "ALK", "n_codons": 19, "n_clear": 17, "n_mutated": 2, "n_unknown": 0}
+    for s in hits["samples"]:
+        for entry in s["drugs"].values():
+            entry["scan"] = {**scan, "limit": 0.021}
+    path = tmp_path / "hits.json"
+    path.write_text(json.dumps(hits))
+    argv = full_args(tmp_path)
+    argv[argv.index("--hits") + 1] = str(path)
+    run_cli(argv)
+    doc = parse((tmp_path / "report.html").read_text())
+    cr1 = doc.text_of(id="summary-h3122-cr1")
+    assert "ALK p.L1196M" in cr1
+    assert "Besides the changes above: no on-target resistance change ≥ 2.1% at 17 of 19" in cr1
+    assert "ALK-independent resistance not excluded" not in cr1
