@@ -66,6 +66,14 @@ def _snv(*args: object) -> int:
     return main(["snv", "--reference", str(REF), *map(str, args)])
 
 
+def _paired(pair: dict, out: Path, *extra: object) -> int:
+    """``resistcall snv`` on the pair fixture's parental and resistant BAMs."""
+    return _snv(
+        "--regions", pair["bed"], "--parental", pair["par"], "--resistant", pair["res"],
+        "--out", out, *extra,
+    )  # fmt: skip
+
+
 def _records(path: Path) -> dict[tuple[int, str, str], object]:
     return {(v.POS - 1, v.REF, v.ALT[0]): v for v in VCF(str(path))}
 
@@ -73,16 +81,7 @@ def _records(path: Path) -> dict[tuple[int, str, str], object]:
 @pytest.fixture(scope="module")
 def paired_vcf(pair):
     out = pair["dir"] / "calls.vcf.gz"
-    rc = _snv(
-        "--regions",
-        pair["bed"],
-        "--parental",
-        pair["par"],
-        "--resistant",
-        pair["res"],
-        "--out",
-        out,
-    )
+    rc = _paired(pair, out)
     assert rc == 0
     return out
 
@@ -283,14 +282,8 @@ def test_hotspot_verdicts(pair, tmp_path):
 def test_known_table_hotspots_via_cli(pair, tmp_path):
     known = ROOT / "resources" / "known_resistance.tsv"
     out, hot = tmp_path / "c.vcf.gz", tmp_path / "hot.tsv"
-    rc = _snv(
-        "--regions",
-        pair["bed"],
-        "--parental",
-        pair["par"],
-        "--resistant",
-        pair["res"],
-        "--out",
+    rc = _paired(
+        pair,
         out,
         "--hotspots",
         known,
@@ -640,19 +633,7 @@ def test_affected_positions_of_indels():
 
 def test_output_is_deterministic(pair, paired_vcf, tmp_path):
     again = tmp_path / "again.vcf.gz"
-    assert (
-        _snv(
-            "--regions",
-            pair["bed"],
-            "--parental",
-            pair["par"],
-            "--resistant",
-            pair["res"],
-            "--out",
-            again,
-        )
-        == 0
-    )
+    assert _paired(pair, again) == 0
     import gzip
 
     assert gzip.open(again).read() == gzip.open(paired_vcf).read()
