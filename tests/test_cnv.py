@@ -32,6 +32,12 @@ def _cnv(*args: object) -> int:
     return main(["cnv", *map(str, args)])
 
 
+def _cnv_pair(cli_bams: tuple, *extra: object) -> int:
+    """``resistcall cnv`` on the cli_bams fixture's targets, parental and resistant BAM."""
+    bed, pb, rb = cli_bams
+    return _cnv("--targets", bed, "--parental", pb, "--resistant", rb, *extra)
+
+
 def panel_targets() -> pd.DataFrame:
     """The demo capture targets, or (before they exist) coding exons of the GTF on real
     bases, split like a capture design would be: every panel gene at its real size."""
@@ -457,13 +463,8 @@ def cli_bams(tmp_path_factory, targets, gc):
 def test_cli_end_to_end(cli_bams, tmp_path):
     bed, pb, rb = cli_bams
     out, per_target = tmp_path / "cn.tsv", tmp_path / "t.tsv"
-    rc = _cnv(
-        "--targets",
-        bed,
-        "--parental",
-        pb,
-        "--resistant",
-        rb,
+    rc = _cnv_pair(
+        cli_bams,
         "--reference",
         REFERENCE,
         "--assay",
@@ -491,20 +492,7 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     assert t["genomic"].iloc[0].startswith("chr")
     # deterministic: a second run gives identical bytes
     out2 = tmp_path / "cn2.tsv"
-    _cnv(
-        "--targets",
-        bed,
-        "--parental",
-        pb,
-        "--resistant",
-        rb,
-        "--reference",
-        REFERENCE,
-        "--out",
-        out2,
-        "--bootstrap",
-        "200",
-    )
+    _cnv_pair(cli_bams, "--reference", REFERENCE, "--out", out2, "--bootstrap", "200")
     assert out.read_bytes() == out2.read_bytes()
 
 
@@ -525,18 +513,7 @@ def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     rc = _cnv("--targets", bed, "--parental", pb, "--resistant", pb, "--out", tmp_path / "x.tsv")
     assert rc == 2
     assert "share an @RG SM" in capsys.readouterr().err
-    rc = _cnv(
-        "--targets",
-        bed,
-        "--parental",
-        pb,
-        "--resistant",
-        rb,
-        "--gain-cn",
-        "1.8",
-        "--out",
-        tmp_path / "x.tsv",
-    )
+    rc = _cnv_pair(cli_bams, "--gain-cn", "1.8", "--out", tmp_path / "x.tsv")
     assert rc == 2
     assert "thresholds must satisfy" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
