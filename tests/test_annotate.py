@@ -25,6 +25,8 @@ DATA = Path(__file__).resolve().parent / "data" / "annotate"
 REF = REPO / "resources" / "reference" / "panel_GRCh38.fa"
 GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
 KNOWN = REPO / "resources" / "known_resistance.tsv"
+#: the bundled reference, GTF and knowledge table as annotate options
+BUNDLED = ["--reference", str(REF), "--gtf", str(GTF), "--known", str(KNOWN)]
 ALK = "chr2_29196228_29226309"
 L1196M = f"var:{ALK}:24538:G:T"
 G1202R = f"var:{ALK}:24520:C:T"
@@ -36,18 +38,7 @@ COMPOUND = "compound:ALK:p.[L1196M;G1202R]"
 
 def _annotate(*args: object) -> int:
     """``resistcall annotate`` with the bundled reference, GTF and knowledge table."""
-    return main(
-        [
-            "annotate",
-            "--reference",
-            str(REF),
-            "--gtf",
-            str(GTF),
-            "--known",
-            str(KNOWN),
-            *map(str, args),
-        ]
-    )
+    return main(["annotate", *BUNDLED, *map(str, args)])
 
 
 def make_bam(path: Path, sample: str, reads: list[tuple[str, int, str]]) -> Path:
@@ -103,12 +94,7 @@ def run(tmp_path_factory, r1_bam):
         "annotate",
         "--vcf",
         str(DATA / "calls.vcf"),
-        "--reference",
-        str(REF),
-        "--gtf",
-        str(GTF),
-        "--known",
-        str(KNOWN),
+        *BUNDLED,
         "--cnv",
         str(DATA / "cnv.tsv"),
         "--fusions",
@@ -342,12 +328,7 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
         "annotate",
         "--vcf",
         str(DATA / "calls.vcf"),
-        "--reference",
-        str(REF),
-        "--gtf",
-        str(GTF),
-        "--known",
-        str(KNOWN),
+        *BUNDLED,
         "--cnv",
         str(cnv),
         "--out",
@@ -604,10 +585,8 @@ def test_failed_qc_makes_verdicts_not_assessable(tmp_path, failed):
         _qc(tmp_path / f"{s}.json", s, "fail" if s == failed else "pass")
         for s in ("H3122_P", "H3122_R1", "H3122_R2")
     ]
-    args = ["annotate", "--vcf", str(DATA / "calls.vcf"), "--reference", str(REF)]
-    args += ["--gtf", str(GTF), "--known", str(KNOWN), "--qc", *qc]
-    args += ["--out", str(tmp_path / "hits.tsv"), "--json", str(tmp_path / "hits.json")]
-    assert main(args) == 0
+    args = ["--vcf", DATA / "calls.vcf", "--qc", *qc]
+    assert _annotate(*args, "--out", tmp_path / "hits.tsv", "--json", tmp_path / "hits.json") == 0
     data = json.loads((tmp_path / "hits.json").read_text())
     r1, r2 = _sample(data, "H3122_R1"), _sample(data, "H3122_R2")
     assert _sample(data, failed)["qc"]["status"] == "fail"
