@@ -43,6 +43,40 @@ def test_loh_is_not_a_mismatch_but_a_new_allele_is():
     assert nc["informative_sites"] == 0
 
 
+def _sites(vafs: dict[str, list[float]], depth: int = 400) -> pd.DataFrame:
+    """identity_sites.tsv rows: one site per list position, genotyped by the product's bands."""
+    rows = []
+    for sample, values in vafs.items():
+        alt = np.round(np.array(values) * depth).astype(int)
+        gts = identity.genotype(alt, np.full(len(values), depth), P)
+        for i, (a, g) in enumerate(zip(alt, gts, strict=True)):
+            rows.append(
+                {"sample": sample, "chrom": "c", "pos": i + 1, "depth": depth, "alt_count": a,
+                 "vaf": a / depth, "genotype": g}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_foreign_alleles_at_homozygous_sites_read_possible_contamination():
+    """A resistant sample holding 10% of another individual's DNA: where the parental is
+    homozygous it shows the other allele at ~5% (contaminant het) to ~10% (hom), between the
+    hom and het bands; germline concordance alone would have called it a match."""
+    par = [0.0, 0.0, 0.0, 1.0, 0.5, 0.5, 0.0, 1.0]
+    clean = [0.0, 0.0, 0.0, 1.0, 0.5, 0.48, 0.0, 1.0]
+    mixed = [0.06, 0.0, 0.09, 0.93, 0.5, 0.5, 0.07, 1.0]
+    out = identity.check_line(_sites({"P": par, "R1": clean, "R2": mixed}), "P", ["R1", "R2"], P)
+    got = out.set_index("sample")
+    assert got.loc["R1", "verdict"] == "match"
+    assert got.loc["R2", "verdict"] == "possible contamination"
+    assert "R2: 4 of 6 sites where P is homozygous" in got.loc["R2", "reason"]
+    # one subclonal change at a homozygous site is tolerated (acquired mutations exist)
+    one = [0.08, 0.0, 0.0, 1.0, 0.5, 0.5, 0.0, 1.0]
+    assert identity.check_line(_sites({"P": par, "R": one}), "P", ["R"], P).verdict[0] == "match"
+    # a contaminated parental is caught from the other side
+    both = identity.check_line(_sites({"P": mixed, "R": par}), "P", ["R"], P)
+    assert both.verdict[0] == "possible contamination" and both.reason[0].startswith("P: ")
+
+
 def test_known_resistance_positions_are_not_germline_sites(tmp_path):
     """Every codon base of hotspots.tsv is excluded (rows repeat per sample; '.' never parses)."""
     tsv = tmp_path / "hotspots.tsv"

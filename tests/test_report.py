@@ -1541,6 +1541,14 @@ def test_no_mechanism_found_reads_as_phenotype_and_genotype_not_no_data(tmp_path
     assert "ALK-independent resistance not excluded" in text
     assert "crizotinib : Resistant phenotype; mechanism not found" in text
     assert "Same individual as the parental (4 of 4 germline sites concordant)" in text
+    # foreign alleles at homozygous sites: an alert with the reason, not "not assessable"
+    identity.loc[0, ["verdict", "reason"]] = ["possible contamination", "R: 3 of 5 sites (x)"]
+    model2 = report_model.build_report(
+        hits, sheet=sheet, identity=identity, scope=scope, cnv=cnv, date="2026-01-01"
+    )
+    html2 = report.render_html(model2, report.make_figures(model2, None))
+    assert "Possible contamination : R: 3 of 5 sites (x)" in parse(html2).text_of(id="summary-r")
+    assert "sample identity" not in model2["summary"][0]["not_assessable"]
     assert "Exons 19-20 of NM_004304.5 covered (median ≥100×)." in text
     assert "Low depth (median 20–99×" in text and "not wild type): exon 21 (40×)." in text
     assert "ALK exons 22-23 not covered (median below 20×): no statement possible" in text

@@ -106,7 +106,9 @@ DRUG_PREDICTION = Vocabulary(
     "drug prediction", ("resistant", "reduced sensitivity", "sensitive", "no data", NOT_ASSESSABLE)
 )
 #: Sample identity of a resistant sample vs its parental (qc/<line>.identity.tsv ``verdict``).
-IDENTITY_VERDICT = Vocabulary("identity verdict", ("match", "mismatch", NOT_ASSESSABLE))
+IDENTITY_VERDICT = Vocabulary(
+    "identity verdict", ("match", "possible contamination", "mismatch", NOT_ASSESSABLE)
+)
 #: What a drug prediction rests on (hits.json ``drugs.<drug>.basis``; docs/annotate.md):
 #: table rows, the genotype scan (driver present, nothing found down to the limits), the
 #: phenotype (the drug the sample was selected on; report only), or nothing ("no data").

@@ -47,6 +47,11 @@ class IdentityParams:
     #: mismatch: at least this many discordant sites and this fraction of the informative ones.
     min_discordant: int = 2
     max_discordance: float = 0.25
+    #: possible contamination: at least this many sites where one sample is homozygous and the
+    #: other holds the other allele in the gap band (``hom_ref_max`` .. ``het_min``), and this
+    #: fraction of the sites where the first is homozygous and the second has the depth.
+    min_foreign_sites: int = 2
+    min_foreign_share: float = 0.25
 
 
 def genotype(alt: np.ndarray, depth: np.ndarray, p: IdentityParams) -> np.ndarray:
@@ -161,8 +166,46 @@ def site_table(
     return pd.DataFrame(rows, columns=list(IDENTITY_SITE_COLUMNS))
 
 
+def foreign_alleles(
+    gt_other: np.ndarray, vaf: np.ndarray, depth: np.ndarray, p: IdentityParams
+) -> tuple[int, int, float]:
+    """(sites in the gap band, sites looked at, median foreign-allele fraction of the former)
+    of one sample at the sites where the other sample is homozygous.
+
+    The foreign allele is the one the homozygous sample lacks (alt where it is hom ref, ref
+    where it is hom alt). Between ``hom_ref_max`` and ``het_min`` it is neither noise nor a
+    germline het: DNA of another individual (a contaminant heterozygous there shows half its
+    share) or a subclonal acquired change, which is why the verdict says "possible"."""
+    hom = ((gt_other == HOM_REF) | (gt_other == HOM_ALT)) & (depth >= p.min_depth)
+    foreign = np.where(gt_other == HOM_REF, vaf, 1.0 - vaf)[hom]
+    gap = foreign[(foreign >= p.hom_ref_max) & (foreign < p.het_min)]
+    return len(gap), int(hom.sum()), float(np.median(gap)) if len(gap) else float("nan")
+
+
+def contamination(sites: pd.DataFrame, parental: str, name: str, p: IdentityParams) -> str | None:
+    """The reason for a ``possible contamination`` verdict, looking both ways (either sample
+    may carry foreign DNA), or None."""
+    wide = sites.pivot_table(index=["chrom", "pos"], columns="sample", values=["genotype", "vaf"])
+    depth = sites.pivot_table(index=["chrom", "pos"], columns="sample", values="depth")
+    for x, y in ((name, parental), (parental, name)):
+        n_gap, n_hom, med = foreign_alleles(
+            wide["genotype"][y].to_numpy(int),
+            wide["vaf"][x].to_numpy(float),
+            depth[x].to_numpy(int),
+            p,
+        )
+        if n_gap >= p.min_foreign_sites and n_gap >= p.min_foreign_share * n_hom:
+            return (
+                f"{x}: {n_gap} of {n_hom} sites where {y} is homozygous carry the other allele "
+                f"at {100 * p.hom_ref_max:.0f}-{100 * p.het_min:.0f}% (median "
+                f"{100 * med:.1f}%): another individual's DNA, or subclonal changes there"
+            )
+    return None
+
+
 def check_line(sites: pd.DataFrame, parental: str, resistant: list[str], p: IdentityParams):
-    """One identity row per resistant sample vs the parental."""
+    """One identity row per resistant sample vs the parental: a matching pair whose samples
+    carry foreign alleles at homozygous sites reads ``possible contamination``."""
     gt = sites.pivot_table(index=["chrom", "pos"], columns="sample", values="genotype")
     rows = []
     for name in resistant:
@@ -170,6 +213,9 @@ def check_line(sites: pd.DataFrame, parental: str, resistant: list[str], p: Iden
             res = compare(np.array([], dtype=int), np.array([], dtype=int), p)
         else:
             res = compare(gt[parental].to_numpy(int), gt[name].to_numpy(int), p)
+            why = contamination(sites, parental, name, p) if res["verdict"] == "match" else None
+            if why:
+                res.update(verdict="possible contamination", reason=why)
         rows.append({"sample": name, "parental": parental, **res})
     return pd.DataFrame(rows, columns=list(IDENTITY_COLUMNS))
 

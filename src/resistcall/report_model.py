@@ -26,6 +26,7 @@ from resistcall.contracts import (
     FUSION_DETECTED,
     HOTSPOT_MEASURES,
     HOTSPOT_UNKNOWN,
+    NOT_ASSESSABLE,
     REPORT_SCHEMA,
     SCOPE_STATUS,
     citation,
@@ -907,7 +908,7 @@ def not_assessable_items(card: dict) -> list[str]:
         items.append("copy number of " + ", ".join(card["copy_number_not_estimable"]))
     if (card.get("fusion") or {}).get("state") == "not assessable":
         items.append("ALK fusion")
-    if card.get("identity") and card["identity"].get("verdict") not in ("match", "mismatch"):
+    if card.get("identity") and card["identity"].get("verdict") == NOT_ASSESSABLE:
         items.append("sample identity")
     return items + scope_items("ALK", card.get("alk_scope"))
 
