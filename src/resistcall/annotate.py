@@ -53,6 +53,7 @@ from resistcall.knowledge import (
 from resistcall.outputs import write_texts
 from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import contig_offset, preflight_bams
+from resistcall.tables import read_table
 from resistcall.transcripts import load_transcripts
 
 log = logging.getLogger(__name__)
@@ -362,17 +363,6 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
 
 
 # ---- inputs: CNV and fusions --------------------------------------------------------------------
-def read_table(path: str | Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{what} not found: {path}")
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: {what} lacks column(s) {', '.join(missing)}")
-    return df
-
-
 # ---- main computation ---------------------------------------------------------------------------
 def _present(row: dict) -> bool:
     """Detected in the sample: the genotype when called (snv writes 0/1 only for detected

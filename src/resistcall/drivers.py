@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from resistcall.errors import UserError
+from resistcall.tables import read_table
 
 DEFAULT = Path(__file__).resolve().parents[2] / "resources" / "activating_drivers.tsv"
 COLUMNS = ("gene", "alteration", "match", "exon", "description", "sources", "note")
@@ -24,13 +25,7 @@ _INFRAME_INS = ("inframe_insertion", "disruptive_inframe_insertion")
 
 def load_drivers(path: str | Path = DEFAULT) -> pd.DataFrame:
     """The driver table, checked: every column present, a known ``match`` rule per row."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"activating-driver table not found: {path}")
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
+    df = read_table(path, COLUMNS, "activating-driver table")
     for i, rule in enumerate(df["match"], start=2):
         if rule not in MATCHES:
             raise UserError(f"{path}: row {i}: match is {rule!r}; expected one of {MATCHES}")

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from resistcall.errors import UserError
+from resistcall.tables import read_table
 
 COLUMNS = (
     "gene",
@@ -219,13 +220,7 @@ class DrugGroups:
 def load_drug_groups(path: str | Path, known: pd.DataFrame, known_path: str | Path) -> DrugGroups:
     """Read ``drug_groups.tsv`` (``drug_class group applies_to show``); every drug_class of the
     table must be listed, else one error naming the table line."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"drug groups not found: {path} (needed beside {known_path})")
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in GROUP_COLUMNS if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: header lacks column(s) {', '.join(missing)}")
+    df = read_table(path, GROUP_COLUMNS, f"drug groups (needed beside {known_path})")
     group_of = dict(zip(df["drug_class"], df["group"], strict=True))
     unknown = ~known["drug_class"].isin(list(group_of))
     if unknown.any():

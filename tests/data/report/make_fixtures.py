@@ -15,9 +15,10 @@ import pandas as pd
 import pysam
 
 from resistcall import snv
-from resistcall.annotate import Finding, add_not_assessed, read_table
+from resistcall.annotate import Finding, add_not_assessed
 from resistcall.contracts import HITS_SCHEMA, caveat
 from resistcall.knowledge import load_knowledge, residue_span
+from resistcall.tables import read_table
 
 HERE = Path(__file__).resolve().parent
 KNOWN = HERE.parents[2] / "resources" / "known_resistance.tsv"
