@@ -182,16 +182,14 @@ def foreign_alleles(
     return len(gap), int(hom.sum()), float(np.median(gap)) if len(gap) else float("nan")
 
 
-def contamination(sites: pd.DataFrame, parental: str, name: str, p: IdentityParams) -> str | None:
+def contamination(wide: pd.DataFrame, parental: str, name: str, p: IdentityParams) -> str | None:
     """The reason for a ``possible contamination`` verdict, looking both ways (either sample
-    may carry foreign DNA), or None."""
-    wide = sites.pivot_table(index=["chrom", "pos"], columns="sample", values=["genotype", "vaf"])
-    depth = sites.pivot_table(index=["chrom", "pos"], columns="sample", values="depth")
+    may carry foreign DNA), or None. ``wide``: genotype, vaf and depth per site x sample."""
     for x, y in ((name, parental), (parental, name)):
         n_gap, n_hom, med = foreign_alleles(
             wide["genotype"][y].to_numpy(int),
             wide["vaf"][x].to_numpy(float),
-            depth[x].to_numpy(int),
+            wide["depth"][x].to_numpy(int),
             p,
         )
         if n_gap >= p.min_foreign_sites and n_gap >= p.min_foreign_share * n_hom:
@@ -206,14 +204,17 @@ def contamination(sites: pd.DataFrame, parental: str, name: str, p: IdentityPara
 def check_line(sites: pd.DataFrame, parental: str, resistant: list[str], p: IdentityParams):
     """One identity row per resistant sample vs the parental: a matching pair whose samples
     carry foreign alleles at homozygous sites reads ``possible contamination``."""
-    gt = sites.pivot_table(index=["chrom", "pos"], columns="sample", values="genotype")
+    wide = sites.pivot_table(
+        index=["chrom", "pos"], columns="sample", values=["genotype", "vaf", "depth"]
+    )
     rows = []
     for name in resistant:
-        if gt.empty:
+        if wide.empty:
             res = compare(np.array([], dtype=int), np.array([], dtype=int), p)
         else:
+            gt = wide["genotype"]
             res = compare(gt[parental].to_numpy(int), gt[name].to_numpy(int), p)
-            why = contamination(sites, parental, name, p) if res["verdict"] == "match" else None
+            why = contamination(wide, parental, name, p) if res["verdict"] == "match" else None
             if why:
                 res.update(verdict="possible contamination", reason=why)
         rows.append({"sample": name, "parental": parental, **res})
