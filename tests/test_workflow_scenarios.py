@@ -73,6 +73,33 @@ def _write_tsv(path: Path, rows: list[dict], columns: list[str]) -> None:
     pd.DataFrame(rows, columns=columns, dtype=object).fillna("").to_csv(path, sep="\t", index=False)
 
 
+def _pair_sheets(
+    work: Path,
+    parental: str,
+    resistant: str,
+    line: str,
+    unit: str,
+    drug: str = "",
+    fq_unit: str = "",
+) -> None:
+    """samples.tsv and units.tsv of one line: a parental and a resistant sample (selected on
+    ``drug``), one FASTQ unit each, ``data/<sample><fq_unit>_R1/_R2.fastq.gz``."""
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": parental, "line": line, "condition": "parental"},
+            {"sample": resistant, "line": line, "condition": "resistant", "drug": drug},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    fq = "data/{}" + fq_unit + "_R{}.fastq.gz"
+    rows = [
+        {"sample": s, "unit": unit, "fq1": fq.format(s, 1), "fq2": fq.format(s, 2)}
+        for s in (parental, resistant)
+    ]
+    _write_tsv(work / "config" / "units.tsv", rows, UNIT_COLUMNS)
+
+
 def _write_config(
     work: Path,
     *,
@@ -152,27 +179,7 @@ def _cnv_call(work: Path, line: str, sample: str, gene: str) -> pd.Series:
 def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One line, parental + resistant, amplicon assay: reads start with their primers."""
     work = copy_workflow(tmp_path_factory.mktemp("amplicon"))
-    _write_tsv(
-        work / "config" / "samples.tsv",
-        [
-            {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
-            {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant", "drug": "crizotinib"},
-        ],
-        SAMPLE_COLUMNS,
-    )
-    _write_tsv(
-        work / "config" / "units.tsv",
-        [
-            {
-                "sample": s,
-                "unit": "run1",
-                "fq1": f"data/{s}_R1.fastq.gz",
-                "fq2": f"data/{s}_R2.fastq.gz",
-            }
-            for s in ("AMP_P", "AMP_R")
-        ],
-        UNIT_COLUMNS,
-    )
+    _pair_sheets(work, "AMP_P", "AMP_R", "AMPLINE", "run1", drug="crizotinib")
     config = _write_config(
         work,
         panel={
@@ -463,27 +470,7 @@ def failing(cohort, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
     bad.write_bytes(data[: len(data) // 2])
     with gzip.open(bad, "rt") as handle:
         assert handle.readline().startswith("@LB_R")
-    _write_tsv(
-        work / "config" / "samples.tsv",
-        [
-            {"sample": "LB_P", "line": "LINEB", "condition": "parental"},
-            {"sample": "LB_R", "line": "LINEB", "condition": "resistant"},
-        ],
-        SAMPLE_COLUMNS,
-    )
-    _write_tsv(
-        work / "config" / "units.tsv",
-        [
-            {
-                "sample": s,
-                "unit": "L001",
-                "fq1": f"data/{s}_L001_R1.fastq.gz",
-                "fq2": f"data/{s}_L001_R2.fastq.gz",
-            }
-            for s in ("LB_P", "LB_R")
-        ],
-        UNIT_COLUMNS,
-    )
+    _pair_sheets(work, "LB_P", "LB_R", "LINEB", "L001", fq_unit="_L001")
     _write_config(work)
     return work, snakemake(work, check=False)
 
@@ -578,27 +565,7 @@ def failed_parental(tmp_path_factory) -> Path:
     resistant sample's own finding is still reported and nothing is compared with the
     parental."""
     work = copy_workflow(tmp_path_factory.mktemp("failed_parental"))
-    _write_tsv(
-        work / "config" / "samples.tsv",
-        [
-            {"sample": "FP_P", "line": "FPLINE", "condition": "parental"},
-            {"sample": "FP_R", "line": "FPLINE", "condition": "resistant", "drug": "crizotinib"},
-        ],
-        SAMPLE_COLUMNS,
-    )
-    _write_tsv(
-        work / "config" / "units.tsv",
-        [
-            {
-                "sample": s,
-                "unit": "L1",
-                "fq1": f"data/{s}_R1.fastq.gz",
-                "fq2": f"data/{s}_R2.fastq.gz",
-            }
-            for s in ("FP_P", "FP_R")
-        ],
-        UNIT_COLUMNS,
-    )
+    _pair_sheets(work, "FP_P", "FP_R", "FPLINE", "L1", drug="crizotinib")
     simulate = {
         "out_dir": "data",
         "read_length": 100,
