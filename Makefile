@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 CORES ?= 2
 APT_TOOLS := bwa samtools bcftools tabix
 TEST_APT_TOOLS := freebayes chromium vcftools
-# a C compiler and Python headers: pip builds the compiled counting kernel (src/resistcall/_kernel.pyx)
-BUILD_APT_TOOLS := build-essential python3-dev
+# a C compiler, Python headers and htslib's (found by pkg-config): pip builds the compiled counting
+# kernel (src/resistcall/_kernel.pyx), linked with the system htslib
+BUILD_APT_TOOLS := build-essential python3-dev pkg-config libhts-dev
 
 .PHONY: setup setup-test demo test lint clean
 

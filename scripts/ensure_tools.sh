@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install missing Debian packages when running as root; otherwise say exactly what to install.
 # Packages are checked by the command they provide; python3-dev by the Python.h of $PY (the
-# interpreter that will build the compiled kernel, python3 by default).
+# interpreter that will build the compiled kernel, python3 by default); libhts-dev by pkg-config.
 set -euo pipefail
 has_python_headers() {
   "${PY:-python3}" -c 'import os, sys, sysconfig
@@ -11,6 +11,7 @@ missing=()
 for pkg in "$@"; do
   case $pkg in
     python3-dev) has_python_headers || missing+=("$pkg"); continue ;;
+    libhts-dev) pkg-config --exists htslib 2>/dev/null || missing+=("$pkg"); continue ;;
     build-essential) exe=gcc ;;
     tabix) exe=bgzip ;;
     *) exe=$pkg ;;

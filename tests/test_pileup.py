@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pysam
 import pytest
 from reference_counters import compare, reference_counts, reference_read_positions
 
-from resistcall.pileup import ALLELES, PileupParams, count_region, read_positions
+from resistcall import _kernel
+from resistcall.pileup import (
+    ALLELES,
+    PileupParams,
+    Reader,
+    count_region,
+    count_regions,
+    read_positions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "resources" / "reference" / "panel_GRCh38.fa"
@@ -130,7 +142,7 @@ def make_bam(
 
 def _count(bam: Path, params: PileupParams | None = None, start=24300, end=24900):
     params = params or PileupParams()
-    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+    with Reader(bam) as b, pysam.FastaFile(str(REF)) as fa:
         return count_region(b, fa, ALK, start, end, params)
 
 
@@ -270,12 +282,79 @@ def test_kernel_matches_htslib_pileup(tmp_path, params):
         error_rate=0.02,
         dup_fraction=0.1,
     )
-    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+    with (
+        Reader(bam) as r,
+        pysam.AlignmentFile(str(bam)) as b,
+        pysam.FastaFile(str(REF)) as fa,
+    ):
         for start, end in ((24300, 24900), (24640, 24660), (24449, 24451)):
-            new = count_region(b, fa, ALK, start, end, params)
+            new = count_region(r, fa, ALK, start, end, params)
             old = reference_counts(b, fa, ALK, start, end, params)
             assert compare(new, old) == []
             assert new.counts.sum() > 0
+
+
+def test_cram_counts_as_its_bam(tmp_path):
+    """A CRAM of the BAM, decoded with the FASTA, gives identical counts and observations
+    (``count_regions`` opens it with the run's FASTA)."""
+    variants = [
+        (24450, _ref(24450), "A" if _ref(24450) != "A" else "C", 0.3),
+        (24650, _ref(24650, 3), _ref(24650), 0.3),
+    ]
+    bam = make_bam(tmp_path / "c.bam", "C", 300, variants, seed=3, insert=140, error_rate=0.02)
+    cram = tmp_path / "c.cram"
+    pysam.view("-C", "-T", str(REF), "-o", str(cram), str(bam), catch_stdout=False)
+    pysam.index(str(cram))
+    regions = pd.DataFrame({"chrom": [ALK, ALK], "start": [24300, 24640], "end": [24600, 24900]})
+    from_bam = count_regions(bam, REF, regions, PileupParams())
+    from_cram = count_regions(cram, REF, regions, PileupParams())
+    assert sum(len(c.base_obs) for c in from_bam) > 0
+    assert sum(len(c.indel_obs) for c in from_bam) > 0
+    for a, b in zip(from_bam, from_cram, strict=True):
+        assert a.counts.sum() > 0
+        assert np.array_equal(a.counts, b.counts)
+        assert np.array_equal(a.qual_sum, b.qual_sum) and np.array_equal(a.err_sum, b.err_sum)
+        pd.testing.assert_frame_equal(a.base_obs, b.base_obs)
+        pd.testing.assert_frame_equal(a.indel_obs, b.indel_obs)
+        pd.testing.assert_frame_equal(a.indels, b.indels)
+
+
+def test_reader_opens_once_and_names_what_is_wrong(tmp_path):
+    bam = make_bam(tmp_path / "r.bam", "R", 50, [], seed=2)
+    with pysam.FastaFile(str(REF)) as fa, Reader(bam) as reads:
+        assert reads.references == tuple(fa.references)
+        first = count_region(reads, fa, ALK, 24300, 24900, PileupParams())
+        again = count_region(reads, fa, ALK, 24300, 24900, PileupParams())  # same open file
+        assert first.depth.sum() > 0 and np.array_equal(first.counts, again.counts)
+        with pytest.raises(ValueError, match="contig 'chrX' is not in the header of .*r.bam"):
+            _kernel.fragment_spans(reads, "chrX", 0, 10, 0, 0, 2000)
+    with pytest.raises(ValueError, match="r.bam is closed"), pysam.FastaFile(str(REF)) as fa:
+        count_region(reads, fa, ALK, 24300, 24900, PileupParams())
+    bare = tmp_path / "bare.bam"
+    shutil.copy(bam, bare)
+    with pytest.raises(OSError, match=r"no index \(.bai/.csi/.crai\) found for .*bare.bam"):
+        Reader(bare)
+    with pytest.raises(OSError, match="cannot open .*missing.bam"):
+        Reader(tmp_path / "missing.bam")
+
+
+def test_kernel_decodes_with_the_system_htslib_beside_pysam():
+    """The kernel links an htslib with libdeflate, not pysam's bundled zlib-only one, and both
+    load into one process (the comparisons with pysam's pileup above run in it)."""
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc/self/maps (Linux)")
+    code = (
+        "import resistcall._kernel, pysam\n"
+        "print(*sorted({l.split()[-1] for l in open('/proc/self/maps') if '.so' in l}), sep='\\n')"
+    )
+    libs = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    pysam_dir = str(Path(pysam.__file__).parent)
+    hts = [x for x in libs if "/libhts.so" in x and not x.startswith(pysam_dir)]
+    assert hts, libs
+    assert any("/libdeflate.so" in x for x in libs), libs
+    assert pysam.config.HAVE_LIBDEFLATE == 0 or hts  # pysam's own htslib is not the one used
 
 
 def _write(path: Path, reads: list[dict]) -> Path:
@@ -502,19 +581,23 @@ def hand_made(tmp_path_factory):
 
 def _window(bam: Path, start: int, params: PileupParams | None = None):
     params = params or PileupParams()
-    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+    with Reader(bam) as b, pysam.FastaFile(str(REF)) as fa:
         return count_region(b, fa, ALK, start, start + 100, params)
 
 
 def test_hand_made_reads_match_htslib(hand_made):
     bam, windows = hand_made
     params = [PileupParams(), PileupParams(keep_duplicates=True), PileupParams(min_base_quality=0)]
-    with pysam.AlignmentFile(str(bam)) as b, pysam.FastaFile(str(REF)) as fa:
+    with (
+        Reader(bam) as r,
+        pysam.AlignmentFile(str(bam)) as b,
+        pysam.FastaFile(str(REF)) as fa,
+    ):
         for name, start in windows.items():
             if name == "refskip":
                 continue  # documented difference, tested below
             for p in params:
-                new = count_region(b, fa, ALK, start, start + 100, p)
+                new = count_region(r, fa, ALK, start, start + 100, p)
                 assert compare(new, reference_counts(b, fa, ALK, start, start + 100, p)) == [], name
 
 

@@ -30,7 +30,7 @@ import pysam
 
 from resistcall import pon as ponlib
 from resistcall import snv
-from resistcall.pileup import ALLELES, PileupParams, count_region
+from resistcall.pileup import ALLELES, PileupParams, Reader, count_region
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import calls_resistcall, keys_of, site_depth  # noqa: E402
@@ -56,7 +56,7 @@ def alt_fragments(bam: Path, truth: pd.DataFrame) -> list[int]:
     overlapping mates once); -1 for indels."""
     out = []
     with (
-        pysam.AlignmentFile(str(bam)) as b,
+        Reader(bam) as b,
         pysam.FastaFile(str(bam.parent / "ref/panel.fa")) as fa,
     ):
         for r in truth.itertuples():

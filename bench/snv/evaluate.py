@@ -21,7 +21,7 @@ import pandas as pd
 import pysam
 from cyvcf2 import VCF
 
-from resistcall.pileup import PileupParams, count_region
+from resistcall.pileup import PileupParams, Reader, count_region
 
 TOOLS = ("resistcall", "bcftools", "freebayes")
 MIN_ALT, MIN_VAF, SUBTRACT = 3, 0.01, 0.2
@@ -70,7 +70,7 @@ def site_depth(bam: Path, truth: pd.DataFrame) -> np.ndarray:
     """Fragments covering each truth site (overlapping mates once, BQ/MAPQ >= 20)."""
     params = PileupParams(min_base_quality=20)  # fixed definition, whatever the caller uses
     with (
-        pysam.AlignmentFile(str(bam)) as b,
+        Reader(bam) as b,
         pysam.FastaFile(str(bam.parent / "ref/panel.fa")) as fa,
     ):
         return np.array(

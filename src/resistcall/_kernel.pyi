@@ -1,15 +1,33 @@
 """Type stub of the compiled counting kernel (src/resistcall/_kernel.pyx)."""
 
-import numpy as np
-import pysam
+from os import PathLike
+from types import TracebackType
 
-BUILT_WITH_PYSAM: str
+import numpy as np
 
 BLOCK_CACHE: int
 
-def set_block_cache(bam: pysam.AlignmentFile, nbytes: int = ...) -> None: ...
+class Reader:
+    path: str
+    references: tuple[str, ...]
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        reference: str | PathLike[str] | None = None,
+        threads: int = 1,
+        block_cache: int = ...,
+    ) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Reader: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
 def count_region(
-    bam: pysam.AlignmentFile,
+    reads: Reader,
     contig: str,
     start: int,
     end: int,
@@ -25,7 +43,7 @@ def count_region(
     ignore_orphans: bool,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bytes]: ...
 def fragment_spans(
-    bam: pysam.AlignmentFile,
+    reads: Reader,
     contig: str,
     start: int,
     end: int,

@@ -1,32 +1,87 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled per-read counting over htslib records (pysam's declarations).
+"""Compiled per-read counting over htslib records (the system htslib, declared here).
 
 Why compiled: deep amplicon data (10^4-10^5x) makes any per-read or per-column Python code the
-bottleneck. Here each read of a region is decoded once by htslib (through pysam's region
-iterator, no Python object per read) and its CIGAR walked once in C. The Python-facing
-functions are :func:`count_region` (allele counts, used by ``resistcall.pileup``) and
-:func:`fragment_spans` (fragment starts/ends, used by ``resistcall.coverage``); what they count
-is documented there and in docs/snv.md ("Counting").
+bottleneck. Here each read of a region is decoded once by htslib (its region iterator, no Python
+object per read) and its CIGAR walked once in C. Why the system htslib and not pysam's: pysam's
+wheels bundle an htslib that inflates BGZF blocks with zlib, about twice the CPU of a libdeflate
+htslib (Debian's ``libhts-dev``, conda's ``htslib``), and decoding is most of counting's cost.
+The Python-facing API is :class:`Reader` (one open BAM/CRAM with its index and block cache) and
+:func:`count_region` (allele counts, used by ``resistcall.pileup``) and :func:`fragment_spans`
+(fragment starts/ends, used by ``resistcall.coverage``); what they count is documented there and
+in docs/snv.md ("Counting").
 """
 
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, llabs, malloc, realloc
 from libc.string cimport memcpy
 
-from pysam.libcalignmentfile cimport AlignmentFile, IteratorRowRegion
-from pysam.libchtslib cimport bam1_t, bam_get_cigar, bam_get_qname, bam_get_qual, bam_get_seq
+import os
 
 import numpy as np
-import pysam
+
+
+cdef extern from "htslib/sam.h" nogil:
+    ctypedef int64_t hts_pos_t
+    ctypedef struct htsFile:
+        pass
+    ctypedef struct sam_hdr_t:
+        pass
+    ctypedef struct hts_idx_t:
+        pass
+    ctypedef struct hts_itr_t:
+        pass
+    ctypedef struct bam1_core_t:
+        hts_pos_t pos
+        int32_t tid
+        uint8_t qual
+        uint16_t flag
+        uint32_t n_cigar
+        int32_t l_qseq
+        int32_t mtid
+        hts_pos_t mpos
+        hts_pos_t isize
+    ctypedef struct bam1_t:
+        bam1_core_t core
+        uint8_t *data
+        int l_data
+        uint32_t m_data
+    htsFile *hts_open(const char *fn, const char *mode)
+    int hts_close(htsFile *fp)
+    int hts_set_threads(htsFile *fp, int n)
+    int hts_set_fai_filename(htsFile *fp, const char *fn_aux)
+    sam_hdr_t *sam_hdr_read(htsFile *fp)
+    void sam_hdr_destroy(sam_hdr_t *h)
+    int sam_hdr_nref(const sam_hdr_t *h)
+    const char *sam_hdr_tid2name(const sam_hdr_t *h, int tid)
+    int sam_hdr_name2tid(sam_hdr_t *h, const char *ref)
+    hts_idx_t *sam_index_load(htsFile *fp, const char *fn)
+    void hts_idx_destroy(hts_idx_t *idx)
+    hts_itr_t *sam_itr_queryi(const hts_idx_t *idx, int tid, hts_pos_t beg, hts_pos_t end)
+    int sam_itr_next(htsFile *fp, hts_itr_t *itr, bam1_t *b)
+    void hts_itr_destroy(hts_itr_t *itr)
+    bam1_t *bam_init1()
+    void bam_destroy1(bam1_t *b)
+    uint32_t *bam_get_cigar(bam1_t *b)
+    char *bam_get_qname(bam1_t *b)
+    uint8_t *bam_get_seq(bam1_t *b)
+    uint8_t *bam_get_qual(bam1_t *b)
+    uint8_t bam_seqi(uint8_t *s, int64_t i)
 
 
 cdef extern from *:
     """
-    #ifndef RC_PYSAM_VERSION
-    #define RC_PYSAM_VERSION "unknown"
-    #endif
+    #include "htslib/hts.h"
+    #include "htslib/bgzf.h"
+    /* the BGZF stream of a BAM (NULL for CRAM, which has its own block handling) */
+    static BGZF *rc_bgzf(htsFile *fp) { return fp->is_bgzf ? fp->fp.bgzf : NULL; }
+    static int rc_is_cram(htsFile *fp) { return fp->is_cram; }
     """
-    const char *RC_PYSAM_VERSION
+    ctypedef struct BGZF:
+        pass
+    BGZF *rc_bgzf(htsFile *fp)
+    int rc_is_cram(htsFile *fp)
+    void bgzf_set_cache_size(BGZF *fp, int size)
 
 
 cdef extern from "_overlap.h":
@@ -39,17 +94,7 @@ cdef extern from "_overlap.h":
     void rc_olap_del(kh_rc_olap_t *h, const char *key)
     uint64_t rc_fragment_id(const char *s)
     int rc_tweak_overlap_quality(bam1_t *a, bam1_t *b)
-    uint8_t bam_seqi(uint8_t *s, int64_t i)
 
-
-#: pysam version this module was compiled against (its object layouts are baked in).
-BUILT_WITH_PYSAM = RC_PYSAM_VERSION.decode()
-if BUILT_WITH_PYSAM != pysam.__version__:
-    raise ImportError(
-        f"resistcall's counting kernel was built against pysam {BUILT_WITH_PYSAM} but pysam "
-        f"{pysam.__version__} is installed: reinstall resistcall (pip install --force-reinstall "
-        "--no-deps .) so it is rebuilt against the installed pysam"
-    )
 
 cdef enum:
     # CIGAR operations
@@ -81,21 +126,100 @@ NT16_ALLELE[8] = 3
 cdef const char *NT16_STR = b"=ACMGRSVTWYHKDBN"
 
 
-#: bytes of decompressed BAM blocks kept between the fetches of one BAM (set_block_cache)
+#: bytes of decompressed BGZF blocks kept between the region queries of one open BAM
 BLOCK_CACHE = 64 << 20
 
 
-def set_block_cache(AlignmentFile bam, int nbytes=BLOCK_CACHE):
-    """Keep up to ``nbytes`` of decompressed BGZF blocks of ``bam`` for later fetches.
+cdef class Reader:
+    """One BAM or CRAM opened with the system htslib: header, index and block cache loaded once
+    and reused by every region query (:func:`count_region`, :func:`fragment_spans`).
 
-    Why: each region is one ``fetch``, and htslib starts a fetch at the index's 16-kb bin
-    offset, so neighbouring regions (and deep amplicons' piles) decompress the same blocks
-    again; without a cache that re-decompression is about half of counting at ~16,000x.
+    ``reference``: the FASTA a CRAM is decoded with (ignored for BAM). The index is found next
+    to the file as htslib (and pysam) find it (``.bai``/``.csi``, ``.crai``). ``threads``:
+    extra BGZF decompression threads (htslib keeps no block cache then). ``block_cache``: bytes
+    of decompressed BGZF blocks kept for later queries. Why: htslib starts each region query at
+    its index bin's offset, so neighbouring regions (and deep amplicons' piles) decompress the
+    same blocks again; without the cache that is about half of counting at ~16,000x.
     """
-    # = bgzf_set_cache_size (which pysam does not export to other extensions): the field only;
-    # htslib uses no cache under multi-threaded decompression, and CRAM has no BGZF
-    if bam.htsfile.is_bgzf and bam.htsfile.fp.bgzf.mt == NULL:
-        bam.htsfile.fp.bgzf.cache_size = nbytes
+
+    cdef htsFile *fp
+    cdef sam_hdr_t *hdr
+    cdef hts_idx_t *idx
+    cdef readonly str path
+    cdef readonly tuple references
+
+    def __cinit__(self, path, reference=None, int threads=1, int block_cache=BLOCK_CACHE):
+        self.fp = NULL
+        self.hdr = NULL
+        self.idx = NULL
+        self.path = os.fspath(path)
+        cdef bytes fn = os.fsencode(self.path)
+        self.fp = hts_open(fn, b"r")
+        if self.fp == NULL:
+            raise OSError(f"cannot open {self.path} (missing, unreadable or not BAM/CRAM)")
+        if rc_is_cram(self.fp) and reference is not None:
+            if hts_set_fai_filename(self.fp, os.fsencode(os.fspath(reference))) < 0:
+                raise OSError(f"cannot use {reference} to decode the CRAM {self.path}")
+        if threads > 1 and hts_set_threads(self.fp, threads) < 0:
+            raise OSError(f"cannot start {threads} decompression threads for {self.path}")
+        self.hdr = sam_hdr_read(self.fp)
+        if self.hdr == NULL:
+            raise OSError(f"cannot read the header of {self.path}")
+        self.idx = sam_index_load(self.fp, fn)
+        if self.idx == NULL:
+            raise OSError(f"no index (.bai/.csi/.crai) found for {self.path}")
+        if rc_bgzf(self.fp) != NULL:
+            bgzf_set_cache_size(rc_bgzf(self.fp), block_cache)
+        self.references = tuple(
+            sam_hdr_tid2name(self.hdr, t).decode() for t in range(sam_hdr_nref(self.hdr))
+        )
+
+    def __dealloc__(self):
+        self._close()
+
+    cdef void _close(self) noexcept:
+        if self.idx != NULL:
+            hts_idx_destroy(self.idx)
+            self.idx = NULL
+        if self.hdr != NULL:
+            sam_hdr_destroy(self.hdr)
+            self.hdr = NULL
+        if self.fp != NULL:
+            hts_close(self.fp)
+            self.fp = NULL
+
+    def close(self):
+        self._close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._close()
+
+    cdef hts_itr_t *query(self, str contig, int64_t start, int64_t end) except NULL:
+        """Iterator over the reads overlapping ``[start, end)`` of ``contig``."""
+        cdef int tid
+        cdef hts_itr_t *itr
+        if self.fp == NULL:
+            raise ValueError(f"{self.path} is closed")
+        tid = sam_hdr_name2tid(self.hdr, contig.encode())
+        if tid < 0:
+            raise ValueError(f"contig {contig!r} is not in the header of {self.path}")
+        itr = sam_itr_queryi(self.idx, tid, start, end)
+        if itr == NULL:
+            raise OSError(f"cannot query {contig}:{start}-{end} of {self.path}")
+        return itr
+
+
+cdef int next_read(Reader reads, hts_itr_t *itr, bam1_t *b) except -1:
+    """1 with the next read in ``b``, 0 at the end of the region; raises on corrupt data."""
+    cdef int ret = sam_itr_next(reads.fp, itr, b)
+    if ret >= 0:
+        return 1
+    if ret == -1:
+        return 0
+    raise OSError(f"truncated or corrupt BAM/CRAM {reads.path} (htslib status {ret})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,16 +494,6 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
             y += l
 
 
-cdef bint next_read(IteratorRowRegion it) except -1:
-    """Advance pysam's region iterator at C level (its cnext() stores the status in retval)."""
-    it.cnext()
-    if it.retval >= 0:
-        return True
-    if it.retval == -1:
-        return False
-    raise OSError(f"truncated or corrupt BAM (htslib status {it.retval})")
-
-
 cdef struct Held:
     bam1_t **reads
     int64_t *ends
@@ -497,7 +611,7 @@ cdef int pair_read(bam1_t *b, Held *h, kh_rc_olap_t *names, Region *r, int64_t p
 
 
 def count_region(
-    AlignmentFile bam,
+    Reader reads,
     str contig,
     int64_t start,
     int64_t end,
@@ -512,7 +626,7 @@ def count_region(
     bint ignore_overlaps,
     bint ignore_orphans,
 ):
-    """Count reads of ``bam`` over ``[start, end)`` of ``contig`` into the given arrays.
+    """Count the reads of ``reads`` over ``[start, end)`` of ``contig`` into the given arrays.
 
     Returns ``(snv_obs, indel_obs, inserted)``: dicts of numpy arrays (pos, kind, strand, dist,
     cycle, qual, frag) for every counted non-reference A/C/G/T base and every indel event, and
@@ -522,9 +636,8 @@ def count_region(
     cdef Region r
     cdef Held h
     cdef kh_rc_olap_t *names = NULL
-    cdef IteratorRowRegion it
-    cdef bam1_t *b
-    cdef bam1_t *a
+    cdef hts_itr_t *itr = NULL
+    cdef bam1_t *b = NULL
     cdef int slot, flag
     cdef int64_t next_sweep = 1024, prev_pos = -1
     cdef uint8_t *orig = NULL
@@ -550,9 +663,11 @@ def count_region(
     if ignore_overlaps:
         names = rc_olap_init()
     try:
-        it = bam.fetch(contig, start, end)
-        while next_read(it):
-            b = it.getCurrent()
+        itr = reads.query(contig, start, end)
+        b = bam_init1()
+        if b == NULL:
+            raise MemoryError()
+        while next_read(reads, itr, b):
             flag = b.core.flag
             if flag & flag_filter or b.core.tid < 0 or b.core.qual < min_mapq:
                 continue
@@ -580,6 +695,9 @@ def count_region(
         inserted = r.indel.bases[:r.indel.nb] if r.indel.nb else b""
         return snv, indel, inserted
     finally:
+        bam_destroy1(b)
+        if itr != NULL:
+            hts_itr_destroy(itr)
         for slot in range(h.n):
             if h.reads[slot] != NULL:
                 free_read(h.reads[slot])
@@ -597,7 +715,7 @@ def count_region(
 # ---------------------------------------------------------------------------------------------
 
 def fragment_spans(
-    AlignmentFile bam,
+    Reader reads,
     str contig,
     int64_t start,
     int64_t end,
@@ -610,8 +728,8 @@ def fragment_spans(
     The rules are ``resistcall.coverage.fragment_spans``'s (read there why): a proper pair is
     counted once from its leftmost mate as ``[pos, pos + |TLEN|)``; other reads their own span.
     """
-    cdef IteratorRowRegion it
-    cdef bam1_t *b
+    cdef hts_itr_t *itr = NULL
+    cdef bam1_t *b = NULL
     cdef int flag
     cdef int64_t pos, tlen, mpos, n = 0, cap = 4096
     cdef int64_t *starts = <int64_t *> malloc(cap * sizeof(int64_t))
@@ -621,9 +739,11 @@ def fragment_spans(
     try:
         if starts == NULL or ends == NULL:
             raise MemoryError()
-        it = bam.fetch(contig, start, end)
-        while next_read(it):
-            b = it.getCurrent()
+        itr = reads.query(contig, start, end)
+        b = bam_init1()
+        if b == NULL:
+            raise MemoryError()
+        while next_read(reads, itr, b):
             flag = b.core.flag
             if flag & skip:
                 continue
@@ -665,5 +785,8 @@ def fragment_spans(
             _copy(out_e, ends, n * sizeof(int64_t))
         return out_s, out_e
     finally:
+        bam_destroy1(b)
+        if itr != NULL:
+            hts_itr_destroy(itr)
         free(starts)
         free(ends)

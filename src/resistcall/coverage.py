@@ -68,15 +68,14 @@ def fragment_spans(
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    with pysam.AlignmentFile(str(bam_path), threads=max(1, threads)) as bam:
-        _kernel.set_block_cache(bam)
-        known = set(bam.references)
+    with _kernel.Reader(bam_path, threads=max(1, threads)) as reads:
+        known = set(reads.references)
         for w in windows.itertuples(index=False):
             if w.chrom not in known:
                 continue
             starts, ends = out.setdefault(w.chrom, ([], []))
             s, e = _kernel.fragment_spans(
-                bam, w.chrom, int(w.start), int(w.end), skip, min_mapq, MAX_FRAGMENT
+                reads, w.chrom, int(w.start), int(w.end), skip, min_mapq, MAX_FRAGMENT
             )
             starts.append(s)
             ends.append(e)

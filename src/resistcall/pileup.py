@@ -3,14 +3,14 @@
 Why this module exists: deep amplicon data (10^4-10^5x) must be counted at about the speed of
 decoding the BAM, and pysam's pileup defaults silently bias VAF (``max_depth=8000``,
 ``min_base_quality=13``, duplicates dropped, orphans ignored). Here every read of a region is
-fetched once and its CIGAR walked once in C (``resistcall._kernel``, Cython against pysam's htslib
-declarations); every filter comes from :class:`PileupParams`. What is counted is what htslib's
-pileup engine (``samtools mpileup``; pysam ``pileup(stepper="samtools")``) would give with the
-same parameters, including its treatment of overlapping mates: where a fragment's two mates
-overlap, one mate's base is kept (agreeing bases: the summed quality, at most 200; disagreeing:
-the higher-quality base at 0.8 x its quality) and the other's quality is set to 0, which the
-base-quality threshold then drops. The few deliberate differences are listed in docs/snv.md
-("Counting").
+fetched once and its CIGAR walked once in C (``resistcall._kernel``, Cython against the system
+htslib, which inflates BAM blocks with libdeflate); every filter comes from :class:`PileupParams`.
+What is counted is what htslib's pileup engine (``samtools mpileup``; pysam
+``pileup(stepper="samtools")``) would give with the same parameters, including its treatment of
+overlapping mates: where a fragment's two mates overlap, one mate's base is kept (agreeing bases:
+the summed quality, at most 200; disagreeing: the higher-quality base at 0.8 x its quality) and the
+other's quality is set to 0, which the base-quality threshold then drops. The few deliberate
+differences are listed in docs/snv.md ("Counting").
 
 The result per region is a :class:`Counts`: per-position, per-allele (A C G T N and ``*`` =
 spanned by a deletion), per-strand counts, quality sums, summed per-base error probabilities, a
@@ -29,6 +29,7 @@ import pandas as pd
 import pysam
 
 from resistcall import _kernel
+from resistcall._kernel import Reader
 
 #: Allele axis of the count arrays. ``*`` = read spans a deletion at this position.
 ALLELES = ("A", "C", "G", "T", "N", "*")
@@ -115,7 +116,7 @@ class Counts:
 
 
 def count_region(
-    bam: pysam.AlignmentFile,
+    reads: Reader,
     fasta: pysam.FastaFile,
     contig: str,
     start: int,
@@ -124,6 +125,7 @@ def count_region(
 ) -> Counts:
     """Count alleles per position in ``[start, end)`` (0-based, half-open) of ``contig``.
 
+    ``reads``: the BAM/CRAM opened once (:class:`Reader`, reused for all its regions).
     Indel events are keyed at their anchor position (the reference base before the event) with
     VCF-style ``ref``/``alt`` strings, not yet left-normalised (``snv.normalise`` does that).
     """
@@ -134,7 +136,7 @@ def count_region(
     qual_sum = np.zeros((n, 6), dtype=np.float64)
     err_sum = np.zeros(n, dtype=np.float64)
     base, indel, inserted = _kernel.count_region(
-        bam,
+        reads,
         contig,
         start,
         end,
@@ -206,12 +208,13 @@ def count_regions(
     regions: pd.DataFrame,
     params: PileupParams,
 ) -> list[Counts]:
-    """Count every region (DataFrame with ``chrom start end``, 0-based) of one BAM, in order."""
+    """Count every region (DataFrame with ``chrom start end``, 0-based) of one BAM, in order.
+
+    The BAM (or CRAM, decoded with ``fasta_path``) is opened and its index loaded once."""
     out = []
-    with pysam.AlignmentFile(str(bam_path)) as bam, pysam.FastaFile(str(fasta_path)) as fa:
-        _kernel.set_block_cache(bam)
+    with Reader(bam_path, fasta_path) as reads, pysam.FastaFile(str(fasta_path)) as fa:
         for row in regions.itertuples(index=False):
-            out.append(count_region(bam, fa, row.chrom, int(row.start), int(row.end), params))
+            out.append(count_region(reads, fa, row.chrom, int(row.start), int(row.end), params))
     return out
 
 
