@@ -31,7 +31,8 @@ def htslib_flags() -> dict[str, list[str]]:
     except FileNotFoundError:
         raise SystemExit(HTSLIB_MISSING.format(why="no pkg-config")) from None
     except subprocess.CalledProcessError as e:
-        raise SystemExit(HTSLIB_MISSING.format(why=e.stderr.strip() or "no htslib.pc")) from None
+        first = (e.stderr.strip().splitlines() or ["no htslib.pc"])[0]
+        raise SystemExit(HTSLIB_MISSING.format(why=first)) from None
     flags: dict[str, list[str]] = {"include_dirs": [], "library_dirs": [], "libraries": []}
     other: list[str] = []
     for f in shlex.split(out):
