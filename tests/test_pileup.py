@@ -14,6 +14,7 @@ import pytest
 from reference_counters import compare, reference_counts, reference_read_positions
 
 from resistcall import _kernel
+from resistcall.coverage import base_depths
 from resistcall.pileup import (
     ALLELES,
     PileupParams,
@@ -673,6 +674,28 @@ def test_reference_skip_is_not_depth(hand_made):
     c = _window(bam, w["refskip"])
     assert c.depth[:10].tolist() == [1] * 10 and c.depth[10:60].sum() == 0
     assert c.depth[60:70].tolist() == [1] * 10
+
+
+def test_base_depth_is_pysams_count_coverage(hand_made):
+    """coverage.base_depths (the kernel's base_depth) = pysam's count_coverage summed over the
+    four bases, position by position: deletions, N bases, soft clips, reference skips,
+    duplicates and overlapping mates alike; neighbouring regions read in one query."""
+    bam, windows = hand_made
+    starts = sorted(windows.values())
+    regions = pd.DataFrame({"chrom": ALK, "start": starts, "end": [s + 100 for s in starts]}).iloc[
+        ::-1
+    ]  # any row order
+    regions.loc[len(regions)] = ("chrUn_absent", 0, 50)
+    depths, n_reads = base_depths(bam, regions, merge_gap=300)
+    with pysam.AlignmentFile(str(bam)) as b:
+        for r, depth in zip(regions.itertuples(index=False), depths, strict=True):
+            if r.chrom not in b.references:
+                assert depth.tolist() == [0] * 50
+                continue
+            cov = b.count_coverage(r.chrom, r.start, r.end, quality_threshold=0)
+            assert depth.tolist() == np.sum(cov, axis=0).tolist(), r
+        assert n_reads == b.count(ALK, starts[0], starts[-1] + 100, read_callback="all") > 0
+    assert sum(d.sum() for d in depths) > 0
 
 
 def test_observations_carry_strand_position_and_fragment(tmp_path):

@@ -51,3 +51,6 @@ def fragment_spans(
     min_mapq: int,
     max_fragment: int,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def base_depth(
+    reads: Reader, contig: str, start: int, end: int, skip: int
+) -> tuple[np.ndarray, int]: ...

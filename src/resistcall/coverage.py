@@ -24,6 +24,9 @@ from resistcall.errors import UserError
 #: Flags never counted: unmapped, secondary, QC fail, supplementary.
 FLAG_SKIP = 0x4 | 0x100 | 0x200 | 0x800
 FLAG_DUP = 0x400
+#: Reads left out of base depth: unmapped, secondary, QC fail, duplicate (pysam's
+#: ``read_callback="all"``); supplementary alignments count where they align.
+DEPTH_SKIP = 0x4 | 0x100 | 0x200 | FLAG_DUP
 #: Longest fragment counted; fetch windows are targets extended left by this much, merged.
 FETCH_PAD = 600
 #: Template lengths beyond this are treated as chimeric pairs: the read's own span is used.
@@ -47,6 +50,42 @@ def fetch_windows(targets: pd.DataFrame, pad: int = FETCH_PAD) -> pd.DataFrame:
     return merged.rename(columns={"Chromosome": "chrom", "Start": "start", "End": "end"})[
         ["chrom", "start", "end"]
     ].astype({"chrom": str})
+
+
+def base_depths(
+    bam_path: str | Path, regions: pd.DataFrame, merge_gap: int
+) -> tuple[list[np.ndarray], int]:
+    """Per-base depth of each region (``chrom start end``, 0-based half-open, in row order) and
+    the number of reads overlapping any region, each read once.
+
+    Depth at a position = reads with an A/C/G/T base aligned there (``_kernel.base_depth``,
+    flags ``DEPTH_SKIP`` left out, no quality threshold): the depth a pileup could use before
+    its own quality filters. Regions closer than ``merge_gap`` are read in one query, so a
+    read is decoded once; a contig absent from the BAM has depth 0.
+    """
+    chrom = regions["chrom"].astype(str).to_numpy()
+    start = regions["start"].to_numpy(dtype=np.int64)
+    end = regions["end"].to_numpy(dtype=np.int64)
+    depths = [np.zeros(e - s, dtype=np.int32) for s, e in zip(start, end, strict=True)]
+    if not len(regions):
+        return depths, 0
+    windows = (
+        pr.PyRanges(pd.DataFrame({"Chromosome": chrom, "Start": start, "End": end}))
+        .merge(slack=merge_gap)
+        .df
+    )
+    reads_total = 0
+    with _kernel.Reader(bam_path) as reads:
+        known = set(reads.references)
+        for w in windows.itertuples(index=False):
+            c, ws, we = str(w.Chromosome), int(w.Start), int(w.End)
+            if c not in known:
+                continue
+            depth, n_reads = _kernel.base_depth(reads, c, ws, we, DEPTH_SKIP)
+            reads_total += n_reads
+            for i in np.flatnonzero((chrom == c) & (start >= ws) & (end <= we)):
+                depths[i] = depth[start[i] - ws : end[i] - ws]
+    return depths, reads_total
 
 
 def fragment_spans(

@@ -1,8 +1,9 @@
 """Per-sample QC: read counts from `samtools stats`, on-target fraction and per-target depth.
 
-Depth is the number of aligned bases per position from primary, non-duplicate, non-QC-fail
-reads (pysam ``count_coverage`` with ``read_callback="all"`` and no base-quality threshold),
-so it is the depth a pileup could use before its own base/mapping-quality filters.
+Depth is the number of aligned A/C/G/T bases per position from primary, non-duplicate,
+non-QC-fail reads with no base-quality threshold (``coverage.base_depths``, what pysam's
+``count_coverage`` with ``read_callback="all"`` gives), so it is the depth a pileup could use
+before its own base/mapping-quality filters.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyranges as pr
 import pysam
 
 from resistcall.contracts import QC_TARGET_COLUMNS
+from resistcall.coverage import base_depths
 from resistcall.duplicates import duplicate_status
 from resistcall.errors import UserError
 from resistcall.inputs.files import open_alignments
@@ -78,29 +79,13 @@ def parse_samtools_stats(path: str | Path) -> dict[str, float]:
     return numbers
 
 
-def target_depths(bam: pysam.AlignmentFile, targets: pd.DataFrame) -> pd.DataFrame:
-    """Mean, minimum and median depth per target."""
-    rows = []
-    for t in targets.itertuples(index=False):
-        counts = np.asarray(
-            bam.count_coverage(t.chrom, t.start, t.end, quality_threshold=0, read_callback="all")
-        ).sum(axis=0)
-        rows.append((counts.mean(), counts.min(), float(np.median(counts))))
-    depth = pd.DataFrame(rows, columns=["mean_depth", "min_depth", "median_depth"])
-    return pd.concat([targets.reset_index(drop=True), depth], axis=1)
-
-
-def on_target_reads(bam: pysam.AlignmentFile, targets: pd.DataFrame) -> int:
-    """Primary mapped reads overlapping (merged) targets."""
-    merged = (
-        pr.PyRanges(targets.rename(columns={"chrom": "Chromosome", "start": "Start", "end": "End"}))
-        .merge(slack=MERGE_GAP)
-        .df
-    )
-    return sum(
-        bam.count(str(r.Chromosome), int(r.Start), int(r.End), read_callback="all")
-        for r in merged.itertuples(index=False)
-    )
+def target_depths(bam_path: Path, targets: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Mean, minimum and median depth per target, and the reads on target (each read once:
+    targets closer than ``MERGE_GAP`` are read together; ``coverage.base_depths``)."""
+    depths, on_target = base_depths(bam_path, targets, MERGE_GAP)
+    rows = [(d.mean(), d.min(), float(np.median(d))) for d in depths]
+    table = pd.DataFrame(rows, columns=["mean_depth", "min_depth", "median_depth"])
+    return pd.concat([targets.reset_index(drop=True), table], axis=1), on_target
 
 
 def gate(m: dict[str, float], gates: QcOptions) -> tuple[str, list[str], list[str], dict]:
@@ -247,8 +232,7 @@ def run_qc(
                 f"{targets_path}: contig {absent[0]} is not in {bam_path}: "
                 "targets and BAM use different references"
             )
-        depths = target_depths(bam, targets)
-        on_target = on_target_reads(bam, targets)
+    depths, on_target = target_depths(bam_path, targets)
     summary = summarise(parse_samtools_stats(stats_path), depths, on_target, sample, gates)
     depths.insert(0, "sample", sample)
     return summary, depths

@@ -18,9 +18,9 @@ import argparse
 
 import numpy as np
 import pandas as pd
-import pysam
 
 from resistcall.contracts import SCOPE_COLUMNS, SCOPE_STATUS
+from resistcall.coverage import base_depths
 from resistcall.errors import UserError
 from resistcall.outputs import write_tsv
 from resistcall.reference import bam_sample
@@ -33,6 +33,8 @@ ADEQUATE_DEPTH = 100
 #: below this median depth an exon is ``not covered``: the SNV caller filters every call there
 #: (``low_depth``, ``snv.min_depth``); the workflow passes the configured value.
 CALL_DEPTH = SnvConfig().min_depth
+#: exons closer than this are read in one query (each read decoded once)
+MERGE_GAP = 1000
 COVERED, LOW_DEPTH, NOT_COVERED = SCOPE_STATUS.values
 
 
@@ -41,14 +43,6 @@ def exon_status(depth: float, adequate_depth: int, call_depth: int) -> str:
     if depth >= adequate_depth:
         return COVERED
     return LOW_DEPTH if depth >= call_depth else NOT_COVERED
-
-
-def exon_depth(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> float:
-    """Median depth over 1-based inclusive ``[start, end]`` (duplicates/secondary skipped)."""
-    if chrom not in bam.references:
-        return 0.0
-    cov = bam.count_coverage(chrom, start - 1, end, quality_threshold=0, read_callback="all")
-    return float(np.median(np.sum(cov, axis=0)))
 
 
 def exon_scope(
@@ -63,32 +57,40 @@ def exon_scope(
             f"scope: call depth {call_depth} must be between 1 and the adequate depth "
             f"{adequate_depth}"
         )
+    exons = [
+        (gene, t, int(start), int(end), int(number))
+        for gene in sorted(ts.by_gene)
+        for t in [ts.by_gene[gene]]
+        for (start, end), number in zip(t.exons, t.exon_numbers, strict=True)
+    ]
+    regions = pd.DataFrame(
+        [(t.chrom, start - 1, end) for _, t, start, end, _ in exons],
+        columns=["chrom", "start", "end"],
+    )
     rows = []
     for sample, path in bams.items():
-        with pysam.AlignmentFile(path) as bam:
-            for gene in sorted(ts.by_gene):
-                t = ts.by_gene[gene]
-                numbers = sorted(t.exon_numbers)
-                model = f"exons {numbers[0]}-{numbers[-1]}" if numbers else ""
-                partial = not (t.start_complete and t.end_complete)
-                for (start, end), number in zip(t.exons, t.exon_numbers, strict=True):
-                    depth = exon_depth(bam, t.chrom, start, end)
-                    rows.append(
-                        {
-                            "sample": sample,
-                            "gene": gene,
-                            "transcript": t.refseq or t.transcript_id,
-                            "exon": int(number),
-                            "chrom": t.chrom,
-                            "start": int(start),
-                            "end": int(end),
-                            "median_depth": round(depth, 1),
-                            "status": exon_status(depth, adequate_depth, call_depth),
-                            "model": f"{model} (partial model)" if partial else model,
-                            "adequate_depth": adequate_depth,
-                            "call_depth": call_depth,
-                        }
-                    )
+        depths, _ = base_depths(path, regions, MERGE_GAP)
+        for (gene, t, start, end, number), cov in zip(exons, depths, strict=True):
+            numbers = sorted(t.exon_numbers)
+            model = f"exons {numbers[0]}-{numbers[-1]}" if numbers else ""
+            partial = not (t.start_complete and t.end_complete)
+            depth = float(np.median(cov))
+            rows.append(
+                {
+                    "sample": sample,
+                    "gene": gene,
+                    "transcript": t.refseq or t.transcript_id,
+                    "exon": number,
+                    "chrom": t.chrom,
+                    "start": start,
+                    "end": end,
+                    "median_depth": round(depth, 1),
+                    "status": exon_status(depth, adequate_depth, call_depth),
+                    "model": f"{model} (partial model)" if partial else model,
+                    "adequate_depth": adequate_depth,
+                    "call_depth": call_depth,
+                }
+            )
     return pd.DataFrame(rows, columns=list(SCOPE_COLUMNS))
 
 
