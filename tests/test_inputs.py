@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pysam
 import pytest
 import yaml
 
@@ -604,13 +605,13 @@ def test_config_files_are_checked_with_the_sheets(base_config, tmp_path):
     config = _config(base_config, "good/fastq")
     config["reference"]["fasta"] = str(fasta)
     config["known_resistance"] = "known_missing.tsv"
-    config["pon"] = "pon_missing.tsv.gz"  # optional key, checked when given
+    config["pon"] = {"file": "pon_missing.tsv.gz"}  # optional key, checked when given
     with pytest.raises(SheetError) as info:
         load_sheets(config, SHEETS, config_label="cfg.yaml")
     assert [str(p) for p in info.value.problems] == [
         f"cfg.yaml, key known_resistance: file not found: known_missing.tsv (looked for "
         f"{SHEETS / 'known_missing.tsv'})",
-        f"cfg.yaml, key pon: file not found: pon_missing.tsv.gz (looked for "
+        f"cfg.yaml, key pon.file: file not found: pon_missing.tsv.gz (looked for "
         f"{SHEETS / 'pon_missing.tsv.gz'})",
     ]
     del config["pon"]
@@ -643,7 +644,7 @@ def test_stale_fai_is_reported(base_config, tmp_path):
         load_sheets(config, SHEETS)
 
 
-@pytest.mark.parametrize("name", ["config", "samples", "units"])
+@pytest.mark.parametrize("name", ["config", "samples", "units", "normals"])
 def test_schemas_are_valid_json_schema_with_a_message_per_field(name):
     import jsonschema
 
@@ -1048,3 +1049,58 @@ def test_cram_unit_loads_and_reads_through(base_config):
     assert sheets.units.loc[("CR1", "lane1"), "kind"] == "bam"
     summary = check_input("CR1", bam=BAMS / "CR1.cram", reference=FASTA)
     assert summary == f"CR1: BAM {BAMS / 'CR1.cram'} OK, 60 records"
+
+
+def _indexed_copy(src: Path, dest: Path, sample: str | None = None) -> Path:
+    """A copy of a fixture BAM (optionally with another @RG SM), indexed."""
+    if sample is None:
+        shutil.copy(src, dest)
+    else:
+        with pysam.AlignmentFile(str(src)) as bam:
+            header = bam.header.to_dict()
+            header["RG"] = [{"ID": f"{sample}.1", "SM": sample}]
+            with pysam.AlignmentFile(str(dest), "wb", header=header) as out:
+                for read in bam:
+                    read.set_tag("RG", f"{sample}.1")
+                    out.write(read)
+    pysam.index(str(dest))
+    return dest
+
+
+def test_pon_normals_are_checked_before_anything_runs(base_config, tmp_path):
+    """Each normal: exists, indexed, @SQ fits the FASTA (the aligned-unit check), listed once,
+    and not a sample of the run (same file as a unit, or same sample name)."""
+    good = _indexed_copy(BAMS / "CR1.bam", tmp_path / "N1.bam", "N1")
+    other_genome = _indexed_copy(BAMS / "hg38.bam", tmp_path / "N2.bam")
+    unindexed = tmp_path / "N3.bam"
+    shutil.copy(BAMS / "CR2.bam", unindexed)
+    same_name = _indexed_copy(BAMS / "P.bam", tmp_path / "renamed.bam")  # @RG SM P
+    config = _config(base_config, "good/fastq")
+    normals = [good, other_genome, unindexed, same_name, tmp_path / "gone.bam", good]
+    config["pon"] = {"normals": [str(p) for p in normals]}
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    problems = {p.field: p.message for p in info.value.problems}
+    assert set(problems) == {f"pon.normals[{i}]" for i in (1, 2, 3, 4, 5)}
+    assert "was not aligned to the configured reference" in problems["pon.normals[1]"]
+    assert "has no index" in problems["pon.normals[2]"]
+    assert "holds sample 'P'" in problems["pon.normals[3]"]
+    assert problems["pon.normals[4]"].startswith("file not found")
+    assert "listed twice" in problems["pon.normals[5]"]
+    config["pon"] = {"normals": [str(good)]}
+    assert load_sheets(config, SHEETS).normals == (str(good),)
+
+
+def test_pon_normals_sheet_names_its_line_and_refuses_a_unit_of_the_run(base_config, tmp_path):
+    config = _config(base_config, "good/bam")
+    (tmp_path / "normals.tsv").write_text(
+        "bam\tnotes\n"
+        f"{_indexed_copy(BAMS / 'CR1.bam', tmp_path / 'N1.bam', 'N1')}\tunrelated line\n"
+        f"{SHEETS / 'bams' / 'P.bam'}\tthe parental by mistake\n"
+    )
+    config["pon"] = {"normals": str(tmp_path / "normals.tsv")}
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.field) == (str(tmp_path / "normals.tsv"), 3, "bam")
+    assert "is the BAM of unit line 2 (sample 'P') of this run" in problem.message

@@ -132,8 +132,8 @@ def test_indel_classes_follow_length_and_homopolymer_context():
     assert snv.indel_class(3, False) == "indel2+:plain"
 
 
-def test_workflow_passes_the_configured_pon_to_snv(data, tmp_path):
-    """config `pon:` is an input of the snv rule and reaches `resistcall snv --pon`."""
+def _dry_run(data, tmp_path, pon: str) -> str:
+    """`snakemake -n -p` of a copy of the workflow with ``pon`` appended to its config."""
     work = copy_workflow(tmp_path)
     (work / "demo_data").mkdir()
     for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
@@ -142,8 +142,40 @@ def test_workflow_passes_the_configured_pon_to_snv(data, tmp_path):
                 f.write("@r1\nACGT\n+\nIIII\n")
     shutil.copy(data["pon"], work / "pon.tsv.gz")
     with open(work / "config" / "config.yaml", "a") as f:
-        f.write("pon: pon.tsv.gz\n")
-    proc = run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work)
-    snv_rule = proc.stdout.split("rule snv:")[1].split("\nrule ")[0]
+        f.write(pon)
+    return run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work).stdout
+
+
+def _rule(stdout: str, name: str) -> str:
+    return stdout.split(f"rule {name}:")[1].split("\nrule ")[0]
+
+
+def test_workflow_passes_a_built_pon_file_to_snv(data, tmp_path):
+    """config `pon: {file: ...}` is an input of the snv rule and reaches `snv --pon`."""
+    stdout = _dry_run(data, tmp_path, "pon: {file: pon.tsv.gz}\n")
+    snv_rule = _rule(stdout, "snv")
     assert "pon.tsv.gz" in snv_rule.split("output:")[0]
     assert " --pon pon.tsv.gz " in snv_rule
+    assert "rule pon:" not in stdout
+
+
+def test_workflow_builds_the_pon_from_normals_once_and_snv_reads_it(data, tmp_path):
+    """config `pon: {normals: [...]}`: one `pon` job builds results/pon/pon.tsv.gz from the
+    normals (with the section's options), the snv rule reads it; the rule's own command,
+    run as printed, writes a panel of both normals."""
+    n1, n2 = (data["dir"] / n for n in ("n1.bam", "n2.bam"))
+    stdout = _dry_run(data, tmp_path, f"pon: {{normals: [{n1}, {n2}], min_depth: 30}}\n")
+    assert stdout.count("rule pon:") == 1
+    pon_rule = _rule(stdout, "pon")
+    assert "output: results/pon/pon.tsv.gz" in pon_rule
+    assert f"--bams {n1} {n2} --assay capture --min-depth 30 " in pon_rule
+    snv_rule = _rule(stdout, "snv")
+    assert "results/pon/pon.tsv.gz" in snv_rule.split("output:")[0]
+    assert " --pon results/pon/pon.tsv.gz " in snv_rule
+    command = next(ln for ln in pon_rule.splitlines() if " -m resistcall pon " in ln)
+    command = command.strip().removeprefix("Shell command:").strip()
+    (tmp_path / "logs" / "pon").mkdir(parents=True)
+    run(["bash", "-c", command], tmp_path)
+    table = snv.read_pon(tmp_path / "results" / "pon" / "pon.tsv.gz")
+    art = table[(table.pos == ART + 1) & (table.alt == _alt(ART))].iloc[0]
+    assert art.samples == 2 and art.depth > 2 * 30

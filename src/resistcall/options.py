@@ -30,6 +30,7 @@ SECTIONS = {
     "snv": "resistcall.snv:SnvConfig",
     "cnv": "resistcall.cnv:Params",
     "fusion": "resistcall.fusion:Settings",
+    "pon": "resistcall.pon:PonOptions",
 }
 
 _JSON_TYPES = {float: "number", int: "integer", str: "string", bool: "boolean"}
@@ -176,11 +177,31 @@ def section_schema(section: str) -> dict[str, Any]:
 
 
 def config_schema(base: dict[str, Any]) -> dict[str, Any]:
-    """``base`` (config.schema.yaml) with every stage section generated from its dataclass."""
+    """``base`` (config.schema.yaml) with every stage section generated from its dataclass.
+
+    A section may also declare keys that are not options in ``base`` (``pon``: ``normals``,
+    ``file``; with their own rules and messages): they are kept beside the generated ones."""
     schema = {**base, "properties": dict(base["properties"])}
     for section in SECTIONS:
-        schema["properties"][section] = section_schema(section)
+        generated = section_schema(section)
+        own = base["properties"].get(section) or {}
+        if "properties" in own:
+            messages = {**generated["errorMessage"], **own.get("errorMessage", {})}
+            generated = {
+                **own,
+                **generated,
+                "description": own.get("description", generated["description"]),
+                "properties": {**own["properties"], **generated["properties"]},
+                "errorMessage": messages,
+            }
+        schema["properties"][section] = generated
     return schema
+
+
+def section_values(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The option keys of a section's config mapping (without keys such as ``pon.normals``)."""
+    names = {f.name for f in option_fields(options_class(section))}
+    return {k: v for k, v in values.items() if k in names}
 
 
 def section_problems(section: str, values: dict[str, Any]) -> list[str]:
@@ -188,7 +209,7 @@ def section_problems(section: str, values: dict[str, Any]) -> list[str]:
     from resistcall.errors import UserError
 
     try:
-        options_class(section)(**values)
+        options_class(section)(**section_values(section, values))
     except UserError as exc:
         return [str(exc)]
     return []

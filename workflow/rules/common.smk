@@ -66,6 +66,10 @@ ANNOTATION_GENES, ANNOTATION_OVERRIDES = annotation_config_genes(config)
 BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/reference/genome.fa")
 # genome size (from the .fai) sets the memory and time of bwa index / bwa mem
 GENOME_BP = genome_size(REF)
+# Panel of normals (config pon, docs/snv.md): built once per run from pon.normals (rule pon),
+# or a table built earlier (pon.file), or none.
+PON_NORMALS = list(SHEETS.normals)
+PON_TABLE = "results/pon/pon.tsv.gz" if PON_NORMALS else config["pon"].get("file")
 ENV_ALIGN = "../envs/align.yaml"
 ENV_RESISTCALL = "../envs/resistcall.yaml"
 ENV_MULTIQC = "../envs/multiqc.yaml"

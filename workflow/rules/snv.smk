@@ -12,7 +12,7 @@ rule snv:
         regions=config["panel"]["snv_regions"],
         known=config["known_resistance"],
         gtf=ANNOTATION,
-        pon=config.get("pon", []),
+        pon=PON_TABLE or [],
     output:
         vcf="results/{line}/snv.vcf.gz",
         tbi="results/{line}/snv.vcf.gz.tbi",
@@ -23,7 +23,7 @@ rule snv:
         build=config["reference"]["build"],
         extra=stage_options("snv"),
         purity=line_purity,
-        pon=f"--pon {config['pon']}" if "pon" in config else "",
+        pon=f"--pon {PON_TABLE}" if PON_TABLE else "",
     log:
         "logs/snv/{line}.log",
     benchmark:

@@ -201,6 +201,12 @@ def open_alignments(path: str | Path, fasta: str | Path | None = None) -> pysam.
     return pysam.AlignmentFile(str(path), "rb", check_sq=False)
 
 
+def has_index(path: Path, fasta: Path | None) -> bool:
+    """A BAM/CRAM with its index (.bai/.csi/.crai), as region fetches need."""
+    with open_alignments(path, fasta) as bam:
+        return bool(bam.has_index())
+
+
 def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> list[str]:
     """Cheap BAM/CRAM checks: not truncated, header readable, @SQ lines match the reference."""
     with path.open("rb") as handle:
@@ -271,8 +277,8 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
         keys.append(("panel.primers", config["panel"]["primers"]))
     if "resources_config" in config:
         keys.append(("resources_config", config["resources_config"]))
-    if "pon" in config:
-        keys.append(("pon", config["pon"]))
+    if (config.get("pon") or {}).get("file"):
+        keys.append(("pon.file", config["pon"]["file"]))
     fasta_ok = True
     for key, value in keys:
         problem = file_problem(resolve(base_dir, value))

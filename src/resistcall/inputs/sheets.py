@@ -17,6 +17,7 @@ from resistcall.inputs.files import (
     bam_head_problems,
     fastq_head,
     file_problem,
+    has_index,
     mate_problem,
     read_fingerprint,
     reference_problems,
@@ -25,6 +26,7 @@ from resistcall.inputs.files import (
 )
 from resistcall.inputs.problems import Problem, SheetError
 from resistcall.inputs.schemas import load_schema, validate
+from resistcall.reference import bam_sample
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,8 @@ class Sheets:
     (float in (0, 1], 1.0 when the optional column or cell is empty), notes, sheet_line.
     ``units``: index (sample, unit); columns fq1, fq2, bam (paths resolved against the base
     directory), kind (``fastq`` or ``bam``), sheet_line. ``sheet_line`` is the 1-based
-    line in the sheet file (header = 1), the number every message uses.
+    line in the sheet file (header = 1), the number every message uses. ``normals``: the
+    panel of normals' BAMs (``pon.normals``), checked like aligned units and against the run.
     """
 
     samples: pd.DataFrame
@@ -192,6 +195,8 @@ class Sheets:
     samples_file: str = "config/samples.tsv"
     units_file: str = "config/units.tsv"
     warnings: tuple[str, ...] = field(default=())
+    #: BAM/CRAM paths of the panel of normals (config ``pon.normals``), resolved; () without
+    normals: tuple[str, ...] = field(default=())
 
     def lines(self) -> list[str]:
         """Lines in the order they first appear in the samples sheet."""
@@ -398,6 +403,84 @@ def _unit_checks(
     problems += _shared_reads(prints, shown)
 
 
+def _normal_rows(
+    config: dict[str, Any], base_dir: Path, config_label: str, problems: list[Problem]
+) -> list[tuple[str, int | None, str, str]]:
+    """(file, line, column, path as written) of every normal of ``pon.normals``: rows of a
+    normals sheet (TSV, ``normals.schema.yaml``) or items of a YAML list."""
+    normals = (config.get("pon") or {}).get("normals")
+    if isinstance(normals, list):
+        return [(config_label, None, f"pon.normals[{i}]", str(v)) for i, v in enumerate(normals)]
+    if not normals:
+        return []
+    table = _read_table(resolve(base_dir, normals), normals, load_schema("normals"), problems)
+    if table is None:
+        return []
+    return [(normals, int(r.sheet_line), "bam", r.bam) for r in table.itertuples() if r.bam]
+
+
+def _normal_checks(
+    rows: list[tuple[str, int | None, str, str]],
+    samples: pd.DataFrame | None,
+    units: pd.DataFrame | None,
+    base_dir: Path,
+    fasta: Path | None,
+    fasta_shown: str,
+    problems: list[Problem],
+) -> tuple[str, ...]:
+    """Each normal exists, is indexed and fits the FASTA (the check of aligned units), is listed
+    once, and is not a sample of the run (same file as a unit, or same @RG SM / file name as a
+    sample): a parental in its own panel would teach the caller that its variants are noise.
+    Returns the normals' paths."""
+    run_files = {}
+    if units is not None:
+        for u in units.itertuples():
+            if u.bam:
+                run_files[resolve(base_dir, u.bam).resolve()] = (u.sheet_line, u.sample)
+    run_samples = set(samples["sample"]) if samples is not None else set()
+    seen: dict[Path, str] = {}
+    paths = []
+    for shown, line, col, value in rows:
+        path = resolve(base_dir, value)
+        paths.append(str(path))
+        here = f"{shown} line {line}" if line else f"{shown} {col}"
+        problem = file_problem(path)
+        if problem:
+            problems.append(Problem(shown, line, col, f"{problem}: {where(base_dir, value)}"))
+            continue
+        real = path.resolve()
+        if real in seen:
+            problems.append(Problem(shown, line, col, f"{value} is listed twice ({seen[real]})"))
+            continue
+        seen[real] = here
+        if real in run_files:
+            sheet_line, sample = run_files[real]
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    col,
+                    f"{value} is the BAM of unit line {sheet_line} (sample {sample!r}) of this "
+                    "run; the panel of normals takes unrelated samples only (a sample in its own "
+                    "panel would hide its variants)",
+                )
+            )
+            continue
+        found = bam_head_problems(path, fasta, fasta_shown)
+        if not found and not has_index(path, fasta):
+            found = [f"{value} has no index (.bai/.csi/.crai): run samtools index {value}"]
+        if not found:
+            name = bam_sample(path)
+            if name in run_samples:
+                found = [
+                    f"{value} holds sample {name!r} (its @RG SM, or its file name without @RG), "
+                    "a sample of this run; the panel of normals takes unrelated samples only (a "
+                    "sample in its own panel would hide its variants)"
+                ]
+        problems.extend(Problem(shown, line, col, msg) for msg in found)
+    return tuple(paths)
+
+
 def _shared_reads(prints: list[tuple], shown: str) -> list[Problem]:
     """Units of different samples holding the same reads (a copied file, or the same library
     filed under two names): comparing them would report no change, or nonsense."""
@@ -479,14 +562,33 @@ def load_sheets(
                     )
                 )
 
+    n_problems: list[Problem] = []
+    rows = _normal_rows(config, base_dir, config_label, n_problems)
+    normals = tuple(str(resolve(base_dir, r[3])) for r in rows)
+    if check_files:
+        normals = _normal_checks(
+            rows,
+            samples,
+            units,
+            base_dir,
+            fasta,
+            str(config["reference"]["fasta"]),
+            n_problems,
+        )
+
     def by_line(p: Problem) -> int:
         return p.line or 0
 
-    problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line)
+    problems += sorted(s_problems, key=by_line) + sorted(u_problems, key=by_line) + n_problems
     if problems:
         raise SheetError(problems)
     return Sheets(
-        _typed_samples(samples), _typed_units(units, base_dir), s_shown, u_shown, tuple(warnings)
+        _typed_samples(samples),
+        _typed_units(units, base_dir),
+        s_shown,
+        u_shown,
+        tuple(warnings),
+        normals,
     )
 
 
