@@ -179,3 +179,40 @@ def test_workflow_builds_the_pon_from_normals_once_and_snv_reads_it(data, tmp_pa
     table = snv.read_pon(tmp_path / "results" / "pon" / "pon.tsv.gz")
     art = table[(table.pos == ART + 1) & (table.alt == _alt(ART))].iloc[0]
     assert art.samples == 2 and art.depth > 2 * 30
+
+
+def test_hotspot_limit_uses_the_callers_panel_null(data, tmp_path):
+    """A codon the panel marks noisy gets the caller's panel-updated null, so its detection
+    limit rises (the caller needs more reads there); a clean codon's limit is unchanged."""
+    sites = pd.DataFrame(
+        {
+            "gene": ["ALK", "ALK"],
+            "hgvs_p": ["p.X1A", "p.X2A"],
+            "residue": ["X1", "X2"],
+            "chrom": [ALK, ALK],
+            "positions": [[ART + 1, ART + 2, ART + 3], [24751, 24752, 24753]],
+            "verified": [True, True],
+        }
+    )
+
+    def limits(pon) -> pd.Series:
+        hot = tmp_path / f"hot{bool(pon)}.tsv"
+        out = tmp_path / f"hot{bool(pon)}.vcf.gz"
+        snv.run(
+            str(REF),
+            str(data["bed"]),
+            [str(data["res"])],
+            str(out),
+            str(data["par"]),
+            snv.SnvConfig(),
+            sites,
+            str(hot),
+            pon=pon,
+        )
+        t = pd.read_csv(hot, sep="\t", na_values=".").set_index(["sample", "hgvs_p"])
+        return t["detection_limit_vaf"]
+
+    without, with_pon = limits(None), limits(str(data["pon"]))
+    for sample in ("PAR", "RES"):
+        assert with_pon[(sample, "p.X1A")] > without[(sample, "p.X1A")] + 0.01
+        assert with_pon[(sample, "p.X2A")] == without[(sample, "p.X2A")]

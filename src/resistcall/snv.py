@@ -1181,22 +1181,37 @@ def _is_indel(hgvs_p: str) -> bool:
     return bool(re.search(r"(del|dup|ins|fs)", str(hgvs_p)))
 
 
+#: columns of the tests a hotspot detection limit is the worst of (``_limit_sites``)
+LIMIT_TEST_COLUMNS = (
+    "depth",
+    "contig",
+    "pos",
+    "alt",
+    "kind",
+    "cls",
+    "err",
+    "parental_alt",
+    "parental_depth",
+    "paired",
+)
+
+
 def _limit_sites(
     s: SampleCounts,
     idx: list[int | None],
     indel: bool,
     model: dict,
-    cfg: SnvConfig,
     parental: SampleCounts | None,
     parental_indels: pd.Series,
-) -> list[tuple[int, float, float, int, int, bool]] | None:
-    """The (depth, a0, b0, parental alt, parental depth, paired) tests a codon's detection
-    limit is the worst of; None if a base of the codon has no reads (the limit is nan).
+) -> list[tuple] | None:
+    """The tests (``LIMIT_TEST_COLUMNS``) a codon's detection limit is the worst of; None if a
+    base of the codon has no reads (the limit is nan).
 
-    Substitution rows: every base of the codon x the 3 substitutions, each with its class
-    background raised to the site's base-quality error (``null_params``) and, in paired mode,
-    the parental's count of that allele at that base. Indel rows: the indel class and the
-    parental's indel count at the base (``parental_indels``: reads per (contig, pos)).
+    Substitution rows: every base of the codon x the 3 substitutions, with the site's
+    base-quality error (``err``, as the caller's ``sample_stats``) and, in paired mode, the
+    parental's count of that allele at that base. Indel rows: the noisiest indel class (the
+    row does not say the event's length or context) and the parental's indel count at the
+    base (``parental_indels``: reads per (contig, pos)). Their nulls: :func:`_limit_nulls`.
     """
     out = []
     for i in idx:
@@ -1204,17 +1219,13 @@ def _limit_sites(
             return None
         n = int(s.depth[i])
         refb = chr(int(s.ref[i]))
-        alts: list[tuple[str, int | None]]
+        alts: list[tuple[str, str, int | None]]
         if indel:
-            # the row does not say the event's length or context: the noisiest indel class
-            alts = [(max(_indel_classes(model), key=lambda c: model[c][0]), None)]
+            cls = max(_indel_classes(model), key=lambda c: model[c][0])
+            alts = [(INDEL_ALT, cls, None)]
         else:
-            alts = [(f"{refb}>{b}", ALLELES.index(b)) for b in BASES if b != refb]
-        for cls, ai in alts:
-            mu, kappa = model.get(cls, (1e-3, 1e3))
-            if ai is not None:
-                mu = max(mu, float(s.err_sum[i]) / n / 3.0)
-            mu = float(np.clip(mu, 1e-7, 0.5))
+            alts = [(b, f"{refb}>{b}", ALLELES.index(b)) for b in BASES if b != refb]
+        for alt, cls, ai in alts:
             kp = np_ = 0
             paired = parental is not None and parental is not s
             if parental is not None and paired:
@@ -1223,8 +1234,22 @@ def _limit_sites(
                     kp = int(parental.counts[i, ai, :].sum())
                 else:
                     kp = int(parental_indels.get((s.contig[i], int(s.pos[i])), 0))
-            out.append((n, mu * kappa, (1 - mu) * kappa, kp, np_, paired))
+            kind = "indel" if ai is None else "snv"
+            err = float(s.err_sum[i]) / n
+            out.append((n, s.contig[i], int(s.pos[i]), alt, kind, cls, err, kp, np_, paired))
     return out
+
+
+def _limit_nulls(
+    tests: pd.DataFrame, model: dict, pon: pd.DataFrame | None, cfg: SnvConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The null (a0, b0) of each limit test: the caller's own (:func:`null_params`), so a site
+    the panel of normals marks noisy gets the same panel-updated background as in calling."""
+    site_pon = None
+    if pon is not None:
+        k_pon, n_pon, _ = pon_counts(tests, pon)
+        site_pon = (k_pon, n_pon)
+    return null_params(tests, tests[["err"]], model, site_pon, cfg)
 
 
 def codon_limits(
@@ -1291,6 +1316,7 @@ def hotspot_verdicts(
     samples: list[SampleCounts],
     calls: CallSet,
     cfg: SnvConfig,
+    pon: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Depth, alt count, detection limit and verdict per (sample, hotspot row).
 
@@ -1298,7 +1324,9 @@ def hotspot_verdicts(
     the codon). depth = minimum depth over the codon (the weakest base limits what we can say);
     alt_count/vaf = the detected call overlapping the codon if any, else the largest non-ref
     count at any codon base. ``detection_limit_vaf``: smallest VAF the caller's own test
-    detects with ``cfg.power`` at this sample's depth and this site's noise (``codon_limits``).
+    detects with ``cfg.power`` at this sample's depth and this site's noise (``codon_limits``;
+    with a panel of normals ``pon``, the caller's panel-updated null where the panel marks the
+    site noisy).
     Verdict (docs/snv.md): ``mutated`` if a PASS call detected in that sample overlaps the
     codon; ``not assessable`` if only a filtered call does (an artefact-like signal is neither
     a mutation nor proof of its absence); ``not covered`` if the codon has no reads or its
@@ -1321,19 +1349,32 @@ def hotspot_verdicts(
     if parental is not None and len(parental.indels):
         at = parental.indels
         par_ind = (at.fwd + at.rev).groupby([at.contig, at.pos]).sum()
-    codons = [
+    raw = [
         _limit_sites(
             s,
             [index.get((site.chrom, p - 1)) for p in _positions(site.positions)],
             _is_indel(site.hgvs_p),
             calls.model,
-            cfg,
             parental,
             par_ind,
         )
         for s in samples
         for site in sites.itertuples(index=False)
     ]
+    tests = pd.DataFrame([t for c in raw if c for t in c], columns=list(LIMIT_TEST_COLUMNS))
+    a0, b0 = _limit_nulls(tests, calls.model, pon, cfg)
+    solved = iter(
+        zip(
+            tests["depth"],
+            a0,
+            b0,
+            tests["parental_alt"],
+            tests["parental_depth"],
+            tests["paired"],
+            strict=True,
+        )
+    )
+    codons = [[next(solved) for _ in c] if c else None for c in raw]
     limits = iter(codon_limits(codons, thr, cfg))
     rows = []
     for s in samples:
@@ -1479,7 +1520,7 @@ def run(
         if hotspots_out is not None:
             if sites is None:
                 raise UserError("--hotspots-out needs --hotspots and --gtf")
-            verdicts = hotspot_verdicts(sites, samples, cs, cfg)
+            verdicts = hotspot_verdicts(sites, samples, cs, cfg, normals)
             failed = [n for n in names if not_assessable(qc or {}, n, "snv")]
             gated = verdicts["sample"].isin(failed)
             verdicts.loc[gated, "verdict"] = NOT_ASSESSABLE
