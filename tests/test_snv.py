@@ -712,3 +712,66 @@ def test_failed_parental_keeps_resistant_findings_without_status(pair, tmp_path)
     t = pd.read_csv(hot, sep="\t")
     assert (t.loc[t["sample"] == "PAR", "verdict"] == "not assessable").all()
     assert (t.loc[t["sample"] == "RES", "verdict"] != "not assessable").all()
+
+
+KNOWN = ROOT / "resources" / "known_resistance.tsv"
+GTF = ROOT / "resources" / "reference" / "panel_GRCh38.gtf"
+
+
+def test_named_alleles_of_the_shipped_table():
+    """Each named missense change is tested at the 1-3 single-base alleles that make it; the
+    family is every hypothesis at a verified codon, the named alleles weighted."""
+    sites = snv.load_hotspot_sites(str(KNOWN), str(GTF), str(REF)).set_index("hgvs_p")
+    assert sites.loc["p.L1196M", "alleles"] == [(24538, "T")]
+    assert sites.loc["p.G1202R", "alleles"] == [(24520, "G"), (24520, "T")]
+    assert len(sites.loc["p.F1174L", "alleles"]) == 3
+    # an indel, any change at a residue, a change that needs two bases: no single allele
+    assert sites.loc["p.T1151dup", "alleles"] == sites.loc["p.G12", "alleles"] == []
+    assert sites.loc["p.G1269S", "alleles"] == []
+    with pysam.FastaFile(str(REF)) as fa:
+        hyp = snv.hotspot_hypotheses(sites.reset_index(), fa, 10.0)
+    assert hyp[(ALK, 24537, "T")] == 10.0 and hyp[(ALK, 24537, "A")] == 1.0
+    assert hyp[(ALK, 24537, snv.INDEL_ALT)] == 1.0
+    # 15 verified ALK codons x 3 bases x (3 substitutions + 1 indel class), 23 named alleles
+    alk = {h: w for h, w in hyp.items() if h[0] == ALK}
+    assert len(alk) == 180 and sum(w == 10.0 for w in alk.values()) == 23
+
+
+def test_named_allele_weight_moves_alpha_to_the_named_alleles(pair, tmp_path):
+    """With named_allele_weight 10, L1196M (24538 G>T) is tested at a looser threshold than
+    with every hypothesis alike (weight 1), another allele of its codon at a stricter one, and
+    the thresholds of the covered hotspot hypotheses still add up to the hotspot share of
+    alpha (family-wise error unchanged); the L1196M row's detection limit uses its allele."""
+    named = (24537, "G", "T", 0.05)
+    other = (24535, "C", "A", 0.05)  # same codon (L1196), not a named allele
+    res = make_bam(tmp_path / "named.bam", "NAMED", 1800, [named, other], seed=13, error_rate=0.002)
+    sites = snv.load_hotspot_sites(str(KNOWN), str(GTF), str(REF))
+
+    def run(weight: float) -> tuple[dict, pd.DataFrame, snv.CallSet]:
+        out, hot = tmp_path / f"{weight}.vcf.gz", tmp_path / f"{weight}.tsv"
+        cfg = snv.SnvConfig(named_allele_weight=weight)
+        cs = snv.run(
+            str(REF), str(pair["bed"]), [str(res)], str(out), str(pair["par"]), cfg, sites, str(hot)
+        )
+        recs = {(v.POS - 1, v.ALT[0]): v for v in VCF(str(out))}
+        return recs, pd.read_csv(hot, sep="\t", na_values=".").set_index(["sample", "hgvs_p"]), cs
+
+    w10, hot10, cs10 = run(10.0)
+    w1, hot1, cs1 = run(1.0)
+    a, o = w10[(24537, "T")], w10[(24535, "A")]
+    assert a.INFO["HOTSPOT"] and o.INFO["HOTSPOT"]
+    assert a.INFO["PTHR"] == pytest.approx(cs10.hotspot_threshold, rel=1e-3)
+    assert o.INFO["PTHR"] == pytest.approx(cs10.hotspot_codon_threshold, rel=1e-3)
+    assert cs10.hotspot_threshold > cs1.hotspot_threshold > cs10.hotspot_codon_threshold
+    assert cs1.hotspot_threshold == cs1.hotspot_codon_threshold
+    for cs in (cs1, cs10):
+        covered = [t for (c, p, _), t in cs.hot.items() if c == ALK and 24350 <= p < 24850]
+        assert sum(covered) == pytest.approx(0.05 * 0.5)
+        assert cs.n_tests == cs1.n_tests and cs.threshold == cs1.threshold
+    # a named row's limit is its allele's, at the named threshold: never higher, and lower
+    # where the looser threshold takes one read off the critical count
+    named_rows = sites.loc[sites["alleles"].str.len() > 0, "hgvs_p"]
+    lim10 = hot10["detection_limit_vaf"].loc[:, list(named_rows)].dropna()
+    lim1 = hot1["detection_limit_vaf"].loc[:, list(named_rows)].dropna()
+    assert len(lim10) > 10 and (lim10 <= lim1).all()
+    assert lim10[("PAR", "p.L1198F")] < lim1[("PAR", "p.L1198F")]

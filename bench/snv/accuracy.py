@@ -9,7 +9,9 @@ Usage (after run_bench.sh has made the split BAMs of OUTDIR):
 Tuning splits: bench/snv/out (SEEDS 11 23 37); held-out splits: bench/snv/out_heldout (SEEDS
 41 53 67), made by run_bench.sh with OUT/SEEDS set. For each split (line, seed) the caller runs
 in-process on the spiked case (A vs spiked B), the unspiked case (A vs B) and the hotspot case
-(A vs hotspot-spiked B, with --hotspots/--gtf as the workflow runs it). The panel of normals of
+(A vs hotspot-spiked B, with --hotspots/--gtf as the workflow runs it) and, where
+named_spikes.sh made it, the named-allele hotspot case (A vs B spiked with the alleles that make
+the table's protein changes, also with --hotspots/--gtf). The panel of normals of
 a split is built (`resistcall pon`'s library function) from the *other* cell line's full BAM,
 never from reads of the evaluated line. Prints Markdown tables: counts by VAF, 1% sensitivity by
 depth bin, false calls (spiked and unspiked) and false calls per Mb of tested sequence.
@@ -28,8 +30,8 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from resistcall import hotspots, snv
 from resistcall import pon as ponlib
-from resistcall import snv
 from resistcall.pileup import ALLELES, PileupParams, Reader, count_region
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -74,9 +76,10 @@ def run_case(out: Path, dest: Path, pre: str, case: str, half: str, cfg, pon, ho
     vcf = dest / f"{pre}.{case}.vcf.gz"
     if not vcf.exists():
         sites = (
-            snv.load_hotspot_sites(
-                str(ROOT / "resources/known_resistance.tsv"),
-                str(ROOT / "resources/reference/panel_GRCh38.gtf"),
+            hotspots.sites_from_known(
+                ROOT / "resources/known_resistance.tsv",
+                ROOT / "resources/reference/panel_GRCh38.gtf",
+                ROOT / "resources/reference/panel_GRCh38.fa",
             )
             if hot
             else None
@@ -115,6 +118,7 @@ def main() -> None:
     cases = pd.read_csv(out / "cases.tsv", sep="\t", header=None, names=["line", "seed", "pre"])
     rows, fps, negs, tested = [], 0, 0, 0
     hrows, hfps = [], 0
+    nrows, nfps = [], 0
     for line, pre in zip(cases.line, cases.pre, strict=True):
         pon = None if args.no_pon else pon_for(out, line)
         truth = pd.read_csv(out / f"{pre}.truth.tsv", sep="\t")
@@ -137,6 +141,15 @@ def main() -> None:
             hc = calls_resistcall(vcf)
             hrows.append(ht.assign(hit=[k in hc for k in keys_of(ht)]))
             hfps += len(hc - set(keys_of(ht)))
+        named = out / f"{pre}.namedtruth.tsv"
+        if named.exists():
+            nt = pd.read_csv(named, sep="\t")
+            nt["depth"] = site_depth(out / f"{pre}.Bnamed.bam", nt)
+            nt["alt_frags"] = alt_fragments(out / f"{pre}.Bnamed.bam", nt)
+            vcf = run_case(out, dest, pre, "named", "Bnamed", cfg, pon, True)
+            nc = calls_resistcall(vcf)
+            nrows.append(nt.assign(hit=[k in nc for k in keys_of(nt)], split=pre))
+            nfps += len(nc - set(keys_of(nt)))
     res = pd.concat(rows, ignore_index=True)
     print(f"### {label} ({out.name}; splits {', '.join(cases.pre)})\n")
     by_vaf = res.groupby("vaf")["hit"].agg(["sum", "count"])
@@ -165,9 +178,20 @@ def main() -> None:
         g = h.groupby("vaf")["hit"].agg(["sum", "count"])
         cells = ", ".join(f"{v:g}: {int(r['sum'])}/{int(r['count'])}" for v, r in g.iterrows())
         print(f"hotspot spikes (with --hotspots) {cells}; false calls {hfps}")
+    if nrows:
+        nh = pd.concat(nrows, ignore_index=True)
+        g = nh.groupby("vaf")["hit"].agg(["sum", "count"])
+        cells = ", ".join(f"{v:g}: {int(r['sum'])}/{int(r['count'])}" for v, r in g.iterrows())
+        one = nh[nh.vaf == 0.01]
+        by_frags = ", ".join(
+            f"{k} alt fragments {int(grp.hit.sum())}/{len(grp)}"
+            for k, grp in one.groupby(one.alt_frags.clip(upper=4))
+        )
+        print(f"named-allele hotspot spikes {cells}; false calls {nfps}; 1% by {by_frags}")
+        nh.to_csv(dest / "named_spikes.tsv", sep="\t", index=False)
     res.to_csv(dest / "spikes.tsv", sep="\t", index=False)
-    cases_mb = (2 + bool(hrows)) * mb
-    false = fps + negs + hfps
+    cases_mb = (2 + bool(hrows) + bool(nrows)) * mb
+    false = fps + negs + hfps + nfps
     summary = {
         "tested_mb": round(cases_mb, 5),
         "false_calls": false,

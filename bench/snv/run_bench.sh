@@ -90,4 +90,7 @@ while read -r L SEED P; do
   printf "%s\t%s\t%s\n" $L $SEED $P >> hot_cases.tsv
   rm -f $P.hot.*_?.fq
 done < cases.tsv
+# Named-allele hotspot scenario (the alleles that make the table's protein changes), for
+# accuracy.py
+"$ROOT/bench/snv/named_spikes.sh" "$OUT"
 $PY "$ROOT/bench/snv/evaluate.py" "$OUT"

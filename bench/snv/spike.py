@@ -9,7 +9,8 @@ FASTQ and realigned by run_bench.sh, so parental and resistant go through the sa
 Usage: spike.py BYNAME.bam COORD.bam REF.fa CDS.bed OUTPREFIX SEED [--no-spike]
                 [--sites SITES.tsv --vafs 0.01,0.02]
 (--sites: spike SNVs only at these 1-based contig positions, column ``pos``, e.g. the codon
-bases of the known-resistance hotspots, at the --vafs given)
+bases of the known-resistance hotspots, at the --vafs given; with a column ``alt``, the site's
+allele is that one (e.g. the alleles that make a named protein change) instead of a random one)
 (the same reads sorted by name, and by coordinate with an index for depth)
 Writes OUTPREFIX.{A,B}_{1,2}.fq and OUTPREFIX.truth.tsv (contig pos ref alt vaf kind).
 """
@@ -34,11 +35,20 @@ def frac(*parts) -> float:
 
 
 def choose_sites(
-    fa: pysam.FastaFile, contig: str, sites: list[int], vafs: list[float], seed: int
+    fa: pysam.FastaFile,
+    contig: str,
+    sites: list[int],
+    vafs: list[float],
+    seed: int,
+    alts: list[str] | None = None,
 ) -> pd.DataFrame:
-    """SNVs at given positions (0-based), >= 25 bp apart, random alt, cycling over ``vafs``."""
+    """SNVs at given positions (0-based), >= 25 bp apart, cycling over ``vafs``; the allele is
+    random, or ``alts[i]`` for ``sites[i]`` (one of a position's alleles, chosen at random)."""
     rng = np.random.default_rng(seed)
-    order = sorted(set(sites), key=lambda x: frac(seed, "site", x))
+    given: dict[int, list[str]] = {}
+    for i, p in enumerate(sites):
+        given.setdefault(p, []).append(alts[i] if alts else "")
+    order = sorted(given, key=lambda x: frac(seed, "site", x))
     chosen: list[int] = []
     for p in order:
         if all(abs(p - q) >= 25 for q in chosen):
@@ -46,7 +56,8 @@ def choose_sites(
     rows = []
     for i, p in enumerate(sorted(chosen)):
         ref = fa.fetch(contig, p, p + 1).upper()
-        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        choices = sorted(a for a in given[p] if a) or [b for b in "ACGT" if b != ref]
+        alt = str(rng.choice(choices))
         rows.append((contig, p, ref, alt, vafs[i % len(vafs)], "snv"))
     return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "vaf", "kind"])
 
@@ -131,7 +142,8 @@ def main() -> None:
     if "--sites" in sys.argv:
         sites = pd.read_csv(sys.argv[sys.argv.index("--sites") + 1], sep="\t")
         vafs = [float(v) for v in sys.argv[sys.argv.index("--vafs") + 1].split(",")]
-        spikes = choose_sites(fa, cds.chrom.iloc[0], list(sites["pos"] - 1), vafs, seed)
+        alts = list(sites["alt"]) if "alt" in sites else None
+        spikes = choose_sites(fa, cds.chrom.iloc[0], list(sites["pos"] - 1), vafs, seed, alts)
     elif spike:
         spikes = choose_spikes(pysam.AlignmentFile(coord_path), fa, cds, seed)
     else:

@@ -12,7 +12,9 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import pysam
 
+from resistcall.hgvs import ContigCache, annotate_on
 from resistcall.knowledge import MUTATION_TYPES, compound_parts, load_known, residue_span
 from resistcall.transcripts import TranscriptSet, load_transcripts
 
@@ -74,6 +76,34 @@ def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.Data
     return df.reset_index(drop=True)
 
 
-def sites_from_known(known_path: str | Path, gtf_path: str | Path) -> pd.DataFrame:
-    """Columns ``gene, hgvs_p, residue, chrom, positions`` for every mutation in the known table."""
-    return sites_from_table(load_known(known_path), load_transcripts(gtf_path))
+def named_alleles(sites: pd.DataFrame, transcripts: TranscriptSet, fasta: str | Path) -> list:
+    """Per site row, the single-base substitutions ``(pos, alt)`` (1-based contig position,
+    contig-strand base) that make exactly the row's protein change on its gene's model
+    (``hgvs.annotate_on``): 1-3 for a named missense change (L1196M: 1; F1174L: 3). Empty when
+    no single base makes it: indels (``del/dup/ins/fs``), a residue with any change (KRAS
+    ``p.G12``), or a change that needs two bases (ALK G1269S from GGA)."""
+    out = []
+    with pysam.FastaFile(str(fasta)) as fa:
+        contigs = ContigCache(fa)
+        for row in sites.itertuples(index=False):
+            tx = transcripts.by_gene[row.gene]  # sites_from_table keeps modelled genes only
+            found = []
+            for p in row.positions:
+                ref = contigs.bases(row.chrom, p, p)
+                for alt in "ACGT":
+                    if alt != ref and annotate_on(tx, contigs, p, ref, alt).hgvs_p == row.hgvs_p:
+                        found.append((int(p), alt))
+            out.append(found)
+    return out
+
+
+def sites_from_known(
+    known_path: str | Path, gtf_path: str | Path, fasta: str | Path | None = None
+) -> pd.DataFrame:
+    """Columns ``gene, hgvs_p, residue, chrom, positions, verified`` for every mutation in the
+    known table; with ``fasta`` also ``alleles`` (:func:`named_alleles`)."""
+    transcripts = load_transcripts(gtf_path)
+    sites = sites_from_table(load_known(known_path), transcripts)
+    if fasta is not None:
+        sites["alleles"] = named_alleles(sites, transcripts, fasta)
+    return sites

@@ -93,6 +93,13 @@ class SnvConfig:
     hotspot_alpha_share: float = option(
         0.5, "share of alpha spent on known-resistance hotspot hypotheses", gt=0, lt=1
     )
+    named_allele_weight: float = option(
+        10.0,
+        "weight, within the hotspot share of alpha, of a named allele (a substitution that "
+        "makes a table row's protein change) against the other hypotheses at hotspot codons "
+        "(1: all alike)",
+        ge=1,
+    )
     min_alt_reads: int = option(
         2, "alt reads a candidate needs in some sample before it is tested", ge=1
     )
@@ -682,6 +689,11 @@ class CallSet:
     purity: dict[str, float] = field(default_factory=dict)  # sample -> tumour fraction
     #: why the parental cannot be compared with (QC failure): no STATUS is decided
     parental_reason: str | None = None
+    #: the hotspot family's hypotheses (contig, 0-based pos, base or INDEL_ALT) -> the
+    #: threshold each is tested at (:func:`hotspot_hypotheses`): ``hotspot_threshold`` for a
+    #: named allele, ``hotspot_codon_threshold`` for the other hypotheses at hotspot codons
+    hot: dict = field(default_factory=dict)
+    hotspot_codon_threshold: float = 0.0
 
 
 def call(
@@ -689,7 +701,7 @@ def call(
     parental: int | None,
     cfg: SnvConfig,
     fasta: pysam.FastaFile,
-    hotspot_sites: set[tuple[str, int]] | None = None,
+    hotspot_sites: dict[tuple[str, int, str], float] | None = None,
     purity: dict[str, float] | None = None,
     pon: pd.DataFrame | None = None,
 ) -> CallSet:
@@ -707,25 +719,40 @@ def call(
         site_pon, pon_variant = (k_pon, n_pon), carriers > 0
     is_covered = np.stack([s.depth for s in samples]).max(axis=0) > 0
     covered = int(is_covered.sum())
-    hotspot_sites = hotspot_sites or set()
-    cand_hot = np.array(
-        [(c, int(p)) in hotspot_sites for c, p in zip(cand["contig"], cand["pos"], strict=True)],
-        dtype=bool,
-    )
+    hotspot_sites = hotspot_sites or {}
     first = samples[0]
-    hot_covered = sum(
-        1
-        for c, p, ok in zip(first.contig, first.pos, is_covered, strict=True)
-        if ok and (c, int(p)) in hotspot_sites
-    )
-    # 3 substitutions + 1 indel class per covered position; hotspot positions form their own
-    # family (weighted Bonferroni), counted only where covered
-    n_hot = max(hot_covered * 4, 1)
-    n_tests = max(covered * 4 - (hot_covered * 4), 1)
+    where = {(c, int(p)): i for i, (c, p) in enumerate(zip(first.contig, first.pos, strict=True))}
+    weights = [
+        w
+        for (c, p, _), w in hotspot_sites.items()
+        if (i := where.get((c, p))) is not None and is_covered[i]
+    ]
+    # 3 substitutions + 1 indel class per covered position; the hypotheses at hotspot codons
+    # (hotspot_hypotheses) form their own family, weighted Bonferroni inside it (a named allele
+    # counts named_allele_weight times), counted only where covered
+    hot_covered = len(weights)
+    n_tests = max(covered * 4 - hot_covered, 1)
     share = cfg.hotspot_alpha_share if hot_covered else 0.0
     thr = cfg.alpha * (1 - share) / n_tests
-    thr_hot = cfg.alpha * share / n_hot if hot_covered else thr
-    cand_thr = np.where(cand_hot, max(thr_hot, thr), thr)
+    unit = cfg.alpha * share / sum(weights) if hot_covered else thr
+    hot_thr = {h: max(unit * w, thr) for h, w in hotspot_sites.items()}
+    keys = zip(
+        cand["contig"],
+        cand["pos"].astype(int),
+        np.where(cand["kind"] == "snv", cand["alt"], INDEL_ALT),
+        strict=True,
+    )
+    cand_thr = np.array([hot_thr.get(k, thr) for k in keys], dtype=float)
+    cand_hot = np.array(
+        [
+            (c, int(p), a if k == "snv" else INDEL_ALT) in hot_thr
+            for c, p, a, k in zip(
+                cand["contig"], cand["pos"], cand["alt"], cand["kind"], strict=True
+            )
+        ],
+        dtype=bool,
+    )
+    thr_hot = max(unit * max(weights), thr) if hot_covered else thr
     names = [s.name for s in samples]
     st = {s.name: sample_stats(s, cand) for s in samples}
     for name in names:
@@ -789,8 +816,10 @@ def call(
         model=model,
         threshold=thr,
         hotspot_threshold=thr_hot,
-        n_tests=n_tests + hot_covered * 4,
+        n_tests=n_tests + hot_covered,
         purity=purity,
+        hot=hot_thr,
+        hotspot_codon_threshold=max(unit, thr),
     )
 
 
@@ -910,7 +939,8 @@ def _header(
         h.add_line(f"##parental_not_assessable={cs.parental_reason}")
     h.add_line(
         f"##resistcall_snv=<assay={cfg.assay},min_vaf={cfg.min_vaf},alpha={cfg.alpha},"
-        f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g}>"
+        f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g},"
+        f"hotspot_codon_threshold={cs.hotspot_codon_threshold:.3g}>"
     )
     for name, desc in FILTERS.items():
         h.filters.add(name, None, None, desc)
@@ -1092,7 +1122,7 @@ def critical_alts(
     n: np.ndarray,
     a0: np.ndarray,
     b0: np.ndarray,
-    thr: float,
+    thr: float | np.ndarray,
     min_alt: int,
     kp: np.ndarray,
     np_: np.ndarray,
@@ -1113,6 +1143,7 @@ def critical_alts(
     a0, b0 = np.asarray(a0, dtype=float), np.asarray(b0, dtype=float)
     kp, np_ = np.asarray(kp, dtype=np.int64), np.asarray(np_, dtype=np.int64)
     paired = np.asarray(paired, dtype=bool)
+    thr = np.broadcast_to(np.asarray(thr, dtype=float), n.shape)  # per site: its family's
     w, (a_n, b_n), (a_v, b_v) = _parental_mixture(kp, np_, a0, b0, variant_prior)
     lo0 = max(min_alt, 1)
 
@@ -1120,12 +1151,12 @@ def critical_alts(
         return np.exp(_log_tails(k, nn, a, b, GUESS_TERMS))
 
     def passes(k: np.ndarray, at: np.ndarray, sf=bb_sf) -> np.ndarray:
-        ok = sf(k, n[at], a0[at], b0[at]) < thr
+        ok = sf(k, n[at], a0[at], b0[at]) < thr[at]
         par = ok & paired[at]
         if par.any():
             i, kk = at[par], k[par]
             p_enr = (1 - w[i]) * sf(kk, n[i], a_n[i], b_n[i]) + w[i] * sf(kk, n[i], a_v[i], b_v[i])
-            ok[par] = np.clip(p_enr, 0, 1) < thr
+            ok[par] = np.clip(p_enr, 0, 1) < thr[i]
         return ok
 
     def bisect(lo: np.ndarray, hi: np.ndarray, at: np.ndarray, sf=bb_sf) -> np.ndarray:
@@ -1203,11 +1234,13 @@ def _limit_sites(
     model: dict,
     parental: SampleCounts | None,
     parental_indels: pd.Series,
+    alleles: set[tuple[int, str]] | None = None,
 ) -> list[tuple] | None:
     """The tests (``LIMIT_TEST_COLUMNS``) a codon's detection limit is the worst of; None if a
     base of the codon has no reads (the limit is nan).
 
-    Substitution rows: every base of the codon x the 3 substitutions, with the site's
+    Substitution rows: the row's named ``alleles`` ((0-based pos, base) that make its protein
+    change), else every base of the codon x the 3 substitutions, with the site's
     base-quality error (``err``, as the caller's ``sample_stats``) and, in paired mode, the
     parental's count of that allele at that base. Indel rows: the noisiest indel class (the
     row does not say the event's length or context) and the parental's indel count at the
@@ -1224,7 +1257,11 @@ def _limit_sites(
             cls = max(_indel_classes(model), key=lambda c: model[c][0])
             alts = [(INDEL_ALT, cls, None)]
         else:
-            alts = [(b, f"{refb}>{b}", ALLELES.index(b)) for b in BASES if b != refb]
+            alts = [
+                (b, f"{refb}>{b}", ALLELES.index(b))
+                for b in BASES
+                if b != refb and (not alleles or (int(s.pos[i]), b) in alleles)
+            ]
         for alt, cls, ai in alts:
             kp = np_ = 0
             paired = parental is not None and parental is not s
@@ -1253,13 +1290,13 @@ def _limit_nulls(
 
 
 def codon_limits(
-    codons: list[list[tuple[int, float, float, int, int, bool]] | None],
-    thr: float,
+    codons: list[list[tuple[int, float, float, int, int, bool, float]] | None],
     cfg: SnvConfig,
 ) -> np.ndarray:
-    """Detection limit per codon (``_limit_sites``): the worst (largest) over its tests; nan if
-    a base has no reads or any test cannot detect. Every distinct test is solved once, all
-    together (``critical_alts``)."""
+    """Detection limit per codon (``_limit_sites``): the worst (largest) over its tests
+    (depth, a0, b0, parental alt, parental depth, paired, threshold); nan if a base has no
+    reads or any test cannot detect. Every distinct test is solved once, all together
+    (``critical_alts``)."""
     rows = [t for c in codons if c for t in c]
     out = np.full(len(codons), np.nan)
     if not rows:
@@ -1270,7 +1307,7 @@ def codon_limits(
         n,
         tests[:, 1],
         tests[:, 2],
-        thr,
+        tests[:, 6],
         cfg.min_alt_reads,
         tests[:, 3].astype(np.int64),
         tests[:, 4].astype(np.int64),
@@ -1338,8 +1375,9 @@ def hotspot_verdicts(
     bg = [v for k, v in calls.model.items() if k not in _indel_classes(calls.model)]
     mu = float(np.median([m for m, _ in bg])) if bg else 1e-3
     kappa = float(np.median([k for _, k in bg])) if bg else 1e3
-    thr = max(calls.hotspot_threshold, calls.threshold)
-    need = depth_needed(cfg.min_vaf, mu * kappa, (1 - mu) * kappa, thr, cfg.power)
+    # at a named allele's threshold (most rows name one; the codon's other hypotheses need more)
+    thr_hot = max(calls.hotspot_threshold, calls.threshold)
+    need = depth_needed(cfg.min_vaf, mu * kappa, (1 - mu) * kappa, thr_hot, cfg.power)
     compared = calls.parental if calls.parental_reason is None else None
     parental = samples[calls.samples.index(compared)] if compared is not None else None
     index = {}
@@ -1357,6 +1395,7 @@ def hotspot_verdicts(
             calls.model,
             parental,
             par_ind,
+            {(int(p) - 1, str(a)) for p, a in getattr(site, "alleles", None) or []},
         )
         for s in samples
         for site in sites.itertuples(index=False)
@@ -1371,11 +1410,16 @@ def hotspot_verdicts(
             tests["parental_alt"],
             tests["parental_depth"],
             tests["paired"],
+            # each test at its own threshold (hotspot hypotheses: calls.hot)
+            [
+                calls.hot.get((c, int(p), a), calls.threshold)
+                for c, p, a in zip(tests["contig"], tests["pos"], tests["alt"], strict=True)
+            ],
             strict=True,
         )
     )
     codons = [[next(solved) for _ in c] if c else None for c in raw]
-    limits = iter(codon_limits(codons, thr, cfg))
+    limits = iter(codon_limits(codons, cfg))
     rows = []
     for s in samples:
         d = s.depth
@@ -1468,11 +1512,34 @@ def merged_regions(path: str | Path, fasta: pysam.FastaFile) -> pd.DataFrame:
     return df.reset_index(drop=True)[["chrom", "start", "end"]]
 
 
-def load_hotspot_sites(known: str, gtf: str) -> pd.DataFrame:
-    """Known-resistance table + GTF -> codon positions (``resistcall.hotspots``)."""
+def load_hotspot_sites(known: str, gtf: str, reference: str) -> pd.DataFrame:
+    """Known-resistance table + GTF -> codon positions and the alleles that make each named
+    change (``resistcall.hotspots``)."""
     from resistcall import hotspots  # owned by the annotation stage
 
-    return hotspots.sites_from_known(known, gtf)
+    return hotspots.sites_from_known(known, gtf, reference)
+
+
+def hotspot_hypotheses(
+    sites: pd.DataFrame, fasta: pysam.FastaFile, named_weight: float = 1.0
+) -> dict[tuple[str, int, str], float]:
+    """The hotspot family of the multiple-testing correction (docs/snv.md) with the weight of
+    each hypothesis (contig, 0-based pos, base or INDEL_ALT): every base of every codon a row
+    names (3 substitutions + 1 indel class each, weight 1), and the row's named alleles
+    (``alleles``: the substitutions that make its protein change, e.g. L1196M = one allele)
+    at ``named_weight``. Only rows checked against their source (``verified``) count;
+    unverified rows still get a coverage verdict but no prior."""
+    out: dict[tuple[str, int, str], float] = {}
+    verified = sites[sites["verified"]]
+    for row in verified.itertuples(index=False):
+        for p in _positions(row.positions):
+            ref = fasta.fetch(row.chrom, p - 1, p).upper()
+            for alt in [b for b in BASES if b != ref] + [INDEL_ALT]:
+                out.setdefault((row.chrom, p - 1, alt), 1.0)
+    for row in verified.itertuples(index=False):
+        for p, alt in getattr(row, "alleles", None) or []:
+            out[(row.chrom, int(p) - 1, str(alt))] = named_weight
+    return out
 
 
 def run(
@@ -1498,13 +1565,7 @@ def run(
     normals = read_pon(pon) if pon else None
     with pysam.FastaFile(reference) as fasta:
         reg = merged_regions(regions, fasta)
-        hot = set()
-        if sites is not None:
-            # only residues a source was checked for get the hotspot prior (alpha share);
-            # unverified (recall) rows still get a coverage verdict
-            for srow in sites[sites["verified"]].itertuples(index=False):
-                for p in _positions(srow.positions):
-                    hot.add((srow.chrom, p - 1))
+        hot = hotspot_hypotheses(sites, fasta, cfg.named_allele_weight) if sites is not None else {}
         samples = []
         for name, b in zip(names, bams, strict=True):
             log.info("counting %s (%s)", name, b)
@@ -1535,7 +1596,7 @@ def _without_comparison(
     samples: list[SampleCounts],
     cfg: SnvConfig,
     fasta: pysam.FastaFile,
-    hot: set[tuple[str, int]],
+    hot: dict[tuple[str, int, str], float],
     purity: dict[str, float] | None,
     reason: str,
     pon: pd.DataFrame | None = None,
@@ -1566,7 +1627,7 @@ def _cmd_snv(args: argparse.Namespace) -> None:
     if args.hotspots or args.hotspots_out:
         if not (args.hotspots and args.gtf):
             raise UserError("--hotspots and --gtf are needed together (for --hotspots-out)")
-        sites = load_hotspot_sites(args.hotspots, args.gtf)
+        sites = load_hotspot_sites(args.hotspots, args.gtf, args.reference)
     run(
         args.reference,
         args.regions,
