@@ -1104,3 +1104,22 @@ def test_pon_normals_sheet_names_its_line_and_refuses_a_unit_of_the_run(base_con
     (problem,) = info.value.problems
     assert (problem.file, problem.line, problem.field) == (str(tmp_path / "normals.tsv"), 3, "bam")
     assert "is the BAM of unit line 2 (sample 'P') of this run" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("pon", "message"),
+    [
+        ("pon.tsv.gz", "the former `pon: PATH` is now `pon: {file: PATH}`"),
+        ({"normals": "n.tsv", "file": "p.tsv.gz"}, "give either pon.normals"),
+        ({"normals": ["a b.bam"]}, "pon.normals must be the path of a normals sheet"),
+        ({"normals": [], "max_vaf": 2}, "pon.max_vaf must be a number > 0 and < 1"),
+        ({"file": "p.tsv.gz", "min_dpeth": 5}, "did you mean min_depth?"),
+    ],
+)
+def test_pon_section_problems_are_named(base_config, pon, message):
+    config = copy.deepcopy(base_config)
+    config["pon"] = pon
+    with pytest.raises(SheetError) as info:
+        check_config(config)
+    assert any(message in p.message for p in info.value.problems), info.value
+    assert all(p.field.startswith("pon") for p in info.value.problems)
