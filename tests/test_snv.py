@@ -775,3 +775,25 @@ def test_named_allele_weight_moves_alpha_to_the_named_alleles(pair, tmp_path):
     lim1 = hot1["detection_limit_vaf"].loc[:, list(named_rows)].dropna()
     assert len(lim10) > 10 and (lim10 <= lim1).all()
     assert lim10[("PAR", "p.L1198F")] < lim1[("PAR", "p.L1198F")]
+
+
+def test_named_alleles_are_what_the_annotator_calls_the_row():
+    """The alleles found by translating the codon are exactly the codon substitutions that
+    hgvs.py (the annotation stage) names with the row's protein change, for every row."""
+    from resistcall.hgvs import ContigCache, annotate_variant
+    from resistcall.transcripts import load_transcripts
+
+    sites = snv.load_hotspot_sites(str(KNOWN), str(GTF), str(REF))
+    tx = load_transcripts(GTF)
+    with pysam.FastaFile(str(REF)) as fa:
+        contigs = ContigCache(fa)
+        for row in sites.itertuples():
+            expected = [
+                (p, alt)
+                for p in row.positions
+                for alt in "ACGT"
+                if alt != (ref := contigs.bases(row.chrom, p, p))
+                and annotate_variant(tx, contigs, row.chrom, p, ref, alt).hgvs_p == row.hgvs_p
+            ]
+            assert row.alleles == expected, row.hgvs_p
+    assert sum(len(a) > 0 for a in sites.alleles) >= 25

@@ -9,13 +9,15 @@ positions of its codon(s) on the GTF model of its gene, so "not covered" can nev
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
 import pysam
 
-from resistcall.hgvs import ContigCache, annotate_on
+from resistcall.hgvs import translate
 from resistcall.knowledge import MUTATION_TYPES, compound_parts, load_known, residue_span
+from resistcall.reference import complement
 from resistcall.transcripts import TranscriptSet, load_transcripts
 
 log = logging.getLogger(__name__)
@@ -76,24 +78,37 @@ def sites_from_table(known: pd.DataFrame, transcripts: TranscriptSet) -> pd.Data
     return df.reset_index(drop=True)
 
 
+#: a single-residue missense (or nonsense) change in one-letter code, as the table writes it
+MISSENSE = re.compile(r"^p\.([A-Z])(\d+)([A-Z*])$")
+
+
 def named_alleles(sites: pd.DataFrame, transcripts: TranscriptSet, fasta: str | Path) -> list:
     """Per site row, the single-base substitutions ``(pos, alt)`` (1-based contig position,
-    contig-strand base) that make exactly the row's protein change on its gene's model
-    (``hgvs.annotate_on``): 1-3 for a named missense change (L1196M: 1; F1174L: 3). Empty when
-    no single base makes it: indels (``del/dup/ins/fs``), a residue with any change (KRAS
-    ``p.G12``), or a change that needs two bases (ALK G1269S from GGA)."""
+    contig-strand base) that make exactly the row's protein change: each of the codon's 9
+    substitutions translated on the gene's model (only the codon's 3 bases are read, so a
+    whole-genome FASTA costs nothing): 1-3 for a named missense change (L1196M: 1; F1174L:
+    3). Empty when no single base makes it: indels (``del/dup/ins/fs``), a residue with any
+    change (KRAS ``p.G12``), or a change that needs two bases (ALK G1269S from GGA)."""
     out = []
     with pysam.FastaFile(str(fasta)) as fa:
-        contigs = ContigCache(fa)
         for row in sites.itertuples(index=False):
+            m = MISSENSE.match(str(row.hgvs_p))
             tx = transcripts.by_gene[row.gene]  # sites_from_table keeps modelled genes only
+            codon = tx.codon_positions(int(m[2])) if m else None
             found = []
-            for p in row.positions:
-                ref = contigs.bases(row.chrom, p, p)
-                for alt in "ACGT":
-                    if alt != ref and annotate_on(tx, contigs, p, ref, alt).hgvs_p == row.hgvs_p:
-                        found.append((int(p), alt))
-            out.append(found)
+            if m and codon:
+                plus = tx.strand == "+"
+                bases = [fa.fetch(row.chrom, p - 1, p).upper() for p in codon]
+                coding = [b if plus else complement(b) for b in bases]
+                for i, (p, ref) in enumerate(zip(codon, bases, strict=True)):
+                    for alt in "ACGT":
+                        if alt == ref:
+                            continue
+                        mutated = coding.copy()
+                        mutated[i] = alt if plus else complement(alt)
+                        if translate("".join(mutated)) == m[3]:
+                            found.append((int(p), alt))
+            out.append(sorted(found))
     return out
 
 
