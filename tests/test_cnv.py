@@ -326,6 +326,76 @@ def test_purity_30_percent_gives_tumour_cell_copy_number(targets, gc):
     assert bulk.loc["MET", "call"] != "amplification"
 
 
+def test_loess_bootstrap_spread_matches_sampling_spread(targets, gc):
+    # the refitted-curve bootstrap (one matrix product per power for all replicates) must
+    # reproduce how much the curve really varies between independent libraries: inside the
+    # baseline targets' GC range and where it is continued beyond it (CD74/RET at GC 0.62+)
+    x = gc[gc < 0.56]
+    w = np.ones_like(x)
+    at = np.array([0.45, 0.55, 0.62, 0.70])
+    rng = np.random.default_rng(0)
+    fits, spread = [], []
+    for i in range(200):
+        y = 1.5 * (x - 0.5) - 10.0 * (x - 0.5) ** 2 + rng.normal(0.0, 0.1, len(x))
+        fits.append(cnv.loess(x, y, w, at, 0.75, extrapolate=True))
+        if i < 5:
+            draws = np.random.default_rng(i).multinomial(len(x), w / len(x), size=500)
+            spread.append(cnv.loess(x, y, w, at, 0.75, extrapolate=True, resample=draws).std(0))
+    np.testing.assert_allclose(np.mean(spread, 0), np.std(fits, 0), rtol=0.25)
+    assert np.std(fits, 0)[3] > 5 * np.std(fits, 0)[0]  # the extreme is the uncertain part
+    # a replicate that draws every point once is the fit itself
+    one = cnv.loess(x, y, w, at, 0.75, extrapolate=True, resample=np.ones((1, len(x))))
+    np.testing.assert_allclose(one[0], cnv.loess(x, y, w, at, 0.75, extrapolate=True))
+
+
+def test_gc_curve_uncertainty_widens_ci_only_where_baseline_is_sparse(targets, gc):
+    # capture_purity30's false CD74 gain: the baseline held no GC-rich targets (ERBB2 and
+    # the GC-rich genes changed), so the curve at CD74/RET's GC (0.60+) was a continuation;
+    # the interval must carry that, while genes in the baseline's GC range stay as tight
+    genes = sorted(set(targets["gene"]))
+    codes = np.array([genes.index(g) for g in targets["gene"]])
+    in_base = gc < 0.56
+    params = cnv.Params()
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        eff = np.exp(rng.normal(0.0, 0.25, len(targets)))
+        parental = simulate_counts(targets, gc, {}, (-1.5, -5.0), rng, eff)
+        resistant = simulate_counts(targets, gc, {}, (1.5, -18.0), rng, eff)
+        raw = cnv.log2_normalised(resistant) - cnv.log2_normalised(parental)
+        w = 1.0 / (cnv.poisson_log2_var(resistant) + cnv.poisson_log2_var(parental))
+        ratio = raw - cnv.baseline_gc_curve(raw, w, gc, in_base, params.gc_span)
+        boot = cnv.correction_replicates(raw, w, gc, in_base, params, rng)
+        # the replicate corrections scatter ~10x more at the GC extreme than mid-range
+        sd = boot.std(0)
+        assert np.median(sd[gc > 0.62]) > 5 * np.median(sd[(gc > 0.42) & (gc < 0.5)])
+        # against the baseline centre's uncertainty alone (the interval before)
+        centre_only = cnv.correction_replicates(ratio, w, None, in_base, params, rng)
+        width = []
+        for corr in (boot, centre_only):
+            fit = cnv.gene_estimates(
+                ratio, w, codes, len(genes), params, np.random.default_rng(1), 0.1, corr
+            )
+            width.append(pd.Series(fit.ci_high - fit.ci_low, index=genes))
+        widening = width[0] / width[1]
+        assert widening["CD74"] > 1.25 and widening["RET"] > 1.25, widening.round(2).to_dict()
+        assert widening["MET"] < 1.15 and widening["KIT"] < 1.15, widening.round(2).to_dict()
+
+
+def test_gc_interval_keeps_clean_calls_at_30_percent_purity(targets, gc):
+    # steep GC difference, 30% tumour: one-copy changes move the bulk ratio by 0.2 log2 only;
+    # the wider interval must not cost these calls, nor call the unchanged genes
+    truth = {"EGFR": 4.0, "MET": 12.0, "KIT": 1.0}
+    cn, _ = run_model(
+        targets, gc, truth, biases=((-1.5, -5.0), (1.5, -18.0)), depth=1500.0, purity=0.3
+    )
+    assert cn.loc["MET", "call"] == "amplification"
+    assert cn.loc["EGFR", "call"] == "gain"
+    assert cn.loc["KIT", "call"] == "loss"
+    for gene in ("ALK", "CD74", "ERBB2", "EWSR1", "KRAS", "RET"):
+        assert cn.loc[gene, "call"] == "neutral", gene
+        assert cn.loc[gene, "ci_low"] < 2.0 < cn.loc[gene, "ci_high"], gene
+
+
 def test_small_gene_outlier_target_judged_against_pooled_sd():
     # a 3-target gene with one wild target (KRAS in a benchmark run): with three targets the
     # gene's own MAD is as wide as the outlier, so it is kept; against the pooled SD it is not

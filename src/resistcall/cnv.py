@@ -4,7 +4,8 @@ Method (docs/cnv.md): fragment counts per target (``coverage.py``) -> log2 libra
 normalised coverage -> ratio to a reference (the parental, a pool of normals, or flat) in
 which per-target capture/amplicon efficiency cancels -> GC correction of the ratio, i.e. of
 the sample's GC curve relative to the reference's, fitted on baseline targets only ->
-robust gene estimate (weighted Tukey biweight) with a bootstrap CI over targets -> baseline
+robust gene estimate (weighted Tukey biweight) with a bootstrap CI over targets and over the
+baseline targets behind the GC curve and centre -> baseline
 re-estimated from the genes that are not changed, iterated until the baseline gene set is
 stable, so an amplified gene holding a third of the targets cannot drag the neutral genes.
 """
@@ -126,6 +127,18 @@ def biweight_location(
     return m
 
 
+def _midpoint_median(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Median along the last axis of a multiset (``m`` = multiplicity of each value): the
+    mean of the lower and upper middle values, i.e. ``np.median`` when every m is 1."""
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=-1)
+    cm = np.cumsum(np.take_along_axis(m, order, axis=-1), axis=-1)
+    half = cm[..., -1:] / 2.0
+    lower = np.take_along_axis(xs, np.argmax(cm >= half, axis=-1)[..., None], axis=-1)
+    upper = np.take_along_axis(xs, np.argmax(cm > half, axis=-1)[..., None], axis=-1)
+    return (lower[..., 0] + upper[..., 0]) / 2.0
+
+
 def loess(
     x: np.ndarray,
     y: np.ndarray,
@@ -133,53 +146,87 @@ def loess(
     x_eval: np.ndarray,
     span: float,
     robust_iters: int = 2,
-    degree: int = 2,
     extrapolate: bool = False,
+    resample: np.ndarray | None = None,
 ) -> np.ndarray:
     """LOESS-style weighted local-polynomial fit of y on x (tricube kernel over the nearest
-    ``span`` fraction of points, local quadratic by default as in R's loess, bisquare
+    ``span`` fraction of points, local quadratic as R's loess by default, bisquare
     robustness iterations), evaluated at ``x_eval``. ``x_eval`` outside the fitted range is
     clamped to it (no extrapolation of the trend), or with ``extrapolate`` continued along
-    the tangent of the fit at the range's edge (linear, never the edge's curvature)."""
-    n = len(x)
-    if n < 5:
-        return np.full(len(x_eval), float(np.sum(w * y) / np.sum(w)) if n else 0.0)
-    k = int(min(n, max(5, np.ceil(span * n))))
-    outside = x_eval - np.clip(x_eval, x.min(), x.max())
-    x_eval = x_eval - outside
-    rw = np.ones(n)
+    the tangent of the fit at the range's edge (linear, never the edge's curvature).
 
-    def fit(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        d = np.abs(at[:, None] - x[None, :])
-        h = np.maximum(np.partition(d, k - 1, axis=1)[:, k - 1], 1e-9) * 1.0001
-        kw = np.clip(1.0 - (d / h[:, None]) ** 3, 0.0, None) ** 3 * weights[None, :]
-        # weighted least squares of y on (1, u, u^2 ...) around each evaluation point, from
-        # the kernel-weighted moments sum(kw u^j) and sum(kw u^j y)
+    ``resample`` (replicates x points, multiplicities of a bootstrap draw of the points)
+    refits the curve on every replicate at once and returns replicates x ``x_eval``: each
+    replicate is the fit to its resampled multiset (its own robustness weights and fitted
+    range), with the kernel bandwidths of the full data set (a fixed-bandwidth bootstrap),
+    so all replicates share one kernel matrix and the fits are matrix products."""
+    n = len(x)
+    m = np.ones((1, n)) if resample is None else np.asarray(resample, dtype=float)
+    if n < 5:
+        mw = m * w[None, :]
+        total = mw.sum(axis=1)
+        mean = np.divide(mw @ y, total, out=np.zeros(len(m)), where=total > 0)
+        out = np.repeat(mean[:, None], len(x_eval), axis=1)
+        return out[0] if resample is None else out
+    k = int(min(n, max(5, np.ceil(span * n))))
+    rw = np.ones_like(m)
+
+    def fit(at: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Value and slope of the local quadratic at ``at`` (replicates x points each)."""
         u = x[None, :] - at[:, None]
-        p = degree + 1
-        moments = [kw.sum(1)]
-        uj = np.ones_like(u)
-        cross = [kw @ y]
-        for j in range(1, 2 * degree + 1):
-            uj = uj * u
-            moments.append((kw * uj).sum(1))
-            if j < p:
-                cross.append((kw * uj) @ y)
-        xtwx = np.stack([np.stack([moments[a + b] for b in range(p)], -1) for a in range(p)], -2)
-        xtwy = np.stack(cross, -1)
-        xtwx += np.eye(p)[None] * 1e-9 * np.trace(xtwx, axis1=1, axis2=2)[:, None, None]
-        # coefficients of (1, u, u^2 ...) around each point: value and first derivative
-        return np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
+        h = np.maximum(np.partition(np.abs(u), k - 1, axis=1)[:, k - 1], 1e-9) * 1.0001
+        v = u / h[:, None]  # local coordinate in [-1, 1]: well-conditioned moments
+        kernel = np.clip(1.0 - np.abs(v) ** 3, 0.0, None) ** 3
+        powers = np.empty((5, *v.shape))  # kernel x v^0..v^4
+        powers[0] = kernel
+        for j in range(1, 5):
+            powers[j] = powers[j - 1] * v
+        flat = powers.reshape(5 * len(at), n).T
+        # kernel-weighted moments sum(kw v^j) and sum(kw v^j y) for every replicate and
+        # point in two matrix products (weights: replicates x points)
+        m0, m1, m2, m3, m4 = (weights @ flat).reshape(len(weights), 5, len(at)).transpose(1, 0, 2)
+        y0, y1, y2 = (
+            ((weights * y) @ flat[:, : 3 * len(at)])
+            .reshape(len(weights), 3, len(at))
+            .transpose(1, 0, 2)
+        )
+        # a ridge of 1e-9 x trace on the normal equations in x units (u = v h), written in v
+        h2 = h**2
+        ridge = 1e-9 * (m0 + m2 * h2 + m4 * h2**2)
+        a0, a1, a2 = m0 + ridge, m2 + ridge / h2, m4 + ridge / h2**2  # diagonal
+        # weighted least squares of y on (1, v, v^2): the 3x3 normal equations solved by
+        # cofactors (symmetric matrix [[a0, m1, m2], [m1, a1, m3], [m2, m3, a2]])
+        c00, c01, c02 = a1 * a2 - m3 * m3, m2 * m3 - m1 * a2, m1 * m3 - a1 * m2
+        c11, c12 = a0 * a2 - m2 * m2, m1 * m2 - a0 * m3
+        det = a0 * c00 + m1 * c01 + m2 * c02
+        ok = det != 0
+        value = np.divide(c00 * y0 + c01 * y1 + c02 * y2, det, out=np.zeros_like(det), where=ok)
+        slope = np.divide(c01 * y0 + c11 * y1 + c12 * y2, det, out=np.zeros_like(det), where=ok)
+        return value, slope / h
 
     for _ in range(robust_iters):
-        resid = y - fit(x, w * rw)[:, 0]
-        s = np.median(np.abs(resid)) * 6.0
-        if s <= 0:
-            break
-        u = resid / s
-        rw = np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0)
-    coef = fit(x_eval, w * rw)
-    return coef[:, 0] + (coef[:, 1] * outside if extrapolate else 0.0)
+        resid = y[None, :] - fit(x, w * m * rw)[0]
+        s = _midpoint_median(np.abs(resid), m) * 6.0
+        u = resid / np.where(s > 0, s, 1.0)[:, None]
+        # a replicate with no spread keeps its weights (R's loess stops iterating there)
+        rw = np.where(s[:, None] > 0, np.where(np.abs(u) < 1.0, (1.0 - u**2) ** 2, 0.0), rw)
+    # each replicate's fitted range: the smallest and largest x it drew
+    lo_i = np.argmin(np.where(m > 0, x, np.inf), axis=1)
+    hi_i = np.argmax(np.where(m > 0, x, -np.inf), axis=1)
+    edges, where = np.unique(np.concatenate([lo_i, hi_i]), return_inverse=True)
+    at = np.concatenate([np.clip(x_eval, x.min(), x.max()), x[edges]])
+    value, slope = fit(at, w * m * rw)
+    rows = np.arange(len(m))
+    fitted = value[:, : len(x_eval)]
+    for edge, beyond in (
+        (where[: len(m)], x_eval[None, :] < x[lo_i][:, None]),
+        (where[len(m) :], x_eval[None, :] > x[hi_i][:, None]),
+    ):
+        at_edge = len(x_eval) + edge
+        step = x_eval[None, :] - x[edges][edge][:, None]
+        tangent = slope[rows, at_edge][:, None] * step if extrapolate else 0.0
+        fitted = np.where(beyond, value[rows, at_edge][:, None] + tangent, fitted)
+    return fitted[0] if resample is None else fitted
 
 
 def poisson_log2_var(counts: np.ndarray) -> np.ndarray:
@@ -212,14 +259,16 @@ def gene_estimates(
     params: Params,
     rng: np.random.Generator,
     resid_sd: float | None = None,
-    centre_boot: np.ndarray | None = None,
+    correction_boot: np.ndarray | None = None,
 ) -> GeneFit:
     """Biweight estimate per gene over targets with weight > 0, with a percentile bootstrap
     CI over targets. The CI half-width is at least the t-interval of the pooled target
     residual SD (``resid_sd``), so a gene with three nearly equal targets is not given a
-    spuriously tight interval. ``centre_boot`` (bootstrap replicates of the baseline centre,
-    minus the centre) carries the baseline's own uncertainty into every gene's interval:
-    replicate by replicate in the bootstrap, in quadrature in the t-interval floor."""
+    spuriously tight interval. ``correction_boot`` (replicates x targets: how much each
+    bootstrap replicate of the GC curve + baseline centre would have subtracted beyond the
+    estimate's own, :func:`correction_replicates`) carries the correction's uncertainty
+    into every gene's interval: replicate by replicate in the bootstrap, and its variance
+    over the gene's targets (weighted mean per replicate) in quadrature in the floor."""
     est = np.full(n_genes, np.nan)
     lo = np.full(n_genes, np.nan)
     hi = np.full(n_genes, np.nan)
@@ -239,37 +288,54 @@ def gene_estimates(
         if len(sel) < 2:
             continue
         idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
-        boot = biweight_location(x[idx], w[idx], **robust)
-        if centre_boot is not None:
-            boot = boot - centre_boot
+        xb = x[idx]
+        corr_var = 0.0
+        if correction_boot is not None:
+            xb = xb - np.take_along_axis(correction_boot, sel[idx], axis=1)
+            corr_var = float(np.var(correction_boot[:, sel] @ (w / w.sum())))
+        boot = biweight_location(xb, w[idx], **robust)
         lo[g], hi[g] = np.quantile(boot, [alpha, 1.0 - alpha])
         if resid_sd is not None and resid_sd > 0:
             t = stdtrit(len(sel) - 1, 1.0 - alpha)
-            var = resid_sd**2 / len(sel) + (np.var(centre_boot) if centre_boot is not None else 0)
-            half = t * np.sqrt(var)
+            half = t * np.sqrt(resid_sd**2 / len(sel) + corr_var)
             lo[g] = min(lo[g], est[g] - half)
             hi[g] = max(hi[g], est[g] + half)
     return GeneFit(est, lo, hi, n)
 
 
-def centre_spread(
-    ratio: np.ndarray,
-    weight: np.ndarray,
+def correction_replicates(
+    raw: np.ndarray,
+    w: np.ndarray,
+    gc: np.ndarray | None,
     in_base: np.ndarray,
     params: Params,
     rng: np.random.Generator,
 ) -> np.ndarray | None:
-    """Bootstrap replicates of the baseline centre (biweight over resampled baseline targets)
-    minus the centre: the centre is itself an estimate, so a gene's ratio to it is uncertain
-    by more than the gene's own targets say (matters at low purity, where every bulk error is
-    multiplied by 1/purity). None when fewer than two baseline targets."""
+    """Bootstrap of what is subtracted from every target (GC curve + baseline centre):
+    replicates x targets, each row the replicate's correction minus the full data's.
+
+    Each replicate resamples the baseline targets with replacement, refits the baseline GC
+    curve on them (:func:`loess` with ``resample``: all replicates in a few matrix products)
+    and re-takes the centre (biweight of the baseline targets' corrected ratios). Where few
+    baseline targets fix the curve (a GC extreme, beside an amplified GC-rich gene), the
+    replicates disagree and a gene there gets a wider interval; the centre's own
+    uncertainty is included. Without GC (or < 5 baseline targets) only the centre varies.
+    None when fewer than two baseline targets."""
     sel = np.flatnonzero(in_base)
-    if len(sel) < 2:
+    nb = len(sel)
+    if nb < 2:
         return None
-    x, w = ratio[sel], weight[sel]
-    idx = rng.integers(0, len(sel), size=(params.bootstrap, len(sel)))
-    boot = biweight_location(x[idx], w[idx])
-    return boot - biweight_location(x, w)
+    draws = rng.integers(0, nb, size=(params.bootstrap, nb))
+    rows = np.arange(params.bootstrap)[:, None] * nb
+    mult = np.bincount((draws + rows).ravel(), minlength=params.bootstrap * nb).reshape(-1, nb)
+    wb = w[sel]
+    full, boot = np.zeros_like(raw), np.zeros((params.bootstrap, len(raw)))
+    if gc is not None and nb >= 5:  # as fit_sample: the baseline curve needs 5 targets
+        full = loess(gc[sel], raw[sel], wb, gc, params.gc_span, extrapolate=True)
+        boot = loess(gc[sel], raw[sel], wb, gc, params.gc_span, extrapolate=True, resample=mult)
+    centre = biweight_location((raw - full)[sel], wb)
+    centres = biweight_location((raw[None, :] - boot)[:, sel], wb * mult)
+    return boot + centres[:, None] - (full + centre)
 
 
 def densest_genes(est: np.ndarray, n: np.ndarray, width: float) -> np.ndarray:
@@ -457,7 +523,7 @@ def fit_sample(
         params,
         rng,
         resid_sd,
-        centre_spread(ratio, w, in_base, params, rng),
+        correction_replicates(raw, w, gc, in_base, params, rng),
     )
     # baseline targets are judged against the common baseline (0), the others against their
     # own gene's level, so a trend left between baseline genes shows as well as within genes
