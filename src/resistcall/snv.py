@@ -736,22 +736,16 @@ def call(
     thr = cfg.alpha * (1 - share) / n_tests
     unit = cfg.alpha * share / sum(weights) if hot_covered else thr
     hot_thr = {h: max(unit * w, thr) for h, w in hotspot_sites.items()}
-    keys = zip(
-        cand["contig"],
-        cand["pos"].astype(int),
-        np.where(cand["kind"] == "snv", cand["alt"], INDEL_ALT),
-        strict=True,
+    keys = list(
+        zip(
+            cand["contig"],
+            cand["pos"].astype(int),
+            np.where(cand["kind"] == "snv", cand["alt"], INDEL_ALT),
+            strict=True,
+        )
     )
     cand_thr = np.array([hot_thr.get(k, thr) for k in keys], dtype=float)
-    cand_hot = np.array(
-        [
-            (c, int(p), a if k == "snv" else INDEL_ALT) in hot_thr
-            for c, p, a, k in zip(
-                cand["contig"], cand["pos"], cand["alt"], cand["kind"], strict=True
-            )
-        ],
-        dtype=bool,
-    )
+    cand_hot = np.array([k in hot_thr for k in keys], dtype=bool)
     thr_hot = max(unit * max(weights), thr) if hot_covered else thr
     names = [s.name for s in samples]
     st = {s.name: sample_stats(s, cand) for s in samples}
