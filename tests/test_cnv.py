@@ -381,6 +381,26 @@ def test_gc_curve_uncertainty_widens_ci_only_where_baseline_is_sparse(targets, g
         assert widening["MET"] < 1.15 and widening["KIT"] < 1.15, widening.round(2).to_dict()
 
 
+def test_few_target_gene_carries_curve_uncertainty_even_when_its_targets_agree():
+    # three identical targets: resampling them says nothing, so the GC curve's uncertainty
+    # at their GC must reach the interval through the t-floor, not only through the draws
+    ratio = np.array([0.1, 0.1, 0.1, 0.0, 0.0, 0.0])
+    codes = np.array([0, 0, 0, 1, 1, 1])
+    w = np.ones(6)
+    rng = np.random.default_rng(4)
+    spread = np.array([0.3, 0.3, 0.3, 0.01, 0.01, 0.01])  # gene 0 at a sparse GC extreme
+    boot = rng.normal(0.0, 1.0, (1000, 1)) * spread[None, :]
+    params = cnv.Params()
+    with_curve = cnv.gene_estimates(ratio, w, codes, 2, params, rng, 0.05, boot)
+    without = cnv.gene_estimates(ratio, w, codes, 2, params, rng, 0.05, np.zeros((1000, 6)))
+    width = with_curve.ci_high - with_curve.ci_low
+    before = without.ci_high - without.ci_low
+    t = 4.303  # t_2, 97.5%
+    assert width[0] == pytest.approx(2 * t * np.sqrt(0.05**2 / 3 + 0.3**2), rel=0.1)
+    assert width[0] > 5 * before[0]
+    assert width[1] == pytest.approx(before[1], rel=0.1)  # mid-GC gene: nearly unchanged
+
+
 def test_gc_interval_keeps_clean_calls_at_30_percent_purity(targets, gc):
     # steep GC difference, 30% tumour: one-copy changes move the bulk ratio by 0.2 log2 only;
     # the wider interval must not cost these calls, nor call the unchanged genes
