@@ -1114,6 +1114,7 @@ def test_pon_normals_sheet_names_its_line_and_refuses_a_unit_of_the_run(base_con
         ({"normals": ["a b.bam"]}, "pon.normals must be the path of a normals sheet"),
         ({"normals": [], "max_vaf": 2}, "pon.max_vaf must be a number > 0 and < 1"),
         ({"file": "p.tsv.gz", "min_dpeth": 5}, "did you mean min_depth?"),
+        ({"file": "p.tsv.gz", "max_vaf": 0.02}, "resistcall pon's options (the other keys"),
     ],
 )
 def test_pon_section_problems_are_named(base_config, pon, message):
