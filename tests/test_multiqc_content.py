@@ -40,6 +40,18 @@ def _targets() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sample", "gene", "start", "log2_ratio", "weight"])
 
 
+def _genes() -> pd.DataFrame:
+    """cnv.tsv rows: gc_residual_slope repeats the sample's one value on every gene row; NA
+    for a run without a reference."""
+    rows = [
+        ("H3122_CR1", "ALK", 0.012),
+        ("H3122_CR1", "MET", 0.012),
+        ("H3122_CR2", "ALK", "NA"),
+        ("H3122_CR2", "MET", "NA"),
+    ]
+    return pd.DataFrame(rows, columns=["sample", "gene", "gc_residual_slope"])
+
+
 def _fusions() -> pd.DataFrame:
     base = dict.fromkeys(contracts.FUSION_COLUMNS, ".")
     rows = [
@@ -83,7 +95,13 @@ def test_cnv_spread_is_the_noise_around_each_genes_level():
     assert spread.loc["H3122_CR2", "spread"] == pytest.approx(0.05, rel=0.3)
     few = _targets().query("sample == 'H3122_CR2'").head(3)
     assert target_spread(few)["spread"].isna().all()  # too few targets: no number
-    assert cnv_section(few)["data"]["H3122_CR2"]["log2_spread"] is None
+    assert cnv_section(few, _genes())["data"]["H3122_CR2"]["log2_spread"] is None
+
+
+def test_cnv_gc_trend_is_the_samples_residual_slope():
+    data = cnv_section(_targets(), _genes())["data"]
+    assert data["H3122_CR1"]["gc_residual_slope"] == 0.012
+    assert data["H3122_CR2"]["gc_residual_slope"] is None  # no GC measured: no number
 
 
 def test_fusion_row_is_the_detected_one_else_the_status_row():
@@ -116,7 +134,12 @@ def test_hotspot_summary_counts_verdicts_and_takes_detection_limits_when_present
 
 def test_multiqc_reads_every_section(tmp_path):
     """The files as the workflow writes them, through MultiQC itself (multiqc_data.json)."""
-    paths = {"hotspots": _hotspots(True), "cnv_targets": _targets(), "fusions": _fusions()}
+    paths = {
+        "hotspots": _hotspots(True),
+        "cnv_targets": _targets(),
+        "cnv": _genes(),
+        "fusions": _fusions(),
+    }
     for name, frame in paths.items():
         frame.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
     content = tmp_path / "content"
@@ -125,6 +148,7 @@ def test_multiqc_reads_every_section(tmp_path):
         QC,
         [tmp_path / "hotspots.tsv"],
         [tmp_path / "cnv_targets.tsv"],
+        [tmp_path / "cnv.tsv"],
         [tmp_path / "fusions.tsv"],
     )
     assert sorted(p.name for p in written) == [
@@ -141,6 +165,7 @@ def test_multiqc_reads_every_section(tmp_path):
     raw = json.loads((out / "multiqc_data" / "multiqc_data.json").read_text())
     tables = raw["report_saved_raw_data"]
     assert tables["multiqc_resistcall_cnv_table"]["H3122_CR2"]["used_targets"] == 80
+    assert tables["multiqc_resistcall_cnv_table"]["H3122_CR1"]["gc_residual_slope"] == 0.012
     assert tables["multiqc_resistcall_fusion_table"]["H3122_P"]["fragments"] == 12
     assert tables["multiqc_resistcall_hotspots_table"]["H3122_P"]["verdict_mutated"] == 1
     assert set(tables["multiqc_resistcall_coverage_table"]) == {p.name[:-8] for p in QC}
@@ -154,9 +179,11 @@ def test_command_line_writes_the_sections(tmp_path):
 
     _fusions().to_csv(tmp_path / "fusions.tsv", sep="\t", index=False)
     _targets().to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    _genes().to_csv(tmp_path / "cn.tsv", sep="\t", index=False)
     _hotspots(False).to_csv(tmp_path / "h.tsv", sep="\t", index=False)
     argv = ["multiqc-content", "--qc", *map(str, QC), "--hotspots", str(tmp_path / "h.tsv")]
-    argv += ["--cnv-targets", str(tmp_path / "t.tsv"), "--fusions", str(tmp_path / "fusions.tsv")]
+    argv += ["--cnv-targets", str(tmp_path / "t.tsv"), "--cnv", str(tmp_path / "cn.tsv")]
+    argv += ["--fusions", str(tmp_path / "fusions.tsv")]
     assert main([*argv, "--out-dir", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*_mqc.json"))) == 4
     (tmp_path / "t.tsv").write_text("sample\tgene\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,12 +197,22 @@ def target_spread(targets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sample", "used_targets", "spread"])
 
 
-def cnv_section(targets: pd.DataFrame) -> dict:
+def gc_trends(genes: pd.DataFrame) -> dict[str, float | None]:
+    """Per sample, the GC trend left after correction (cnv.tsv ``gc_residual_slope``, one value
+    per sample; None without GC, i.e. a run without a reference)."""
+    slope = pd.to_numeric(genes["gc_residual_slope"], errors="coerce")
+    first = slope.groupby(genes["sample"], sort=False).first()
+    return {str(k): None if pd.isna(v) else round(float(v), 4) for k, v in first.items()}
+
+
+def cnv_section(targets: pd.DataFrame, genes: pd.DataFrame) -> dict:
     spread = target_spread(targets)
+    trends = gc_trends(genes)
     data = {
         str(r.sample): {
             "used_targets": int(r.used_targets),
             "log2_spread": None if pd.isna(r.spread) else round(float(r.spread), 4),
+            "gc_residual_slope": trends.get(str(r.sample)),
         }
         for r in spread.itertuples(index=False)
     }
@@ -219,12 +228,18 @@ def cnv_section(targets: pd.DataFrame) -> dict:
             "median: copy-number noise (lower is better)",
             "format": "{:,.3f}",
         },
+        "gc_residual_slope": {
+            "title": "GC trend left",
+            "description": "log2 ratio per 0.1 GC left after GC correction (cnv.tsv "
+            "gc_residual_slope): near 0 when the correction worked",
+            "format": "{:,.3f}",
+        },
     }
     return _section(
         "cnv",
         "Copy-number QC",
         "Noise of the per-target copy-number ratios of each resistant sample vs its parental "
-        "(cnv_targets.tsv; docs/qc.md).",
+        "(cnv_targets.tsv) and the GC trend left after correction (cnv.tsv; docs/qc.md).",
         headers,
         data,
     )
@@ -283,12 +298,10 @@ def _tables(paths: list[Path], required: tuple[str, ...], what: str) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-#: section name -> (builder, file contract columns required)
-SECTIONS: dict[str, tuple[Callable[[pd.DataFrame], dict], tuple[str, ...], str]] = {
-    "hotspots": (hotspot_section, ("sample", "verdict", "depth"), "hotspots table"),
-    "cnv": (cnv_section, ("sample", "gene", "log2_ratio", "weight"), "copy-number targets"),
-    "fusion": (fusion_section, contracts.FUSION_COLUMNS, "fusion table"),
-}
+#: columns each input table must have (its file contract's, as far as a section reads them)
+HOTSPOTS_REQUIRED = ("sample", "verdict", "depth")
+CNV_TARGETS_REQUIRED = ("sample", "gene", "log2_ratio", "weight")
+CNV_REQUIRED = ("sample", "gc_residual_slope")
 
 
 def write_content(
@@ -296,14 +309,20 @@ def write_content(
     qc: list[Path],
     hotspots: list[Path],
     cnv_targets: list[Path],
+    cnv: list[Path],
     fusions: list[Path],
 ) -> list[Path]:
     """Write one ``resistcall_<topic>_mqc.json`` per topic (all or none); return the paths."""
     out_dir = Path(out_dir)
-    sections = {"coverage": coverage_section(load_qc(qc) or [])}
-    for name, paths in (("hotspots", hotspots), ("cnv", cnv_targets), ("fusion", fusions)):
-        builder, required, what = SECTIONS[name]
-        sections[name] = builder(_tables(paths, required, what))
+    sections = {
+        "coverage": coverage_section(load_qc(qc) or []),
+        "hotspots": hotspot_section(_tables(hotspots, HOTSPOTS_REQUIRED, "hotspots table")),
+        "cnv": cnv_section(
+            _tables(cnv_targets, CNV_TARGETS_REQUIRED, "copy-number targets"),
+            _tables(cnv, CNV_REQUIRED, "copy-number table"),
+        ),
+        "fusion": fusion_section(_tables(fusions, contracts.FUSION_COLUMNS, "fusion table")),
+    }
     if not any(s["data"] for s in sections.values()):
         raise UserError("no samples in any input: nothing for MultiQC")
     pairs = [
@@ -316,7 +335,7 @@ def write_content(
 
 
 def _cmd_multiqc_content(args: argparse.Namespace) -> None:
-    write_content(args.out_dir, args.qc, args.hotspots, args.cnv_targets, args.fusions)
+    write_content(args.out_dir, args.qc, args.hotspots, args.cnv_targets, args.cnv, args.fusions)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -330,6 +349,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cnv-targets", type=Path, nargs="+", required=True, help="cnv_targets.tsv per line"
     )
+    p.add_argument("--cnv", type=Path, nargs="+", required=True, help="cnv.tsv per line")
     p.add_argument("--fusions", type=Path, nargs="+", required=True, help="fusions.tsv per line")
     p.add_argument("--out-dir", type=Path, required=True, help="folder for the *_mqc.json files")
     p.set_defaults(func=_cmd_multiqc_content)

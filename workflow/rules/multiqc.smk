@@ -7,6 +7,7 @@ rule multiqc_content:
         qc=expand("results/qc/{sample}.qc.json", sample=SHEETS.samples.index),
         hotspots=expand("results/{line}/hotspots.tsv", line=LINES),
         cnv_targets=expand("results/{line}/cnv_targets.tsv", line=LINES),
+        cnv=expand("results/{line}/cnv.tsv", line=LINES),
         fusions=expand("results/{line}/fusions.tsv", line=LINES),
     output:
         expand(
@@ -28,7 +29,7 @@ rule multiqc_content:
         ENV_RESISTCALL
     shell:
         "{params.resistcall} multiqc-content --qc {input.qc} --hotspots {input.hotspots}"
-        " --cnv-targets {input.cnv_targets} --fusions {input.fusions}"
+        " --cnv-targets {input.cnv_targets} --cnv {input.cnv} --fusions {input.fusions}"
         " --out-dir {params.out_dir} 2> {log}"
 
 
