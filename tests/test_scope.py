@@ -10,7 +10,7 @@ from wholegenome import ALK_EXONS, REPO
 from resistcall.annotation import prepare
 from resistcall.errors import UserError
 from resistcall.scope import exon_scope, exon_status
-from resistcall.snv import SnvConfig
+from resistcall.snv_config import SnvConfig
 from resistcall.transcripts import load_transcripts
 
 #: ALK exons with reads in the real AVENIO capture (realdata/README.md "ALK capture targets");

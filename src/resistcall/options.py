@@ -27,7 +27,7 @@ from typing import Any
 #: config section -> "module:Class" holding that stage's options (imported only when needed).
 SECTIONS = {
     "qc": "resistcall.qc:QcOptions",
-    "snv": "resistcall.snv:SnvConfig",
+    "snv": "resistcall.snv_config:SnvConfig",
     "cnv": "resistcall.cnv:Params",
     "fusion": "resistcall.fusion:Settings",
     "pon": "resistcall.pon:PonOptions",

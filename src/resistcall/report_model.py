@@ -34,7 +34,7 @@ from resistcall.contracts import (
 )
 from resistcall.errors import UserError
 from resistcall.reference import BUILD
-from resistcall.snv import SnvConfig
+from resistcall.snv_config import SnvConfig
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from resistcall.coverage import base_depths
 from resistcall.errors import UserError
 from resistcall.outputs import write_tsv
 from resistcall.reference import bam_sample
-from resistcall.snv import SnvConfig
+from resistcall.snv_config import SnvConfig
 from resistcall.transcripts import TranscriptSet, load_transcripts
 
 #: median exon depth for ``covered``: at ~100 fragments the SNV caller's detection limit is a
