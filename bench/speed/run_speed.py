@@ -15,7 +15,8 @@ rounds (the machine is shared, so each round sees similar load):
 
 Wall time and peak RSS from ``/usr/bin/time -v``; the 1-minute load average before each run.
 Writes <work-dir>/runs.tsv (every run; --reuse adds rounds to it) and prints the summary table
-(median wall and CPU, max RSS).
+(median wall and CPU, max RSS). --before SRC adds the same resistcall runs with older code (its
+``src`` with its built kernel on PYTHONPATH) to every round, so before and after share rounds.
 
     .venv/bin/python bench/speed/run_speed.py                        # 1k, 5k, 16k; 3 rounds
     .venv/bin/python bench/speed/run_speed.py --levels 1k=90000 --repeats 1 --work-dir /tmp/s
@@ -100,26 +101,39 @@ def timed(cmd: str, cwd: Path, env: dict) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "rss_mb": int(rss.group(1)) / 1024, "load1": load}
 
 
-def tools(p: str, r: str, out: str) -> dict[str, str]:
+def resistcall_runs(p: str, r: str, out: str, before: str | None = None) -> dict[str, str]:
+    """``resistcall snv``/``cnv`` commands; with ``before`` (a ``src`` folder of another
+    resistcall with its built kernel) the same run with that code, outputs suffixed _before."""
+    ref = "resources/reference/panel_GRCh38.fa"
+    regions = f"{out}/regions.bed"
+    targets = "resources/panel/demo_amplicons.bed"
+    rc = f"env PYTHONPATH={before} {BIN / 'resistcall'}" if before else BIN / "resistcall"
+    tag, label = ("_before", " (before)") if before else ("", "")
+    return {
+        f"resistcall snv{label}": f"{rc} snv --reference {ref} --regions {regions}"
+        f" --parental {p} --resistant {r} --assay amplicon --out {out}/snv{tag}.vcf.gz"
+        " --hotspots resources/known_resistance.tsv --gtf resources/reference/panel_GRCh38.gtf"
+        f" --hotspots-out {out}/hotspots{tag}.tsv",
+        # the same without hotspot verdicts (their detection limits are a fixed cost per codon)
+        f"resistcall snv (no hotspots){label}": f"{rc} snv --reference {ref} --regions {regions}"
+        f" --parental {p} --resistant {r} --assay amplicon --out {out}/snv_nohot{tag}.vcf.gz",
+        f"resistcall cnv{label}": f"{rc} cnv --targets {targets} --reference {ref} --parental {p}"
+        f" --resistant {r} --assay amplicon --out {out}/cnv{tag}.tsv"
+        f" --targets-out {out}/cnv_targets{tag}.tsv",
+    }
+
+
+def tools(p: str, r: str, out: str, before: str | None = None) -> dict[str, str]:
     """Shell command per tool on the parental/resistant BAM pair (run from the work dir)."""
     ref = "resources/reference/panel_GRCh38.fa"
     regions = f"{out}/regions.bed"
     targets = "resources/panel/demo_amplicons.bed"
-    rc = BIN / "resistcall"
     return {
-        "resistcall snv": f"{rc} snv --reference {ref} --regions {regions} --parental {p}"
-        f" --resistant {r} --assay amplicon --out {out}/snv.vcf.gz"
-        " --hotspots resources/known_resistance.tsv"
-        f" --gtf resources/reference/panel_GRCh38.gtf --hotspots-out {out}/hotspots.tsv",
-        # the same without hotspot verdicts (their detection limits are a fixed cost per codon)
-        "resistcall snv (no hotspots)": f"{rc} snv --reference {ref} --regions {regions}"
-        f" --parental {p} --resistant {r} --assay amplicon --out {out}/snv_nohot.vcf.gz",
+        **resistcall_runs(p, r, out),
+        **(resistcall_runs(p, r, out, before) if before else {}),
         "bcftools mpileup -B": f"bcftools mpileup -f {ref} -B -d 1000000 -a AD,DP -R {regions}"
         f" -Ou -o /dev/null {p} {r}",
         "samtools view -c": f"samtools view -c {p} && samtools view -c {r}",
-        "resistcall cnv": f"{rc} cnv --targets {targets} --reference {ref} --parental {p}"
-        f" --resistant {r} --assay amplicon --out {out}/cnv.tsv"
-        f" --targets-out {out}/cnv_targets.tsv",
         "mosdepth -n -b": f"mosdepth -n -b {targets} {out}/mdP {p}"
         f" && mosdepth -n -b {targets} {out}/mdR {r}",
         "samtools bedcov": f"samtools bedcov {targets} {p} {r} > /dev/null",
@@ -159,6 +173,13 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--reuse", action="store_true", help="keep an existing work dir's BAMs and runs.tsv"
     )
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="src folder of an older resistcall with its built kernel: its snv/cnv runs join"
+        " every round, labelled '(before)'",
+    )
+    ap.add_argument("--runs", default="runs.tsv", help="file name of the runs table")
     args = ap.parse_args(argv)
     levels = {k: int(v) for k, v in (x.split("=") for x in args.levels)}
     env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
@@ -200,7 +221,9 @@ def main(argv=None) -> int:
     for rep in range(args.repeats):
         for lv, (p, r) in bams.items():
             out = f"speed_{lv}"
-            for tool, cmd in tools(str(p.relative_to(wd)), str(r.relative_to(wd)), out).items():
+            before = str(args.before.resolve()) if args.before else None
+            pair = str(p.relative_to(wd)), str(r.relative_to(wd))
+            for tool, cmd in tools(*pair, out, before).items():
                 res = timed(cmd, wd, env)
                 rows.append({"level": lv, "tool": tool, "round": rep + 1, **res})
                 print(
@@ -209,9 +232,9 @@ def main(argv=None) -> int:
                     flush=True,
                 )
     runs = pd.DataFrame(rows)
-    if args.reuse and (wd / "runs.tsv").exists():  # more rounds on the same BAMs
-        runs = pd.concat([pd.read_csv(wd / "runs.tsv", sep="\t"), runs], ignore_index=True)
-    runs.to_csv(wd / "runs.tsv", sep="\t", index=False)
+    if args.reuse and (wd / args.runs).exists():  # more rounds on the same BAMs
+        runs = pd.concat([pd.read_csv(wd / args.runs, sep="\t"), runs], ignore_index=True)
+    runs.to_csv(wd / args.runs, sep="\t", index=False)
     print(summary(runs, depth, levels))
     return 0
 
@@ -253,13 +276,14 @@ def summary(runs: pd.DataFrame, depth: dict, levels: dict) -> str:
         ("resistcall snv (no hotspots)", "samtools view -c"),
         ("resistcall cnv", "mosdepth -n -b"),
     )
-    for lv in levels:
+    tags = [""] + [" (before)"] * ("resistcall snv (before)" in set(runs["tool"]))
+    for tag, lv in ((tag, lv) for tag in tags for lv in levels):
         cells = [
-            f"{t.loc[(lv, a), 'wall'] / t.loc[(lv, b), 'wall']:.2f};"
-            f" {t.loc[(lv, a), 'cpu'] / max(t.loc[(lv, b), 'cpu'], 0.01):.2f}"
+            f"{t.loc[(lv, a + tag), 'wall'] / t.loc[(lv, b), 'wall']:.2f};"
+            f" {t.loc[(lv, a + tag), 'cpu'] / max(t.loc[(lv, b), 'cpu'], 0.01):.2f}"
             for a, b in pairs
         ]
-        lines.append(f"| {lv} | " + " | ".join(cells) + " |")
+        lines.append(f"| {lv}{tag} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
