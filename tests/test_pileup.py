@@ -328,7 +328,7 @@ def test_reader_opens_once_and_names_what_is_wrong(tmp_path):
         again = count_region(reads, fa, ALK, 24300, 24900, PileupParams())  # same open file
         assert first.depth.sum() > 0 and np.array_equal(first.counts, again.counts)
         with pytest.raises(ValueError, match="contig 'chrX' is not in the header of .*r.bam"):
-            _kernel.fragment_spans(reads, "chrX", 0, 10, 0, 0, 2000)
+            _kernel.fragment_spans(reads, "chrX", np.array([0]), np.array([10]), 0, 0, 2000)
     with pytest.raises(ValueError, match="r.bam is closed"), pysam.FastaFile(str(REF)) as fa:
         count_region(reads, fa, ALK, 24300, 24900, PileupParams())
     bare = tmp_path / "bare.bam"

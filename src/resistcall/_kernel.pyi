@@ -45,8 +45,8 @@ def count_region(
 def fragment_spans(
     reads: Reader,
     contig: str,
-    start: int,
-    end: int,
+    win_start: np.ndarray,
+    win_end: np.ndarray,
     skip: int,
     min_mapq: int,
     max_fragment: int,

@@ -58,6 +58,18 @@ cdef extern from "htslib/sam.h" nogil:
     hts_idx_t *sam_index_load(htsFile *fp, const char *fn)
     void hts_idx_destroy(hts_idx_t *idx)
     hts_itr_t *sam_itr_queryi(const hts_idx_t *idx, int tid, hts_pos_t beg, hts_pos_t end)
+    ctypedef struct hts_pair_pos_t:
+        hts_pos_t beg
+        hts_pos_t end
+    ctypedef struct hts_reglist_t:
+        const char *reg
+        hts_pair_pos_t *intervals
+        int tid
+        uint32_t count
+        hts_pos_t min_beg
+        hts_pos_t max_end
+    hts_itr_t *sam_itr_regions(const hts_idx_t *idx, sam_hdr_t *hdr, hts_reglist_t *reglist,
+                               unsigned int regcount)
     int sam_itr_next(htsFile *fp, hts_itr_t *itr, bam1_t *b)
     void hts_itr_destroy(hts_itr_t *itr)
     bam1_t *bam_init1()
@@ -209,6 +221,38 @@ cdef class Reader:
         itr = sam_itr_queryi(self.idx, tid, start, end)
         if itr == NULL:
             raise OSError(f"cannot query {contig}:{start}-{end} of {self.path}")
+        return itr
+
+    cdef hts_itr_t *query_many(self, bytes contig, const int64_t[::1] starts,
+                               const int64_t[::1] ends) except NULL:
+        """One pass over the reads overlapping any of the intervals of ``contig`` (each read
+        once, in file order; every BGZF block read once, htslib's multi-region iterator)."""
+        cdef Py_ssize_t i, n = starts.shape[0]
+        cdef hts_reglist_t *reg
+        cdef hts_itr_t *itr
+        if self.fp == NULL:
+            raise ValueError(f"{self.path} is closed")
+        if sam_hdr_name2tid(self.hdr, contig) < 0:
+            raise ValueError(f"contig {contig.decode()!r} is not in the header of {self.path}")
+        # owned by the iterator from here on (hts_itr_destroy frees both)
+        reg = <hts_reglist_t *> malloc(sizeof(hts_reglist_t))
+        if reg == NULL:
+            raise MemoryError()
+        reg.intervals = <hts_pair_pos_t *> malloc(max(n, 1) * sizeof(hts_pair_pos_t))
+        if reg.intervals == NULL:
+            free(reg)
+            raise MemoryError()
+        reg.reg = contig
+        reg.tid = -1
+        reg.count = <uint32_t> n
+        for i in range(n):
+            reg.intervals[i].beg = starts[i]
+            reg.intervals[i].end = ends[i]
+        reg.min_beg = starts[0] if n else 0
+        reg.max_end = ends[n - 1] if n else 0
+        itr = sam_itr_regions(self.idx, self.hdr, reg, 1)
+        if itr == NULL:
+            raise OSError(f"cannot query {n} intervals of {contig.decode()} in {self.path}")
         return itr
 
 
@@ -717,29 +761,41 @@ def count_region(
 def fragment_spans(
     Reader reads,
     str contig,
-    int64_t start,
-    int64_t end,
+    const int64_t[::1] win_start,
+    const int64_t[::1] win_end,
     int skip,
     int min_mapq,
     int64_t max_fragment,
 ):
-    """Starts and ends of the fragments counted from reads starting in ``[start, end)``.
+    """Starts and ends of the fragments counted from reads starting in one of the windows
+    ``[win_start[i], win_end[i])`` of ``contig`` (sorted, disjoint), in one pass over the BAM.
 
     The rules are ``resistcall.coverage.fragment_spans``'s (read there why): a proper pair is
     counted once from its leftmost mate as ``[pos, pos + |TLEN|)``; other reads their own span.
+    A read overlapping a window but starting before it is not counted from it.
     """
     cdef hts_itr_t *itr = NULL
     cdef bam1_t *b = NULL
     cdef int flag
+    cdef Py_ssize_t w = 0, nw = win_start.shape[0]
     cdef int64_t pos, tlen, mpos, n = 0, cap = 4096
     cdef int64_t *starts = <int64_t *> malloc(cap * sizeof(int64_t))
     cdef int64_t *ends = <int64_t *> malloc(cap * sizeof(int64_t))
     cdef int64_t span_end
     cdef bint keep
+    cdef bytes cname = contig.encode()  # the iterator points at it while it lives
+    if win_end.shape[0] != nw:
+        raise ValueError("window starts and ends differ in length")
+    for w in range(nw):
+        if win_end[w] <= win_start[w] or (w and win_start[w] < win_end[w - 1]):
+            raise ValueError("windows must be non-empty, sorted and disjoint")
+    w = 0
     try:
         if starts == NULL or ends == NULL:
             raise MemoryError()
-        itr = reads.query(contig, start, end)
+        if nw == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        itr = reads.query_many(cname, win_start, win_end)
         b = bam_init1()
         if b == NULL:
             raise MemoryError()
@@ -748,7 +804,9 @@ def fragment_spans(
             if flag & skip:
                 continue
             pos = b.core.pos
-            if pos < start:  # starts before the window: too long to count
+            while w < nw and win_end[w] <= pos:
+                w += 1
+            if w == nw or pos < win_start[w]:  # starts before its window: too long to count
                 continue
             keep = False
             span_end = -1

@@ -103,22 +103,27 @@ def fragment_spans(
     Not counted: unmapped, secondary, supplementary, QC-fail, MAPQ < ``min_mapq``, and
     duplicates unless ``count_duplicates`` (amplicon data is not deduplicated). Reads starting
     before a window are not counted from it (the fragment is longer than the pad). The per-read
-    loop is compiled (``resistcall._kernel.fragment_spans``).
+    loop is compiled (``resistcall._kernel.fragment_spans``); the windows of a contig are read in
+    one pass (htslib's multi-region iterator: every BAM block decompressed once).
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
-    out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with _kernel.Reader(bam_path, threads=max(1, threads)) as reads:
         known = set(reads.references)
-        for w in windows.itertuples(index=False):
-            if w.chrom not in known:
+        for chrom, w in windows.groupby("chrom", sort=False):
+            if chrom not in known:
                 continue
-            starts, ends = out.setdefault(w.chrom, ([], []))
-            s, e = _kernel.fragment_spans(
-                reads, w.chrom, int(w.start), int(w.end), skip, min_mapq, MAX_FRAGMENT
+            w = w.sort_values("start")
+            out[str(chrom)] = _kernel.fragment_spans(
+                reads,
+                str(chrom),
+                w["start"].to_numpy(np.int64),
+                w["end"].to_numpy(np.int64),
+                skip,
+                min_mapq,
+                MAX_FRAGMENT,
             )
-            starts.append(s)
-            ends.append(e)
-    return {contig: (np.concatenate(s), np.concatenate(e)) for contig, (s, e) in out.items()}
+    return out
 
 
 def count_overlaps(
