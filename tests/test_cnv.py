@@ -580,9 +580,10 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     t = pd.read_csv(per_target, sep="\t")
     assert t.columns.tolist() == list(contracts.CNV_TARGET_COLUMNS)
     assert t["genomic"].iloc[0].startswith("chr")
-    # deterministic: a second run gives identical bytes
+    # deterministic: a second run, its BAMs counted in 2 threads, gives identical bytes
     out2 = tmp_path / "cn2.tsv"
-    _cnv_pair(cli_bams, "--reference", REFERENCE, "--out", out2, "--bootstrap", "200")
+    args2 = ("--reference", REFERENCE, "--out", out2, "--bootstrap", "200", "--threads", "2")
+    assert _cnv_pair(cli_bams, *args2) == 0
     assert out.read_bytes() == out2.read_bytes()
 
 

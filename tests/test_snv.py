@@ -86,6 +86,16 @@ def paired_vcf(pair):
     return out
 
 
+def test_threads_count_the_bams_at_once_and_call_the_same(pair, paired_vcf, tmp_path):
+    """--threads 2: both BAMs counted in parallel threads (the kernel releases the GIL while
+    it reads); the same records, field for field."""
+    out = tmp_path / "threads.vcf.gz"
+    assert _paired(pair, out, "--threads", "2") == 0
+    one, two = _records(paired_vcf), _records(out)
+    assert len(one) > 0 and one.keys() == two.keys()
+    assert all(str(one[k]) == str(two[k]) for k in one)
+
+
 def test_statuses_and_no_noise_calls(pair, paired_vcf):
     recs = _records(paired_vcf)
     s, d, g, lo = pair["snv"], pair["del"], pair["germ"], pair["lost"]

@@ -14,7 +14,6 @@ class Reader:
         self,
         path: str | PathLike[str],
         reference: str | PathLike[str] | None = None,
-        threads: int = 1,
         block_cache: int = ...,
     ) -> None: ...
     def close(self) -> None: ...

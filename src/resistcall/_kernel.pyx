@@ -48,7 +48,6 @@ cdef extern from "htslib/sam.h" nogil:
         uint32_t m_data
     htsFile *hts_open(const char *fn, const char *mode)
     int hts_close(htsFile *fp)
-    int hts_set_threads(htsFile *fp, int n)
     int hts_set_fai_filename(htsFile *fp, const char *fn_aux)
     sam_hdr_t *sam_hdr_read(htsFile *fp)
     void sam_hdr_destroy(sam_hdr_t *h)
@@ -96,7 +95,7 @@ cdef extern from *:
     void bgzf_set_cache_size(BGZF *fp, int size)
 
 
-cdef extern from "_overlap.h":
+cdef extern from "_overlap.h" nogil:
     ctypedef struct kh_rc_olap_t:
         pass
     kh_rc_olap_t *rc_olap_init()
@@ -147,11 +146,12 @@ cdef class Reader:
     and reused by every region query (:func:`count_region`, :func:`fragment_spans`).
 
     ``reference``: the FASTA a CRAM is decoded with (ignored for BAM). The index is found next
-    to the file as htslib (and pysam) find it (``.bai``/``.csi``, ``.crai``). ``threads``:
-    extra BGZF decompression threads (htslib keeps no block cache then). ``block_cache``: bytes
-    of decompressed BGZF blocks kept for later queries. Why: htslib starts each region query at
-    its index bin's offset, so neighbouring regions (and deep amplicons' piles) decompress the
-    same blocks again; without the cache that is about half of counting at ~16,000x.
+    to the file as htslib (and pysam) find it (``.bai``/``.csi``, ``.crai``). ``block_cache``:
+    bytes of decompressed BGZF blocks kept for later queries. Why: htslib starts each region
+    query at its index bin's offset, so neighbouring regions (and deep amplicons' piles)
+    decompress the same blocks again; without the cache that is about half of counting at
+    ~16,000x. Use one Reader per thread: the counting functions release the GIL while they
+    read, so threads counting different BAMs run in parallel.
     """
 
     cdef htsFile *fp
@@ -160,7 +160,7 @@ cdef class Reader:
     cdef readonly str path
     cdef readonly tuple references
 
-    def __cinit__(self, path, reference=None, int threads=1, int block_cache=BLOCK_CACHE):
+    def __cinit__(self, path, reference=None, int block_cache=BLOCK_CACHE):
         self.fp = NULL
         self.hdr = NULL
         self.idx = NULL
@@ -172,8 +172,6 @@ cdef class Reader:
         if rc_is_cram(self.fp) and reference is not None:
             if hts_set_fai_filename(self.fp, os.fsencode(os.fspath(reference))) < 0:
                 raise OSError(f"cannot use {reference} to decode the CRAM {self.path}")
-        if threads > 1 and hts_set_threads(self.fp, threads) < 0:
-            raise OSError(f"cannot start {threads} decompression threads for {self.path}")
         self.hdr = sam_hdr_read(self.fp)
         if self.hdr == NULL:
             raise OSError(f"cannot read the header of {self.path}")
@@ -256,14 +254,11 @@ cdef class Reader:
         return itr
 
 
-cdef int next_read(Reader reads, hts_itr_t *itr, bam1_t *b) except -1:
-    """1 with the next read in ``b``, 0 at the end of the region; raises on corrupt data."""
-    cdef int ret = sam_itr_next(reads.fp, itr, b)
-    if ret >= 0:
-        return 1
-    if ret == -1:
-        return 0
-    raise OSError(f"truncated or corrupt BAM/CRAM {reads.path} (htslib status {ret})")
+cdef int check_end(Reader reads, int ret) except -1:
+    """After the last ``sam_itr_next``: -1 is the end of the region, below that corrupt data."""
+    if ret < -1:
+        raise OSError(f"truncated or corrupt BAM/CRAM {reads.path} (htslib status {ret})")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +281,7 @@ cdef struct Obs:
     int64_t capb
 
 
-cdef int obs_grow(Obs *o) noexcept:
+cdef int obs_grow(Obs *o) noexcept nogil:
     cdef int64_t cap = o.cap * 2 if o.cap else 4096
     o.pos = <int64_t *> realloc(o.pos, cap * sizeof(int64_t))
     o.kind = <int32_t *> realloc(o.kind, cap * sizeof(int32_t))
@@ -303,7 +298,7 @@ cdef int obs_grow(Obs *o) noexcept:
     return 0
 
 
-cdef void obs_free(Obs *o) noexcept:
+cdef void obs_free(Obs *o) noexcept nogil:
     free(o.pos)
     free(o.kind)
     free(o.strand)
@@ -361,12 +356,12 @@ cdef struct Region:
     int failed
 
 
-cdef inline int _is_match(int op) noexcept:
+cdef inline int _is_match(int op) noexcept nogil:
     return op == M or op == EQ or op == X
 
 
 cdef void add_obs(Obs *o, int64_t pos, int32_t kind, int8_t strand, int32_t dist, int32_t cycle,
-                  uint8_t q, uint64_t frag, Region *r) noexcept:
+                  uint8_t q, uint64_t frag, Region *r) noexcept nogil:
     if o.n == o.cap and obs_grow(o) < 0:
         r.failed = 1
         return
@@ -381,7 +376,7 @@ cdef void add_obs(Obs *o, int64_t pos, int32_t kind, int8_t strand, int32_t dist
     o.n += 1
 
 
-cdef void add_inserted(Obs *o, uint8_t *seq, int64_t from_q, int64_t n, Region *r) noexcept:
+cdef void add_inserted(Obs *o, uint8_t *seq, int64_t from_q, int64_t n, Region *r) noexcept nogil:
     """Inserted bases of the last indel observation (as letters)."""
     cdef int64_t j
     cdef int64_t cap
@@ -397,7 +392,7 @@ cdef void add_inserted(Obs *o, uint8_t *seq, int64_t from_q, int64_t n, Region *
     o.nb += n
 
 
-cdef int64_t peek_indel(uint32_t *cigar, int k, int n_cigar, int op) noexcept:
+cdef int64_t peek_indel(uint32_t *cigar, int k, int n_cigar, int op) noexcept nogil:
     """htslib's ``bam_pileup1_t.indel`` at the last reference base of op ``k``: +inserted
     or -deleted length of the indel that follows (consecutive I or D merged), else 0."""
     cdef int op2, kk
@@ -436,7 +431,7 @@ cdef int64_t peek_indel(uint32_t *cigar, int k, int n_cigar, int op) noexcept:
     return 0
 
 
-cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before) noexcept:
+cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before) noexcept nogil:
     """Add one read's bases, deletion-spanning positions and indels inside the region.
 
     A deletion-spanning position d is gated on the quality of the read's next base, taken from
@@ -546,7 +541,7 @@ cdef struct Held:
     int cap
 
 
-cdef bam1_t *copy_read(bam1_t *b) noexcept:
+cdef bam1_t *copy_read(bam1_t *b) noexcept nogil:
     """A held copy of ``b``: record and data in one allocation (never grown: held reads are
     only read, and their qualities changed in place)."""
     cdef bam1_t *c = <bam1_t *> malloc(sizeof(bam1_t) + (b.l_data if b.l_data > 0 else 1))
@@ -559,11 +554,11 @@ cdef bam1_t *copy_read(bam1_t *b) noexcept:
     return c
 
 
-cdef void free_read(bam1_t *c) noexcept:
+cdef void free_read(bam1_t *c) noexcept nogil:
     free(c)
 
 
-cdef int64_t ref_end(bam1_t *b) noexcept:
+cdef int64_t ref_end(bam1_t *b) noexcept nogil:
     """Reference end (exclusive) from the CIGAR, as htslib's bam_cigar2rlen."""
     cdef uint32_t *cigar = bam_get_cigar(b)
     cdef int64_t rlen = 0
@@ -575,7 +570,7 @@ cdef int64_t ref_end(bam1_t *b) noexcept:
     return b.core.pos + rlen
 
 
-cdef void sweep(Held *h, kh_rc_olap_t *names, int64_t before, Region *r) noexcept:
+cdef void sweep(Held *h, kh_rc_olap_t *names, int64_t before, Region *r) noexcept nogil:
     """Count and release waiting reads that end at or before ``before`` (their mate, if it
     comes, cannot overlap them any more, so htslib would not change their qualities)."""
     cdef int i, w = 0
@@ -596,7 +591,7 @@ cdef void sweep(Held *h, kh_rc_olap_t *names, int64_t before, Region *r) noexcep
 
 
 cdef int pair_read(bam1_t *b, Held *h, kh_rc_olap_t *names, Region *r, int64_t prev_pos,
-                   uint8_t **orig, int64_t *orig_cap) noexcept:
+                   uint8_t **orig, int64_t *orig_cap) noexcept nogil:
     """htslib's overlap_push for one passing read: count it now, or wait for its mate, or
     adjust both mates' qualities and count both. ``prev_pos``: start of the previous passing
     read. Returns -1 when out of memory."""
@@ -682,7 +677,8 @@ def count_region(
     cdef kh_rc_olap_t *names = NULL
     cdef hts_itr_t *itr = NULL
     cdef bam1_t *b = NULL
-    cdef int slot, flag
+    cdef int slot, flag, ret = -1, oom = 0
+    cdef htsFile *fp = reads.fp
     cdef int64_t next_sweep = 1024, prev_pos = -1
     cdef uint8_t *orig = NULL
     cdef int64_t orig_cap = 0
@@ -711,25 +707,30 @@ def count_region(
         b = bam_init1()
         if b == NULL:
             raise MemoryError()
-        while next_read(reads, itr, b):
-            flag = b.core.flag
-            if flag & flag_filter or b.core.tid < 0 or b.core.qual < min_mapq:
-                continue
-            if ignore_orphans and flag & F_PAIRED and not flag & F_PROPER:
-                continue
-            if names == NULL:
-                count_read(b, &r, NULL, -1)
-            else:
-                if h.n > next_sweep:
-                    sweep(&h, names, b.core.pos, &r)
-                    next_sweep = max(1024, 2 * h.live)
-                slot = pair_read(b, &h, names, &r, prev_pos, &orig, &orig_cap)
-                if slot < 0:
-                    raise MemoryError()
-            prev_pos = b.core.pos
-        if names != NULL:
-            sweep(&h, names, end + (1 << 40), &r)  # mates that never came
-        if r.failed:
+        with nogil:  # other threads count other BAMs meanwhile
+            while True:
+                ret = sam_itr_next(fp, itr, b)
+                if ret < 0:
+                    break
+                flag = b.core.flag
+                if flag & flag_filter or b.core.tid < 0 or b.core.qual < min_mapq:
+                    continue
+                if ignore_orphans and flag & F_PAIRED and not flag & F_PROPER:
+                    continue
+                if names == NULL:
+                    count_read(b, &r, NULL, -1)
+                else:
+                    if h.n > next_sweep:
+                        sweep(&h, names, b.core.pos, &r)
+                        next_sweep = max(1024, 2 * h.live)
+                    if pair_read(b, &h, names, &r, prev_pos, &orig, &orig_cap) < 0:
+                        oom = 1
+                        break
+                prev_pos = b.core.pos
+            if ret == -1 and not oom and names != NULL:
+                sweep(&h, names, end + (<int64_t> 1 << 40), &r)  # mates that never came
+        check_end(reads, ret if not oom else -1)
+        if oom or r.failed:
             raise MemoryError()
         snv = obs_arrays(&r.snv)
         indel = obs_arrays(&r.indel)
@@ -776,7 +777,8 @@ def fragment_spans(
     """
     cdef hts_itr_t *itr = NULL
     cdef bam1_t *b = NULL
-    cdef int flag
+    cdef int flag, ret = -1, oom = 0
+    cdef htsFile *fp = reads.fp
     cdef Py_ssize_t w = 0, nw = win_start.shape[0]
     cdef int64_t pos, tlen, mpos, n = 0, cap = 4096
     cdef int64_t *starts = <int64_t *> malloc(cap * sizeof(int64_t))
@@ -799,43 +801,51 @@ def fragment_spans(
         b = bam_init1()
         if b == NULL:
             raise MemoryError()
-        while next_read(reads, itr, b):
-            flag = b.core.flag
-            if flag & skip:
-                continue
-            pos = b.core.pos
-            while w < nw and win_end[w] <= pos:
-                w += 1
-            if w == nw or pos < win_start[w]:  # starts before its window: too long to count
-                continue
-            keep = False
-            span_end = -1
-            if flag & F_PAIRED and not flag & F_MUNMAP:
-                tlen = abs(b.core.isize)
-                if 0 < tlen <= max_fragment and b.core.mtid == b.core.tid:
-                    mpos = b.core.mpos
-                    if mpos < pos or (mpos == pos and flag & F_READ2):
-                        continue  # the other mate stands for this fragment
-                    if b.core.qual >= min_mapq:
-                        span_end = pos + tlen
-                    keep = True
-                elif flag & F_READ2:
+        with nogil:  # other threads count other BAMs meanwhile
+            while True:
+                ret = sam_itr_next(fp, itr, b)
+                if ret < 0:
+                    break
+                flag = b.core.flag
+                if flag & skip:
                     continue
-            if not keep and b.core.qual >= min_mapq:
-                span_end = ref_end(b)
-                if span_end == pos:
-                    span_end = pos + 1  # pysam reference_end of a read without reference span
-            if span_end < 0:
-                continue
-            if n == cap:
-                cap *= 2
-                starts = <int64_t *> realloc(starts, cap * sizeof(int64_t))
-                ends = <int64_t *> realloc(ends, cap * sizeof(int64_t))
-                if starts == NULL or ends == NULL:
-                    raise MemoryError()
-            starts[n] = pos
-            ends[n] = span_end
-            n += 1
+                pos = b.core.pos
+                while w < nw and win_end[w] <= pos:
+                    w += 1
+                if w == nw or pos < win_start[w]:  # starts before its window: too long to count
+                    continue
+                keep = False
+                span_end = -1
+                if flag & F_PAIRED and not flag & F_MUNMAP:
+                    tlen = llabs(b.core.isize)
+                    if 0 < tlen <= max_fragment and b.core.mtid == b.core.tid:
+                        mpos = b.core.mpos
+                        if mpos < pos or (mpos == pos and flag & F_READ2):
+                            continue  # the other mate stands for this fragment
+                        if b.core.qual >= min_mapq:
+                            span_end = pos + tlen
+                        keep = True
+                    elif flag & F_READ2:
+                        continue
+                if not keep and b.core.qual >= min_mapq:
+                    span_end = ref_end(b)
+                    if span_end == pos:
+                        span_end = pos + 1  # pysam reference_end of a read without ref span
+                if span_end < 0:
+                    continue
+                if n == cap:
+                    cap *= 2
+                    starts = <int64_t *> realloc(starts, cap * sizeof(int64_t))
+                    ends = <int64_t *> realloc(ends, cap * sizeof(int64_t))
+                    if starts == NULL or ends == NULL:
+                        oom = 1
+                        break
+                starts[n] = pos
+                ends[n] = span_end
+                n += 1
+        if oom:
+            raise MemoryError()
+        check_end(reads, ret)
         out_s = np.empty(n, dtype=np.int64)
         out_e = np.empty(n, dtype=np.int64)
         if n:
@@ -871,38 +881,44 @@ def base_depth(Reader reads, str contig, int64_t start, int64_t end, int skip):
     cdef bam1_t *b = NULL
     cdef uint32_t *cigar
     cdef uint8_t *seq
-    cdef int k, op
+    cdef int k, op, ret = -1
+    cdef htsFile *fp = reads.fp
     cdef int64_t x, y, l, j, j0, j1, n_reads = 0
     try:
         itr = reads.query(contig, start, end)
         b = bam_init1()
         if b == NULL:
             raise MemoryError()
-        while next_read(reads, itr, b):
-            if b.core.flag & skip:
-                continue
-            n_reads += 1
-            cigar = bam_get_cigar(b)
-            seq = bam_get_seq(b)
-            x = b.core.pos
-            y = 0
-            for k in range(b.core.n_cigar):
-                op = cigar[k] & 0xf
-                l = cigar[k] >> 4
-                if _is_match(op):
-                    j0 = max(x, start)
-                    j1 = min(x + l, end)
-                    for j in range(j0, j1):
-                        if NT16_ALLELE[bam_seqi(seq, y + j - x)] < 4:
-                            depth[j - start] += 1
-                    x += l
-                    y += l
-                elif op == I or op == S:
-                    y += l
-                elif op == D or op == N:
-                    x += l
-                if x >= end:
+        with nogil:
+            while True:
+                ret = sam_itr_next(fp, itr, b)
+                if ret < 0:
                     break
+                if b.core.flag & skip:
+                    continue
+                n_reads += 1
+                cigar = bam_get_cigar(b)
+                seq = bam_get_seq(b)
+                x = b.core.pos
+                y = 0
+                for k in range(b.core.n_cigar):
+                    op = cigar[k] & 0xf
+                    l = cigar[k] >> 4
+                    if _is_match(op):
+                        j0 = max(x, start)
+                        j1 = min(x + l, end)
+                        for j in range(j0, j1):
+                            if NT16_ALLELE[bam_seqi(seq, y + j - x)] < 4:
+                                depth[j - start] += 1
+                        x += l
+                        y += l
+                    elif op == I or op == S:
+                        y += l
+                    elif op == D or op == N:
+                        x += l
+                    if x >= end:
+                        break
+        check_end(reads, ret)
         return out, n_reads
     finally:
         bam_destroy1(b)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -865,18 +866,20 @@ def run(
     else:
         log.warning("no --reference: GC correction is skipped")
 
-    def count(bam: str) -> np.ndarray:
-        return count_targets(bam, targets, assay, params.min_mapq, threads)
+    def count(bams: Sequence[str]) -> list[np.ndarray]:
+        """Fragment counts of each BAM, ``threads`` BAMs at once (the kernel counts without
+        the GIL): less wall time, not less CPU."""
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(bams)))) as ex:
+            return list(ex.map(lambda b: count_targets(b, targets, assay, params.min_mapq), bams))
 
-    samples = [SampleInput(names[0], "parental", count(parental))]
-    samples += [
-        SampleInput(n, "resistant", count(b)) for n, b in zip(names[1:], resistant, strict=True)
-    ]
+    counted = count([parental, *resistant])
+    samples = [SampleInput(names[0], "parental", counted[0])]
+    samples += [SampleInput(n, "resistant", c) for n, c in zip(names[1:], counted[1:], strict=True)]
     mode = compare_to or ("pool" if pool else "parental")
     if mode == "pool":
         if not pool:
             raise UserError("--compare-to pool needs --pool BAMs")
-        pool_counts = np.column_stack([count(b) for b in pool])
+        pool_counts = np.column_stack(count(pool))
         ref_cov = pool_reference(pool_counts, gc, params, pool_names)
         tested = samples
     elif mode == "parental":
@@ -953,7 +956,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="",
         help="comma-separated genes forced as the baseline (default: data-driven)",
     )
-    p.add_argument("--threads", type=int, default=1, help="BAM decompression threads")
+    p.add_argument("--threads", type=int, default=1, help="BAMs counted at once, one per thread")
     p.add_argument(
         "--qc",
         nargs="+",

@@ -93,7 +93,6 @@ def fragment_spans(
     windows: pd.DataFrame,
     min_mapq: int = 20,
     count_duplicates: bool = False,
-    threads: int = 1,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per contig, fragment starts and ends (0-based half-open) of counted fragments.
 
@@ -108,7 +107,7 @@ def fragment_spans(
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    with _kernel.Reader(bam_path, threads=max(1, threads)) as reads:
+    with _kernel.Reader(bam_path) as reads:
         known = set(reads.references)
         for chrom, w in windows.groupby("chrom", sort=False):
             if chrom not in known:
@@ -161,7 +160,6 @@ def count_targets(
     targets: pd.DataFrame,
     assay: str,
     min_mapq: int = 20,
-    threads: int = 1,
 ) -> np.ndarray:
     """Fragment count per target row (targets: ``chrom start end gene``), in input order."""
     if assay not in ("capture", "amplicon"):
@@ -171,7 +169,6 @@ def count_targets(
         fetch_windows(targets),
         min_mapq=min_mapq,
         count_duplicates=assay == "amplicon",
-        threads=threads,
     )
     counts = np.zeros(len(targets), dtype=np.int64)
     counter = count_midpoints if assay == "amplicon" else count_overlaps

@@ -31,4 +31,4 @@ rule cnv:
         "{params.resistcall} cnv --targets {input.targets} --reference {input.ref}"
         " --parental {input.parental} --resistant {input.resistant}"
         " --assay {params.assay} {params.extra} {params.purity} --qc {input.qc}"
-        " --out {output.cnv} --targets-out {output.targets} 2> {log}"
+        " --out {output.cnv} --targets-out {output.targets} --threads {threads} 2> {log}"

@@ -40,7 +40,7 @@ rule snv:
         " --assay {params.assay} --build {params.build} {params.extra} {params.purity} {params.pon}"
         " --out {output.vcf}"
         " --hotspots {input.known} --gtf {input.gtf} --hotspots-out {output.hotspots}"
-        " --qc {input.qc} 2> {log}"
+        " --qc {input.qc} --threads {threads} 2> {log}"
 
 
 rule somatic_vcf:
