@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pysam
 import pytest
 from cyvcf2 import VCF
 from test_pileup import ALK, REF, _ref, make_bam
@@ -49,7 +50,7 @@ def data(tmp_path_factory):
         + ["--out", str(out)]
     )
     assert rc in (0, None)
-    return {"dir": d, "par": par, "res": res, "bed": bed, "pon": out}
+    return {"dir": d, "par": par, "res": res, "bed": bed, "pon": out, "normals": [n1, n2]}
 
 
 def test_pon_table_contract_and_variant_exclusion(data):
@@ -65,6 +66,22 @@ def test_pon_table_contract_and_variant_exclusion(data):
     assert germ.samples == 1 and germ.excluded == 1 and germ.alt_reads < 5
     other = pon[(pon.pos == GERM + 1) & (pon.alt != _alt(GERM)) & (pon.alt != "indel")]
     assert (other.samples == 2).all()
+
+
+def test_pon_from_crams_equals_the_pon_from_their_bams(data, tmp_path):
+    """Normals may be CRAM (the panel's own counting decodes them with --reference)."""
+    crams = []
+    for bam in data["normals"]:
+        cram = tmp_path / bam.with_suffix(".cram").name
+        pysam.view("-C", "-T", str(REF), "-o", str(cram), str(bam), catch_stdout=False)
+        pysam.index(str(cram))
+        crams.append(str(cram))
+    out = tmp_path / "pon_cram.tsv.gz"
+    argv = ["pon", "--reference", str(REF), "--regions", str(data["bed"]), "--bams", *crams]
+    assert main([*argv, "--out", str(out)]) in (0, None)
+    from_bams = snv.read_pon(data["pon"])
+    assert len(from_bams) and from_bams["alt_reads"].sum() > 0
+    pd.testing.assert_frame_equal(snv.read_pon(out), from_bams)
 
 
 def _calls(data, tmp_path, *extra: str) -> dict:
