@@ -83,6 +83,17 @@ def make_workdir(dest: Path, levels: dict[str, int]) -> Path:
     return dest
 
 
+#: thread-count variables Snakemake sets to a job's threads (snakemake/shell.py)
+JOB_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
 def timed(cmd: str, cwd: Path, env: dict) -> dict:
     """Run a shell command under /usr/bin/time -v: wall s, CPU s (user + system, children
     included), peak RSS MB, 1-minute load average before the run."""
@@ -211,6 +222,9 @@ def main(argv=None) -> int:
             check=True,
         )
     cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    # timed runs get what Snakemake gives a 1-thread job (snakemake.shell): math libraries at
+    # 1 thread; without it numpy's OpenBLAS spins a thread per core (~0.5 s CPU of snv at 16k)
+    timed_env = dict(env, **dict.fromkeys(JOB_THREAD_VARS, "1"))
     rows, depth = [], {}
     for lv, (_, r) in bams.items():
         out = wd / f"speed_{lv}"
@@ -224,7 +238,7 @@ def main(argv=None) -> int:
             before = str(args.before.resolve()) if args.before else None
             pair = str(p.relative_to(wd)), str(r.relative_to(wd))
             for tool, cmd in tools(*pair, out, before).items():
-                res = timed(cmd, wd, env)
+                res = timed(cmd, wd, timed_env)
                 rows.append({"level": lv, "tool": tool, "round": rep + 1, **res})
                 print(
                     f"{lv}\t{tool}\t{rep + 1}\t{res['wall_s']:.2f} s\t{res['cpu_s']:.2f} cpu s"
