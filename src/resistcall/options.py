@@ -30,7 +30,7 @@ SECTIONS = {
     "snv": "resistcall.snv_config:SnvConfig",
     "cnv": "resistcall.cnv:Params",
     "fusion": "resistcall.fusion:Settings",
-    "pon": "resistcall.pon:PonOptions",
+    "pon": "resistcall.snv_config:PonOptions",
 }
 
 _JSON_TYPES = {float: "number", int: "integer", str: "string", bool: "boolean"}

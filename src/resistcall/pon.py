@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +23,14 @@ import pysam
 
 from resistcall.contracts import PON_COLUMNS
 from resistcall.errors import UserError
-from resistcall.options import add_options, from_args, option
+from resistcall.options import add_options, from_args
 from resistcall.outputs import write_tsv
 from resistcall.pileup import ALLELES, PileupParams, count_regions
 from resistcall.reference import preflight_bams
 from resistcall.snv import BASES, INDEL_ALT, SampleCounts, concat_counts, merged_regions
+from resistcall.snv_config import PonOptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PonOptions:
-    """Options of ``resistcall pon`` (docs/snv.md, "Panel of normals")."""
-
-    max_vaf: float = option(
-        0.05,
-        "a sample's counts of an allele at a position are left out when its allele fraction "
-        "there is above this (a real variant in that sample, not noise)",
-        gt=0,
-        lt=1,
-    )
-    min_depth: int = option(20, "a sample counts at a position only from this depth on", ge=1)
 
 
 def allele_table(s: SampleCounts) -> pd.DataFrame:

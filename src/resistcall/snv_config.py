@@ -1,8 +1,10 @@
-"""Every tunable of ``resistcall snv`` (the ``snv:`` config section), apart from the caller.
+"""Every tunable of ``resistcall snv`` and of its panel of normals, ``resistcall pon`` (the
+``snv:`` and ``pon:`` config sections), apart from the caller.
 
 Why a module of its own: the stages that only read the caller's defaults (``scope``, the report,
-the config schema) must not import the caller, whose scipy.stats import alone costs ~1.3 s per
-command. Method and defaults in docs/snv.md.
+the config schema, which every workflow start and every cluster job builds) must not import the
+caller, whose scipy.stats import alone costs ~1.3 s per command. Method and defaults in
+docs/snv.md.
 """
 
 from __future__ import annotations
@@ -102,3 +104,17 @@ class SnvConfig:
     assay: str = "capture"
     build: str = "GRCh38"
     pileup: PileupParams = PileupParams()
+
+
+@dataclass(frozen=True)
+class PonOptions:
+    """Options of ``resistcall pon`` (docs/snv.md, "Panel of normals")."""
+
+    max_vaf: float = option(
+        0.05,
+        "a sample's counts of an allele at a position are left out when its allele fraction "
+        "there is above this (a real variant in that sample, not noise)",
+        gt=0,
+        lt=1,
+    )
+    min_depth: int = option(20, "a sample counts at a position only from this depth on", ge=1)
