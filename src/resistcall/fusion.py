@@ -27,6 +27,7 @@ import pysam
 from resistcall import outputs
 from resistcall.annotation import check_against_fasta, fasta_lengths, load_annotation
 from resistcall.contracts import FUSION_COLUMNS, FUSION_DETECTED, NOT_ASSESSABLE
+from resistcall.coverage import base_depths
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
     ADAPTERS,
@@ -536,14 +537,17 @@ def clip_supports(clip: str, expected: str, min_len: int) -> bool:
     return mism <= len(clip) // 10
 
 
-def region_depth(bam, frame: BamFrame, panel: PanelSequence, target: Gene) -> tuple[str, float]:
-    """(label, median depth) over the target's breakpoint-cluster region; nan if absent."""
+def region_depth(
+    bam_path: str, frame: BamFrame, panel: PanelSequence, target: Gene
+) -> tuple[str, float]:
+    """(label, median depth) over the target's breakpoint-cluster region; nan if absent.
+    Depth as QC measures it (``coverage.base_depths``)."""
     start, end, label = target.breakpoint_region()
     reg = frame.region(panel, target.chrom, start, end)
-    if reg is None:
+    if reg is None or reg[2] <= reg[1]:
         return label, float("nan")
-    cov = np.asarray(bam.count_coverage(*reg, quality_threshold=0), dtype=np.int64).sum(axis=0)
-    return label, float(np.median(cov)) if cov.size else float("nan")
+    (cov,), _ = base_depths(bam_path, pd.DataFrame([reg], columns=["chrom", "start", "end"]), 0)
+    return label, float(np.median(cov))
 
 
 def junction_row(
@@ -748,7 +752,7 @@ def call_sample(
             count_evidence(bam, frame, panel, j, distant, infos, cfg, claimed)
             if j.p_pos is not None:
                 claimed |= j.split | j.pairs
-        label, depth = region_depth(bam, frame, panel, target)
+        label, depth = region_depth(bam_path, frame, panel, target)
     rows = [
         junction_row(sample, j, panel, genes, target, cfg, label, depth)
         for j in cands
