@@ -25,7 +25,7 @@ from resistcall.errors import UserError
 from resistcall.outputs import write_tsv
 from resistcall.reference import bam_sample
 from resistcall.snv_config import SnvConfig
-from resistcall.transcripts import TranscriptSet, load_transcripts
+from resistcall.transcripts import Transcript, TranscriptSet, load_transcripts
 
 #: median exon depth for ``covered``: at ~100 fragments the SNV caller's detection limit is a
 #: few percent (docs/snv.md), the scale at which a resistance subclone is reported.
@@ -45,6 +45,13 @@ def exon_status(depth: float, adequate_depth: int, call_depth: int) -> str:
     return LOW_DEPTH if depth >= call_depth else NOT_COVERED
 
 
+def model_label(t: Transcript) -> str:
+    """The model's exon range (``exons 19-28``), marked when the model is partial."""
+    numbers = sorted(t.exon_numbers)
+    model = f"exons {numbers[0]}-{numbers[-1]}" if numbers else ""
+    return model if t.start_complete and t.end_complete else f"{model} (partial model)"
+
+
 def exon_scope(
     ts: TranscriptSet,
     bams: dict[str, str],
@@ -58,22 +65,18 @@ def exon_scope(
             f"{adequate_depth}"
         )
     exons = [
-        (gene, t, int(start), int(end), int(number))
-        for gene in sorted(ts.by_gene)
-        for t in [ts.by_gene[gene]]
+        (gene, t, model_label(t), int(start), int(end), int(number))
+        for gene, t in sorted(ts.by_gene.items())
         for (start, end), number in zip(t.exons, t.exon_numbers, strict=True)
     ]
     regions = pd.DataFrame(
-        [(t.chrom, start - 1, end) for _, t, start, end, _ in exons],
+        [(t.chrom, start - 1, end) for _, t, _, start, end, _ in exons],
         columns=["chrom", "start", "end"],
     )
     rows = []
     for sample, path in bams.items():
         depths, _ = base_depths(path, regions, MERGE_GAP)
-        for (gene, t, start, end, number), cov in zip(exons, depths, strict=True):
-            numbers = sorted(t.exon_numbers)
-            model = f"exons {numbers[0]}-{numbers[-1]}" if numbers else ""
-            partial = not (t.start_complete and t.end_complete)
+        for (gene, t, model, start, end, number), cov in zip(exons, depths, strict=True):
             depth = float(np.median(cov))
             rows.append(
                 {
@@ -86,7 +89,7 @@ def exon_scope(
                     "end": end,
                     "median_depth": round(depth, 1),
                     "status": exon_status(depth, adequate_depth, call_depth),
-                    "model": f"{model} (partial model)" if partial else model,
+                    "model": model,
                     "adequate_depth": adequate_depth,
                     "call_depth": call_depth,
                 }
