@@ -18,6 +18,7 @@ from test_pileup import ALK, REF, _ref, make_bam
 
 from resistcall import snv
 from resistcall.cli import main
+from resistcall.distributions import TAIL_TERMS, bb_cdf, bb_sf
 from resistcall.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -364,7 +365,7 @@ def test_background_fit_recovers_dispersion():
 
 
 def test_bb_sf_far_tail_is_not_zero():
-    p = snv.bb_sf(np.array([6]), np.array([300]), np.array([100.0]), np.array([1e6]))
+    p = bb_sf(np.array([6]), np.array([300]), np.array([100.0]), np.array([1e6]))
     assert 0 < p[0] < 1e-9
 
 
@@ -372,7 +373,7 @@ def _loop_bb_sf(k, n, a, b):
     """bb_sf as first written: the far tail summed one element at a time (the reference)."""
     out = stats.betabinom.sf(np.maximum(k - 1, 0), n, a, b)
     for i in np.flatnonzero((out < 1e-3) & (k > 0) & (k <= n)):
-        j = np.arange(k[i], min(n[i], k[i] + snv.TAIL_TERMS) + 1)
+        j = np.arange(k[i], min(n[i], k[i] + TAIL_TERMS) + 1)
         out[i] = np.exp(logsumexp(stats.betabinom.logpmf(j, n[i], a[i], b[i])))
     return np.where(k <= 0, 1.0, out)
 
@@ -382,7 +383,7 @@ def _bisect_critical_alt(n, a0, b0, thr, min_alt, parental, variant_prior=1e-3):
 
     def passes(k):
         kk, nn, a, b = np.array([k]), np.array([n]), np.array([a0]), np.array([b0])
-        if snv.bb_sf(kk, nn, a, b)[0] >= thr:
+        if bb_sf(kk, nn, a, b)[0] >= thr:
             return False
         if parental is None:
             return True
@@ -421,7 +422,7 @@ def test_bb_sf_far_tail_vectorised_is_bit_identical():
     k = np.minimum(n, (n * a / (a + b) * rng.uniform(0, 30, n.size)).astype(int) + 1)
     ref = _loop_bb_sf(k, n, a, b)
     assert (ref < 1e-3).sum() > 100  # the far-tail branch is exercised
-    assert np.array_equal(snv.bb_sf(k, n, a, b), ref)
+    assert np.array_equal(bb_sf(k, n, a, b), ref)
 
 
 def test_bb_cdf_grid_is_scipys_cdf_bit_for_bit():
@@ -431,7 +432,7 @@ def test_bb_cdf_grid_is_scipys_cdf_bit_for_bit():
     k = np.concatenate([kp[:1990], [-1, 0, 5, 10_000, 25_000, 3, 1, 2, 0, 7]])
     ref = stats.betabinom.cdf(k, np.maximum(n, 1), a, b)
     assert np.unique(k).size > 50 and (k >= n).any() and (k < 0).any()
-    assert np.array_equal(snv.bb_cdf(k, n, a, b), ref)
+    assert np.array_equal(bb_cdf(k, n, a, b), ref)
 
 
 def test_critical_alts_equal_the_scalar_bisection():
@@ -461,9 +462,9 @@ def test_detection_limit_formula_and_depth():
     for n in (50, 300, 1000):
         k = snv.critical_alt(n, a0, b0, thr, 2)
         # the critical count passes the caller's test, one fewer does not
-        assert snv.bb_sf(np.array([k]), np.array([n]), np.array([a0]), np.array([b0]))[0] < thr
+        assert bb_sf(np.array([k]), np.array([n]), np.array([a0]), np.array([b0]))[0] < thr
         if k > 2:
-            p_less = snv.bb_sf(np.array([k - 1]), np.array([n]), np.array([a0]), np.array([b0]))
+            p_less = bb_sf(np.array([k - 1]), np.array([n]), np.array([a0]), np.array([b0]))
             assert p_less[0] >= thr
         lim = snv.detection_limit(n, k, 0.95)
         # power at the limit is 95% (binomial), just below it less
@@ -489,7 +490,7 @@ def test_depth_needed_grows_as_vaf_falls():
     d1 = snv.depth_needed(0.01, a0, b0, 1e-6, 0.95)
     assert 0 < d5 < d1
     k = np.arange(0, d1 + 1)
-    assert (snv.bb_sf(k, np.full_like(k, d1), a0, b0) < 1e-6).any()
+    assert (bb_sf(k, np.full_like(k, d1), a0, b0) < 1e-6).any()
 
 
 def test_bad_inputs(pair, tmp_path):

@@ -22,8 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pysam
-from scipy import stats
-from scipy.special import logsumexp
 
 from resistcall import __version__
 from resistcall.contracts import (
@@ -32,6 +30,16 @@ from resistcall.contracts import (
     PON_COLUMNS,
     SNV_STATUS,
     filter_words,
+)
+from resistcall.distributions import (
+    bb_cdf,
+    bb_isf,
+    bb_logpmf,
+    bb_sf,
+    beta_ppf,
+    binom_sf,
+    fisher_two_sided,
+    log_tails,
 )
 from resistcall.errors import UserError
 from resistcall.options import add_options, from_args
@@ -260,69 +268,6 @@ def indel_counts(s: SampleCounts, long: bool) -> np.ndarray:
     return out
 
 
-def bb_sf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """P(X >= k) for X ~ BetaBinomial(n, a, b); 1 where k <= 0."""
-    k, n, a, b = np.broadcast_arrays(
-        np.asarray(k, dtype=np.int64),
-        np.maximum(np.asarray(n, dtype=np.int64), 1),
-        np.asarray(a, dtype=float),
-        np.asarray(b, dtype=float),
-    )
-    out = 1.0 - bb_cdf(np.maximum(k - 1, 0), n, a, b)  # scipy's sf is 1 - cdf as well
-    # scipy's sf is 1 - cdf: far tails cancel to 0. Sum the tail pmf in log space there.
-    small = (out < 1e-3) & (k > 0) & (k <= n)
-    out[small] = np.exp(_log_tails(k[small], n[small], a[small], b[small], TAIL_TERMS))
-    return np.where(k <= 0, 1.0, out)
-
-
-#: terms of a far-tail sum (``bb_sf``): P(X >= k) is summed over k .. k + TAIL_TERMS.
-TAIL_TERMS = 5000
-
-
-def _log_tails(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray, terms: int):
-    """log P(k <= X <= min(n, k + terms)) per element, X ~ BetaBinomial(n, a, b).
-
-    One 2-D pmf grid per distinct tail length (a row per element): each row is the same pmf
-    values and the same sum as the one-element computation, without a Python loop per element.
-    Rows go in blocks of about GRID_CELLS cells, so memory does not grow with the site count.
-    """
-    out = np.empty(len(k))
-    length = np.minimum(n, k + terms) - k + 1
-    for m in np.unique(length):
-        same = np.flatnonzero(length == m)
-        for at in np.array_split(same, -(-len(same) * int(m) // GRID_CELLS)):
-            j = k[at, None] + np.arange(m)
-            lp = stats.betabinom.logpmf(j, n[at, None], a[at, None], b[at, None])
-            out[at] = logsumexp(lp, axis=1)
-    return out
-
-
-#: cells of one pmf grid block in ``_log_tails`` (8 bytes each, a few temporaries per block)
-GRID_CELLS = 1 << 18
-
-
-def bb_cdf(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """P(X <= k) for X ~ BetaBinomial(n, a, b): scipy's own sum of pmf(0..k) (its ``_cdf``),
-    done as one 2-D grid per distinct k instead of a Python call per element. Rows of equal
-    length are summed by the same pairwise routine as scipy's 1-D sum: bit-identical values."""
-    k, n, a, b = np.broadcast_arrays(
-        np.floor(np.asarray(k, dtype=float)),
-        np.maximum(np.asarray(n, dtype=np.int64), 1),
-        np.asarray(a, dtype=float),
-        np.asarray(b, dtype=float),
-    )
-    out = np.where(k < 0, 0.0, 1.0)
-    inside = np.flatnonzero((k >= 0) & (k < n))
-    kk = k[inside].astype(np.int64)
-    for m in np.unique(kk):
-        same = inside[kk == m]
-        j = np.arange(m + 1)
-        for at in np.array_split(same, -(-len(same) * int(m + 1) // GRID_CELLS)):
-            pmf = np.exp(stats.betabinom.logpmf(j, n[at, None], a[at, None], b[at, None]))
-            out[at] = np.sum(pmf, axis=1)
-    return np.clip(out, 0.0, 1.0)  # as scipy's public cdf: rounding can pass 1
-
-
 def paired_tests(
     kr: np.ndarray,
     nr: np.ndarray,
@@ -351,7 +296,7 @@ def paired_tests(
 def _parental_mixture(kp, np_, a0, b0, variant_prior: float, scale: float = 1.0):
     """(weight of the real-variant component, (a, b) of the noise component, (a, b) of the
     variant component) of ``paired_tests``' predictive mixture given the parental counts."""
-    log_noise = np.log1p(-variant_prior) + stats.betabinom.logpmf(kp, np.maximum(np_, 1), a0, b0)
+    log_noise = np.log1p(-variant_prior) + bb_logpmf(kp, np.maximum(np_, 1), a0, b0)
     log_var = np.log(variant_prior) - np.log(np_ + 1.0)
     w_var = 1.0 / (1.0 + np.exp(np.clip(log_noise - log_var, -700, 700)))
     kv = np.minimum(kp * scale, np_)
@@ -583,7 +528,7 @@ def homopolymer_run(
 def clopper_pearson_upper(k: np.ndarray, n: np.ndarray, conf: float = 0.95) -> np.ndarray:
     k = np.asarray(k, dtype=float)
     n = np.maximum(np.asarray(n, dtype=float), 1)
-    upper = stats.beta.ppf(1 - (1 - conf) / 2, k + 1, n - k)
+    upper = beta_ppf(1 - (1 - conf) / 2, k + 1, n - k)
     return np.where(k >= n, 1.0, upper)
 
 
@@ -791,7 +736,7 @@ def _apply_filters(
         table = [[d.ref_f, d.ref_r], [d.alt_f, d.alt_r]]
         alt_frac_f = d.alt_f / max(d.alt, 1)
         if (
-            stats.fisher_exact(table)[1] < cfg.strand_bias_p
+            fisher_two_sided(table) < cfg.strand_bias_p
             and min(alt_frac_f, 1 - alt_frac_f) < cfg.strand_min_frac
         ):
             f.append("strand_bias")
@@ -987,14 +932,9 @@ def write_vcf(
 def depth_needed(vaf: float, a0: float, b0: float, thr: float, power: float) -> int:
     """Smallest depth at which a variant at ``vaf`` is detected with probability ``power``."""
     grid = np.unique(np.round(np.geomspace(5, 200_000, 600)).astype(int))
-    # in chunks from the shallow end: the first depth that reaches the power ends the search
-    # (scipy's isf is a per-depth search, the cost of this function)
-    for depths in np.array_split(grid, 12):
-        k_crit = stats.betabinom.isf(thr, depths, a0, b0) + 1  # smallest k: P(X >= k) < thr
-        ok = np.flatnonzero(stats.binom.sf(k_crit - 1, depths, vaf) >= power)
-        if len(ok):
-            return int(depths[ok[0]])
-    return -1
+    k_crit = bb_isf(thr, grid, a0, b0) + 1  # smallest k: P(X >= k) <= thr
+    ok = np.flatnonzero(binom_sf(k_crit - 1, grid, vaf) >= power)
+    return int(grid[ok[0]]) if len(ok) else -1
 
 
 def critical_alt(
@@ -1053,7 +993,7 @@ def critical_alts(
     lo0 = max(min_alt, 1)
 
     def cut_sf(k, nn, a, b):
-        return np.exp(_log_tails(k, nn, a, b, GUESS_TERMS))
+        return np.exp(log_tails(k, nn, a, b, GUESS_TERMS))
 
     def passes(k: np.ndarray, at: np.ndarray, sf=bb_sf) -> np.ndarray:
         ok = sf(k, n[at], a0[at], b0[at]) < thr[at]
@@ -1110,7 +1050,7 @@ def detection_limit(n: int, k_crit: int, power: float) -> float:
     """
     if n <= 0 or k_crit > n:
         return float("nan")
-    return float(stats.beta.ppf(power, k_crit, n - k_crit + 1))
+    return float(beta_ppf(power, k_crit, n - k_crit + 1))
 
 
 def _is_indel(hgvs_p: str) -> bool:
