@@ -17,6 +17,7 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,9 @@ class SampleCounts:
     base_obs: pd.DataFrame
     indel_obs: pd.DataFrame
 
-    @property
+    @cached_property
     def depth(self) -> np.ndarray:
+        """Reads per position (computed once: callers index it per site)."""
         return self.counts.sum(axis=(1, 2))
 
 
@@ -381,13 +383,9 @@ def sample_stats(s: SampleCounts, cand: pd.DataFrame) -> pd.DataFrame:
     depth = s.depth[row]
     is_snv = (cand["kind"] == "snv").to_numpy()
     out = pd.DataFrame(index=cand.index)
-    ref_i = np.array([ALLELES.index(b[0]) for b in cand["ref"]])
-    alt_i = np.array(
-        [
-            ALLELES.index(a) if k == "snv" else 0
-            for a, k in zip(cand["alt"], cand["kind"], strict=True)
-        ]
-    )
+    code = {a: i for i, a in enumerate(ALLELES)}
+    ref_i = cand["ref"].str[0].map(code).to_numpy(dtype=np.int64)
+    alt_i = np.where(is_snv, cand["alt"].map(code).fillna(0).to_numpy(dtype=np.int64), 0)
     c = s.counts[row]  # (m, 6, 2)
     ar = np.arange(len(row))
     alt_f = np.where(is_snv, c[ar, alt_i, 0], 0)
