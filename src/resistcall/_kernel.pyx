@@ -13,8 +13,8 @@ in docs/snv.md ("Counting").
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, llabs, malloc, realloc
-from libc.string cimport memcpy
+from libc.stdlib cimport calloc, free, llabs, malloc, realloc
+from libc.string cimport memcpy, strcmp
 
 import os
 
@@ -96,13 +96,7 @@ cdef extern from *:
 
 
 cdef extern from "_overlap.h" nogil:
-    ctypedef struct kh_rc_olap_t:
-        pass
-    kh_rc_olap_t *rc_olap_init()
-    void rc_olap_destroy(kh_rc_olap_t *h)
-    int rc_olap_get(kh_rc_olap_t *h, const char *key)
-    int rc_olap_put(kh_rc_olap_t *h, const char *key, int slot)
-    void rc_olap_del(kh_rc_olap_t *h, const char *key)
+    uint64_t rc_name_hash(const char *s)
     uint64_t rc_fragment_id(const char *s)
     int rc_tweak_overlap_quality(bam1_t *a, bam1_t *b)
 
@@ -348,7 +342,9 @@ cdef struct Region:
     int min_bq
     const uint8_t *ref        # allele index of the reference base per region position
     int32_t *counts           # (n, 6, 2)
-    double *qual_sum          # (n, 6)
+    int64_t *qual_sum         # (n, 6), added to the caller's float64 array at the end: the
+                              # sums are integers (exact in a double below 2^53), and an
+                              # integer add per base is cheaper than int->double + float add
     double *err_sum           # (n,)
     const double *err         # 10^(-q/10) for q in 0..255
     Obs snv                   # non-reference A/C/G/T bases
@@ -444,12 +440,22 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
     cdef int n_cigar = b.core.n_cigar
     cdef int64_t lq = b.core.l_qseq
     cdef int8_t strand = 1 if b.core.flag & F_REVERSE else 0
+    # the region's arrays and bounds in locals: Python compiles extensions with
+    # -fno-strict-aliasing, so read through `r` every pointer is reloaded after each store
+    cdef int64_t start = r.start
+    cdef int64_t end = r.end
+    cdef int min_bq = r.min_bq
+    cdef const uint8_t *ref = r.ref
+    cdef int32_t *counts = r.counts + strand  # counts[(i * 6 + a) * 2] is this strand's
+    cdef int64_t *qual_sum = r.qual_sum
+    cdef double *err_sum = r.err_sum
+    cdef const double *err = r.err
     cdef int64_t x = b.core.pos
     cdef int64_t y = 0
     cdef int64_t qstart = 0
     cdef int64_t qend = lq
     cdef int k, op, a
-    cdef int64_t l, j, j0, j1, rp, qp, ind, i
+    cdef int64_t l, j, j0, j1, jq, rp, qp, ind, i
     cdef uint8_t q
     cdef uint64_t frag = 0
     cdef bint have_frag = False
@@ -471,33 +477,48 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
         op = cigar[k] & 0xf
         l = cigar[k] >> 4
         if _is_match(op):
-            j0 = r.start - x if r.start > x else 0
-            j1 = r.end - x if r.end - x < l else l
-            for j in range(j0, j1):
+            j0 = start - x if start > x else 0
+            j1 = end - x if end - x < l else l
+            # bases with a quality (a record shorter than its CIGAR has none past lq): the hot
+            # loop then needs no per-base bounds check
+            jq = lq - y if lq - y < j1 else j1
+            for j in range(j0, jq):
                 qp = y + j
-                q = qual[qp] if qp < lq else 0
-                if q < r.min_bq:
+                q = qual[qp]
+                if q < min_bq:
                     continue
-                i = x + j - r.start
-                a = NT16_ALLELE[bam_seqi(seq, qp)] if qp < lq else 4
-                r.counts[(i * 6 + a) * 2 + strand] += 1
-                r.qual_sum[i * 6 + a] += q
-                r.err_sum[i] += r.err[q]
-                if (a < 4 and a != r.ref[i]) or j == l - 1:
-                    dist = <int32_t> min(qp - qstart, qend - 1 - qp)
-                    cycle = <int32_t> (lq - 1 - qp if strand else qp)
-                if a < 4 and a != r.ref[i]:
+                i = x + j - start
+                a = NT16_ALLELE[bam_seqi(seq, qp)]
+                counts[(i * 6 + a) * 2] += 1
+                qual_sum[i * 6 + a] += q
+                err_sum[i] += err[q]
+                if a < 4 and a != ref[i]:
                     if not have_frag:
                         frag = rc_fragment_id(bam_get_qname(b))
                         have_frag = True
+                    dist = <int32_t> min(qp - qstart, qend - 1 - qp)
+                    cycle = <int32_t> (lq - 1 - qp if strand else qp)
                     add_obs(&r.snv, x + j, a, strand, dist, cycle, q, frag, r)
-                if j == l - 1:
+            if min_bq <= 0:  # past the sequence: quality 0, base N (counted only at -Q 0)
+                for j in range(jq if jq > j0 else j0, j1):
+                    i = x + j - start
+                    counts[(i * 6 + 4) * 2] += 1
+                    err_sum[i] += err[0]
+            # the indel that follows this op, seen at its last base (if inside the region and
+            # counted: htslib reports it with that base)
+            if j0 < j1 and j1 == l:
+                qp = y + l - 1
+                q = qual[qp] if qp < lq else 0
+                if q >= min_bq:
                     ind = peek_indel(cigar, k, n_cigar, op)
                     if ind != 0:
                         if not have_frag:
                             frag = rc_fragment_id(bam_get_qname(b))
                             have_frag = True
-                        add_obs(&r.indel, x + j, <int32_t> ind, strand, dist, cycle, q, frag, r)
+                        dist = <int32_t> min(qp - qstart, qend - 1 - qp)
+                        cycle = <int32_t> (lq - 1 - qp if strand else qp)
+                        add_obs(&r.indel, x + l - 1, <int32_t> ind, strand, dist, cycle, q,
+                                frag, r)
                         if ind > 0:
                             add_inserted(&r.indel, seq, qp + 1, ind, r)
             x += l
@@ -505,17 +526,17 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
         elif op == D:
             # a read spanning a deletion counts as '*' where its next base passes the quality
             # threshold (htslib's qpos for a deletion is the query base after it)
-            j0 = r.start - x if r.start > x else 0
-            j1 = r.end - x if r.end - x < l else l
+            j0 = start - x if start > x else 0
+            j1 = end - x if end - x < l else l
             for j in range(j0, j1):
                 rp = x + j
                 q = (dq[y] if rp < dq_before else qual[y]) if y < lq else 0
-                if q < r.min_bq:
+                if q < min_bq:
                     continue
-                i = rp - r.start
-                r.counts[(i * 6 + 5) * 2 + strand] += 1
-                r.qual_sum[i * 6 + 5] += q
-                r.err_sum[i] += r.err[q]
+                i = rp - start
+                counts[(i * 6 + 5) * 2] += 1
+                qual_sum[i * 6 + 5] += q
+                err_sum[i] += err[q]
                 if j == l - 1:
                     ind = peek_indel(cigar, k, n_cigar, op)
                     if ind > 0:  # an insertion right after the deletion, anchored on it
@@ -533,31 +554,6 @@ cdef void count_read(bam1_t *b, Region *r, const uint8_t *dq, int64_t dq_before)
             y += l
 
 
-cdef struct Held:
-    bam1_t **reads
-    int64_t *ends
-    int n
-    int live
-    int cap
-
-
-cdef bam1_t *copy_read(bam1_t *b) noexcept nogil:
-    """A held copy of ``b``: record and data in one allocation (never grown: held reads are
-    only read, and their qualities changed in place)."""
-    cdef bam1_t *c = <bam1_t *> malloc(sizeof(bam1_t) + (b.l_data if b.l_data > 0 else 1))
-    if c == NULL:
-        return NULL
-    memcpy(c, b, sizeof(bam1_t))
-    c.data = <uint8_t *> (c + 1)
-    memcpy(c.data, b.data, b.l_data)
-    c.m_data = b.l_data
-    return c
-
-
-cdef void free_read(bam1_t *c) noexcept nogil:
-    free(c)
-
-
 cdef int64_t ref_end(bam1_t *b) noexcept nogil:
     """Reference end (exclusive) from the CIGAR, as htslib's bam_cigar2rlen."""
     cdef uint32_t *cigar = bam_get_cigar(b)
@@ -570,48 +566,259 @@ cdef int64_t ref_end(bam1_t *b) noexcept nogil:
     return b.core.pos + rlen
 
 
-cdef void sweep(Held *h, kh_rc_olap_t *names, int64_t before, Region *r) noexcept nogil:
+# ---------------------------------------------------------------------------------------------
+# overlapping mates: reads waiting for their mate
+# ---------------------------------------------------------------------------------------------
+
+cdef struct Waiting:
+    bam1_t *b           # the read's record, taken from the reader (not copied); NULL: gone
+    int64_t end         # its reference end
+    uint32_t key        # rc_name_hash of its name (low 32 bits)
+
+
+cdef struct Slot:
+    # one entry of the name table. Why key and record here and not only the id: a lookup or
+    # a deletion then touches the table and the waiting record, not also `w` (at ~16,000x some
+    # 50,000 reads wait at once and each extra random access is a cache miss)
+    uint32_t key
+    int32_t id          # index into Mates.w; -1: empty
+    bam1_t *b
+
+
+cdef struct Mates:
+    # Why not a khash of read names to copied records (the former code): at ~16,000x nearly
+    # every amplicon read waits for its mate, and hashing + strcmp of the name at each get, put
+    # and delete, re-inserting every waiting name at each sweep, and a malloc + copy of each
+    # waiting record cost about as much as counting the bases.
+    Waiting *w          # by id; an id is reused only after a sweep took it out of `order`
+    int32_t *order      # ids in arrival order (paired ones too, until the next sweep): a sweep
+                        # counts the reads it releases in this order, as the former code did
+    int32_t *free_ids   # ids to reuse
+    int n               # entries in `order`
+    int live            # reads waiting
+    int nfree
+    int nid             # ids handed out so far
+    int cap             # capacity of w, order and free_ids
+    # read names: open addressing on `key`, linear probing, at most half full; a key match is
+    # confirmed with strcmp (names are compared exactly, as before)
+    Slot *table
+    uint32_t mask
+    # records to read into: a read that waits keeps its record and the reader gets a spare one
+    # (no copy, no allocation once there are as many records as reads waiting at once)
+    bam1_t **spare
+    int nspare
+    int nrec            # records allocated
+    int capspare        # capacity of `spare` (>= nrec: give_record cannot fail)
+
+
+cdef int table_alloc(Mates *m, uint32_t size) noexcept nogil:
+    cdef uint32_t s
+    m.table = <Slot *> malloc(size * sizeof(Slot))
+    if m.table == NULL:
+        return -1
+    m.mask = size - 1
+    for s in range(size):
+        m.table[s].id = -1
+    return 0
+
+
+cdef int mates_init(Mates *m) noexcept nogil:
+    m.w = NULL
+    m.order = NULL
+    m.free_ids = NULL
+    m.n = m.live = m.nfree = m.nid = m.cap = 0
+    m.spare = NULL
+    m.nspare = m.nrec = m.capspare = 0
+    return table_alloc(m, 4096)
+
+
+cdef void mates_free(Mates *m) noexcept nogil:
+    cdef int i
+    for i in range(m.nid):
+        if m.w[i].b != NULL:
+            bam_destroy1(m.w[i].b)
+    for i in range(m.nspare):
+        bam_destroy1(m.spare[i])
+    free(m.w)
+    free(m.order)
+    free(m.free_ids)
+    free(m.table)
+    free(m.spare)
+
+
+cdef int table_find(Mates *m, uint32_t key, const char *name) noexcept nogil:
+    """Table slot of the waiting read called ``name``, or -1."""
+    cdef uint32_t s = key & m.mask
+    while m.table[s].id >= 0:
+        if m.table[s].key == key and strcmp(bam_get_qname(m.table[s].b), name) == 0:
+            return <int> s
+        s = (s + 1) & m.mask
+    return -1
+
+
+cdef int table_slot(Mates *m, int32_t i) noexcept nogil:
+    """Table slot of waiting id ``i`` (which is in the table)."""
+    cdef uint32_t s = m.w[i].key & m.mask
+    while m.table[s].id != i:
+        s = (s + 1) & m.mask
+    return <int> s
+
+
+cdef void table_remove(Mates *m, uint32_t s) noexcept nogil:
+    """Empty slot ``s``, moving later entries of its probe run back (no tombstones)."""
+    cdef uint32_t j = s, home
+    while True:
+        j = (j + 1) & m.mask
+        if m.table[j].id < 0:
+            break
+        home = m.table[j].key & m.mask
+        if ((j - home) & m.mask) >= ((j - s) & m.mask):  # s lies on j's probe path
+            m.table[s] = m.table[j]
+            s = j
+    m.table[s].id = -1
+
+
+cdef void table_put(Mates *m, uint32_t key, int32_t i, bam1_t *b) noexcept nogil:
+    cdef uint32_t s = key & m.mask
+    while m.table[s].id >= 0:
+        s = (s + 1) & m.mask
+    m.table[s].key = key
+    m.table[s].id = i
+    m.table[s].b = b
+
+
+cdef int table_grow(Mates *m) noexcept nogil:
+    """Double the table (keys are stored: nothing is hashed again)."""
+    cdef Slot *old = m.table
+    cdef uint32_t s, size = m.mask + 1
+    if table_alloc(m, 2 * size) < 0:
+        m.table = old
+        return -1
+    for s in range(size):
+        if old[s].id >= 0:
+            table_put(m, old[s].key, old[s].id, old[s].b)
+    free(old)
+    return 0
+
+
+cdef int wait_for_mate(Mates *m, bam1_t *b, int64_t end, uint32_t key) noexcept nogil:
+    """Keep ``b`` (its record, now owned here) until its mate comes or a sweep releases it."""
+    cdef int32_t i
+    cdef int cap
+    cdef Waiting *w
+    cdef int32_t *order
+    cdef int32_t *free_ids
+    if 2 * <uint32_t> (m.live + 1) > m.mask + 1 and table_grow(m) < 0:
+        return -1
+    if m.nfree:
+        m.nfree -= 1
+        i = m.free_ids[m.nfree]
+    else:
+        if m.nid == m.cap:
+            cap = m.cap * 2 if m.cap else 1024
+            w = <Waiting *> realloc(m.w, cap * sizeof(Waiting))
+            if w == NULL:
+                return -1
+            m.w = w
+            order = <int32_t *> realloc(m.order, cap * sizeof(int32_t))
+            if order == NULL:
+                return -1
+            m.order = order
+            free_ids = <int32_t *> realloc(m.free_ids, cap * sizeof(int32_t))
+            if free_ids == NULL:
+                return -1
+            m.free_ids = free_ids
+            m.cap = cap
+        i = m.nid
+        m.nid += 1
+    m.w[i].b = b
+    m.w[i].end = end
+    m.w[i].key = key
+    m.order[m.n] = i
+    m.n += 1
+    m.live += 1
+    table_put(m, key, i, b)
+    return 0
+
+
+cdef bam1_t *take_record(Mates *m) noexcept nogil:
+    """A record for the reader: a spare one, else a new one (NULL when out of memory)."""
+    cdef bam1_t **spare
+    cdef bam1_t *b
+    cdef int cap
+    if m.nspare:
+        m.nspare -= 1
+        return m.spare[m.nspare]
+    if m.nrec == m.capspare:  # room to give every record back
+        cap = m.capspare * 2 if m.capspare else 1024
+        spare = <bam1_t **> realloc(m.spare, cap * sizeof(bam1_t *))
+        if spare == NULL:
+            return NULL
+        m.spare = spare
+        m.capspare = cap
+    b = bam_init1()
+    if b != NULL:
+        m.nrec += 1
+    return b
+
+
+cdef inline void give_record(Mates *m, bam1_t *b) noexcept nogil:
+    m.spare[m.nspare] = b
+    m.nspare += 1
+
+
+cdef void sweep(Mates *m, int64_t before, Region *r) noexcept nogil:
     """Count and release waiting reads that end at or before ``before`` (their mate, if it
     comes, cannot overlap them any more, so htslib would not change their qualities)."""
-    cdef int i, w = 0
-    for i in range(h.n):
-        if h.reads[i] == NULL:
+    cdef int k, kept = 0
+    cdef int32_t i
+    for k in range(m.n):
+        i = m.order[k]
+        if m.w[i].b != NULL and m.w[i].end > before:
+            m.order[kept] = i
+            kept += 1
             continue
-        if h.ends[i] <= before:
-            rc_olap_del(names, bam_get_qname(h.reads[i]))
-            count_read(h.reads[i], r, NULL, -1)
-            free_read(h.reads[i])
-            h.live -= 1
-        else:
-            h.reads[w] = h.reads[i]
-            h.ends[w] = h.ends[i]
-            rc_olap_put(names, bam_get_qname(h.reads[w]), w)
-            w += 1
-    h.n = w
+        if m.w[i].b != NULL:
+            table_remove(m, table_slot(m, i))
+            count_read(m.w[i].b, r, NULL, -1)
+            give_record(m, m.w[i].b)
+            m.w[i].b = NULL
+            m.live -= 1
+        m.free_ids[m.nfree] = i
+        m.nfree += 1
+    m.n = kept
 
 
-cdef int pair_read(bam1_t *b, Held *h, kh_rc_olap_t *names, Region *r, int64_t prev_pos,
+cdef int pair_read(bam1_t **bp, Mates *m, Region *r, int64_t prev_pos,
                    uint8_t **orig, int64_t *orig_cap) noexcept nogil:
-    """htslib's overlap_push for one passing read: count it now, or wait for its mate, or
-    adjust both mates' qualities and count both. ``prev_pos``: start of the previous passing
-    read. Returns -1 when out of memory."""
+    """htslib's overlap_push for one passing read ``*bp``: count it now, or keep it waiting for
+    its mate (the reader then gets another record in ``*bp``), or adjust both mates' qualities
+    and count both. ``prev_pos``: start of the previous passing read. Returns -1 when out of
+    memory."""
+    cdef bam1_t *b = bp[0]
     cdef bam1_t *a
-    cdef int slot
+    cdef int s
+    cdef int32_t i
     cdef int flag = b.core.flag
     cdef int64_t b_end = ref_end(b)
     cdef int64_t seen
+    cdef uint32_t key
+    cdef const char *name
     # only proper pairs on one contig that can overlap
     if (flag & F_MUNMAP or not flag & F_PROPER
             or (b.core.mtid >= 0 and b.core.tid != b.core.mtid)
             or (llabs(b.core.isize) >= 2 * b.core.l_qseq and b.core.mpos >= b_end)):
         count_read(b, r, NULL, -1)
         return 0
-    slot = rc_olap_get(names, bam_get_qname(b))
-    if slot >= 0:
-        a = h.reads[slot]
-        rc_olap_del(names, bam_get_qname(a))
-        h.reads[slot] = NULL
-        h.live -= 1
+    name = bam_get_qname(b)
+    key = <uint32_t> rc_name_hash(name)
+    s = table_find(m, key, name)
+    if s >= 0:
+        i = m.table[s].id
+        a = m.table[s].b
+        table_remove(m, s)
+        m.w[i].b = NULL  # its id is freed by the next sweep
+        m.live -= 1
         # htslib adjusts both mates when it reads b, and emits pileup column d right after
         # reading the first read that starts beyond d: a deletion column d of a emitted before
         # b was read saw a's unadjusted next base (d < seen).
@@ -625,28 +832,16 @@ cdef int pair_read(bam1_t *b, Held *h, kh_rc_olap_t *names, Region *r, int64_t p
         rc_tweak_overlap_quality(a, b)
         count_read(a, r, orig[0], seen)
         count_read(b, r, NULL, -1)
-        free_read(a)
+        give_record(m, a)
         return 0
     if not (b.core.mpos >= b.core.pos or (flag & F_PAIRED and b.core.mpos == -1)):
         count_read(b, r, NULL, -1)
         return 0
     # the mate is still to come: wait for it
-    if h.n == h.cap:
-        h.cap = h.cap * 2 if h.cap else 1024
-        h.reads = <bam1_t **> realloc(h.reads, h.cap * sizeof(bam1_t *))
-        h.ends = <int64_t *> realloc(h.ends, h.cap * sizeof(int64_t))
-        if h.reads == NULL or h.ends == NULL:
-            return -1
-    a = copy_read(b)
-    if a == NULL:
+    if wait_for_mate(m, b, b_end, key) < 0:
         return -1
-    h.reads[h.n] = a
-    h.ends[h.n] = b_end
-    if rc_olap_put(names, bam_get_qname(a), h.n) < 0:
-        return -1
-    h.n += 1
-    h.live += 1
-    return 0
+    bp[0] = take_record(m)
+    return 0 if bp[0] != NULL else -1
 
 
 def count_region(
@@ -673,16 +868,16 @@ def count_region(
     ``indel_obs``; ``kind`` is the signed length).
     """
     cdef Region r
-    cdef Held h
-    cdef kh_rc_olap_t *names = NULL
+    cdef Mates m
     cdef hts_itr_t *itr = NULL
     cdef bam1_t *b = NULL
-    cdef int slot, flag, ret = -1, oom = 0
+    cdef int flag, ret = -1, oom = 0
     cdef htsFile *fp = reads.fp
-    cdef int64_t next_sweep = 1024, prev_pos = -1
+    cdef int64_t next_sweep = 1024, prev_pos = -1, pos
     cdef uint8_t *orig = NULL
     cdef int64_t orig_cap = 0
-    cdef int64_t n = end - start
+    cdef int64_t i, n = end - start
+    cdef double *qs
     if n <= 0:
         raise ValueError("empty region")
     if (ref_alleles.shape[0] != n or counts.shape[0] != n or qual_sum.shape[0] != n
@@ -693,16 +888,16 @@ def count_region(
     r.min_bq = min_bq
     r.ref = &ref_alleles[0]
     r.counts = &counts[0, 0, 0]
-    r.qual_sum = &qual_sum[0, 0]
+    qs = &qual_sum[0, 0]
+    r.qual_sum = <int64_t *> calloc(n * 6, sizeof(int64_t))
     r.err_sum = &err_sum[0]
     r.err = &err_table[0]
     r.snv = Obs(0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0)
     r.indel = Obs(0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0)
     r.failed = 0
-    h = Held(NULL, NULL, 0, 0, 0)
-    if ignore_overlaps:
-        names = rc_olap_init()
     try:
+        if mates_init(&m) < 0 or r.qual_sum == NULL:
+            raise MemoryError()
         itr = reads.query(contig, start, end)
         b = bam_init1()
         if b == NULL:
@@ -717,21 +912,24 @@ def count_region(
                     continue
                 if ignore_orphans and flag & F_PAIRED and not flag & F_PROPER:
                     continue
-                if names == NULL:
+                pos = b.core.pos  # b may be handed to a waiting read below
+                if not ignore_overlaps:
                     count_read(b, &r, NULL, -1)
                 else:
-                    if h.n > next_sweep:
-                        sweep(&h, names, b.core.pos, &r)
-                        next_sweep = max(1024, 2 * h.live)
-                    if pair_read(b, &h, names, &r, prev_pos, &orig, &orig_cap) < 0:
+                    if m.n > next_sweep:
+                        sweep(&m, pos, &r)
+                        next_sweep = max(1024, 2 * m.live)
+                    if pair_read(&b, &m, &r, prev_pos, &orig, &orig_cap) < 0:
                         oom = 1
                         break
-                prev_pos = b.core.pos
-            if ret == -1 and not oom and names != NULL:
-                sweep(&h, names, end + (<int64_t> 1 << 40), &r)  # mates that never came
+                prev_pos = pos
+            if ret == -1 and not oom and ignore_overlaps:
+                sweep(&m, end + (<int64_t> 1 << 40), &r)  # mates that never came
         check_end(reads, ret if not oom else -1)
         if oom or r.failed:
             raise MemoryError()
+        for i in range(n * 6):
+            qs[i] += r.qual_sum[i]
         snv = obs_arrays(&r.snv)
         indel = obs_arrays(&r.indel)
         indel["boff"] = np.empty(r.indel.n, dtype=np.int64)
@@ -743,14 +941,9 @@ def count_region(
         bam_destroy1(b)
         if itr != NULL:
             hts_itr_destroy(itr)
-        for slot in range(h.n):
-            if h.reads[slot] != NULL:
-                free_read(h.reads[slot])
-        free(h.reads)
-        free(h.ends)
+        mates_free(&m)
         free(orig)
-        if names != NULL:
-            rc_olap_destroy(names)
+        free(r.qual_sum)
         obs_free(&r.snv)
         obs_free(&r.indel)
 
