@@ -233,3 +233,90 @@ def test_hotspot_limit_uses_the_callers_panel_null(data, tmp_path):
     for sample in ("PAR", "RES"):
         assert with_pon[(sample, "p.X1A")] > without[(sample, "p.X1A")] + 0.01
         assert with_pon[(sample, "p.X2A")] == without[(sample, "p.X2A")]
+
+
+# --------------------------------------------------------------------------- amplicon assay
+
+AMP = (24550, 24750)  # one amplicon: every fragment spans exactly these bases
+AMP_ART, AMP_SNV = 24600, 24700  # recurrent artefact (read 1), real SNV (read 2)
+AMP_FRAGS = 1500
+
+
+def _amplicon_bam(path, sample: str, variants, seed: int, marked: bool) -> str:
+    """Amplicon-shaped reads (make_bam with the insert = the amplicon: all fragments share
+    both ends); ``marked``: then duplicate-marked by samtools as an upstream pipeline would
+    (fixmate -m, sort, markdup), which flags every fragment but one."""
+    start, end = AMP
+    make_bam(path, sample, AMP_FRAGS, variants, start, end, insert=end - start - 1, seed=seed)
+    if marked:
+        raw = path.with_suffix(".raw.bam")
+        path.rename(raw)
+        pysam.sort("-n", "-o", str(raw) + ".n.bam", str(raw))
+        pysam.fixmate("-m", str(raw) + ".n.bam", str(raw) + ".fm.bam")
+        pysam.sort("-o", str(raw) + ".s.bam", str(raw) + ".fm.bam")
+        pysam.markdup(str(raw) + ".s.bam", str(path))
+        pysam.index(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def amplicon(tmp_path_factory):
+    """Two amplicon normals sharing a 2% artefact at AMP_ART, duplicate-marked upstream; an
+    amplicon parental without it and a resistant with it at 3% plus a real 5% SNV."""
+    d = tmp_path_factory.mktemp("pon_amplicon")
+    normals = [
+        _amplicon_bam(d / f"an{i}.bam", f"AN{i}", [_v(AMP_ART, 0.02)], seed=10 + i, marked=True)
+        for i in (1, 2)
+    ]
+    par = _amplicon_bam(d / "apar.bam", "APAR", [], seed=13, marked=False)
+    res_variants = [_v(AMP_ART, 0.03), _v(AMP_SNV, 0.05)]
+    res = _amplicon_bam(d / "ares.bam", "ARES", res_variants, seed=14, marked=False)
+    bed = d / "amplicon.bed"
+    bed.write_text(f"{ALK}\t{AMP[0]}\t{AMP[1] - 1}\tALK_amplicon\n")
+    pons = {}
+    for assay in ("amplicon", "capture"):
+        pons[assay] = d / f"pon_{assay}.tsv.gz"
+        argv = ["pon", "--reference", str(REF), "--regions", str(bed), "--bams", *normals]
+        assert main([*argv, "--assay", assay, "--out", str(pons[assay])]) in (0, None)
+    return {"par": par, "res": res, "bed": bed, "pon": pons, "normals": normals}
+
+
+def test_amplicon_pon_counts_the_duplicate_marked_reads_of_its_normals(amplicon):
+    """Amplicon reads share both ends, so an upstream markdup flags all fragments but one:
+    the amplicon panel counts them all (as snv --assay amplicon does), the capture panel of
+    the same BAMs sees one fragment per normal, below --min-depth."""
+    for bam in amplicon["normals"]:
+        flagged = int(pysam.view("-c", "-f", "1024", bam).strip())
+        assert flagged == 2 * (AMP_FRAGS - 1)  # both reads of every fragment but one
+    pon = snv.read_pon(amplicon["pon"]["amplicon"])
+    site = pon[(pon.pos == AMP_ART + 1) & (pon.alt == _alt(AMP_ART))].iloc[0]
+    assert site.samples == 2 and site.depth == 2 * AMP_FRAGS
+    assert 0.01 < site.alt_reads / site.depth < 0.04  # the artefact, counted as noise
+    assert len(snv.read_pon(amplicon["pon"]["capture"])) == 0
+
+
+def _amplicon_calls(amplicon, tmp_path, pon: str | None) -> dict:
+    out = tmp_path / f"amp_{pon is not None}.vcf.gz"
+    args = ["snv", "--reference", str(REF), "--regions", str(amplicon["bed"]), "--assay"]
+    args += ["amplicon", "--parental", amplicon["par"], "--resistant", amplicon["res"]]
+    args += ["--out", str(out)] + (["--pon", pon] if pon else [])
+    assert main(args) in (0, None)
+    vcf = VCF(str(out))
+    assert "##resistcall_snv=<assay=amplicon," in vcf.raw_header
+    return {(v.POS - 1, v.ALT[0]): v for v in vcf}
+
+
+def test_amplicon_pon_raises_the_null_at_a_recurrent_artefact(amplicon, tmp_path):
+    """In an amplicon run the panel's artefact site is no longer called, the clean site's real
+    SNV keeps its record; a panel counted with the capture rules (duplicates skipped) would
+    not have seen the artefact."""
+    art, real = (AMP_ART, _alt(AMP_ART)), (AMP_SNV, _alt(AMP_SNV))
+    without = _amplicon_calls(amplicon, tmp_path, None)
+    assert without[art].INFO["STATUS"] == "acquired"
+    with_pon = _amplicon_calls(amplicon, tmp_path, str(amplicon["pon"]["amplicon"]))
+    assert art not in with_pon
+    a, b = without[real], with_pon[real]
+    assert b.INFO["STATUS"] == "acquired" and b.FILTER is None
+    assert a.INFO["PDET"] == b.INFO["PDET"] and a.format("AD").tolist() == b.format("AD").tolist()
+    wrong_rules = _amplicon_calls(amplicon, tmp_path, str(amplicon["pon"]["capture"]))
+    assert wrong_rules[art].INFO["STATUS"] == "acquired"
