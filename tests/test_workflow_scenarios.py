@@ -1,10 +1,11 @@
 """The workflow on the input shapes the capture demo does not exercise.
 
 Each scenario runs the real Snakefile (every stage, no stubs) in a scratch copy on simulated
-reads at low depth: an amplicon assay (primers clipped, no duplicate marking), units given as
-aligned BAMs and a sample sequenced on two lanes, two lines in one sheet with several resistant
-derivatives, and a unit whose FASTQ is truncated (the failure must be reported and must not
-leave complete-looking results).
+reads at low depth: an amplicon assay (primers clipped, no duplicate marking, a panel of
+normals built from an unrelated amplicon sample), units given as aligned BAMs and a sample
+sequenced on two lanes, two lines in one sheet with several resistant derivatives, and a unit
+whose FASTQ is truncated (the failure must be reported and must not leave complete-looking
+results).
 """
 
 from __future__ import annotations
@@ -177,9 +178,28 @@ def _cnv_call(work: Path, line: str, sample: str, gene: str) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """One line, parental + resistant, amplicon assay: reads start with their primers."""
+    """One line, parental + resistant, amplicon assay: reads start with their primers. An
+    unrelated amplicon sample AMP_N (not in the run's sheet) is the panel of normals
+    (`pon: {normals: [...]}`), duplicate-marked upstream and not primer-clipped, as another
+    pipeline delivers it; it carries I1171N as a germline variant, which reaches the resistant
+    sample at 3% (as contamination from that normal would look)."""
     work = copy_workflow(tmp_path_factory.mktemp("amplicon"))
-    _pair_sheets(work, "AMP_P", "AMP_R", "AMPLINE", "run1", drug="crizotinib")
+    # the normal is simulated with the run's samples, then left out of the run's sheets
+    _write_tsv(
+        work / "config" / "samples.tsv",
+        [
+            {"sample": "AMP_P", "line": "AMPLINE", "condition": "parental"},
+            {"sample": "AMP_R", "line": "AMPLINE", "condition": "resistant"},
+            {"sample": "AMP_N", "line": "NORMALS", "condition": "parental"},
+        ],
+        SAMPLE_COLUMNS,
+    )
+    fq = "data/{}_R{}.fastq.gz"
+    rows = [
+        {"sample": s, "unit": "run1", "fq1": fq.format(s, 1), "fq2": fq.format(s, 2)}
+        for s in ("AMP_P", "AMP_R", "AMP_N")
+    ]
+    _write_tsv(work / "config" / "units.tsv", rows, UNIT_COLUMNS)
     config = _write_config(
         work,
         panel={
@@ -195,15 +215,21 @@ def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
             "samples": {
                 "AMP_P": {"gc_bias": [0.2, 1.0]},
                 "AMP_R": {"copy_number": {"MET": 8}, "gc_bias": [-0.2, 1.5]},
+                "AMP_N": {"fragments": 12_000},
             },
             "variants": [
                 {**G1125, "vaf": {"AMP_P": 0.5, "AMP_R": 0.5}},
                 {**L1196M, "vaf": {"AMP_R": 0.25}},
                 {**G1202R, "vaf": {"AMP_R": 0.35}},
+                {**I1171N, "vaf": {"AMP_R": 0.03, "AMP_N": 0.5}},
             ],
         },
     )
     _simulate(work, config, fragments=30_000)
+    _pair_sheets(work, "AMP_P", "AMP_R", "AMPLINE", "run1", drug="crizotinib")
+    normal = _align_elsewhere(
+        work, "AMP_N", fq.format("AMP_N", 1), fq.format("AMP_N", 2), mark_duplicates=True
+    )
     # The parental arrives as a BAM another pipeline already duplicate-marked (most reads of
     # an amplicon share both ends, so nearly all would be flagged): the marks must not survive.
     bam = _align_elsewhere(
@@ -224,6 +250,8 @@ def amplicon(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         ],
         UNIT_COLUMNS,
     )
+    with open(config, "a") as handle:
+        handle.write(yaml.safe_dump({"pon": {"normals": [normal]}}))
     return work, snakemake(work)
 
 
@@ -264,6 +292,46 @@ def test_amplicon_primer_bases_are_soft_clipped(amplicon):
         assert total > 100, sample
         assert on_primer <= 0.01 * total, (sample, on_primer, total)
         assert clipped >= 0.95 * total, (sample, clipped, total)
+
+
+def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv(amplicon):
+    """`pon: {normals: [...]}` in an amplicon run: rule pon_clip clips the normal's primers (as
+    the run's samples are clipped), rule pon counts it with duplicates (amplicon rules) into
+    results/pon/pon.tsv.gz, and the snv job reads it: the normal's germline I1171N, at 3% in
+    the resistant sample, is filtered as pon_variant."""
+    work, proc = amplicon
+    log = proc.stdout + proc.stderr
+    assert len(re.findall(r"^(local)?rule pon_clip:", log, re.M)) == 1, log[-2000:]
+    assert len(re.findall(r"^(local)?rule pon:", log, re.M)) == 1
+    snv_job = re.split(r"^(?:local)?rule snv:", log, flags=re.M)[1].split("\n\n")[0]
+    assert "results/pon/pon.tsv.gz" in snv_job.split("output:")[0], snv_job
+    clip = dict(re.findall(r"^([A-Z ]+): (\d+)$", (work / "logs/pon/clip_0.log").read_text(), re.M))
+    assert int(clip["TOTAL CLIPPED"]) >= 0.95 * int(clip["TOTAL READS"]) > 0, clip
+    assert not (work / "results" / "pon" / "clipped").exists() or not any(
+        (work / "results" / "pon" / "clipped").iterdir()
+    )  # temporary
+    pon = pd.read_csv(work / "results" / "pon" / "pon.tsv.gz", sep="\t")
+    assert set(pon["samples"]) <= {0, 1} and pon["samples"].sum() > 0
+    # the normal's reads are nearly all duplicate-marked upstream, yet all are counted
+    normal = work / "data" / "AMP_N.bam"
+    marked = int(run(["samtools", "view", "-c", "-f", "1024", str(normal)], work).stdout)
+    reads = int(run(["samtools", "view", "-c", "-F", "0x900", str(normal)], work).stdout)
+    assert marked > 0.9 * reads
+    site = pon[(pon["chrom"] == ALK) & (pon["pos"] == I1171N["pos"]) & (pon["alt"] == "T")]
+    assert site[["samples", "excluded"]].values.tolist() == [[0, 1]], site
+    # without duplicates the panel could hold at most one read length per unmarked read
+    assert pon.loc[pon["alt"] == "indel", "depth"].sum() > 5 * 100 * (reads - marked)
+    # primer bases are not counted: the snv regions reach 5 bases into ALK_006's RIGHT primer
+    # (24614-24638, 1-based; no other amplicon there), where the unclipped normal has reads
+    # (twice the panel's min_depth, 20)
+    with pysam.AlignmentFile(str(normal)) as handle:
+        assert handle.count(ALK, 24613, 24618) > 40
+    alk = pon[pon["chrom"] == ALK]
+    assert alk.loc[alk["pos"].between(24614, 24618), "samples"].sum() == 0
+    assert (alk.loc[alk["pos"].between(24600, 24613), "samples"] == 1).all()
+    with pysam.VariantFile(str(work / "results" / "AMPLINE" / "snv.vcf.gz")) as vcf:
+        rec = [r for r in vcf if r.pos == I1171N["pos"] and r.alts == ("T",)]
+    assert len(rec) == 1 and "pon_variant" in rec[0].filter.keys(), rec
 
 
 def test_amplicon_spikes_and_met_gain_are_reported(amplicon):
