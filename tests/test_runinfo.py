@@ -20,6 +20,18 @@ def test_runinfo_records_config_and_given_date(tmp_path):
     assert meta["config"]["snv"]["min_vaf"] == 0.01 and meta["config"]["fusion"]["gene"] == "ALK"
 
 
+def test_runinfo_keeps_a_sections_keys_that_are_not_options():
+    """The record names the panel of normals a run used (pon.normals or pon.file), beside the
+    panel's options with the values the run used."""
+    from resistcall.runinfo import run_metadata
+
+    normals = {"pon": {"normals": ["n/N1.bam", "n/N2.bam"], "min_depth": 30}}
+    meta = run_metadata(normals, run_date="2026-01-02")
+    assert meta["config"]["pon"] == {**normals["pon"], "max_vaf": 0.05}
+    meta = run_metadata({"pon": {"file": "pon.tsv.gz"}}, run_date="2026-01-02")
+    assert meta["config"]["pon"]["file"] == "pon.tsv.gz"
+
+
 def test_runinfo_missing_config_is_a_clear_error(tmp_path, capsys):
     assert (
         main(

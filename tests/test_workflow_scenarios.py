@@ -332,6 +332,13 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     with pysam.VariantFile(str(work / "results" / "AMPLINE" / "snv.vcf.gz")) as vcf:
         rec = [r for r in vcf if r.pos == I1171N["pos"] and r.alts == ("T",)]
     assert len(rec) == 1 and "pon_variant" in rec[0].filter.keys(), rec
+    # the run metadata records the panel's normals and the options it was built with
+    meta = json.loads((work / "results" / "run_metadata.json").read_text())
+    assert meta["config"]["pon"] == {
+        "normals": ["data/AMP_N.bam"],
+        "max_vaf": 0.05,
+        "min_depth": 20,
+    }
 
 
 def test_amplicon_spikes_and_met_gain_are_reported(amplicon):

@@ -29,8 +29,12 @@ def run_metadata(
         or os.environ.get("RESISTCALL_RUN_DATE")
         or datetime.now(UTC).isoformat(timespec="seconds")
     )
-    # config.yaml carries only changed options; the record holds every value the stages used.
-    stages = {s: options.effective(s, config.get(s) or {}) for s in options.SECTIONS}
+    # config.yaml carries only changed options; the record holds every value the stages used,
+    # beside a section's keys that are not options (pon.normals, pon.file: which panel it was).
+    stages = {
+        s: {**(config.get(s) or {}), **options.effective(s, config.get(s) or {})}
+        for s in options.SECTIONS
+    }
     return {
         "run_date": date,
         "reference_build": config.get("reference", {}).get("build", "GRCh38"),
