@@ -10,6 +10,7 @@ BLOCK_CACHE: int
 class Reader:
     path: str
     references: tuple[str, ...]
+    is_cram: bool
     def __init__(
         self,
         path: str | PathLike[str],
@@ -25,22 +26,22 @@ class Reader:
         tb: TracebackType | None,
     ) -> None: ...
 
-def count_region(
+def count_regions(
     reads: Reader,
     contig: str,
-    start: int,
-    end: int,
-    ref_alleles: np.ndarray,
-    counts: np.ndarray,
-    qual_sum: np.ndarray,
-    err_sum: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    ref_alleles: list[np.ndarray],
+    counts: list[np.ndarray],
+    qual_sum: list[np.ndarray],
+    err_sum: list[np.ndarray],
     err_table: np.ndarray,
     flag_filter: int,
     min_mapq: int,
     min_bq: int,
     ignore_overlaps: bool,
     ignore_orphans: bool,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bytes]: ...
+) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray], bytes]]: ...
 def fragment_spans(
     reads: Reader,
     contig: str,

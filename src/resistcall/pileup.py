@@ -129,21 +129,38 @@ def count_region(
     Indel events are keyed at their anchor position (the reference base before the event) with
     VCF-style ``ref``/``alt`` strings, not yet left-normalised (``snv.normalise`` does that).
     """
-    n = end - start
-    refseq = fasta.fetch(contig, start, end + 1000).upper()
-    ref = np.frombuffer(refseq[:n].encode("ascii"), dtype=np.uint8).copy()
-    counts = np.zeros((n, 6, 2), dtype=np.int32)
-    qual_sum = np.zeros((n, 6), dtype=np.float64)
-    err_sum = np.zeros(n, dtype=np.float64)
-    base, indel, inserted = _kernel.count_region(
+    return _count_pass(reads, fasta, contig, [(start, end)], params)[0]
+
+
+def _count_pass(
+    reads: Reader,
+    fasta: pysam.FastaFile,
+    contig: str,
+    spans: list[tuple[int, int]],
+    params: PileupParams,
+) -> list[Counts]:
+    """:func:`count_region` for sorted, disjoint regions of one contig, in one pass over its
+    reads (the kernel counts each region as its own query would: see ``_kernel.count_regions``).
+    """
+    refseqs, refs, counts, qual_sums, err_sums = [], [], [], [], []
+    for start, end in spans:
+        n = end - start
+        refseq = fasta.fetch(contig, start, end + 1000).upper()
+        ref = np.frombuffer(refseq[:n].encode("ascii"), dtype=np.uint8).copy()
+        refseqs.append(refseq)
+        refs.append(ref)
+        counts.append(np.zeros((n, 6, 2), dtype=np.int32))
+        qual_sums.append(np.zeros((n, 6), dtype=np.float64))
+        err_sums.append(np.zeros(n, dtype=np.float64))
+    found = _kernel.count_regions(
         reads,
         contig,
-        start,
-        end,
-        _CODE[ref],
+        np.array([s for s, _ in spans], dtype=np.int64),
+        np.array([e for _, e in spans], dtype=np.int64),
+        [_CODE[ref] for ref in refs],
         counts,
-        qual_sum,
-        err_sum,
+        qual_sums,
+        err_sums,
         _ERR,
         params.flag_filter,
         params.min_mapping_quality,
@@ -151,22 +168,28 @@ def count_region(
         params.ignore_overlaps,
         params.ignore_orphans,
     )
-    base_obs = pd.DataFrame(
-        {"pos": base["pos"], "allele": base["kind"].astype(np.int8)}
-        | {k: base[k] for k in OBS_COLUMNS if k != "pos"}
-    )
-    indel_obs = _indel_obs(indel, inserted, start, refseq)
-    return Counts(
-        contig=contig,
-        positions=np.arange(start, end, dtype=np.int64),
-        ref=ref,
-        counts=counts,
-        qual_sum=qual_sum,
-        err_sum=err_sum,
-        indels=_indel_table(indel_obs),
-        base_obs=base_obs,
-        indel_obs=indel_obs,
-    )
+    out = []
+    for k, (start, end) in enumerate(spans):
+        base, indel, inserted = found[k]
+        base_obs = pd.DataFrame(
+            {"pos": base["pos"], "allele": base["kind"].astype(np.int8)}
+            | {c: base[c] for c in OBS_COLUMNS if c != "pos"}
+        )
+        indel_obs = _indel_obs(indel, inserted, start, refseqs[k])
+        out.append(
+            Counts(
+                contig=contig,
+                positions=np.arange(start, end, dtype=np.int64),
+                ref=refs[k],
+                counts=counts[k],
+                qual_sum=qual_sums[k],
+                err_sum=err_sums[k],
+                indels=_indel_table(indel_obs),
+                base_obs=base_obs,
+                indel_obs=indel_obs,
+            )
+        )
+    return out
 
 
 def _indel_obs(obs: dict, inserted: bytes, start: int, refseq: str) -> pd.DataFrame:
@@ -210,11 +233,38 @@ def count_regions(
 ) -> list[Counts]:
     """Count every region (DataFrame with ``chrom start end``, 0-based) of one BAM, in order.
 
-    The BAM (or CRAM, decoded with ``fasta_path``) is opened and its index loaded once."""
-    out = []
+    The BAM (or CRAM, decoded with ``fasta_path``) is opened and its index loaded once, and
+    the regions of a contig of a BAM are counted in one pass over its reads (overlapping
+    regions, which merged regions never are, in more passes; a CRAM's regions one by one);
+    each region's counts are those of :func:`count_region` on it alone."""
+    found: dict[int, Counts] = {}
+    starts = regions["start"].to_numpy().astype(np.int64)
+    ends = regions["end"].to_numpy().astype(np.int64)
     with Reader(bam_path, fasta_path) as reads, pysam.FastaFile(str(fasta_path)) as fa:
-        for row in regions.itertuples(index=False):
-            out.append(count_region(reads, fa, row.chrom, int(row.start), int(row.end), params))
+        for contig, rows in _passes(regions, single=reads.is_cram):
+            spans = [(int(starts[i]), int(ends[i])) for i in rows]
+            found |= zip(rows, _count_pass(reads, fa, contig, spans, params), strict=True)
+    return [found[i] for i in range(len(regions))]
+
+
+def _passes(regions: pd.DataFrame, single: bool = False) -> list[tuple[str, list[int]]]:
+    """Row numbers of ``regions`` grouped into passes: one contig, sorted by start, disjoint
+    (``single``: one region per pass)."""
+    by_contig: dict[str, list[int]] = {}
+    for i, chrom in enumerate(regions["chrom"].astype(str).tolist()):
+        by_contig.setdefault(chrom, []).append(i)
+    starts = regions["start"].to_numpy()
+    ends = regions["end"].to_numpy()
+    out = []
+    for contig, rows in by_contig.items():
+        passes: list[list[int]] = []
+        for i in sorted(rows, key=lambda r: (starts[r], ends[r])):
+            fits = None if single else next((p for p in passes if ends[p[-1]] <= starts[i]), None)
+            if fits is None:
+                passes.append([i])
+            else:
+                fits.append(i)
+        out += [(contig, p) for p in passes]
     return out
 
 
