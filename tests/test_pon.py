@@ -149,9 +149,14 @@ def test_indel_classes_follow_length_and_homopolymer_context():
     assert snv.indel_class(3, False) == "indel2+:plain"
 
 
-def _dry_run(data, tmp_path, pon: str) -> str:
-    """`snakemake -n -p` of a copy of the workflow with ``pon`` appended to its config."""
+def _dry_run(data, tmp_path, pon: str, amplicon: bool = False) -> str:
+    """`snakemake -n -p` of a copy of the workflow with ``pon`` appended to its config
+    (``amplicon``: the demo amplicon panel instead of the capture one)."""
     work = copy_workflow(tmp_path)
+    if amplicon:
+        config = work / "config" / "config.yaml"
+        text = config.read_text().replace("  assay: capture ", "  assay: amplicon ")
+        config.write_text(text.replace("demo_capture_targets.bed", "demo_amplicons.bed"))
     (work / "demo_data").mkdir()
     for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
         for fq in (unit.fq1, unit.fq2):  # one valid record: the dry run only checks the sheets
@@ -196,6 +201,33 @@ def test_workflow_builds_the_pon_from_normals_once_and_snv_reads_it(data, tmp_pa
     table = snv.read_pon(tmp_path / "results" / "pon" / "pon.tsv.gz")
     art = table[(table.pos == ART + 1) & (table.alt == _alt(ART))].iloc[0]
     assert art.samples == 2 and art.depth > 2 * 30
+
+
+def test_workflow_clips_amplicon_normals_before_the_panel(data, tmp_path):
+    """Amplicon run with a CRAM normal: one `pon_clip` job soft-clips its primers (the run's
+    BAMs are clipped by rule ampliconclip) and `pon` counts the clipped BAM with the amplicon
+    rules. The two commands, run as printed, leave no count on the primer bases that the snv
+    regions reach (ALK_006's RIGHT primer, 24614-24638 1-based) and count the insert."""
+    bam = make_bam(tmp_path / "n.bam", "N1", 400, [], 24448, 24638, insert=189, seed=5)
+    cram = tmp_path / "n.cram"
+    pysam.view("-C", "-T", str(REF), "-o", str(cram), str(bam), catch_stdout=False)
+    pysam.index(str(cram))
+    stdout = _dry_run(data, tmp_path / "work", f"pon: {{normals: [{cram}]}}\n", amplicon=True)
+    assert stdout.count("rule pon_clip:") == 1 and stdout.count("rule pon:") == 1
+    clip, pon = _rule(stdout, "pon_clip"), _rule(stdout, "pon")
+    fasta, primers = "resources/reference/panel_GRCh38.fa", "resources/panel/demo_primers.bed"
+    assert f"--reference {fasta} -b {primers} -u -o - {cram} " in clip
+    assert "--bams results/pon/clipped/0.bam --assay amplicon " in pon
+    for d in ("logs/pon", "results/pon/clipped"):
+        (tmp_path / "work" / d).mkdir(parents=True, exist_ok=True)
+    for printed in (clip, pon):
+        command = next(ln for ln in printed.splitlines() if " 2> logs/pon/" in ln)
+        command = command.strip().removeprefix("Shell command:").strip()
+        run(["bash", "-c", command], tmp_path / "work")
+    table = snv.read_pon(tmp_path / "work" / "results" / "pon" / "pon.tsv.gz")
+    assert table.loc[table.pos.between(24614, 24618), "samples"].sum() == 0
+    insert = table[table.pos.between(24474, 24613) & (table.alt == "indel")]
+    assert len(insert) == 140 and (insert.depth == 400).all()
 
 
 def test_hotspot_limit_uses_the_callers_panel_null(data, tmp_path):
