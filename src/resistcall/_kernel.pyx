@@ -917,7 +917,7 @@ def count_regions(
 
     One pass over the contig's reads (htslib's multi-region iterator: each BGZF block
     decompressed and each record decoded once; one query per region re-read the reads and
-    blocks neighbouring regions share, ~1/4 of counting's CPU at ~16,000x). A CRAM is counted
+    blocks neighbouring regions share: ~15% of counting CPU at ~14,000x). A CRAM is counted
     one region per call (one query each). Each region still
     sees exactly the reads a query of its own returns (those overlapping it, in file order),
     with its own mate pairing: a read overlapping several regions is counted in each, from its
