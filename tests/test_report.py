@@ -1711,6 +1711,34 @@ def test_grch37_run_shows_its_build_in_the_header_and_methods(tmp_path):
     assert "Reference build</th><td>GRCh37" in methods  # (the FASTA's own name may say more)
 
 
+def test_methods_name_the_panel_of_normals_the_run_used(tmp_path):
+    """A panel of normals changes calls, so the methods say which one the run used (from the
+    run metadata `resistcall runinfo` writes; file names only), and nothing without one."""
+    from resistcall.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    meta = tmp_path / "run.json"
+
+    def methods(pon: str | None) -> str:
+        configs = [str(config)]
+        if pon is not None:
+            (tmp_path / "pon.yaml").write_text(pon)
+            configs.append(str(tmp_path / "pon.yaml"))
+        assert main(["runinfo", "--config", *configs, "--out", str(meta)]) == 0
+        argv = full_args(tmp_path)
+        argv[argv.index(str(FIX / "run_metadata.json"))] = str(meta)
+        run_cli(argv)
+        html = (tmp_path / "report.html").read_text()
+        return html.split('id="methods"')[1].split("</section>")[0]
+
+    assert "Panel of normals" not in methods(None)
+    text = methods("pon: {normals: [/data/n/N1.bam, /data/n/N2.bam]}\n")
+    assert "Panel of normals: 2 unrelated samples (pon.normals), counted like" in text
+    assert "/data/n" not in text
+    text = methods("pon: {file: /data/panels/pon.tsv.gz}\n")
+    assert "Panel of normals: pon.tsv.gz, built earlier (pon.file)" in text
+
+
 def test_scan_line_beside_found_changes_reads_as_the_other_codons(tmp_path):
     """With changes found, the scan line speaks of the other codons ("besides the changes
     above"), not of ALK-independent resistance, which only a sample without changes needs."""

@@ -339,6 +339,8 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
         "max_vaf": 0.05,
         "min_depth": 20,
     }
+    html = (work / "results" / "AMPLINE" / "report.html").read_text()
+    assert "Panel of normals: 1 unrelated sample (pon.normals)" in html
 
 
 def test_amplicon_spikes_and_met_gain_are_reported(amplicon):

@@ -14,6 +14,7 @@ import math
 import os
 import re
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -1226,6 +1227,22 @@ def run_date(meta: dict, given: str | None) -> str:
     return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def panel_of_normals(config: dict | None) -> str | None:
+    """What the run's panel of normals was (config ``pon``, from the run metadata), for the
+    methods: a panel changes calls (an artefact site's noise, the pon_variant filter), so the
+    report says one was used. File names only: the config may hold absolute paths."""
+    pon = (config or {}).get("pon") or {}
+    normals, built = pon.get("normals"), pon.get("file")
+    if isinstance(normals, list) and normals:
+        n = len(normals)
+        return f"{n} unrelated sample{'s' if n > 1 else ''} (pon.normals)"
+    if normals:
+        return f"the unrelated samples of {Path(str(normals)).name} (pon.normals)"
+    if built:
+        return f"{Path(str(built)).name}, built earlier (pon.file)"
+    return None
+
+
 def _assay_from_qc(qc: list[dict] | None) -> str | None:
     """The assay the QC stage ran with (qc.json ``assay``), when all samples agree."""
     assays = {q.get("assay") for q in qc or [] if q.get("assay")}
@@ -1315,6 +1332,7 @@ def build_report(
             "assay": meta.get("assay") or _assay_from_qc(qc),
             "tool_versions": dict(sorted(tool_versions.items())),
             "config": meta.get("config"),
+            "panel_of_normals": panel_of_normals(meta.get("config")),
             "transcripts": meta.get("transcripts") or [],
         },
         "knowledge": knowledge,
