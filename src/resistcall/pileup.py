@@ -240,7 +240,12 @@ def count_regions(
     found: dict[int, Counts] = {}
     starts = regions["start"].to_numpy().astype(np.int64)
     ends = regions["end"].to_numpy().astype(np.int64)
-    with Reader(bam_path, fasta_path) as reads, pysam.FastaFile(str(fasta_path)) as fa:
+    # no BGZF block cache: a pass reads each block once, so a cache would only copy every block
+    # into itself and hold up to 64 MB (peak RSS of counting a 16k BAM 229 -> 165 MB)
+    with (
+        Reader(bam_path, fasta_path, block_cache=0) as reads,
+        pysam.FastaFile(str(fasta_path)) as fa,
+    ):
         for contig, rows in _passes(regions, single=reads.is_cram):
             spans = [(int(starts[i]), int(ends[i])) for i in rows]
             found |= zip(rows, _count_pass(reads, fa, contig, spans, params), strict=True)
