@@ -11,8 +11,9 @@ import pyranges as pr
 import pysam
 import pytest
 from reference_counters import reference_fragment_spans
+from test_pileup import ALK, REF, make_bam
 
-from resistcall import cnv, contracts, coverage
+from resistcall import _kernel, cnv, contracts, coverage
 from resistcall.cli import main
 from resistcall.errors import UserError
 from resistcall.qc import STAGES
@@ -713,3 +714,25 @@ def test_a_sample_with_almost_no_reads_is_not_assessable_without_qc(cli_bams, tm
     cn = pd.read_csv(out, sep="\t")
     assert (cn["call"] == "not assessable").all() and cn["copy_number"].isna().all()
     assert cn["reason"].iloc[0] == "median 2 fragments per target (< 20)"
+
+
+def test_cram_fragment_counts_equal_its_bam(tmp_path):
+    """A CRAM (decoded with the FASTA, one query per window) gives its BAM's fragment count
+    per target in both assays; the kernel refuses several CRAM windows in one pass (htslib
+    1.16's multi-region iterator skips CRAM reads)."""
+    bam = make_bam(tmp_path / "f.bam", "F", 400, [], seed=5, insert=140)
+    cram = tmp_path / "f.cram"
+    pysam.view("-C", "-T", str(REF), "-o", str(cram), str(bam), catch_stdout=False)
+    pysam.index(str(cram))
+    targets = pd.DataFrame(
+        {"chrom": ALK, "start": [24300, 24480, 24700], "end": [24420, 24600, 24820], "gene": "ALK"}
+    )
+    for assay in ("capture", "amplicon"):
+        from_bam = coverage.count_targets(bam, targets, assay)
+        assert from_bam.min() > 20
+        assert coverage.count_targets(cram, targets, assay, reference=REF).tolist() == (
+            from_bam.tolist()
+        )
+    with _kernel.Reader(cram, REF) as reads, pytest.raises(ValueError, match="one window"):
+        starts, ends = np.array([24300, 24700]), np.array([24420, 24820])
+        _kernel.fragment_spans(reads, ALK, starts, ends, 0, 0, 1000)

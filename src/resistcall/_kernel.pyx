@@ -1113,6 +1113,9 @@ def fragment_spans(
     for w in range(nw):
         if win_end[w] <= win_start[w] or (w and win_start[w] < win_end[w - 1]):
             raise ValueError("windows must be non-empty, sorted and disjoint")
+    if reads.is_cram and nw > 1:
+        # htslib 1.16's multi-region iterator skips reads of a CRAM (count_regions); one query each
+        raise ValueError("a CRAM is read one window per call")
     w = 0
     try:
         if starts == NULL or ends == NULL:

@@ -93,6 +93,7 @@ def fragment_spans(
     windows: pd.DataFrame,
     min_mapq: int = 20,
     count_duplicates: bool = False,
+    reference: str | Path | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per contig, fragment starts and ends (0-based half-open) of counted fragments.
 
@@ -103,24 +104,30 @@ def fragment_spans(
     duplicates unless ``count_duplicates`` (amplicon data is not deduplicated). Reads starting
     before a window are not counted from it (the fragment is longer than the pad). The per-read
     loop is compiled (``resistcall._kernel.fragment_spans``); the windows of a contig are read in
-    one pass (htslib's multi-region iterator: every BAM block decompressed once).
+    one pass (htslib's multi-region iterator: every BAM block decompressed once). A CRAM is
+    decoded with ``reference`` and read one window per query: htslib 1.16's multi-region
+    iterator skips reads of a CRAM (``_kernel.count_regions``); a read counts from the window
+    holding its start either way, so the spans are the same.
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    with _kernel.Reader(bam_path) as reads:
+    with _kernel.Reader(bam_path, reference) as reads:
         known = set(reads.references)
         for chrom, w in windows.groupby("chrom", sort=False):
             if chrom not in known:
                 continue
             w = w.sort_values("start")
-            out[str(chrom)] = _kernel.fragment_spans(
-                reads,
-                str(chrom),
-                w["start"].to_numpy(np.int64),
-                w["end"].to_numpy(np.int64),
-                skip,
-                min_mapq,
-                MAX_FRAGMENT,
+            starts, ends = w["start"].to_numpy(np.int64), w["end"].to_numpy(np.int64)
+            passes = [slice(i, i + 1) for i in range(len(w))] if reads.is_cram else [slice(None)]
+            parts = [
+                _kernel.fragment_spans(
+                    reads, str(chrom), starts[g], ends[g], skip, min_mapq, MAX_FRAGMENT
+                )
+                for g in passes
+            ]
+            out[str(chrom)] = (
+                np.concatenate([f_start for f_start, _ in parts]),
+                np.concatenate([f_end for _, f_end in parts]),
             )
     return out
 
@@ -160,8 +167,10 @@ def count_targets(
     targets: pd.DataFrame,
     assay: str,
     min_mapq: int = 20,
+    reference: str | Path | None = None,
 ) -> np.ndarray:
-    """Fragment count per target row (targets: ``chrom start end gene``), in input order."""
+    """Fragment count per target row (targets: ``chrom start end gene``), in input order
+    (``reference``: the FASTA a CRAM is decoded with)."""
     if assay not in ("capture", "amplicon"):
         raise UserError(f"unknown assay {assay!r}: expected capture or amplicon")
     spans = fragment_spans(
@@ -169,6 +178,7 @@ def count_targets(
         fetch_windows(targets),
         min_mapq=min_mapq,
         count_duplicates=assay == "amplicon",
+        reference=reference,
     )
     counts = np.zeros(len(targets), dtype=np.int64)
     counter = count_midpoints if assay == "amplicon" else count_overlaps
