@@ -1051,14 +1051,15 @@ def test_cram_unit_loads_and_reads_through(base_config):
     assert summary == f"CR1: BAM {BAMS / 'CR1.cram'} OK, 60 records"
 
 
-def _indexed_copy(src: Path, dest: Path, sample: str | None = None) -> Path:
-    """A copy of a fixture BAM (optionally with another @RG SM), indexed."""
+def _indexed_copy(src: Path, dest: Path, sample: str | None = None, pg: dict | None = None) -> Path:
+    """A copy of a fixture BAM (optionally with another @RG SM, and a @PG line), indexed."""
     if sample is None:
         shutil.copy(src, dest)
     else:
         with pysam.AlignmentFile(str(src)) as bam:
             header = bam.header.to_dict()
             header["RG"] = [{"ID": f"{sample}.1", "SM": sample}]
+            header["PG"] = [pg] if pg else []
             with pysam.AlignmentFile(str(dest), "wb", header=header) as out:
                 for read in bam:
                     read.set_tag("RG", f"{sample}.1")
@@ -1104,6 +1105,29 @@ def test_pon_normals_sheet_names_its_line_and_refuses_a_unit_of_the_run(base_con
     (problem,) = info.value.problems
     assert (problem.file, problem.line, problem.field) == (str(tmp_path / "normals.tsv"), 3, "bam")
     assert "is the BAM of unit line 2 (sample 'P') of this run" in problem.message
+
+
+def test_pon_capture_normal_without_duplicate_marking_is_warned_before_anything_runs(
+    base_config, tmp_path
+):
+    """The rule of the run's samples used as given: a capture normal whose header names no
+    duplicate-marking program would put its PCR duplicates in the panel; the warning names the
+    sheet, its line and the file. Marked normals, and amplicon runs (duplicates kept), give
+    none."""
+    markdup = {"ID": "samtools.1", "PN": "samtools", "CL": "samtools markdup in.bam out.bam"}
+    marked = _indexed_copy(BAMS / "CR1.bam", tmp_path / "N1.bam", "N1", markdup)
+    unmarked = _indexed_copy(BAMS / "CR2.bam", tmp_path / "N2.bam", "N2")
+    sheet = tmp_path / "normals.tsv"
+    sheet.write_text(f"bam\tnotes\n{marked}\tmarked\n{unmarked}\tnot marked\n")
+    config = _config(base_config, "good/fastq")
+    config["pon"] = {"normals": str(sheet)}
+    warnings = [w for w in load_sheets(config, SHEETS).warnings if "duplicate" in w]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{sheet}, line 3, column bam: {unmarked}: duplicates were not")
+    assert "samtools markdup" in warnings[0]
+    primers = str(REPO / "resources" / "panel" / "demo_primers.bed")
+    config["panel"] = {**config["panel"], "assay": "amplicon", "primers": primers}
+    assert not [w for w in load_sheets(config, SHEETS).warnings if "duplicate" in w]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -68,6 +70,40 @@ def test_pon_table_contract_and_variant_exclusion(data):
     assert (other.samples == 2).all()
 
 
+def test_pon_records_its_normals_and_warns_about_an_unmarked_capture_normal(
+    data, amplicon, tmp_path, caplog
+):
+    """Each normal is on record in the panel's preamble; a capture normal whose header names
+    no duplicate-marking program (the rule of the run's samples used as given) is warned
+    about, naming the file, and recorded as not marked. Readers skip the preamble, and the
+    same panel is written as the same bytes."""
+    marked, unmarked = amplicon["normals"][0], str(data["normals"][0])  # samtools markdup; none
+    out = tmp_path / "mixed.tsv.gz"
+    argv = ["pon", "--reference", str(REF), "--regions", str(data["bed"])]
+    with caplog.at_level(logging.WARNING):
+        assert main([*argv, "--bams", marked, unmarked, "--out", str(out)]) in (0, None)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(f"{unmarked}: duplicates were not marked")
+    assert snv.pon_preamble(out) == [
+        "##normal=<Sample=AN1,File=an1.bam,Duplicates=marked upstream (samtools)>",
+        "##normal=<Sample=N1,File=n1.bam,Duplicates=not marked>",
+    ]
+    assert snv.pon_preamble(data["pon"]) == [
+        f"##normal=<Sample=N{i},File=n{i}.bam,Duplicates=not marked>" for i in (1, 2)
+    ]
+    # amplicon counting keeps duplicates by design: nothing to mark, nothing to warn about
+    assert snv.pon_preamble(amplicon["pon"]["amplicon"]) == [
+        f"##normal=<Sample=AN{i},File=an{i}.bam,Duplicates=counted (amplicon)>" for i in (1, 2)
+    ]
+    table = snv.read_pon(out)
+    assert tuple(table.columns) == PON_COLUMNS and len(table) == 400 * 4
+    # under capture rules the marked amplicon normal keeps one fragment: only N1 counts
+    assert table["samples"].max() == 1
+    again = tmp_path / "again.tsv.gz"
+    ponlib.write_pon(table, snv.pon_preamble(out), again)
+    assert again.read_bytes() == out.read_bytes()
+
+
 def test_pon_from_crams_equals_the_pon_from_their_bams(data, tmp_path):
     """Normals may be CRAM (the panel's own counting decodes them with --reference)."""
     crams = []
@@ -84,17 +120,26 @@ def test_pon_from_crams_equals_the_pon_from_their_bams(data, tmp_path):
     pd.testing.assert_frame_equal(snv.read_pon(out), from_bams)
 
 
-def _calls(data, tmp_path, *extra: str) -> dict:
+def _calls(data, tmp_path, *extra: str) -> tuple[dict, str]:
+    """(records by (0-based pos, alt), raw header) of an snv run on the pair."""
     out = tmp_path / f"calls{len(extra)}.vcf.gz"
     args = ["snv", "--reference", str(REF), "--regions", str(data["bed"])]
     args += ["--parental", str(data["par"]), "--resistant", str(data["res"]), "--out", str(out)]
     assert main(args + list(extra)) in (0, None)
-    return {(v.POS - 1, v.ALT[0]): v for v in VCF(str(out))}
+    if shutil.which("vcf-validator"):
+        proc = subprocess.run(["vcf-validator", str(out)], capture_output=True, text=True)
+        assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    vcf = VCF(str(out))
+    return {(v.POS - 1, v.ALT[0]): v for v in vcf}, vcf.raw_header
 
 
 def test_caller_takes_recurrent_artefact_noise_from_the_pon(data, tmp_path):
-    without = _calls(data, tmp_path)
-    with_pon = _calls(data, tmp_path, "--pon", str(data["pon"]))
+    without, plain_header = _calls(data, tmp_path)
+    with_pon, pon_header = _calls(data, tmp_path, "--pon", str(data["pon"]))
+    # the header names the panel the calls used (file name, never its folder) and its normals
+    assert "##resistcall_pon=<File=pon.tsv.gz,Normals=2>\n" in pon_header
+    assert str(data["dir"]) not in pon_header
+    assert "resistcall_pon" not in plain_header
     # without the panel the artefact reads as a new 3% variant
     assert without[(ART, _alt(ART))].INFO["STATUS"] == "acquired"
     assert (ART, _alt(ART)) not in with_pon
@@ -128,6 +173,10 @@ def test_read_pon_errors_name_file_and_row(tmp_path):
     row = f"{ALK}\t10\tA\tC\t-1\t0\t1\t0\n"
     neg.write_text("\t".join(PON_COLUMNS) + "\n" + row)
     with pytest.raises(UserError, match="neg.tsv: row 2: depth"):
+        snv.read_pon(neg)
+    # rows are lines of the file: the preamble counts
+    neg.write_text("##normal=<Sample=N1,File=n1.bam,Duplicates=not marked>\n" + neg.read_text())
+    with pytest.raises(UserError, match="neg.tsv: row 3: depth"):
         snv.read_pon(neg)
     with pytest.raises(UserError, match="at least one BAM"):
         ponlib.build_pon([], str(REF), str(neg))

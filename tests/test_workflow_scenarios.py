@@ -23,6 +23,8 @@ import pysam
 import pytest
 import yaml
 
+from resistcall import snv
+
 from conftest import BIN, REPO, copy_workflow, run, snakemake
 
 pytestmark = pytest.mark.slow
@@ -310,7 +312,7 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     assert not (work / "results" / "pon" / "clipped").exists() or not any(
         (work / "results" / "pon" / "clipped").iterdir()
     )  # temporary
-    pon = pd.read_csv(work / "results" / "pon" / "pon.tsv.gz", sep="\t")
+    pon = snv.read_pon(work / "results" / "pon" / "pon.tsv.gz")
     assert set(pon["samples"]) <= {0, 1} and pon["samples"].sum() > 0
     # the normal's reads are nearly all duplicate-marked upstream, yet all are counted
     normal = work / "data" / "AMP_N.bam"
@@ -331,7 +333,14 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     assert (alk.loc[alk["pos"].between(24600, 24613), "samples"] == 1).all()
     with pysam.VariantFile(str(work / "results" / "AMPLINE" / "snv.vcf.gz")) as vcf:
         rec = [r for r in vcf if r.pos == I1171N["pos"] and r.alts == ("T",)]
+        header = str(vcf.header)
     assert len(rec) == 1 and "pon_variant" in rec[0].filter.keys(), rec
+    # the calls' header names the panel; the panel records its normal (the clipped copy of
+    # AMP_N, counted with its duplicates: nothing to warn about in an amplicon run)
+    assert "##resistcall_pon=<File=pon.tsv.gz,Normals=1>\n" in header
+    assert snv.pon_preamble(work / "results" / "pon" / "pon.tsv.gz") == [
+        "##normal=<Sample=core_amp_n_lib,File=0.bam,Duplicates=counted (amplicon)>"
+    ]
     # the run metadata records the panel's normals and the options it was built with
     meta = json.loads((work / "results" / "run_metadata.json").read_text())
     assert meta["config"]["pon"] == {

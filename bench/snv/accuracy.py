@@ -48,8 +48,10 @@ def pon_for(out: Path, line: str) -> Path:
     path = out / f"pon.not{line}.tsv.gz"
     if not path.exists():
         other = out / f"{OTHER[line]}.panel.bam"
-        table = ponlib.build_pon([str(other)], str(out / "ref/panel.fa"), str(out / "regions.bed"))
-        ponlib.write_pon(table, path)
+        table, records = ponlib.build_pon(
+            [str(other)], str(out / "ref/panel.fa"), str(out / "regions.bed")
+        )
+        ponlib.write_pon(table, records, path)
     return path
 
 

@@ -254,7 +254,8 @@ SCOPE_COLUMNS = (
 #: ``indel``: every indel event anchored there, normalised). ``pos`` 1-based; ``depth`` and
 #: ``alt_reads`` summed over the ``samples`` that counted there (depth >= pon min_depth, allele
 #: fraction <= pon max_vaf); ``excluded`` = samples left out as carrying a variant (a row
-#: whose every sample carried one has depth 0).
+#: whose every sample carried one has depth 0). The column names follow a preamble of
+#: ``##normal=<Sample=..,File=..,Duplicates=..>`` lines, one per normal (readers skip ``##``).
 PON_COLUMNS = ("chrom", "pos", "ref", "alt", "depth", "alt_reads", "samples", "excluded")
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (

@@ -5,7 +5,9 @@ here from FASTQ are marked with ``samtools markdup``; a sample whose units are a
 BAM/CRAM is used as it is, with the duplicate flags its own pipeline set (a sample mixing both is
 marked). ``true`` marks every capture sample, ``false`` none. Amplicon reads share their ends by
 design and are never marked. A sample used as given whose unit headers name no duplicate-marking
-program gets a QC warning, never silence.
+program gets a QC warning, never silence; so does a capture normal of the panel of normals
+(:func:`normal_duplicates`), when the workflow validates its inputs and when ``resistcall pon``
+counts it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ _MARKER = re.compile(
     r"markdup|rmdup|markduplicates|bamsormadup|bammarkduplicates|samblaster|"
     r"call(?:molecular|duplex)consensusreads|umi[-_]tools.*dedup|\bdedup\b|gencore",
     re.IGNORECASE,
+)
+#: what the marker programs are, for the messages
+_PROGRAMS = (
+    "(@PG: samtools markdup, Picard MarkDuplicates, sambamba, biobambam, fgbio/UMI-tools "
+    "consensus...)"
 )
 
 
@@ -68,7 +75,23 @@ def duplicate_status(mode: str, unit_headers: Mapping[str, Mapping]) -> tuple[st
         return f"as given: marked upstream ({', '.join(programs)})", []
     return "as given: not marked upstream", [
         f"duplicates were not marked upstream: the header of {', '.join(unmarked)} names no "
-        "duplicate-marking program (@PG: samtools markdup, Picard MarkDuplicates, sambamba, "
-        "biobambam, fgbio/UMI-tools consensus...) and the BAM was used as given, so depth and "
+        f"duplicate-marking program {_PROGRAMS} and the BAM was used as given, so depth and "
         f"allele counts may include PCR duplicates; {fix}"
     ]
+
+
+def normal_duplicates(assay: str, header: Mapping) -> tuple[str, str | None]:
+    """(how a panel-of-normals sample's duplicates were handled, warning or None), by the rule
+    of the run's samples used as given: its header must name a duplicate-marking program.
+    Capture normals are counted with their flags as they are, so an unmarked one puts its PCR
+    copies in the panel (a copied error looks recurrent); amplicon counting keeps duplicates."""
+    if assay != "capture":
+        return "counted (amplicon)", None
+    programs = marking_programs(header)
+    if programs:
+        return f"marked upstream ({'/'.join(programs)})", None
+    return "not marked", (
+        f"duplicates were not marked: its header names no duplicate-marking program {_PROGRAMS}, "
+        "so the panel counts its PCR duplicates (depth inflated, a copied error looks recurrent); "
+        "mark them (samtools markdup) before building the panel"
+    )

@@ -6,6 +6,8 @@ when all of them were written (with their tabix/CSI index, when the writer made 
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -54,12 +56,36 @@ def write_texts(pairs: Sequence[tuple[str | Path, str]]) -> None:
             temp.write_text(text, encoding="utf-8")
 
 
-def write_tsv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> None:
-    write_tsvs([(path, df)], **to_csv)
+def write_tsv(
+    df: pd.DataFrame, path: str | Path, preamble: Sequence[str] = (), **to_csv: object
+) -> None:
+    """``preamble``: ``##key=value`` lines written before the table, records about it (what it
+    was made from) that readers skip."""
+    write_tsvs([(path, df)], preamble, **to_csv)
 
 
-def write_tsvs(pairs: Sequence[tuple[str | Path, pd.DataFrame]], **to_csv: object) -> None:
+def write_tsvs(
+    pairs: Sequence[tuple[str | Path, pd.DataFrame]],
+    preamble: Sequence[str] = (),
+    **to_csv: object,
+) -> None:
     """Several tables that belong together: all or none."""
     with atomic_paths(*(path for path, _ in pairs)) as temps:
         for temp, (_, df) in zip(temps, pairs, strict=True):
-            df.to_csv(temp, sep="\t", index=False, **to_csv)
+            with _text_out(temp) as handle:
+                handle.writelines(f"{line}\n" for line in preamble)
+                df.to_csv(handle, sep="\t", index=False, **to_csv)
+
+
+@contextmanager
+def _text_out(path: Path) -> Iterator[io.TextIOWrapper]:
+    """A text handle on ``path``, gzip-compressed when the name ends in .gz (no time stamp and
+    no file name in the gzip header, so the same table gives the same bytes)."""
+    with open(path, "wb") as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
+                with io.TextIOWrapper(gz, encoding="utf-8", newline="") as handle:
+                    yield handle
+        else:
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
+                yield handle

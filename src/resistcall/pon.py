@@ -9,6 +9,10 @@ caller (``snv --pon``) combines with the class background (docs/snv.md, "Panel o
 A sample carrying a real variant at a position (germline or somatic) would teach the panel
 that the variant is noise; its counts of that allele at that position are left out when its
 allele fraction exceeds ``max_vaf`` (the ``excluded`` column counts how many were).
+
+The table's preamble records each normal (``##normal=<Sample=..,File=..,Duplicates=..>``, file
+names only): a capture normal whose header names no duplicate-marking program is counted with
+its PCR duplicates, which is warned about and kept on record (resistcall.duplicates).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import pandas as pd
 import pysam
 
 from resistcall.contracts import PON_COLUMNS
+from resistcall.duplicates import normal_duplicates
 from resistcall.errors import UserError
+from resistcall.inputs.files import open_alignments
 from resistcall.options import add_options, from_args
 from resistcall.outputs import write_tsv
 from resistcall.pileup import ALLELES, PileupParams, count_regions
@@ -102,43 +108,54 @@ def combine(tables: list[pd.DataFrame], opts: PonOptions) -> pd.DataFrame:
     return out.reset_index(drop=True)[list(PON_COLUMNS)]
 
 
+def normal_record(name: str, bam: str, reference: str, assay: str) -> str:
+    """The panel's preamble line about one normal; warns (naming the file) when a capture
+    normal's duplicates were not marked."""
+    with open_alignments(bam, reference) as handle:
+        duplicates, warning = normal_duplicates(assay, handle.header.to_dict())
+    if warning:
+        log.warning("%s: %s", bam, warning)
+    return f"##normal=<Sample={name},File={Path(bam).name},Duplicates={duplicates}>"
+
+
 def build_pon(
     bams: list[str],
     reference: str,
     regions: str,
     opts: PonOptions = PonOptions(),
-    params: PileupParams | None = None,
-) -> pd.DataFrame:
-    """Count every BAM over the regions (the caller's own counting) and combine them."""
+    assay: str = "capture",
+) -> tuple[pd.DataFrame, list[str]]:
+    """Count every BAM over the regions (the caller's own counting, ``assay`` rules) and
+    combine them; returns the table and its preamble (one record per normal)."""
     if not bams:
         raise UserError("resistcall pon needs at least one BAM")
     names = preflight_bams(bams, reference)
+    records = [normal_record(n, b, reference, assay) for n, b in zip(names, bams, strict=True)]
+    params = PileupParams.for_assay(assay)
     tables = []
     with pysam.FastaFile(reference) as fasta:
         reg = merged_regions(regions, fasta)
         for name, bam in zip(names, bams, strict=True):
             log.info("counting %s (%s)", name, bam)
-            counts = count_regions(bam, reference, reg, params or PileupParams())
+            counts = count_regions(bam, reference, reg, params)
             s = concat_counts(name, counts, fasta)
             tables.append(allele_table(s))
         out = combine(tables, opts)
         order = {c: i for i, c in enumerate(fasta.references)}
     out = out.assign(_o=out["chrom"].map(order), _a=out["alt"] == INDEL_ALT)
     out = out.sort_values(["_o", "pos", "_a", "alt"], kind="stable").drop(columns=["_o", "_a"])
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), records
 
 
-def write_pon(pon: pd.DataFrame, out: str | Path) -> None:
-    """TSV (gzip-compressed when the name ends in .gz), written atomically."""
-    write_tsv(pon, out)
+def write_pon(pon: pd.DataFrame, records: list[str], out: str | Path) -> None:
+    """TSV (gzip-compressed when the name ends in .gz) after its preamble, written atomically."""
+    write_tsv(pon, out, preamble=records)
 
 
 def _cmd_pon(args: argparse.Namespace) -> None:
     opts = from_args(PonOptions, args)
-    pon = build_pon(
-        args.bams, args.reference, args.regions, opts, PileupParams.for_assay(args.assay)
-    )
-    write_pon(pon, args.out)
+    pon, records = build_pon(args.bams, args.reference, args.regions, opts, args.assay)
+    write_pon(pon, records, args.out)
 
 
 def register(subparsers) -> None:

@@ -13,6 +13,7 @@ reserved for known-resistance hotspot positions. Artefact filters are named in t
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -459,11 +460,34 @@ def candidate_classes(cand: pd.DataFrame, repeat: np.ndarray) -> np.ndarray:
     )
 
 
+def pon_preamble(path: str | Path) -> list[str]:
+    """The ``##`` lines before a panel's column names (``resistcall pon`` writes one
+    ``##normal=<...>`` record per normal; a panel made before that has none)."""
+    lines = []
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("##"):
+                break
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+def pon_header(path: str | Path) -> str:
+    """The VCF header line naming the panel a call used: file name (never a path) and its
+    number of normals (``.`` when the panel does not record them)."""
+    normals = sum(line.startswith("##normal=") for line in pon_preamble(path))
+    return f"##resistcall_pon=<File={Path(path).name},Normals={normals or '.'}>"
+
+
 def read_pon(path: str | Path) -> pd.DataFrame:
-    """A ``resistcall pon`` table (contracts.PON_COLUMNS), checked."""
+    """A ``resistcall pon`` table (contracts.PON_COLUMNS), checked; rows are numbered as
+    lines of the file."""
     try:
-        pon = pd.read_csv(path, sep="\t", dtype={"chrom": str, "ref": str, "alt": str})
-    except (OSError, pd.errors.ParserError, EOFError) as e:
+        skip = len(pon_preamble(path))
+        pon = pd.read_csv(
+            path, sep="\t", skiprows=skip, dtype={"chrom": str, "ref": str, "alt": str}
+        )
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as e:
         raise UserError(f"{path}: cannot read the panel of normals ({e})") from e
     missing = [c for c in PON_COLUMNS if c not in pon.columns]
     if missing:
@@ -472,12 +496,12 @@ def read_pon(path: str | Path) -> pd.DataFrame:
         values = pd.to_numeric(pon[col], errors="coerce")
         bad = values.isna() | (values < 0)
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2 + skip
             raise UserError(f"{path}: row {row}: {col} must be a count")
         pon[col] = values.astype("int64")
     bad = pon["alt_reads"] > pon["depth"]
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2 + skip
         raise UserError(f"{path}: row {row}: alt_reads above depth")
     return pon
 
@@ -772,7 +796,7 @@ def _apply_filters(
 
 
 def _header(
-    fasta: pysam.FastaFile, fasta_path: str, cs: CallSet, cfg: SnvConfig
+    fasta: pysam.FastaFile, fasta_path: str, cs: CallSet, cfg: SnvConfig, pon: str | None
 ) -> pysam.VariantHeader:
     h = pysam.VariantHeader()
     h.add_line(f"##source=resistcall snv {__version__}")
@@ -790,6 +814,8 @@ def _header(
         f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g},"
         f"hotspot_codon_threshold={cs.hotspot_codon_threshold:.3g}>"
     )
+    if pon is not None:
+        h.add_line(pon_header(pon))
     for name, desc in FILTERS.items():
         h.filters.add(name, None, None, desc)
     #: (ID, Number, Type, Description) of each header line; Number is a count or 'R'/'A'/'.'
@@ -859,11 +885,17 @@ def _f(x: float | np.ndarray) -> float:
 
 
 def write_vcf(
-    cs: CallSet, cfg: SnvConfig, fasta: pysam.FastaFile, fasta_path: str, out: Path
+    cs: CallSet,
+    cfg: SnvConfig,
+    fasta: pysam.FastaFile,
+    fasta_path: str,
+    out: Path,
+    pon: str | None = None,
 ) -> None:
-    """bgzipped, tabix-indexed VCF written to a temp name and renamed at the end."""
+    """bgzipped, tabix-indexed VCF written to a temp name and renamed at the end; ``pon``: the
+    panel of normals the calls used (named in the header)."""
     out = Path(out)
-    header = _header(fasta, fasta_path, cs, cfg)
+    header = _header(fasta, fasta_path, cs, cfg, pon)
     with atomic_paths(out) as (tmp,):
         with pysam.VariantFile(str(tmp), "wz", header=header) as vcf:
             for i, r in cs.sites.iterrows():
@@ -1424,7 +1456,7 @@ def run(
             log.warning("parental %s not assessable (%s): no STATUS is decided", names[0], reason)
             cs = _without_comparison(samples, cfg, fasta, hot, tumour, reason, normals)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
-        write_vcf(cs, cfg, fasta, reference, Path(out))
+        write_vcf(cs, cfg, fasta, reference, Path(out), pon)
         if hotspots_out is not None:
             if sites is None:
                 raise UserError("--hotspots-out needs --hotspots and --gtf")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from resistcall.duplicates import normal_duplicates
 from resistcall.inputs.beds import config_file_problems
 from resistcall.inputs.config import check_config
 from resistcall.inputs.files import (
@@ -19,6 +20,7 @@ from resistcall.inputs.files import (
     file_problem,
     has_index,
     mate_problem,
+    open_alignments,
     read_fingerprint,
     reference_problems,
     resolve,
@@ -426,11 +428,15 @@ def _normal_checks(
     base_dir: Path,
     fasta: Path | None,
     fasta_shown: str,
+    assay: str,
     problems: list[Problem],
+    warnings: list[str],
 ) -> tuple[str, ...]:
     """Each normal exists, is indexed and fits the FASTA (the check of aligned units), is listed
     once, and is not a sample of the run (same file as a unit, or same @RG SM / file name as a
     sample): a parental in its own panel would teach the caller that its variants are noise.
+    A capture normal whose header names no duplicate-marking program is warned about before
+    anything runs (resistcall.duplicates: the rule of the run's samples used as given).
     Returns the normals' paths."""
     run_files = {}
     if units is not None:
@@ -477,6 +483,11 @@ def _normal_checks(
                     "a sample of this run; the panel of normals takes unrelated samples only (a "
                     "sample in its own panel would hide its variants)"
                 ]
+        if not found:
+            with open_alignments(path, fasta) as bam:
+                _, warning = normal_duplicates(assay, bam.header.to_dict())
+            if warning:
+                warnings.append(str(Problem(shown, line, col, f"{value}: {warning}")))
         problems.extend(Problem(shown, line, col, msg) for msg in found)
     return tuple(paths)
 
@@ -573,7 +584,9 @@ def load_sheets(
             base_dir,
             fasta,
             str(config["reference"]["fasta"]),
+            config["panel"]["assay"],
             n_problems,
+            warnings,
         )
 
     def by_line(p: Problem) -> int:
