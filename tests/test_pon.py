@@ -198,7 +198,7 @@ def test_indel_classes_follow_length_and_homopolymer_context():
     assert snv.indel_class(3, False) == "indel2+:plain"
 
 
-def _dry_run(data, tmp_path, pon: str, amplicon: bool = False) -> str:
+def _dry_run(data, tmp_path, pon: str, amplicon: bool = False) -> subprocess.CompletedProcess:
     """`snakemake -n -p` of a copy of the workflow with ``pon`` appended to its config
     (``amplicon``: the demo amplicon panel instead of the capture one)."""
     work = copy_workflow(tmp_path)
@@ -214,7 +214,7 @@ def _dry_run(data, tmp_path, pon: str, amplicon: bool = False) -> str:
     shutil.copy(data["pon"], work / "pon.tsv.gz")
     with open(work / "config" / "config.yaml", "a") as f:
         f.write(pon)
-    return run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work).stdout
+    return run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work)
 
 
 def _rule(stdout: str, name: str) -> str:
@@ -223,7 +223,7 @@ def _rule(stdout: str, name: str) -> str:
 
 def test_workflow_passes_a_built_pon_file_to_snv(data, tmp_path):
     """config `pon: {file: ...}` is an input of the snv rule and reaches `snv --pon`."""
-    stdout = _dry_run(data, tmp_path, "pon: {file: pon.tsv.gz}\n")
+    stdout = _dry_run(data, tmp_path, "pon: {file: pon.tsv.gz}\n").stdout
     snv_rule = _rule(stdout, "snv")
     assert "pon.tsv.gz" in snv_rule.split("output:")[0]
     assert " --pon pon.tsv.gz " in snv_rule
@@ -235,7 +235,12 @@ def test_workflow_builds_the_pon_from_normals_once_and_snv_reads_it(data, tmp_pa
     normals (with the section's options), the snv rule reads it; the rule's own command,
     run as printed, writes a panel of both normals."""
     n1, n2 = (data["dir"] / n for n in ("n1.bam", "n2.bam"))
-    stdout = _dry_run(data, tmp_path, f"pon: {{normals: [{n1}, {n2}], min_depth: 30}}\n")
+    proc = _dry_run(data, tmp_path, f"pon: {{normals: [{n1}, {n2}], min_depth: 30}}\n")
+    stdout = proc.stdout
+    # the normals carry no duplicate-marking @PG: the run says so before anything runs
+    for i, bam in enumerate((n1, n2)):
+        warning = f"pon.normals[{i}]: {bam}: duplicates were not marked"
+        assert warning in proc.stdout + proc.stderr
     assert stdout.count("rule pon:") == 1
     pon_rule = _rule(stdout, "pon")
     assert "output: results/pon/pon.tsv.gz" in pon_rule
@@ -261,7 +266,9 @@ def test_workflow_clips_amplicon_normals_before_the_panel(data, tmp_path):
     cram = tmp_path / "n.cram"
     pysam.view("-C", "-T", str(REF), "-o", str(cram), str(bam), catch_stdout=False)
     pysam.index(str(cram))
-    stdout = _dry_run(data, tmp_path / "work", f"pon: {{normals: [{cram}]}}\n", amplicon=True)
+    proc = _dry_run(data, tmp_path / "work", f"pon: {{normals: [{cram}]}}\n", amplicon=True)
+    stdout = proc.stdout
+    assert "duplicates were not marked" not in proc.stdout + proc.stderr  # amplicon: kept
     assert stdout.count("rule pon_clip:") == 1 and stdout.count("rule pon:") == 1
     clip, pon = _rule(stdout, "pon_clip"), _rule(stdout, "pon")
     fasta, primers = "resources/reference/panel_GRCh38.fa", "resources/panel/demo_primers.bed"
