@@ -273,8 +273,8 @@ def test_workflow_clips_amplicon_normals_before_the_panel(data, tmp_path):
     clip, pon = _rule(stdout, "pon_clip"), _rule(stdout, "pon")
     fasta, primers = "resources/reference/panel_GRCh38.fa", "resources/panel/demo_primers.bed"
     assert f"--reference {fasta} -b {primers} -u -o - {cram} " in clip
-    assert "--bams results/pon/clipped/0.bam --assay amplicon " in pon
-    for d in ("logs/pon", "results/pon/clipped"):
+    assert "--bams results/pon/clipped/0/n.bam --assay amplicon " in pon
+    for d in ("logs/pon", "results/pon/clipped/0"):
         (tmp_path / "work" / d).mkdir(parents=True, exist_ok=True)
     for printed in (clip, pon):
         command = next(ln for ln in printed.splitlines() if " 2> logs/pon/" in ln)

@@ -307,7 +307,8 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     assert len(re.findall(r"^(local)?rule pon:", log, re.M)) == 1
     snv_job = re.split(r"^(?:local)?rule snv:", log, flags=re.M)[1].split("\n\n")[0]
     assert "results/pon/pon.tsv.gz" in snv_job.split("output:")[0], snv_job
-    clip = dict(re.findall(r"^([A-Z ]+): (\d+)$", (work / "logs/pon/clip_0.log").read_text(), re.M))
+    clip_log = (work / "logs/pon/clip_0_AMP_N.log").read_text()
+    clip = dict(re.findall(r"^([A-Z ]+): (\d+)$", clip_log, re.M))
     assert int(clip["TOTAL CLIPPED"]) >= 0.95 * int(clip["TOTAL READS"]) > 0, clip
     assert not (work / "results" / "pon" / "clipped").exists() or not any(
         (work / "results" / "pon" / "clipped").iterdir()
@@ -339,7 +340,7 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     # AMP_N, counted with its duplicates: nothing to warn about in an amplicon run)
     assert "##resistcall_pon=<File=pon.tsv.gz,Normals=1>\n" in header
     assert snv.pon_preamble(work / "results" / "pon" / "pon.tsv.gz") == [
-        "##normal=<Sample=core_amp_n_lib,File=0.bam,Duplicates=counted (amplicon)>"
+        "##normal=<Sample=core_amp_n_lib,File=AMP_N.bam,Duplicates=counted (amplicon)>"
     ]
     # the run metadata records the panel's normals and the options it was built with
     meta = json.loads((work / "results" / "run_metadata.json").read_text())

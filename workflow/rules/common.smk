@@ -71,7 +71,11 @@ GENOME_BP = genome_size(REF)
 PON_NORMALS = list(SHEETS.normals)
 # The normals as the pon step counts them. Amplicon: primer-clipped like the run's BAMs (step
 # pon_clip), temporary BAMs whose indexes the pon step also takes to keep them until it runs.
-PON_CLIPPED = [f"results/pon/clipped/{i}.bam" for i in range(len(PON_NORMALS))]
+# the clipped copy keeps the normal's file name (the panel records it), in a folder per row
+PON_CLIPPED = [
+    f"results/pon/clipped/{i}/{Path(b).name.rsplit('.', 1)[0]}.bam"
+    for i, b in enumerate(PON_NORMALS)
+]
 PON_COUNTED = PON_CLIPPED if ASSAY == "amplicon" else PON_NORMALS
 PON_COUNTED_INDEXES = [f"{b}.bai" for b in PON_CLIPPED] if ASSAY == "amplicon" else []
 PON_TABLE = "results/pon/pon.tsv.gz" if PON_NORMALS else config["pon"].get("file")

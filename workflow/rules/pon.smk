@@ -12,14 +12,15 @@ if ASSAY == "amplicon":
             ref=REF,
             primers=config["panel"]["primers"],
         output:
-            bam=temp("results/pon/clipped/{i}.bam"),
-            bai=temp("results/pon/clipped/{i}.bam.bai"),
+            bam=temp("results/pon/clipped/{i}/{name}.bam"),
+            bai=temp("results/pon/clipped/{i}/{name}.bam.bai"),
         wildcard_constraints:
             i=r"\d+",
+            name=r"[^/]+",
         log:
-            "logs/pon/clip_{i}.log",
+            "logs/pon/clip_{i}_{name}.log",
         benchmark:
-            "benchmarks/pon/clip_{i}.tsv"
+            "benchmarks/pon/clip_{i}_{name}.tsv"
         threads: res("pon_clip", "threads")
         resources:
             mem_mb=scaled_mem("pon_clip"),
@@ -31,7 +32,6 @@ if ASSAY == "amplicon":
             " -b {input.primers} -u -o - {input.bam}"
             " | samtools sort -@ {threads} -m 512M -o {output.bam}.part.bam -T {output.bam}.tmp -"
             " && mv {output.bam}.part.bam {output.bam} && samtools index {output.bam}) 2> {log}"
-
 
 
 rule pon:
