@@ -21,15 +21,18 @@ EGFR = "chr7_55017807_55211651"  # chr7 offset 55017806
 SAMPLES = ("H3122_P", "H3122_CR1", "H3122_CR2")
 
 
-def _snv_vcf(path: Path, rows: list[tuple]) -> Path:
+def _snv_vcf(path: Path, rows: list[tuple], pon: str | None = None) -> Path:
     """A line's snv.vcf.gz as `resistcall snv` writes it (the fields this stage reads).
-    rows: (contig, pos, ref, alt, filter, per-sample (GT, AD, STATUS))."""
+    rows: (contig, pos, ref, alt, filter, per-sample (GT, AD, STATUS)); ``pon``: the
+    ``##resistcall_pon`` line of a call with a panel of normals."""
     header = pysam.VariantHeader()
     with pysam.FastaFile(str(REFERENCE)) as fasta:
         for name, length in zip(fasta.references, fasta.lengths, strict=True):
             header.contigs.add(name, length=length)
         order = {name: i for i, name in enumerate(fasta.references)}
     header.add_line("##parental=H3122_P")
+    if pon:
+        header.add_line(pon)
     header.filters.add("low_depth", None, None, "Depth of the evidence sample below min_depth")
     header.info.add("TYPE", 1, "String", "snv, ins or del")
     header.info.add("HOTSPOT", 0, "Flag", "Site is a known-resistance hotspot codon position")
@@ -100,6 +103,15 @@ def test_header_names_the_pair_the_reference_file_and_grch38_contigs(somatic):
     assert "##contig=<ID=chr7,length=159345973,assembly=GRCh38>" in header
     assert not any(line.startswith("##contig=<ID=chr2_") for line in header)
     assert header[-1].split("\t")[9:] == ["H3122_P", "H3122_CR1"]  # NORMAL, then TUMOR
+    assert not any(line.startswith("##resistcall_pon") for line in header)  # no panel used
+
+
+def test_the_panel_of_normals_the_calls_used_is_named(tmp_path):
+    pon = "##resistcall_pon=<File=pon.tsv.gz,Normals=3>"
+    snv = _snv_vcf(tmp_path / "snv.vcf.gz", ROWS, pon=pon)
+    out = tmp_path / "H3122_CR1.somatic.vcf.gz"
+    write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR1", out, SIZES)
+    assert pon in _bcftools("view", "-h", str(out)).splitlines()
 
 
 def test_records_are_lifted_left_aligned_and_somatic_only_when_acquired(somatic):

@@ -112,6 +112,9 @@ def _header(
             h.contigs.add(name, length=length)
     h.add_line(f"##normal_sample={normal}")
     h.add_line(f"##tumor_sample={tumor}")
+    for meta in source.records:  # the panel of normals the calls used, if any
+        if meta.key == "resistcall_pon":
+            h.add_line(str(meta).rstrip("\n"))
     for name, record in source.filters.items():
         if name != "PASS":
             h.filters.add(name, None, None, cast(str, record.description))
