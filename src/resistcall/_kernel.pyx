@@ -1122,7 +1122,10 @@ def fragment_spans(
             raise MemoryError()
         if nw == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        itr = reads.query_many(cname, win_start, win_end)
+        if nw == 1:  # as count_regions: a CRAM is read one window per call, with a plain query
+            itr = reads.query(contig, win_start[0], win_end[0])
+        else:
+            itr = reads.query_many(cname, win_start, win_end)
         b = bam_init1()
         if b == NULL:
             raise MemoryError()

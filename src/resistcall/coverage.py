@@ -105,9 +105,9 @@ def fragment_spans(
     before a window are not counted from it (the fragment is longer than the pad). The per-read
     loop is compiled (``resistcall._kernel.fragment_spans``); the windows of a contig are read in
     one pass (htslib's multi-region iterator: every BAM block decompressed once). A CRAM is
-    decoded with ``reference`` and read one window per query: htslib 1.16's multi-region
-    iterator skips reads of a CRAM (``_kernel.count_regions``); a read counts from the window
-    holding its start either way, so the spans are the same.
+    decoded with ``reference`` and read one window per call, with a plain query: htslib 1.16's
+    multi-region iterator skips reads of a CRAM (``_kernel.count_regions``); a read counts from
+    the window holding its start either way, so the spans are the same.
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
