@@ -19,6 +19,7 @@ from resistcall import snv
 from resistcall.cli import main
 from resistcall.contracts import PON_COLUMNS
 from resistcall.errors import UserError
+from resistcall.meta_line import parse_meta
 
 from conftest import BIN, copy_workflow, run
 
@@ -85,15 +86,15 @@ def test_pon_records_its_normals_and_warns_about_an_unmarked_capture_normal(
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith(f"{unmarked}: duplicates were not marked")
     assert snv.pon_preamble(out) == [
-        "##normal=<Sample=AN1,File=an1.bam,Duplicates=marked upstream (samtools)>",
-        "##normal=<Sample=N1,File=n1.bam,Duplicates=not marked>",
+        '##normal=<Sample=AN1,File=an1.bam,Duplicates="marked upstream (samtools)">',
+        '##normal=<Sample=N1,File=n1.bam,Duplicates="not marked">',
     ]
     assert snv.pon_preamble(data["pon"]) == [
-        f"##normal=<Sample=N{i},File=n{i}.bam,Duplicates=not marked>" for i in (1, 2)
+        f'##normal=<Sample=N{i},File=n{i}.bam,Duplicates="not marked">' for i in (1, 2)
     ]
     # amplicon counting keeps duplicates by design: nothing to mark, nothing to warn about
     assert snv.pon_preamble(amplicon["pon"]["amplicon"]) == [
-        f"##normal=<Sample=AN{i},File=an{i}.bam,Duplicates=counted (amplicon)>" for i in (1, 2)
+        f'##normal=<Sample=AN{i},File=an{i}.bam,Duplicates="counted (amplicon)">' for i in (1, 2)
     ]
     table = snv.read_pon(out)
     assert tuple(table.columns) == PON_COLUMNS and len(table) == 400 * 4
@@ -102,6 +103,31 @@ def test_pon_records_its_normals_and_warns_about_an_unmarked_capture_normal(
     again = tmp_path / "again.tsv.gz"
     ponlib.write_pon(table, snv.pon_preamble(out), again)
     assert again.read_bytes() == out.read_bytes()
+
+
+def test_pon_records_quote_names_with_delimiters_and_read_back(data, tmp_path):
+    """A sample or file name holding the record's delimiters (, > = space ") is quoted and
+    escaped (VCF 4.3), in the panel's preamble and in the calls' ##resistcall_pon line; both
+    read back to the names (ours and htslib's reader; vcf-validator passes the VCF)."""
+    name = 'H3122,clone "A">1'
+    normal = make_bam(tmp_path / "n=1 x.bam", name, 300, [], seed=5)
+    pon = tmp_path / 'pon, "v2".tsv.gz'
+    argv = ["pon", "--reference", str(REF), "--regions", str(data["bed"]), "--bams", str(normal)]
+    assert main([*argv, "--out", str(pon)]) in (0, None)
+    assert snv.pon_preamble(pon) == [
+        '##normal=<Sample="H3122,clone \\"A\\">1",File="n=1 x.bam",Duplicates="not marked">'
+    ]
+    assert snv.pon_normals(pon) == [
+        {"Sample": name, "File": "n=1 x.bam", "Duplicates": "not marked"}
+    ]
+    calls, header = _calls(data, tmp_path, "--pon", str(pon))
+    assert calls
+    line = next(x for x in header.splitlines() if x.startswith("##resistcall_pon="))
+    assert parse_meta(line) == ("resistcall_pon", {"File": 'pon, "v2".tsv.gz', "Normals": "1"})
+    with pysam.VariantFile(str(tmp_path / "calls2.vcf.gz")) as vcf:
+        (record,) = [r for r in vcf.header.records if r.key == "resistcall_pon"]
+        assert record["File"] == '"pon, \\"v2\\".tsv.gz"' and record["Normals"] == "1"
+        assert str(record).rstrip("\n") == line  # what somatic-vcf copies
 
 
 def test_pon_from_crams_equals_the_pon_from_their_bams(data, tmp_path):
@@ -178,6 +204,10 @@ def test_read_pon_errors_name_file_and_row(tmp_path):
     neg.write_text("##normal=<Sample=N1,File=n1.bam,Duplicates=not marked>\n" + neg.read_text())
     with pytest.raises(UserError, match="neg.tsv: row 3: depth"):
         snv.read_pon(neg)
+    # a broken record of a normal names its line (read for the calls' ##resistcall_pon)
+    neg.write_text('##normal=<Sample="N1,File=n1.bam>\n' + neg.read_text())
+    with pytest.raises(UserError, match="neg.tsv: line 1: not a structured meta line"):
+        snv.pon_header(neg)
     with pytest.raises(UserError, match="at least one BAM"):
         ponlib.build_pon([], str(REF), str(neg))
 

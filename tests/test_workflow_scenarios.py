@@ -340,7 +340,7 @@ def test_amplicon_panel_of_normals_is_built_from_clipped_normals_and_read_by_snv
     # AMP_N, counted with its duplicates: nothing to warn about in an amplicon run)
     assert "##resistcall_pon=<File=pon.tsv.gz,Normals=1>\n" in header
     assert snv.pon_preamble(work / "results" / "pon" / "pon.tsv.gz") == [
-        "##normal=<Sample=core_amp_n_lib,File=AMP_N.bam,Duplicates=counted (amplicon)>"
+        '##normal=<Sample=core_amp_n_lib,File=AMP_N.bam,Duplicates="counted (amplicon)">'
     ]
     # the run metadata records the panel's normals and the options it was built with
     meta = json.loads((work / "results" / "run_metadata.json").read_text())

@@ -255,7 +255,8 @@ SCOPE_COLUMNS = (
 #: ``alt_reads`` summed over the ``samples`` that counted there (depth >= pon min_depth, allele
 #: fraction <= pon max_vaf); ``excluded`` = samples left out as carrying a variant (a row
 #: whose every sample carried one has depth 0). The column names follow a preamble of
-#: ``##normal=<Sample=..,File=..,Duplicates=..>`` lines, one per normal (readers skip ``##``).
+#: ``##normal=<Sample=..,File=..,Duplicates=..>`` lines, one per normal (readers skip ``##``;
+#: values quoted where needed and read back by resistcall.meta_line).
 PON_COLUMNS = ("chrom", "pos", "ref", "alt", "depth", "alt_reads", "samples", "excluded")
 #: qc/<sample>.targets.tsv: per-target depth.
 QC_TARGET_COLUMNS = (

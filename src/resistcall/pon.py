@@ -11,8 +11,9 @@ that the variant is noise; its counts of that allele at that position are left o
 allele fraction exceeds ``max_vaf`` (the ``excluded`` column counts how many were).
 
 The table's preamble records each normal (``##normal=<Sample=..,File=..,Duplicates=..>``, file
-names only): a capture normal whose header names no duplicate-marking program is counted with
-its PCR duplicates, which is warned about and kept on record (resistcall.duplicates).
+names only; a value with a delimiter in it is quoted, resistcall.meta_line): a capture normal
+whose header names no duplicate-marking program is counted with its PCR duplicates, which is
+warned about and kept on record (resistcall.duplicates).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from resistcall.contracts import PON_COLUMNS
 from resistcall.duplicates import normal_duplicates
 from resistcall.errors import UserError
 from resistcall.inputs.files import open_alignments
+from resistcall.meta_line import format_meta
 from resistcall.options import add_options, from_args
 from resistcall.outputs import write_tsv
 from resistcall.pileup import ALLELES, PileupParams, count_regions
@@ -115,7 +117,7 @@ def normal_record(name: str, bam: str, reference: str, assay: str) -> str:
         duplicates, warning = normal_duplicates(assay, handle.header.to_dict())
     if warning:
         log.warning("%s: %s", bam, warning)
-    return f"##normal=<Sample={name},File={Path(bam).name},Duplicates={duplicates}>"
+    return format_meta("normal", {"Sample": name, "File": Path(bam).name, "Duplicates": duplicates})
 
 
 def build_pon(

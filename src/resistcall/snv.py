@@ -44,6 +44,7 @@ from resistcall.distributions import (
     log_tails,
 )
 from resistcall.errors import UserError
+from resistcall.meta_line import format_meta, parse_meta
 from resistcall.options import add_options, from_args
 from resistcall.outputs import atomic_paths, write_tsv
 from resistcall.pileup import ALLELES, Counts, PileupParams, count_regions, read_positions
@@ -472,11 +473,24 @@ def pon_preamble(path: str | Path) -> list[str]:
     return lines
 
 
+def pon_normals(path: str | Path) -> list[dict[str, str]]:
+    """The normals a panel records (``Sample``, ``File``, ``Duplicates`` of each ``##normal``
+    line of its preamble, quotes removed); a malformed record is an error naming its line."""
+    normals = []
+    for number, line in enumerate(pon_preamble(path), start=1):
+        if line.startswith("##normal="):
+            try:
+                normals.append(parse_meta(line)[1])
+            except ValueError as e:
+                raise UserError(f"{path}: line {number}: {e}") from e
+    return normals
+
+
 def pon_header(path: str | Path) -> str:
     """The VCF header line naming the panel a call used: file name (never a path) and its
     number of normals (``.`` when the panel does not record them)."""
-    normals = sum(line.startswith("##normal=") for line in pon_preamble(path))
-    return f"##resistcall_pon=<File={Path(path).name},Normals={normals or '.'}>"
+    normals = len(pon_normals(path))
+    return format_meta("resistcall_pon", {"File": Path(path).name, "Normals": normals or "."})
 
 
 def read_pon(path: str | Path) -> pd.DataFrame:
