@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from test_cram_inputs import cram_of
 
 from resistcall import qc
+from resistcall.cli import main
 from resistcall.contracts import FUSION_COLUMNS
 from resistcall.errors import UserError
 from resistcall.fusion import (
@@ -191,6 +193,23 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
 
 
 @needs_bwa
+def test_cram_with_reference_gives_its_bams_fusion_rows(tmp_path, panel, bwa_index):
+    """A CRAM (decoded with --reference: evidence reads and breakpoint-region depth) gives the
+    rows of its BAM."""
+    rng = np.random.default_rng(8)
+    fused, junction = _h3122_like(panel)
+    pairs = _pairs(fused, 30, rng, must_span=junction) + _pairs(_normal(panel), 400, rng)
+    bam = _align(bwa_index, pairs, tmp_path / "s.bam", "S1")
+    cram = cram_of(bam)
+    for path in (bam, cram):
+        argv = ["fusion", "--reference", str(REF), "--gtf", str(GTF), "--bam", str(path)]
+        assert main([*argv, "--out", str(path.with_suffix(".tsv"))]) == 0
+    from_bam = pd.read_csv(bam.with_suffix(".tsv"), sep="\t")
+    assert from_bam["call"].tolist()[0] == "detected" and from_bam["region_depth"].iloc[0] > 20
+    pd.testing.assert_frame_equal(pd.read_csv(cram.with_suffix(".tsv"), sep="\t"), from_bam)
+
+
+@needs_bwa
 def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     rng = np.random.default_rng(3)
     neg = _align(bwa_index, _pairs(_normal(panel), 900, rng), tmp_path / "neg.bam", "NEG")
@@ -330,8 +349,6 @@ def test_bad_inputs_are_user_errors(tmp_path):
 
 
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
-    from resistcall.cli import main
-
     rc = main(
         [
             "fusion",

@@ -571,7 +571,7 @@ def annotate(
                     counts_towards_verdict=True,
                     kinase_domain=any(m.kinase_domain for m in members),
                 )
-                c.phase = _phase(members, (bams or {}).get(s))
+                c.phase = _phase(members, (bams or {}).get(s), reference)
                 if c.phase["status"] == "trans":
                     # the parts sit on different molecules: the compound (cis) evidence does
                     # not apply, and each part keeps its own rows
@@ -743,7 +743,7 @@ def _allele(f: Finding) -> phasing.Allele:
     return phasing.Allele(f.chrom, f.pos, f.ref, f.alt)
 
 
-def _phase(members: list[Finding], bam: str | None) -> dict:
+def _phase(members: list[Finding], bam: str | None, reference: str | Path) -> dict:
     pairs: list[dict[str, Any]] = []
     for i in range(len(members)):
         for j in range(i + 1, len(members)):
@@ -758,7 +758,7 @@ def _phase(members: list[Finding], bam: str | None) -> dict:
                     "status": "unknown",
                 }
             else:
-                res = phasing.phase_pair(bam, _allele(a), _allele(b))
+                res = phasing.phase_pair(bam, _allele(a), _allele(b), reference)
             pairs.append({"a": a.id, "b": b.id, **res})
     return {
         "status": phasing.combine([p["status"] for p in pairs]),
@@ -1048,7 +1048,8 @@ def run(
         fus = read_table(fusions_tsv, ANNOTATE_READS["fusions"], "fusion table")
         check_verdicts(fus, "call", FUSION_CALL, fusions_tsv)
     by_sample: dict[str, str] = {}
-    for b, sm in zip(bams, preflight_bams(bams), strict=True):
+    # only read to phase compound parts: a CRAM is decoded with the FASTA, so it must match
+    for b, sm in zip(bams, preflight_bams(bams, reference, match_bams=False), strict=True):
         if sm not in samples:
             raise UserError(f"{b}: @RG SM {sm} is not a sample of {vcf} ({samples})")
         by_sample[sm] = str(b)

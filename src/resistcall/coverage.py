@@ -53,7 +53,10 @@ def fetch_windows(targets: pd.DataFrame, pad: int = FETCH_PAD) -> pd.DataFrame:
 
 
 def base_depths(
-    bam_path: str | Path, regions: pd.DataFrame, merge_gap: int
+    bam_path: str | Path,
+    regions: pd.DataFrame,
+    merge_gap: int,
+    reference: str | Path | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """Per-base depth of each region (``chrom start end``, 0-based half-open, in row order) and
     the number of reads overlapping any region, each read once.
@@ -61,7 +64,8 @@ def base_depths(
     Depth at a position = reads with an A/C/G/T base aligned there (``_kernel.base_depth``,
     flags ``DEPTH_SKIP`` left out, no quality threshold): the depth a pileup could use before
     its own quality filters. Regions closer than ``merge_gap`` are read in one query, so a
-    read is decoded once; a contig absent from the BAM has depth 0.
+    read is decoded once; a contig absent from the BAM has depth 0. A CRAM is decoded with
+    ``reference``.
     """
     chrom = regions["chrom"].astype(str).to_numpy()
     start = regions["start"].to_numpy(dtype=np.int64)
@@ -75,7 +79,7 @@ def base_depths(
         .df
     )
     reads_total = 0
-    with _kernel.Reader(bam_path) as reads:
+    with _kernel.Reader(bam_path, reference) as reads:
         known = set(reads.references)
         for w in windows.itertuples(index=False):
             c, ws, we = str(w.Chromosome), int(w.Start), int(w.End)

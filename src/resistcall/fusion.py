@@ -546,7 +546,8 @@ def region_depth(
     reg = frame.region(panel, target.chrom, start, end)
     if reg is None or reg[2] <= reg[1]:
         return label, float("nan")
-    (cov,), _ = base_depths(bam_path, pd.DataFrame([reg], columns=["chrom", "start", "end"]), 0)
+    region = pd.DataFrame([reg], columns=["chrom", "start", "end"])
+    (cov,), _ = base_depths(bam_path, region, 0, panel.path)  # a CRAM: decoded with the FASTA
     return label, float(np.median(cov))
 
 
@@ -743,7 +744,7 @@ def call_sample(
     whose reads are too short for fusion evidence keeps what was detected, and 'not detected'
     becomes 'not assessable'."""
     qc_reason = not_assessable(qc or {}, sample, "fusion")
-    with pysam.AlignmentFile(bam_path) as bam:
+    with pysam.AlignmentFile(bam_path, reference_filename=str(panel.path)) as bam:
         frame = BamFrame(bam, bam_path, panel)
         cands, distant, infos = find_candidates(bam, frame, panel, target, genes, cfg)
         # placed junctions first: their fragments are not available to locate unplaced partners
@@ -805,8 +806,9 @@ def run(
         ]
     panel = PanelSequence(reference, windows=windows)
     target = genes[gene]
-    # panel- or GRCh38-aligned BAMs are both read (BamFrame), so no @SQ-vs-FASTA check here
-    samples = preflight_bams(bams)
+    # panel- or GRCh38-aligned BAMs are both read (BamFrame), so no @SQ-vs-FASTA check here,
+    # but a CRAM is decoded with the FASTA: it must have been written with it
+    samples = preflight_bams(bams, reference, match_bams=False)
     rows = []
     for bam, name in zip(bams, samples, strict=True):
         rows.extend(call_sample(bam, name, panel, genes, target, cfg, qc))

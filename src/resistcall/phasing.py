@@ -10,6 +10,7 @@ column per part, not a Python loop over the whole region.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pysam
 
@@ -66,8 +67,9 @@ def _column_sets(bam: pysam.AlignmentFile, a: Allele) -> tuple[set[str], set[str
     return cover, carry
 
 
-def phase_pair(bam_path: str, a: Allele, b: Allele) -> dict:
-    """Phase two alleles from one BAM; returns counts and status (cis/trans/cis+trans/unknown)."""
+def phase_pair(bam_path: str, a: Allele, b: Allele, reference: str | Path | None = None) -> dict:
+    """Phase two alleles from one BAM (a CRAM: decoded with ``reference``); returns counts and
+    status (cis/trans/cis+trans/unknown)."""
     distance = abs(a.pos - b.pos)
     out = {
         "reads_both": 0,
@@ -79,7 +81,8 @@ def phase_pair(bam_path: str, a: Allele, b: Allele) -> dict:
     }
     if a.chrom != b.chrom or distance > MAX_DISTANCE:
         return out
-    with pysam.AlignmentFile(bam_path) as bam:
+    ref_file = None if reference is None else str(reference)
+    with pysam.AlignmentFile(bam_path, reference_filename=ref_file) as bam:
         cover_a, alt_a = _column_sets(bam, a)
         cover_b, alt_b = _column_sets(bam, b)
     spanning = cover_a & cover_b

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pysam
 
 from resistcall.contracts import QC_TARGET_COLUMNS
 from resistcall.coverage import base_depths
@@ -79,10 +78,13 @@ def parse_samtools_stats(path: str | Path) -> dict[str, float]:
     return numbers
 
 
-def target_depths(bam_path: Path, targets: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def target_depths(
+    bam_path: Path, targets: pd.DataFrame, reference: Path | None = None
+) -> tuple[pd.DataFrame, int]:
     """Mean, minimum and median depth per target, and the reads on target (each read once:
-    targets closer than ``MERGE_GAP`` are read together; ``coverage.base_depths``)."""
-    depths, on_target = base_depths(bam_path, targets, MERGE_GAP)
+    targets closer than ``MERGE_GAP`` are read together; ``coverage.base_depths``; a CRAM is
+    decoded with ``reference``)."""
+    depths, on_target = base_depths(bam_path, targets, MERGE_GAP, reference)
     rows = [(d.mean(), d.min(), float(np.median(d))) for d in depths]
     table = pd.DataFrame(rows, columns=["mean_depth", "min_depth", "median_depth"])
     return pd.concat([targets.reset_index(drop=True), table], axis=1), on_target
@@ -221,18 +223,23 @@ def summarise(
 
 
 def run_qc(
-    bam_path: Path, stats_path: Path, targets_path: Path, gates: QcOptions = QcOptions()
+    bam_path: Path,
+    stats_path: Path,
+    targets_path: Path,
+    gates: QcOptions = QcOptions(),
+    reference: Path | None = None,
 ) -> tuple[dict, pd.DataFrame]:
+    """QC summary and per-target depths of one BAM (a CRAM: decoded with ``reference``)."""
     targets = read_bed(targets_path, names=("chrom", "start", "end", "gene"))
-    sample = preflight_bams([bam_path])[0]
-    with pysam.AlignmentFile(str(bam_path)) as bam:
+    sample = preflight_bams([bam_path], reference)[0]
+    with open_alignments(bam_path, reference) as bam:
         absent = sorted(set(targets["chrom"]) - set(bam.references))
         if absent:
             raise UserError(
                 f"{targets_path}: contig {absent[0]} is not in {bam_path}: "
                 "targets and BAM use different references"
             )
-    depths, on_target = target_depths(bam_path, targets)
+    depths, on_target = target_depths(bam_path, targets, reference)
     summary = summarise(parse_samtools_stats(stats_path), depths, on_target, sample, gates)
     depths.insert(0, "sample", sample)
     return summary, depths
@@ -250,7 +257,7 @@ def duplicates(mode: str, as_given: list[Path]) -> tuple[str, list[str]]:
 
 def _cmd_qc(args: argparse.Namespace) -> None:
     gates = from_args(QcOptions, args)
-    summary, depths = run_qc(args.bam, args.stats, args.targets, gates)
+    summary, depths = run_qc(args.bam, args.stats, args.targets, gates, args.reference)
     summary["assay"] = args.assay
     summary["duplicates"], warnings = duplicates(args.duplicates, args.as_given)
     summary["warnings"] += warnings
@@ -268,6 +275,7 @@ def _cmd_qc(args: argparse.Namespace) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("qc", help="per-sample read, on-target and depth QC")
     p.add_argument("--bam", type=Path, required=True)
+    p.add_argument("--reference", type=Path, help="FASTA a CRAM is decoded with")
     p.add_argument("--stats", type=Path, required=True, help="samtools stats output")
     p.add_argument("--targets", type=Path, required=True, help="targets BED (gene in column 4)")
     p.add_argument("--assay", choices=("capture", "amplicon"), default="capture")

@@ -153,21 +153,33 @@ def fasta_sq(fasta_path: str | Path) -> list[dict]:
 
 
 def preflight_bams(
-    bams: Sequence[str | Path], reference: str | Path | None = None, unique: bool = True
+    bams: Sequence[str | Path],
+    reference: str | Path | None = None,
+    unique: bool = True,
+    match_bams: bool = True,
 ) -> list[str]:
     """The one check every stage runs on its BAMs before any work; returns their sample names.
 
     Each BAM must exist and be indexed (.bai/.csi); with ``reference``, its @SQ lines must match
-    the FASTA; its name comes from :func:`bam_sample`; with ``unique``, names must differ.
+    the FASTA (``match_bams=False``: only a CRAM's, for a stage that also reads BAMs aligned
+    elsewhere); its name comes from :func:`bam_sample`; with ``unique``, names must differ.
+    A CRAM is decoded with ``reference``: without one it is an error here, not whatever htslib
+    finds (its REF_PATH, or a download by M5) when the reads are decoded.
     """
     for bam in bams:
         if not Path(bam).exists():
             raise UserError(f"BAM not found: {bam}")
         ref_file = None if reference is None else str(reference)  # CRAM decoding needs it
         with pysam.AlignmentFile(str(bam), reference_filename=ref_file) as handle:
+            cram = handle.is_cram
+            if cram and reference is None:
+                raise UserError(
+                    f"{bam}: a CRAM is decoded with the reference FASTA it was written with, "
+                    "and none was given (--reference)"
+                )
             if not handle.has_index():
                 raise UserError(f"{bam}: no index (.bai/.csi/.crai); run samtools index")
-        if reference is not None:
+        if reference is not None and (match_bams or cram):
             problems = check_bam_matches_reference(bam, reference)
             if problems:
                 raise UserError(f"{bam}: does not match {reference}: {problems[0]}")

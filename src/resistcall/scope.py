@@ -23,7 +23,7 @@ from resistcall.contracts import SCOPE_COLUMNS, SCOPE_STATUS
 from resistcall.coverage import base_depths
 from resistcall.errors import UserError
 from resistcall.outputs import write_tsv
-from resistcall.reference import bam_sample
+from resistcall.reference import preflight_bams
 from resistcall.snv_config import SnvConfig
 from resistcall.transcripts import Transcript, TranscriptSet, load_transcripts
 
@@ -57,8 +57,10 @@ def exon_scope(
     bams: dict[str, str],
     adequate_depth: int = ADEQUATE_DEPTH,
     call_depth: int = CALL_DEPTH,
+    reference: str | None = None,
 ) -> pd.DataFrame:
-    """One row per sample x gene x modelled exon, in gene then transcript order."""
+    """One row per sample x gene x modelled exon, in gene then transcript order (a CRAM is
+    decoded with ``reference``)."""
     if not 0 < call_depth <= adequate_depth:
         raise UserError(
             f"scope: call depth {call_depth} must be between 1 and the adequate depth "
@@ -75,7 +77,7 @@ def exon_scope(
     )
     rows = []
     for sample, path in bams.items():
-        depths, _ = base_depths(path, regions, MERGE_GAP)
+        depths, _ = base_depths(path, regions, MERGE_GAP, reference)
         for (gene, t, model, start, end, number), cov in zip(exons, depths, strict=True):
             depth = float(np.median(cov))
             rows.append(
@@ -99,8 +101,9 @@ def exon_scope(
 
 def _cmd_scope(args: argparse.Namespace) -> None:
     ts = load_transcripts(args.gtf)
-    bams = {bam_sample(b): b for b in args.bam}
-    write_tsv(exon_scope(ts, bams, args.adequate_depth, args.call_depth), args.out)
+    bams = dict(zip(preflight_bams(args.bam, args.reference), args.bam, strict=True))
+    table = exon_scope(ts, bams, args.adequate_depth, args.call_depth, args.reference)
+    write_tsv(table, args.out)
 
 
 def register(subparsers) -> None:
@@ -111,6 +114,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--gtf", required=True, help="transcript models (GTF)")
     p.add_argument("--bam", required=True, nargs="+", help="BAMs of the line")
+    p.add_argument("--reference", help="FASTA a CRAM is decoded with")
     p.add_argument(
         "--adequate-depth",
         type=int,
