@@ -160,15 +160,15 @@ def compare(new, old: dict) -> list[str]:
 
 def reference_fragment_spans(
     bam_path, windows: pd.DataFrame, min_mapq: int = 20, count_duplicates: bool = False
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The former pure-Python ``coverage.fragment_spans`` (one pysam object per read)."""
     skip = 0x4 | 0x100 | 0x200 | 0x800 | (0 if count_duplicates else 0x400)
-    out: dict[str, tuple[list[int], list[int]]] = {}
+    out: dict[str, tuple[list[int], list[int], list[bool]]] = {}
     with pysam.AlignmentFile(str(bam_path)) as bam:
         for w in windows.itertuples(index=False):
             if w.chrom not in bam.references:
                 continue
-            starts, ends = out.setdefault(w.chrom, ([], []))
+            starts, ends, dups = out.setdefault(w.chrom, ([], [], []))
             for read in bam.fetch(w.chrom, w.start, w.end):
                 flag = read.flag
                 if flag & skip:
@@ -185,13 +185,15 @@ def reference_fragment_spans(
                         if read.mapping_quality >= min_mapq:
                             starts.append(pos)
                             ends.append(pos + tlen)
+                            dups.append(bool(flag & 0x400))
                         continue
                     if flag & 0x80:
                         continue
                 if read.mapping_quality >= min_mapq:
                     starts.append(pos)
                     ends.append(read.reference_end)
+                    dups.append(bool(flag & 0x400))
     return {
-        contig: (np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64))
-        for contig, (s, e) in out.items()
+        contig: (np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64), np.asarray(d))
+        for contig, (s, e, d) in out.items()
     }

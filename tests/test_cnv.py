@@ -240,12 +240,15 @@ def test_fragments_counted_once_with_flag_and_mapq_filters(tmp_path):
     )
     bam = write_bam(tmp_path / "a.bam", frags)
     capture = coverage.count_targets(bam, targets, "capture", min_mapq=20)
-    assert capture.tolist() == [10 + 4, 4 + 2 + 3 + 2]
+    assert capture.fragments.tolist() == [10 + 4, 4 + 2 + 3 + 2]
+    assert capture.with_duplicates.tolist() == [10 + 4 + 5, 4 + 2 + 3 + 2]
     amplicon = coverage.count_targets(bam, targets, "amplicon", min_mapq=20)
     # midpoints: 1050 (A) x10, 1275 (none) x4, 1075 dup (A) x5, 1435 single (B), 1445 (B),
     # 1475 (B)
-    assert amplicon.tolist() == [10 + 5, 2 + 3 + 2]
-    assert coverage.count_targets(bam, targets, "capture", min_mapq=0).tolist() == [17, 11]
+    assert amplicon.fragments.tolist() == [10 + 5, 2 + 3 + 2]
+    assert amplicon.with_duplicates.tolist() == amplicon.fragments.tolist()
+    low = coverage.count_targets(bam, targets, "capture", min_mapq=0)
+    assert low.fragments.tolist() == [17, 11]
     # the compiled per-read loop gives the former pure-Python loop's spans, in order
     windows = coverage.fetch_windows(targets)
     for dups in (False, True):
@@ -253,9 +256,11 @@ def test_fragments_counted_once_with_flag_and_mapq_filters(tmp_path):
             new = coverage.fragment_spans(bam, windows, min_mapq=mapq, count_duplicates=dups)
             old = reference_fragment_spans(bam, windows, min_mapq=mapq, count_duplicates=dups)
             assert new.keys() == old.keys()
-            for contig, (s, e) in old.items():
+            for contig, (s, e, d) in old.items():
                 assert new[contig][0].tolist() == s.tolist()
                 assert new[contig][1].tolist() == e.tolist()
+                assert new[contig][2].tolist() == d.tolist()
+                assert d.sum() == (5 if dups else 0)
 
 
 def test_target_gc_matches_sequence(targets):
@@ -729,10 +734,10 @@ def test_cram_fragment_counts_equal_its_bam(tmp_path):
     )
     for assay in ("capture", "amplicon"):
         from_bam = coverage.count_targets(bam, targets, assay)
-        assert from_bam.min() > 20
-        assert coverage.count_targets(cram, targets, assay, reference=REF).tolist() == (
-            from_bam.tolist()
-        )
+        assert from_bam.fragments.min() > 20
+        from_cram = coverage.count_targets(cram, targets, assay, reference=REF)
+        assert from_cram.fragments.tolist() == from_bam.fragments.tolist()
+        assert from_cram.with_duplicates.tolist() == from_bam.with_duplicates.tolist()
     with _kernel.Reader(cram, REF) as reads, pytest.raises(ValueError, match="one window"):
         starts, ends = np.array([24300, 24700]), np.array([24420, 24820])
         _kernel.fragment_spans(reads, ALK, starts, ends, 0, 0, 1000)

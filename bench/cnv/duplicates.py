@@ -64,17 +64,6 @@ def molecules_behind(p: np.ndarray, distinct: float) -> float:
     return (lo + hi) / 2.0
 
 
-def counts(bam: Path, targets: pd.DataFrame, duplicates: bool) -> np.ndarray:
-    spans = coverage.fragment_spans(bam, coverage.fetch_windows(targets), 20, duplicates)
-    out = np.zeros(len(targets), dtype=np.int64)
-    for contig, rows in targets.groupby("chrom", sort=False).indices.items():
-        if contig in spans:
-            sub = targets.iloc[rows]
-            ts, te = sub["start"].to_numpy(), sub["end"].to_numpy()
-            out[rows] = coverage.count_overlaps(ts, te, *spans[contig])
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "bench" / "cnv" / "out"))
@@ -94,8 +83,11 @@ def main() -> int:
     for seed in (int(s) for s in args.gc_seeds.split(",")):
         bs = next(b for b in gc_diff_sets(seed) if b.assay == "capture")
         names = [bs.parental.name, *(s.name for s in bs.resistant)]
-        dedup = {n: counts(out / "bams" / f"{n}.bam", targets, False) for n in names}
-        every = {n: counts(out / "bams" / f"{n}.bam", targets, True) for n in names}
+        counted = {
+            n: coverage.count_targets(out / "bams" / f"{n}.bam", targets, "capture") for n in names
+        }
+        dedup = {n: c.fragments for n, c in counted.items()}
+        every = {n: c.with_duplicates for n, c in counted.items()}
         rows = []
         for gene in GENES:
             idx = np.flatnonzero((targets["gene"] == gene).to_numpy())

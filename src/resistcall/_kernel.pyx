@@ -122,6 +122,7 @@ cdef enum:
     F_MUNMAP = 0x8
     F_REVERSE = 0x10
     F_READ2 = 0x80
+    F_DUP = 0x400
 
 
 #: seq_nt16 code -> allele index (A C G T N *): A=1 C=2 G=4 T=8, anything else N.
@@ -1090,12 +1091,13 @@ def fragment_spans(
     int min_mapq,
     int64_t max_fragment,
 ):
-    """Starts and ends of the fragments counted from reads starting in one of the windows
-    ``[win_start[i], win_end[i])`` of ``contig`` (sorted, disjoint), in one pass over the BAM.
+    """Starts, ends and duplicate flags of the fragments counted from reads starting in one of
+    the windows ``[win_start[i], win_end[i])`` of ``contig`` (sorted, disjoint), in one pass.
 
     The rules are ``resistcall.coverage.fragment_spans``'s (read there why): a proper pair is
     counted once from its leftmost mate as ``[pos, pos + |TLEN|)``; other reads their own span.
-    A read overlapping a window but starting before it is not counted from it.
+    A read overlapping a window but starting before it is not counted from it. The flag is the
+    counted read's duplicate bit (always 0 when ``skip`` leaves duplicates out).
     """
     cdef hts_itr_t *itr = NULL
     cdef bam1_t *b = NULL
@@ -1105,6 +1107,7 @@ def fragment_spans(
     cdef int64_t pos, tlen, mpos, n = 0, cap = 4096
     cdef int64_t *starts = <int64_t *> malloc(cap * sizeof(int64_t))
     cdef int64_t *ends = <int64_t *> malloc(cap * sizeof(int64_t))
+    cdef uint8_t *dups = <uint8_t *> malloc(cap * sizeof(uint8_t))
     cdef int64_t span_end
     cdef bint keep
     cdef bytes cname = contig.encode()  # the iterator points at it while it lives
@@ -1118,10 +1121,10 @@ def fragment_spans(
         raise ValueError("a CRAM is read one window per call")
     w = 0
     try:
-        if starts == NULL or ends == NULL:
+        if starts == NULL or ends == NULL or dups == NULL:
             raise MemoryError()
         if nw == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, np.bool_)
         if nw == 1:  # as count_regions: a CRAM is read one window per call, with a plain query
             itr = reads.query(contig, win_start[0], win_end[0])
         else:
@@ -1165,27 +1168,32 @@ def fragment_spans(
                     cap *= 2
                     starts = <int64_t *> realloc(starts, cap * sizeof(int64_t))
                     ends = <int64_t *> realloc(ends, cap * sizeof(int64_t))
-                    if starts == NULL or ends == NULL:
+                    dups = <uint8_t *> realloc(dups, cap * sizeof(uint8_t))
+                    if starts == NULL or ends == NULL or dups == NULL:
                         oom = 1
                         break
                 starts[n] = pos
                 ends[n] = span_end
+                dups[n] = (flag & F_DUP) != 0
                 n += 1
         if oom:
             raise MemoryError()
         check_end(reads, ret)
         out_s = np.empty(n, dtype=np.int64)
         out_e = np.empty(n, dtype=np.int64)
+        out_d = np.empty(n, dtype=np.bool_)
         if n:
             _copy(out_s, starts, n * sizeof(int64_t))
             _copy(out_e, ends, n * sizeof(int64_t))
-        return out_s, out_e
+            _copy(out_d, dups, n * sizeof(uint8_t))
+        return out_s, out_e, out_d
     finally:
         bam_destroy1(b)
         if itr != NULL:
             hts_itr_destroy(itr)
         free(starts)
         free(ends)
+        free(dups)
 
 
 # ---------------------------------------------------------------------------------------------

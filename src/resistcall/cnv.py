@@ -870,9 +870,10 @@ def run(
         """Fragment counts of each BAM, ``threads`` BAMs at once (the kernel counts without
         the GIL): less wall time, not less CPU."""
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(bams)))) as ex:
-            return list(
-                ex.map(lambda b: count_targets(b, targets, assay, params.min_mapq, reference), bams)
+            counted = ex.map(
+                lambda b: count_targets(b, targets, assay, params.min_mapq, reference), bams
             )
+            return [c.fragments for c in counted]
 
     counted = count([parental, *resistant])
     samples = [SampleInput(names[0], "parental", counted[0])]

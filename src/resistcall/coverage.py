@@ -11,6 +11,7 @@ are never decoded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +99,9 @@ def fragment_spans(
     min_mapq: int = 20,
     count_duplicates: bool = False,
     reference: str | Path | None = None,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per contig, fragment starts and ends (0-based half-open) of counted fragments.
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per contig, fragment starts and ends (0-based half-open) of counted fragments, and
+    whether each is a marked duplicate (all False unless ``count_duplicates``).
 
     A properly placed pair (both mates on the contig, |TLEN| <= ``MAX_FRAGMENT``) is counted
     once, from its leftmost mate (read 1 on a tie), as the span ``[pos, pos + |TLEN|)``; other
@@ -114,7 +116,7 @@ def fragment_spans(
     the window holding its start either way, so the spans are the same.
     """
     skip = FLAG_SKIP | (0 if count_duplicates else FLAG_DUP)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     with _kernel.Reader(bam_path, reference) as reads:
         known = set(reads.references)
         for chrom, w in windows.groupby("chrom", sort=False):
@@ -130,8 +132,9 @@ def fragment_spans(
                 for g in passes
             ]
             out[str(chrom)] = (
-                np.concatenate([f_start for f_start, _ in parts]),
-                np.concatenate([f_end for _, f_end in parts]),
+                np.concatenate([part[0] for part in parts]),
+                np.concatenate([part[1] for part in parts]),
+                np.concatenate([part[2] for part in parts]),
             )
     return out
 
@@ -166,33 +169,53 @@ def count_midpoints(
     return counts
 
 
+@dataclass(frozen=True)
+class TargetCounts:
+    """Fragments per target row, in input order, from one BAM.
+
+    ``fragments`` are what the copy-number model counts: capture leaves marked duplicates out,
+    amplicon keeps them (its fragments share their ends by design). ``with_duplicates`` also
+    counts marked duplicates; their difference shows duplicate-marking saturation of deep
+    targets (``saturation``)."""
+
+    fragments: np.ndarray
+    with_duplicates: np.ndarray
+
+
 def count_targets(
     bam_path: str | Path,
     targets: pd.DataFrame,
     assay: str,
     min_mapq: int = 20,
     reference: str | Path | None = None,
-) -> np.ndarray:
-    """Fragment count per target row (targets: ``chrom start end gene``), in input order
-    (``reference``: the FASTA a CRAM is decoded with)."""
+) -> TargetCounts:
+    """Fragment counts per target row (targets: ``chrom start end gene``), in input order
+    (``reference``: the FASTA a CRAM is decoded with), with and without marked duplicates
+    from one pass over the reads."""
     if assay not in ("capture", "amplicon"):
         raise UserError(f"unknown assay {assay!r}: expected capture or amplicon")
     spans = fragment_spans(
         bam_path,
         fetch_windows(targets),
         min_mapq=min_mapq,
-        count_duplicates=assay == "amplicon",
+        count_duplicates=True,
         reference=reference,
     )
-    counts = np.zeros(len(targets), dtype=np.int64)
+    counts = np.zeros((2, len(targets)), dtype=np.int64)
     counter = count_midpoints if assay == "amplicon" else count_overlaps
     for contig, rows in targets.groupby("chrom", sort=False).indices.items():
         if contig not in spans:
             continue
-        f_start, f_end = spans[contig]
-        sub = targets.iloc[rows]
-        counts[rows] = counter(sub["start"].to_numpy(), sub["end"].to_numpy(), f_start, f_end)
-    return counts
+        f_start, f_end, dup = spans[contig]
+        t_start = targets["start"].to_numpy()[rows]
+        t_end = targets["end"].to_numpy()[rows]
+        counts[1, rows] = counter(t_start, t_end, f_start, f_end)
+        if assay == "amplicon":
+            counts[0, rows] = counts[1, rows]
+        else:
+            keep = ~dup
+            counts[0, rows] = counter(t_start, t_end, f_start[keep], f_end[keep])
+    return TargetCounts(counts[0], counts[1])
 
 
 #: GC is measured over the sequence the counted fragments carry: a capture target plus half a
