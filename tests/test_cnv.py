@@ -593,6 +593,71 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     assert out.read_bytes() == out2.read_bytes()
 
 
+def _marked_library(targets, molecules, narrow, rng):
+    """Fragments as ``samtools markdup`` leaves them: 15% PCR copies, and every fragment whose
+    (start, length) was already seen marked ``dup``. Targets of a ``narrow`` gene allow only
+    100 fragment keys (a small block read deep), the others thousands."""
+    seen, frags = set(), []
+    for t, n in zip(targets.itertuples(index=False), molecules, strict=True):
+        few = t.gene == narrow
+        for _ in range(n):
+            length = 200 + int(rng.integers(0, 5 if few else 60))
+            start = t.start - int(rng.integers(0, 20 if few else 120))
+            for _copy in range(1 + int(rng.random() < 0.15 / 0.85)):
+                kind = "dup" if (start, length) in seen else "ok"
+                seen.add((start, length))
+                frags.append((t.chrom, start, length, kind))
+    return frags
+
+
+def test_duplicate_saturated_targets_counted_from_all_fragments(cli_bams, tmp_path):
+    """MET amplified 8x on targets that allow few fragment ends: deduplication compresses
+    it; the saturation step flags its targets (and only those) and restores the level."""
+    with pysam.FastaFile(str(REFERENCE)) as fa:
+        contig_end = dict(zip(fa.references, fa.lengths, strict=True))
+    sub = cnv.load_targets(cli_bams[0])
+    # away from contig ends, where clipped fragment starts would collide in every gene
+    sub = sub[(sub["start"] >= 200) & (sub["end"] + 300 <= sub["chrom"].map(contig_end))]
+    bed = tmp_path / "targets.bed"
+    sub.to_csv(bed, sep="\t", header=False, index=False)
+    gc_sub = coverage.target_gc(REFERENCE, sub)
+    rng = np.random.default_rng(5)
+    eff = np.exp(rng.normal(0, 0.3, len(sub)))
+    p = simulate_counts(sub, gc_sub, {}, (0.0, 0.0), rng, eff, depth=120)
+    r = simulate_counts(sub, gc_sub, {"MET": 8.0}, (0.0, 0.0), rng, eff, depth=120)
+    pb = write_bam(tmp_path / "p.bam", _marked_library(sub, p, "MET", rng), sample="PAR")
+    rb = write_bam(tmp_path / "r.bam", _marked_library(sub, r, "MET", rng), sample="RES")
+    met = {}
+    for z in ("3", "0"):
+        out, per_target = tmp_path / f"cn{z}.tsv", tmp_path / f"t{z}.tsv"
+        args = ("--reference", REFERENCE, "--bootstrap", "200", "--saturation-z", z)
+        assert (
+            _cnv(
+                "--targets",
+                bed,
+                "--parental",
+                pb,
+                "--resistant",
+                rb,
+                "--out",
+                out,
+                "--targets-out",
+                per_target,
+                *args,
+            )
+            == 0
+        )
+        met[z] = pd.read_csv(out, sep="\t").set_index("gene").loc["MET", "copy_number"]
+        t = pd.read_csv(per_target, sep="\t", keep_default_na=False)
+        flagged = t["flags"].str.contains("duplicate_saturated")
+        if z == "3":
+            assert (flagged == (t["gene"] == "MET")).all()
+        else:
+            assert not flagged.any()
+    assert met["0"] < 6.0  # compressed by deduplication
+    assert met["3"] == pytest.approx(8.0, rel=0.15)
+
+
 def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     bed, pb, rb = cli_bams
     bad = tmp_path / "bad.bed"

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from resistcall import saturation
 from resistcall.annotation import BACKBONE
 from resistcall.contracts import CN_CHANGED, CNV_COLUMNS, CNV_TARGET_COLUMNS, NOT_ASSESSABLE
-from resistcall.coverage import GC_PAD, count_targets, target_gc
+from resistcall.coverage import GC_PAD, TargetCounts, count_targets, target_gc
 from resistcall.errors import UserError
 from resistcall.options import add_options, from_args, option
 from resistcall.outputs import write_tsvs
@@ -76,6 +77,12 @@ class Params:
         0.75, "fraction of targets in each local GC (loess) fit (R loess default)", gt=0, le=1
     )
     seed: int = option(20261122, "bootstrap seed (outputs are deterministic)", ge=0)
+    saturation_z: float = option(
+        3.0,
+        "a capture target whose libraries keep this many SEs fewer unique fragments than "
+        "their PCR-copy share is duplicate-saturated: counted from all fragments (0: off)",
+        ge=0,
+    )
 
     def __post_init__(self) -> None:
         if not self.del_cn < self.loss_cn < self.ploidy < self.gain_cn <= self.amp_cn:
@@ -805,6 +812,16 @@ def analyse(
     return cn, pd.concat(target_rows, ignore_index=True)[list(CNV_TARGET_COLUMNS)]
 
 
+def flag_saturated(per_target: pd.DataFrame, saturated: np.ndarray) -> pd.DataFrame:
+    """Add ``duplicate_saturated`` to the flags of saturated targets (every sample's rows)."""
+    mark = np.tile(saturated, len(per_target) // max(len(saturated), 1))
+    if not mark.any():
+        return per_target
+    flags = per_target["flags"].astype(str)
+    joined = np.where(flags == "", "duplicate_saturated", flags + ";duplicate_saturated")
+    return per_target.assign(flags=np.where(mark, joined, flags))
+
+
 def too_few_reads(samples: list[SampleInput], min_count: int) -> dict[str, str]:
     """Samples whose median target has fewer than ``min_count`` fragments (e.g. a library of a
     few hundred reads, or none mapped): no copy number can rest on them."""
@@ -866,24 +883,34 @@ def run(
     else:
         log.warning("no --reference: GC correction is skipped")
 
-    def count(bams: Sequence[str]) -> list[np.ndarray]:
+    def count(bams: Sequence[str]) -> list[TargetCounts]:
         """Fragment counts of each BAM, ``threads`` BAMs at once (the kernel counts without
         the GIL): less wall time, not less CPU."""
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(bams)))) as ex:
-            counted = ex.map(
-                lambda b: count_targets(b, targets, assay, params.min_mapq, reference), bams
+            return list(
+                ex.map(lambda b: count_targets(b, targets, assay, params.min_mapq, reference), bams)
             )
-            return [c.fragments for c in counted]
 
-    counted = count([parental, *resistant])
+    mode = compare_to or ("pool" if pool else "parental")
+    if mode == "pool" and not pool:
+        raise UserError("--compare-to pool needs --pool BAMs")
+    libraries = count([parental, *resistant, *(pool if mode == "pool" else ())])
+    sat = saturation.correct(
+        np.vstack([c.fragments for c in libraries]),
+        np.vstack([c.with_duplicates for c in libraries]),
+        params.saturation_z,
+    )
+    if sat.saturated.any():
+        log.info(
+            "%d targets duplicate-saturated, counted from all fragments: %s",
+            int(sat.saturated.sum()),
+            ", ".join(sorted(set(targets.loc[sat.saturated, "gene"]))),
+        )
+    counted = list(sat.counts[: 1 + len(resistant)])
     samples = [SampleInput(names[0], "parental", counted[0])]
     samples += [SampleInput(n, "resistant", c) for n, c in zip(names[1:], counted[1:], strict=True)]
-    mode = compare_to or ("pool" if pool else "parental")
     if mode == "pool":
-        if not pool:
-            raise UserError("--compare-to pool needs --pool BAMs")
-        pool_counts = np.column_stack(count(pool))
-        ref_cov = pool_reference(pool_counts, gc, params, pool_names)
+        ref_cov = pool_reference(sat.counts[1 + len(resistant) :].T, gc, params, pool_names)
         tested = samples
     elif mode == "parental":
         ref_cov = parental_reference(samples[0].name, samples[0].counts)
@@ -900,6 +927,7 @@ def run(
     reasons = too_few_reads(samples, params.min_count)
     reasons.update({s.name: r for s in samples if (r := not_assessable(qc, s.name, "cnv"))})
     cn = apply_qc(cn, reasons, samples[0].name if mode == "parental" else None)
+    per_target = flag_saturated(per_target, sat.saturated)
     tables: list[tuple[str | Path, pd.DataFrame]] = [(out, cn)]
     if targets_out:
         tables.append((targets_out, per_target))
