@@ -820,7 +820,10 @@ def _header(
         h.contigs.add(name, length=length, assembly=cfg.build)
     if cs.parental is not None:
         h.add_line(f"##parental={cs.parental}")
-    h.add_line("##purity=<" + ",".join(f"{n}={cs.purity.get(n, 1.0):g}" for n in cs.samples) + ">")
+    for name in cs.samples:  # one line each: a sample name may hold the line's delimiters
+        h.add_line(
+            format_meta("purity", {"Sample": name, "Purity": f"{cs.purity.get(name, 1.0):g}"})
+        )
     if cs.parental_reason is not None:
         h.add_line(f"##parental_not_assessable={cs.parental_reason}")
     h.add_line(
