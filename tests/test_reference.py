@@ -40,6 +40,10 @@ def test_names_come_from_rg_sm_or_the_file_name_with_a_warning(tmp_path, caplog)
     with caplog.at_level(logging.WARNING):
         assert preflight_bams([a, b], REFERENCE) == ["P1", "HCC827"]
     assert "no @RG header line; using the file name 'HCC827'" in caplog.text
+    cram = tmp_path / "H3122.cram"
+    pysam.view("-C", "-T", str(REFERENCE), "-o", str(cram), b, catch_stdout=False)
+    pysam.index(str(cram))
+    assert preflight_bams([a, str(cram)], REFERENCE) == ["P1", "H3122"]
 
 
 @pytest.mark.parametrize(

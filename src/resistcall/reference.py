@@ -114,12 +114,12 @@ def read_bed(
 def bam_sample(bam_path: str | Path) -> str:
     """Sample name from the BAM's @RG SM tag (the name every output column uses).
 
-    A BAM without any @RG line (e.g. public cell-line BAMs) is named after its file, with a
-    warning; read groups that disagree on SM, or lack it, are an error."""
+    A BAM or CRAM without any @RG line (e.g. public cell-line BAMs) is named after its file
+    (extension removed), with a warning; read groups that disagree on SM, or lack it, are an error."""
     with pysam.AlignmentFile(str(bam_path)) as bam:
         groups = bam.header.to_dict().get("RG", [])
     if not groups:
-        name = Path(bam_path).name.removesuffix(".bam")
+        name = Path(bam_path).name.removesuffix(".bam").removesuffix(".cram")
         log.warning("%s: no @RG header line; using the file name %r as sample name", bam_path, name)
         return name
     names = {rg.get("SM") for rg in groups if rg.get("SM")}
