@@ -115,7 +115,8 @@ def bam_sample(bam_path: str | Path) -> str:
     """Sample name from the BAM's @RG SM tag (the name every output column uses).
 
     A BAM or CRAM without any @RG line (e.g. public cell-line BAMs) is named after its file
-    (extension removed), with a warning; read groups that disagree on SM, or lack it, are an error."""
+    (extension removed), with a warning; read groups that disagree on SM, or lack it, are an
+    error."""
     with pysam.AlignmentFile(str(bam_path)) as bam:
         groups = bam.header.to_dict().get("RG", [])
     if not groups:
