@@ -658,6 +658,33 @@ def test_duplicate_saturated_targets_counted_from_all_fragments(cli_bams, tmp_pa
     assert met["3"] == pytest.approx(8.0, rel=0.15)
 
 
+def test_cli_pool_reference_tests_parental_and_resistant(cli_bams, tmp_path, gc):
+    """--pool: three unrelated normals form the reference; the parental is tested as well
+    (its rows are reported), the resistant's MET gain is found against the pool."""
+    bed, pb, rb = cli_bams
+    sub = cnv.load_targets(bed)
+    gc_sub = coverage.target_gc(REFERENCE, sub)
+    rng = np.random.default_rng(11)
+    eff = np.exp(rng.normal(0, 0.4, len(sub)))  # the cli_bams panel's efficiencies
+    pool = []
+    for i, bias in enumerate([(0.5, 0.0), (-0.5, -3.0), (0.0, 2.0)]):
+        counts = simulate_counts(sub, gc_sub, {}, bias, rng, eff, depth=60)
+        pool.append(write_bam(tmp_path / f"n{i}.bam", _fragments_for(sub, counts, rng), f"N{i}"))
+    out, per_target = tmp_path / "cn.tsv", tmp_path / "t.tsv"
+    args = ("--reference", REFERENCE, "--bootstrap", "200", "--out", out, "--pool", *pool)
+    assert _cnv_pair(cli_bams, *args, "--targets-out", per_target) == 0
+    # the reference counts are the pool members' (median), not the tested samples'
+    members = np.column_stack([coverage.count_targets(b, sub, "capture").fragments for b in pool])
+    t = pd.read_csv(per_target, sep="\t")
+    assert (t.loc[t["sample"] == "RES", "ref_count"].to_numpy() == np.median(members, 1)).all()
+    cn = pd.read_csv(out, sep="\t").set_index(["sample", "gene"])
+    assert set(cn.index.get_level_values("sample")) == {"PAR", "RES"}
+    assert (cn["reference"] == "pool(N0,N1,N2)").all()
+    assert cn.loc[("RES", "MET"), "call"] == "amplification"
+    assert cn.loc[("PAR", "MET"), "call"] == "neutral"
+    assert cn.loc[("RES", "MET"), "copy_number"] == pytest.approx(8.0, rel=0.25)
+
+
 def test_cli_rejects_bad_input(cli_bams, tmp_path, capsys):
     bed, pb, rb = cli_bams
     bad = tmp_path / "bad.bed"
