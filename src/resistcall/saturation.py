@@ -50,8 +50,9 @@ def correct(fragments: np.ndarray, with_duplicates: np.ndarray, z: float) -> Sat
     with_duplicates = np.asarray(with_duplicates, dtype=np.int64)
     share = unique_shares(fragments, with_duplicates)
     known = np.isfinite(share)[:, None]
-    expected = np.where(known, with_duplicates * np.nan_to_num(share, nan=1.0)[:, None], fragments)
-    var = np.where(known, expected * (1.0 - np.nan_to_num(share, nan=1.0)[:, None]), 0.0).sum(0)
+    s = np.where(known, share[:, None], 1.0)  # a library without a share: variance 0 below
+    expected = np.where(known, with_duplicates * s, fragments)
+    var = (expected * (1.0 - s)).sum(axis=0)
     deficit = (fragments - expected).sum(axis=0)
     score = np.zeros(fragments.shape[1])
     np.divide(deficit, np.sqrt(var), out=score, where=var > 0)
