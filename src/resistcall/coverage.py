@@ -210,11 +210,9 @@ def count_targets(
         t_start = targets["start"].to_numpy()[rows]
         t_end = targets["end"].to_numpy()[rows]
         counts[1, rows] = counter(t_start, t_end, f_start, f_end)
-        if assay == "amplicon":
-            counts[0, rows] = counts[1, rows]
-        else:
-            keep = ~dup
-            counts[0, rows] = counter(t_start, t_end, f_start[keep], f_end[keep])
+        counts[0, rows] = counts[1, rows]
+        if assay == "capture":  # both counters add up over fragments: count only the duplicates
+            counts[0, rows] -= counter(t_start, t_end, f_start[dup], f_end[dup])
     return TargetCounts(counts[0], counts[1])
 
 
