@@ -586,11 +586,32 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     t = pd.read_csv(per_target, sep="\t")
     assert t.columns.tolist() == list(contracts.CNV_TARGET_COLUMNS)
     assert t["genomic"].iloc[0].startswith("chr")
+    # capture GC: the target and half a fragment either side (what the counted fragments carry)
+    sub = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "gene"])
+    padded = coverage.target_gc(REFERENCE, sub, pad=100)
+    assert t["gc"].to_numpy() == pytest.approx(padded, abs=1e-4)
     # deterministic: a second run, its BAMs counted in 2 threads, gives identical bytes
     out2 = tmp_path / "cn2.tsv"
     args2 = ("--reference", REFERENCE, "--out", out2, "--bootstrap", "200", "--threads", "2")
     assert _cnv_pair(cli_bams, *args2) == 0
     assert out.read_bytes() == out2.read_bytes()
+
+
+def test_cli_amplicon_gc_covers_insert_and_primers(cli_bams, tmp_path):
+    """Amplicon GC is the PCR product's: the insert and ~20 bp of primer either side (the
+    insert alone was measured worse in bench/cnv, "Amplicon GC")."""
+    bed = cli_bams[0]
+    per_target = tmp_path / "t.tsv"
+    args = ("--assay", "amplicon", "--out", tmp_path / "cn.tsv", "--targets-out", per_target)
+    assert _cnv_pair(cli_bams, "--reference", REFERENCE, *args, "--bootstrap", "50") == 0
+    t = pd.read_csv(per_target, sep="\t")
+    sub = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "gene"])
+    product = coverage.target_gc(REFERENCE, sub, pad=20)
+    assert t["gc"].to_numpy() == pytest.approx(product, abs=1e-4)
+    insert = coverage.target_gc(REFERENCE, sub)
+    assert np.abs(product - insert).max() > 0.01  # the two differ on these targets
+    cn = pd.read_csv(tmp_path / "cn.tsv", sep="\t").set_index("gene")
+    assert cn.loc["MET", "copy_number"] == pytest.approx(8.0, rel=0.2)
 
 
 def _marked_library(targets, molecules, narrow, rng):

@@ -401,6 +401,11 @@ def main() -> int:
         default="",
         help="comma-separated seeds of GC-difference sets to add (tune 1,2; held out 3,4,5)",
     )
+    ap.add_argument(
+        "--gc-assays",
+        default="capture,amplicon",
+        help="assays of the GC-difference sets to run (comma-separated)",
+    )
     ap.add_argument("--no-cnvkit", action="store_true", help="skip the CNVkit peer runs")
     ap.add_argument("--no-timing", action="store_true", help="skip the repeated timing runs")
     args = ap.parse_args()
@@ -429,7 +434,10 @@ def main() -> int:
     wanted = set(filter(None, args.sets.split(",")))
     scores, timing = [], []
     seeds = [int(x) for x in args.gc_seeds.split(",") if x]
-    all_sets = bench_sets() + [s for seed in seeds for s in gc_diff_sets(seed)]
+    gc_assays = set(args.gc_assays.split(","))
+    all_sets = bench_sets() + [
+        s for seed in seeds for s in gc_diff_sets(seed) if s.assay in gc_assays
+    ]
     for bs in all_sets:
         if wanted and bs.name not in wanted and not bs.name.startswith("gcdiff"):
             continue
