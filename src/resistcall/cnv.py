@@ -76,6 +76,11 @@ class Params:
     gc_span: float = option(
         0.75, "fraction of targets in each local GC (loess) fit (R loess default)", gt=0, le=1
     )
+    amplicon_gc: str = option(
+        "product",
+        "amplicon GC over the PCR product (insert +-20 bp of primer) or the insert alone",
+        choices=("product", "insert"),
+    )
     seed: int = option(20261122, "bootstrap seed (outputs are deterministic)", ge=0)
     saturation_z: float = option(
         3.0,
@@ -879,7 +884,8 @@ def run(
     pool_names = preflight_bams(pool, reference, unique=False)
     gc = None
     if reference:
-        gc = target_gc(reference, targets, GC_PAD[assay])
+        insert_only = assay == "amplicon" and params.amplicon_gc == "insert"
+        gc = target_gc(reference, targets, 0 if insert_only else GC_PAD[assay])
     else:
         log.warning("no --reference: GC correction is skipped")
 
