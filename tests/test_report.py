@@ -1068,10 +1068,14 @@ def test_network_probe_catches_an_external_request(browser, tmp_path):
 # ---------------------------------------------------------------------------- real annotate
 
 
-def test_report_renders_from_real_annotate_output(tmp_path):
-    """hits.json written by `resistcall annotate` itself (not a hand-made fixture)."""
+ANNOTATE_DATA = Path(__file__).resolve().parent / "data" / "annotate"
+
+
+def _annotate_and_report(vcf: Path, tmp_path: Path) -> dict:
+    """`resistcall annotate` on ``vcf`` (with the annotate test data's cnv, fusion and hotspot
+    tables), then `resistcall report` on its hits.json; returns the report model."""
     root = Path(__file__).resolve().parents[1]
-    data = root / "tests" / "data" / "annotate"
+    data = ANNOTATE_DATA
     ref = root / "resources" / "reference"
     known = root / "resources" / "known_resistance.tsv"
     parser = argparse.ArgumentParser()
@@ -1080,7 +1084,7 @@ def test_report_renders_from_real_annotate_output(tmp_path):
         [
             "annotate",
             "--vcf",
-            str(data / "calls.vcf"),
+            str(vcf),
             "--reference",
             str(ref / "panel_GRCh38.fa"),
             "--gtf",
@@ -1102,13 +1106,13 @@ def test_report_renders_from_real_annotate_output(tmp_path):
         ]
     )
     args.func(args)
-    model = run_cli(
+    return run_cli(
         [
             "report",
             "--hits",
             str(tmp_path / "hits.json"),
             "--vcf",
-            str(data / "calls.vcf"),
+            str(vcf),
             "--cnv",
             str(data / "cnv.tsv"),
             "--fusions",
@@ -1121,6 +1125,11 @@ def test_report_renders_from_real_annotate_output(tmp_path):
             RUN_DATE,
         ]
     )
+
+
+def test_report_renders_from_real_annotate_output(tmp_path):
+    """hits.json written by `resistcall annotate` itself (not a hand-made fixture)."""
+    model = _annotate_and_report(ANNOTATE_DATA / "calls.vcf", tmp_path)
     hits = json.loads((tmp_path / "hits.json").read_text())
     resistant = [s for s in hits["samples"] if s["condition"] == "resistant"]
     assert model["resistant_samples"] == [s["sample"] for s in resistant]
@@ -1172,6 +1181,60 @@ def test_report_renders_from_real_annotate_output(tmp_path):
                     assert "⚠ Caveat: unverified data: reduced sensitivity" in flags
     assert "not assessable" in caveated, "I1171T had insufficient depth: caveat expected"
     json.loads((tmp_path / "report.json").read_text())
+    # a VCF that states no purity (all pure cell lines): no purity line, no cancer-cell share
+    assert all(c["purity"] is None for c in model["summary"])
+    assert 'class="purity"' not in html and "cancer cells" not in html
+
+
+def _with_purity(src: Path, dst: Path, purity: dict[str, float]) -> None:
+    """``src`` as `resistcall snv --purity` writes it: ``##purity`` lines and FORMAT/CCF."""
+    import pysam
+
+    from resistcall.meta_line import format_meta
+    from resistcall.purity import cancer_cell_fraction
+
+    with pysam.VariantFile(str(src)) as vin:
+        header = vin.header.copy()
+        for name in header.samples:
+            header.add_line(format_meta("purity", {"Sample": name, "Purity": purity[name]}))
+        header.formats.add("CCF", "A", "Float", "Cancer-cell fraction carrying the alt")
+        with pysam.VariantFile(str(dst), "w", header=header) as out:
+            for rec in vin:
+                new = out.new_record(
+                    contig=rec.contig, start=rec.start, alleles=rec.alleles, filter=rec.filter
+                )
+                new.info.update(dict(rec.info))
+                for name in header.samples:
+                    for key, value in rec.samples[name].items():
+                        new.samples[name][key] = value
+                    af = rec.samples[name]["AF"][0]
+                    new.samples[name]["CCF"] = float(cancer_cell_fraction(af, purity[name]))
+                out.write(new)
+
+
+def test_biopsy_purity_and_cancer_cell_fractions_reach_the_summary(tmp_path):
+    """Biopsies: each sample's purity (the VCF's ##purity, from samples.tsv) and the
+    cancer-cell fraction of each change are on the first screen, with the assumption stated,
+    so a VAF drop that is only a purity drop does not read as a loss (issue 16)."""
+    vcf = tmp_path / "purity.vcf"
+    purity = {"H3122_P": 0.6, "H3122_R1": 0.5, "H3122_R2": 1.0}
+    _with_purity(ANNOTATE_DATA / "calls.vcf", vcf, purity)
+    model = _annotate_and_report(vcf, tmp_path)
+    hits = json.loads((tmp_path / "hits.json").read_text())
+    assert {s["sample"]: s["purity"] for s in hits["samples"]} == purity
+    cards = {c["sample"]: c for c in model["summary"]}
+    assert cards["H3122_R1"]["purity"] == {"sample": 0.5, "parental": 0.6}
+    # R2 is pure but its parental is not: the comparison still needs the line
+    assert cards["H3122_R2"]["purity"] == {"sample": 1.0, "parental": 0.6}
+    l1196m = next(m for m in cards["H3122_R1"]["mutations"] if m["label"] == "ALK p.L1196M")
+    assert l1196m["vaf"] == pytest.approx(0.2)
+    assert l1196m["ccf"] == pytest.approx(0.8)  # 2 x 0.2 / 0.5: one mutant copy of two
+    assert l1196m["ccf_parental"] == 0.0
+    html = (tmp_path / "report.html").read_text()
+    card = parse(html).text_of(id="summary-h3122-r1")
+    assert "Tumour purity" in card and "H3122_R1 50.0%, parental 60.0%" in card
+    assert "ALK p.L1196M" in card and "(cancer cells 0.0% → 80.0%)" in card
+    assert "one of two copies" in card  # the multiplicity assumption, in words
 
 
 def test_single_sample_mode_without_parental(tmp_path):

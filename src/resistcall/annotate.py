@@ -50,6 +50,7 @@ from resistcall.knowledge import (
     load_knowledge,
     residue_span,
 )
+from resistcall.meta_line import parse_meta
 from resistcall.outputs import write_texts
 from resistcall.qcgate import not_assessable, read_qc
 from resistcall.reference import contig_offset, preflight_bams
@@ -225,6 +226,20 @@ def parental_not_assessable(path: str | Path) -> str | None:
     return _header_value(VCF(str(path)), "parental_not_assessable")
 
 
+def vcf_purity(path: str | Path) -> dict[str, float]:
+    """Each sample's tumour purity as ``snv`` used it (its ``##purity`` lines; docs/purity.md);
+    empty for a VCF that does not say, whose cancer-cell fractions are then not reported."""
+    purity = {}
+    for line in VCF(str(path)).raw_header.splitlines():
+        if line.startswith("##purity=<"):
+            try:
+                items = parse_meta(line)[1]
+                purity[items["Sample"]] = float(items["Purity"])
+            except (ValueError, KeyError) as exc:
+                raise UserError(f"{path}: unreadable ##purity line ({exc}): {line}") from exc
+    return purity
+
+
 def apply_qc(
     findings: dict[str, list[Finding]],
     verdicts: dict[str, dict],
@@ -299,6 +314,7 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
         ad = _fmt(rec, "AD")
         dp = _fmt(rec, "DP")
         af = _fmt(rec, "AF")
+        ccf = _fmt(rec, "CCF")
         st = _fmt(rec, "STATUS")
         gts = rec.genotypes if samples else []
         if not rec.ALT:
@@ -338,6 +354,9 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
                     vaf = _num(af[si][ai - 1]) if af.shape[1] >= ai else _num(af[si][0])
                 if vaf is None and alt_count is not None and depth:
                     vaf = alt_count / depth
+                cancer_cells = None
+                if ccf is not None:
+                    cancer_cells = _num(ccf[si][ai - 1]) if ccf.shape[1] >= ai else None
                 status = None
                 if st is not None:
                     v = st[si]
@@ -352,6 +371,7 @@ def read_vcf(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
                         "alt_count": alt_count,
                         "depth": depth,
                         "vaf": vaf,
+                        "ccf": cancer_cells,
                         "status": status,
                         "gt_called": bool(alleles),
                         "gt_alt": ai in alleles,
@@ -383,11 +403,12 @@ def _present(row: dict) -> bool:
 def _counts(row: dict | None) -> dict | None:
     if row is None:
         return None
-    vaf = row.get("vaf")
+    vaf, ccf = row.get("vaf"), row.get("ccf")
     return {
         "alt_count": None if row.get("alt_count") is None else int(row["alt_count"]),
         "depth": None if row.get("depth") is None else int(row["depth"]),
         "vaf": None if vaf is None else round(float(vaf), 4),
+        "ccf": None if ccf is None or pd.isna(ccf) else round(float(ccf), 4),
     }
 
 
@@ -984,8 +1005,18 @@ def tsv_rows(
 
 
 def hits_json(
-    findings, verdicts, parental, line, known_path, kb: KnowledgeBase, inputs, qc=None
+    findings,
+    verdicts,
+    parental,
+    line,
+    known_path,
+    kb: KnowledgeBase,
+    inputs,
+    qc=None,
+    purity: dict[str, float] | None = None,
 ) -> dict:
+    """hits.json (docs/annotate.md). ``purity``: each sample's tumour purity from the VCF
+    (None where it does not say)."""
     data = Path(known_path).read_bytes()
     samples = []
     for s, flist in findings.items():
@@ -1001,6 +1032,7 @@ def hits_json(
                 "other": [f.to_json() for f in flist if f.classification == "other"],
                 "drugs": verdicts.get(s, {}),
                 "qc": (qc or {}).get(s),
+                "purity": (purity or {}).get(s),
             }
         )
     return {
@@ -1092,7 +1124,9 @@ def run(
         }
         inputs = {k: (str(v) if v else None) for k, v in given.items()}
         line = line or Path(out).resolve().parent.name
-        data = hits_json(findings, verdicts, parental, line, known_table, kb, inputs, qc_state)
+        data = hits_json(
+            findings, verdicts, parental, line, known_table, kb, inputs, qc_state, vcf_purity(vcf)
+        )
         written.append((Path(json_out), json.dumps(data, indent=1) + "\n"))
     write_texts(written)
     n_known = int((table["known"] == "yes").sum())

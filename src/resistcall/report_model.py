@@ -158,6 +158,13 @@ def counts(f: dict, which: str) -> dict:
     return {k: json_safe(f.get(f"{k}{suffix}")) for k in ("vaf", "alt_count", "depth")}
 
 
+def cancer_cell_fraction(f: dict, which: str) -> float | None:
+    """The finding's cancer-cell fraction in this sample or the parental (hits.json counts'
+    ``ccf``, from the VCF's FORMAT/CCF); None where the VCF gives none."""
+    nested = f.get(f"{which}_counts")
+    return json_safe(nested.get("ccf")) if isinstance(nested, dict) else None
+
+
 def _evidence_item(row: dict, labels: dict[str, str]) -> dict:
     fid = row.get("finding")
     level = row.get("evidence_level")
@@ -969,6 +976,8 @@ def build_summary(
                 "status": status,
                 "vaf": sc["vaf"],
                 "vaf_parental": pc["vaf"],
+                "ccf": cancer_cell_fraction(f, "sample"),
+                "ccf_parental": cancer_cell_fraction(f, "parental"),
                 "kind": finding_kind(f),
                 "phase": _phase_text(f.get("phase")),
                 "filter": f.get("filter"),
@@ -1018,10 +1027,13 @@ def build_summary(
             if len(hit):
                 selected_with = hit.iloc[0].get("drug") or None
                 notes = hit.iloc[0].get("notes") or None
+        purity = {"sample": s.get("purity"), "parental": (par_entry or {}).get("purity")}
         cards.append(
             {
                 "sample": name,
                 "condition": s.get("condition"),
+                # shown (with cancer-cell fractions) when either sample is not pure
+                "purity": purity if any(p is not None and p < 1 for p in purity.values()) else None,
                 "selected_with": selected_with,
                 "notes": notes,
                 "mutations": mutations,
