@@ -1222,6 +1222,9 @@ def test_biopsy_purity_and_cancer_cell_fractions_reach_the_summary(tmp_path):
     model = _annotate_and_report(vcf, tmp_path)
     hits = json.loads((tmp_path / "hits.json").read_text())
     assert {s["sample"]: s["purity"] for s in hits["samples"]} == purity
+    table = pd.read_csv(tmp_path / "hits.tsv", sep="\t")
+    row = table[(table["sample"] == "H3122_R1") & (table["hgvs_p"] == "p.L1196M")].iloc[0]
+    assert (row["vaf"], row["ccf"], row["ccf_parental"]) == (0.2, 0.8, 0.0)
     cards = {c["sample"]: c for c in model["summary"]}
     assert cards["H3122_R1"]["purity"] == {"sample": 0.5, "parental": 0.6}
     # R2 is pure but its parental is not: the comparison still needs the line

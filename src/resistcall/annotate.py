@@ -974,6 +974,8 @@ def tsv_rows(
                     "alt_count_parental": _fmt_num(pc.get("alt_count")),
                     "depth_parental": _fmt_num(pc.get("depth")),
                     "vaf_parental": _fmt_num(pc.get("vaf")),
+                    "ccf": _fmt_num(sc.get("ccf")),
+                    "ccf_parental": _fmt_num(pc.get("ccf")),
                     "copy_number": _fmt_num(f.copy_number, 2),
                     "ci_low": _fmt_num(f.ci_low, 2),
                     "ci_high": _fmt_num(f.ci_high, 2),

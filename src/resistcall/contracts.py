@@ -297,6 +297,8 @@ HITS_LEADING = (
     "alt_count_parental",
     "depth_parental",
     "vaf_parental",
+    "ccf",
+    "ccf_parental",
     "copy_number",
     "ci_low",
     "ci_high",
