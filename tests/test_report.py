@@ -1270,6 +1270,25 @@ def test_copy_number_table_shows_ratio_notes_and_caveat(rendered):
     assert "<td>H3122_P</td>" not in table
 
 
+def test_gc_trend_left_is_reported_per_resistant_sample(rendered, tmp_path):
+    """cnv.tsv's residual GC slope (QC of the GC correction) is on the page beside the table;
+    a sample without a measurement says why; a cnv.tsv without the column shows nothing."""
+    assert rendered["model"]["gc_trends"] is None and 'id="gc-trends"' not in rendered["html"]
+
+    def edit(df):
+        df["gc_residual_slope"] = df["sample"].map({CR1: "0.0123", CR2: "NA"}).fillna("NA")
+        return df
+
+    path = _copy_with(tmp_path, "cnv.tsv", edit)
+    argv = full_args(tmp_path)
+    argv[argv.index("--cnv") + 1] = str(path)
+    model = run_cli(argv)
+    assert model["gc_trends"] == [{"sample": CR1, "slope": 0.0123}, {"sample": CR2, "slope": None}]
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="gc-trends")
+    assert "GC trend left after correction" in text
+    assert f"{CR1} 0.012" in text and f"{CR2} not measured (no reference)" in text
+
+
 def test_other_therapies_line_carries_the_unverified_flag(rendered):
     card = next(c for c in rendered["model"]["summary"] if c["sample"] == CR1)
     assert card["other_options"] == [

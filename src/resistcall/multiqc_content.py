@@ -20,7 +20,7 @@ import pandas as pd
 from resistcall import contracts
 from resistcall.errors import UserError
 from resistcall.outputs import write_texts
-from resistcall.report_inputs import load_qc, load_table
+from resistcall.report_inputs import gc_trends, load_qc, load_table
 
 log = logging.getLogger(__name__)
 
@@ -195,14 +195,6 @@ def target_spread(targets: pd.DataFrame) -> pd.DataFrame:
         )
         rows.append({"sample": sample, "used_targets": len(resid), "spread": spread})
     return pd.DataFrame(rows, columns=["sample", "used_targets", "spread"])
-
-
-def gc_trends(genes: pd.DataFrame) -> dict[str, float | None]:
-    """Per sample, the GC trend left after correction (cnv.tsv ``gc_residual_slope``, one value
-    per sample; None without GC, i.e. a run without a reference)."""
-    slope = pd.to_numeric(genes["gc_residual_slope"], errors="coerce")
-    first = slope.groupby(genes["sample"], sort=False).first()
-    return {str(k): None if pd.isna(v) else round(float(v), 4) for k, v in first.items()}
 
 
 def cnv_section(targets: pd.DataFrame, genes: pd.DataFrame) -> dict:

@@ -95,6 +95,15 @@ def load_cnv(path: Path | None) -> pd.DataFrame | None:
     return df
 
 
+def gc_trends(genes: pd.DataFrame) -> dict[str, float | None]:
+    """Per sample, the GC trend left after correction (cnv.tsv ``gc_residual_slope``, one value
+    per sample; None without GC, i.e. a run without a reference). Shared by the report and
+    the MultiQC content."""
+    slope = pd.to_numeric(genes["gc_residual_slope"], errors="coerce")
+    first = slope.groupby(genes["sample"], sort=False).first()
+    return {str(k): None if pd.isna(v) else round(float(v), 4) for k, v in first.items()}
+
+
 def load_fusions(path: Path | None) -> pd.DataFrame | None:
     df = load_table(path, REPORT_READS["fusions"], "fusions")
     if df is not None:

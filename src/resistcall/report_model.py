@@ -35,6 +35,7 @@ from resistcall.contracts import (
 )
 from resistcall.errors import UserError
 from resistcall.reference import BUILD
+from resistcall.report_inputs import gc_trends
 from resistcall.snv_config import SnvConfig
 
 log = logging.getLogger(__name__)
@@ -604,6 +605,15 @@ def build_copy_number(cnv: pd.DataFrame | None, resistant: list[str]) -> list[di
     df["_srank"] = df["sample"].map(resistant.index)
     df = df.sort_values(["_srank", "_rank"]).drop(columns=["_rank", "_srank"])
     return _records(df)
+
+
+def build_gc_trends(cnv: pd.DataFrame | None, resistant: list[str]) -> list[dict] | None:
+    """The GC trend left after each resistant sample's correction (QC; None when cnv.tsv was
+    not given or has no such column, e.g. an older run)."""
+    if cnv is None or "gc_residual_slope" not in cnv.columns:
+        return None
+    trends = gc_trends(cnv)
+    return [{"sample": s, "slope": trends[s]} for s in resistant if s in trends]
 
 
 def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict] | None:
@@ -1357,6 +1367,7 @@ def build_report(
         "activating": build_variant_rows(entries, vcf_df, parental, samples, "activating"),
         "other_variants": build_variant_rows(entries, vcf_df, parental, samples, "other"),
         "copy_number": copy_number,
+        "gc_trends": build_gc_trends(cnv, resistant),
         "fusions": fusion_rows,
         "hotspots": hot,
         "qc": qc_rows,
