@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from resistcall.errors import UserError
 from resistcall.purity import cancer_cell_fraction, parse_purity, tumour_copies, vaf_scale
+
+from conftest import BIN, copy_workflow, run
 
 
 def test_parse_purity_defaults_and_errors():
@@ -38,3 +43,24 @@ def test_clonal_variant_in_60_and_20_percent_biopsies_has_the_same_ccf():
     assert vaf_60 * vaf_scale(0.2, 0.6) == pytest.approx(vaf_20)
     # a subclone in half the cancer cells of a 40% biopsy
     assert cancer_cell_fraction(np.array([0.1]), 0.4)[0] == pytest.approx(0.5)
+
+
+def test_workflow_passes_the_sheets_purity_to_cnv_and_snv(tmp_path):
+    """samples.tsv `purity` (parental included; empty = 1.0) reaches `cnv` and `snv` as
+    `--purity SAMPLE=FRACTION` for the impure samples only (a dry run's printed commands)."""
+    work = copy_workflow(tmp_path)
+    sheet = work / "config" / "samples.tsv"
+    samples = pd.read_csv(sheet, sep="\t", dtype=str, keep_default_na=False)
+    samples["purity"] = ["0.6", "0.3", ""]  # H3122_P, H3122_CR1, H3122_CR2 (pure)
+    samples.to_csv(sheet, sep="\t", index=False)
+    (work / "demo_data").mkdir()
+    for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
+        for fq in (unit.fq1, unit.fq2):  # one valid record: the dry run only checks the sheets
+            with gzip.open(work / fq, "wt") as f:
+                f.write("@r1\nACGT\n+\nIIII\n")
+    stdout = run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work).stdout
+    for rule in ("cnv", "snv"):
+        printed = stdout.split(f"rule {rule}:")[1].split("\nrule ")[0]
+        command = next(ln for ln in printed.splitlines() if f" -m resistcall {rule} " in ln)
+        assert " --purity H3122_P=0.6 H3122_CR1=0.3 " in f"{command} ", command
+        assert "H3122_CR2=" not in command
