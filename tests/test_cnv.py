@@ -332,6 +332,54 @@ def test_purity_30_percent_gives_tumour_cell_copy_number(targets, gc):
     assert bulk.loc["MET", "call"] != "amplification"
 
 
+def test_impure_parental_pool_mode_and_parental_mode(targets, gc):
+    """Biopsies on both sides (parental 60%, resistant 30% tumour). Against a pool of
+    normals each sample is rescaled with its own purity: the parental's tumour ALK gain and
+    the resistant's MET amplification read as tumour copies. Against the parental (the
+    relative model: its tumour cells carry 2 copies of the baseline genes) the parental's
+    purity cancels: the resistant's numbers are the same whatever the parental's purity."""
+    rng = np.random.default_rng(21)
+    eff = np.exp(rng.normal(0.0, 0.5, len(targets)))
+
+    def bulk(tumour: dict[str, float], purity: float) -> dict[str, float]:
+        return {g: purity * c + (1.0 - purity) * 2.0 for g, c in tumour.items()}
+
+    pool = np.column_stack(
+        [
+            simulate_counts(targets, gc, {}, (rng.normal(0, 1), -8.0), rng, eff, 1500.0)
+            for _ in range(4)
+        ]
+    )
+    parental = simulate_counts(targets, gc, bulk({"ALK": 4.0}, 0.6), (0.5, -5.0), rng, eff, 1500.0)
+    resistant = simulate_counts(
+        targets, gc, bulk({"ALK": 4.0, "MET": 10.0}, 0.3), (-1.0, -12.0), rng, eff, 1500.0
+    )
+    samples = [
+        cnv.SampleInput("P", "parental", parental),
+        cnv.SampleInput("R", "resistant", resistant),
+    ]
+    ref = cnv.pool_reference(pool, gc, cnv.Params(), ["N1", "N2", "N3", "N4"])
+    cn, _ = cnv.analyse(targets, samples, ref, gc, cnv.Params(), purity={"P": 0.6, "R": 0.3})
+    p = cn[cn["sample"] == "P"].set_index("gene")
+    r = cn[cn["sample"] == "R"].set_index("gene")
+    assert p.loc["ALK", "copy_number"] == pytest.approx(4.0, rel=0.15)
+    assert p.loc["ALK", "call"] == "gain" and p.loc["RET", "call"] == "neutral"
+    assert r.loc["MET", "copy_number"] == pytest.approx(10.0, rel=0.15)
+    assert r.loc["MET", "call"] == "amplification"
+    assert r.loc["ALK", "copy_number"] == pytest.approx(4.0, rel=0.15)
+    assert (p["purity"] == 0.6).all() and (r["purity"] == 0.3).all()
+    # parental mode: a parental without changes, read at purity 0.6 or 1.0, same answer
+    clean = simulate_counts(targets, gc, {}, (0.5, -5.0), rng, eff, 1500.0)
+    ref = cnv.parental_reference("P", clean)
+    runs = [
+        cnv.analyse(targets, samples[1:], ref, gc, cnv.Params(), purity={"P": q, "R": 0.3})[0]
+        for q in (0.6, 1.0)
+    ]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    met = runs[0].set_index("gene").loc["MET"]
+    assert met["copy_number"] == pytest.approx(10.0, rel=0.15)
+
+
 def test_loess_bootstrap_spread_matches_sampling_spread(targets, gc):
     # the refitted-curve bootstrap (one matrix product per power for all replicates) must
     # reproduce how much the curve really varies between independent libraries: inside the
