@@ -1237,7 +1237,7 @@ def test_biopsy_purity_and_cancer_cell_fractions_reach_the_summary(tmp_path):
     card = parse(html).text_of(id="summary-h3122-r1")
     assert "Tumour purity" in card and "H3122_R1 50.0%, parental 60.0%" in card
     assert "ALK p.L1196M" in card and "(cancer cells 0.0% → 80.0%)" in card
-    assert "one of two copies" in card  # the multiplicity assumption, in words
+    assert "one of two copies of the gene" in card  # the multiplicity assumption, in words
 
 
 def test_single_sample_mode_without_parental(tmp_path):
