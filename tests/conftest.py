@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shlex
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from realreads import bam_to_fastq, bwa_align
 
@@ -96,6 +98,16 @@ def copy_workflow(dest: Path) -> Path:
         else:
             shutil.copy2(src, dest / name)
     return dest
+
+
+def stub_demo_fastqs(work: Path) -> None:
+    """One valid record in every FASTQ the units sheet of ``work`` names: enough for a dry
+    run, which only checks the sheets."""
+    (work / "demo_data").mkdir(exist_ok=True)
+    for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
+        for fq in (unit.fq1, unit.fq2):
+            with gzip.open(work / fq, "wt") as f:
+                f.write("@r1\nACGT\n+\nIIII\n")
 
 
 # --------------------------------------------------------------------------- whole genome

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from resistcall.contracts import PON_COLUMNS
 from resistcall.errors import UserError
 from resistcall.meta_line import parse_meta
 
-from conftest import BIN, copy_workflow, run
+from conftest import BIN, copy_workflow, run, stub_demo_fastqs
 
 ART, GERM, SNV = 24600, 24640, 24700  # recurrent artefact, variant in one normal, real SNV
 
@@ -236,11 +235,7 @@ def _dry_run(data, tmp_path, pon: str, amplicon: bool = False) -> subprocess.Com
         config = work / "config" / "config.yaml"
         text = config.read_text().replace("  assay: capture ", "  assay: amplicon ")
         config.write_text(text.replace("demo_capture_targets.bed", "demo_amplicons.bed"))
-    (work / "demo_data").mkdir()
-    for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
-        for fq in (unit.fq1, unit.fq2):  # one valid record: the dry run only checks the sheets
-            with gzip.open(work / fq, "wt") as f:
-                f.write("@r1\nACGT\n+\nIIII\n")
+    stub_demo_fastqs(work)
     shutil.copy(data["pon"], work / "pon.tsv.gz")
     with open(work / "config" / "config.yaml", "a") as f:
         f.write(pon)

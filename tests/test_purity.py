@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from resistcall.errors import UserError
 from resistcall.purity import cancer_cell_fraction, parse_purity, tumour_copies, vaf_scale
 
-from conftest import BIN, copy_workflow, run
+from conftest import BIN, copy_workflow, run, stub_demo_fastqs
 
 
 def test_parse_purity_defaults_and_errors():
@@ -53,11 +51,7 @@ def test_workflow_passes_the_sheets_purity_to_cnv_and_snv(tmp_path):
     samples = pd.read_csv(sheet, sep="\t", dtype=str, keep_default_na=False)
     samples["purity"] = ["0.6", "0.3", ""]  # H3122_P, H3122_CR1, H3122_CR2 (pure)
     samples.to_csv(sheet, sep="\t", index=False)
-    (work / "demo_data").mkdir()
-    for unit in pd.read_csv(work / "config" / "units.tsv", sep="\t").itertuples():
-        for fq in (unit.fq1, unit.fq2):  # one valid record: the dry run only checks the sheets
-            with gzip.open(work / fq, "wt") as f:
-                f.write("@r1\nACGT\n+\nIIII\n")
+    stub_demo_fastqs(work)
     stdout = run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1"], work).stdout
     for rule in ("cnv", "snv"):
         printed = stdout.split(f"rule {rule}:")[1].split("\nrule ")[0]

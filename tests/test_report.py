@@ -1183,7 +1183,7 @@ def test_report_renders_from_real_annotate_output(tmp_path):
     json.loads((tmp_path / "report.json").read_text())
     # a VCF that states no purity (all pure cell lines): no purity line, no cancer-cell share
     assert all(c["purity"] is None for c in model["summary"])
-    assert 'class="purity"' not in html and "cancer cells" not in html
+    assert "data-purity" not in html and "cancer cells" not in html
 
 
 def _with_purity(src: Path, dst: Path, purity: dict[str, float]) -> None:
@@ -1235,6 +1235,7 @@ def test_biopsy_purity_and_cancer_cell_fractions_reach_the_summary(tmp_path):
     assert l1196m["ccf_parental"] == 0.0
     html = (tmp_path / "report.html").read_text()
     card = parse(html).text_of(id="summary-h3122-r1")
+    assert 'data-purity="0.5"' in html  # the marker the pure run above must not have
     assert "Tumour purity" in card and "H3122_R1 50.0%, parental 60.0%" in card
     assert "ALK p.L1196M" in card and "(cancer cells 0.0% → 80.0%)" in card
     assert "one of two copies of the gene" in card  # the multiplicity assumption, in words
