@@ -1,8 +1,9 @@
-"""Mismatch rate per base-quality value on the real capture reads over the ALK panel contig.
+"""Mismatch rate per base quality, mate overlap and read mismatch burden on the real capture reads.
 
-Would a noise model by base quality lower the background enough for 2-3 alt fragments at 1%
-VAF? Sites whose mismatch fraction (BQ >= 25) is above 0.5% are left out, as the caller's
-background fit leaves them out (variants, systematically bad sites). Usage:
+Would a noise model by base quality, by agreement of overlapping mates, or by how many other
+mismatches the read carries lower the background enough for 2-3 alt fragments at 1% VAF?
+Sites whose mismatch fraction (BQ >= 25) is above 0.5% are left out, as the caller's background
+fit leaves them out (variants, systematically bad sites). Usage:
 
     .venv/bin/python bench/snv/bq_noise.py ../shared/realdata/DNAfusion/H3122_EML4.bam
 """
@@ -17,6 +18,26 @@ import pysam
 
 REPO = Path(__file__).resolve().parents[2]
 CONTIG = "chr2_29196228_29226309"  # the panel contig of ALK: chr2:29196228-29226309 (1-based)
+MAX_RAW_BQ = 36  # NextSeq bins; above this, pysam summed the qualities of two agreeing mates
+MIN_BQ = 25  # the caller's floor
+
+
+def other_mismatches(aln: pysam.AlignedSegment) -> int:
+    """Mismatched bases of the read (NM without its inserted and deleted bases)."""
+    indel = sum(n for op, n in aln.cigartuples or () if op in (1, 2))
+    return int(aln.get_tag("NM")) - indel
+
+
+def table(title: str, bases: collections.Counter, wrong: collections.Counter) -> None:
+    """Rows with >= 10,000 bases, in key order."""
+    total = sum(bases.values())
+    print(f"\n| {title} | bases | share | mismatches | per specific allele |")
+    print("|---|---:|---:|---:|---:|")
+    for key in sorted(k for k, n in bases.items() if n >= 10000):
+        label = "40+ (two agreeing mates)" if key == 40 else key
+        share = bases[key] / total
+        rate = wrong[key] / bases[key] / 3
+        print(f"| {label} | {bases[key]:,} | {share:.3f} | {wrong[key]:,} | {rate:.1e} |")
 
 
 def main() -> None:
@@ -25,8 +46,10 @@ def main() -> None:
     args = ap.parse_args()
     seq = pysam.FastaFile(str(REPO / "resources/reference/panel_GRCh38.fa")).fetch(CONTIG).upper()
     start = int(CONTIG.split("_")[1]) - 1
-    bases: collections.Counter[int] = collections.Counter()
-    wrong: collections.Counter[int] = collections.Counter()
+    by_q: collections.Counter[int] = collections.Counter()  # 0: an overlapping mate (zeroed)
+    wrong_q: collections.Counter[int] = collections.Counter()
+    by_read: collections.Counter[str] = collections.Counter()
+    wrong_read: collections.Counter[str] = collections.Counter()
     with pysam.AlignmentFile(args.bam) as bam:
         columns = bam.pileup(
             "chr2", start, start + len(seq), truncate=True, min_base_quality=0,
@@ -36,26 +59,32 @@ def main() -> None:
             ref = seq[col.reference_pos - start]
             if ref not in "ACGT":
                 continue
-            n, k = collections.Counter(), collections.Counter()
+            obs = []  # (quality, mates agree, other mismatches of the read, mismatch)
             for read in col.pileups:
                 aln = read.alignment
                 if read.query_position is None or aln.is_duplicate or aln.is_supplementary:
                     continue
-                q = min(aln.query_qualities[read.query_position], 40)
-                n[q] += 1
-                k[q] += aln.query_sequence[read.query_position] not in (ref, "N")
-            depth = sum(v for q, v in n.items() if q >= 25)
-            if depth >= 20 and sum(v for q, v in k.items() if q >= 25) <= 0.005 * depth:
-                bases.update(n)
-                wrong.update(k)
-    print("| BQ | bases | mismatches | per specific allele |\n|---:|---:|---:|---:|")
-    for q in sorted(bases):
-        if bases[q] >= 10000:
-            label = "40+" if q == 40 else str(q)  # 0: an overlapping mate (pysam zeroes it)
-            print(f"| {label} | {bases[q]:,} | {wrong[q]:,} | {wrong[q] / bases[q] / 3:.1e} |")
-    n25 = sum(v for q, v in bases.items() if q >= 25)
-    k25 = sum(v for q, v in wrong.items() if q >= 25)
-    print(f"| >= 25 | {n25:,} | {k25:,} | {k25 / n25 / 3:.1e} |")
+                q = aln.query_qualities[read.query_position]
+                bad = aln.query_sequence[read.query_position] not in (ref, "N")
+                obs.append((q, q > MAX_RAW_BQ, other_mismatches(aln) - bad, bad))
+            used = [o for o in obs if o[0] >= MIN_BQ]
+            if len(used) < 20 or sum(o[3] for o in used) > 0.005 * len(used):
+                continue
+            for q, agree, other, bad in obs:
+                by_q[min(q, 40)] += 1
+                wrong_q[min(q, 40)] += bad
+                if q >= MIN_BQ:
+                    key = (
+                        f"{'two agreeing mates' if agree else 'one read'}, "
+                        f"{min(other, 3)}{'+' if other >= 3 else ''} other mismatches"
+                    )
+                    by_read[key] += 1
+                    wrong_read[key] += bad
+    table("BQ", by_q, wrong_q)
+    n25 = sum(by_read.values())
+    k25 = sum(wrong_read.values())
+    print(f"| >= {MIN_BQ} | {n25:,} | | {k25:,} | {k25 / n25 / 3:.1e} |")
+    table(f"BQ >= {MIN_BQ}: evidence, read's other mismatches", by_read, wrong_read)
 
 
 if __name__ == "__main__":
