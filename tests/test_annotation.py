@@ -212,6 +212,26 @@ def test_gtf_with_other_contig_naming_is_caught_when_the_sheets_load(genome38, t
     assert gtf_naming_problem(genome38["gtf"], ["chr9"]) is None
 
 
+def test_ensembl_named_fasta_with_numeric_contigs_is_checked_not_crashed(genome38, tmp_path):
+    """A FASTA whose contigs are all numbers (Ensembl naming, a chromosome subset: `2`, `7`)
+    against a GENCODE GTF: the naming problem is reported (pandas once read the .fai names as
+    integers and the check raised AttributeError)."""
+    from resistcall.inputs.files import reference_problems
+
+    fasta = tmp_path / "ensembl.fa"
+    fasta.write_text(">2\n" + "ACGT" * 30 + "\n>7\n" + "ACGT" * 30 + "\n")
+    pysam.faidx(str(fasta))
+    config = {
+        "reference": {"fasta": str(fasta), "gtf": str(genome38["gtf"])},
+        "panel": {"assay": "capture", "targets": str(genome38["targets"])},
+        "known_resistance": str(REPO / "resources" / "known_resistance.tsv"),
+    }
+    problems, fasta_ok = reference_problems(config, tmp_path)
+    assert fasta_ok
+    assert [key for key, _ in problems] == ["reference.gtf"]
+    assert "the FASTA 2, 7: they use different naming (chr2 vs 2)" in problems[0][1]
+
+
 def _gene_named_bed(prepared, tmp_path, extra: str) -> Path:
     """The test genome's targets named by their gene (as the demo BED is), plus ``extra``."""
     _, _, targets = prepared

@@ -312,6 +312,7 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
                     header=None,
                     usecols=[0, 1, 2],
                     names=["name", "length", "offset"],
+                    dtype={"name": str},  # Ensembl names (2, 7) are names, not numbers
                 )
                 stale = int(index["offset"].max()) >= fasta.stat().st_size
             except (ValueError, pd.errors.ParserError):
