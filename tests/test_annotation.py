@@ -212,6 +212,22 @@ def test_gtf_with_other_contig_naming_is_caught_when_the_sheets_load(genome38, t
     assert gtf_naming_problem(genome38["gtf"], ["chr9"]) is None
 
 
+def test_vendor_bed_with_track_line_and_six_columns_is_read_like_the_input_checks(
+    genome38, prepared, tmp_path
+):
+    """Vendor target BEDs often start with `track`/`browser` lines and carry score and strand:
+    the input checks accept them, so the annotation step (and every stage reading the BED)
+    must too, and give the same targets as the plain BED (it once raised a pandas ParserError)."""
+    rows = genome38["targets"].read_text().splitlines()
+    vendor = tmp_path / "vendor.bed"
+    vendor.write_text(
+        'browser position chr2:29192774-29921586\ntrack name="targets" description="x"\n'
+        + "".join(f"{row}\t0\t+\n" for row in rows)
+    )
+    _, _, targets = _prepare({**genome38, "targets_override": vendor})
+    assert targets.equals(prepared[2])
+
+
 def test_ensembl_named_fasta_with_numeric_contigs_is_checked_not_crashed(genome38, tmp_path):
     """A FASTA whose contigs are all numbers (Ensembl naming, a chromosome subset: `2`, `7`)
     against a GENCODE GTF: the naming problem is reported (pandas once read the .fai names as

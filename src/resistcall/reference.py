@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 from collections.abc import Sequence
@@ -89,11 +90,26 @@ def genomic_label(contig: str, pos: int) -> str:
 def read_bed(
     path: str | Path, names: tuple[str, ...] = ("chrom", "start", "end", "name")
 ) -> pd.DataFrame:
-    """Read a BED file (0-based half-open) with explicit dtypes; extra columns are dropped."""
+    """Read a BED file (0-based half-open) with explicit dtypes; extra columns are dropped.
+
+    Blank, ``#``, ``track`` and ``browser`` lines are skipped (vendor BEDs often start with a
+    ``track`` line), as the input checks (:mod:`resistcall.inputs.beds`) skip them."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"BED file not found: {path}")
-    df = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str, keep_default_na=False)
+    lines = [
+        line
+        for line in path.read_text(errors="replace").splitlines()
+        if line.strip() and not line.startswith(("#", "track", "browser"))
+    ]
+    df = pd.read_csv(
+        io.StringIO("\n".join(lines)),
+        sep="\t",
+        header=None,
+        comment="#",
+        dtype=str,
+        keep_default_na=False,
+    )
     if df.shape[1] < len(names):
         raise UserError(f"{path}: expected at least {len(names)} columns, found {df.shape[1]}")
     df = df.iloc[:, : len(names)]
