@@ -1795,6 +1795,9 @@ def test_grch37_run_shows_its_build_in_the_header_and_methods(tmp_path):
     methods = html.split('id="methods"')[1].split("</section>")[0]
     assert "reference <b>GRCh37</b>" in html and "aligned to the GRCh37 reference" in methods
     assert "Reference build</th><td>GRCh37" in methods  # (the FASTA's own name may say more)
+    # table headers too: positions are in the run's build, never labelled GRCh38
+    assert "GRCh38" not in html.replace("panel_GRCh38", "")
+    assert "Position (GRCh37)" in html and "breakpoint (GRCh37)" in html
 
 
 def test_methods_name_the_panel_of_normals_the_run_used(tmp_path):
