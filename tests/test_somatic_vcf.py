@@ -131,6 +131,22 @@ def test_records_are_lifted_left_aligned_and_somatic_only_when_acquired(somatic)
     assert "29220765" in _bcftools("view", "-H", "-r", "chr2:29220765", str(somatic))
 
 
+def test_tumour_and_control_depth_and_af_are_info_tags_for_pcgr(somatic):
+    """PCGR reads depth and allele fraction from INFO only (--tumor_dp_tag TDP --tumor_af_tag
+    TVAF --control_dp_tag CDP --control_af_tag CVAF, docs/snv.md): each equals that sample's
+    FORMAT DP/AF, TUMOR = the resistant sample, control = the parental."""
+    header = _bcftools("view", "-h", str(somatic))
+    for tag, kind in (("TDP", "Integer"), ("TVAF", "Float"), ("CDP", "Integer"), ("CVAF", "Float")):
+        assert f"##INFO=<ID={tag},Number=1,Type={kind}," in header
+    query = "%INFO/TDP\t%INFO/TVAF\t%INFO/CDP\t%INFO/CVAF\t[%DP\t%AF\t]\n"
+    rows = _bcftools("query", "-f", query, str(somatic)).splitlines()
+    assert len(rows) == 4
+    for row in rows:
+        tdp, tvaf, cdp, cvaf, ndp, naf, rdp, raf = row.rstrip("\t").split("\t")
+        assert (tdp, tvaf, cdp, cvaf) == (rdp, raf, ndp, naf)
+    assert rows[0].startswith("500\t0.25\t500\t0\t")  # L1196M 125/500 in CR1, 0/500 parental
+
+
 def test_vcf_validator_accepts_it(somatic):
     if shutil.which("vcf-validator") is None:
         pytest.skip("vcf-validator (Debian vcftools) not installed")

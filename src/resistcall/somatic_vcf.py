@@ -38,6 +38,15 @@ FORMATS = (
     ("AF", "A", "Float", "Alt allele fraction AD[alt]/DP"),
     ("DP", "1", "Integer", "Read depth (fragments; overlapping mates once)"),
 )
+#: INFO copies of each side's FORMAT DP/AF: PCGR reads tumour/control depth and allele fraction
+#: from INFO tags only (``pcgr --tumor_dp_tag TDP --tumor_af_tag TVAF --control_dp_tag CDP
+#: --control_af_tag CVAF``; tag names as in PCGR's input documentation). (tag, role, FORMAT key)
+PAIR_INFO = (
+    ("TDP", "tumor", "DP", "Integer", "Read depth of the TUMOR (resistant) sample: its FORMAT DP"),
+    ("TVAF", "tumor", "AF", "Float", "Alt allele fraction of the TUMOR sample: its FORMAT AF"),
+    ("CDP", "normal", "DP", "Integer", "Read depth of the NORMAL (parental) sample: its FORMAT DP"),
+    ("CVAF", "normal", "AF", "Float", "Alt allele fraction of the NORMAL sample: its FORMAT AF"),
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,8 @@ def _header(
     for key in ("TYPE", "HOTSPOT"):
         record = source.info[key]
         h.info.add(key, record.number, record.type, cast(str, record.description))
+    for key, _, _, kind, description in PAIR_INFO:
+        h.info.add(key, 1, kind, description)
     for key, number, kind, description in FORMATS:
         h.formats.add(key, number, kind, description)
     h.add_sample(normal)
@@ -199,6 +210,12 @@ def _lifted(
     new.info["SOMATIC"] = status == "acquired"
     new.info["TYPE"] = rec.info["TYPE"]
     new.info["HOTSPOT"] = rec.info.get("HOTSPOT", False)
+    for key, role, source_key, _, _ in PAIR_INFO:
+        value = rec.samples[tumor if role == "tumor" else normal].get(source_key)
+        if isinstance(value, tuple):  # AF is Number=A: one ALT per record after the split
+            value = value[0]
+        if value is not None:
+            new.info[key] = value
     for name in (normal, tumor):
         for key, *_ in FORMATS:
             new.samples[name][key] = rec.samples[name][key]
