@@ -1148,3 +1148,30 @@ def test_pon_section_problems_are_named(base_config, pon, message):
         check_config(config)
     assert any(message in p.message for p in info.value.problems), info.value
     assert all(p.field.startswith("pon") for p in info.value.problems)
+
+
+def test_compressed_fasta_bgzip_is_accepted_and_plain_gzip_named(base_config, tmp_path):
+    """The docs accept a bgzip-compressed FASTA: its .fai holds uncompressed offsets (beyond the
+    file's size), so the stale-index test reads the .gzi instead (it once refused every bgzip
+    FASTA as "stale or corrupt"). A plain-gzip FASTA (as GENCODE/Ensembl ship .fa.gz) cannot be
+    indexed: one problem saying so and how to fix it."""
+    from resistcall.inputs.files import reference_problems
+
+    if shutil.which("bgzip") is None:
+        pytest.skip("bgzip not installed")
+    bgz, plain = tmp_path / "genome.fa.gz", tmp_path / "plain.fa.gz"
+    with open(bgz, "wb") as out:
+        subprocess.run(["bgzip", "-c", str(FASTA)], stdout=out, check=True)
+    plain.write_bytes(gzip.compress(FASTA.read_bytes()))
+    config = copy.deepcopy(base_config)  # other paths resolve against SHEETS
+    config["reference"]["fasta"] = str(bgz)
+    assert reference_problems(config, SHEETS) == ([], True)  # indexed once (.fai + .gzi)
+    assert Path(f"{bgz}.fai").is_file() and Path(f"{bgz}.gzi").is_file()
+    assert reference_problems(config, SHEETS) == ([], True)  # and the index fits
+
+    config["reference"]["fasta"] = str(plain)
+    problems, fasta_ok = reference_problems(config, SHEETS)
+    assert not fasta_ok and len(problems) == 1
+    key, message = problems[0]
+    assert key == "reference.fasta"
+    assert "is gzip-compressed, not bgzip-compressed" in message and "bgzip >" in message

@@ -97,6 +97,13 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == _GZIP_MAGIC
 
 
+def is_bgzf(path: Path) -> bool:
+    """True when the file starts with a BGZF block (gzip with the ``BC`` extra field)."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    return head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
+
+
 #: Magic bytes of compressions a FASTQ sometimes arrives in that aligners do not read.
 _OTHER_COMPRESSION = {b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd", b"\xfd7zXZ\x00": "xz"}
 #: Phred+64 qualities start at '@' (Q0); Phred+33 from current instruments end at 'K' (Q42).
@@ -289,7 +296,19 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
         fasta = resolve(base_dir, config["reference"]["fasta"])
         fai = Path(f"{fasta}.fai")
         indexed = fai.is_file()
-        if not indexed:
+        if not indexed and is_gzip(fasta) and not is_bgzf(fasta):
+            # GENCODE and Ensembl ship their .fa.gz as plain gzip, which faidx cannot index
+            out.append(
+                (
+                    "reference.fasta",
+                    f"{where(base_dir, config['reference']['fasta'])} is gzip-compressed, not "
+                    "bgzip-compressed, so samtools cannot index it (GENCODE and Ensembl ship "
+                    "their .fa.gz as plain gzip): decompress it (`gunzip -k FILE`) or recompress "
+                    "it (`zcat FILE | bgzip > NEW.fa.gz`) and point reference.fasta at the result",
+                )
+            )
+            fasta_ok = False
+        elif not indexed:
             try:  # index it once, as samtools faidx would (the folder may be read-only)
                 pysam.faidx(str(fasta))
                 indexed = fai.is_file()
@@ -314,7 +333,11 @@ def reference_problems(config: dict[str, Any], base_dir: Path) -> tuple[list[tup
                     names=["name", "length", "offset"],
                     dtype={"name": str},  # Ensembl names (2, 7) are names, not numbers
                 )
-                stale = int(index["offset"].max()) >= fasta.stat().st_size
+                if is_bgzf(fasta):  # .fai offsets are uncompressed: the .gzi maps them
+                    gzi = Path(f"{fasta}.gzi")
+                    stale = not gzi.is_file() or gzi.stat().st_mtime < fasta.stat().st_mtime
+                else:
+                    stale = int(index["offset"].max()) >= fasta.stat().st_size
             except (ValueError, pd.errors.ParserError):
                 stale = True
             if stale:
