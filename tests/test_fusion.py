@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REF = REPO / "resources" / "reference" / "panel_GRCh38.fa"
 GTF = REPO / "resources" / "reference" / "panel_GRCh38.gtf"
+KNOWN = REPO / "resources" / "known_resistance.tsv"
 #: H3122 junction recorded in shared/reference/PROVENANCE_EML4.md (GRCh38)
 EML4_BP, ALK_BP = 42299750, 29223741
 ALK_LO, ALK_HI = 29222200, 29225990  # ALK exon 21 .. exon 19, all real bases in the panel
@@ -443,6 +444,35 @@ def test_real_bams_as_shipped_hg38_bwa_M(realdata, tmp_path):
     row = _check_h3122(df, "H3122_EML4")
     # most split evidence is only visible through secondary split parts and clip re-mapping
     assert row.split_reads > 100
+    _check_hcc827(df, "HCC827_EML4")
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_h3122_on_a_whole_genome_with_alk_only_targets(realdata, genome38, tmp_path):
+    """A capture kit tiles ALK, not EML4 (AVENIO has no EML4 probes), so no target names EML4.
+    On a whole genome the caller holds only modelled genes in memory to place clipped sequence:
+    the annotation models the fusion gene's known partners anyway, and H3122 gives EML4-ALK v1
+    (it once read 'no ALK fusion detected' at 776x, the Alu-rich EML4 clip unplaceable)."""
+    from resistcall.annotation import write_cache
+
+    alk_only = tmp_path / "alk_probes.bed"
+    rows = genome38["targets"].read_text().splitlines()
+    alk_only.write_text("".join(r + "\n" for r in rows if int(r.split("\t")[1]) < 30_000_000))
+    cache = {k: tmp_path / f"cache.{k}" for k in ("gtf", "choice", "targets")}
+    choice = write_cache(cache, genome38["gtf"], genome38["fasta"], alk_only, KNOWN, ["ALK"])
+    assert "EML4" in set(choice["gene"])  # modelled although no target lies on it
+    assert "EML4" not in set(pd.read_csv(cache["targets"], sep="\t", header=None)[3])
+    h, c = realdata / "H3122_EML4.bam", realdata / "HCC827_EML4.bam"
+    df = run(
+        str(genome38["fasta"]),
+        str(cache["gtf"]),
+        [str(h), str(c)],
+        str(tmp_path / "f.tsv"),
+        None,
+        Settings(),
+    )
+    _check_h3122(df, "H3122_EML4")
     _check_hcc827(df, "HCC827_EML4")
 
 

@@ -599,7 +599,9 @@ def prepare(
     """(cache GTF text, transcript choice, targets with their gene) for one run.
 
     Genes needing a model: those under the targets, the knowledge table's mutation genes and
-    ``extra_genes`` (the fusion gene). Every one must be in the GTF with a complete CDS."""
+    ``extra_genes`` (the fusion gene). Every one must be in the GTF with a complete CDS. The
+    fusion gene's known 5' partners (:func:`known_partners`) are modelled when the GTF has them
+    (never required)."""
     from resistcall.knowledge import MUTATION_TYPES, load_known
     from resistcall.reference import read_bed
 
@@ -621,7 +623,11 @@ def prepare(
         known_tx = dict(zip(table["gene"], table["transcript"], strict=True))
     regions = bed.assign(chrom=bed["chrom"].astype(str))
     needed = known_genes | set(extra_genes)
-    spans, rows = scan_gtf(gtf, needed, regions)
+    # the known 5' partners of a requested fusion gene (EML4 for ALK) are modelled when the GTF
+    # has them, although no target lies on them (capture kits tile ALK, not EML4): the fusion
+    # caller holds only modelled genes of a whole genome in memory to place clipped sequence
+    partners = known_partners(set(extra_genes)) - needed
+    spans, rows = scan_gtf(gtf, needed | partners, regions)
     ann, _ = _annotate(spans, rows, None, overrides, known_tx)
     ann = check_against_fasta(ann, gtf, lengths)
     assigned = assign_targets(bed, ann.spans)
@@ -664,6 +670,13 @@ CACHE = {
 
 def cache_paths(results: str | Path = "results") -> dict[str, Path]:
     return {key: Path(results) / name for key, name in CACHE.items()}
+
+
+def known_partners(genes: set[str]) -> set[str]:
+    """5' partner genes of the known fusions of ``genes`` (``fusion.KNOWN_VARIANTS``)."""
+    from resistcall.fusion import KNOWN_VARIANTS
+
+    return {key[0] for key in KNOWN_VARIANTS if key[2] in genes}
 
 
 def config_genes(config: dict) -> tuple[list[str], dict[str, str]]:
