@@ -1175,3 +1175,19 @@ def test_compressed_fasta_bgzip_is_accepted_and_plain_gzip_named(base_config, tm
     key, message = problems[0]
     assert key == "reference.fasta"
     assert "is gzip-compressed, not bgzip-compressed" in message and "bgzip >" in message
+
+
+@pytest.mark.parametrize(
+    ("chrom", "fasta", "other"), [("2", "chr2", "'chr2'"), ("chr2", "2", "'2'")]
+)
+def test_bed_contig_in_the_other_naming_is_named_as_such(chrom, fasta, other):
+    """A BED naming chromosomes `2` against a `chr2` FASTA (or the reverse): the problem says
+    the FASTA has the contig under the other naming, as the GTF check does."""
+    from resistcall.inputs.beds import _row_problem
+
+    lengths = {fasta: 242_193_529, "chr7" if fasta.startswith("chr") else "7": 159_345_973}
+    column, message = _row_problem(
+        [chrom, "100", "200", "AVN_P1"], ("chrom", "start", "end"), lengths
+    )
+    assert column == "chrom"
+    assert message.endswith(f": the FASTA names it {other} (another contig naming: chr2 vs 2)")

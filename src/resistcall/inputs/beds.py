@@ -63,6 +63,8 @@ def _row_problem(
                     ": whole-chromosome coordinates, but the reference holds panel contigs "
                     "chrN_START_END (contig position = genomic position - START + 1)"
                 )
+            elif (other := chrom[3:] if chrom.startswith("chr") else f"chr{chrom}") in lengths:
+                hint = f": the FASTA names it {other!r} (another contig naming: chr2 vs 2)"
             return "chrom", f"contig {chrom!r} is not in the reference FASTA ({shown}){hint}"
         if int(end) > lengths[chrom]:
             return "end", f"end {end} is beyond the end of {chrom} ({lengths[chrom]} bp)"
