@@ -731,7 +731,8 @@ def test_cli_validate_ok(main, capsys, tmp_path):
         "line(s), 6 units (6 FASTQ pairs, 0 BAMs), assay capture, files read to the end",
         "  H3122: parental P; resistant CR1, CR2, CR3",
         "  HCC78: parental Q; resistant QR1",
-        "panel_GRCh38.gtf: checked against the FASTA, targets and knowledge table; 3 "
+        # ALK (target and fusion gene), its known partner EML4, a knowledge-table gene
+        "panel_GRCh38.gtf: checked against the FASTA, targets and knowledge table; 4 "
         f"transcript models cached in {tmp_path / 'results' / 'reference'}",
     ]
     # the workflow's annotation cache: written once, then reused while newer than its inputs
