@@ -34,6 +34,7 @@ import pyranges as pr
 
 from resistcall import outputs
 from resistcall.errors import UserError
+from resistcall.fusion_variants import known_partners
 
 log = logging.getLogger(__name__)
 
@@ -600,8 +601,8 @@ def prepare(
 
     Genes needing a model: those under the targets, the knowledge table's mutation genes and
     ``extra_genes`` (the fusion gene). Every one must be in the GTF with a complete CDS. The
-    fusion gene's known 5' partners (:func:`known_partners`) are modelled when the GTF has them
-    (never required)."""
+    fusion gene's known 5' partners (:func:`known_partners`) are modelled when the GTF has
+    them (never required)."""
     from resistcall.knowledge import MUTATION_TYPES, load_known
     from resistcall.reference import read_bed
 
@@ -670,13 +671,6 @@ CACHE = {
 
 def cache_paths(results: str | Path = "results") -> dict[str, Path]:
     return {key: Path(results) / name for key, name in CACHE.items()}
-
-
-def known_partners(genes: set[str]) -> set[str]:
-    """5' partner genes of the known fusions of ``genes`` (``fusion.KNOWN_VARIANTS``)."""
-    from resistcall.fusion import KNOWN_VARIANTS
-
-    return {key[0] for key in KNOWN_VARIANTS if key[2] in genes}
 
 
 def config_genes(config: dict) -> tuple[list[str], dict[str, str]]:

@@ -41,6 +41,7 @@ from resistcall.fusion_evidence import (
     split_junction,
     usable,
 )
+from resistcall.fusion_variants import KNOWN_VARIANTS
 from resistcall.fusion_vcf import write_vcf
 from resistcall.options import add_options, from_args, option
 from resistcall.qcgate import not_assessable, read_qc
@@ -48,19 +49,6 @@ from resistcall.reference import contig_offset, preflight_bams
 
 log = logging.getLogger(__name__)
 
-#: EML4-ALK variants by (last EML4 exon, first ALK exon) in the fusion transcript
-#: (Choi et al. 2008 Cancer Res 68:4971; Sasaki et al. 2010 Eur J Cancer 46:1773).
-#: At DNA level v3a and v3b share the intron-6 breakpoint (6a/6b is a splicing choice).
-KNOWN_VARIANTS: dict[tuple, str] = {
-    ("EML4", 13, "ALK", 20): "v1",
-    ("EML4", 20, "ALK", 20): "v2",
-    ("EML4", 6, "ALK", 20): "v3a/b",
-    ("EML4", 14, "ALK", 20): "v7",
-    ("EML4", 2, "ALK", 20): "v5a",
-    ("EML4", 18, "ALK", 20): "v5'",
-    ("EML4", 17, "ALK", 20): "v8a/b",
-    ("EML4", 15, "ALK", 20): "v4'",
-}
 #: Introns where the gene's fusion breakpoints cluster; their depth decides "not assessable".
 BREAKPOINT_INTRONS = {"ALK": (19,), "ROS1": (31, 32, 33, 34), "RET": (11,)}
 
