@@ -334,6 +334,30 @@ def test_paired_tests_and_status_rules():
     assert list(st) == ["acquired", "shared", "enriched", "lost"]
 
 
+def test_indels_with_n_reference_or_inserted_bases_are_not_candidates():
+    """Reads over the N padding of a test genome (or an assembly gap) gave `N>NGT` records."""
+    n = 3
+    counts = np.zeros((n, 6, 2), dtype=np.int64)
+    counts[:, 0, 0] = 100
+    indels = pd.DataFrame(
+        {
+            "contig": ["chr2"] * 4,
+            "pos": [0, 1, 1, 2],
+            "ref": ["N", "A", "AC", "A"],
+            "alt": ["NGT", "ANT", "A", "AG"],
+            "fwd": [5, 5, 5, 5],
+            "rev": [5, 5, 5, 5],
+        }
+    )
+    s = snv.SampleCounts(
+        "s", np.array(["chr2"] * n, dtype=object), np.arange(n), np.frombuffer(b"NAA", np.uint8),
+        counts, np.zeros((n, 6)), np.zeros(n), indels, pd.DataFrame(), pd.DataFrame(),
+    )  # fmt: skip
+    cand = snv.build_candidates([s], snv.SnvConfig())
+    indel = cand[cand.kind == "indel"]
+    assert sorted(zip(indel.ref, indel.alt, strict=True)) == [("A", "AG"), ("AC", "A")]
+
+
 def test_clonal_variant_shared_by_60_and_20_percent_biopsies_is_not_lost():
     # heterozygous clonal variant: VAF 0.30 in the 60% parental biopsy, 0.10 in the 20%
     # resistant one (200x each); the same cancer-cell fraction

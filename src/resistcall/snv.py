@@ -367,7 +367,10 @@ def build_candidates(samples: list[SampleCounts], cfg: SnvConfig) -> pd.DataFram
     ind = [s.indels.assign(n=s.indels.fwd + s.indels.rev) for s in samples if len(s.indels)]
     if ind:
         allind = pd.concat(ind).groupby(["contig", "pos", "ref", "alt"], as_index=False)["n"].max()
-        allind = allind[allind.n >= cfg.min_alt_reads]
+        # an indel whose reference or inserted bases include N (a gap of the assembly, or the
+        # N padding of a panel reference) names no sequence: bcftools skips N sites alike
+        acgt = allind.ref.str.fullmatch("[ACGT]+") & allind.alt.str.fullmatch("[ACGT]+")
+        allind = allind[(allind.n >= cfg.min_alt_reads) & acgt]
         index = pd.Series(
             np.arange(len(first.pos)), index=pd.MultiIndex.from_arrays([first.contig, first.pos])
         )
