@@ -143,13 +143,17 @@ def test_written_headers_are_the_contracts(demo):
     assert qc.columns.tolist() == list(contracts.QC_TARGET_COLUMNS)
 
 
-def test_snakemake_report_archive_holds_the_html_reports(demo):
+def test_snakemake_report_archive_holds_the_reports_and_key_outputs(demo):
     run([str(BIN / "snakemake"), "--cores", "1", "--report", "report.zip"], demo)
     with zipfile.ZipFile(demo / "report.zip") as archive:
         names = archive.namelist()
-    assert sum(n.endswith("/report.html") and "/raw/" in n for n in names) == 1, names
-    assert any(n.endswith("/index.html") and "/raw/" in n for n in names), names
-    assert any(n.endswith("/multiqc_report.html") and "/raw/" in n for n in names), names
+    raw = [n for n in names if "/raw/" in n]
+    assert sum(n.endswith("/report.html") for n in raw) == 1, names
+    assert any(n.endswith("/index.html") for n in raw), names
+    assert any(n.endswith("/multiqc_report.html") for n in raw), names
+    for table in ("hits.tsv", "cnv.tsv", "fusions.tsv"):
+        assert sum(n.endswith(f"/{table}") for n in raw) == 1, (table, names)
+    assert sum(n.endswith(".somatic.vcf.gz") for n in raw) == 2, names  # CR1 and CR2
 
 
 def test_bad_sheet_stops_before_anything_runs(demo, tmp_path):

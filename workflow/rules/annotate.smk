@@ -14,7 +14,12 @@ rule annotate:
         known=config["known_resistance"],
         drivers=str(WORKFLOW_ROOT / "resources/activating_drivers.tsv"),
     output:
-        tsv="results/{line}/hits.tsv",
+        tsv=report(
+            "results/{line}/hits.tsv",
+            caption="../report/hits.rst",
+            category="Findings",
+            labels={"line": "{line}", "table": "annotated findings"},
+        ),
         json="results/{line}/hits.json",
     params:
         resistcall=RESISTCALL,

@@ -10,7 +10,12 @@ rule cnv:
         targets=TARGETS,
         ref=REF,
     output:
-        cnv="results/{line}/cnv.tsv",
+        cnv=report(
+            "results/{line}/cnv.tsv",
+            caption="../report/cnv.rst",
+            category="Findings",
+            labels={"line": "{line}", "table": "copy number"},
+        ),
         targets="results/{line}/cnv_targets.tsv",
     params:
         resistcall=RESISTCALL,

@@ -9,7 +9,12 @@ rule fusion:
         ref=REF,
         gtf=ANNOTATION,
     output:
-        tsv="results/{line}/fusions.tsv",
+        tsv=report(
+            "results/{line}/fusions.tsv",
+            caption="../report/fusions.rst",
+            category="Findings",
+            labels={"line": "{line}", "table": "ALK fusions"},
+        ),
         vcf="results/{line}/fusions.vcf.gz",
         tbi="results/{line}/fusions.vcf.gz.tbi",
     params:

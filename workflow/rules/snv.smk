@@ -52,7 +52,12 @@ rule somatic_vcf:
         ref=REF,
         sizes=CHROM_SIZES,
     output:
-        vcf="results/{line}/{sample}.somatic.vcf.gz",
+        vcf=report(
+            "results/{line}/{sample}.somatic.vcf.gz",
+            caption="../report/somatic_vcf.rst",
+            category="Variant calls",
+            labels={"line": "{line}", "sample": "{sample}"},
+        ),
         tbi="results/{line}/{sample}.somatic.vcf.gz.tbi",
     params:
         resistcall=RESISTCALL,
