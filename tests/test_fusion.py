@@ -183,6 +183,8 @@ def test_simulated_eml4_alk_v1(tmp_path, panel, bwa_index, bwa_flags):
     with pysam.VariantFile(str(tmp_path / "f.vcf.gz")) as vf:
         recs = list(vf)
         assert vf.index is not None or Path(f"{tmp_path / 'f.vcf.gz'}.tbi").exists()
+        assembly = [r.value for r in vf.header.records if r.key == "assembly"]
+    assert assembly == ["GRCh38"]  # run()'s default build, as docs/reference.md promises
     assert len(recs) == 2
     alk = next(r for r in recs if r.chrom.startswith("chr2_2919"))
     eml = next(r for r in recs if r.chrom.startswith("chr2_4217"))

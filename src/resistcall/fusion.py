@@ -45,7 +45,7 @@ from resistcall.fusion_variants import KNOWN_VARIANTS
 from resistcall.fusion_vcf import write_vcf
 from resistcall.options import add_options, from_args, option
 from resistcall.qcgate import not_assessable, read_qc
-from resistcall.reference import contig_offset, preflight_bams
+from resistcall.reference import BUILD, BUILDS, contig_offset, preflight_bams
 
 log = logging.getLogger(__name__)
 
@@ -777,8 +777,10 @@ def run(
     vcf: str | None,
     cfg: Settings,
     qc: dict[str, dict] | None = None,
+    build: str = BUILD,
 ) -> pd.DataFrame:
-    """Call fusions of ``cfg.gene`` in every BAM; write fusions.tsv (and the breakend VCF)."""
+    """Call fusions of ``cfg.gene`` in every BAM; write fusions.tsv (and the breakend VCF, whose
+    header names ``build``)."""
     gene = cfg.gene
     lengths = fasta_lengths(reference)
     genes = load_genes(gtf, lengths)
@@ -802,7 +804,7 @@ def run(
         rows.extend(call_sample(bam, name, panel, genes, target, cfg, qc))
     write_tsv(rows, Path(out))
     if vcf:
-        write_vcf(rows, samples, panel, Path(vcf))
+        write_vcf(rows, samples, panel, Path(vcf), build)
     return pd.DataFrame(
         [{c: r.get(c, NA) for c in FUSION_COLUMNS} for r in rows], columns=list(FUSION_COLUMNS)
     )
@@ -810,7 +812,8 @@ def run(
 
 def _cmd_fusion(args: argparse.Namespace) -> None:
     settings = from_args(Settings, args)
-    run(args.reference, args.gtf, args.bam, args.out, args.vcf, settings, read_qc(args.qc))
+    qc = read_qc(args.qc)
+    run(args.reference, args.gtf, args.bam, args.out, args.vcf, settings, qc, args.build)
 
 
 def register(subparsers) -> None:
@@ -820,6 +823,9 @@ def register(subparsers) -> None:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("--reference", required=True, help="panel FASTA (.fai beside it)")
+    p.add_argument(
+        "--build", default=BUILD, choices=BUILDS, help="reference build (VCF ##assembly)"
+    )
     p.add_argument("--gtf", required=True, help="transcript models in contig coordinates")
     p.add_argument(
         "--bam",

@@ -1,7 +1,8 @@
 """Breakend VCF of ``resistcall fusion`` (VCF 4.2 section 5.4), written with pysam.
 
 Each junction is a pair of BND records joined by MATEID, or one single-breakend record when
-the partner is not in the reference. Positions are panel contigs; INFO GENOMIC gives GRCh38.
+the partner is not in the reference. Positions are the FASTA's contigs; INFO GENOMIC gives the
+chromosome position (of a panel contig: GRCh38) in the build of the header's ##assembly.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def breakend_alt(t: str, side: int, mate: str | None, mate_side: int | None, ins
     return (f"]{mate}]" if mate_side == +1 else f"[{mate}[") + body
 
 
-def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: Path) -> None:
+def write_vcf(
+    rows: list[dict], samples: list[str], panel: PanelSequence, out: Path, build: str
+) -> None:
     """Breakend records (two per junction, one for an unknown partner), one column per sample."""
     junctions: dict[tuple, dict] = {}
     for r in rows:
@@ -61,7 +64,8 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         '(EML4-ALK v1 ...)">',
         '##INFO=<ID=EXONS,Number=1,Type=String,Description="Last 5prime exon - first 3prime exon '
         'kept, e.g. E13-A20">',
-        '##INFO=<ID=GENOMIC,Number=1,Type=String,Description="GRCh38 position of this breakend">',
+        '##INFO=<ID=GENOMIC,Number=1,Type=String,Description="Chromosome position of this '
+        'breakend (build: ##assembly)">',
         '##INFO=<ID=PARTNER_SEQ,Number=1,Type=String,Description="Clipped consensus of an '
         'unplaced partner">',
         '##INFO=<ID=PARTNER_LOCUS,Number=1,Type=String,Description="Where reads of an '
@@ -73,7 +77,7 @@ def write_vcf(rows: list[dict], samples: list[str], panel: PanelSequence, out: P
         '##FILTER=<ID=LowSupport,Description="Below the evidence threshold in every sample">',
     ):
         header.add_line(line)
-    for line in reference_header(panel.path):  # file name + md5, no path
+    for line in reference_header(panel.path, build):  # file name + md5 and build, no path
         header.add_line(line)
     for s in samples:
         header.add_sample(s)

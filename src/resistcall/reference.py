@@ -17,7 +17,8 @@ from resistcall.errors import UserError
 log = logging.getLogger(__name__)
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _CONTIG = re.compile(r"^(?P<chrom>chr[0-9XYM]+)_(?P<start>\d+)_(?P<end>\d+)$")
-BUILD = "GRCh38"
+BUILD = "GRCh38"  # the bundled panel reference
+BUILDS = ("GRCh38", "GRCh37")  # what --build takes (VCF header ##assembly)
 
 
 def contig_offset(contig: str) -> tuple[str, int]:

@@ -55,7 +55,7 @@ from resistcall.purity import (
     vaf_scale,
 )
 from resistcall.qcgate import not_assessable, read_qc
-from resistcall.reference import preflight_bams, read_bed, reference_header
+from resistcall.reference import BUILD, BUILDS, preflight_bams, read_bed, reference_header
 from resistcall.snv_config import SnvConfig
 
 log = logging.getLogger(__name__)
@@ -1550,9 +1550,7 @@ def register(subparsers) -> None:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("--reference", required=True, help="reference FASTA (+ .fai)")
-    p.add_argument(
-        "--build", default="GRCh38", choices=("GRCh38", "GRCh37"), help="reference build"
-    )
+    p.add_argument("--build", default=BUILD, choices=BUILDS, help="reference build")
     p.add_argument("--regions", required=True, help="BED of regions to call (3+ columns)")
     p.add_argument("--parental", help="parental (sensitive) BAM; omit for single-sample mode")
     p.add_argument("--resistant", required=True, nargs="+", help="resistant BAM(s)")

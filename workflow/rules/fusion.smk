@@ -20,6 +20,7 @@ rule fusion:
     params:
         resistcall=RESISTCALL,
         extra=stage_options("fusion"),
+        build=config["reference"]["build"],
     log:
         "logs/fusion/{line}.log",
     benchmark:
@@ -31,5 +32,6 @@ rule fusion:
     conda:
         ENV_RESISTCALL
     shell:
-        "{params.resistcall} fusion --reference {input.ref} --gtf {input.gtf} --bam {input.bams}"
+        "{params.resistcall} fusion --reference {input.ref} --build {params.build} --gtf {input.gtf}"
+        " --bam {input.bams}"
         " {params.extra} --qc {input.qc} --out {output.tsv} --vcf {output.vcf} 2> {log}"
