@@ -327,6 +327,34 @@ def test_partner_not_in_reference_is_reported(tmp_path, panel, bwa_index):
     assert rec.alts[0].endswith(".") and rec.info["PARTNER_SEQ"].startswith(partner[:30])
 
 
+def test_fasta_without_the_fusion_genes_chromosome_gives_not_assessable_rows(tmp_path):
+    """validate warns "gene ALK is on no contig of the FASTA; not assessable": the fusion stage
+    then writes that for every sample (it failed late with 'no exon rows', and was retried)."""
+    egfr = "chr7_55017807_55211651"
+    fasta = tmp_path / "egfr.fa"
+    with pysam.FastaFile(str(REF)) as fa:
+        fasta.write_text(f">{egfr}\n{fa.fetch(egfr)}\n")
+    pysam.faidx(str(fasta))
+    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": egfr, "LN": 193845}]}
+    bams = []
+    for sample in ("P", "R"):
+        bam = tmp_path / f"{sample}.bam"
+        with pysam.AlignmentFile(
+            str(bam), "wb", header={**header, "RG": [{"ID": sample, "SM": sample}]}
+        ):
+            pass
+        pysam.index(str(bam))
+        bams.append(str(bam))
+    df = run(
+        str(fasta), str(GTF), bams, str(tmp_path / "f.tsv"), str(tmp_path / "f.vcf.gz"), Settings()
+    )
+    assert list(df["sample"]) == ["P", "R"]
+    assert set(df["call"]) == {"not assessable"}
+    assert set(df["reason"]) == {"gene ALK is on no contig of the reference FASTA"}
+    with pysam.VariantFile(str(tmp_path / "f.vcf.gz")) as vf:
+        assert list(vf.header.contigs) == [egfr] and not list(vf)
+
+
 def test_bad_inputs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="gene NOPE"):
         run(str(REF), str(GTF), [], str(tmp_path / "f.tsv"), None, Settings(gene="NOPE"))

@@ -784,6 +784,14 @@ def run(
     gene = cfg.gene
     lengths = fasta_lengths(reference)
     genes = load_genes(gtf, lengths)
+    if gene not in genes and gene in set(load_annotation(gtf).spans["gene"]):
+        # a FASTA without the gene's chromosome (resistcall validate warned "not assessable")
+        samples = preflight_bams(bams, reference, match_bams=False)
+        absent = Gene(gene, NA, 0, 0, "+", [])
+        reason = f"gene {gene} is on no contig of the reference FASTA"
+        rows = [status_row(s, absent, cfg, NA, np.nan, 0, reason) for s in samples]
+        # the VCF needs only the FASTA's contigs: no sequence is held (windows=[])
+        return _written(rows, samples, PanelSequence(reference, windows=[]), out, vcf, build)
     if gene not in genes or not genes[gene].exons:
         modelled = sorted(g.name for g in genes.values() if g.exons)
         raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(modelled)})")
@@ -802,6 +810,18 @@ def run(
     rows = []
     for bam, name in zip(bams, samples, strict=True):
         rows.extend(call_sample(bam, name, panel, genes, target, cfg, qc))
+    return _written(rows, samples, panel, out, vcf, build)
+
+
+def _written(
+    rows: list[dict],
+    samples: list[str],
+    panel: PanelSequence,
+    out: str,
+    vcf: str | None,
+    build: str,
+) -> pd.DataFrame:
+    """Write fusions.tsv (and the breakend VCF) and return the rows as a table."""
     write_tsv(rows, Path(out))
     if vcf:
         write_vcf(rows, samples, panel, Path(vcf), build)

@@ -100,7 +100,8 @@ class PanelSequence:
                 )
                 self.starts.append(start - 1)
         # k-mer index as sorted 2-bit codes (numpy), not a dict of strings: builds in ~0.1 s
-        codes, where = [], []
+        # (seeded empty, so that a reference held with no window gives an empty index)
+        codes, where = [kmer_codes("", k)], [np.empty((0, 2), dtype=np.int64)]
         for ci, (_, _, _, seq) in enumerate(self.contigs):
             c = kmer_codes(seq, k)
             ok = np.flatnonzero(c >= 0)
