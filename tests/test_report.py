@@ -1725,6 +1725,43 @@ def test_failed_resistant_sample_reads_not_assessable(tmp_path):
     assert other["qc_failed"] == [] and not other["headline"].startswith("Not assessable")
 
 
+def test_failed_resistant_sample_selected_on_a_drug_stays_not_assessable(tmp_path):
+    """A QC-failed sample with its selecting drug in the sheet (the usual sheet): the phenotype
+    must not turn the not-assessable cell into "resistant phenotype; mechanism not found" (no
+    mechanism could be looked for), nor the headline into "Resistance expected to all five"."""
+    hits = json.loads((FIX / "hits.json").read_text())
+    for s in hits["samples"]:
+        if s["sample"] == CR2:
+            for verdict in s["drugs"].values():
+                verdict["prediction"] = "not assessable"
+                verdict["caveats"] = [caveat("qc", "sample failed QC: 0 reads")]
+    (tmp_path / "hits.json").write_text(json.dumps(hits))
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(
+        "sample\tline\tcondition\tdrug\tnotes\n"
+        f"{PAR}\tH3122sim\tparental\t\t\n"
+        f"{CR1}\tH3122sim\tresistant\tcrizotinib\t\n"
+        f"{CR2}\tH3122sim\tresistant\tcrizotinib\t\n"
+    )
+    argv = _with_qc(full_args(tmp_path), _qc_with_failure(tmp_path, CR2))
+    argv[argv.index("--hits") + 1] = str(tmp_path / "hits.json")
+    model = run_cli([*argv, "--samples", str(sheet)])
+    cell = model["drug_grid"]["cells"][CR2]["crizotinib"]
+    assert cell["prediction"] == "not assessable" and cell["basis"] != "phenotype"
+    card = next(c for c in model["summary"] if c["sample"] == CR2)
+    assert card["headline"].startswith("Not assessable: the sample failed QC")
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr2")
+    assert "mechanism not found" not in text and "Resistance expected to all" not in text
+
+
+def test_headline_never_says_all_five_when_some_are_not_assessable():
+    by = {p: [] for p in report_model.PREDICTIONS}
+    by["resistant"], by["not assessable"] = ["crizotinib"], ["ceritinib", "lorlatinib"]
+    headline = report_model._headline(by)
+    assert "all five" not in headline
+    assert headline == "Resistance expected to crizotinib; not assessable: ceritinib, lorlatinib."
+
+
 def test_page_words_not_codes(rendered):
     """FILTER codes are shown in plain words (one mapping for every code the caller writes),
     the fusion baseline in plain words, and the time as the run's start."""

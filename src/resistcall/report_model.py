@@ -369,7 +369,9 @@ def _labels(sample: dict) -> dict[str, str]:
 
 def apply_phenotype(grid: dict, sheet: pd.DataFrame | None) -> None:
     """The drug a sample was selected on is, by phenotype, one it resists: a cell for that drug
-    that no finding explains reads "resistant phenotype; mechanism not found"."""
+    that no finding explains reads "resistant phenotype; mechanism not found". A cell that is
+    ``not assessable`` (the sample failed QC: nothing was looked for) keeps its verdict and its
+    QC caveat: "mechanism not found" would claim a search that was not possible."""
     if sheet is None:
         return
     drugs = dict(
@@ -377,7 +379,7 @@ def apply_phenotype(grid: dict, sheet: pd.DataFrame | None) -> None:
     )
     for sample, cells in grid["cells"].items():
         cell = cells.get(drugs.get(sample, ""))
-        if cell is None or cell["prediction"] == "resistant":
+        if cell is None or cell["prediction"] in ("resistant", NOT_ASSESSABLE):
             continue
         cell.update(
             prediction="resistant",
@@ -1209,8 +1211,16 @@ def _headline(
             + names(by["reduced sensitivity"])
             + "."
         )
-    if by["resistant"] and not by["no data"]:
+    if by["resistant"] and not by["no data"] and not by["not assessable"]:
         return "Resistance expected to all five ALK inhibitors in the table."
+    if by["resistant"] and by["not assessable"]:
+        return (
+            "Resistance expected to "
+            + names(by["resistant"])
+            + "; not assessable: "
+            + ", ".join(by["not assessable"])
+            + "."
+        )
     return "No ALK inhibitor has evidence that it still works."
 
 
