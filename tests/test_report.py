@@ -1697,6 +1697,26 @@ def test_failed_parental_is_on_the_first_screen_and_fusion_not_compared(tmp_path
         assert "not in the parental" not in text and "(parental not assessable)" in text
 
 
+def test_failed_parental_vaf_is_not_shown_as_a_measurement(tmp_path):
+    """With the parental failed (annotate marks the findings "not assessable"), the first
+    screen must not read "VAF 0.0% -> 24.4%": the parental's few reads are no measurement."""
+    hits = json.loads((FIX / "hits.json").read_text())
+    for s in hits["samples"]:
+        if s["sample"] != PAR:
+            for f in s["findings"]:
+                f["status"] = "not assessable"
+    (tmp_path / "hits.json").write_text(json.dumps(hits))
+    argv = _with_qc(full_args(tmp_path), _qc_with_failure(tmp_path, PAR))
+    argv[argv.index("--hits") + 1] = str(tmp_path / "hits.json")
+    model = run_cli(argv)
+    card = next(c for c in model["summary"] if c["sample"] == CR1)
+    changed = [m for m in card["mutations"] if m["kind"] != "compound"]
+    assert changed and all(m["status"] == "detected; parental not assessable" for m in changed)
+    assert all(m["vaf_parental"] is None and m["ccf_parental"] is None for m in changed)
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr1")
+    assert "VAF – →" in text and "VAF 0.0% →" not in text
+
+
 def test_failed_resistant_sample_reads_not_assessable(tmp_path):
     hits = json.loads((FIX / "hits.json").read_text())
     for s in hits["samples"]:

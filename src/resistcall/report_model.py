@@ -980,16 +980,18 @@ def build_summary(
                 continue
             sc, pc = counts(f, "sample"), counts(f, "parental")
             status = f.get("status")
-            if status == "not assessable":
+            # a failed parental's VAF (a few reads, often 0 of 1) is not a measurement: "–"
+            parental_ok = status != "not assessable"
+            if not parental_ok:
                 status = "detected; parental not assessable"
             item = {
                 "label": finding_label(f),
                 "hgvs_c": f.get("hgvs_c"),
                 "status": status,
                 "vaf": sc["vaf"],
-                "vaf_parental": pc["vaf"],
+                "vaf_parental": pc["vaf"] if parental_ok else None,
                 "ccf": cancer_cell_fraction(f, "sample"),
-                "ccf_parental": cancer_cell_fraction(f, "parental"),
+                "ccf_parental": cancer_cell_fraction(f, "parental") if parental_ok else None,
                 "kind": finding_kind(f),
                 "phase": _phase_text(f.get("phase")),
                 "filter": f.get("filter"),
@@ -1058,7 +1060,11 @@ def build_summary(
                         "label": finding_label(f),
                         "status": f.get("status"),
                         "vaf": counts(f, "sample")["vaf"],
-                        "vaf_parental": counts(f, "parental")["vaf"],
+                        "vaf_parental": (
+                            counts(f, "parental")["vaf"]
+                            if f.get("status") != "not assessable"
+                            else None
+                        ),
                         "description": (f.get("driver") or {}).get("description"),
                     }
                     for f in s.get("activating", [])
