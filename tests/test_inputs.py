@@ -370,6 +370,32 @@ def test_spreadsheet_export_with_bom_crlf_comments_and_padding_loads(base_config
     assert sheets.units.loc[("P", "lane1"), "bam"] == ""
 
 
+def test_non_utf8_sheet_names_line_and_column(base_config, tmp_path):
+    """A sheet saved as Latin-1/cp1252 ("ANSI": the micro sign of "1 uM" is byte 0xB5) or
+    UTF-16 (Excel's "Unicode Text") is named by line and column, not by a byte offset."""
+    good = SHEETS / "good" / "spreadsheet_export"
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "units.tsv").write_bytes((good / "units.tsv").read_bytes())
+    text = (good / "samples.tsv").read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    lines = text.splitlines()
+    cells = lines[-1].split("\t")
+    cells[-1] = "dose 1 \u00b5M"
+    lines[-1] = "\t".join(cells)
+    (case / "samples.tsv").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    config = _config(base_config, str(case))
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    (problem,) = [str(p) for p in info.value.problems]
+    header = [c for c in lines if not c.startswith("#") and c.strip()][0].split("\t")
+    assert f"samples.tsv, line {len(lines)}, column {header[len(cells) - 1].strip()}" in problem
+    assert "not UTF-8 text (byte 0xB5" in problem
+    (case / "samples.tsv").write_bytes(text.encode("utf-16"))
+    with pytest.raises(SheetError) as info:
+        load_sheets(config, SHEETS)
+    assert "UTF-16 text" in str(info.value)
+
+
 def test_quoted_cells_are_unwrapped_and_a_stray_quote_is_kept(base_config):
     sheets = load_sheets(_config(base_config, "good/quoted_cells"), SHEETS)
     assert list(sheets.samples.index) == ["P", "CR1"]

@@ -71,12 +71,40 @@ def _read_table(
     if problem:
         problems.append(Problem(shown, None, None, f"{problem} (looked for {path.resolve()})"))
         return None
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         problems.append(
             Problem(
-                shown, None, None, f"not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 TSV"
+                shown,
+                None,
+                None,
+                "UTF-16 text (Excel's 'Unicode Text' export); save the sheet as UTF-8 TSV",
+            )
+        )
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # name the line and column, as every other message does (a spreadsheet's "ANSI" export
+        # writes e.g. the micro sign of "1 uM" as one byte 0xB5)
+        line = raw[: exc.start].count(b"\n") + 1
+        before = raw[: exc.start].rsplit(b"\n", 1)[-1]
+        heads = [
+            (n, t)
+            for n, t in enumerate(raw.decode("utf-8-sig", "replace").splitlines(), 1)
+            if t.strip() and not t.lstrip().startswith("#")
+        ]
+        header = heads[0][1].split("\t") if heads else []
+        cell = before.count(b"\t")
+        after_header = bool(heads) and line > heads[0][0]
+        column = header[cell].strip() if after_header and cell < len(header) else None
+        problems.append(
+            Problem(
+                shown,
+                line,
+                column or None,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02X}, character {len(before) + 1} of "
+                "the line); save the sheet as UTF-8 TSV",
             )
         )
         return None
