@@ -861,10 +861,18 @@ def test_failed_qc_gives_not_assessable_never_a_copy_number(cli_bams, tmp_path, 
         for s in ("PAR", "RES")
     ]
     args = ["cnv", "--targets", str(bed), "--parental", str(pb), "--resistant", str(rb)]
-    assert main([*args, "--bootstrap", "50", "--qc", *qc, "--out", str(out)]) == 0
+    per_target = tmp_path / "cn_targets.tsv"
+    gated = ["--qc", *qc, "--out", str(out), "--targets-out", str(per_target)]
+    assert main([*args, "--bootstrap", "50", *gated]) == 0
     cn = pd.read_csv(out, sep="\t")
     assert (cn["call"] == "not assessable").all()
     assert cn["copy_number"].isna().all() and cn["ci_low"].isna().all()
+    # nothing measured-looking is left for MultiQC or the report: no GC trend, no per-target
+    # ratio or weight (they came from the pseudo-count when the sample had no reads)
+    assert cn["gc_residual_slope"].isna().all() and cn["warning"].isna().all()
+    targets = pd.read_csv(per_target, sep="\t")
+    assert targets["log2_ratio"].isna().all() and (targets["weight"] == 0).all()
+    assert targets["flags"].str.contains("not_assessable").all()
     reason = cn["reason"].iloc[0]
     assert "0 mapped reads on target" in reason
     assert reason.startswith("parental PAR: ") == (failed == "PAR")

@@ -854,10 +854,38 @@ def apply_qc(cn: pd.DataFrame, reasons: dict[str, str], compared_to: str | None)
         cn.loc[rows, ["log2_ratio", "copy_number", "ci_low", "ci_high", "log2_vs_parental"]] = (
             np.nan
         )
+        # the GC trend left and the estimate's warning describe a fit that is not shown
+        cn.loc[rows, "gc_residual_slope"] = np.nan
+        cn.loc[rows, "warning"] = ""
         cn.loc[rows, "call"] = NOT_ASSESSABLE
         cn.loc[rows, "reason"] = reason
         log.warning("%s: copy number not assessable: %s", sample, reason)
     return cn
+
+
+def apply_qc_targets(
+    per_target: pd.DataFrame,
+    reasons: dict[str, str],
+    compared_to: str | None,
+    flag: str = "not_assessable",
+) -> pd.DataFrame:
+    """Per-target rows of the samples :func:`apply_qc` makes not assessable (same arguments):
+    no ratio, no weight (a sample with 0 reads got ratios from the pseudo-count alone, which
+    MultiQC and the report showed as a target spread and a GC trend), ``flags`` += ``flag``."""
+    if compared_to and reasons.get(compared_to):
+        gated = set(per_target["sample"])
+    else:
+        gated = set(reasons) & set(per_target["sample"])
+    if not gated:
+        return per_target
+    out = per_target.copy()
+    rows = out["sample"].isin(gated)
+    out.loc[rows, ["log2_raw", "gc_correction", "log2_ratio"]] = np.nan
+    out.loc[rows, "weight"] = 0.0
+    flags = out["flags"].astype(str)
+    joined = np.where(flags == "", flag, flags + ";" + flag)
+    out["flags"] = np.where(rows, joined, flags)
+    return out
 
 
 def run(
@@ -932,8 +960,9 @@ def run(
     qc = read_qc(list(qc_json))
     reasons = too_few_reads(samples, params.min_count)
     reasons.update({s.name: r for s in samples if (r := not_assessable(qc, s.name, "cnv"))})
-    cn = apply_qc(cn, reasons, samples[0].name if mode == "parental" else None)
-    per_target = flag_saturated(per_target, sat.saturated)
+    compared_to = samples[0].name if mode == "parental" else None
+    cn = apply_qc(cn, reasons, compared_to)
+    per_target = apply_qc_targets(flag_saturated(per_target, sat.saturated), reasons, compared_to)
     tables: list[tuple[str | Path, pd.DataFrame]] = [(out, cn)]
     if targets_out:
         tables.append((targets_out, per_target))
