@@ -1284,10 +1284,27 @@ def test_gc_trend_left_is_reported_per_resistant_sample(rendered, tmp_path):
     argv = full_args(tmp_path)
     argv[argv.index("--cnv") + 1] = str(path)
     model = run_cli(argv)
-    assert model["gc_trends"] == [{"sample": CR1, "slope": 0.0123}, {"sample": CR2, "slope": None}]
+    assert model["gc_trends"] == [
+        {"sample": CR1, "slope": 0.0123, "not_assessable": False},
+        {"sample": CR2, "slope": None, "not_assessable": False},
+    ]
     text = parse((tmp_path / "report.html").read_text()).text_of(id="gc-trends")
     assert "GC trend left after correction" in text
     assert f"{CR1} 0.012" in text and f"{CR2} not measured (no reference)" in text
+
+    # a sample whose copy number is not assessable (failed QC: cnv.tsv has no slope for it) is
+    # said to be so, not "no reference"
+    def failed(df):
+        df = edit(df)
+        df.loc[df["sample"] == CR2, "call"] = "not assessable"
+        df.loc[df["sample"] == CR2, "reason"] = "sample failed QC: 0 reads"
+        return df
+
+    argv[argv.index("--cnv") + 1] = str(_copy_with(tmp_path, "cnv.tsv", failed))
+    model = run_cli(argv)
+    assert model["gc_trends"][1] == {"sample": CR2, "slope": None, "not_assessable": True}
+    text = parse((tmp_path / "report.html").read_text()).text_of(id="gc-trends")
+    assert f"{CR2} not assessable" in text and "no reference" not in text
 
 
 def test_other_therapies_line_carries_the_unverified_flag(rendered):

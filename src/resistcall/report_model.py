@@ -615,7 +615,12 @@ def build_gc_trends(cnv: pd.DataFrame | None, resistant: list[str]) -> list[dict
     if cnv is None or "gc_residual_slope" not in cnv.columns:
         return None
     trends = gc_trends(cnv)
-    return [{"sample": s, "slope": trends[s]} for s in resistant if s in trends]
+    calls = cnv.groupby("sample")["call"].agg(lambda c: bool((c == NOT_ASSESSABLE).all()))
+    return [
+        {"sample": s, "slope": trends[s], "not_assessable": bool(calls.get(s, False))}
+        for s in resistant
+        if s in trends
+    ]
 
 
 def build_fusions(fusions: pd.DataFrame | None, samples: list[str]) -> list[dict] | None:
