@@ -21,10 +21,13 @@ EGFR = "chr7_55017807_55211651"  # chr7 offset 55017806
 SAMPLES = ("H3122_P", "H3122_CR1", "H3122_CR2")
 
 
-def _snv_vcf(path: Path, rows: list[tuple], pon: str | None = None) -> Path:
+def _snv_vcf(
+    path: Path, rows: list[tuple], pon: str | None = None, parental_reason: str | None = None
+) -> Path:
     """A line's snv.vcf.gz as `resistcall snv` writes it (the fields this stage reads).
     rows: (contig, pos, ref, alt, filter, per-sample (GT, AD, STATUS)); ``pon``: the
-    ``##resistcall_pon`` line of a call with a panel of normals."""
+    ``##resistcall_pon`` line of a call with a panel of normals; ``parental_reason``: the
+    ``##parental_not_assessable`` line of a call whose parental failed QC."""
     header = pysam.VariantHeader()
     with pysam.FastaFile(str(REFERENCE)) as fasta:
         for name, length in zip(fasta.references, fasta.lengths, strict=True):
@@ -33,6 +36,8 @@ def _snv_vcf(path: Path, rows: list[tuple], pon: str | None = None) -> Path:
     header.add_line("##parental=H3122_P")
     if pon:
         header.add_line(pon)
+    if parental_reason:
+        header.add_line(f"##parental_not_assessable={parental_reason}")
     header.filters.add("low_depth", None, None, "Depth of the evidence sample below min_depth")
     header.info.add("TYPE", 1, "String", "snv, ins or del")
     header.info.add("HOTSPOT", 0, "Flag", "Site is a known-resistance hotspot codon position")
@@ -145,6 +150,26 @@ def test_tumour_and_control_depth_and_af_are_info_tags_for_pcgr(somatic):
         tdp, tvaf, cdp, cvaf, ndp, naf, rdp, raf = row.rstrip("\t").split("\t")
         assert (tdp, tvaf, cdp, cvaf) == (rdp, raf, ndp, naf)
     assert rows[0].startswith("500\t0.25\t500\t0\t")  # L1196M 125/500 in CR1, 0/500 parental
+
+
+def test_a_failed_parental_gives_the_tumours_own_calls_never_an_empty_file(tmp_path):
+    """With the parental failed QC, resistcall snv decides no STATUS (the per-sample STATUS is
+    '.'): the somatic VCF held no record at all, which reads "no variants" in VEP/PCGR. It
+    now holds the sites the TUMOR genotype carries, STATUS not_assessable, never SOMATIC, and
+    the header says why."""
+    reason = "sample failed QC: 482 mapped reads on target (fail below 2000)"
+    rows = [
+        (c, pos, ref, alt, filt, [(gt, ad, ".") for gt, ad, _ in per])
+        for c, pos, ref, alt, filt, per in ROWS
+    ]
+    snv = _snv_vcf(tmp_path / "snv.vcf.gz", rows, parental_reason=reason)
+    out = tmp_path / "H3122_CR1.somatic.vcf.gz"
+    assert write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR1", out, SIZES) == 4
+    assert f"##parental_not_assessable={reason}" in _bcftools("view", "-h", str(out))
+    query = "%POS\t%INFO/STATUS\t%INFO/SOMATIC\n"
+    rows_out = [r.split("\t") for r in _bcftools("query", "-f", query, str(out)).splitlines()]
+    assert [r[1:] for r in rows_out] == [["not_assessable", "."]] * 4
+    assert str(29196227 + 24520) not in {r[0] for r in rows_out}  # CR1 does not carry it
 
 
 def test_vcf_validator_accepts_it(somatic):

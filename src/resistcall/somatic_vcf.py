@@ -121,8 +121,8 @@ def _header(
             h.contigs.add(name, length=length)
     h.add_line(f"##normal_sample={normal}")
     h.add_line(f"##tumor_sample={tumor}")
-    for meta in source.records:  # the panel of normals the calls used, if any
-        if meta.key == "resistcall_pon":
+    for meta in source.records:  # the panel of normals the calls used; a failed parental
+        if meta.key in ("resistcall_pon", "parental_not_assessable"):
             h.add_line(str(meta).rstrip("\n"))
     for name, record in source.filters.items():
         if name != "PASS":
@@ -134,7 +134,13 @@ def _header(
         "Acquired: detected in the TUMOR (resistant) sample, not in the "
         "NORMAL (parental) sample, and significantly above it",
     )
-    h.info.add("STATUS", 1, "String", "TUMOR vs NORMAL: acquired, enriched or shared")
+    h.info.add(
+        "STATUS",
+        1,
+        "String",
+        f"TUMOR vs NORMAL: acquired, enriched or shared; {UNCOMPARED} for every record when "
+        "the NORMAL failed QC (##parental_not_assessable): detected in the TUMOR, not compared",
+    )
     for key in ("TYPE", "HOTSPOT"):
         record = source.info[key]
         h.info.add(key, record.number, record.type, cast(str, record.description))
@@ -157,15 +163,35 @@ def _check_samples(source: pysam.VariantFile, path: str, normal: str, tumor: str
         raise UserError(f"{path}: the parental is {parental[0]}, not {normal}")
 
 
+#: INFO/STATUS of every record when the parental failed QC (a VCF value has no spaces)
+UNCOMPARED = contracts.NOT_ASSESSABLE.replace(" ", "_")
+SNV_PRESENT = contracts.SNV_PRESENT
+
+
+def _parental_not_assessable(header: pysam.VariantHeader) -> str | None:
+    """Why the snv VCF's parental was not compared with (``##parental_not_assessable``)."""
+    found = [r.value for r in header.records if r.key == "parental_not_assessable"]
+    return found[0] if found else None
+
+
+def _carries(sample) -> bool:
+    """The sample's genotype holds an alt (``resistcall snv`` writes 0/1 only when detected)."""
+    return any(a not in (None, 0) for a in (sample.get("GT") or ()))
+
+
 def _select(path: str, normal: str, tumor: str, out: Path) -> int:
-    """The records the tumour carries, two columns (NORMAL, TUMOR), in contig coordinates."""
+    """The records the tumour carries, two columns (NORMAL, TUMOR), in contig coordinates.
+    With the parental not assessable no STATUS was decided: the records whose TUMOR genotype
+    holds the alt (the sample's own findings), never an empty file that reads "no variants"."""
     with pysam.VariantFile(path) as source:
         _check_samples(source, path, normal, tumor)
+        uncompared = _parental_not_assessable(source.header) is not None
         source.subset_samples([normal, tumor])
         n = 0
         with pysam.VariantFile(str(out), "w", header=source.header) as sink:
             for rec in source:
-                if rec.samples[tumor].get("STATUS") in contracts.SNV_PRESENT:
+                tumour = rec.samples[tumor]
+                if _carries(tumour) if uncompared else tumour.get("STATUS") in SNV_PRESENT:
                     sink.write(rec)
                     n += 1
     return n
@@ -196,7 +222,12 @@ def _lifted_records(
 
 
 def _lifted(
-    sink: pysam.VariantFile, rec: pysam.VariantRecord, where: Placement, normal: str, tumor: str
+    sink: pysam.VariantFile,
+    rec: pysam.VariantRecord,
+    where: Placement,
+    normal: str,
+    tumor: str,
+    uncompared: bool = False,
 ) -> pysam.VariantRecord:
     new = sink.new_record(
         contig=where.chrom,
@@ -205,7 +236,7 @@ def _lifted(
         id=rec.id,
         filter=list(rec.filter) or ["PASS"],
     )
-    status = rec.samples[tumor]["STATUS"]
+    status = UNCOMPARED if uncompared else rec.samples[tumor]["STATUS"]
     new.info["STATUS"] = status
     new.info["SOMATIC"] = status == "acquired"
     new.info["TYPE"] = rec.info["TYPE"]
@@ -241,10 +272,11 @@ def write_somatic_vcf(
         _normalise(selected, reference, normed)
         with pysam.VariantFile(snv_vcf) as source:
             header = _header(source.header, contig_lines, reference, normal, tumor)
+            uncompared = _parental_not_assessable(source.header) is not None
         records = _lifted_records(normed, placed, order)
         with pysam.VariantFile(str(tmp), "wz", header=header) as sink:
             for _, rec in records:
-                sink.write(_lifted(sink, rec, placed[rec.contig], normal, tumor))
+                sink.write(_lifted(sink, rec, placed[rec.contig], normal, tumor, uncompared))
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
     log.info("%s: %d records (%s vs %s)", out, len(records), tumor, normal)
     return len(records)
