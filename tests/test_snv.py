@@ -752,6 +752,22 @@ def test_failed_parental_keeps_resistant_findings_without_status(pair, tmp_path)
     assert (t.loc[t["sample"] == "RES", "verdict"] != "not assessable").all()
 
 
+def test_failed_resistant_sample_is_named_in_the_vcf_header(pair, tmp_path):
+    """A resistant sample that failed QC: its column is counts, not findings; the header says
+    so (one ##sample_not_assessable line), as hotspots.tsv, cnv.tsv and hits.json do, so that
+    a VCF consumer (and somatic-vcf) never takes its calls as a measured result."""
+    out = tmp_path / "c.vcf.gz"
+    args = ["snv", "--reference", str(REF), "--regions", str(pair["bed"])]
+    args += ["--parental", str(pair["par"]), "--resistant", str(pair["res"]), "--out", str(out)]
+    args += ["--qc", _failed_qc(tmp_path / "r.json", "RES")]
+    assert main(args) == 0
+    header = VCF(str(out)).raw_header
+    assert '##sample_not_assessable=<Sample=RES,Reason="sample failed QC: only 0% of reads' in (
+        header
+    )
+    assert "##parental_not_assessable" not in header
+
+
 KNOWN = ROOT / "resources" / "known_resistance.tsv"
 GTF = ROOT / "resources" / "reference" / "panel_GRCh38.gtf"
 

@@ -22,7 +22,11 @@ SAMPLES = ("H3122_P", "H3122_CR1", "H3122_CR2")
 
 
 def _snv_vcf(
-    path: Path, rows: list[tuple], pon: str | None = None, parental_reason: str | None = None
+    path: Path,
+    rows: list[tuple],
+    pon: str | None = None,
+    parental_reason: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Path:
     """A line's snv.vcf.gz as `resistcall snv` writes it (the fields this stage reads).
     rows: (contig, pos, ref, alt, filter, per-sample (GT, AD, STATUS)); ``pon``: the
@@ -38,6 +42,8 @@ def _snv_vcf(
         header.add_line(pon)
     if parental_reason:
         header.add_line(f"##parental_not_assessable={parental_reason}")
+    for line in extra:
+        header.add_line(line)
     header.filters.add("low_depth", None, None, "Depth of the evidence sample below min_depth")
     header.info.add("TYPE", 1, "String", "snv, ins or del")
     header.info.add("HOTSPOT", 0, "Flag", "Site is a known-resistance hotspot codon position")
@@ -170,6 +176,24 @@ def test_a_failed_parental_gives_the_tumours_own_calls_never_an_empty_file(tmp_p
     rows_out = [r.split("\t") for r in _bcftools("query", "-f", query, str(out)).splitlines()]
     assert [r[1:] for r in rows_out] == [["not_assessable", "."]] * 4
     assert str(29196227 + 24520) not in {r[0] for r in rows_out}  # CR1 does not carry it
+
+
+def test_a_failed_tumour_is_never_somatic(tmp_path):
+    """A resistant sample that failed QC (##sample_not_assessable): its somatic VCF keeps the
+    sites its genotype carries with STATUS not_assessable, no SOMATIC flag, and says why; the
+    other resistant sample's VCF is unchanged."""
+    line = '##sample_not_assessable=<Sample=H3122_CR1,Reason="sample failed QC: 30 bp reads">'
+    snv = _snv_vcf(tmp_path / "snv.vcf.gz", ROWS, extra=(line,))
+    out = tmp_path / "H3122_CR1.somatic.vcf.gz"
+    assert write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR1", out, SIZES) == 4
+    assert line in _bcftools("view", "-h", str(out)).splitlines()
+    query = "%INFO/STATUS\t%INFO/SOMATIC\n"
+    assert _bcftools("query", "-f", query, str(out)).splitlines() == ["not_assessable\t."] * 4
+    other = tmp_path / "H3122_CR2.somatic.vcf.gz"
+    write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR2", other, SIZES)
+    lines = _bcftools("view", "-h", str(other)).splitlines()
+    assert not any(h.startswith("##sample_not_assessable") for h in lines)
+    assert "not_assessable" not in _bcftools("query", "-f", query, str(other))
 
 
 def test_vcf_validator_accepts_it(somatic):

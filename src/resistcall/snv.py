@@ -589,6 +589,9 @@ class CallSet:
     #: named allele, ``hotspot_codon_threshold`` for the other hypotheses at hotspot codons
     hot: dict = field(default_factory=dict)
     hotspot_codon_threshold: float = 0.0
+    #: resistant samples that failed QC -> why: their columns are counts, not findings (the
+    #: header says so with one ``##sample_not_assessable`` line each)
+    sample_reasons: dict = field(default_factory=dict)
 
 
 def call(
@@ -829,6 +832,8 @@ def _header(
         )
     if cs.parental_reason is not None:
         h.add_line(f"##parental_not_assessable={cs.parental_reason}")
+    for name, reason in cs.sample_reasons.items():
+        h.add_line(format_meta("sample_not_assessable", {"Sample": name, "Reason": reason}))
     h.add_line(
         f"##resistcall_snv=<assay={cfg.assay},min_vaf={cfg.min_vaf},alpha={cfg.alpha},"
         f"tests={cs.n_tests},threshold={cs.threshold:.3g},hotspot_threshold={cs.hotspot_threshold:.3g},"
@@ -1476,6 +1481,10 @@ def run(
             log.warning("parental %s not assessable (%s): no STATUS is decided", names[0], reason)
             cs = _without_comparison(samples, cfg, fasta, hot, tumour, reason, normals)
         log.info("%d records, %d tests, threshold %.3g", len(cs.sites), cs.n_tests, cs.threshold)
+        for n in names[1:] if parental else names:
+            if (why := not_assessable(qc or {}, n, "snv")) is not None:
+                cs.sample_reasons[n] = why
+                log.warning("%s not assessable (%s): its calls are counts only", n, why)
         write_vcf(cs, cfg, fasta, reference, Path(out), pon)
         if hotspots_out is not None:
             if sites is None:

@@ -25,6 +25,7 @@ import pysam.bcftools
 
 from resistcall import __version__, contracts
 from resistcall.errors import UserError
+from resistcall.meta_line import parse_meta
 from resistcall.outputs import atomic_paths
 from resistcall.reference import BUILD, contig_offset, reference_header
 
@@ -124,6 +125,8 @@ def _header(
     for meta in source.records:  # the panel of normals the calls used; a failed parental
         if meta.key in ("resistcall_pon", "parental_not_assessable"):
             h.add_line(str(meta).rstrip("\n"))
+        elif meta.key == "sample_not_assessable" and _meta_sample(meta) == tumor:
+            h.add_line(str(meta).rstrip("\n"))  # this TUMOR failed QC
     for name, record in source.filters.items():
         if name != "PASS":
             h.filters.add(name, None, None, cast(str, record.description))
@@ -139,7 +142,8 @@ def _header(
         1,
         "String",
         f"TUMOR vs NORMAL: acquired, enriched or shared; {UNCOMPARED} for every record when "
-        "the NORMAL failed QC (##parental_not_assessable): detected in the TUMOR, not compared",
+        "the NORMAL or the TUMOR failed QC (##parental_not_assessable, "
+        "##sample_not_assessable): the TUMOR genotype's calls, not a comparison",
     )
     for key in ("TYPE", "HOTSPOT"):
         record = source.info[key]
@@ -168,10 +172,22 @@ UNCOMPARED = contracts.NOT_ASSESSABLE.replace(" ", "_")
 SNV_PRESENT = contracts.SNV_PRESENT
 
 
-def _parental_not_assessable(header: pysam.VariantHeader) -> str | None:
-    """Why the snv VCF's parental was not compared with (``##parental_not_assessable``)."""
-    found = [r.value for r in header.records if r.key == "parental_not_assessable"]
-    return found[0] if found else None
+def _meta_sample(meta) -> str | None:
+    try:
+        return parse_meta(str(meta))[1].get("Sample")
+    except ValueError:
+        return None
+
+
+def _not_assessable(header: pysam.VariantHeader, tumor: str) -> str | None:
+    """Why the pair cannot be compared: the snv VCF's parental (``##parental_not_assessable``)
+    or this tumour (``##sample_not_assessable`` with its Sample) failed QC; None otherwise."""
+    for r in header.records:
+        if r.key == "parental_not_assessable":
+            return str(r.value)
+        if r.key == "sample_not_assessable" and _meta_sample(r) == tumor:
+            return parse_meta(str(r))[1].get("Reason") or "sample failed QC"
+    return None
 
 
 def _carries(sample) -> bool:
@@ -181,11 +197,11 @@ def _carries(sample) -> bool:
 
 def _select(path: str, normal: str, tumor: str, out: Path) -> int:
     """The records the tumour carries, two columns (NORMAL, TUMOR), in contig coordinates.
-    With the parental not assessable no STATUS was decided: the records whose TUMOR genotype
-    holds the alt (the sample's own findings), never an empty file that reads "no variants"."""
+    With the parental (or this tumour) not assessable: the records whose TUMOR genotype holds
+    the alt (the sample's own calls), never an empty file that reads "no variants"."""
     with pysam.VariantFile(path) as source:
         _check_samples(source, path, normal, tumor)
-        uncompared = _parental_not_assessable(source.header) is not None
+        uncompared = _not_assessable(source.header, tumor) is not None
         source.subset_samples([normal, tumor])
         n = 0
         with pysam.VariantFile(str(out), "w", header=source.header) as sink:
@@ -272,7 +288,7 @@ def write_somatic_vcf(
         _normalise(selected, reference, normed)
         with pysam.VariantFile(snv_vcf) as source:
             header = _header(source.header, contig_lines, reference, normal, tumor)
-            uncompared = _parental_not_assessable(source.header) is not None
+            uncompared = _not_assessable(source.header, tumor) is not None
         records = _lifted_records(normed, placed, order)
         with pysam.VariantFile(str(tmp), "wz", header=header) as sink:
             for _, rec in records:
