@@ -601,6 +601,14 @@ def test_failed_qc_makes_verdicts_not_assessable(tmp_path, failed):
         (qc_caveat,) = [c for c in r2["drugs"]["crizotinib"]["caveats"] if c["kind"] == "qc"]
         assert qc_caveat["reason"].startswith("sample failed QC")
         assert r1["drugs"]["crizotinib"]["prediction"] == "resistant"
+        # the failed sample's own variants are never "acquired"/PASS in hits.tsv/json
+        mine = [f for f in r2["findings"] + r2["vus"] + r2["other"] if f["kind"] != "cnv"]
+        small = [f for f in mine if f["kind"] in ("snv", "mnv", "indel", "compound")]
+        assert small and {f["status"] for f in small} == {"not assessable"}
+        assert all("detected; sample failed QC (sample failed QC: 380" in f["note"] for f in small)
+        rows = pd.read_csv(tmp_path / "hits.tsv", sep="\t", keep_default_na=False)
+        r2_rows = rows[(rows["sample"] == "H3122_R2") & rows["kind"].isin(["snv", "indel"])]
+        assert len(r2_rows) and set(r2_rows["status"]) == {"not assessable"}
 
 
 def test_a_change_already_in_the_parental_does_not_decide():

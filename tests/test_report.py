@@ -1785,6 +1785,18 @@ def test_failed_resistant_sample_selected_on_a_drug_stays_not_assessable(tmp_pat
     model = run_cli([*argv, "--samples", str(sheet)])
     cell = model["drug_grid"]["cells"][CR2]["crizotinib"]
     assert cell["prediction"] == "not assessable" and cell["basis"] != "phenotype"
+    # annotate marks the failed sample's variants "not assessable": the card says the sample
+    # failed (not that the parental did) and keeps the parental's measured VAF
+    for s in hits["samples"]:
+        if s["sample"] == CR2:
+            for f in s["findings"]:
+                f["status"] = "not assessable"
+    (tmp_path / "hits.json").write_text(json.dumps(hits))
+    model = run_cli([*argv, "--samples", str(sheet)])
+    card = next(c for c in model["summary"] if c["sample"] == CR2)
+    small = [m for m in card["mutations"] if m["kind"] != "compound"]
+    assert small and {m["status"] for m in small} == {"detected; sample failed QC"}
+    assert all(m["vaf_parental"] is not None for m in small)
     card = next(c for c in model["summary"] if c["sample"] == CR2)
     assert card["headline"].startswith("Not assessable: the sample failed QC")
     text = parse((tmp_path / "report.html").read_text()).text_of(id="summary-h3122-cr2")

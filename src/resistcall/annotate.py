@@ -248,9 +248,10 @@ def apply_qc(
     parental_reason: str | None,
 ) -> dict[str, dict]:
     """QC gate on the annotation (docs/qc.md). A resistant sample that failed QC gets
-    ``not assessable`` for every drug; when the parental failed, a resistant sample's own
-    findings still stand, but their comparison status is ``not assessable``. Returns the QC
-    state per sample for hits.json."""
+    ``not assessable`` for every drug and for the status of each of its variants (note
+    "detected; sample failed QC"); when the parental failed, a resistant sample's own findings
+    still stand, but their comparison status is ``not assessable``. Returns the QC state per
+    sample for hits.json."""
     state = {s: {"status": q["status"], "reasons": q.get("reasons", [])} for s, q in qc.items()}
     if parental is not None and parental_reason is None:
         parental_reason = not_assessable(qc, parental, "snv")
@@ -269,6 +270,13 @@ def apply_qc(
         reason = not_assessable(qc, s, "snv")
         if reason is None or qc[s]["status"] != "fail":
             continue
+        # its calls are reads of a failed library: never "acquired"/PASS in hits.tsv
+        for f in flist:
+            if f.kind in ("snv", "mnv", "indel", "compound"):
+                f.status = "not assessable"
+                f.note = "; ".join(
+                    x for x in (f.note, f"detected; sample failed QC ({reason})") if x
+                )
         for verdict in verdicts.get(s, {}).values():
             verdict["prediction"] = NOT_ASSESSABLE
             verdict["caveats"].append(caveat("qc", reason))

@@ -986,9 +986,13 @@ def build_summary(
             sc, pc = counts(f, "sample"), counts(f, "parental")
             status = f.get("status")
             # a failed parental's VAF (a few reads, often 0 of 1) is not a measurement: "–"
-            parental_ok = status != "not assessable"
-            if not parental_ok:
-                status = "detected; parental not assessable"
+            parental_ok = not (status == "not assessable" and parental in failed)
+            if status == "not assessable":
+                status = (
+                    "detected; sample failed QC"
+                    if name in failed
+                    else "detected; parental not assessable"
+                )
             item = {
                 "label": finding_label(f),
                 "hgvs_c": f.get("hgvs_c"),
@@ -1066,9 +1070,9 @@ def build_summary(
                         "status": f.get("status"),
                         "vaf": counts(f, "sample")["vaf"],
                         "vaf_parental": (
-                            counts(f, "parental")["vaf"]
-                            if f.get("status") != "not assessable"
-                            else None
+                            None
+                            if f.get("status") == "not assessable" and parental in failed
+                            else counts(f, "parental")["vaf"]
                         ),
                         "description": (f.get("driver") or {}).get("description"),
                     }
