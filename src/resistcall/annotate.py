@@ -270,13 +270,12 @@ def apply_qc(
         reason = not_assessable(qc, s, "snv")
         if reason is None or qc[s]["status"] != "fail":
             continue
-        # its calls are reads of a failed library: never "acquired"/PASS in hits.tsv
+        # its calls are reads of a failed library: never "acquired"/"lost"/PASS in hits.tsv
         for f in flist:
             if f.kind in ("snv", "mnv", "indel", "compound"):
+                seen = "not detected" if f.status == "lost" else "detected"
                 f.status = "not assessable"
-                f.note = "; ".join(
-                    x for x in (f.note, f"detected; sample failed QC ({reason})") if x
-                )
+                f.note = "; ".join(x for x in (f.note, f"{seen}; sample failed QC ({reason})") if x)
         for verdict in verdicts.get(s, {}).values():
             verdict["prediction"] = NOT_ASSESSABLE
             verdict["caveats"].append(caveat("qc", reason))

@@ -987,12 +987,11 @@ def build_summary(
             status = f.get("status")
             # a failed parental's VAF (a few reads, often 0 of 1) is not a measurement: "–"
             parental_ok = not (status == "not assessable" and parental in failed)
-            if status == "not assessable":
-                status = (
-                    "detected; sample failed QC"
-                    if name in failed
-                    else "detected; parental not assessable"
-                )
+            if status == "not assessable" and name in failed:
+                absent = "not detected; sample failed QC" in str(f.get("note") or "")
+                status = f"{'not detected' if absent else 'detected'}; sample failed QC"
+            elif status == "not assessable":
+                status = "detected; parental not assessable"
             item = {
                 "label": finding_label(f),
                 "hgvs_c": f.get("hgvs_c"),
