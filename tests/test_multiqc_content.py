@@ -132,6 +132,26 @@ def test_hotspot_summary_counts_verdicts_and_takes_detection_limits_when_present
     assert "median_detection_limit" not in without["data"]["H3122_P"]
 
 
+def test_not_assessable_rows_show_no_support_counts_or_detection_limits():
+    """A QC-failed sample: fusions.tsv writes 0 supporting reads and a detection limit on its
+    not-assessable row, hotspots.tsv a detection limit on each not-assessable position; shown
+    in MultiQC they read as "looked, found none down to x%"; they are empty instead."""
+    fusions = _fusions()
+    failed = fusions["sample"] == "H3122_CR1"
+    fusions.loc[failed, ["split_reads", "discordant_pairs", "fragments"]] = "0"
+    fusions.loc[failed, "detection_limit_af"] = "0.00945"
+    row = fusion_section(fusions)["data"]["H3122_CR1"]
+    assert row["call"] == "not assessable" and row["region_depth"] == 4.0
+    assert row["fragments"] is row["split_reads"] is row["detection_limit_af"] is None
+    hot = pd.DataFrame(
+        [("H3122_CR1", "not assessable", 350, 0.0179), ("H3122_CR1", "not assessable", 2, 0.97)],
+        columns=["sample", "verdict", "depth", "detection_limit_vaf"],
+    )
+    cr1 = hotspot_section(hot)["data"]["H3122_CR1"]
+    assert cr1["verdict_not_assessable"] == 2 and cr1["min_depth"] == 2
+    assert cr1["median_detection_limit"] is None and cr1["max_detection_limit"] is None
+
+
 def test_multiqc_reads_every_section(tmp_path):
     """The files as the workflow writes them, through MultiQC itself (multiqc_data.json)."""
     paths = {

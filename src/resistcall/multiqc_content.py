@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from resistcall import contracts
+from resistcall.contracts import NOT_ASSESSABLE
 from resistcall.errors import UserError
 from resistcall.outputs import write_texts
 from resistcall.report_inputs import gc_trends, load_qc, load_table
@@ -122,6 +123,8 @@ def hotspot_section(hotspots: pd.DataFrame) -> dict:
     has_limit = "detection_limit_vaf" in hotspots.columns
     if has_limit:
         limit = pd.to_numeric(hotspots["detection_limit_vaf"], errors="coerce")
+        # a not-assessable position (failed sample) has no detection limit worth showing
+        limit = limit.where(hotspots["verdict"] != NOT_ASSESSABLE)
         hotspots = hotspots.assign(detection_limit_vaf=limit)
     verdicts = list(dict.fromkeys(hotspots["verdict"]))
     data = {}
@@ -248,15 +251,18 @@ def fusion_section(fusions: pd.DataFrame) -> dict:
     for sample, rows in best.groupby("sample", sort=False):
         r = rows.iloc[0]
         partner = f"{r['gene_5p']}::{r['gene_3p']}" if r["detected"] else None
+        # not assessable (failed sample, reads too short): 0 supporting reads and a detection
+        # limit would read as "looked, found none"; empty = not measurable (docs/qc.md)
+        measured = r["call"] != NOT_ASSESSABLE
         data[str(sample)] = {
             "call": r["call"],
             "fusion": partner,
             "variant": _text(r["variant"]),
-            "fragments": _number(r["fragments"]),
-            "split_reads": _number(r["split_reads"]),
-            "discordant_pairs": _number(r["discordant_pairs"]),
+            "fragments": _number(r["fragments"]) if measured else None,
+            "split_reads": _number(r["split_reads"]) if measured else None,
+            "discordant_pairs": _number(r["discordant_pairs"]) if measured else None,
             "region_depth": _number(r["region_depth"]),
-            "detection_limit_af": _percent(r["detection_limit_af"]),
+            "detection_limit_af": _percent(r["detection_limit_af"]) if measured else None,
         }
     count = {"format": "{:,.0f}"}
     headers = {
