@@ -101,3 +101,14 @@ def test_qc_and_scope_of_a_cram_with_reference_equal_its_bam(pair):
     exon23 = scope_bam[(scope_bam["gene"] == "ALK") & (scope_bam["exon"] == 23)]
     assert exon23["median_depth"].iloc[0] > 50
     pd.testing.assert_frame_equal(scope_cram, scope_bam)
+
+
+def test_cram_unit_fingerprint_is_decoded_with_the_configured_fasta(pair):
+    """The start-up check for one library filed under two sample names reads the first reads
+    of each unit: a CRAM whose @SQ UR path is gone was decoded without the configured FASTA,
+    read as empty, and the check silently passed a CRAM and its BAM given as two samples."""
+    from resistcall.inputs.files import read_fingerprint
+
+    from_bam = read_fingerprint(pair["bam"], True)
+    from_cram = read_fingerprint(pair["cram"], True, REF)
+    assert from_bam and from_cram == from_bam

@@ -403,13 +403,16 @@ def _canonical(seq: bytes) -> bytes:
     return min(seq, seq.translate(_COMPLEMENT)[::-1])
 
 
-def read_fingerprint(path: Path, is_bam: bool) -> frozenset[tuple[bytes, bytes]]:
+def read_fingerprint(
+    path: Path, is_bam: bool, fasta: Path | None = None
+) -> frozenset[tuple[bytes, bytes]]:
     """(read name, canonical sequence) of the first reads of a unit (read 1 only). Empty when
-    the file cannot be read (its problem is reported by the other checks)."""
+    the file cannot be read (its problem is reported by the other checks). A CRAM is decoded
+    with ``fasta`` (the configured reference), not the path in its @SQ UR tags."""
     keys: set[tuple[bytes, bytes]] = set()
     try:
         if is_bam:
-            with open_alignments(path) as bam:
+            with open_alignments(path, fasta) as bam:
                 for read in bam.fetch(until_eof=True):
                     if read.is_secondary or read.is_supplementary or read.is_read2:
                         continue

@@ -428,7 +428,7 @@ def _unit_checks(
                 problems.append(Problem(shown, row.sheet_line, "fq2", problem))
         if len(problems) == before and row.sample:
             col = "bam" if row.bam else "fq1"
-            keys = read_fingerprint(resolve(base_dir, getattr(row, col)), col == "bam")
+            keys = read_fingerprint(resolve(base_dir, getattr(row, col)), col == "bam", fasta)
             prints.append((row.sheet_line, row.sample, row.unit, col, keys))
     problems += _shared_reads(prints, shown)
 
