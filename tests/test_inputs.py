@@ -919,6 +919,20 @@ def test_real_whole_genome_bam_is_rejected_against_the_panel_reference(
     ]
 
 
+def test_empty_bam_unit_is_refused_at_start_like_an_empty_fastq(tmp_path):
+    """A BAM with a header and no read passed the cheap check (only check_input, after the run
+    had started, refused it) where an empty FASTQ is refused at once."""
+    import pysam
+
+    from resistcall.inputs.files import bam_head_problems
+
+    empty = tmp_path / "empty.bam"
+    with pysam.AlignmentFile(str(BAMS / "P.bam")) as src:
+        pysam.AlignmentFile(str(empty), "wb", header=src.header).close()
+    assert bam_head_problems(empty, FASTA) == ["BAM has no reads"]
+    assert bam_head_problems(BAMS / "P.bam", FASTA) == []
+
+
 def test_bam_with_several_samples_is_refused(tmp_path):
     """The workflow relabels a unit's reads with the sheet's sample, so a multi-sample BAM
     would silently merge samples: it is refused instead."""

@@ -244,6 +244,8 @@ def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> 
         ]
     if n_sq == 0:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
+    if not flags:
+        return ["BAM has no reads"]  # as an empty FASTQ ("contains no reads"), before any job
     if flags and not any(flag & 0x1 for flag in flags):
         return [
             "BAM holds single-end reads (no read among the first 1000 is paired); "
