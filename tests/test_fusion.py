@@ -227,6 +227,7 @@ def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     )
     assert "ALK intron 19" in neg_row.status
     assert low_row.call == "not assessable" and "not assessable" in low_row.status
+    assert pd.isna(low_row.detection_limit_af) or low_row.detection_limit_af in (".", "")
 
 
 def test_split_junction_from_two_alignments_of_one_read():
@@ -528,6 +529,10 @@ def test_30bp_reads_fail_qc_and_never_read_not_detected(tmp_path, panel, bwa_ind
     assert list(run(*args)["call"]) == ["not detected"]  # what a user got before the gate
     df = run(*args, {"SHORT": summary})
     assert list(df["call"]) == ["not assessable"]
+    # no detection limit on a row that could not be assessed (it read as "ruled out down to")
+    assert df["detection_limit_af"].iloc[0] in (".", "") or pd.isna(
+        df["detection_limit_af"].iloc[0]
+    )
     assert (
         df["status"]
         .iloc[0]

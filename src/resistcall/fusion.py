@@ -710,7 +710,8 @@ def status_row(
         min_split_reads=cfg.min_split_reads,
         breakpoint_region=label,
         region_depth=_fmt_depth(depth),
-        detection_limit_af=_limit(cfg, depth),
+        # a limit is what a negative rests on: none for a sample that could not be assessed
+        detection_limit_af=_limit(cfg, depth) if call == "not detected" else NA,
         status=status,
         reason=reason,
     )
