@@ -749,6 +749,7 @@ def test_failed_parental_keeps_resistant_findings_without_status(pair, tmp_path)
     assert recs[s[:3]].format("AD")[0][1] <= 2
     t = pd.read_csv(hot, sep="\t")
     assert (t.loc[t["sample"] == "PAR", "verdict"] == "not assessable").all()
+    assert (t.loc[t["sample"] == "PAR", "detection_limit_vaf"].astype(str) == ".").all()  # failed
     assert (t.loc[t["sample"] == "RES", "verdict"] != "not assessable").all()
 
 

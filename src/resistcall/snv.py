@@ -1493,6 +1493,8 @@ def run(
             failed = [n for n in names if not_assessable(qc or {}, n, "snv")]
             gated = verdicts["sample"].isin(failed)
             verdicts.loc[gated, "verdict"] = NOT_ASSESSABLE
+            # no "ruled out down to" on a sample that failed QC
+            verdicts.loc[gated, "detection_limit_vaf"] = np.nan
             verdicts.loc[gated, "reason"] = [
                 not_assessable(qc or {}, n, "snv") for n in verdicts.loc[gated, "sample"]
             ]
