@@ -37,6 +37,7 @@ def _snv_vcf(
         for name, length in zip(fasta.references, fasta.lengths, strict=True):
             header.contigs.add(name, length=length)
         order = {name: i for i, name in enumerate(fasta.references)}
+    header.add_line("##assembly=GRCh38")  # as resistcall snv writes it (reference_header)
     header.add_line("##parental=H3122_P")
     if pon:
         header.add_line(pon)
@@ -110,6 +111,7 @@ def test_header_names_the_pair_the_reference_file_and_grch38_contigs(somatic):
     header = _bcftools("view", "-h", str(somatic)).splitlines()
     assert "##tumor_sample=H3122_CR1" in header and "##normal_sample=H3122_P" in header
     assert "##reference=panel_GRCh38.fa" in header
+    assert "##assembly=GRCh38" in header  # carried from snv.vcf.gz (docs/reference.md)
     assert "##contig=<ID=chr2,length=242193529,assembly=GRCh38>" in header
     assert "##contig=<ID=chr7,length=159345973,assembly=GRCh38>" in header
     assert not any(line.startswith("##contig=<ID=chr2_") for line in header)
@@ -172,9 +174,11 @@ def test_a_failed_parental_gives_the_tumours_own_calls_never_an_empty_file(tmp_p
     out = tmp_path / "H3122_CR1.somatic.vcf.gz"
     assert write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR1", out, SIZES) == 4
     assert f"##parental_not_assessable={reason}" in _bcftools("view", "-h", str(out))
-    query = "%POS\t%INFO/STATUS\t%INFO/SOMATIC\n"
+    query = "%POS\t%INFO/STATUS\t%INFO/SOMATIC\t%FILTER\n"
     rows_out = [r.split("\t") for r in _bcftools("query", "-f", query, str(out)).splitlines()]
-    assert [r[1:] for r in rows_out] == [["not_assessable", "."]] * 4
+    # FILTER not_assessable: PCGR, which keeps PASS records, reports none of them as somatic
+    assert [r[1:3] for r in rows_out] == [["not_assessable", "."]] * 4
+    assert [r[3] for r in rows_out] == ["not_assessable"] * 3 + ["low_depth;not_assessable"]
     assert str(29196227 + 24520) not in {r[0] for r in rows_out}  # CR1 does not carry it
 
 
@@ -187,8 +191,11 @@ def test_a_failed_tumour_is_never_somatic(tmp_path):
     out = tmp_path / "H3122_CR1.somatic.vcf.gz"
     assert write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR1", out, SIZES) == 4
     assert line in _bcftools("view", "-h", str(out)).splitlines()
-    query = "%INFO/STATUS\t%INFO/SOMATIC\n"
-    assert _bcftools("query", "-f", query, str(out)).splitlines() == ["not_assessable\t."] * 4
+    query = "%INFO/STATUS\t%INFO/SOMATIC\t%FILTER\n"
+    assert _bcftools("query", "-f", query, str(out)).splitlines() == [
+        *["not_assessable\t.\tnot_assessable"] * 3,
+        "not_assessable\t.\tlow_depth;not_assessable",  # the site's own filter is kept
+    ]
     other = tmp_path / "H3122_CR2.somatic.vcf.gz"
     write_somatic_vcf(str(snv), str(REFERENCE), "H3122_P", "H3122_CR2", other, SIZES)
     lines = _bcftools("view", "-h", str(other)).splitlines()

@@ -122,14 +122,21 @@ def _header(
             h.contigs.add(name, length=length)
     h.add_line(f"##normal_sample={normal}")
     h.add_line(f"##tumor_sample={tumor}")
-    for meta in source.records:  # the panel of normals the calls used; a failed parental
-        if meta.key in ("resistcall_pon", "parental_not_assessable"):
+    for meta in source.records:  # the build, the panel of normals the calls used, a failed parental
+        if meta.key in ("assembly", "resistcall_pon", "parental_not_assessable"):
             h.add_line(str(meta).rstrip("\n"))
         elif meta.key == "sample_not_assessable" and _meta_sample(meta) == tumor:
             h.add_line(str(meta).rstrip("\n"))  # this TUMOR failed QC
     for name, record in source.filters.items():
         if name != "PASS":
             h.filters.add(name, None, None, cast(str, record.description))
+    h.filters.add(
+        UNCOMPARED,
+        None,
+        None,
+        "The NORMAL or the TUMOR failed QC (##parental_not_assessable, ##sample_not_assessable): "
+        "the TUMOR's own call, not a somatic call; annotators that keep PASS records skip it",
+    )
     h.info.add(
         "SOMATIC",
         0,
@@ -250,7 +257,9 @@ def _lifted(
         start=rec.start + where.offset,
         alleles=rec.alleles,
         id=rec.id,
-        filter=list(rec.filter) or ["PASS"],
+        filter=[*[f for f in rec.filter if f != "PASS"], UNCOMPARED]
+        if uncompared
+        else list(rec.filter) or ["PASS"],
     )
     status = UNCOMPARED if uncompared else rec.samples[tumor]["STATUS"]
     new.info["STATUS"] = status
