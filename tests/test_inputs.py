@@ -957,12 +957,12 @@ def test_bam_with_several_samples_is_refused(tmp_path):
 CONTIG = "chr2_29196228_29226309"
 # config key -> file (under tests/data/sheets/panel) -> every problem, exactly
 CONFIG_FILE_CASES = {
-    "three_columns": (
+    "ragged_columns": (
         ("panel", "targets"),
-        "panel/three_columns.bed",
+        "panel/ragged_columns.bed",
         [
-            "panel/three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end "
-            "gene) (panel.targets)"
+            "panel/ragged_columns.bed, line 2: 4 column(s) where line 1 has 3: every line of a "
+            "BED has the same columns (panel.targets)"
         ],
     ),
     "unknown_contig": (
@@ -1049,6 +1049,13 @@ def test_config_files_are_checked_before_anything_runs(base_config, case):
     assert [str(p) for p in info.value.problems] == expected
 
 
+def test_a_three_column_target_bed_is_accepted(base_config):
+    """Vendor target BEDs (Twist, IDT) often have 3 columns: genes come from the GTF."""
+    config = copy.deepcopy(base_config)
+    config["panel"]["targets"] = "panel/three_columns.bed"
+    load_sheets(config, SHEETS)  # no SheetError
+
+
 def test_primers_of_an_amplicon_assay_are_checked(base_config):
     config = copy.deepcopy(base_config)
     config["panel"].update(assay="amplicon", primers="panel/bad_primers.bed")
@@ -1071,15 +1078,15 @@ def test_known_resistance_rows_are_checked_at_start(base_config):
 
 def test_cli_validate_reports_a_bed_problem_in_one_line(main, capsys, tmp_path):
     config = yaml.safe_load((SHEETS / "config.yaml").read_text())
-    config["panel"]["targets"] = "panel/three_columns.bed"
+    config["panel"]["targets"] = "panel/ragged_columns.bed"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["validate", "--config", str(path), "--base-dir", str(SHEETS)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
         "resistcall validate: error: 1 problem in the input; nothing was run:",
-        "  - panel/three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end "
-        "gene) (panel.targets)",
+        "  - panel/ragged_columns.bed, line 2: 4 column(s) where line 1 has 3: every line of a "
+        "BED has the same columns (panel.targets)",
     ]
 
 

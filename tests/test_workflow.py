@@ -256,21 +256,21 @@ def test_workflow_start_shows_warnings_and_refuses_a_bad_bed(demo, tmp_path):
         units.write(f"Q\tlane1\t{reads / 'Q_R1.fastq.gz'}\t{reads / 'Q_R2.fastq.gz'}\t\n")
     proc = run([str(BIN / "snakemake"), "-n"], work)
     assert "line 'HCC78' has only the parental sample 'Q'" in proc.stdout + proc.stderr
-    (work / "three_columns.bed").write_text("chr2_29196228_29226309\t100\t400\n")
+    (work / "ragged.bed").write_text(
+        "chr2_29196228_29226309\t100\t400\nchr2_29196228_29226309\t500\t800\tALK\n"
+    )
     config = work / "config" / "config.yaml"
     text = config.read_text()
     assert "targets: resources/panel/demo_capture_targets.bed" in text
     config.write_text(
-        text.replace(
-            "targets: resources/panel/demo_capture_targets.bed", "targets: three_columns.bed"
-        )
+        text.replace("targets: resources/panel/demo_capture_targets.bed", "targets: ragged.bed")
     )
     proc = run([str(BIN / "snakemake"), "--cores", "1"], work, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert (
-        "three_columns.bed, line 1: 3 column(s); this BED needs 4 (chrom start end gene) "
-        "(panel.targets)" in out
+        "ragged.bed, line 2: 4 column(s) where line 1 has 3: every line of a BED has the same "
+        "columns (panel.targets)" in out
     ), out[-3000:]
     assert not (work / "results").exists()
 

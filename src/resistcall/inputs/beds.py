@@ -15,9 +15,10 @@ from resistcall.inputs.files import resolve
 from resistcall.inputs.problems import Problem
 from resistcall.reference import contig_offset
 
-#: Columns each BED must have (the first ones named as in messages).
+#: Columns each BED must have (the first ones named as in messages). A target's column 4 (a
+#: gene, probe or amplicon name) is optional: genes come from the GTF (resistcall annotation).
 BED_COLUMNS = {
-    "panel.targets": ("chrom", "start", "end", "gene"),
+    "panel.targets": ("chrom", "start", "end"),
     "panel.snv_regions": ("chrom", "start", "end"),
     "panel.primers": ("chrom", "start", "end", "name", "score", "strand"),
 }
@@ -70,8 +71,6 @@ def _row_problem(
             return "end", f"end {end} is beyond the end of {chrom} ({lengths[chrom]} bp)"
     if "strand" in columns and cells[5].strip() not in ("+", "-"):
         return "strand", f"{cells[5].strip()!r} is not + or -"
-    if "gene" in columns and not cells[3].strip():
-        return "gene", "empty: column 4 names the gene of the target"
     return None
 
 
@@ -82,9 +81,19 @@ def bed_problems(key: str, path: Path, shown: str, lengths: dict[str, int] | Non
     problems: list[Problem] = []
     n = 0
     seen: dict[tuple[str, ...], int] = {}
+    first: tuple[int, int] | None = None  # (line, columns) of the first data line
     for number, cells in _rows(path):
         n += 1
         found = _row_problem(cells, columns, lengths)
+        first = first or (number, len(cells))
+        if found is None and len(cells) != first[1]:
+            found = (
+                None,
+                (
+                    f"{len(cells)} column(s) where line {first[0]} has {first[1]}: every line of a "
+                    "BED has the same columns"
+                ),
+            )
         interval = tuple(c.strip() for c in cells[:3])
         if found is None and key == "panel.targets" and interval in seen:
             found = None, f"the same interval as line {seen[interval]}: each target once"
