@@ -929,8 +929,27 @@ def test_empty_bam_unit_is_refused_at_start_like_an_empty_fastq(tmp_path):
     empty = tmp_path / "empty.bam"
     with pysam.AlignmentFile(str(BAMS / "P.bam")) as src:
         pysam.AlignmentFile(str(empty), "wb", header=src.header).close()
-    assert bam_head_problems(empty, FASTA) == ["BAM has no reads"]
+    assert bam_head_problems(empty, FASTA) == [
+        "BAM has no reads: a library that failed sequencing; remove its unit from units.tsv (and "
+        "the sample from samples.tsv if it has no other unit)"
+    ]
     assert bam_head_problems(BAMS / "P.bam", FASTA) == []
+
+
+def test_gzip_fastq_without_reads_names_the_fix(tmp_path):
+    """A gzip FASTQ of 0 records (a library that failed on the sequencer) says what to do."""
+    import gzip
+
+    from resistcall.inputs.files import fastq_head
+
+    empty = tmp_path / "failed_R1.fastq.gz"
+    with gzip.open(empty, "wb"):
+        pass
+    assert fastq_head(empty) == (
+        "contains no reads: a library that failed sequencing; remove its unit from units.tsv "
+        "(and the sample from samples.tsv if it has no other unit)",
+        b"",
+    )
 
 
 def test_bam_with_several_samples_is_refused(tmp_path):

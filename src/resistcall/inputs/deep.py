@@ -11,6 +11,7 @@ from pathlib import Path
 
 from resistcall.errors import UserError
 from resistcall.inputs.files import (
+    NO_READS,
     QUAL_CHARS,
     SEQ_CHARS,
     bam_head_problems,
@@ -169,7 +170,7 @@ def check_fastq_pair(fq1: str | Path, fq2: str | Path) -> int:
                     "files do not belong together",
                 )
     if r1.records == 0:
-        raise InputError(fq1, "contains no reads")
+        raise InputError(fq1, NO_READS)
     return r1.records
 
 

@@ -21,6 +21,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 SEQ_CHARS = b"ACGTNacgtnRYSWKMBDHVryswkmbdhv.-"
 QUAL_CHARS = bytes(range(33, 127))
 
+#: What to do about a unit without reads (a library that failed on the sequencer).
+NO_READS = (
+    "contains no reads: a library that failed sequencing; remove its unit from units.tsv (and "
+    "the sample from samples.tsv if it has no other unit)"
+)
+
 
 #: Folder of the files shipped with resistcall (reference, panel BEDs, known-resistance table).
 BUNDLE_DIR = "resources"
@@ -153,7 +159,7 @@ def fastq_head(path: Path) -> tuple[str | None, bytes]:
     except (OSError, EOFError, zlib.error) as exc:
         return f"cannot be decompressed ({exc})", b""
     if not record[0]:
-        return "contains no reads", b""
+        return NO_READS, b""
     if not record[3]:
         return "ends inside the first FASTQ record (truncated?)", b""
     if record[0].endswith(b"\r\n"):
@@ -245,7 +251,8 @@ def bam_head_problems(path: Path, fasta: Path | None, fasta_shown: str = "") -> 
     if n_sq == 0:
         return ["BAM has no @SQ lines (unaligned BAM?): give the reads as FASTQ instead"]
     if not flags:
-        return ["BAM has no reads"]  # as an empty FASTQ ("contains no reads"), before any job
+        # as an empty FASTQ, before any job
+        return [f"BAM has {NO_READS.removeprefix('contains ')}"]
     if flags and not any(flag & 0x1 for flag in flags):
         return [
             "BAM holds single-end reads (no read among the first 1000 is paired); "
