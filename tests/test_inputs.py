@@ -361,6 +361,21 @@ def test_mixed_units_and_a_parental_only_line_warns(base_config):
     )
 
 
+def test_a_drug_the_knowledge_table_does_not_name_is_warned(base_config, tmp_path):
+    """A misspelled drug silently lost the selected-on phenotype and every per-drug verdict."""
+    sheet = tmp_path / "samples.tsv"
+    text = (SHEETS / "good/fastq/samples.tsv").read_text()
+    assert "\tlorlatinib\t" in text
+    sheet.write_text(text.replace("\tlorlatinib\t", "\tlorlatnib\t"))
+    config = _config(base_config, "good/fastq")
+    config["samples"] = str(sheet)
+    sheets = load_sheets(config, SHEETS)
+    assert sheets.warnings == (
+        f"{sheet}, line 4, column drug: 'lorlatnib' is not a drug of the known-resistance "
+        "table (did you mean 'lorlatinib'?): the report gives it no per-drug verdict",
+    )
+
+
 def test_spreadsheet_export_with_bom_crlf_comments_and_padding_loads(base_config):
     sheets = load_sheets(_config(base_config, "good/spreadsheet_export"), SHEETS)
     assert list(sheets.samples.index) == ["P", "CR1"]

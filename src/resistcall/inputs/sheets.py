@@ -4,6 +4,7 @@ the typed :class:`Sheets` the workflow reads."""
 from __future__ import annotations
 
 import csv
+import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,6 +335,31 @@ def _cross_sample_checks(
             )
 
 
+def _drug_warnings(samples: pd.DataFrame, known: Path, shown: str, warnings: list[str]) -> None:
+    """A ``drug`` the known-resistance table does not name gets no per-drug verdict (and a
+    misspelled one, e.g. crizotnib, silently loses the selected-on phenotype): say so."""
+    from resistcall.knowledge import load_known
+
+    drugs = sorted(set(load_known(known)["drug"].astype(str).str.lower()))
+    for row in samples.itertuples(index=False):
+        drug = str(row.drug).strip()
+        if not drug or drug.lower() in drugs:
+            continue
+        close = difflib.get_close_matches(drug.lower(), drugs, n=1, cutoff=0.8)
+        hint = f"did you mean {close[0]!r}?" if close else f"it names {', '.join(drugs)}"
+        warnings.append(
+            str(
+                Problem(
+                    shown,
+                    row.sheet_line,
+                    "drug",
+                    f"{drug!r} is not a drug of the known-resistance table ({hint}): the "
+                    "report gives it no per-drug verdict",
+                )
+            )
+        )
+
+
 def _unit_checks(
     units: pd.DataFrame,
     samples: pd.DataFrame | None,
@@ -576,6 +602,9 @@ def load_sheets(
     units = _read_table(resolve(base_dir, u_shown), u_shown, load_schema("units"), u_problems)
     if samples is not None:
         _cross_sample_checks(samples, s_shown, s_problems, warnings)
+        known = resolve(base_dir, config["known_resistance"])
+        if check_files and known.is_file() and not problems:
+            _drug_warnings(samples, known, s_shown, warnings)
     if units is not None:
         _unit_checks(
             units,
