@@ -154,7 +154,9 @@ def load_samples_sheet(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
     df = load_table(path, ("sample", "line", "condition"), "sample sheet")
-    return None if df is None else df.fillna("")
+    # an all-empty column (no drug given) reads as float NaN: object first, then "" (pandas 4
+    # refuses a string fill value on a float column)
+    return None if df is None else df.astype(object).fillna("")
 
 
 def load_vcf(path: Path | None) -> tuple[pd.DataFrame, dict] | None:
