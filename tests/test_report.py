@@ -1762,6 +1762,30 @@ def test_failed_resistant_sample_reads_not_assessable(tmp_path):
     assert other["qc_failed"] == [] and not other["headline"].startswith("Not assessable")
 
 
+def test_no_known_mutation_table_does_not_read_none_found_for_a_failed_sample(rendered):
+    """Real H3122 half downsampled to 5% (QC fail): the mutation section said "No mutation from
+    the known-resistance table was found in any resistant sample", a negative finding for a
+    sample in which nothing could be looked for."""
+    import copy
+
+    model = copy.deepcopy(rendered["model"])
+    model["variants"] = []
+    failed = model["summary"][0]
+    failed["qc_failed"] = [{"sample": failed["sample"], "role": "this sample", "reasons": ["x"]}]
+    for c in model["summary"][1:]:
+        c["qc_failed"] = []
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "was found in any resistant sample" not in text
+    assert f"Not assessable in {failed['sample']} (failed QC)" in text
+    if len(model["summary"]) > 1:
+        assert "was found in the other resistant sample(s)" in text
+    for c in model["summary"]:
+        c["qc_failed"] = []
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    assert "No mutation from the known-resistance table was found in any resistant sample" in html
+
+
 def test_failed_resistant_sample_selected_on_a_drug_stays_not_assessable(tmp_path):
     """A QC-failed sample with its selecting drug in the sheet (the usual sheet): the phenotype
     must not turn the not-assessable cell into "resistant phenotype; mechanism not found" (no
