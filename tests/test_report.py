@@ -1956,3 +1956,26 @@ def test_scan_line_beside_found_changes_reads_as_the_other_codons(tmp_path):
     assert "ALK p.L1196M" in cr1
     assert "Besides the changes above: no on-target resistance change ≥ 2.1% at 17 of 19" in cr1
     assert "ALK-independent resistance not excluded" not in cr1
+
+
+def test_bypass_genes_the_panel_does_not_read_are_on_the_not_assessable_line():
+    """Real H3122 capture (ALK/EML4 targets only): cnv.tsv has no MET, EGFR, ERBB2 or KIT row,
+    and the first screen's not-assessable line named only 'copy number of ALK, EML4', so a MET
+    amplification (resistance to every later ALK inhibitor) was silently unchecked."""
+    card = {
+        "copy_number_not_estimable": ["ALK", "EML4"],
+        "copy_number_not_assessable": None,
+        "bypass_unread": ["MET", "EGFR", "ERBB2", "KIT", "KRAS"],
+    }
+    items = report_model.not_assessable_items(card)
+    assert items[0] == "copy number of ALK, EML4"
+    assert items[1].startswith("MET, EGFR, ERBB2, KIT, KRAS not read by the panel")
+    assert "copy number and mutations not checked" in items[1]
+    # a gene already named under copy number is not repeated; a read gene is not listed
+    card["bypass_unread"] = ["ALK", "KIT"]
+    assert report_model.not_assessable_items(card)[1].startswith("KIT not read")
+    card["bypass_unread"] = []
+    assert report_model.not_assessable_items(card) == ["copy number of ALK, EML4"]
+    # a failed sample: "copy number" already says it all
+    card.update(copy_number_not_assessable="sample failed QC", bypass_unread=["MET"])
+    assert report_model.not_assessable_items(card) == ["copy number"]

@@ -931,6 +931,19 @@ def not_assessable_items(card: dict) -> list[str]:
         items.append("copy number")
     elif card.get("copy_number_not_estimable"):
         items.append("copy number of " + ", ".join(card["copy_number_not_estimable"]))
+    # bypass genes the panel does not read (no target, or no exon with reads) have no row in
+    # cnv.tsv: without this item a MET amplification (resistance to every later ALK inhibitor)
+    # was not mentioned at all, as if it had been checked
+    unread = [
+        g
+        for g in card.get("bypass_unread") or []
+        if g not in (card.get("copy_number_not_estimable") or [])
+    ]
+    if unread and not card.get("copy_number_not_assessable"):
+        items.append(
+            ", ".join(unread) + " not read by the panel (no exon covered: copy number and"
+            " mutations not checked)"
+        )
     if (card.get("fusion") or {}).get("state") == "not assessable":
         items.append("ALK fusion")
     if card.get("identity") and card["identity"].get("verdict") == NOT_ASSESSABLE:
