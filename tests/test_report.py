@@ -1979,3 +1979,26 @@ def test_bypass_genes_the_panel_does_not_read_are_on_the_not_assessable_line():
     # a failed sample: "copy number" already says it all
     card.update(copy_number_not_assessable="sample failed QC", bypass_unread=["MET"])
     assert report_model.not_assessable_items(card) == ["copy number"]
+
+
+def test_a_filtered_signal_at_a_codon_is_not_called_not_covered():
+    """Real H3122 half with G1202R spiked at 10% at a codon thinned to 12 reads: 2 of 12 reads
+    carried it (filtered: too few reads), yet every drug's caveat read "Not covered (no reads
+    or detection limit too high): ALK p.G1202R", hiding the signal behind "expected to work"."""
+    reason = "artefact-like signal at the codon (too few reads)"
+    caveats = [
+        caveat("not_assessed", reason, gene="ALK", residue="G1202", hgvs_p="p.G1202R"),
+        caveat("not_assessed", reason, gene="ALK", residue="G1202", hgvs_p="p.G1202del"),
+        caveat(
+            "not_assessed", "no reads at the codon", gene="KRAS", residue="G12", hgvs_p="p.G12C"
+        ),
+    ]
+    text = report_model.caveat_sentence(caveats)
+    assert text is not None
+    assert "not assessable (not covered): KRAS p.G12C" in text
+    assert "G1202R" not in text.split(";")[0]
+    assert "a change was seen at ALK G1202 but below quality filters (too few reads)" in text
+    assert text.count("ALK G1202") == 1
+    flags = report_model.cell_caveats(caveats, [])
+    assert [f["kind"] for f in flags] == ["not_assessed"]  # one flag per kind
+    assert "KRAS p.G12C" in flags[0]["text"] and "seen at ALK G1202" in flags[0]["text"]

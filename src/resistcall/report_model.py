@@ -220,6 +220,10 @@ def _not_assessed_positions(items: list[dict]) -> list[dict]:
     return list(out.values())
 
 
+#: how snv.hotspot_table words a codon whose only detected call was filtered (its reason)
+FILTERED_SIGNAL = "artefact-like signal at the codon"
+
+
 def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
     """(kind, text, would_give) per kind of caveat, in the annotator's order: the words are made
     here from hits.json's structured caveats."""
@@ -241,7 +245,27 @@ def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
             alt = items[0].get("would_give")
             out.append((kind, f"unverified row(s) would give '{alt}': {names}", alt))
         elif kind == "not_assessed":
-            out.append((kind, f"not assessable (not covered): {names}", None))
+            # a codon with a detected but filtered call is not "not covered": reads there carry
+            # a change (e.g. 2 of 12 reads G1202R at a thinly covered codon); say so
+            signal = [c for c in items if str(c["reason"]).startswith(FILTERED_SIGNAL)]
+            rest = [c for c in items if c not in signal]
+            if rest:
+                listed = ", ".join(sorted({f"{c['gene']} {c['hgvs_p']}" for c in rest}))
+                out.append((kind, f"not assessable (not covered): {listed}", None))
+            seen: dict[str, str] = {}
+            for c in signal:
+                codon = f"{c['gene']} {c['residue'] or c['hgvs_p']}"
+                why = str(c["reason"])[len(FILTERED_SIGNAL) :].strip()
+                seen.setdefault(codon, why)
+            for codon, why in seen.items():
+                out.append(
+                    (
+                        kind,
+                        f"a change was seen at {codon} but below quality filters {why}: neither"
+                        " mutated nor wild type, confirm with more reads",
+                        None,
+                    )
+                )
         else:
             out += [(kind, str(c["reason"]), None) for c in items]
     return out
@@ -273,7 +297,11 @@ def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
                 }
             )
         elif kind == "not_assessed":
-            flags.append({"kind": kind, "short": where, "text": text})
+            same = next((f for f in flags if f["kind"] == kind), None)
+            if same is not None:  # one flag per kind: a filtered signal is a second part
+                same["text"] += "; " + text
+            else:
+                flags.append({"kind": kind, "short": where, "text": text})
         elif kind == "unverified":
             words = PREDICTION_WORDS[normalise_prediction(alt)].lower()
             flags.append({"kind": kind, "short": f"unverified data: {words}", "text": text})
