@@ -2002,3 +2002,25 @@ def test_a_filtered_signal_at_a_codon_is_not_called_not_covered():
     flags = report_model.cell_caveats(caveats, [])
     assert [f["kind"] for f in flags] == ["not_assessed"]  # one flag per kind
     assert "KRAS p.G12C" in flags[0]["text"] and "seen at ALK G1202" in flags[0]["text"]
+
+
+def test_a_trans_compound_is_not_called_below_quality_filters(rendered):
+    """Real H3122 half with L1196M 8% and G1202R 2% spiked on independent reads: the card read
+    "Below quality filters, not used for predictions: ALK p.[L1196M;G1202R]" though both calls
+    PASS; the compound's rows were set aside because the parts are in trans."""
+    import copy
+
+    model = copy.deepcopy(rendered["model"])
+    model["summary"][0]["not_counted"] = [
+        {"label": "ALK p.[L1196M;G1202R]", "kind": "compound", "filter": "PASS",
+         "phase": "on different reads (trans); 0 of 191 spanning read pairs carry both"},
+        {"label": "ALK p.R1275Q", "kind": "snv", "filter": "low_depth", "phase": None},
+    ]  # fmt: skip
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "Below quality filters, not used for predictions: ALK p.R1275Q (too few reads)." in text
+    assert "ALK p.[L1196M;G1202R]" not in text.split("Below quality filters")[1].split(".")[0]
+    assert (
+        "Compound rows not applied (each change counts on its own): ALK p.[L1196M;G1202R]"
+        " (on different reads (trans); 0 of 191 spanning read pairs carry both)." in text
+    )
