@@ -2014,11 +2014,16 @@ def test_a_trans_compound_is_not_called_below_quality_filters(rendered):
     model["summary"][0]["not_counted"] = [
         {"label": "ALK p.[L1196M;G1202R]", "kind": "compound", "filter": "PASS",
          "phase": "on different reads (trans); 0 of 191 spanning read pairs carry both"},
-        {"label": "ALK p.R1275Q", "kind": "snv", "filter": "low_depth", "phase": None},
+        {"label": "ALK p.R1275Q", "kind": "snv", "filter": "low_depth", "phase": None,
+         "vaf": 0.1667},
     ]  # fmt: skip
     html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
-    assert "Below quality filters, not used for predictions: ALK p.R1275Q (too few reads)." in text
+    # the filtered call's VAF is shown: 2 of 12 reads at G1202 is a signal, not nothing
+    assert (
+        "Below quality filters, not used for predictions: ALK p.R1275Q at VAF 16.7%"
+        " (too few reads)." in text
+    )
     assert "ALK p.[L1196M;G1202R]" not in text.split("Below quality filters")[1].split(".")[0]
     assert (
         "Compound rows not applied (each change counts on its own): ALK p.[L1196M;G1202R]"
