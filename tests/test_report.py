@@ -2029,3 +2029,21 @@ def test_a_trans_compound_is_not_called_below_quality_filters(rendered):
         "Compound rows not applied (each change counts on its own): ALK p.[L1196M;G1202R]"
         " (on different reads (trans); 0 of 191 spanning read pairs carry both)." in text
     )
+
+
+def test_phase_words_say_how_many_reads_carry_each_part():
+    """Real H3122 half: L1196M (15 reads) and G1202R (2 reads) were read as trans from "0 of
+    191 spanning read pairs carry both"; the 2 reads the phase rests on were not shown."""
+    phase = {
+        "status": "trans",
+        "method": "reads",
+        "pairs": [{"reads_both": 0, "reads_a_only": 15, "reads_b_only": 2, "reads_spanning": 191}],
+    }
+    assert report_model._phase_text(phase) == (
+        "on different reads (trans); 0 of 191 spanning read pairs carry both"
+        " (15 and 2 carry only one of the two)"
+    )
+    del phase["pairs"][0]["reads_a_only"], phase["pairs"][0]["reads_b_only"]
+    assert report_model._phase_text(phase) == (
+        "on different reads (trans); 0 of 191 spanning read pairs carry both"
+    )

@@ -623,7 +623,20 @@ def _phase_text(phase: Any) -> str | None:
         text = words.get(status, status)
         if status == "unknown" and phase.get("method"):
             text += f" ({phase['method']})"
-        return f"{text}; {both} of {spanning} spanning read pairs carry both" if spanning else text
+        if not spanning:
+            return text
+        # the pairs carrying one change only say how much the phase rests on: 0 of 191 pairs
+        # carry both reads as strong, but a 2-read minor allele is all the evidence there is
+        only = [
+            (int(p.get("reads_a_only") or 0), int(p.get("reads_b_only") or 0))
+            for p in pairs
+            if p.get("reads_a_only") is not None or p.get("reads_b_only") is not None
+        ]
+        text = f"{text}; {both} of {spanning} spanning read pairs carry both"
+        if only:
+            listed = ", ".join(f"{a} and {b}" for a, b in only)
+            text += f" ({listed} carry only one of the two)"
+        return text
     return str(phase)
 
 
