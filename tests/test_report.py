@@ -797,6 +797,30 @@ def test_index_links_every_line_report(rendered, tmp_path):
     assert "lorlatinib (with caveats)" in html  # KRAS G12/G13 not assessable in CR2
 
 
+def test_index_says_not_assessable_for_a_sample_that_failed_qc(rendered, tmp_path):
+    """Real H3122 half downsampled to 5% (QC fail): the cohort index read "none found" and
+    "none of the five ALK inhibitors" for it, i.e. no change and resistance to every drug."""
+    doc = json.loads((rendered["dir"] / "report.json").read_text())
+    failed = doc["summary"][0]
+    failed["mutations"], failed["copy_number"], failed["expected_to_work"] = [], [], []
+    failed["qc_failed"] = [{"sample": failed["sample"], "role": "this sample", "reasons": ["x"]}]
+    for c in doc["summary"][1:]:
+        c["qc_failed"] = []
+    (tmp_path / "report.json").write_text(json.dumps(doc))
+    shutil.copy(rendered["dir"] / "report.html", tmp_path / "report.html")
+    index = tmp_path / "index.html"
+    entries = run_cli(
+        ["report-index", "--reports", str(tmp_path / "report.json"), "--out", str(index)]
+    )
+    rows = {s["sample"]: s for s in entries[0]["samples"]}
+    assert rows[failed["sample"]]["failed_qc"] is True
+    assert not any(rows[c["sample"]]["failed_qc"] for c in doc["summary"][1:])
+    text = " ".join(re.sub(r"<[^>]+>", " ", index.read_text()).split())
+    row = text.split(failed["sample"], 1)[1][:200]
+    assert "Not assessable (sample failed QC)" in row
+    assert "none found" not in row and "none of the five" not in row
+
+
 def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
     bogus = tmp_path / "report.json"
     bogus.write_text(json.dumps({"line": "x"}))

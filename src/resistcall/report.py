@@ -261,6 +261,9 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
                     None if c.get("uncovered_hotspots") is None else len(c["uncovered_hotspots"])
                 ),
                 "n_warnings": len(c.get("qc_warnings") or []),
+                # a sample that failed QC: nothing was looked for, so "none found" and "none of
+                # the five ALK inhibitors" would be read as findings
+                "failed_qc": any(q.get("role") == "this sample" for q in c.get("qc_failed") or []),
             }
             for c in r["summary"]
         ],
