@@ -507,3 +507,34 @@ def test_every_rule_declares_resources_log_and_benchmark():
         name = re.match(r"rule (\w+):", block.strip()).group(1)
         for key in ("threads:", "mem_mb=", "runtime=", "log:", "benchmark:", "conda:"):
             assert key in block, f"rule {name} lacks {key}"
+
+
+def _common_helpers(names: tuple[str, ...], **env) -> dict:
+    """The named helper functions of workflow/rules/common.smk, run with ``env`` as globals."""
+    text = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    scope = dict(env)
+    for name in names:
+        source = re.search(rf"^def {name}\(.*?(?=^\S)", text, re.S | re.M)
+        assert source, f"common.smk has no {name}()"
+        exec(source.group(0), scope)
+    return scope
+
+
+def test_runtime_grows_with_the_attempt_like_memory():
+    """A job killed for its time limit (SLURM TIMEOUT) must not be resubmitted with the limit it
+    just hit: every rule's runtime, like its mem_mb, is a function of the attempt."""
+    text = _rules_text()
+    blocks = [b for b in re.split(r"\n\s*(?=rule \w+:)", text) if re.match(r"rule \w+:", b.strip())]
+    for block in blocks:
+        name = re.match(r"rule (\w+):", block.strip()).group(1)
+        assert re.search(r"runtime=(scaled_runtime|genome_runtime)\(", block), name
+    limits = {"snv": 60, "bwa_index": 10}
+    helpers = _common_helpers(
+        ("scaled_runtime", "genome_runtime"),
+        res=lambda rule, key: limits[rule],
+        GENOME_BP=3_100_000_000,
+    )
+    runtime = helpers["scaled_runtime"]("snv")
+    assert [runtime(None, attempt) for attempt in (1, 2, 3)] == [60, 120, 180]
+    whole_genome = helpers["genome_runtime"]("bwa_index", 20)
+    assert [whole_genome(None, attempt) for attempt in (1, 2)] == [72, 144]

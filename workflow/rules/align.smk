@@ -50,7 +50,7 @@ rule check_input:
     threads: res("check_input", "threads")
     resources:
         mem_mb=scaled_mem("check_input"),
-        runtime=res("check_input", "runtime"),
+        runtime=scaled_runtime("check_input"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -78,7 +78,7 @@ rule bwa_mem:
     threads: res("bwa_mem", "threads")
     resources:
         mem_mb=genome_mem("bwa_mem"),
-        runtime=res("bwa_mem", "runtime"),
+        runtime=scaled_runtime("bwa_mem"),
     conda:
         ENV_ALIGN
     shell:
@@ -117,7 +117,7 @@ rule bam_unit:
     threads: res("bam_unit", "threads")
     resources:
         mem_mb=scaled_mem("bam_unit"),
-        runtime=res("bam_unit", "runtime"),
+        runtime=scaled_runtime("bam_unit"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -138,7 +138,7 @@ rule merge_units:
     threads: res("merge_units", "threads")
     resources:
         mem_mb=scaled_mem("merge_units"),
-        runtime=res("merge_units", "runtime"),
+        runtime=scaled_runtime("merge_units"),
     conda:
         ENV_ALIGN
     shell:
@@ -162,7 +162,7 @@ if MARKED:
         threads: res("markdup", "threads")
         resources:
             mem_mb=scaled_mem("markdup"),
-            runtime=res("markdup", "runtime"),
+            runtime=scaled_runtime("markdup"),
         conda:
             ENV_ALIGN
         shell:
@@ -191,7 +191,7 @@ if AS_GIVEN:
         threads: res("markdup", "threads")
         resources:
             mem_mb=scaled_mem("markdup"),
-            runtime=res("markdup", "runtime"),
+            runtime=scaled_runtime("markdup"),
         conda:
             ENV_ALIGN
         shell:
@@ -217,7 +217,7 @@ if ASSAY == "amplicon":
         threads: res("ampliconclip", "threads")
         resources:
             mem_mb=scaled_mem("ampliconclip"),
-            runtime=res("ampliconclip", "runtime"),
+            runtime=scaled_runtime("ampliconclip"),
         conda:
             ENV_ALIGN
         shell:
@@ -239,7 +239,7 @@ rule index_bam:
     threads: res("index_bam", "threads")
     resources:
         mem_mb=scaled_mem("index_bam"),
-        runtime=res("index_bam", "runtime"),
+        runtime=scaled_runtime("index_bam"),
     conda:
         ENV_ALIGN
     shell:

@@ -30,7 +30,7 @@ rule annotate:
     threads: res("annotate", "threads")
     resources:
         mem_mb=scaled_mem("annotate"),
-        runtime=res("annotate", "runtime"),
+        runtime=scaled_runtime("annotate"),
     conda:
         ENV_RESISTCALL
     shell:

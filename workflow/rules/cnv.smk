@@ -29,7 +29,7 @@ rule cnv:
     threads: res("cnv", "threads")
     resources:
         mem_mb=scaled_mem("cnv"),
-        runtime=res("cnv", "runtime"),
+        runtime=scaled_runtime("cnv"),
     conda:
         ENV_RESISTCALL
     shell:

@@ -119,6 +119,12 @@ def scaled_mem(rule_name):
     return lambda wildcards, attempt: res(rule_name, "mem_mb") * attempt
 
 
+def scaled_runtime(rule_name):
+    """Time limit that grows with the attempt: a job killed for its time limit (SLURM TIMEOUT)
+    gets more on retry instead of being resubmitted with the limit it just hit."""
+    return lambda wildcards, attempt: res(rule_name, "runtime") * attempt
+
+
 def genome_mem(rule_name):
     """bwa needs ~1.8 bytes per genome base (whole GRCh38: ~5.5 GB) to build or align."""
     need = int(1.8 * GENOME_BP / 1e6) + 500
@@ -126,8 +132,10 @@ def genome_mem(rule_name):
 
 
 def genome_runtime(rule_name, minutes_per_gb):
-    """Runtime that grows with the genome (bwa index: ~1 h for a whole human genome)."""
-    return max(res(rule_name, "runtime"), int(minutes_per_gb * GENOME_BP / 1e9) + 10)
+    """Runtime that grows with the genome (bwa index: ~1 h for a whole human genome) and, like
+    :func:`scaled_runtime`, with the attempt."""
+    need = max(res(rule_name, "runtime"), int(minutes_per_gb * GENOME_BP / 1e9) + 10)
+    return lambda wildcards, attempt: need * attempt
 
 
 def unit_row(wildcards):

@@ -28,7 +28,7 @@ rule fusion:
     threads: res("fusion", "threads")
     resources:
         mem_mb=scaled_mem("fusion"),
-        runtime=res("fusion", "runtime"),
+        runtime=scaled_runtime("fusion"),
     conda:
         ENV_RESISTCALL
     shell:

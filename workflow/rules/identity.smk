@@ -23,7 +23,7 @@ rule identity:
     threads: res("identity", "threads")
     resources:
         mem_mb=scaled_mem("identity"),
-        runtime=res("identity", "runtime"),
+        runtime=scaled_runtime("identity"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -52,7 +52,7 @@ rule scope:
     threads: res("scope", "threads")
     resources:
         mem_mb=scaled_mem("scope"),
-        runtime=res("scope", "runtime"),
+        runtime=scaled_runtime("scope"),
     conda:
         ENV_RESISTCALL
     shell:

@@ -24,7 +24,7 @@ rule multiqc_content:
     threads: res("multiqc_content", "threads")
     resources:
         mem_mb=scaled_mem("multiqc_content"),
-        runtime=res("multiqc_content", "runtime"),
+        runtime=scaled_runtime("multiqc_content"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -57,7 +57,7 @@ rule multiqc:
     threads: res("multiqc", "threads")
     resources:
         mem_mb=scaled_mem("multiqc"),
-        runtime=res("multiqc", "runtime"),
+        runtime=scaled_runtime("multiqc"),
     conda:
         ENV_MULTIQC
     shell:

@@ -24,7 +24,7 @@ if ASSAY == "amplicon":
         threads: res("pon_clip", "threads")
         resources:
             mem_mb=scaled_mem("pon_clip"),
-            runtime=res("pon_clip", "runtime"),
+            runtime=scaled_runtime("pon_clip"),
         conda:
             ENV_ALIGN
         shell:
@@ -53,7 +53,7 @@ rule pon:
     threads: res("pon", "threads")
     resources:
         mem_mb=scaled_mem("pon"),
-        runtime=res("pon", "runtime"),
+        runtime=scaled_runtime("pon"),
     conda:
         ENV_RESISTCALL
     shell:

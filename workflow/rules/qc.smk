@@ -14,7 +14,7 @@ rule samtools_stats:
     threads: res("samtools_stats", "threads")
     resources:
         mem_mb=scaled_mem("samtools_stats"),
-        runtime=res("samtools_stats", "runtime"),
+        runtime=scaled_runtime("samtools_stats"),
     conda:
         ENV_ALIGN
     shell:
@@ -47,7 +47,7 @@ rule qc:
     threads: res("qc", "threads")
     resources:
         mem_mb=scaled_mem("qc"),
-        runtime=res("qc", "runtime"),
+        runtime=scaled_runtime("qc"),
     conda:
         ENV_RESISTCALL
     shell:

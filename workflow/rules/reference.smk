@@ -28,7 +28,7 @@ rule annotation:
     threads: res("annotation", "threads")
     resources:
         mem_mb=scaled_mem("annotation"),
-        runtime=res("annotation", "runtime"),
+        runtime=scaled_runtime("annotation"),
     conda:
         ENV_RESISTCALL
     shell:

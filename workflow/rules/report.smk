@@ -17,7 +17,7 @@ rule runinfo:
     threads: res("runinfo", "threads")
     resources:
         mem_mb=scaled_mem("runinfo"),
-        runtime=res("runinfo", "runtime"),
+        runtime=scaled_runtime("runinfo"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -56,7 +56,7 @@ rule report:
     threads: res("report", "threads")
     resources:
         mem_mb=scaled_mem("report"),
-        runtime=res("report", "runtime"),
+        runtime=scaled_runtime("report"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -87,7 +87,7 @@ rule report_index:
     threads: res("report_index", "threads")
     resources:
         mem_mb=scaled_mem("report_index"),
-        runtime=res("report_index", "runtime"),
+        runtime=scaled_runtime("report_index"),
     conda:
         ENV_RESISTCALL
     shell:

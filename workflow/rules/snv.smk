@@ -31,7 +31,7 @@ rule snv:
     threads: res("snv", "threads")
     resources:
         mem_mb=scaled_mem("snv"),
-        runtime=res("snv", "runtime"),
+        runtime=scaled_runtime("snv"),
     conda:
         ENV_RESISTCALL
     shell:
@@ -69,7 +69,7 @@ rule somatic_vcf:
     threads: res("somatic_vcf", "threads")
     resources:
         mem_mb=scaled_mem("somatic_vcf"),
-        runtime=res("somatic_vcf", "runtime"),
+        runtime=scaled_runtime("somatic_vcf"),
     conda:
         ENV_RESISTCALL
     shell:
