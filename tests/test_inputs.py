@@ -1273,3 +1273,39 @@ def test_bed_contig_in_the_other_naming_is_named_as_such(chrom, fasta, other):
     )
     assert column == "chrom"
     assert message.endswith(f": the FASTA names it {other} (another contig naming: chr2 vs 2)")
+
+
+def test_amplicon_primers_that_do_not_fit_the_targets_are_warned(base_config, tmp_path):
+    """samtools ampliconclip clips only the primers it is given: a primer BED missing some
+    amplicons (another panel version) left their primer bases in the reads with no message
+    anywhere (27% of reads unclipped in a lab run); primers near no target point at a BED of
+    another panel or build."""
+    panel = REPO / "resources" / "panel"
+    config = copy.deepcopy(base_config)
+    config["panel"].update(
+        assay="amplicon",
+        targets=str(panel / "demo_amplicons.bed"),
+        snv_regions=str(panel / "demo_snv_regions.bed"),
+        primers=str(panel / "demo_primers.bed"),
+    )
+    config = _config(config, "good/fastq")
+    assert not [w for w in load_sheets(config, SHEETS).warnings if "primer" in w]
+
+    rows = (panel / "demo_primers.bed").read_text().splitlines()
+    kept = [r for r in rows if "\tKIT_" not in r]  # KIT's amplicons lose their primers
+    moved = kept[0].split("\t")  # and one primer lies nowhere near a target
+    moved[1], moved[2] = str(int(moved[1]) + 5000), str(int(moved[2]) + 5000)
+    kept[0] = "\t".join(moved)
+    primers = tmp_path / "primers.bed"
+    primers.write_text("\n".join(kept) + "\n")
+    config["panel"]["primers"] = str(primers)
+    warned = [w for w in load_sheets(config, SHEETS).warnings if "primer" in w]
+    assert len(warned) == 2, warned
+    inserts = (panel / "demo_amplicons.bed").read_text().splitlines()
+    n_kit = sum(r.endswith("\tKIT") for r in inserts)  # + the amplicon of the moved primer
+    assert warned[0].startswith(
+        f"{panel / 'demo_amplicons.bed'}: {n_kit + 1} of {len(inserts)} amplicon target(s) "
+        "(first: line 1, "
+    )
+    assert "unclipped" in warned[0] and "panel.primers" in warned[0]
+    assert warned[1].startswith(f"{primers}: 1 of {len(kept)} primer(s) (first: line 1, ")

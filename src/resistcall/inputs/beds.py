@@ -142,3 +142,69 @@ def config_file_problems(
         except UserError as exc:
             problems.append(Problem(str(config["known_resistance"]), None, None, str(exc)))
     return problems
+
+
+#: How far (bp) a primer may lie from the end of the amplicon insert it primes: vendor inserts
+#: are flanked directly (0 bp) or include their primers (overlap); a primer this far from every
+#: target belongs to no amplicon of the targets BED.
+PRIMER_REACH = 40
+
+
+def _intervals(path: Path, n_columns: int) -> list[tuple[int, list[str]]]:
+    return [(number, [c.strip() for c in cells[:n_columns]]) for number, cells in _rows(path)]
+
+
+def primer_warnings(config: dict[str, Any], base_dir: Path) -> list[str]:
+    """Amplicon assay: warnings when the primer BED does not fit the targets BED (checked for
+    shape already). ``samtools ampliconclip`` clips only the primers it is given and keeps every
+    other read as it is, so an amplicon whose primers are missing (another panel version, a
+    truncated file) keeps its primer bases, which carry the reference sequence and dilute a
+    variant under them, with no error anywhere; primers near no target point at a primer BED of
+    another panel or build (or a primer pool larger than the analysed targets)."""
+    panel = config["panel"]
+    t_shown, p_shown = str(panel["targets"]), str(panel["primers"])
+    targets = _intervals(resolve(base_dir, t_shown), 3)
+    primers = _intervals(resolve(base_dir, p_shown), 6)
+    by_chrom: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for _, (chrom, start, end, _name, _score, strand) in primers:
+        by_chrom.setdefault((chrom, strand), []).append((int(start), int(end)))
+
+    def near(chrom: str, strand: str, lo: int, hi: int) -> bool:
+        return any(s < hi and e > lo for s, e in by_chrom.get((chrom, strand), ()))
+
+    unprimed = []
+    for number, (chrom, start, end) in targets:
+        s, e = int(start), int(end)
+        left = near(chrom, "+", s - PRIMER_REACH, s + PRIMER_REACH)
+        right = near(chrom, "-", e - PRIMER_REACH, e + PRIMER_REACH)
+        if not (left and right):
+            unprimed.append((number, f"{chrom}:{s + 1}-{e}"))
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for _, (chrom, start, end) in targets:
+        spans.setdefault(chrom, []).append((int(start), int(end)))
+    stray = [
+        (number, name)
+        for number, (chrom, start, end, name, _score, _strand) in primers
+        if not any(
+            s - PRIMER_REACH < int(end) and e + PRIMER_REACH > int(start)
+            for s, e in spans.get(chrom, ())
+        )
+    ]
+    warnings = []
+    if unprimed:
+        line, where = unprimed[0]
+        warnings.append(
+            f"{t_shown}: {len(unprimed)} of {len(targets)} amplicon target(s) (first: line {line},"
+            f" {where}) have no '+' primer of {p_shown} at their start or no '-' primer at their"
+            f" end (within {PRIMER_REACH} bp): samtools ampliconclip leaves the primer bases of"
+            " their reads unclipped (reference sequence that dilutes variants under the primers);"
+            " give the primer BED of this panel (panel.primers)"
+        )
+    if stray:
+        line, name = stray[0]
+        warnings.append(
+            f"{p_shown}: {len(stray)} of {len(primers)} primer(s) (first: line {line}, {name}) lie"
+            f" within {PRIMER_REACH} bp of no target of {t_shown}: a primer BED of another panel"
+            " or build, or a primer pool larger than the analysed targets (then ignore this)"
+        )
+    return warnings

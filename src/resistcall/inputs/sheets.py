@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from resistcall.duplicates import normal_duplicates
-from resistcall.inputs.beds import config_file_problems
+from resistcall.inputs.beds import config_file_problems, primer_warnings
 from resistcall.inputs.config import check_config
 from resistcall.inputs.files import (
     bam_head_problems,
@@ -594,6 +594,8 @@ def load_sheets(
     fasta = resolve(base_dir, config["reference"]["fasta"]) if fasta_ok else None
     if check_files:
         problems += config_file_problems(config, base_dir, fasta)
+        if not problems and config["panel"]["assay"] == "amplicon":
+            warnings += primer_warnings(config, base_dir)
 
     s_shown, u_shown = str(config["samples"]), str(config["units"])
     s_problems: list[Problem] = []
