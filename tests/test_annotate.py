@@ -647,3 +647,36 @@ def test_a_change_already_in_the_parental_does_not_decide():
     shared.status = "enriched"  # a parental subclone that expanded was selected: it decides
     v = drug_verdicts([shared, acquired], groups)["lorlatinib"]
     assert v["prediction"] == "resistant" and v["in_parental"] == []
+
+
+def test_unassessed_copy_number_is_a_caveat_of_the_drugs_an_amplification_would_resist():
+    """A capture without MET targets (no MET row in cnv.tsv) read 'lorlatinib: expected to
+    work' with no word that MET amplification, resistance to lorlatinib, was never checked."""
+    from resistcall.annotate import _empty_verdict, add_copy_number_not_assessed
+    from resistcall.report_model import cell_caveats
+
+    kb = load_knowledge(KNOWN)
+    verdicts = {"R1": {"lorlatinib": _empty_verdict(), "crizotinib": _empty_verdict()}}
+    verdicts["R1"]["lorlatinib"]["prediction"] = "sensitive"
+    verdicts["R1"]["crizotinib"]["prediction"] = "resistant"  # nothing can make it better
+    calls = {"ALK": "neutral", "EGFR": "neutral", "ERBB2": "neutral", "KIT": "not assessable"}
+    cnv = pd.DataFrame(
+        {
+            "sample": ["R1"] * 4,
+            "gene": list(calls),
+            "call": list(calls.values()),
+            "reason": [None, None, None, "KIT: 2 usable targets (< 3)"],
+        }
+    )
+    add_copy_number_not_assessed(verdicts, cnv, kb)
+    caveats = verdicts["R1"]["lorlatinib"]["caveats"]
+    assert [(c["kind"], c["gene"]) for c in caveats] == [("copy_number", "MET")]
+    assert caveats[0]["reason"] == (
+        "MET copy number not assessed (no panel target on MET): MET amplification would give "
+        "resistant"
+    )
+    assert verdicts["R1"]["crizotinib"]["caveats"] == []
+    # KIT amplification resists crizotinib only (not assessable above, but crizotinib is
+    # already resistant); ALK, EGFR, ERBB2 were measured; IGF1R is outside the CN scope
+    (flag,) = cell_caveats(caveats, [])
+    assert flag["short"] == "copy number not assessed: MET"

@@ -26,6 +26,7 @@ from cyvcf2 import VCF
 from resistcall import phasing
 from resistcall.contracts import (
     ANNOTATE_READS,
+    BYPASS_GENES,
     CN_CALL,
     CN_CHANGED,
     FUSION_CALL,
@@ -618,6 +619,8 @@ def annotate(
     verdicts = {
         s: drug_verdicts(flist, kb.groups) for s, flist in findings.items() if s != parental
     }
+    if cnv is not None:
+        add_copy_number_not_assessed(verdicts, cnv, kb)
     if hotspots is not None:
         add_not_assessed(verdicts, hotspots, kb)
         for s, v in verdicts.items():
@@ -743,6 +746,59 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
                             hgvs_p=m["hgvs_p"],
                         )
                     )
+
+
+#: Genes whose copy number the product estimates (ALK and the bypass genes); the table's other
+#: amplification rows (IGF1R) are outside any panel's scope and not caveated on every report.
+CN_SCOPE = ("ALK", *BYPASS_GENES)
+
+
+def add_copy_number_not_assessed(
+    verdicts: dict[str, dict], cnv: pd.DataFrame, kb: KnowledgeBase
+) -> None:
+    """Known amplifications a sample's copy number could not be checked for: the gene (ALK or
+    a bypass gene, the copy-number scope of the product) has no cnv.tsv row (no panel target on
+    it) or its call is ``not assessable``. A drug such an amplification would resist gets a
+    ``copy_number`` caveat when its prediction is sensitive/no data/reduced, so "expected to
+    work" is never read as "MET not amplified"."""
+    calls = {
+        (r["sample"], r["gene"]): (str(r["call"]).strip().lower(), r.get("reason"))
+        for r in cnv.to_dict(orient="records")
+    }
+    for sample, v in verdicts.items():
+        for gene, rows in sorted(kb.by_cnv.items()):
+            if gene not in CN_SCOPE:
+                continue
+            call, why = calls.get((sample, gene), (None, None))
+            if call is not None and call != NOT_ASSESSABLE:
+                continue
+            reason = (
+                f"{gene} copy number not assessed ({why})"
+                if call is not None and isinstance(why, str) and why.strip()
+                else f"{gene} copy number not assessed (no panel target on {gene})"
+                if call is None
+                else f"{gene} copy number not assessed"
+            )
+            for i in rows:
+                row = kb.table.loc[i]
+                if row["effect"] == "sensitive":
+                    continue
+                for d in kb.groups.drugs_of(row["drug"], row["drug_class"]):
+                    entry = v.get(d)
+                    if entry is None or entry["prediction"] not in (
+                        "sensitive",
+                        "no data",
+                        "reduced sensitivity",
+                    ):
+                        continue
+                    item = caveat(
+                        "copy_number",
+                        f"{reason}: {gene} amplification would give {row['effect']}",
+                        gene=gene,
+                        hgvs_p="amplification",
+                    )
+                    if item not in entry["caveats"]:
+                        entry["caveats"].append(item)
 
 
 def _residue(hgvs_p: str | None) -> str | None:

@@ -344,7 +344,7 @@ REPORT_READS = {
 #: position the sample could not be checked at), ``qc`` (the sample's QC). Data, not sentences:
 #: only the report turns them into words.
 #: ``genotype``: a prediction made from the genotype scan, not table rows (docs/annotate.md).
-CAVEAT_KINDS = ("unverified", "not_assessed", "qc", "genotype")
+CAVEAT_KINDS = ("unverified", "not_assessed", "copy_number", "qc", "genotype")
 
 
 def caveat(

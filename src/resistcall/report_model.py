@@ -266,6 +266,9 @@ def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
                         None,
                     )
                 )
+        elif kind == "copy_number":  # one part: "MET copy number not assessed (...): ..."
+            reasons = dict.fromkeys(str(c["reason"]) for c in items)
+            out.append((kind, "; ".join(reasons), None))
         else:
             out += [(kind, str(c["reason"]), None) for c in items]
     return out
@@ -302,6 +305,10 @@ def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
                 same["text"] += "; " + text
             else:
                 flags.append({"kind": kind, "short": where, "text": text})
+        elif kind == "copy_number":  # each reason starts with its gene (annotate)
+            genes = ", ".join(dict.fromkeys(part.split(" ", 1)[0] for part in text.split("; ")))
+            short = f"copy number not assessed: {genes}"
+            flags.append({"kind": kind, "short": short, "text": text})
         elif kind == "unverified":
             words = PREDICTION_WORDS[normalise_prediction(alt)].lower()
             flags.append({"kind": kind, "short": f"unverified data: {words}", "text": text})
