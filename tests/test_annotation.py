@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +17,8 @@ from resistcall.cli import main
 from resistcall.errors import UserError
 from resistcall.hgvs import ContigCache, annotate_variant
 from resistcall.transcripts import load_transcripts
+
+from conftest import BIN, copy_workflow, run, stub_demo_fastqs
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = REPO / "resources" / "known_resistance.tsv"
@@ -381,3 +384,41 @@ def test_cds_not_a_multiple_of_three_is_incomplete_unless_numbered(genome38, tmp
     )
     row = choice.set_index("gene").loc["ALK"]
     assert (row["transcript_id"], row["candidates"]) == ("ENST00000389048", "1 coding, 1 complete")
+
+
+def test_a_config_edit_after_validate_rebuilds_the_cache(tmp_path):
+    """resistcall validate writes the annotation cache, of which Snakemake keeps no record: a
+    later edit of reference.transcripts (or panel.targets to an older BED) must still rebuild
+    it, through the key of what the cache was made for (rule annotation's input)."""
+    work = copy_workflow(tmp_path)
+    stub_demo_fastqs(work)
+    run([str(BIN / "resistcall"), "validate", "--config", "config/config.yaml"], work)
+    key = work / "results" / "reference" / "annotation.key"
+    made_for = key.read_text()
+
+    def annotation_planned() -> bool:
+        stdout = run([str(BIN / "snakemake"), "-n", "--cores", "1"], work).stdout
+        return "rule annotation:" in stdout
+
+    assert not annotation_planned()  # the cache validate wrote is current
+    assert key.read_text() == made_for  # the Snakefile records the same key
+    config = work / "config" / "config.yaml"
+    text = config.read_text()
+    assert "  build: GRCh38\n" in text
+    config.write_text(
+        text.replace("  build: GRCh38\n", "  build: GRCh38\n  transcripts: {ALK: NM_004304.5}\n")
+    )
+    assert annotation_planned()
+    assert key.read_text() != made_for
+    # back to the validated config, the cache rebuilt by the workflow itself; then panel.targets
+    # pointed at another BED that is older than the cache: mtimes alone miss it
+    config.write_text(text)
+    run([str(BIN / "snakemake"), "--cores", "1", "results/reference/annotation.gtf"], work)
+    assert not annotation_planned()
+    old = work / "old_targets.bed"
+    bed = (work / "resources/panel/demo_capture_targets.bed").read_text().splitlines()
+    old.write_text("\n".join(bed[:-2]) + "\n")
+    os.utime(old, (0, 0))
+    shipped = "targets: resources/panel/demo_capture_targets.bed"
+    config.write_text(text.replace(shipped, "targets: old_targets.bed"))
+    assert annotation_planned()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
+import json
 import logging
 import re
 import tempfile
@@ -680,6 +682,38 @@ def config_genes(config: dict) -> tuple[list[str], dict[str, str]]:
 
     fusion_gene = effective("fusion", config.get("fusion") or {})["gene"]
     return [fusion_gene], dict(config["reference"].get("transcripts") or {})
+
+
+#: what the cache was made for, under the results folder (see :func:`record_cache_key`)
+CACHE_KEY = "reference/annotation.key"
+
+
+def record_cache_key(
+    config: dict, results: str | Path = "results", base_dir: str | Path = ".", write: bool = True
+) -> Path:
+    """Write what the run's cache must be made for (the config's GTF, FASTA, targets and
+    knowledge table, each by name, size and whole-second mtime, so that the same files give the
+    same key wherever they are resolved; the genes and transcript overrides), hashed, only when
+    it changed (``write=False``: only its path, for ``snakemake --lint``).
+    Rule ``annotation`` takes it as input: a config edit after ``resistcall validate`` wrote
+    the cache (of which Snakemake keeps no record) makes it newer than the cache, so the cache
+    is rebuilt instead of silently describing the former targets or transcripts. Unchanged,
+    it is not rewritten (every cluster job reads the Snakefile again)."""
+    genes, overrides = config_genes(config)
+    names = [config["reference"]["gtf"], config["reference"]["fasta"]]
+    names += [config["panel"]["targets"], config["known_resistance"]]
+    files = []
+    for name in names:
+        path = Path(base_dir) / str(name)
+        stat = path.stat() if path.is_file() else None
+        files.append([path.name, stat.st_size, int(stat.st_mtime)] if stat else [str(name)])
+    made_for = json.dumps([files, sorted(genes), sorted(overrides.items())])
+    text = hashlib.sha256(made_for.encode()).hexdigest() + "\n"
+    path = Path(results) / CACHE_KEY
+    if write and (not path.is_file() or path.read_text() != text):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        outputs.write_text(path, text)
+    return path
 
 
 def write_cache(

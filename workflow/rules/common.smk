@@ -13,6 +13,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from resistcall import options
 from resistcall.annotation import cache_paths as annotation_cache_paths
 from resistcall.annotation import config_genes as annotation_config_genes
+from resistcall.annotation import record_cache_key as annotation_cache_key
 from resistcall.duplicates import marks_here
 from resistcall.errors import UserError
 from resistcall.inputs import check_workflow_config, load_sheets
@@ -61,6 +62,9 @@ AS_GIVEN = [s for s in SHEETS.samples.index if ASSAY == "capture" and s not in M
 # GTF stops the run before bwa starts.
 ANNOTATION, TRANSCRIPTS, TARGETS = (str(p) for p in annotation_cache_paths().values())
 ANNOTATION_GENES, ANNOTATION_OVERRIDES = annotation_config_genes(config)
+# what the cache is made for; rewritten (and so newer than the cache) only when the config's
+# files, genes or transcript overrides change: the annotation is then rebuilt
+ANNOTATION_KEY = str(annotation_cache_key(config, write=not LINTING))
 
 # reference.bwa_index, else an index next to the FASTA, else one built once under results/
 BWA_PREFIX = bwa_prefix(REF, config["reference"].get("bwa_index"), "results/reference/genome.fa")

@@ -9,6 +9,7 @@ rule annotation:
         fasta=REF,
         targets=config["panel"]["targets"],
         known=config["known_resistance"],
+        key=ANNOTATION_KEY,
     output:
         gtf=ANNOTATION,
         choice=TRANSCRIPTS,

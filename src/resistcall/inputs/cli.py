@@ -60,7 +60,13 @@ def _cmd_validate(args: argparse.Namespace) -> None:
 def _check_annotation(config: dict, base_dir: Path, results: str, config_path: Path) -> str:
     """The GTF's full checks against the FASTA, targets and knowledge table (what rule
     ``annotation`` runs first in the workflow), writing or reusing the run's cache."""
-    from resistcall.annotation import cache_is_current, cache_paths, config_genes, write_cache
+    from resistcall.annotation import (
+        cache_is_current,
+        cache_paths,
+        config_genes,
+        record_cache_key,
+        write_cache,
+    )
 
     def path(value: str) -> Path:
         return resolve(base_dir, value)
@@ -73,7 +79,8 @@ def _check_annotation(config: dict, base_dir: Path, results: str, config_path: P
         "known": path(config["known_resistance"]),
     }
     shown = str(out["gtf"].parent)
-    if cache_is_current(out, [*files.values(), config_path]):
+    key = record_cache_key(config, path(results), base_dir)  # as the workflow records it
+    if cache_is_current(out, [*files.values(), config_path, key]):
         return f"{files['gtf'].name}: checked against the FASTA (cache in {shown} is current)"
     genes, overrides = config_genes(config)
     choice = write_cache(out, **files, extra_genes=genes, overrides=overrides)
