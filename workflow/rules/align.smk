@@ -71,20 +71,21 @@ rule bwa_mem:
     params:
         rg=lambda wc: rf"@RG\t{read_group(wc)}",
         prefix=lambda wc, input: input.index[0].removesuffix(".amb"),
+        sort_mb=SORT_MB,
     log:
         "logs/bwa_mem/{sample}.{unit}.log",
     benchmark:
         "benchmarks/bwa_mem/{sample}.{unit}.tsv"
     threads: res("bwa_mem", "threads")
     resources:
-        mem_mb=genome_mem("bwa_mem"),
+        mem_mb=genome_mem("bwa_mem", per_thread_mb=SORT_MB),
         runtime=scaled_runtime("bwa_mem"),
     conda:
         ENV_ALIGN
     shell:
         "(bwa mem -t {threads} -Y -R '{params.rg}' {params.prefix} {input.fq1} {input.fq2}"
         " | samtools fixmate -m -u - -"
-        " | samtools sort -@ {threads} -m 512M -o {output} -T {output}.tmp -) 2> {log}"
+        " | samtools sort -@ {threads} -m {params.sort_mb}M -o {output} -T {output}.tmp -) 2> {log}"
 
 
 rule bam_unit:

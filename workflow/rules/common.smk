@@ -129,10 +129,19 @@ def scaled_runtime(rule_name):
     return lambda wildcards, attempt: res(rule_name, "runtime") * attempt
 
 
-def genome_mem(rule_name):
-    """bwa needs ~1.8 bytes per genome base (whole GRCh38: ~5.5 GB) to build or align."""
+#: memory per thread of `samtools sort` after bwa mem (its -m), MB
+SORT_MB = 512
+
+
+def genome_mem(rule_name, per_thread_mb=0):
+    """bwa needs ~1.8 bytes per genome base (whole GRCh38: ~5.5 GB) to build or align, plus
+    ``per_thread_mb`` for every thread (bwa mem's samtools sort holds -m per thread)."""
     need = int(1.8 * GENOME_BP / 1e6) + 500
-    return lambda wildcards, attempt: max(res(rule_name, "mem_mb"), need) * attempt
+
+    def mem_mb(wildcards, threads, attempt):
+        return max(res(rule_name, "mem_mb"), need + per_thread_mb * threads) * attempt
+
+    return mem_mb
 
 
 def genome_runtime(rule_name, minutes_per_gb):
