@@ -778,7 +778,8 @@ def test_cli_validate_ok(main, capsys, tmp_path):
     ]
     # the workflow's annotation cache: written once, then reused while newer than its inputs
     cache = tmp_path / "results" / "reference"
-    assert {p.name for p in cache.iterdir()} == {"annotation.gtf", "transcripts.tsv", "targets.bed"}
+    names = {"annotation.gtf", "transcripts.tsv", "targets.bed", "annotation.key"}
+    assert {p.name for p in cache.iterdir()} == names
     assert main(["validate", *CLI_SHEETS]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"panel_GRCh38.gtf: checked against the FASTA (cache in {cache} is current)"

@@ -256,6 +256,10 @@ def test_workflow_start_shows_warnings_and_refuses_a_bad_bed(demo, tmp_path):
         units.write(f"Q\tlane1\t{reads / 'Q_R1.fastq.gz'}\t{reads / 'Q_R2.fastq.gz'}\t\n")
     proc = run([str(BIN / "snakemake"), "-n"], work)
     assert "line 'HCC78' has only the parental sample 'Q'" in proc.stdout + proc.stderr
+    # the dry run recorded only what the annotation cache is to be made for
+    written = [p.relative_to(work).as_posix() for p in (work / "results").rglob("*") if p.is_file()]
+    assert written == ["results/reference/annotation.key"]
+    shutil.rmtree(work / "results")
     (work / "ragged.bed").write_text(
         "chr2_29196228_29226309\t100\t400\nchr2_29196228_29226309\t500\t800\tALK\n"
     )

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 import tempfile
 import warnings
@@ -688,17 +689,10 @@ def config_genes(config: dict) -> tuple[list[str], dict[str, str]]:
 CACHE_KEY = "reference/annotation.key"
 
 
-def record_cache_key(
-    config: dict, results: str | Path = "results", base_dir: str | Path = ".", write: bool = True
-) -> Path:
-    """Write what the run's cache must be made for (the config's GTF, FASTA, targets and
-    knowledge table, each by name, size and whole-second mtime, so that the same files give the
-    same key wherever they are resolved; the genes and transcript overrides), hashed, only when
-    it changed (``write=False``: only its path, for ``snakemake --lint``).
-    Rule ``annotation`` takes it as input: a config edit after ``resistcall validate`` wrote
-    the cache (of which Snakemake keeps no record) makes it newer than the cache, so the cache
-    is rebuilt instead of silently describing the former targets or transcripts. Unchanged,
-    it is not rewritten (every cluster job reads the Snakefile again)."""
+def cache_key(config: dict, base_dir: str | Path = ".") -> str:
+    """What the run's cache must be made for, hashed: the config's GTF, FASTA, targets and
+    knowledge table (each by name, size and whole-second mtime, so that the same files give the
+    same key wherever they are resolved), the genes and the transcript overrides."""
     genes, overrides = config_genes(config)
     names = [config["reference"]["gtf"], config["reference"]["fasta"]]
     names += [config["panel"]["targets"], config["known_resistance"]]
@@ -708,12 +702,30 @@ def record_cache_key(
         stat = path.stat() if path.is_file() else None
         files.append([path.name, stat.st_size, int(stat.st_mtime)] if stat else [str(name)])
     made_for = json.dumps([files, sorted(genes), sorted(overrides.items())])
-    text = hashlib.sha256(made_for.encode()).hexdigest() + "\n"
+    return hashlib.sha256(made_for.encode()).hexdigest() + "\n"
+
+
+def record_cache_key(config: dict, results: str | Path = "results", write: bool = True) -> Path:
+    """The workflow's record of :func:`cache_key`, rewritten only when it changed
+    (``write=False``: only its path, for ``snakemake --lint``). Rule ``annotation`` takes it as
+    input: a config edit after ``resistcall validate`` wrote the cache (of which Snakemake keeps
+    no record) makes it newer than the cache, so the cache is rebuilt instead of silently
+    describing the former targets or transcripts. Unchanged, it is not rewritten (every cluster
+    job reads the Snakefile again)."""
     path = Path(results) / CACHE_KEY
+    text = cache_key(config)
     if write and (not path.is_file() or path.read_text() != text):
         path.parent.mkdir(parents=True, exist_ok=True)
         outputs.write_text(path, text)
     return path
+
+
+def key_beside_cache(out: dict[str, Path], key: Path, text: str) -> None:
+    """Write the key of a cache just written (``resistcall validate``) with the cache's own
+    mtime, so that it does not make the cache look out of date to Snakemake."""
+    outputs.write_text(key, text)
+    made = min(p.stat().st_mtime for p in out.values())
+    os.utime(key, (made, made))
 
 
 def write_cache(

@@ -61,10 +61,12 @@ def _check_annotation(config: dict, base_dir: Path, results: str, config_path: P
     """The GTF's full checks against the FASTA, targets and knowledge table (what rule
     ``annotation`` runs first in the workflow), writing or reusing the run's cache."""
     from resistcall.annotation import (
+        CACHE_KEY,
         cache_is_current,
+        cache_key,
         cache_paths,
         config_genes,
-        record_cache_key,
+        key_beside_cache,
         write_cache,
     )
 
@@ -79,11 +81,13 @@ def _check_annotation(config: dict, base_dir: Path, results: str, config_path: P
         "known": path(config["known_resistance"]),
     }
     shown = str(out["gtf"].parent)
-    key = record_cache_key(config, path(results), base_dir)  # as the workflow records it
-    if cache_is_current(out, [*files.values(), config_path, key]):
+    key, made_for = path(results) / CACHE_KEY, cache_key(config, base_dir)
+    recorded = key.read_text() if key.is_file() else None
+    if recorded == made_for and cache_is_current(out, [*files.values(), config_path]):
         return f"{files['gtf'].name}: checked against the FASTA (cache in {shown} is current)"
     genes, overrides = config_genes(config)
     choice = write_cache(out, **files, extra_genes=genes, overrides=overrides)
+    key_beside_cache(out, key, made_for)  # as the workflow records it
     return (
         f"{files['gtf'].name}: checked against the FASTA, targets and knowledge table; "
         f"{len(choice)} transcript models cached in {shown}"
