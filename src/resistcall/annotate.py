@@ -700,6 +700,11 @@ def add_genotype_predictions(
         entry.setdefault("basis", "evidence" if entry["prediction"] != "no data" else "none")
 
 
+#: Predictions a known change that could not be checked could still make worse: they carry
+#: its caveat (a ``resistant`` one cannot get worse)
+CAVEATED = ("sensitive", "no data", "reduced sensitivity")
+
+
 def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: KnowledgeBase) -> None:
     """Known resistance changes a sample could not be checked for (hotspots.tsv verdict
     ``not covered`` or ``not assessable``): listed per drug they would affect, so that a
@@ -731,7 +736,7 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
     for v in verdicts.values():
         for entry in v.values():
             missing = entry.get("not_assessed") or []
-            if missing and entry["prediction"] in ("sensitive", "no data", "reduced sensitivity"):
+            if missing and entry["prediction"] in CAVEATED:
                 seen = set()
                 for m in sorted(missing, key=lambda m: (m["gene"], m["hgvs_p"])):
                     if (m["gene"], m["hgvs_p"]) in seen:
@@ -772,12 +777,9 @@ def add_copy_number_not_assessed(
             call, why = calls.get((sample, gene), (None, None))
             if call is not None and call != NOT_ASSESSABLE:
                 continue
-            reason = (
-                f"{gene} copy number not assessed ({why})"
-                if call is not None and isinstance(why, str) and why.strip()
-                else f"{gene} copy number not assessed (no panel target on {gene})"
-                if call is None
-                else f"{gene} copy number not assessed"
+            detail = f"no panel target on {gene}" if call is None else why
+            reason = f"{gene} copy number not assessed" + (
+                f" ({detail})" if isinstance(detail, str) and detail.strip() else ""
             )
             for i in rows:
                 row = kb.table.loc[i]
@@ -785,11 +787,7 @@ def add_copy_number_not_assessed(
                     continue
                 for d in kb.groups.drugs_of(row["drug"], row["drug_class"]):
                     entry = v.get(d)
-                    if entry is None or entry["prediction"] not in (
-                        "sensitive",
-                        "no data",
-                        "reduced sensitivity",
-                    ):
+                    if entry is None or entry["prediction"] not in CAVEATED:
                         continue
                     item = caveat(
                         "copy_number",

@@ -1036,6 +1036,11 @@ def build_summary(
     par_entry = next((s for s in entries if s["sample"] == parental), None)
     failed = {q["sample"]: q for q in qc or [] if q.get("status") == "fail"}
     cards = []
+
+    def parental_measured(f: dict) -> bool:
+        """A failed parental's VAF (a few reads, often 0 of 1) is not a measurement: "–"."""
+        return not (f.get("status") == "not assessable" and parental in failed)
+
     for s in entries:
         if s.get("condition") == "parental":
             continue
@@ -1046,8 +1051,7 @@ def build_summary(
                 continue
             sc, pc = counts(f, "sample"), counts(f, "parental")
             status = f.get("status")
-            # a failed parental's VAF (a few reads, often 0 of 1) is not a measurement: "–"
-            parental_ok = not (status == "not assessable" and parental in failed)
+            parental_ok = parental_measured(f)
             if status == "not assessable" and name in failed:
                 absent = "not detected; sample failed QC" in str(f.get("note") or "")
                 status = f"{'not detected' if absent else 'detected'}; sample failed QC"
@@ -1130,9 +1134,7 @@ def build_summary(
                         "status": f.get("status"),
                         "vaf": counts(f, "sample")["vaf"],
                         "vaf_parental": (
-                            None
-                            if f.get("status") == "not assessable" and parental in failed
-                            else counts(f, "parental")["vaf"]
+                            counts(f, "parental")["vaf"] if parental_measured(f) else None
                         ),
                         "description": (f.get("driver") or {}).get("description"),
                     }
