@@ -202,13 +202,12 @@ def _carries(sample) -> bool:
     return any(a not in (None, 0) for a in (sample.get("GT") or ()))
 
 
-def _select(path: str, normal: str, tumor: str, out: Path) -> int:
+def _select(path: str, normal: str, tumor: str, out: Path, uncompared: bool) -> int:
     """The records the tumour carries, two columns (NORMAL, TUMOR), in contig coordinates.
-    With the parental (or this tumour) not assessable: the records whose TUMOR genotype holds
-    the alt (the sample's own calls), never an empty file that reads "no variants"."""
+    ``uncompared`` (the parental or this tumour not assessable): the records whose TUMOR
+    genotype holds the alt (the sample's own calls), never an empty file that reads "no
+    variants"."""
     with pysam.VariantFile(path) as source:
-        _check_samples(source, path, normal, tumor)
-        uncompared = _not_assessable(source.header, tumor) is not None
         source.subset_samples([normal, tumor])
         n = 0
         with pysam.VariantFile(str(out), "w", header=source.header) as sink:
@@ -293,11 +292,12 @@ def write_somatic_vcf(
     order = {name: i for i, (name, _, _) in enumerate(contig_lines)}
     with tempfile.TemporaryDirectory(dir=Path(out).parent) as scratch, atomic_paths(out) as (tmp,):
         selected, normed = Path(scratch) / "selected.vcf", Path(scratch) / "norm.vcf"
-        _select(snv_vcf, normal, tumor, selected)
-        _normalise(selected, reference, normed)
         with pysam.VariantFile(snv_vcf) as source:
+            _check_samples(source, snv_vcf, normal, tumor)
             header = _header(source.header, contig_lines, reference, normal, tumor)
             uncompared = _not_assessable(source.header, tumor) is not None
+        _select(snv_vcf, normal, tumor, selected, uncompared)
+        _normalise(selected, reference, normed)
         records = _lifted_records(normed, placed, order)
         with pysam.VariantFile(str(tmp), "wz", header=header) as sink:
             for _, rec in records:
