@@ -680,3 +680,83 @@ def test_unassessed_copy_number_is_a_caveat_of_the_drugs_an_amplification_would_
     # already resistant); ALK, EGFR, ERBB2 were measured; IGF1R is outside the CN scope
     (flag,) = cell_caveats(caveats, [])
     assert flag["short"] == "copy number not assessed: MET"
+
+
+def test_low_support_calls_keep_their_verdict_with_a_caveat():
+    """Real H3122 half: G1202R in 2 of 216 reads (0.9%, PASS; the codon's 95% detection limit
+    2.9%) decided ceritinib/alectinib/brigatinib "resistant" with nothing saying how thin it
+    was. Untreated H3122 itself carries 3 of 416 alt reads at C1156 (the real background)."""
+    from resistcall.annotate import Finding, low_support, mutated_limits, support_words
+
+    # the two reasons, each alone and together; a well-supported call has none
+    thin = {"alt_count": 2, "depth": 216, "vaf": 0.0093}
+    assert low_support(thin, 0.029) == {**thin, "detection_limit_vaf": 0.029}
+    assert low_support(thin, None) == {**thin, "detection_limit_vaf": None}
+    below = {"alt_count": 6, "depth": 400, "vaf": 0.015}
+    assert low_support(below, 0.02) == {**below, "detection_limit_vaf": 0.02}
+    assert low_support(below, 0.01) is None
+    assert low_support({"alt_count": 4, "depth": 400, "vaf": 0.01}, None) is None
+    assert support_words(low_support(thin, 0.029)) == (
+        "low: 2 alt fragments; VAF below the codon's detection limit 0.029"
+    )
+    assert support_words(None) == ""
+    # the limit is the mutated row's of that sample and change (hotspots.tsv cells are text)
+    hot = pd.DataFrame(
+        {
+            "sample": ["R1", "R1", "R2"],
+            "gene": ["ALK"] * 3,
+            "hgvs_p": ["p.G1202R", "p.L1196M", "p.G1202R"],
+            "verdict": ["mutated", "not detected", "not detected"],
+            "detection_limit_vaf": ["0.029", "0.011", "0.03"],
+        }
+    )
+    assert mutated_limits(hot) == {("R1", "ALK", "p.G1202R"): 0.029}
+
+    def finding(fid, hgvs_p, support):
+        f = Finding(
+            id=fid, kind="snv", gene="ALK", sample="R1", hgvs_p=hgvs_p, counts_towards_verdict=True
+        )
+        f.status, f.low_support = "acquired", support
+        f.matches.append(
+            {
+                "drug": "alectinib",
+                "drug_class": "alk_tki",
+                "effect": "resistant",
+                "evidence_level": "case_report",
+                "verification": "db",
+                "table_line": 17,
+                "mechanism_class": "on_target",
+                "sources": [],
+                "match_type": "exact",
+                "note": "",
+            }
+        )
+        return f
+
+    groups = load_knowledge(KNOWN).groups
+    weak = finding("g", "p.G1202R", low_support(thin, 0.029))
+    v = drug_verdicts([weak], groups)["alectinib"]
+    assert v["prediction"] == "resistant"  # the call still counts
+    (c,) = v["caveats"]
+    assert (c["kind"], c["hgvs_p"], c["support"]["alt_count"]) == ("low_support", "p.G1202R", 2)
+    # a second, well-supported resistance call decides too: no caveat
+    strong = finding("i", "p.I1171N", None)
+    assert drug_verdicts([weak, strong], groups)["alectinib"]["caveats"] == []
+
+
+def test_failed_sample_keeps_whether_its_reads_carry_a_variant(tmp_path):
+    """The report told "not detected; sample failed QC" from "detected; ..." by reading the
+    note text; hits.json now says it in ``detected``."""
+    qc = [
+        _qc(tmp_path / f"{s}.json", s, "fail" if s == "H3122_R2" else "pass")
+        for s in ("H3122_P", "H3122_R1", "H3122_R2")
+    ]
+    args = ["--vcf", DATA / "calls.vcf", "--qc", *qc]
+    assert _annotate(*args, "--out", tmp_path / "hits.tsv", "--json", tmp_path / "hits.json") == 0
+    r2 = _sample(json.loads((tmp_path / "hits.json").read_text()), "H3122_R2")
+    small = [f for f in r2["findings"] + r2["vus"] + r2["other"] if f["kind"] in ("snv", "indel")]
+    assert small and {f["status"] for f in small} == {"not assessable"}
+    assert {f["detected"] for f in small} == {True, False}  # KRAS G12C was lost in R2
+    for f in small:
+        seen = "detected" if f["detected"] else "not detected"
+        assert f"{seen}; sample failed QC" in f["note"]

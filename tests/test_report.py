@@ -2005,27 +2005,118 @@ def test_bypass_genes_the_panel_does_not_read_are_on_the_not_assessable_line():
     assert report_model.not_assessable_items(card) == ["copy number"]
 
 
-def test_a_filtered_signal_at_a_codon_is_not_called_not_covered():
+def test_a_filtered_signal_at_a_resistance_codon_makes_its_drugs_uncertain():
     """Real H3122 half with G1202R spiked at 10% at a codon thinned to 12 reads: 2 of 12 reads
-    carried it (filtered: too few reads), yet every drug's caveat read "Not covered (no reads
-    or detection limit too high): ALK p.G1202R", hiding the signal behind "expected to work"."""
-    reason = "artefact-like signal at the codon (too few reads)"
-    caveats = [
-        caveat("not_assessed", reason, gene="ALK", residue="G1202", hgvs_p="p.G1202R"),
-        caveat("not_assessed", reason, gene="ALK", residue="G1202", hgvs_p="p.G1202del"),
-        caveat(
-            "not_assessed", "no reads at the codon", gene="KRAS", residue="G12", hgvs_p="p.G12C"
-        ),
-    ]
-    text = report_model.caveat_sentence(caveats)
+    carried it (filtered: too few reads). Every caveat read "Not covered: ALK p.G1202R" and the
+    headline "Still expected to work: ceritinib (with caveats), alectinib (with caveats), ...",
+    hiding a possible G1202R behind "expected to work"."""
+    from resistcall.annotate import _empty_verdict, add_not_assessed
+    from resistcall.contracts import HOTSPOT_FILTERED_SIGNAL
+    from resistcall.knowledge import load_knowledge
+
+    kb = load_knowledge(FIX.parents[2] / "resources" / "known_resistance.tsv")
+    reason = f"{HOTSPOT_FILTERED_SIGNAL} (too few reads)"
+    hotspots = pd.DataFrame(
+        [
+            [
+                "R1",
+                "ALK",
+                "p.G1202R",
+                "G1202",
+                "12",
+                "2",
+                contracts.NOT_ASSESSABLE,
+                "",
+                "298",
+                reason,
+            ],
+            [
+                "R1",
+                "ALK",
+                "p.G1202del",
+                "G1202",
+                "12",
+                "2",
+                contracts.NOT_ASSESSABLE,
+                "",
+                "298",
+                reason,
+            ],
+            ["R1", "KRAS", "p.G12C", "G12", "0", "0", "not covered", "", "298", "no reads"],
+        ],
+        columns=list(contracts.ANNOTATE_READS["hotspots"]),
+    )
+    drugs = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "lorlatinib"]
+    verdicts = {"R1": {d: _empty_verdict() for d in drugs}}
+    for d in drugs:
+        verdicts["R1"][d]["prediction"] = "resistant" if d == "crizotinib" else "sensitive"
+    add_not_assessed(verdicts, hotspots, kb)
+    v = verdicts["R1"]
+    kinds = {d: sorted({c["kind"] for c in v[d]["caveats"]}) for d in drugs}
+    assert kinds["crizotinib"] == []  # resistant already: nothing makes it worse
+    for d in ("ceritinib", "alectinib", "brigatinib"):  # G1202R resists them
+        assert "filtered_signal" in kinds[d], d
+    signal = next(c for c in v["ceritinib"]["caveats"] if c["kind"] == "filtered_signal")
+    assert signal["signal"] == {"alt_count": 2.0, "depth": 12.0}
+    assert "filtered_signal" not in kinds["lorlatinib"]  # G1202R is sensitive to lorlatinib
+
+    text = report_model.caveat_sentence(v["ceritinib"]["caveats"])
     assert text is not None
-    assert "not assessable (not covered): KRAS p.G12C" in text
-    assert "G1202R" not in text.split(";")[0]
-    assert "a change was seen at ALK G1202 but below quality filters (too few reads)" in text
+    assert "ALK p.G1202R" not in text.split("a change was seen")[0]  # not "not covered"
+    assert (
+        "a change was seen at ALK G1202 (2 of 12 reads, signal below quality filters at the"
+        " codon (too few reads)): neither mutated nor wild type, confirm with more reads" in text
+    )
     assert text.count("ALK G1202") == 1
-    flags = report_model.cell_caveats(caveats, [])
-    assert [f["kind"] for f in flags] == ["not_assessed"]  # one flag per kind
-    assert "KRAS p.G12C" in flags[0]["text"] and "seen at ALK G1202" in flags[0]["text"]
+    cells = {
+        d: {"basis": "evidence", "caveats": report_model.cell_caveats(v[d]["caveats"], [])}
+        for d in drugs
+    }
+    assert "unconfirmed signal" in [f["short"] for f in cells["ceritinib"]["caveats"]]
+    by = {p: [] for p in report_model.PREDICTIONS}
+    by["resistant"], by["sensitive"] = ["crizotinib"], drugs[1:]
+    caveated = {d for d in drugs if cells[d]["caveats"]}
+    headline = report_model._headline(by, caveated, cells)
+    assert headline.startswith("Still expected to work: lorlatinib")
+    assert "Uncertain: ceritinib, alectinib, brigatinib, as a change was seen at ALK G1202" in (
+        headline
+    )
+    # when every drug expected to work is uncertain, none is said to work
+    by["sensitive"] = ["ceritinib"]
+    assert report_model._headline(by, caveated, cells).startswith(
+        "No ALK inhibitor is confirmed to work. Uncertain: ceritinib"
+    )
+
+
+def test_a_resistance_resting_on_low_support_calls_says_so():
+    """Real H3122 half: G1202R in 2 of 216 reads (0.9%, PASS) below its codon's 2.9% detection
+    limit turned ceritinib, alectinib and brigatinib into "Resistant" with no flag, and the first
+    screen showed "VAF 0.0% -> 0.9%" without its reads."""
+    caveats = [
+        contracts.caveat(
+            "low_support",
+            "low support",
+            gene="ALK",
+            residue="G1202",
+            hgvs_p="p.G1202R",
+            support={"alt_count": 2, "depth": 216, "vaf": 0.0093, "detection_limit_vaf": 0.029},
+        )
+    ]
+    (flag,) = report_model.cell_caveats(caveats, [])
+    assert flag["short"] == "low support: confirm"
+    assert flag["text"] == (
+        "ALK p.G1202R rests on 2 of 216 reads, below this codon's 2.9% detection limit: low"
+        " support, confirm with an orthogonal assay (e.g. ddPCR) or more reads"
+    )
+    cells = {
+        "alectinib": {"basis": "evidence", "caveats": [flag]},
+        "lorlatinib": {"basis": "evidence", "caveats": []},
+    }
+    by = {p: [] for p in report_model.PREDICTIONS}
+    by["resistant"], by["sensitive"] = ["alectinib"], ["lorlatinib"]
+    assert report_model._headline(by, set(), cells) == (
+        "Still expected to work: lorlatinib. Resistance to alectinib: " + flag["text"] + "."
+    )
 
 
 def test_a_trans_compound_is_not_called_below_quality_filters(rendered):
@@ -2071,3 +2162,26 @@ def test_phase_words_say_how_many_reads_carry_each_part():
     assert report_model._phase_text(phase) == (
         "on different reads (trans); 0 of 191 spanning read pairs carry both"
     )
+
+
+def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
+    """Real H3122 half with L1196M and G1202R on different reads: the "Known resistance
+    mutations" table showed the compound p.[L1196M;G1202R] as "acquired", lorlatinib-resistant,
+    though its rows were not applied."""
+    compound = {
+        "id": "compound:ALK:p.[L1196M;G1202R]",
+        "kind": "compound",
+        "gene": "ALK",
+        "hgvs_p": "p.[L1196M;G1202R]",
+        "status": "acquired",
+        "counts_towards_verdict": False,
+        "compound_parts": ["var:a", "var:b"],
+        "phase": {"status": "trans", "method": "reads", "pairs": []},
+        "matches": [],
+    }
+    entries = [{"sample": "R1", "condition": "resistant", "findings": [compound]}]
+    (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
+    assert row["status"] == {"R1": "not applied (trans)"}
+    compound["phase"]["status"] = "cis"
+    (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
+    assert row["status"] == {"R1": "acquired"}

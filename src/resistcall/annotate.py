@@ -32,6 +32,7 @@ from resistcall.contracts import (
     FUSION_CALL,
     FUSION_DETECTED,
     HITS_SCHEMA,
+    HOTSPOT_FILTERED_SIGNAL,
     HOTSPOT_UNKNOWN,
     NOT_ASSESSABLE,
     SNV_PRESENT,
@@ -128,6 +129,11 @@ class Finding:
     note: str = ""
     #: the activating-driver row this variant matches (resistcall.drivers), if any
     driver: dict | None = None
+    #: why a counted call is weakly supported (:func:`low_support`), None if it is not
+    low_support: dict | None = None
+    #: whether the sample's reads carry it (False for a ``lost`` variant): kept when the QC
+    #: gate turns the status into ``not assessable``
+    detected: bool = True
 
     @property
     def known(self) -> bool:
@@ -185,6 +191,8 @@ class Finding:
             "known": self.known,
             "classification": self.classification,
             "driver": self.driver,
+            "low_support": self.low_support,
+            "detected": self.detected,
             "matches": self.matches,
             "verified": self.verified,
             "compound_parts": self.compound_parts,
@@ -274,7 +282,7 @@ def apply_qc(
         # its calls are reads of a failed library: never "acquired"/"lost"/PASS in hits.tsv
         for f in flist:
             if f.kind in ("snv", "mnv", "indel", "compound"):
-                seen = "not detected" if f.status == "lost" else "detected"
+                seen = "detected" if f.detected else "not detected"
                 f.status = "not assessable"
                 f.note = "; ".join(x for x in (f.note, f"{seen}; sample failed QC ({reason})") if x)
         for verdict in verdicts.get(s, {}).values():
@@ -431,6 +439,55 @@ def _genomic(chrom: str, first: int, last: int) -> str:
     return f"{gchrom}:{off + first}" if first == last else f"{gchrom}:{off + first}-{off + last}"
 
 
+#: A call carried by this many alt fragments or fewer is ``low support``: the real background
+#: at ALK resistance hotspots reaches 3 alt fragments (0.7%) at ~400x in untreated lines
+#: (C1156 in H3122; docs/annotate.md), so such a call should be confirmed before it is acted on.
+LOW_SUPPORT_FRAGMENTS = 3
+
+
+def mutated_limits(hotspots: pd.DataFrame | None) -> dict[tuple[str, str, str], float]:
+    """(sample, gene, protein change) -> the codon's 95% detection limit (hotspots.tsv) where
+    the change was called: the VAF below which the caller finds it less than 95% of the time."""
+    if hotspots is None or "detection_limit_vaf" not in hotspots.columns:
+        return {}
+    out = {}
+    for rec in hotspots.to_dict(orient="records"):
+        limit = _num(rec.get("detection_limit_vaf"))
+        if str(rec["verdict"]).strip().lower() == "mutated" and limit is not None:
+            out[(rec["sample"], rec["gene"], canonical_protein(str(rec["hgvs_p"])))] = limit
+    return out
+
+
+def low_support(counts: dict | None, limit: float | None) -> dict | None:
+    """Why a call is weakly supported: at most :data:`LOW_SUPPORT_FRAGMENTS` alt fragments, or
+    a VAF below its codon's detection limit ``limit`` (found by luck more than by power); None
+    if neither. The call still counts; its drugs get a ``low_support`` caveat."""
+    c = counts or {}
+    alt, vaf = c.get("alt_count"), c.get("vaf")
+    few = alt is not None and alt <= LOW_SUPPORT_FRAGMENTS
+    below = limit is not None and vaf is not None and vaf < limit
+    if not (few or below):
+        return None
+    return {
+        "alt_count": alt,
+        "depth": c.get("depth"),
+        "vaf": vaf,
+        "detection_limit_vaf": limit if below else None,
+    }
+
+
+def support_words(support: dict | None) -> str:
+    """hits.tsv ``support``: empty, or "low" with why (:func:`low_support`)."""
+    if support is None:
+        return ""
+    why = []
+    if support["alt_count"] is not None and support["alt_count"] <= LOW_SUPPORT_FRAGMENTS:
+        why.append(f"{support['alt_count']} alt fragments")
+    if support["detection_limit_vaf"] is not None:
+        why.append(f"VAF below the codon's detection limit {support['detection_limit_vaf']:g}")
+    return "low: " + "; ".join(why)
+
+
 def annotate(
     calls: pd.DataFrame,
     samples: list[str],
@@ -446,6 +503,7 @@ def annotate(
 ) -> tuple[dict[str, list[Finding]], dict[str, dict]]:
     """Findings per sample and per-drug verdicts per resistant sample."""
     transcripts = load_transcripts(gtf)
+    limits = mutated_limits(hotspots)
     findings: dict[str, list[Finding]] = {s: [] for s in samples}
     with pysam.FastaFile(str(reference)) as fasta:
         contigs = ContigCache(fasta)
@@ -494,10 +552,14 @@ def annotate(
                 parental_counts=_counts(par),
                 status=status,
                 filter=rec["filter"],
+                detected=status != "lost",
             )
             f.counts_towards_verdict = (
                 f.filter in ("PASS", ".") and status != "lost" and _present(rec)
             )
+            if f.counts_towards_verdict and s not in (parental, "."):
+                limit = limits.get((s, ann.gene, canonical_protein(ann.hgvs_p or "")))
+                f.low_support = low_support(f.sample_counts, limit)
             for i in kb.match_change(ann.gene, ann.hgvs_p):
                 row = kb.table.loc[i]
                 mt = (
@@ -599,6 +661,8 @@ def annotate(
                     compound_parts=[m.id for m in members],
                     counts_towards_verdict=True,
                     kinase_domain=any(m.kinase_domain for m in members),
+                    # as weak as its weakest part
+                    low_support=next((m.low_support for m in members if m.low_support), None),
                 )
                 c.phase = _phase(members, (bams or {}).get(s), reference)
                 if c.phase["status"] == "trans":
@@ -708,12 +772,17 @@ CAVEATED = ("sensitive", "no data", "reduced sensitivity")
 def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: KnowledgeBase) -> None:
     """Known resistance changes a sample could not be checked for (hotspots.tsv verdict
     ``not covered`` or ``not assessable``): listed per drug they would affect, so that a
-    "sensitive" or "no data" prediction is never read as "those positions are wild type"."""
+    "sensitive" or "no data" prediction is never read as "those positions are wild type".
+    A codon whose reads carry a change that failed the filters gets a ``filtered_signal``
+    caveat with its read counts (a possible resistance mutation, unconfirmed), the others a
+    ``not_assessed`` one."""
     low = hotspots[hotspots["verdict"].str.strip().str.lower().isin(HOTSPOT_UNKNOWN)]
     for rec in low.to_dict(orient="records"):
         v = verdicts.get(rec["sample"])
         if v is None:
             continue
+        reason = rec.get("reason") if isinstance(rec.get("reason"), str) else None
+        signal = reason is not None and reason.startswith(HOTSPOT_FILTERED_SIGNAL)
         for i in kb.match_change(rec["gene"], rec["hgvs_p"]):
             row = kb.table.loc[i]
             if row["effect"] == "sensitive":
@@ -727,10 +796,15 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
                     "depth": _num(rec.get("depth")),
                     "depth_needed": _num(rec.get("depth_needed")),
                     "detection_limit_vaf": _num(rec.get("detection_limit_vaf")),
-                    "reason": rec.get("reason") if isinstance(rec.get("reason"), str) else None,
+                    "reason": reason,
                     "effect": row["effect"],
                     "verification": row["verification"],
                 }
+                if signal:
+                    item["signal"] = {
+                        "alt_count": _num(rec.get("alt_count")),
+                        "depth": _num(rec.get("depth")),
+                    }
                 if item not in entry["not_assessed"]:
                     entry["not_assessed"].append(item)
     for v in verdicts.values():
@@ -744,11 +818,12 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
                     seen.add((m["gene"], m["hgvs_p"]))
                     entry["caveats"].append(
                         caveat(
-                            "not_assessed",
+                            "filtered_signal" if "signal" in m else "not_assessed",
                             m["reason"] or "not covered",
                             gene=m["gene"],
                             residue=m["residue"] or _residue(m["hgvs_p"]),
                             hgvs_p=m["hgvs_p"],
+                            **({"signal": m["signal"]} if "signal" in m else {}),
                         )
                     )
 
@@ -891,6 +966,7 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
                         # selected by the drug: shown, but only acquired/enriched ones decide
                         "_shared": f.status == "shared" and f.kind in ("snv", "mnv", "indel"),
                         "_gene": f.gene,
+                        "_low": f.low_support,
                     }
                 )
     assessed = [
@@ -938,6 +1014,21 @@ def drug_verdicts(flist: list[Finding], groups: DrugGroups) -> dict[str, dict]:
                     )
                     for name, r in sorted(by_change.items())
                 ]
+        decided = [r for r in deciding if EFFECT_WORDS.get(r["effect"]) == prediction]
+        if prediction in ("resistant", "reduced sensitivity") and all(r["_low"] for r in decided):
+            # every call behind this prediction is weak: say so (the prediction stands)
+            by_finding = {r["finding"]: r for r in decided}
+            caveats += [
+                caveat(
+                    "low_support",
+                    "low support",
+                    gene=r["_gene"],
+                    residue=_residue(r["hgvs_p"]),
+                    hgvs_p=r["hgvs_p"],
+                    support=r["_low"],
+                )
+                for _, r in sorted(by_finding.items())
+            ]
         out[drug] = {
             "prediction": prediction,
             "verified": bool(verified) if active else None,
@@ -1042,6 +1133,7 @@ def tsv_rows(
                     "ci_high": _fmt_num(f.ci_high, 2),
                     "status": f.status or "",
                     "filter": f.filter or "",
+                    "support": support_words(f.low_support),
                     "known": "yes" if f.known else "no",
                     "classification": f.classification,
                     **{d: ",".join(dict.fromkeys(effects.get(d, []))) for d in columns},

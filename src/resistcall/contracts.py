@@ -199,6 +199,10 @@ HOTSPOT_MEASURES = (
     "depth_needed",
     REASON,
 )
+#: hotspots.tsv ``reason`` of a ``not assessable`` codon whose only detected call failed the
+#: filters (the filter words follow in brackets); annotate turns it into a ``filtered_signal``
+#: caveat.
+HOTSPOT_FILTERED_SIGNAL = "signal below quality filters at the codon"
 #: hotspots.tsv: known-resistance positions x sample.
 HOTSPOT_COLUMNS = (
     "sample",
@@ -304,6 +308,7 @@ HITS_LEADING = (
     "ci_high",
     "status",
     "filter",
+    "support",
     "known",
     "classification",
 )
@@ -328,7 +333,18 @@ def hits_columns(drugs: Iterable[str]) -> list[str]:
 ANNOTATE_READS = {
     "cnv": ("sample", "gene", "copy_number", "ci_low", "ci_high", "call"),
     "fusions": ("sample", "gene_5p", "gene_3p", "call"),
-    "hotspots": ("sample", "gene", "hgvs_p", "verdict"),
+    "hotspots": (
+        "sample",
+        "gene",
+        "hgvs_p",
+        "residue",
+        "depth",
+        "alt_count",
+        "verdict",
+        "detection_limit_vaf",
+        "depth_needed",
+        REASON,
+    ),
 }
 #: the report reads these.
 REPORT_READS = {
@@ -344,7 +360,18 @@ REPORT_READS = {
 #: position the sample could not be checked at), ``qc`` (the sample's QC). Data, not sentences:
 #: only the report turns them into words.
 #: ``genotype``: a prediction made from the genotype scan, not table rows (docs/annotate.md).
-CAVEAT_KINDS = ("unverified", "not_assessed", "copy_number", "qc", "genotype")
+#: ``filtered_signal``: a known change's codon carries a detected call that failed the filters
+#: (``alt_count``/``depth`` given), so "expected to work" there is unconfirmed either way.
+#: ``low_support``: the resistant/reduced prediction rests only on weakly supported calls.
+CAVEAT_KINDS = (
+    "unverified",
+    "not_assessed",
+    "filtered_signal",
+    "copy_number",
+    "qc",
+    "genotype",
+    "low_support",
+)
 
 
 def caveat(
@@ -371,7 +398,7 @@ def caveat(
 
 # ---- JSON documents ----------------------------------------------------------------------------
 #: ``"schema"`` of hits.json (annotate) and report.json (report); bumped when their shape changes.
-HITS_SCHEMA = "resistcall-hits/3"
+HITS_SCHEMA = "resistcall-hits/4"
 REPORT_SCHEMA = "resistcall-report/3"
 
 

@@ -220,8 +220,12 @@ def _not_assessed_positions(items: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-#: how snv.hotspot_table words a codon whose only detected call was filtered (its reason)
-FILTERED_SIGNAL = "artefact-like signal at the codon"
+def _reads(signal: dict) -> str:
+    """ "2 of 12 reads" from a caveat's read counts (annotate ``signal`` / ``support``)."""
+    alt, depth = json_safe(signal.get("alt_count")), json_safe(signal.get("depth"))
+    if alt is None:
+        return "reads"
+    return f"{alt:g} of {depth:g} reads" if depth is not None else f"{alt:g} reads"
 
 
 def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
@@ -245,24 +249,33 @@ def _caveat_parts(caveats: list[dict]) -> list[tuple[str, str, str | None]]:
             alt = items[0].get("would_give")
             out.append((kind, f"unverified row(s) would give '{alt}': {names}", alt))
         elif kind == "not_assessed":
-            # a codon with a detected but filtered call is not "not covered": reads there carry
-            # a change (e.g. 2 of 12 reads G1202R at a thinly covered codon); say so
-            signal = [c for c in items if str(c["reason"]).startswith(FILTERED_SIGNAL)]
-            rest = [c for c in items if c not in signal]
-            if rest:
-                listed = ", ".join(sorted({f"{c['gene']} {c['hgvs_p']}" for c in rest}))
-                out.append((kind, f"not assessable (not covered): {listed}", None))
+            out.append((kind, f"not assessable (not covered): {names}", None))
+        elif kind == "filtered_signal":
+            # reads at the codon carry a change that failed the filters (e.g. 2 of 12 reads
+            # G1202R at a thinly covered codon): neither "not covered" nor wild type
             seen: dict[str, str] = {}
-            for c in signal:
+            for c in items:
                 codon = f"{c['gene']} {c['residue'] or c['hgvs_p']}"
-                why = str(c["reason"])[len(FILTERED_SIGNAL) :].strip()
-                seen.setdefault(codon, why)
+                seen.setdefault(codon, f"{_reads(c.get('signal') or {})}, {c['reason']}")
             for codon, why in seen.items():
                 out.append(
                     (
                         kind,
-                        f"a change was seen at {codon} but below quality filters {why}: neither"
-                        " mutated nor wild type, confirm with more reads",
+                        f"a change was seen at {codon} ({why}): neither mutated nor wild type,"
+                        " confirm with more reads",
+                        None,
+                    )
+                )
+        elif kind == "low_support":
+            for c in items:
+                sup = c.get("support") or {}
+                limit = json_safe(sup.get("detection_limit_vaf"))
+                below = f", below this codon's {100 * limit:.1f}% detection limit" if limit else ""
+                out.append(
+                    (
+                        kind,
+                        f"{c['gene']} {c['hgvs_p']} rests on {_reads(sup)}{below}: low support,"
+                        " confirm with an orthogonal assay (e.g. ddPCR) or more reads",
                         None,
                     )
                 )
@@ -279,10 +292,14 @@ def caveat_sentence(caveats: list[dict]) -> str | None:
     return "; ".join(text for _, text, _ in _caveat_parts(caveats)) or None
 
 
+#: caveat kinds worded per change (:func:`_caveat_parts`) and flagged once per cell
+PER_CHANGE_FLAGS = {"filtered_signal": "unconfirmed signal", "low_support": "low support: confirm"}
+
+
 def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
     """Short, visible flags for one drug cell: why its prediction could change (one per kind:
     unverified rows that disagree with the verified ones, known changes not assessable in the
-    sample, the sample's QC)."""
+    sample, a filtered signal at a known codon, calls with low support, the sample's QC)."""
     n = len(_not_assessed_positions(items))
     where = (
         f"{n} position{'s' if n != 1 else ''} not assessable"
@@ -300,11 +317,13 @@ def cell_caveats(caveats: list[dict], items: list[dict]) -> list[dict]:
                 }
             )
         elif kind == "not_assessed":
+            flags.append({"kind": kind, "short": where, "text": text})
+        elif kind in PER_CHANGE_FLAGS:
             same = next((f for f in flags if f["kind"] == kind), None)
-            if same is not None:  # one flag per kind: a filtered signal is a second part
+            if same is not None:  # one flag per kind: each change is a part of its text
                 same["text"] += "; " + text
             else:
-                flags.append({"kind": kind, "short": where, "text": text})
+                flags.append({"kind": kind, "short": PER_CHANGE_FLAGS[kind], "text": text})
         elif kind == "copy_number":  # each reason starts with its gene (annotate)
             genes = ", ".join(dict.fromkeys(part.split(" ", 1)[0] for part in text.split("; ")))
             short = f"copy number not assessed: {genes}"
@@ -513,6 +532,10 @@ def is_small_variant(f: dict) -> bool:
     return bool(f.get("hgvs_c") or f.get("pos"))
 
 
+#: the mutation table's status of a compound whose parts were seen in trans
+NOT_APPLIED_TRANS = "not applied (trans)"
+
+
 def build_variant_rows(
     entries: list[dict],
     vcf: pd.DataFrame | None,
@@ -573,7 +596,12 @@ def build_variant_rows(
                 }
                 rows[key] = row
             if resistant:
-                row["status"][s["sample"]] = f.get("status")
+                # a compound whose parts sit on different reads was not applied (annotate):
+                # its timing ("acquired") must not read as an acquired compound mutation
+                trans = (
+                    row["kind"] == "compound" and (f.get("phase") or {}).get("status") == "trans"
+                )
+                row["status"][s["sample"]] = NOT_APPLIED_TRANS if trans else f.get("status")
             row["samples"][s["sample"]] = counts(f, "sample")
             if parental and parental not in row["samples"] and f.get("parental_counts"):
                 row["samples"][parental] = counts(f, "parental")
@@ -1053,8 +1081,9 @@ def build_summary(
             status = f.get("status")
             parental_ok = parental_measured(f)
             if status == "not assessable" and name in failed:
-                absent = "not detected; sample failed QC" in str(f.get("note") or "")
-                status = f"{'not detected' if absent else 'detected'}; sample failed QC"
+                status = (
+                    f"{'detected' if f.get('detected', True) else 'not detected'}; sample failed QC"
+                )
             elif status == "not assessable":
                 status = "detected; parental not assessable"
             item = {
@@ -1062,6 +1091,9 @@ def build_summary(
                 "hgvs_c": f.get("hgvs_c"),
                 "status": status,
                 "vaf": sc["vaf"],
+                "alt_count": sc["alt_count"],
+                "depth": sc["depth"],
+                "low_support": bool(f.get("low_support")),
                 "vaf_parental": pc["vaf"] if parental_ok else None,
                 "ccf": cancer_cell_fraction(f, "sample"),
                 "ccf_parental": cancer_cell_fraction(f, "parental") if parental_ok else None,
@@ -1256,12 +1288,24 @@ def _scan_statement(sample: dict) -> str | None:
     return None
 
 
+def _flag_texts(cells: dict, drugs: list[str], kind: str) -> dict[str, str]:
+    """drug -> the text of its cell's ``kind`` flag, for those of ``drugs`` that carry one."""
+    out = {}
+    for d in drugs:
+        flag = next((f for f in cells.get(d, {}).get("caveats", []) if f["kind"] == kind), None)
+        if flag is not None:
+            out[d] = flag["text"]
+    return out
+
+
 def _headline(
     by: dict[str, list[str]],
     caveated: set[str] | frozenset = frozenset(),
     cells: dict | None = None,
 ) -> str:
-    """One sentence; a drug whose prediction could change is marked "(with caveats)"."""
+    """One sentence; a drug whose prediction could change is marked "(with caveats)". A drug
+    expected to work but for a filtered signal at one of its resistance codons is "uncertain",
+    and a resistance resting only on low-support calls says so."""
     if by["not assessable"] and not any(by[p] for p in PREDICTIONS if p != "not assessable"):
         return "Not assessable: the sample failed QC, so no drug prediction can be made."
 
@@ -1279,26 +1323,38 @@ def _headline(
         if phenotype:
             text += " " + ", ".join(phenotype) + ": resistant phenotype; mechanism not found."
         return text
-    works = by["sensitive"]
+    uncertain = _flag_texts(cells, by["sensitive"], "filtered_signal")
+    weak = _flag_texts(cells, by["resistant"] + by["reduced sensitivity"], "low_support")
+    works = [d for d in by["sensitive"] if d not in uncertain]
     if works:
-        return "Still expected to work: " + names(works) + "."
-    if by["reduced sensitivity"]:
-        return (
+        text = "Still expected to work: " + names(works) + "."
+    elif by["reduced sensitivity"]:
+        text = (
             "No ALK inhibitor is clearly expected to work; reduced sensitivity to "
             + names(by["reduced sensitivity"])
             + "."
         )
-    if by["resistant"] and not by["no data"] and not by["not assessable"]:
-        return "Resistance expected to all five ALK inhibitors in the table."
-    if by["resistant"] and by["not assessable"]:
-        return (
+    elif uncertain:
+        text = "No ALK inhibitor is confirmed to work."
+    elif by["resistant"] and not by["no data"] and not by["not assessable"]:
+        text = "Resistance expected to all five ALK inhibitors in the table."
+    elif by["resistant"] and by["not assessable"]:
+        text = (
             "Resistance expected to "
             + names(by["resistant"])
             + "; not assessable: "
             + ", ".join(by["not assessable"])
             + "."
         )
-    return "No ALK inhibitor has evidence that it still works."
+    else:
+        text = "No ALK inhibitor has evidence that it still works."
+    if uncertain:
+        why = "; ".join(dict.fromkeys(uncertain.values()))
+        text += f" Uncertain: {', '.join(uncertain)}, as {why}."
+    if weak:
+        why = "; ".join(dict.fromkeys(weak.values()))
+        text += f" Resistance to {', '.join(weak)}: {why}."
+    return text
 
 
 def _package_versions() -> dict[str, str]:

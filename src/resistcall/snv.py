@@ -28,6 +28,7 @@ import pysam
 from resistcall import __version__
 from resistcall.contracts import (
     HOTSPOT_COLUMNS,
+    HOTSPOT_FILTERED_SIGNAL,
     NOT_ASSESSABLE,
     PON_COLUMNS,
     SNV_STATUS,
@@ -1265,7 +1266,8 @@ def hotspot_verdicts(
     with a panel of normals ``pon``, the caller's panel-updated null where the panel marks the
     site noisy).
     Verdict (docs/snv.md): ``mutated`` if a PASS call detected in that sample overlaps the
-    codon; ``not assessable`` if only a filtered call does (an artefact-like signal is neither
+    codon; ``not assessable`` if only a filtered call does (reason
+    :data:`~resistcall.contracts.HOTSPOT_FILTERED_SIGNAL`: a signal below the filters is neither
     a mutation nor proof of its absence); ``not covered`` if the codon has no reads or its
     limit exceeds ``cfg.max_detection_limit``; otherwise ``not detected`` (down to the limit).
     ``target_vaf`` is ``cfg.min_vaf`` and ``depth_needed`` the depth that would reach it.
@@ -1345,9 +1347,8 @@ def hotspot_verdicts(
                     # detected but filtered: neither mutated nor absent can be claimed
                     alt_count, vaf, verdict = int(sd.alt), float(sd.vaf), NOT_ASSESSABLE
                     # plain words (contracts.FILTER_WORDS): the report shows this reason as is
-                    reason = (
-                        f"artefact-like signal at the codon ({filter_words(';'.join(r.filters))})"
-                    )
+                    words = filter_words(";".join(r.filters))
+                    reason = f"{HOTSPOT_FILTERED_SIGNAL} ({words})"
             limit = next(limits)
             if verdict is None:
                 for k in idx:
