@@ -557,7 +557,8 @@ def annotate(
             f.counts_towards_verdict = (
                 f.filter in ("PASS", ".") and status != "lost" and _present(rec)
             )
-            if f.counts_towards_verdict and s not in (parental, "."):
+            if f.counts_towards_verdict and status in ("acquired", "enriched"):
+                # only changes that decide drugs; the codon limit is the comparison's test
                 limit = limits.get((s, ann.gene, canonical_protein(ann.hgvs_p or "")))
                 f.low_support = low_support(f.sample_counts, limit)
             for i in kb.match_change(ann.gene, ann.hgvs_p):
