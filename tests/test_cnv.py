@@ -519,6 +519,22 @@ def test_few_targets_is_not_assessable_with_reason_not_neutral(targets, gc):
     assert (cn.loc[cn["call"] != "not assessable", "reason"] == "").all()
 
 
+def test_not_assessable_gene_shows_no_ratio_at_all(targets, gc):
+    """EML4 (2 intronic targets, < min_targets) is not assessable: no copy number, and no
+    FISH-like ratio against ALK either (it rests on the same withheld estimate)."""
+    cn, _ = run_model(targets, gc, {})
+    assert cn.loc["EML4", "call"] == "not assessable"
+    assert cn.loc["EML4", "chrom_ratio_genes"] == "ALK"  # a reference gene exists
+    row = cn.loc["EML4", ["log2_ratio", "copy_number", "ci_low", "ci_high", "chrom_ratio"]]
+    assert row.isna().all()
+    assessed = cn[cn["call"] != "not assessable"]
+    assert assessed["copy_number"].notna().all()
+    # a failed sample (apply_qc) loses its ratios as well
+    gated = cnv.apply_qc(cn.reset_index(), {"R": "sample failed QC: x"}, None)
+    cols = ["log2_ratio", "copy_number", "ci_low", "ci_high", "chrom_ratio", "log2_vs_parental"]
+    assert gated[cols].isna().all().all()
+
+
 def test_call_thresholds():
     p = cnv.Params()
     assert cnv.call_gene(7.0, 6.2, 7.9, 10, np.nan, p)[0] == "amplification"

@@ -746,8 +746,16 @@ def analyse(
                     f"baseline targets outside it, < {params.min_targets}): its copy number "
                     "would be the ploidy by construction"
                 )
+            # nothing measured-looking on a not-assessable row: its FISH-like ratio and change
+            # vs the parental rest on the same estimate as the copy number that is withheld
+            fish = ratio_fish[i]
+            vs_parental = (
+                g.estimate[i] - parental_est[gene]
+                if sample.role == "resistant" and parental_est
+                else np.nan
+            )
             if call == NOT_ASSESSABLE:
-                cn = lo = hi = np.nan
+                cn = lo = hi = fish = vs_parental = np.nan
             if gene in CONTROL_GENES and call in CN_CHANGED:
                 notes.append("control gene changed: check the baseline")
             if reference.warning:
@@ -770,13 +778,9 @@ def analyse(
                     "reference": reference.name,
                     "chrom": gene_chrom[i],
                     "baseline": "yes" if fit.baseline[i] else "no",
-                    "chrom_ratio": ratio_fish[i],
+                    "chrom_ratio": fish,
                     "chrom_ratio_genes": ratio_genes[i],
-                    "log2_vs_parental": (
-                        g.estimate[i] - parental_est[gene]
-                        if sample.role == "resistant" and parental_est
-                        else np.nan
-                    ),
+                    "log2_vs_parental": vs_parental,
                     "median_count": float(np.median(counts[sel])) if sel.any() else 0.0,
                     "gc_residual_slope": fit.gc_residual_slope,
                     "purity": tumour,
@@ -851,9 +855,10 @@ def apply_qc(cn: pd.DataFrame, reasons: dict[str, str], compared_to: str | None)
         if reason is None:
             continue
         rows = cn["sample"] == sample
-        cn.loc[rows, ["log2_ratio", "copy_number", "ci_low", "ci_high", "log2_vs_parental"]] = (
-            np.nan
-        )
+        cn.loc[
+            rows,
+            ["log2_ratio", "copy_number", "ci_low", "ci_high", "chrom_ratio", "log2_vs_parental"],
+        ] = np.nan
         # the GC trend left and the estimate's warning describe a fit that is not shown
         cn.loc[rows, "gc_residual_slope"] = np.nan
         cn.loc[rows, "warning"] = ""
