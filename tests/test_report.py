@@ -2185,3 +2185,32 @@ def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
     compound["phase"]["status"] = "cis"
     (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
     assert row["status"] == {"R1": "acquired"}
+
+
+def test_report_states_the_runs_own_maximum_detection_limit():
+    """A "not covered" codon is explained with the snv.max_detection_limit the run applied (run
+    metadata config), not the default: a run at 20% must not read "above 10%"."""
+    assert report_model.max_detection_limit(None) == 0.1  # the documented default
+    assert report_model.max_detection_limit({"snv": {"max_detection_limit": 0.2}}) == 0.2
+    assert report_model.max_detection_limit({"snv": {}}) == 0.1
+    rows = [
+        {
+            "sample": "S",
+            "gene": "ALK",
+            "hgvs_p": "p.L1196M",
+            "residue": "L1196",
+            "chrom": "c",
+            "positions": "1,2,3",
+            "genomic": "chr2:1",
+            "depth": 300,
+            "alt_count": 0,
+            "vaf": 0.0,
+            "verdict": "not detected",
+            "detection_limit_vaf": 0.15,
+            "target_vaf": 0.01,
+            "depth_needed": 640,
+            "reason": None,
+        }
+    ]
+    hot = report_model.build_hotspots(pd.DataFrame(rows), ["S"], None, 0.2)
+    assert hot["max_detection_limit"] == 0.2

@@ -64,7 +64,8 @@ EVIDENCE_WORDS = {
 }
 #: One verdict per codon: the strongest of the changes listed there.
 VERDICT_RANK = {"not detected": 0, "not assessable": 1, "not covered": 1, "mutated": 2}
-#: the documented maximum (docs/snv.md): a codon with a larger detection limit is not covered.
+#: the documented default maximum (docs/snv.md): a codon with a larger detection limit is not
+#: covered; the report uses the run's own value when the run metadata gives it.
 MAX_DETECTION_LIMIT = SnvConfig().max_detection_limit
 RUO_STATEMENT = (
     "For research use only. Not for diagnostic use. This report has not been validated for "
@@ -742,7 +743,10 @@ def _variant_spans(entries: list[dict] | None) -> dict[str, list[tuple[str, int,
 
 
 def build_hotspots(
-    hot: pd.DataFrame | None, samples: list[str], entries: list[dict] | None = None
+    hot: pd.DataFrame | None,
+    samples: list[str],
+    entries: list[dict] | None = None,
+    max_limit: float = MAX_DETECTION_LIMIT,
 ) -> dict | None:
     """Wide table: one row per known codon, one cell per sample with depth and verdict.
 
@@ -750,7 +754,8 @@ def build_hotspots(
     overlapping the codon makes every change there 'mutated'). Showing 'p.F1174C: mutated'
     when the sample carries F1174L would mislead, so rows are merged per codon, the known
     changes are listed, and a mutated cell names the variant(s) of that sample that overlap
-    the codon (from hits.json)."""
+    the codon (from hits.json). ``max_limit``: the run's ``snv.max_detection_limit`` (the
+    limit above which a codon is ``not covered``), shown in the report's explanations."""
     if hot is None:
         return None
     df = hot[hot["sample"].isin(samples)]
@@ -810,12 +815,23 @@ def build_hotspots(
     target = df["target_vaf"].dropna()
     return {
         "target_vaf": json_safe(target.iloc[0]) if len(target) else None,
-        "max_detection_limit": MAX_DETECTION_LIMIT,
+        "max_detection_limit": max_limit,
         "rows": out,
         "samples": [s for s in samples if any(s in r["cells"] for r in out)],
         "uncovered": uncovered,
         "n_positions": len(out),
     }
+
+
+def max_detection_limit(config: dict | None) -> float:
+    """The run's ``snv.max_detection_limit`` (run metadata ``config``), else the default: the
+    report explains "not covered" with the maximum the snv stage applied, not a constant."""
+    snv = (config or {}).get("snv") if isinstance(config, dict) else None
+    value = json_safe((snv or {}).get("max_detection_limit")) if isinstance(snv, dict) else None
+    try:
+        return float(value) if value is not None else MAX_DETECTION_LIMIT
+    except (TypeError, ValueError):
+        return MAX_DETECTION_LIMIT
 
 
 def _min_none(a: Any, b: Any) -> Any:
@@ -1458,7 +1474,7 @@ def build_report(
     apply_phenotype(grid, sheet)
     copy_number = build_copy_number(cnv, resistant)
     fusion_rows = build_fusions(fusions, samples)
-    hot = build_hotspots(hotspots, samples, entries)
+    hot = build_hotspots(hotspots, samples, entries, max_detection_limit(meta.get("config")))
     qc_rows = build_qc(qc, samples)
     summary = build_summary(entries, parental, grid, copy_number, fusion_rows, hot, qc_rows, sheet)
     ident = build_identity(identity, resistant)
