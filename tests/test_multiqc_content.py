@@ -85,6 +85,11 @@ def test_coverage_is_taken_from_each_samples_qc_json():
         assert row["on_target"] == pytest.approx(100 * q["on_target_fraction"], abs=0.01)
         assert row["median_target_depth"] == q["median_target_depth"]
         assert row["targets_100x"] == pytest.approx(100 * q["fraction_targets_100x"], abs=0.01)
+        assert row["mean_target_depth"] == q["mean_target_depth"]
+    # qc.json's mean_target_depth is the mean of the per-target means (docs/qc.md), not a
+    # mean over target bases: the column's description must say what the number is
+    header = coverage_section(qc)["headers"]["mean_target_depth"]
+    assert header["description"] == "Mean over targets of the target's mean depth"
 
 
 def test_cnv_spread_is_the_noise_around_each_genes_level():

@@ -92,7 +92,7 @@ def coverage_section(qc: list[dict]) -> dict:
         },
         "mean_target_depth": {
             "title": "Mean depth",
-            "description": "Mean depth over all target bases",
+            "description": "Mean over targets of the target's mean depth",
             "format": "{:,.0f}",
             "suffix": "x",
             "hidden": True,
