@@ -611,35 +611,36 @@ def test_failed_qc_makes_verdicts_not_assessable(tmp_path, failed):
         assert len(r2_rows) and set(r2_rows["status"]) == {"not assessable"}
 
 
+def _alk_finding(fid: str, hgvs_p: str, status: str, drug: str, effect: str):
+    """A counted ALK variant with one verified case-report row for ``drug``."""
+    from resistcall.annotate import Finding
+
+    f = Finding(id=fid, kind="snv", gene="ALK", sample="s", hgvs_p=hgvs_p, status=status)
+    f.counts_towards_verdict = True
+    f.matches.append(
+        {
+            "drug": drug,
+            "drug_class": "alk_tki",
+            "effect": effect,
+            "evidence_level": "case_report",
+            "verification": "db",
+            "table_line": 17,
+            "mechanism_class": "on_target",
+            "sources": [],
+            "match_type": "exact",
+            "note": "",
+        }
+    )
+    return f
+
+
 def test_a_change_already_in_the_parental_does_not_decide():
     """C1156Y shared with the parental (3.4% -> 3.8%) is shown under in_parental; only the
     acquired G1202R decides, so the grid and its legend ("acquired or enriched") agree."""
-    from resistcall.annotate import Finding
-
-    def finding(fid, hgvs_p, status, effect):
-        f = Finding(
-            id=fid, kind="snv", gene="ALK", sample="s", hgvs_p=hgvs_p, counts_towards_verdict=True
-        )
-        f.status = status
-        f.matches.append(
-            {
-                "drug": "lorlatinib",
-                "drug_class": "alk_tki",
-                "effect": effect,
-                "evidence_level": "case_report",
-                "verification": "db",
-                "table_line": 17,
-                "mechanism_class": "on_target",
-                "sources": [],
-                "match_type": "exact",
-                "note": "",
-            }
-        )
-        return f
 
     groups = load_knowledge(KNOWN).groups
-    shared = finding("c", "p.C1156Y", "shared", "resistant")
-    acquired = finding("g", "p.G1202R", "acquired", "sensitive")
+    shared = _alk_finding("c", "p.C1156Y", "shared", "lorlatinib", "resistant")
+    acquired = _alk_finding("g", "p.G1202R", "acquired", "lorlatinib", "sensitive")
     v = drug_verdicts([shared, acquired], groups)["lorlatinib"]
     assert v["prediction"] == "sensitive" and v["findings"] == ["g"]
     assert [r["finding"] for r in v["rows"]] == ["g"]
@@ -686,7 +687,7 @@ def test_low_support_calls_keep_their_verdict_with_a_caveat():
     """Real H3122 half: G1202R in 2 of 216 reads (0.9%, PASS; the codon's 95% detection limit
     2.9%) decided ceritinib/alectinib/brigatinib "resistant" with nothing saying how thin it
     was. Untreated H3122 itself carries 3 of 416 alt reads at C1156 (the real background)."""
-    from resistcall.annotate import Finding, low_support, mutated_limits, support_words
+    from resistcall.annotate import low_support, mutated_limits, support_words
 
     # the two reasons, each alone and together; a well-supported call has none
     thin = {"alt_count": 2, "depth": 216, "vaf": 0.0093}
@@ -712,35 +713,15 @@ def test_low_support_calls_keep_their_verdict_with_a_caveat():
     )
     assert mutated_limits(hot) == {("R1", "ALK", "p.G1202R"): 0.029}
 
-    def finding(fid, hgvs_p, support):
-        f = Finding(
-            id=fid, kind="snv", gene="ALK", sample="R1", hgvs_p=hgvs_p, counts_towards_verdict=True
-        )
-        f.status, f.low_support = "acquired", support
-        f.matches.append(
-            {
-                "drug": "alectinib",
-                "drug_class": "alk_tki",
-                "effect": "resistant",
-                "evidence_level": "case_report",
-                "verification": "db",
-                "table_line": 17,
-                "mechanism_class": "on_target",
-                "sources": [],
-                "match_type": "exact",
-                "note": "",
-            }
-        )
-        return f
-
     groups = load_knowledge(KNOWN).groups
-    weak = finding("g", "p.G1202R", low_support(thin, 0.029))
+    weak = _alk_finding("g", "p.G1202R", "acquired", "alectinib", "resistant")
+    weak.low_support = low_support(thin, 0.029)
     v = drug_verdicts([weak], groups)["alectinib"]
     assert v["prediction"] == "resistant"  # the call still counts
     (c,) = v["caveats"]
     assert (c["kind"], c["hgvs_p"], c["support"]["alt_count"]) == ("low_support", "p.G1202R", 2)
     # a second, well-supported resistance call decides too: no caveat
-    strong = finding("i", "p.I1171N", None)
+    strong = _alk_finding("i", "p.I1171N", "acquired", "alectinib", "resistant")
     assert drug_verdicts([weak, strong], groups)["alectinib"]["caveats"] == []
 
 

@@ -2016,32 +2016,11 @@ def test_a_filtered_signal_at_a_resistance_codon_makes_its_drugs_uncertain():
 
     kb = load_knowledge(FIX.parents[2] / "resources" / "known_resistance.tsv")
     reason = f"{HOTSPOT_FILTERED_SIGNAL} (too few reads)"
+    signal = ["12", "2", contracts.NOT_ASSESSABLE, "", "298", reason]
     hotspots = pd.DataFrame(
         [
-            [
-                "R1",
-                "ALK",
-                "p.G1202R",
-                "G1202",
-                "12",
-                "2",
-                contracts.NOT_ASSESSABLE,
-                "",
-                "298",
-                reason,
-            ],
-            [
-                "R1",
-                "ALK",
-                "p.G1202del",
-                "G1202",
-                "12",
-                "2",
-                contracts.NOT_ASSESSABLE,
-                "",
-                "298",
-                reason,
-            ],
+            ["R1", "ALK", "p.G1202R", "G1202", *signal],
+            ["R1", "ALK", "p.G1202del", "G1202", *signal],
             ["R1", "KRAS", "p.G12C", "G12", "0", "0", "not covered", "", "298", "no reads"],
         ],
         columns=list(contracts.ANNOTATE_READS["hotspots"]),
