@@ -38,6 +38,8 @@ def test_loh_is_not_a_mismatch_but_a_new_allele_is():
     # too few informative sites: not assessable, with the reason
     few = identity.compare(par[:2], par[:2], P)
     assert few["verdict"] == "not assessable" and "2 informative" in few["reason"]
+    # ... and no discordance fraction (the demo read 0.0 over 3 sites beside "not assessable")
+    assert few["discordance"] is None and res["discordance"] == 0.0
     # no calls never count
     nc = identity.compare(np.array([NO_CALL] * 5), par, P)
     assert nc["informative_sites"] == 0

@@ -91,7 +91,8 @@ def compare(parental: np.ndarray, resistant: np.ndarray, p: IdentityParams) -> d
         "concordant": int(same.sum()),
         "loh": int(loh.sum()),
         "discordant": d,
-        "discordance": round(frac, 4) if n else None,
+        # a fraction over fewer than min_sites decides nothing: no measured-looking number
+        "discordance": round(frac, 4) if verdict != NOT_ASSESSABLE else None,
         "verdict": verdict,
         "reason": reason,
     }
