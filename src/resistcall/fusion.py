@@ -687,8 +687,8 @@ def status_row(
         call = "not detected"
         status = (
             f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
-            f"(>= {cfg.min_fragments} fragments required; detects allele fractions "
-            f">= {_limit(cfg, depth)})"
+            f"(>= {cfg.min_fragments} fragments required, about what an allele fraction of "
+            f"{_limit(cfg, depth)} would give)"
         )
         reason = NA
     else:
