@@ -62,10 +62,15 @@ def test_depth_and_on_target(sample):
     assert summary["total_reads"] == 80
     assert summary["on_target_reads"] == 60
     assert summary["on_target_fraction"] == pytest.approx(0.75)
+    # duplicates leave both sides of the fraction: half the mapped reads duplicated (all of
+    # them off target) must not halve the capture efficiency
+    stats_dup = qc.parse_samtools_stats(stats) | {"reads duplicated": 40.0}
+    dup = qc.summarise(stats_dup, depths, 30, "S1")
+    assert dup["on_target_fraction"] == pytest.approx(0.75)
     assert depths["mean_depth"].tolist() == [30.0, 30.0, 0.0]
     # the uncovered target is named in a warning, never silently averaged away
     assert any("below 100x" in w and "EGFR" in w for w in summary["warnings"])
-    assert not any("of mapped reads on target" in w for w in summary["warnings"])
+    assert not any("of unique mapped reads on target" in w for w in summary["warnings"])
     # 80 reads: far too few for any verdict
     assert summary["status"] == "fail"
     assert summary["reasons"] == ["60 mapped reads on target (fail below 2000)"]

@@ -81,7 +81,7 @@ def coverage_section(qc: list[dict]) -> dict:
     headers = {
         "on_target": {
             "title": "On target",
-            "description": "Mapped reads overlapping a panel target",
+            "description": "Unique (non-duplicate) mapped reads overlapping a panel target",
             **PERCENT,
         },
         "median_target_depth": {

@@ -44,7 +44,7 @@ class QcOptions:
     fail_on_target_reads: int = option(2000, "fail below this many mapped reads on target", ge=0)
     warn_on_target_reads: int = option(20000, "warn below this many mapped reads on target", ge=0)
     warn_on_target_fraction: float = option(
-        0.50, "warn below this fraction of mapped reads on target", ge=0, le=1
+        0.50, "warn below this fraction of unique mapped reads on target", ge=0, le=1
     )
     fail_median_depth: float = option(20.0, "fail below this median target depth", ge=0)
     warn_median_depth: float = option(200.0, "warn below this median target depth", ge=0)
@@ -116,7 +116,7 @@ def gate(m: dict[str, float], gates: QcOptions) -> tuple[str, list[str], list[st
     if m["mapped_fraction"] >= gates.fail_mapped_fraction and (
         m["on_target_fraction"] < gates.warn_on_target_fraction
     ):
-        warn.append(f"only {m['on_target_fraction']:.0%} of mapped reads on target")
+        warn.append(f"only {m['on_target_fraction']:.0%} of unique mapped reads on target")
     if m["median_target_depth"] < gates.fail_median_depth:
         fail.append(
             f"median target depth {m['median_target_depth']:.0f}x (fail below "
@@ -170,7 +170,10 @@ def summarise(
     mapped = stats.get("reads mapped", 0.0)
     dups = stats.get("reads duplicated", 0.0)
     mapped_fraction = mapped / total if total else 0.0
-    on_target_fraction = on_target / mapped if mapped else 0.0
+    # capture efficiency among unique reads (as Picard's HsMetrics): duplicates are out of the
+    # numerator, so out of the denominator too, else a duplicate-rich library reads off-target
+    unique = mapped - dups
+    on_target_fraction = min(1.0, on_target / unique) if unique > 0 else 0.0
     dup_fraction = dups / mapped if mapped else 0.0
     mean_depths = depths["mean_depth"].to_numpy()
     median_depth = float(np.median(mean_depths)) if len(mean_depths) else 0.0
