@@ -33,6 +33,9 @@ ALK_EXONS = REPO / "tests" / "data" / "wholegenome" / "ALK_ENST00000389048.7_exo
 ALK_AA = 1620
 CHR2_GRCH38 = 242_193_529
 CHR7_GRCH37 = 159_138_663
+CHR10_GRCH38 = 133_797_422
+#: KIF5B (ENSG00000170759, minus strand), the commonest ALK partner after EML4: GRCh38 gene span
+KIF5B_SPAN = ("chr10", 32_009_010, 32_056_443)
 #: EGFR lies 67,693 bp further along chr7 in GRCh37 than in GRCh38 (no indel between the builds
 #: over the gene: L858R 55,259,515 vs 55,191,822; T790M 55,249,071 vs 55,181,378)
 EGFR_GRCH37_SHIFT = 67_693
@@ -49,30 +52,51 @@ def write_chromosome(
     out: Path, name: str, length: int, contigs: list[str], shift: int = 0, width: int = 60
 ) -> Path:
     """N-filled chromosome of ``length`` with the panel contigs placed at START-1+shift; + .fai."""
+    return write_genome(out, [(name, chromosome(length, contigs, shift))], width)
+
+
+def chromosome(
+    length: int, contigs: list[str], shift: int = 0, pieces: dict[int, str] | None = None
+) -> np.ndarray:
+    """Bases (uint8) of an N-filled chromosome of ``length``: the panel contigs at START-1+shift
+    and ``pieces`` (1-based start -> sequence) at their own coordinates."""
     seq = np.full(length, ord("N"), dtype=np.uint8)
     with pysam.FastaFile(str(PANEL_FA)) as fa:
         for contig in contigs:
             _, off = _offset(contig)
             piece = np.frombuffer(fa.fetch(contig).encode(), dtype=np.uint8)
             seq[off + shift : off + shift + piece.size] = piece
-    full = length // width * width
-    lines = np.hstack(
-        [seq[:full].reshape(-1, width), np.full((full // width, 1), ord("\n"), np.uint8)]
-    )
+    for start, bases in (pieces or {}).items():
+        seq[start - 1 : start - 1 + len(bases)] = np.frombuffer(bases.encode(), dtype=np.uint8)
+    return seq
+
+
+def write_genome(out: Path, chromosomes: list[tuple[str, np.ndarray]], width: int = 60) -> Path:
+    """FASTA of whole chromosomes (name, bases) in this order, ``width`` bases a line; + .fai."""
     with open(out, "wb") as handle:
-        handle.write(f">{name}\n".encode())
-        handle.write(lines.tobytes())
-        if length > full:
-            handle.write(seq[full:].tobytes() + b"\n")
+        for name, seq in chromosomes:
+            full = seq.size // width * width
+            lines = np.hstack(
+                [seq[:full].reshape(-1, width), np.full((full // width, 1), ord("\n"), np.uint8)]
+            )
+            handle.write(f">{name}\n".encode())
+            handle.write(lines.tobytes())
+            if seq.size > full:
+                handle.write(seq[full:].tobytes() + b"\n")
     subprocess.run(["samtools", "faidx", str(out)], check=True)
     return out
 
 
-def gencode_gtf(out: Path, shifts: dict[str, int] | None = None, mane: bool = True) -> Path:
+def gencode_gtf(
+    out: Path,
+    shifts: dict[str, int] | None = None,
+    mane: bool = True,
+    extra: list[list[str]] | None = None,
+) -> Path:
     """The bundled models lifted to chromosome coordinates, GENCODE-shaped (gzipped).
 
     ``shifts``: extra offset per chromosome (GRCh37 EGFR); ``mane``: write MANE/canonical tags
-    (GENCODE v19 for GRCh37 has none)."""
+    (GENCODE v19 for GRCh37 has none); ``extra``: more GTF rows (e.g. :func:`kif5b_rows`)."""
     shifts = shifts or {}
     rows = []
     for line in PANEL_GTF.read_text().splitlines():
@@ -97,6 +121,7 @@ def gencode_gtf(out: Path, shifts: dict[str, int] | None = None, mane: bool = Tr
     # the bundled ALK model is partial (exons 19-28): a whole-genome GTF has the full one
     replaced = bundled_alk + [r for r in rows if r[2] == "gene" and 'gene_name "ALK"' in r[8]]
     rows = [r for r in rows if r not in replaced] + full_alk_model(bundled_alk, mane)
+    rows += extra or []
     rows.sort(key=lambda r: (r[0], r[8].split('gene_id "')[1][:15], r[2] != "gene"))
     text = "##description: test GTF, GENCODE-shaped\n##provider: GENCODE\n"
     text += "".join("\t".join(r) + "\n" for r in rows)
@@ -244,4 +269,62 @@ def probe_bed(
     out.write_text(
         "".join(f"{c}\t{s}\t{e}\tAVN_P{i + 1:05d}\n" for i, (c, s, e) in enumerate(rows))
     )
+    return out
+
+
+def kif5b_rows(exons: dict[int, tuple[int, int]]) -> list[list[str]]:
+    """GENCODE-shaped gene and transcript rows of KIF5B at its GRCh38 span (:data:`KIF5B_SPAN`)
+    with the given exons (number -> 1-based span). The exon spans are the test's own (synthetic,
+    chosen around a simulated breakpoint), not Ensembl's."""
+    chrom, start, end = KIF5B_SPAN
+    gene = 'gene_id "ENSG00000170759.14"; gene_type "protein_coding"; gene_name "KIF5B";'
+    tx = gene + ' transcript_id "ENST00000302418.5"; transcript_type "protein_coding";'
+    out = [
+        [chrom, "HAVANA", "gene", str(start), str(end), ".", "-", ".", gene],
+        [chrom, "HAVANA", "transcript", str(start), str(end), ".", "-", ".", tx],
+    ]
+    for n, (s, e) in sorted(exons.items()):
+        out.append([chrom, "HAVANA", "exon", str(s), str(e), ".", "-", ".",
+                    tx + f' exon_number "{n}";'])  # fmt: skip
+    return out
+
+
+def lift_bam(src: Path, out: Path, fasta: Path) -> Path:
+    """A BAM aligned to panel-style contigs (``chrN_START_END``) moved to the whole chromosomes of
+    ``fasta`` (its .fai becomes the @SQ lines): positions, mate positions and SA entries shift by
+    START-1, as if the reads had been aligned to the whole genome. Sorted and indexed."""
+    lengths = dict(line.split("\t")[:2] for line in Path(f"{fasta}.fai").read_text().splitlines())
+    with pysam.AlignmentFile(str(src)) as bam:
+        header = bam.header.to_dict()
+        header["SQ"] = [{"SN": n, "LN": int(n_len)} for n, n_len in lengths.items()]
+        lifted = pysam.AlignmentHeader.from_dict(header)
+
+        def lift(contig: str, pos: str) -> tuple[str, str]:
+            if contig == "*":
+                return contig, pos
+            chrom, off = _offset(contig)
+            return chrom, str(int(pos) + off)
+
+        unsorted = out.with_suffix(".unsorted.bam")
+        with pysam.AlignmentFile(str(unsorted), "wb", header=lifted) as dest:
+            for read in bam:
+                d = read.to_dict()
+                mate = d["ref_name"] if d["next_ref_name"] == "=" else d["next_ref_name"]
+                d["ref_name"], d["ref_pos"] = lift(d["ref_name"], d["ref_pos"])
+                d["next_ref_name"], d["next_ref_pos"] = lift(mate, d["next_ref_pos"])
+                tags = []
+                for tag in d.get("tags", []):
+                    if tag.startswith("SA:Z:"):
+                        entries = []
+                        for entry in tag[5:].rstrip(";").split(";"):
+                            f = entry.split(",")
+                            f[0], f[1] = lift(f[0], f[1])
+                            entries.append(",".join(f))
+                        tag = "SA:Z:" + ";".join(entries) + ";"
+                    tags.append(tag)
+                d["tags"] = tags
+                dest.write(pysam.AlignedSegment.from_dict(d, lifted))
+    pysam.sort("-o", str(out), str(unsorted))
+    pysam.index(str(out))
+    unsorted.unlink()
     return out
