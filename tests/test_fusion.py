@@ -23,10 +23,12 @@ from resistcall.cli import main
 from resistcall.contracts import FUSION_COLUMNS
 from resistcall.errors import UserError
 from resistcall.fusion import (
+    Gene,
     Junction,
     Settings,
     _locate_unknown_partner,
     load_genes,
+    located_partner_genes,
     run,
 )
 from resistcall.fusion_evidence import (
@@ -260,10 +262,33 @@ def test_unplaced_partner_is_located_from_its_split_reads():
     ]
     _locate_unknown_partner(j, infos, Settings())
     assert j.partner_locus == "chr10:32017390-32017400"
+    assert j.located == ("chr10", 32017390, 32017400)
     assert j.pairs == set()
     lone = Junction("chr2", ALK_BP, +1, "ACGT" * 10, split={"r1", "r3"})
     _locate_unknown_partner(lone, infos, Settings())
     assert lone.partner_locus == ""  # one fragment per locus is not enough
+
+
+def test_only_coding_genes_at_a_located_partner_are_held():
+    """A located partner locus holds the coding gene around it; a lncRNA or no gene there leaves
+    the partner unknown, and placed junctions or junctions without a locus hold nothing."""
+    genes = {
+        "KIF5B": Gene("KIF5B", "chr10", 32_009_010, 32_056_443, "-", []),
+        "LNC1": Gene("LNC1", "chr9", 40_300_000, 40_400_000, "+", [], coding=False),
+    }
+
+    def located(chrom, lo, hi, placed=False):
+        j = Junction("chr2", ALK_BP, +1, "ACGT" * 10, located=(chrom, lo, hi))
+        if placed:
+            j.p_chrom, j.p_pos, j.p_side = chrom, lo, -1
+        return j
+
+    kif5b = located("chr10", 32_017_390, 32_017_400)
+    assert [g.name for g in located_partner_genes([kif5b, kif5b], genes)] == ["KIF5B"]
+    assert located_partner_genes([located("chr9", 40_358_425, 40_358_425)], genes) == []
+    assert located_partner_genes([located("chr10", 50_000_000, 50_000_010)], genes) == []
+    assert located_partner_genes([located("chr10", 32_017_390, 32_017_400, True)], genes) == []
+    assert located_partner_genes([Junction("chr2", ALK_BP, +1, "ACGT" * 10)], genes) == []
 
 
 def test_breakend_alt_forms():
@@ -538,3 +563,86 @@ def test_30bp_reads_fail_qc_and_never_read_not_detected(tmp_path, panel, bwa_ind
         .iloc[0]
         .startswith("ALK fusion not assessable: sample failed QC: reads are 30 bp on average")
     )
+
+
+@needs_bwa
+@pytest.mark.slow
+def test_partner_outside_the_modelled_genes_is_named_from_the_gtf(tmp_path, panel):
+    """KIF5B-ALK on a whole genome (N-filled chr2 and chr10 of real length) with ALK-only
+    targets: KIF5B is neither a target nor a known partner, so the annotation cache has only its
+    span and the caller does not hold its sequence. The junction's split reads align there
+    (bwa SA tags); the caller holds KIF5B on demand and names it, where it once reported
+    'unknown-ALK ... its reads align at chr10:32017400-32017400' from split reads alone
+    (21 of the 50 fusion fragments, no discordant pairs)."""
+    from wholegenome import (
+        CHR2_GRCH38,
+        CHR10_GRCH38,
+        chromosome,
+        gencode_gtf,
+        kif5b_rows,
+        lift_bam,
+        probe_bed,
+        write_genome,
+    )
+
+    from resistcall.annotation import write_cache
+
+    rng = np.random.default_rng(24)
+    block_start, kif5b_bp, alk_bp = 32_014_001, 32_017_400, 29_224_500  # ALK intron 19
+    # synthetic KIF5B intron sequence at its GRCh38 place; no microhomology at the junction
+    block = list(rng.choice(list("ACGT"), 7000))
+    i = kif5b_bp - block_start
+    block[i - 1] = next(b for b in "ACGT" if b != panel.fetch("chr2", alk_bp, alk_bp))
+    block[i] = next(b for b in "ACGT" if b != panel.fetch("chr2", alk_bp + 1, alk_bp + 1))
+    partner = "".join(block)
+    # reads aligned with bwa mem to the two loci, then moved to whole-chromosome coordinates
+    mini = tmp_path / "mini.fa"
+    alk_contig = "chr2_29196228_29226309"
+    with pysam.FastaFile(str(REF)) as fa:
+        mini.write_text(
+            f">{alk_contig}\n{fa.fetch(alk_contig)}\n"
+            f">chr10_{block_start}_{block_start + len(partner) - 1}\n{partner}\n"
+        )
+    subprocess.run(["bwa", "index", str(mini)], check=True, capture_output=True)
+    # KIF5B (minus strand) keeps its 5' part (>= bp), ALK (minus strand) its 3' part (<= bp)
+    fused = panel.fetch("chr2", ALK_LO, alk_bp) + partner[i : i + 400]
+    pairs = _pairs(fused, 50, rng, must_span=alk_bp - ALK_LO + 1)
+    pairs += _pairs(_normal(panel), 600, rng)
+    raw = _align(mini, pairs, tmp_path / "raw.bam", "K1")
+    fasta = write_genome(
+        tmp_path / "genome.fa",
+        [
+            ("chr2", chromosome(CHR2_GRCH38, [alk_contig, "chr2_42175501_42332600"])),
+            ("chr10", chromosome(CHR10_GRCH38, [], pieces={block_start: partner})),
+        ],
+    )
+    bam = lift_bam(raw, tmp_path / "K1.bam", fasta)
+    with pysam.AlignmentFile(str(bam)) as b:
+        assert b.references == ("chr2", "chr10")
+        assert any(r.has_tag("SA") and "chr10," in r.get_tag("SA") for r in b.fetch("chr2"))
+    exons = {24: (32_017_800, 32_017_900), 25: (32_016_900, 32_017_000)}
+    gtf = gencode_gtf(tmp_path / "gencode.gtf.gz", extra=kif5b_rows(exons))
+    alk_only = probe_bed(tmp_path / "alk_probes.bed", {"ALK"})
+    cache = {k: tmp_path / f"cache.{k}" for k in ("gtf", "choice", "targets")}
+    choice = write_cache(cache, gtf, fasta, alk_only, KNOWN, ["ALK"])
+    assert "KIF5B" not in set(choice["gene"])  # a span in the cache, no model
+    df = run(
+        str(fasta),
+        str(cache["gtf"]),
+        [str(bam)],
+        str(tmp_path / "f.tsv"),
+        str(tmp_path / "f.vcf.gz"),
+        Settings(),
+    )
+    row = df.iloc[0]
+    assert (row.gene_5p, row.gene_3p, row.call) == ("KIF5B", "ALK", "detected")
+    assert (row.genomic_5p, row.genomic_3p) == (f"chr10:{kif5b_bp}", f"chr2:{alk_bp}")
+    assert row.location_3p == "intron 19" and row.partner_sequence == "."
+    assert row.status.startswith("KIF5B-ALK detected")
+    # placed like a modelled partner: its discordant pairs count too
+    assert row.discordant_pairs >= 10 and row.fragments >= 45
+    assert len(df) == 1
+    with pysam.VariantFile(str(tmp_path / "f.vcf.gz")) as vf:
+        alts = sorted((r.chrom, r.alts[0]) for r in vf)
+    assert alts[0] == ("chr10", f"]chr2:{alk_bp}]{partner[i]}")
+    assert alts[1][0] == "chr2" and alts[1][1].endswith(f"[chr10:{kif5b_bp}[")

@@ -97,6 +97,7 @@ class Gene:
     end: int
     strand: str
     exons: list[tuple[int, int, int]]  # (exon number, start, end) GRCh38
+    coding: bool = True
 
     def location(self, pos: int) -> tuple[str, int | None, int | None]:
         """('exon n' | 'intron n' | ..., last exon before, first exon after) in transcript order."""
@@ -145,8 +146,14 @@ def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene
         )
     genes: dict[str, Gene] = {}
     spans = ann.spans.sort_values(["coding", "gene"], ascending=[False, True], kind="stable")
-    for name, contig, start, end, strand in zip(
-        spans["gene"], spans["chrom"], spans["start"], spans["end"], spans["strand"], strict=True
+    for name, contig, start, end, strand, coding in zip(
+        spans["gene"],
+        spans["chrom"],
+        spans["start"],
+        spans["end"],
+        spans["strand"],
+        spans["coding"],
+        strict=True,
     ):
         if name in genes:
             continue
@@ -154,7 +161,7 @@ def load_genes(gtf: str | Path, fasta_lengths: dict[str, int]) -> dict[str, Gene
         ex = exons.get(name, [])
         lo = min((x[1] for x in ex), default=off + start)
         hi = max((x[2] for x in ex), default=off + end)
-        genes[name] = Gene(name, chrom, lo, hi, strand, ex)
+        genes[name] = Gene(name, chrom, lo, hi, strand, ex, bool(coding))
     return genes
 
 
@@ -182,6 +189,7 @@ class Junction:
     split: set = field(default_factory=set)
     pairs: set = field(default_factory=set)
     partner_locus: str = ""  # unplaced partner: where its reads align (whole-genome BAMs)
+    located: tuple[str, int, int] | None = None  # partner_locus as (chrom, lo, hi)
 
     @property
     def p_strand(self) -> str:
@@ -514,6 +522,29 @@ def _locate_unknown_partner(
     if panel is not None and "N" not in panel.fetch(best[0][0], (lo + hi) // 2, (lo + hi) // 2):
         return
     j.partner_locus = f"{best[0][0]}:{lo}-{hi}"
+    j.located = (best[0][0], lo, hi)
+
+
+def located_partner_genes(junctions: list[Junction], genes: dict[str, Gene]) -> list[Gene]:
+    """Coding genes holding the locus where an unplaced partner's split reads align (the SA
+    parts, :func:`_locate_unknown_partner`), by name: on a whole genome the caller holds their
+    sequence on demand and places the partner there like a modelled one (docs/fusion.md)."""
+    found: dict[str, Gene] = {}
+    for j in junctions:
+        if j.p_pos is not None or j.located is None:
+            continue
+        chrom, lo, hi = j.located
+        gene = next(
+            (
+                g
+                for g in genes.values()
+                if g.coding and g.chrom == chrom and g.start <= lo and hi <= g.end
+            ),
+            None,
+        )
+        if gene is not None:
+            found[gene.name] = gene
+    return [found[name] for name in sorted(found)]
 
 
 def clip_supports(clip: str, expected: str, min_len: int) -> bool:
@@ -798,20 +829,28 @@ def run(
         raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(modelled)})")
     windows = None
     if sum(lengths.values()) > WHOLE_REFERENCE_LIMIT:
-        windows = [
-            (g.chrom, g.start - WINDOW_PAD, g.end + WINDOW_PAD)
-            for g in genes.values()
-            if g.exons and g.chrom in lengths
-        ]
+        windows = [_window(g) for g in genes.values() if g.exons and g.chrom in lengths]
     panel = PanelSequence(reference, windows=windows)
     target = genes[gene]
     # panel- or GRCh38-aligned BAMs are both read (BamFrame), so no @SQ-vs-FASTA check here,
     # but a CRAM is decoded with the FASTA: it must have been written with it
     samples = preflight_bams(bams, reference, match_bams=False)
-    rows = []
-    for bam, name in zip(bams, samples, strict=True):
-        rows.extend(call_sample(bam, name, panel, genes, target, cfg, qc))
+    called = list(zip(bams, samples, strict=True))
+    rows = [r for b, s in called for r in call_sample(b, s, panel, genes, target, cfg, qc)]
+    located = located_partner_genes([r["_junction"] for r in rows if "_junction" in r], genes)
+    if windows is not None and located:
+        # partners outside the held genes that the aligner (SA parts) puts inside a GTF gene:
+        # hold that gene too and call again, so they are placed, named and scored like a
+        # modelled partner (every sample with the same held sequence)
+        log.info("holding partner gene(s) located by split reads: %s", [g.name for g in located])
+        panel = PanelSequence(reference, windows=windows + [_window(g) for g in located])
+        rows = [r for b, s in called for r in call_sample(b, s, panel, genes, target, cfg, qc)]
     return _written(rows, samples, panel, out, vcf, build)
+
+
+def _window(gene: Gene) -> tuple[str, int, int]:
+    """Reference window held for a gene on a whole genome: its span +- WINDOW_PAD."""
+    return gene.chrom, gene.start - WINDOW_PAD, gene.end + WINDOW_PAD
 
 
 def _written(
