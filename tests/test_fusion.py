@@ -567,13 +567,15 @@ def test_30bp_reads_fail_qc_and_never_read_not_detected(tmp_path, panel, bwa_ind
 
 @needs_bwa
 @pytest.mark.slow
-def test_partner_outside_the_modelled_genes_is_named_from_the_gtf(tmp_path, panel):
+@pytest.mark.parametrize("modelled", [False, True], ids=["span only", "recurrent, modelled"])
+def test_partner_outside_the_modelled_genes_is_named_from_the_gtf(tmp_path, panel, modelled):
     """KIF5B-ALK on a whole genome (N-filled chr2 and chr10 of real length) with ALK-only
-    targets: KIF5B is neither a target nor a known partner, so the annotation cache has only its
-    span and the caller does not hold its sequence. The junction's split reads align there
-    (bwa SA tags); the caller holds KIF5B on demand and names it, where it once reported
-    'unknown-ALK ... its reads align at chr10:32017400-32017400' from split reads alone
-    (21 of the 50 fusion fragments, no discordant pairs)."""
+    targets. Without CDS rows (as any partner outside the recurrent ones) the annotation cache
+    has only KIF5B's span and the caller does not hold its sequence: the junction's split reads
+    align there (bwa SA tags), and the caller holds KIF5B on demand and names it, where it once
+    reported 'unknown-ALK ... its reads align at chr10:32017400-32017400' from split reads alone
+    (21 of the 50 fusion fragments, no discordant pairs). With its CDS, KIF5B, a recurrent ALK
+    partner, is modelled by the cache and held from the start: named with its intron."""
     from wholegenome import (
         CHR2_GRCH38,
         CHR10_GRCH38,
@@ -621,11 +623,11 @@ def test_partner_outside_the_modelled_genes_is_named_from_the_gtf(tmp_path, pane
         assert b.references == ("chr2", "chr10")
         assert any(r.has_tag("SA") and "chr10," in r.get_tag("SA") for r in b.fetch("chr2"))
     exons = {24: (32_017_800, 32_017_900), 25: (32_016_900, 32_017_000)}
-    gtf = gencode_gtf(tmp_path / "gencode.gtf.gz", extra=kif5b_rows(exons))
+    gtf = gencode_gtf(tmp_path / "gencode.gtf.gz", extra=kif5b_rows(exons, cds=modelled))
     alk_only = probe_bed(tmp_path / "alk_probes.bed", {"ALK"})
     cache = {k: tmp_path / f"cache.{k}" for k in ("gtf", "choice", "targets")}
     choice = write_cache(cache, gtf, fasta, alk_only, KNOWN, ["ALK"])
-    assert "KIF5B" not in set(choice["gene"])  # a span in the cache, no model
+    assert ("KIF5B" in set(choice["gene"])) is modelled  # else a span in the cache, no model
     df = run(
         str(fasta),
         str(cache["gtf"]),
@@ -638,6 +640,7 @@ def test_partner_outside_the_modelled_genes_is_named_from_the_gtf(tmp_path, pane
     assert (row.gene_5p, row.gene_3p, row.call) == ("KIF5B", "ALK", "detected")
     assert (row.genomic_5p, row.genomic_3p) == (f"chr10:{kif5b_bp}", f"chr2:{alk_bp}")
     assert row.location_3p == "intron 19" and row.partner_sequence == "."
+    assert row.location_5p == ("intron 24" if modelled else "gene body (no model)")
     assert row.status.startswith("KIF5B-ALK detected")
     # placed like a modelled partner: its discordant pairs count too
     assert row.discordant_pairs >= 10 and row.fragments >= 45

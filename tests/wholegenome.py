@@ -272,10 +272,11 @@ def probe_bed(
     return out
 
 
-def kif5b_rows(exons: dict[int, tuple[int, int]]) -> list[list[str]]:
+def kif5b_rows(exons: dict[int, tuple[int, int]], cds: bool = False) -> list[list[str]]:
     """GENCODE-shaped gene and transcript rows of KIF5B at its GRCh38 span (:data:`KIF5B_SPAN`)
-    with the given exons (number -> 1-based span). The exon spans are the test's own (synthetic,
-    chosen around a simulated breakpoint), not Ensembl's."""
+    with the given exons (number -> 1-based span), and with ``cds`` a complete CDS (each exon's
+    first 99 bases) so that the annotation cache can model it. The exon spans are the test's own
+    (synthetic, chosen around a simulated breakpoint), not Ensembl's."""
     chrom, start, end = KIF5B_SPAN
     gene = 'gene_id "ENSG00000170759.14"; gene_type "protein_coding"; gene_name "KIF5B";'
     tx = gene + ' transcript_id "ENST00000302418.5"; transcript_type "protein_coding";'
@@ -286,6 +287,9 @@ def kif5b_rows(exons: dict[int, tuple[int, int]]) -> list[list[str]]:
     for n, (s, e) in sorted(exons.items()):
         out.append([chrom, "HAVANA", "exon", str(s), str(e), ".", "-", ".",
                     tx + f' exon_number "{n}";'])  # fmt: skip
+        if cds:
+            out.append([chrom, "HAVANA", "CDS", str(s), str(s + 98), ".", "-", "0",
+                        tx + f' exon_number "{n}";'])  # fmt: skip
     return out
 
 
