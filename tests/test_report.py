@@ -2067,6 +2067,38 @@ def test_a_filtered_signal_at_a_resistance_codon_makes_its_drugs_uncertain():
     )
 
 
+def test_a_filtered_signal_makes_a_genotype_based_drug_uncertain_in_the_headline():
+    """Real H3122 halves, G1202 thinned to 13 reads in half B with G1202R on 2 of them
+    (filtered: too few reads), selected on crizotinib, nothing else counted: the cells read
+    "unconfirmed signal" but the headline said "Expected to retain activity (genotype-based):
+    ceritinib, alectinib, brigatinib, lorlatinib", as the genotype-based sentence returned before
+    the filtered signals were looked at."""
+    signal = {
+        "kind": "filtered_signal",
+        "short": "unconfirmed signal",
+        "text": "a change was seen at ALK G1202 (2 of 17 reads, signal below quality filters at"
+        " the codon (too few reads)): neither mutated nor wild type, confirm with more reads",
+    }
+    genotype = {"kind": "genotype", "short": "genotype-based", "text": "genotype-based: ..."}
+    cells = {"crizotinib": {"basis": "phenotype", "caveats": []}}
+    for d in ("ceritinib", "alectinib", "brigatinib"):
+        cells[d] = {"basis": "genotype", "caveats": [genotype, signal]}
+    cells["lorlatinib"] = {"basis": "genotype", "caveats": [genotype]}
+    by = {p: [] for p in report_model.PREDICTIONS}
+    by["resistant"], by["sensitive"] = ["crizotinib"], list(cells)[1:]
+    assert report_model._headline(by, set(list(cells)[1:]), cells) == (
+        "No resistance mechanism found; ALK-independent resistance not excluded. Expected to"
+        " retain activity (genotype-based): lorlatinib. Uncertain: ceritinib, alectinib,"
+        " brigatinib, as " + signal["text"] + ". crizotinib: resistant phenotype; mechanism not"
+        " found."
+    )
+    # every genotype-based drug uncertain: none is said to retain activity
+    cells["lorlatinib"]["caveats"].append(signal)
+    text = report_model._headline(by, set(list(cells)[1:]), cells)
+    assert "Expected to retain activity" not in text
+    assert "Uncertain: ceritinib, alectinib, brigatinib, lorlatinib, as a change" in text
+
+
 def test_a_resistance_resting_on_low_support_calls_says_so():
     """Real H3122 half: G1202R in 2 of 216 reads (0.9%, PASS) below its codon's 2.9% detection
     limit turned ceritinib, alectinib and brigatinib into "Resistant" with no flag, and the first

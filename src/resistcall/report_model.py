@@ -1329,17 +1329,26 @@ def _headline(
         return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)
 
     cells = cells or {}
+    uncertain = _flag_texts(cells, by["sensitive"], "filtered_signal")
+
+    def uncertain_sentence() -> str:
+        why = "; ".join(dict.fromkeys(uncertain.values()))
+        return f" Uncertain: {', '.join(uncertain)}, as {why}."
+
     phenotype = [d for d, c in cells.items() if c.get("basis") == "phenotype"]
     genotype = [d for d, c in cells.items() if c.get("basis") == "genotype"]
     if genotype:
-        text = (
-            "No resistance mechanism found; ALK-independent resistance not excluded. "
-            "Expected to retain activity (genotype-based): " + ", ".join(genotype) + "."
-        )
+        # a filtered signal at a resistance codon of a genotype-based drug: that drug is
+        # uncertain here too (the scan excluded the clear codons, not this one)
+        retain = [d for d in genotype if d not in uncertain]
+        text = "No resistance mechanism found; ALK-independent resistance not excluded."
+        if retain:
+            text += " Expected to retain activity (genotype-based): " + ", ".join(retain) + "."
+        if uncertain:
+            text += uncertain_sentence()
         if phenotype:
             text += " " + ", ".join(phenotype) + ": resistant phenotype; mechanism not found."
         return text
-    uncertain = _flag_texts(cells, by["sensitive"], "filtered_signal")
     weak = _flag_texts(cells, by["resistant"] + by["reduced sensitivity"], "low_support")
     works = [d for d in by["sensitive"] if d not in uncertain]
     if works:
@@ -1365,8 +1374,7 @@ def _headline(
     else:
         text = "No ALK inhibitor has evidence that it still works."
     if uncertain:
-        why = "; ".join(dict.fromkeys(uncertain.values()))
-        text += f" Uncertain: {', '.join(uncertain)}, as {why}."
+        text += uncertain_sentence()
     if weak:
         why = "; ".join(dict.fromkeys(weak.values()))
         text += f" Resistance to {', '.join(weak)}: {why}."
