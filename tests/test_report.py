@@ -2016,12 +2016,12 @@ def test_a_filtered_signal_at_a_resistance_codon_makes_its_drugs_uncertain():
 
     kb = load_knowledge(FIX.parents[2] / "resources" / "known_resistance.tsv")
     reason = f"{HOTSPOT_FILTERED_SIGNAL} (too few reads)"
-    signal = ["12", "2", contracts.NOT_ASSESSABLE, "", "298", reason]
+    signal = ["12", "2", "0.11765", contracts.NOT_ASSESSABLE, "", "298", reason]
     hotspots = pd.DataFrame(
         [
             ["R1", "ALK", "p.G1202R", "G1202", *signal],
             ["R1", "ALK", "p.G1202del", "G1202", *signal],
-            ["R1", "KRAS", "p.G12C", "G12", "0", "0", "not covered", "", "298", "no reads"],
+            ["R1", "KRAS", "p.G12C", "G12", "0", "0", "0", "not covered", "", "298", "no reads"],
         ],
         columns=list(contracts.ANNOTATE_READS["hotspots"]),
     )
@@ -2036,14 +2036,16 @@ def test_a_filtered_signal_at_a_resistance_codon_makes_its_drugs_uncertain():
     for d in ("ceritinib", "alectinib", "brigatinib"):  # G1202R resists them
         assert "filtered_signal" in kinds[d], d
     signal = next(c for c in v["ceritinib"]["caveats"] if c["kind"] == "filtered_signal")
-    assert signal["signal"] == {"alt_count": 2.0, "depth": 12.0}
+    # the call's reads at its own base (alt / vaf = 2 of 17), not the codon's minimum depth (12)
+    # beside it: the card shows the call's VAF (11.8%), so "2 of 12" (16.7%) contradicted it
+    assert signal["signal"] == {"alt_count": 2.0, "depth": 17.0}
     assert "filtered_signal" not in kinds["lorlatinib"]  # G1202R is sensitive to lorlatinib
 
     text = report_model.caveat_sentence(v["ceritinib"]["caveats"])
     assert text is not None
     assert "ALK p.G1202R" not in text.split("a change was seen")[0]  # not "not covered"
     assert (
-        "a change was seen at ALK G1202 (2 of 12 reads, signal below quality filters at the"
+        "a change was seen at ALK G1202 (2 of 17 reads, signal below quality filters at the"
         " codon (too few reads)): neither mutated nor wild type, confirm with more reads" in text
     )
     assert text.count("ALK G1202") == 1

@@ -340,6 +340,7 @@ ANNOTATE_READS = {
         "residue",
         "depth",
         "alt_count",
+        "vaf",
         "verdict",
         "detection_limit_vaf",
         "depth_needed",
