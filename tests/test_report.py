@@ -2159,6 +2159,40 @@ def test_a_trans_compound_is_not_called_below_quality_filters(rendered):
     )
 
 
+def test_first_screen_gives_a_filtered_calls_reads_and_the_drug_lines_their_signal(rendered):
+    """Real H3122 halves, G1202 thinned to 13 reads with G1202R on 2: the headline said
+    "Uncertain: ceritinib ... (2 of 17 reads ...)" while the drug line just below read
+    "ceritinib: Expected to retain activity (genotype-based) ⚠", and the filtered call "ALK
+    p.G1202R at VAF 11.8% (too few reads)" without the 2 reads it rests on."""
+    import copy
+
+    model = copy.deepcopy(rendered["model"])
+    card = model["summary"][0]
+    card["not_counted"] = [
+        {"label": "ALK p.G1202R", "kind": "snv", "filter": "low_depth", "phase": None,
+         "vaf": 0.1176, "alt_count": 2, "depth": 17},
+    ]  # fmt: skip
+    flag = {"kind": "filtered_signal", "short": "unconfirmed signal", "text": "a change was seen"}
+    weak = {"kind": "low_support", "short": "low support: confirm", "text": "rests on 2 reads"}
+    other = {"kind": "not_assessed", "short": "2 positions not assessable", "text": "..."}
+    for cells in model["drug_grid"]["cells"].values():  # every card: the lines are read by drug
+        cells["ceritinib"]["caveats"] = [other, flag]
+        cells["alectinib"]["caveats"] = [weak]
+        cells["lorlatinib"]["caveats"] = [other]
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert (
+        "Below quality filters, not used for predictions: ALK p.G1202R at VAF 11.8% (2 of 17"
+        " reads, too few reads)." in text
+    )
+    lines = {
+        a["data-drug"]: t for tag, a, t in parse(html).done if tag == "li" and "data-drug" in a
+    }
+    assert lines["ceritinib"].endswith("⚠ unconfirmed signal")
+    assert lines["alectinib"].endswith("⚠ low support: confirm")
+    assert lines["lorlatinib"].endswith("⚠")  # a position not assessable: the ⚠ alone
+
+
 def test_phase_words_say_how_many_reads_carry_each_part():
     """Real H3122 half: L1196M (15 reads) and G1202R (2 reads) were read as trans from "0 of
     191 spanning read pairs carry both"; the 2 reads the phase rests on were not shown."""
