@@ -2191,6 +2191,16 @@ def test_first_screen_gives_a_filtered_calls_reads_and_the_drug_lines_their_sign
     assert lines["ceritinib"].endswith("⚠ unconfirmed signal")
     assert lines["alectinib"].endswith("⚠ low support: confirm")
     assert lines["lorlatinib"].endswith("⚠")  # a position not assessable: the ⚠ alone
+    assert "a change was seen at one below the quality filters (unconfirmed signal)" in text
+    # nothing else explains the resistance: "what next?" names the filtered call too
+    card["phenotype_drugs"] = ["crizotinib"]
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    what_next = " ".join(re.sub(r"<[^>]+>", " ", html.split('id="what-next"')[1]).split())
+    assert (
+        "Seen below the quality filters (a possible mechanism, neither confirmed nor excluded;"
+        " confirm with more reads or an orthogonal assay): ALK p.G1202R at VAF 11.8% (2 of 17"
+        " reads)." in what_next.split("ALK copy number")[0]
+    )
 
 
 def test_phase_words_say_how_many_reads_carry_each_part():
