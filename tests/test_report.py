@@ -2244,6 +2244,40 @@ def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
     assert row["status"] == {"R1": "acquired"}
 
 
+def test_a_low_support_call_is_tagged_in_the_mutation_table(rendered):
+    """Real H3122 half with G1202R in 2 of 216 reads (PASS, below the codon's 2.2% limit): the
+    first screen tagged it "low support: confirm", the "Known resistance mutations" table
+    showed "0.9% 2/216 reads acquired" bare."""
+    import copy
+
+    snv = {
+        "id": "var:chr2:24520:C:G",
+        "kind": "snv",
+        "gene": "ALK",
+        "hgvs_p": "p.G1202R",
+        "status": "acquired",
+        "counts_towards_verdict": True,
+        "low_support": {"alt_count": 2, "depth": 216, "vaf": 0.0093},
+        "sample_counts": {"alt_count": 2, "depth": 216, "vaf": 0.0093},
+        "matches": [],
+    }
+    entries = [{"sample": "R1", "condition": "resistant", "findings": [snv]}]
+    (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
+    assert row["low_support"] == {"R1": True}
+    snv["low_support"] = None
+    (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
+    assert row["low_support"] == {}
+    # rendered under the status, in the sample's cell
+    model = copy.deepcopy(rendered["model"])
+    first = model["variants"][0]
+    sample = next(iter(first["status"]))
+    first["low_support"] = {sample: True}
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    table = html.split('id="h-variants"')[1].split("</table>")[0]
+    cell = re.sub(r"<[^>]+>", " ", table.split("</tr>")[1].split('class="status')[1])
+    assert "low support: confirm" in " ".join(cell.split())
+
+
 def test_report_states_the_runs_own_maximum_detection_limit():
     """A "not covered" codon is explained with the snv.max_detection_limit the run applied (run
     metadata config), not the default: a run at 20% must not read "above 10%"."""

@@ -574,6 +574,7 @@ def build_variant_rows(
                     "filter": f.get("filter"),
                     "known": bool(f.get("known", which == "findings")),
                     "status": {},
+                    "low_support": {},
                     "samples": {},
                     "evidence_level": _best_level(matches),
                     "effects": [
@@ -603,6 +604,9 @@ def build_variant_rows(
                     row["kind"] == "compound" and (f.get("phase") or {}).get("status") == "trans"
                 )
                 row["status"][s["sample"]] = NOT_APPLIED_TRANS if trans else f.get("status")
+                # the first screen tags a low-support call; the table must not show it bare
+                if f.get("low_support") and not trans:
+                    row["low_support"][s["sample"]] = True
             row["samples"][s["sample"]] = counts(f, "sample")
             if parental and parental not in row["samples"] and f.get("parental_counts"):
                 row["samples"][parental] = counts(f, "parental")
