@@ -821,6 +821,29 @@ def test_index_says_not_assessable_for_a_sample_that_failed_qc(rendered, tmp_pat
     assert "none found" not in row and "none of the five" not in row
 
 
+def test_index_lists_uncertain_drugs_apart_from_those_expected_to_work(rendered, tmp_path):
+    """Real H3122 halves, G1202 thinned with G1202R on 2 of 17 reads (filtered): the report's
+    headline said "Uncertain: ceritinib, alectinib, brigatinib", while the cohort index listed
+    them under "Still expected to work" (with caveats)."""
+    doc = json.loads((rendered["dir"] / "report.json").read_text())
+    card = doc["summary"][0]
+    card["expected_to_work"] = ["ceritinib", "lorlatinib"]
+    card["uncertain_drugs"] = ["ceritinib"]
+    (tmp_path / "report.json").write_text(json.dumps(doc))
+    shutil.copy(rendered["dir"] / "report.html", tmp_path / "report.html")
+    index = tmp_path / "index.html"
+    entries = run_cli(
+        ["report-index", "--reports", str(tmp_path / "report.json"), "--out", str(index)]
+    )
+    row = next(s for s in entries[0]["samples"] if s["sample"] == card["sample"])
+    assert row["expected_to_work"] == ["lorlatinib"] and row["uncertain"] == ["ceritinib"]
+    text = " ".join(re.sub(r"<[^>]+>", " ", index.read_text()).split())
+    cell = text.split(card["sample"], 1)[1][:400]
+    assert "uncertain (a change seen below the quality filters): ceritinib" in cell
+    # the report itself carries the list (the headline's "Uncertain: ...")
+    assert rendered["model"]["summary"][0]["uncertain_drugs"] == []
+
+
 def test_index_rejects_a_file_that_is_not_a_report(tmp_path):
     bogus = tmp_path / "report.json"
     bogus.write_text(json.dumps({"line": "x"}))

@@ -255,7 +255,12 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
                 "selected_with": c.get("selected_with"),
                 "changes": [m["label"] for m in c["mutations"]]
                 + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
-                "expected_to_work": c["expected_to_work"],
+                # a drug the card calls "uncertain" (a filtered signal at one of its
+                # resistance codons) is not listed as still expected to work
+                "expected_to_work": [
+                    d for d in c["expected_to_work"] if d not in (c.get("uncertain_drugs") or [])
+                ],
+                "uncertain": c.get("uncertain_drugs") or [],
                 "caveat_drugs": c.get("caveat_drugs") or [],
                 "n_uncovered": (
                     None if c.get("uncovered_hotspots") is None else len(c["uncovered_hotspots"])

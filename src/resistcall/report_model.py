@@ -1218,6 +1218,11 @@ def build_summary(
                 "no_data": by_prediction["no data"],
                 "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
                 "caveat_drugs": [d for d, c in alk_cells.items() if c["caveats"]],
+                # expected to work but for a filtered signal at a resistance codon: the
+                # headline's "Uncertain: ..." (the cohort index lists them apart too)
+                "uncertain_drugs": list(
+                    _flag_texts(alk_cells, by_prediction["sensitive"], "filtered_signal")
+                ),
                 "caveats": [
                     {
                         "drug": d,
