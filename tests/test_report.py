@@ -2299,6 +2299,14 @@ def test_a_low_support_call_is_tagged_in_the_mutation_table(rendered):
     table = html.split('id="h-variants"')[1].split("</table>")[0]
     cell = re.sub(r"<[^>]+>", " ", table.split("</tr>")[1].split('class="status')[1])
     assert "low support: confirm" in " ".join(cell.split())
+    # a call below the quality filters is said to be so where its "acquired" is shown (real
+    # H3122 half: G1202R on 2 of 17 reads, FILTER low_depth, read "11.8% 2/17 reads acquired"
+    # beside "ceritinib: resistant" with nothing saying it was not used)
+    first["low_support"], first["filter"] = {}, "low_depth"
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    table = html.split('id="h-variants"')[1].split("</table>")[0]
+    cell = " ".join(re.sub(r"<[^>]+>", " ", table.split("</tr>")[1]).split())
+    assert "below quality filters (too few reads): not used for predictions" in cell
 
 
 def test_report_states_the_runs_own_maximum_detection_limit():
