@@ -741,3 +741,34 @@ def test_failed_sample_keeps_whether_its_reads_carry_a_variant(tmp_path):
     for f in small:
         seen = "detected" if f["detected"] else "not detected"
         assert f"{seen}; sample failed QC" in f["note"]
+
+
+def test_hits_tsv_note_of_a_trans_compound_says_its_rows_were_not_applied():
+    """Real H3122 half, L1196M and G1202R on different reads: hits.tsv's compound row read
+    "acquired", lorlatinib "resistant*", and its note only the read counts; the hits.json note
+    "parts seen in trans on the reads: compound rows not applied" was overwritten."""
+    from resistcall.annotate import Finding, tsv_rows
+
+    pair = {"a": "var:a", "b": "var:b", "status": "trans", "reads_both": 0}
+    pair |= {"reads_a_only": 15, "reads_b_only": 2, "reads_spanning": 191}
+    compound = Finding(
+        id="compound:ALK:p.[L1196M;G1202R]",
+        kind="compound",
+        gene="ALK",
+        sample="R",
+        status="acquired",
+        counts_towards_verdict=False,
+        compound_parts=["var:a", "var:b"],
+        phase={"status": "trans", "method": "reads", "pairs": [pair]},
+        note="parts seen in trans on the reads: compound rows not applied",
+    )
+    groups = load_knowledge(KNOWN).groups
+    (row,) = tsv_rows({"R": [compound]}, "P", groups).to_dict("records")
+    assert row["note"] == (
+        "parts seen in trans on the reads: compound rows not applied; var:a + var:b: trans"
+        " (both 0, a only 15, b only 2, spanning 191)"
+    )
+    # an applied compound's note stays the phase evidence alone
+    compound.counts_towards_verdict, compound.note = True, ""
+    (row,) = tsv_rows({"R": [compound]}, "P", groups).to_dict("records")
+    assert row["note"].startswith("var:a + var:b: trans")

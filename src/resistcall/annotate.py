@@ -1100,15 +1100,20 @@ def tsv_rows(
             phase = f.phase or {}
             note = f.note
             if phase.get("pairs"):
+                # a compound set aside (parts in trans) keeps saying so before its read counts
+                kept = [note] if note and not f.counts_towards_verdict else []
                 note = "; ".join(
-                    f"{p['a']} + {p['b']}: {p['status']}"
-                    + (
-                        f" (both {p['reads_both']}, a only {p['reads_a_only']}, b only "
-                        f"{p['reads_b_only']}, spanning {p['reads_spanning']})"
-                        if p.get("reads_both") is not None
-                        else f" ({phase.get('method')})"
-                    )
-                    for p in phase["pairs"]
+                    kept
+                    + [
+                        f"{p['a']} + {p['b']}: {p['status']}"
+                        + (
+                            f" (both {p['reads_both']}, a only {p['reads_a_only']}, b only "
+                            f"{p['reads_b_only']}, spanning {p['reads_spanning']})"
+                            if p.get("reads_both") is not None
+                            else f" ({phase.get('method')})"
+                        )
+                        for p in phase["pairs"]
+                    ]
                 )
             elif f.matches and not note:
                 note = f.matches[0]["note"][:200]
