@@ -2112,10 +2112,10 @@ def test_a_filtered_signal_makes_a_genotype_based_drug_uncertain_in_the_headline
     by = {p: [] for p in report_model.PREDICTIONS}
     by["resistant"], by["sensitive"] = ["crizotinib"], list(cells)[1:]
     assert report_model._headline(by, set(list(cells)[1:]), cells) == (
-        "No resistance mechanism found; ALK-independent resistance not excluded. Expected to"
-        " retain activity (genotype-based): lorlatinib. Uncertain: ceritinib, alectinib,"
-        " brigatinib, as " + signal["text"] + ". crizotinib: resistant phenotype; mechanism not"
-        " found."
+        "No confirmed resistance mechanism found; ALK-independent resistance not excluded."
+        " Expected to retain activity (genotype-based): lorlatinib. Uncertain: ceritinib,"
+        " alectinib, brigatinib, as " + signal["text"] + ". crizotinib: resistant phenotype;"
+        " mechanism not found."
     )
     # every genotype-based drug uncertain: none is said to retain activity
     cells["lorlatinib"]["caveats"].append(signal)

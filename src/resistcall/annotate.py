@@ -670,6 +670,7 @@ def annotate(
                     # the parts sit on different molecules: the compound (cis) evidence does
                     # not apply, and each part keeps its own rows
                     c.counts_towards_verdict = False
+                    c.low_support = None  # it decides nothing, so nothing to confirm
                     c.note = "parts seen in trans on the reads: compound rows not applied"
                 for m in members:
                     m.part_of.append(cid)

@@ -1350,7 +1350,8 @@ def _headline(
         # a filtered signal at a resistance codon of a genotype-based drug: that drug is
         # uncertain here too (the scan excluded the clear codons, not this one)
         retain = [d for d in genotype if d not in uncertain]
-        text = "No resistance mechanism found; ALK-independent resistance not excluded."
+        found = "No confirmed resistance mechanism" if uncertain else "No resistance mechanism"
+        text = f"{found} found; ALK-independent resistance not excluded."
         if retain:
             text += " Expected to retain activity (genotype-based): " + ", ".join(retain) + "."
         if uncertain:
