@@ -37,6 +37,7 @@ COMMANDS = {
     "runinfo": "resistcall.runinfo",
     "somatic-vcf": "resistcall.somatic_vcf",
     "multiqc-content": "resistcall.multiqc_content",
+    "igv-session": "resistcall.igv",
 }
 
 
