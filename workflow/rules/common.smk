@@ -245,7 +245,15 @@ def identity_mqc_files(wildcards):
 
 
 def final_outputs():
-    per_line = ["report.html", "report.json", "hits.tsv", "snv.vcf.gz", "cnv.tsv", "fusions.tsv"]
+    per_line = [
+        "report.html",
+        "report.json",
+        "hits.tsv",
+        "snv.vcf.gz",
+        "cnv.tsv",
+        "fusions.tsv",
+        "igv_session.xml",
+    ]
     outputs = [f"results/{line}/{name}" for line in LINES for name in per_line]
     outputs += [
         f"results/{line}/{s}.somatic.vcf.gz" for line in LINES for s in SHEETS.resistant(line)
