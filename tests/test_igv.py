@@ -177,3 +177,18 @@ def test_cli_writes_a_session_with_paths_relative_to_it(tmp_path, monkeypatch):
         assert not os.path.isabs(path)
         assert (out.parent / path).is_file(), path
     assert len(list(root.iter("RegionOfInterest"))) == 6
+
+
+def test_whole_genome_names_are_kept_as_the_tables_give_them():
+    """A run on the lab's own genome writes chromosome coordinates (chr2, or 2 for GRCh37):
+    regions keep them, so they match that FASTA and the BAMs aligned to it."""
+    hits = _hits().iloc[[1, 5]].assign(chrom=["chr2", ""], pos=["29220765", ""])
+    fusions = _fusions().assign(breakpoint_5p="chr2:42299750", breakpoint_3p="chr2:29223741")
+    regions = finding_regions(hits, fusions)
+    assert [(r.chrom, r.start, r.end) for r in regions] == [
+        ("chr2", 29220764, 29220765),
+        ("chr2", 42299749, 42299750),
+        ("chr2", 29223740, 29223741),
+    ]
+    root = ET.fromstring(session_xml("GRCh38.fa", [], regions, {"chr2": 242193529}))
+    assert root.get("locus") == "chr2:29220715-29220815"
