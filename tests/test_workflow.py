@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
@@ -229,18 +230,44 @@ def test_multiqc_report_holds_samtools_and_resistcall_sections(demo):
 def test_outputs_hold_no_absolute_path_of_the_run_folder(demo):
     """Identical runs in two folders give identical outputs: no output names the folder.
     MultiQC's report and data folder are left out: like results/run_metadata.json they are run
-    metadata, and MultiQC records the folder it searched."""
+    metadata, and MultiQC records the folder it searched. The IGV session reaches the run's
+    files by paths relative to itself: each one is there, and every region is on a contig of the
+    FASTA (the demo's panel contigs, as in the BAMs)."""
     folder = str(demo.resolve())
     checked = 0
     for path in sorted((demo / "results").rglob("*")):
         if "multiqc" in path.relative_to(demo / "results").parts:
             continue
-        if path.suffix in (".tsv", ".json", ".html", ".txt") or path.name.endswith(".vcf.gz"):
+        if path.suffix in (".tsv", ".json", ".html", ".txt", ".xml") or path.name.endswith(
+            ".vcf.gz"
+        ):
             data = path.read_bytes()
             text = gzip.decompress(data) if path.name.endswith(".gz") else data
             assert folder.encode() not in text, path
             checked += 1
     assert checked > 10
+
+    session = demo / "results" / "H3122sim" / "igv_session.xml"
+    root = ET.parse(session).getroot()
+    assert root.tag == "Session" and root.get("version") == "8"
+    genome = root.get("genome")
+    paths = [r.get("path") for r in root.iter("Resource")]
+    assert paths[:3] == ["H3122_P.bam", "H3122_CR1.bam", "H3122_CR2.bam"], paths
+    assert {"snv.vcf.gz", "fusions.vcf.gz", "../reference/targets.bed"} <= set(paths), paths
+    for path in [genome, *paths]:
+        assert not Path(path).is_absolute(), path
+        assert (session.parent / path).is_file(), path
+    fai = (session.parent / f"{genome}.fai").read_text().splitlines()
+    contigs = {line.split("\t")[0] for line in fai if line}
+    regions = list(root.iter("RegionOfInterest"))
+    assert regions and {r.get("chromosome") for r in regions} <= contigs
+    assert root.get("locus").rpartition(":")[0] == regions[0].get("chromosome")
+    hits = pd.read_csv(session.parent / "hits.tsv", sep="\t", keep_default_na=False)
+    small = hits[hits["kind"].isin(["snv", "mnv", "indel"])]
+    assert len(regions) >= len(small) + 2  # + both breakpoints of each detected fusion
+    described = [r.get("description") for r in regions]
+    assert any("p.C1156Y H3122_CR1" in d for d in described), described
+    assert any("EML4::ALK fusion 5' breakpoint" in d for d in described), described
 
 
 def test_workflow_start_shows_warnings_and_refuses_a_bad_bed(demo, tmp_path):
