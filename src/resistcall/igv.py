@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from resistcall import contracts
+from resistcall.annotation import fasta_lengths
 from resistcall.errors import UserError
 from resistcall.outputs import write_text
 from resistcall.reference import read_bed
@@ -212,19 +213,6 @@ def relative_to(path: str | Path, folder: str | Path) -> str:
     return Path(plain).as_posix()
 
 
-def read_fai(fasta: str | Path) -> dict[str, int]:
-    """Contig name -> length from ``<fasta>.fai``, in the FASTA's order."""
-    fai = Path(f"{fasta}.fai")
-    if not fai.is_file():
-        raise UserError(f"reference FASTA index not found: {fai} (samtools faidx {fasta})")
-    contigs = {}
-    for line in fai.read_text().splitlines():
-        if line.strip():
-            name, length, *_ = line.split("\t")
-            contigs[name] = int(length)
-    return contigs
-
-
 def write_session(
     out: str | Path,
     reference: str | Path,
@@ -253,7 +241,7 @@ def write_session(
         (annotation, "genes (transcript models used)"),
     ]
     tracks += [Track(relative_to(path, folder), name) for path, name in named if path]
-    text = session_xml(relative_to(reference, folder), tracks, regions, read_fai(reference))
+    text = session_xml(relative_to(reference, folder), tracks, regions, fasta_lengths(reference))
     write_text(out, text)
     log.info("%d tracks, %d regions of interest in %s", len(tracks), len(regions), out)
     return regions
