@@ -68,7 +68,7 @@ def test_one_region_per_placed_finding_in_hits_order():
     regions = finding_regions(_hits(), _fusions(), _targets())
     assert regions == [
         Region(ALK, 26364, 26365, "ALK p.G1125= H3122_P parental"),
-        Region(ALK, 26164, 26165, "ALK p.C1156Y H3122_CR1 enriched"),
+        Region(ALK, 26164, 26165, "ALK p.C1156Y H3122_CR1 enriched", selected=True),
         # the VCF allele's reference bases (anchor included); a failed filter is shown
         Region(ALK, 19999, 20002, "ALK p.T1151del H3122_CR1 acquired [strand]"),
         # compound: no region of its own; cnv: the gene's targets
@@ -95,8 +95,8 @@ def test_session_lists_tracks_in_order_and_every_region():
     assert root.tag == "Session"
     assert root.get("version") == "8"
     assert root.get("genome") == "../../resources/reference/panel_GRCh38.fa"
-    # the first finding, padded, in IGV's 1-based inclusive locus
-    assert root.get("locus") == f"{ALK}:26315-26415"
+    # the first acquired/enriched finding, padded, in IGV's 1-based inclusive locus
+    assert root.get("locus") == f"{ALK}:26115-26215"
     paths = [r.get("path") for r in root.iter("Resource")]
     assert paths == [t.path for t in tracks]
     assert [r.get("name") for r in root.iter("Resource")] == [t.name for t in tracks]
@@ -115,6 +115,11 @@ def test_locus_clipped_to_the_contig_and_first_contig_without_findings():
     near_end = [Region(ALK, 30070, 30071, "x")]
     root = ET.fromstring(session_xml("g.fa", [], near_end, CONTIGS))
     assert root.get("locus") == f"{ALK}:30021-30082"
+    # the first acquired/enriched change, not a parental variant listed before it
+    parental = Region(ALK, 100, 101, "ALK p.G1125= H3122_P parental")
+    chosen = Region(ALK, 24537, 24538, "ALK p.L1196M H3122_CR1 acquired", selected=True)
+    root = ET.fromstring(session_xml("g.fa", [], [parental, chosen], CONTIGS))
+    assert root.get("locus") == f"{ALK}:24488-24588"
     root = ET.fromstring(session_xml("g.fa", [], [], CONTIGS))
     assert root.get("locus") == f"{ALK}:1-30082"
     assert root.find("Regions") is None

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: IGV session format version written (IGV 2.x desktop writes 8)
 SESSION_VERSION = "8"
-#: bases shown on each side of the first finding when the session opens
+#: bases shown on each side of the finding the session opens at
 LOCUS_PAD = 50
 #: hits.tsv columns the regions are built from
 HITS_REQUIRED = (
@@ -59,6 +59,8 @@ class Region:
     start: int
     end: int
     description: str
+    #: a change a resistant sample acquired or enriched (PASS): the session opens at the first
+    selected: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,12 @@ def finding_regions(
                 continue
             start = int(float(pos)) - 1
             end = start + max(len(ref), 1)
-            regions.append(Region(contig, start, end, _description(row, _cell(row["hgvs_p"]))))
+            text = _description(row, _cell(row["hgvs_p"]))
+            chosen = _cell(row["status"]) in ("acquired", "enriched") and _cell(row["filter"]) in (
+                "PASS",
+                "",
+            )
+            regions.append(Region(contig, start, end, text, chosen))
         elif kind == "fusion":
             gene_5p, _, gene_3p = _cell(row["gene"]).partition("::")
             junctions = detected[
@@ -143,12 +150,13 @@ def finding_regions(
 
 
 def initial_locus(regions: Sequence[Region], contigs: Mapping[str, int]) -> str:
-    """IGV locus (1-based, inclusive) around the first region, clipped to its contig; the first
-    contig when there is no region."""
+    """IGV locus (1-based, inclusive) around the first change a resistant sample acquired or
+    enriched with PASS (what the reader came to see), else the first region, clipped to its
+    contig; the first contig when there is no region."""
     if not regions:
         name, length = next(iter(contigs.items()))
         return f"{name}:1-{length}"
-    first = regions[0]
+    first = next((r for r in regions if r.selected), regions[0])
     start = max(first.start - LOCUS_PAD, 0) + 1
     end = min(first.end + LOCUS_PAD, contigs.get(first.chrom, first.end + LOCUS_PAD))
     return f"{first.chrom}:{start}-{end}"
