@@ -27,6 +27,7 @@ from resistcall.fusion import (
     Junction,
     Settings,
     _locate_unknown_partner,
+    held_windows,
     load_genes,
     located_partner_genes,
     run,
@@ -289,6 +290,30 @@ def test_only_coding_genes_at_a_located_partner_are_held():
     assert located_partner_genes([located("chr10", 50_000_000, 50_000_010)], genes) == []
     assert located_partner_genes([located("chr10", 32_017_390, 32_017_400, True)], genes) == []
     assert located_partner_genes([Junction("chr2", ALK_BP, +1, "ACGT" * 10)], genes) == []
+
+
+def test_a_whole_gencode_holds_only_the_fusion_gene_and_its_partners():
+    """``resistcall fusion --gtf gencode.gtf`` by hand models every gene of the genome: holding
+    each ± 100 kb would load most of GRCh38 into memory. The run's cache (tens of genes) keeps
+    every window; beyond the limit only ALK and its known partners are held."""
+    lengths = {"chr2": 242_193_529, "chr10": 133_797_422}
+    exon = [(1, 0, 0)]
+    cache = {
+        "ALK": Gene("ALK", "chr2", 29_192_774, 29_921_586, "-", exon),
+        "EML4": Gene("EML4", "chr2", 42_169_350, 42_332_548, "+", exon),
+        "MET": Gene("MET", "chr7", 116_672_196, 116_798_377, "+", exon),  # not in the FASTA
+    }
+    assert [w[0] for w in held_windows(cache, lengths, "ALK")] == ["chr2", "chr2"]
+    gencode = dict(cache)
+    for i in range(300):  # 300 genes x (100 kb + 2 x 100 kb pad) = 90 Mb > the 50 Mb limit
+        start = 50_000_000 + i * 200_000
+        gencode[f"G{i}"] = Gene(f"G{i}", "chr10", start, start + 100_000, "+", exon)
+    gencode["KIF5B"] = Gene("KIF5B", "chr10", 32_009_010, 32_056_443, "-", exon)
+    held = held_windows(gencode, lengths, "ALK")
+    assert sorted(held) == sorted(
+        (g.chrom, g.start - 100_000, g.end + 100_000)
+        for g in (gencode["ALK"], gencode["EML4"], gencode["KIF5B"])
+    )
 
 
 def test_breakend_alt_forms():

@@ -41,7 +41,7 @@ from resistcall.fusion_evidence import (
     split_junction,
     usable,
 )
-from resistcall.fusion_variants import KNOWN_VARIANTS
+from resistcall.fusion_variants import KNOWN_VARIANTS, known_partners
 from resistcall.fusion_vcf import write_vcf
 from resistcall.options import add_options, from_args, option
 from resistcall.qcgate import not_assessable, read_qc
@@ -58,6 +58,8 @@ NA = "."
 #: partners through their SA tags (docs/fusion.md, docs/reference.md).
 WHOLE_REFERENCE_LIMIT = 20_000_000
 WINDOW_PAD = 100_000
+#: most bases of a whole genome held for the modelled genes (:func:`held_windows`)
+HELD_LIMIT = 50_000_000
 #: k-mer size for "does the clipped sequence come from the target locus itself?"
 LOCAL_K = 12
 #: longest reference span of one alignment considered when looking reads up by start
@@ -829,7 +831,7 @@ def run(
         raise UserError(f"{gtf}: gene {gene} has no exon rows (genes: {', '.join(modelled)})")
     windows = None
     if sum(lengths.values()) > WHOLE_REFERENCE_LIMIT:
-        windows = [_window(g) for g in genes.values() if g.exons and g.chrom in lengths]
+        windows = held_windows(genes, lengths, gene)
     panel = PanelSequence(reference, windows=windows)
     target = genes[gene]
     # panel- or GRCh38-aligned BAMs are both read (BamFrame), so no @SQ-vs-FASTA check here,
@@ -846,6 +848,29 @@ def run(
         panel = PanelSequence(reference, windows=windows + [_window(g) for g in located])
         rows = [r for b, s in called for r in call_sample(b, s, panel, genes, target, cfg, qc)]
     return _written(rows, samples, panel, out, vcf, build)
+
+
+def held_windows(
+    genes: dict[str, Gene], lengths: dict[str, int], target: str
+) -> list[tuple[str, int, int]]:
+    """Whole-genome windows held in memory: every modelled gene's (the run's annotation cache
+    models tens of genes). A GTF modelling far more, such as a whole GENCODE given to
+    ``resistcall fusion`` by hand, would hold most of the genome: above :data:`HELD_LIMIT`
+    bases only the fusion gene and its known partners are held (others are still named by
+    their span, or held on demand where split reads locate them)."""
+    modelled = [g for g in genes.values() if g.exons and g.chrom in lengths]
+    windows = [_window(g) for g in modelled]
+    if sum(hi - lo for _, lo, hi in windows) <= HELD_LIMIT:
+        return windows
+    keep = {target} | known_partners({target})
+    log.warning(
+        "%d modelled genes would hold over %d Mb of the genome: holding %s only (give the "
+        "stage the run's annotation cache, results/reference/annotation.gtf)",
+        len(modelled),
+        HELD_LIMIT // 1_000_000,
+        ", ".join(sorted(keep & {g.name for g in modelled})),
+    )
+    return [_window(g) for g in modelled if g.name in keep]
 
 
 def _window(gene: Gene) -> tuple[str, int, int]:
