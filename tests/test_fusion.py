@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from scipy.special import gammaincinv
+from scipy.stats import poisson
 from test_cram_inputs import cram_of
 
 from resistcall import qc
@@ -27,6 +29,8 @@ from resistcall.fusion import (
     Junction,
     Settings,
     _locate_unknown_partner,
+    detection_limit,
+    detection_power,
     held_windows,
     load_genes,
     located_partner_genes,
@@ -225,12 +229,102 @@ def test_every_sample_gets_a_status(tmp_path, panel, bwa_index):
     neg_row, low_row = df.iloc[0], df.iloc[1]
     assert neg_row.call == "not detected" and neg_row.gene_3p == "ALK"
     assert int(neg_row.region_depth) >= 20
-    assert float(neg_row.detection_limit_af) == pytest.approx(
-        5 / int(neg_row.region_depth), rel=0.01
-    )
+    # the 95%-power limit from the spanning fragments the row shows, not 5 / depth
+    n_span, n_split = int(neg_row.spanning_fragments), int(neg_row.spanning_split_reads)
+    assert 0 < n_split <= n_span
+    limit = float(neg_row.detection_limit_af)
+    assert limit == float(f"{detection_limit(n_span, n_split, 5, 2):.3g}")
+    assert limit > 5 / int(neg_row.region_depth)
     assert "ALK intron 19" in neg_row.status
+    assert f"{n_span} fragments span a breakpoint there" in neg_row.status
+    assert f"allele fraction >= {neg_row.detection_limit_af} with 95% power" in neg_row.status
     assert low_row.call == "not assessable" and "not assessable" in low_row.status
     assert pd.isna(low_row.detection_limit_af) or low_row.detection_limit_af in (".", "")
+
+
+def test_detection_limit_is_the_95_percent_power_allele_fraction():
+    """Support ~ Poisson(f n_span): with every spanning fragment a split read the limit is the
+    Poisson rate giving P(X >= 5) = 0.95 (9.154) over n_span; fewer split-capable fragments
+    (min_split_reads 2) raise it; power at the limit is 0.95; no power at all gives 1."""
+    assert gammaincinv(5, 0.95) == pytest.approx(9.1535, abs=1e-4)
+    for n in (50, 1000, 1197):
+        f = detection_limit(n, n, 5, 2)
+        assert f == pytest.approx(gammaincinv(5, 0.95) / n, rel=1e-5)
+        assert poisson.sf(4, f * n) == pytest.approx(0.95, abs=1e-5)
+    # joint rule, checked against a direct sum over the split count
+    n_span, n_split, m, s = 600, 120, 5, 2
+    f = detection_limit(n_span, n_split, m, s)
+    lam_s, lam_d = f * n_split, f * (n_span - n_split)
+    direct = sum(poisson.pmf(k, lam_s) * poisson.sf(m - k - 1, lam_d) for k in range(s, m))
+    direct += poisson.sf(m - 1, lam_s)
+    assert detection_power(f, n_span, n_split, m, s) == pytest.approx(direct, rel=1e-9)
+    assert direct == pytest.approx(0.95, abs=1e-5)
+    assert f > detection_limit(n_span, n_span, m, s)
+    assert detection_limit(5, 5, 5, 2) == 1.0  # even f = 1 gives P(X >= 5) = 0.56
+    assert detection_limit(100, 0, 5, 2) == 1.0  # no read could be split: no call possible
+    assert np.isnan(detection_limit(float("nan"), float("nan"), 5, 2))
+
+
+def _tiled_pairs_bam(path: Path, panel: PanelSequence) -> Path:
+    """Panel-aligned BAM, no aligner: a 300-bp fragment starting at every base from 400 bp
+    before ALK intron 19 to its end, read 1 = its first 100 bases (forward), read 2 = its last
+    100 (reverse); each also once more as a duplicate (0x400) and read 1 once as a secondary
+    record (same name). At an interior position p a fragment starting at s would support a
+    junction (min_clip 5) as a split read if read 1 crosses p (p-94 <= s <= p-4, 91 starts) or
+    read 2 does (p-294 <= s <= p-204, 91), as a pair if read 1 ends at or before p and read 2
+    starts after it (p-199 <= s <= p-99, 101): n_split = 182, n_span = 283; depth = 200."""
+    contig, offset = "chr2_29196228_29226309", 29196227
+    lengths = panel.lengths
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": n, "LN": ln} for n, ln in lengths.items()],
+        "RG": [{"ID": "TILE", "SM": "TILE"}],
+    }
+    tid = list(lengths).index(contig)
+    lo, hi = 29223529 - 400, 29225460
+    records = []
+    for s in range(lo, hi + 1):
+        c = s - offset - 1  # 0-based contig start of the fragment
+        for dup in (False, True):
+            name = f"{'d' if dup else 'f'}{s}"
+            for i, (start, rev) in enumerate(((c, False), (c + 200, True))):
+                records.append((start, name, i, rev, dup, False))
+            if not dup:
+                records.append((c, name, 0, False, False, True))
+    unsorted = path.with_suffix(".unsorted.bam")
+    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
+        for start, name, i, rev, dup, secondary in records:
+            a = pysam.AlignedSegment()
+            a.query_name, a.reference_id, a.reference_start = name, tid, start
+            a.cigartuples = [(0, 100)]
+            a.query_sequence = panel.fetch("chr2", start + offset + 1, start + offset + 100)
+            a.query_qualities = pysam.qualitystring_to_array("I" * 100)
+            a.mapping_quality = 60
+            a.flag = 0x1 | 0x2 | (0x40 if i == 0 else 0x80)
+            a.flag |= (0x10 if rev else 0x20) | (0x400 if dup else 0) | (0x100 if secondary else 0)
+            a.next_reference_id = tid
+            a.next_reference_start = start + 200 if i == 0 else start - 200
+            a.template_length = 300 if i == 0 else -300
+            a.set_tags([("RG", "TILE"), ("NM", 0)])
+            out.write(a)
+    pysam.sort("-o", str(path), str(unsorted))
+    pysam.index(str(path))
+    return path
+
+
+def test_spanning_fragments_of_a_bam_built_to_known_counts(tmp_path, panel):
+    """detection_limit_af rests on the fragments that would support a junction, counted with
+    the caller's rules (duplicates out, a secondary record of a fragment counted once)."""
+    bam = _tiled_pairs_bam(tmp_path / "tile.bam", panel)
+    df = run(str(REF), str(GTF), [str(bam)], str(tmp_path / "f.tsv"), None, Settings())
+    row = df.iloc[0]
+    assert row.call == "not detected" and row.region_depth == "200"
+    assert (row.spanning_fragments, row.spanning_split_reads) == ("283", "182")
+    assert float(row.detection_limit_af) == pytest.approx(detection_limit(283, 182, 5, 2), 1e-3)
+    assert 0.0323 < float(row.detection_limit_af) < 0.034  # 9.154 / 283 = 0.0323, old: 5/200
+    # min_clip 3: reads crossing by 3-4 bases count too (95 + 95 split starts, 101 pair-only)
+    wide = run(str(REF), str(GTF), [str(bam)], str(tmp_path / "g.tsv"), None, Settings(min_clip=3))
+    assert (wide.iloc[0].spanning_fragments, wide.iloc[0].spanning_split_reads) == ("291", "190")
 
 
 def test_split_junction_from_two_alignments_of_one_read():

@@ -184,6 +184,8 @@ FUSION_COLUMNS = (
     "min_split_reads",
     "breakpoint_region",
     "region_depth",
+    "spanning_fragments",
+    "spanning_split_reads",
     "detection_limit_af",
     "status",
     REASON,

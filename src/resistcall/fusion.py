@@ -23,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pysam
+from scipy.special import gammainc, gammaln
 
 from resistcall import outputs
 from resistcall.annotation import check_against_fasta, fasta_lengths, load_annotation
@@ -64,6 +65,11 @@ HELD_LIMIT = 50_000_000
 LOCAL_K = 12
 #: longest reference span of one alignment considered when looking reads up by start
 READ_SPAN = 1000
+#: spacing (bp) of the would-be breakpoints over the breakpoint region at which spanning
+#: fragments are counted (:func:`spanning_fragments`)
+SPAN_STEP = 50
+#: probability of a call at the reported detection limit (:func:`detection_limit`)
+POWER = 0.95
 
 
 @dataclass(frozen=True)
@@ -572,6 +578,125 @@ def region_depth(
     return label, float(np.median(cov))
 
 
+def spanning_fragments(
+    bam, frame: BamFrame, panel: PanelSequence, target: Gene, cfg: Settings
+) -> tuple[float, float]:
+    """(n_span, n_split): median over would-be breakpoints every :data:`SPAN_STEP` bp of the
+    breakpoint region of the fragments that would support a junction there if it existed, with
+    the caller's evidence rules (docs/fusion.md "What detection_limit_af is"); nan if absent."""
+    start, end, _ = target.breakpoint_region()
+    positions = np.arange(start, end + 1, SPAN_STEP)
+    counts = spanning_counts(bam, frame, panel, target.chrom, positions, cfg)
+    if counts is None:
+        return float("nan"), float("nan")
+    span, split = counts
+    return float(np.median(span)), float(np.median(split))
+
+
+def spanning_counts(
+    bam, frame: BamFrame, panel: PanelSequence, chrom: str, positions: np.ndarray, cfg: Settings
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per would-be breakpoint of ``positions`` (sorted, GRCh38 on ``chrom``): fragments that
+    would support a junction there (n_span) and those of them that would be split reads
+    (n_split); None if the BAM has no sequence there.
+
+    At a position p (junction between p and p + 1), a fragment would be
+    - a split read if any of its usable alignments (:func:`usable`: mapped, not duplicate, not
+      QC-failed; secondary and supplementary included, as for split reads) crosses p with at
+      least ``min_clip`` aligned reference bases on each side;
+    - a discordant pair if it is a primary forward read, mate mapped and reverse on the same
+      contig, template 1..``max_insert`` bp, that ends at or before p while its mate starts
+      after p (the caller's pairs: primary reads pointing at the breakend).
+    n_split counts the first kind, n_span the union (distinct read names)."""
+    if positions.size == 0:
+        return None
+    lo_pos, hi_pos = int(positions[0]), int(positions[-1])
+    reg = frame.region(panel, chrom, lo_pos - cfg.max_insert, hi_pos + cfg.max_insert)
+    if reg is None or reg[2] <= reg[1]:
+        return None
+    split: list[set[str]] = [set() for _ in positions]
+    pairs: list[set[str]] = [set() for _ in positions]
+    c = cfg.min_clip
+    for read in bam.fetch(*reg):
+        name, contig, ref_end = read.query_name, read.reference_name, read.reference_end
+        if not usable(read) or name is None or contig is None or ref_end is None:
+            continue
+        on, first = frame.to_genomic(contig, read.reference_start + 1)
+        if on != chrom:
+            continue
+        last = first + ref_end - read.reference_start - 1
+        # crosses p by >= c bases each side: first <= p - c + 1 and last >= p + c
+        lo = int(np.searchsorted(positions, first + c - 1, "left"))
+        hi = int(np.searchsorted(positions, last - c, "right"))
+        for i in range(lo, hi):
+            split[i].add(name)
+        if (
+            read.is_paired
+            and not read.mate_is_unmapped
+            and not read.is_secondary
+            and not read.is_supplementary
+            and not read.is_reverse
+            and read.mate_is_reverse
+            and read.next_reference_name == contig
+            and 0 < read.template_length <= cfg.max_insert
+        ):
+            mate_first = frame.to_genomic(contig, read.next_reference_start + 1)[1]
+            # read ends at or before p, mate starts after p: last <= p <= mate_first - 1
+            lo = int(np.searchsorted(positions, last, "left"))
+            hi = int(np.searchsorted(positions, mate_first - 1, "right"))
+            for i in range(lo, hi):
+                pairs[i].add(name)
+    n_span = np.array([len(a | b) for a, b in zip(split, pairs, strict=True)])
+    return n_span, np.array([len(a) for a in split])
+
+
+def detection_power(
+    f: float, n_span: float, n_split: float, min_fragments: int, min_split_reads: int
+) -> float:
+    """P(call) for a fusion at allele fraction f: split-read fragments S ~ Poisson(f n_split),
+    pair-only fragments D ~ Poisson(f (n_span - n_split)), independent (Poisson thinning);
+    a call needs S >= min_split_reads and S + D >= min_fragments."""
+    lam_s, lam_d = f * n_split, f * max(n_span - n_split, 0.0)
+    s, m = min_split_reads, min_fragments
+
+    def at_least(k: int, lam: float) -> float:  # P(Poisson(lam) >= k)
+        if k <= 0:
+            return 1.0
+        return float(gammainc(k, lam)) if lam > 0 else 0.0
+
+    if lam_s <= 0:
+        return 0.0  # min_split_reads >= 1 (Settings): no split read, no call
+    total = at_least(max(s, m), lam_s)  # S alone reaches both thresholds
+    for k in range(s, m):  # S = k split reads, D >= m - k more from pairs
+        pmf = float(np.exp(k * np.log(lam_s) - lam_s - gammaln(k + 1)))
+        total += pmf * at_least(m - k, lam_d)
+    return total
+
+
+def detection_limit(
+    n_span: float,
+    n_split: float,
+    min_fragments: int,
+    min_split_reads: int,
+    power: float = POWER,
+) -> float:
+    """Smallest allele fraction f in (0, 1] detected with probability >= power
+    (:func:`detection_power`); 1.0 when even f = 1 falls short; nan when n_span is nan.
+    Found by bisection (power rises with f), to a relative 1e-6: deterministic."""
+    if np.isnan(n_span) or np.isnan(n_split):
+        return float("nan")
+    if detection_power(1.0, n_span, n_split, min_fragments, min_split_reads) < power:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    while hi - lo > 1e-6 * hi:
+        mid = (lo + hi) / 2
+        if detection_power(mid, n_span, n_split, min_fragments, min_split_reads) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def junction_row(
     sample: str,
     j: Junction,
@@ -581,8 +706,10 @@ def junction_row(
     cfg: Settings,
     label: str,
     depth: float,
+    span: tuple[float, float] = (float("nan"), float("nan")),
 ) -> dict:
-    """One fusions.tsv row for a candidate junction (5'/3' from gene strands and sides)."""
+    """One fusions.tsv row for a candidate junction (5'/3' from gene strands and sides);
+    ``span`` = (n_span, n_split) of :func:`spanning_fragments`."""
     partner = gene_at(genes, j.partner[0], j.p_pos_max) if j.p_pos is not None else None
     # the retained part of a gene is its 3' part when the kept sequence lies downstream
     t_is_3p = (target.strand == "+") == (j.t_side == -1)
@@ -684,7 +811,9 @@ def junction_row(
         "min_split_reads": cfg.min_split_reads,
         "breakpoint_region": label,
         "region_depth": _fmt_depth(depth),
-        "detection_limit_af": _limit(cfg, depth),
+        "spanning_fragments": _fmt_count(span[0]),
+        "spanning_split_reads": _fmt_count(span[1]),
+        "detection_limit_af": _limit(cfg, depth, span),
         "status": status,
         "_junction": j,
     }
@@ -694,11 +823,21 @@ def _fmt_depth(depth: float) -> str:
     return NA if np.isnan(depth) else f"{depth:.0f}"
 
 
-def _limit(cfg: Settings, depth: float) -> str:
-    """Smallest fusion allele fraction expected to give min_fragments at this depth."""
-    if np.isnan(depth) or depth <= 0:
+def _fmt_count(n: float) -> str:
+    """A median count as shown (and used by :func:`_limit`): integer, or .5 between two."""
+    if np.isnan(n):
         return NA
-    return f"{min(1.0, cfg.min_fragments / depth):.3g}"
+    return f"{n:.0f}" if n == int(n) else f"{n:.1f}"
+
+
+def _limit(cfg: Settings, depth: float, span: tuple[float, float]) -> str:
+    """95%-power detection limit (:func:`detection_limit`) from the spanning fragments, 3
+    significant digits; '.' where the region has no reads."""
+    n_span, n_split = span
+    if np.isnan(depth) or depth <= 0 or np.isnan(n_span) or np.isnan(n_split):
+        return NA
+    f = detection_limit(n_span, n_split, cfg.min_fragments, cfg.min_split_reads)
+    return f"{f:.3g}"
 
 
 def status_row(
@@ -709,9 +848,11 @@ def status_row(
     depth: float,
     n_below: int,
     qc_reason: str | None = None,
+    span: tuple[float, float] = (float("nan"), float("nan")),
 ) -> dict:
-    """Per-sample row: 'not detected' (with the depth it rests on) or 'not assessable' (too
-    little depth, or ``qc_reason``: the sample failed QC or its reads are too short)."""
+    """Per-sample row: 'not detected' (with the depth and spanning fragments it rests on) or
+    'not assessable' (too little depth, or ``qc_reason``: the sample failed QC or its reads are
+    too short)."""
     assessable = not np.isnan(depth) and depth >= cfg.min_depth and qc_reason is None
     if qc_reason is not None:
         call, reason = NOT_ASSESSABLE, qc_reason
@@ -719,9 +860,10 @@ def status_row(
     elif assessable:
         call = "not detected"
         status = (
-            f"no {target.name} fusion detected at median {depth:.0f}x over {label} "
-            f"(>= {cfg.min_fragments} fragments required, about what an allele fraction of "
-            f"{_limit(cfg, depth)} would give)"
+            f"no {target.name} fusion detected at median {depth:.0f}x over {label}: "
+            f"{_fmt_count(span[0])} fragments span a breakpoint there, enough to detect a "
+            f"fusion at allele fraction >= {_limit(cfg, depth, span)} with 95% power "
+            f"(>= {cfg.min_fragments} fragments, >= {cfg.min_split_reads} split reads)"
         )
         reason = NA
     else:
@@ -743,8 +885,10 @@ def status_row(
         min_split_reads=cfg.min_split_reads,
         breakpoint_region=label,
         region_depth=_fmt_depth(depth),
+        spanning_fragments=_fmt_count(span[0]),
+        spanning_split_reads=_fmt_count(span[1]),
         # a limit is what a negative rests on: none for a sample that could not be assessed
-        detection_limit_af=_limit(cfg, depth) if call == "not detected" else NA,
+        detection_limit_af=_limit(cfg, depth, span) if call == "not detected" else NA,
         status=status,
         reason=reason,
     )
@@ -776,8 +920,9 @@ def call_sample(
             if j.p_pos is not None:
                 claimed |= j.split | j.pairs
         label, depth = region_depth(bam_path, frame, panel, target)
+        span = spanning_fragments(bam, frame, panel, target, cfg)
     rows = [
-        junction_row(sample, j, panel, genes, target, cfg, label, depth)
+        junction_row(sample, j, panel, genes, target, cfg, label, depth, span)
         for j in cands
         if len(j.split | j.pairs) >= 2
     ]
@@ -790,9 +935,9 @@ def call_sample(
         len(rows),
     )
     if qc_reason is not None and (qc or {})[sample]["status"] == "fail":
-        return [status_row(sample, target, cfg, label, depth, 0, qc_reason)]
+        return [status_row(sample, target, cfg, label, depth, 0, qc_reason, span)]
     if not any(r["call"] == FUSION_DETECTED for r in rows):
-        rows.append(status_row(sample, target, cfg, label, depth, len(rows), qc_reason))
+        rows.append(status_row(sample, target, cfg, label, depth, len(rows), qc_reason, span))
     return rows
 
 

@@ -279,8 +279,9 @@ def fusion_section(fusions: pd.DataFrame) -> dict:
         "region_depth": {"title": "Region depth",
                          "description": "Median depth over the breakpoint region", **count},
         "detection_limit_af": {"title": "Detection limit",
-                               "description": "Smallest fusion allele fraction detectable at "
-                               "this depth", **PERCENT},
+                               "description": "Fusion allele fraction detected with 95% "
+                               "power, from the fragments spanning the breakpoint region",
+                               **PERCENT},
     }  # fmt: skip
     return _section(
         "fusion",
