@@ -22,9 +22,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pysam
 
-from resistcall.fusion import Settings, run
+from resistcall.fusion import (
+    Settings,
+    detection_limit,
+    detection_power,
+    load_genes,
+    run,
+    spanning_counts,
+)
+from resistcall.fusion_evidence import BamFrame, PanelSequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from realreads import bam_to_fastq, bwa_align  # noqa: E402  (one implementation, with the tests)
@@ -91,16 +100,116 @@ def show(title: str, rows: list[dict], seconds: str, extra: dict | None = None) 
         "discordant_pairs",
         "fragments",
         "region_depth",
+        "limit_before",
+        "spanning_fragments",
+        "spanning_split_reads",
         "detection_limit_af",
     ]
     if extra:
         cols.insert(1, "input")
     print("\t".join(cols))
     for r in rows:
-        vals = {**r, "fusion": f"{r['gene_5p']}-{r['gene_3p']}", "bp_offset_5p/3p": offsets(r)}
+        vals = {
+            **r,
+            "fusion": f"{r['gene_5p']}-{r['gene_3p']}",
+            "bp_offset_5p/3p": offsets(r),
+            "limit_before": limit_before(r),
+        }
         if extra:
             vals["input"] = extra.get(r["sample"], "")
         print("\t".join(str(vals[c]) for c in cols))
+
+
+def limit_before(r: dict) -> str:
+    """The limit fusions.tsv gave before 2026-12-03: min(1, min_fragments / region_depth)."""
+    if r["region_depth"] in (".", None):
+        return "."
+    return f"{min(1.0, int(r['min_fragments']) / float(r['region_depth'])):.3g}"
+
+
+def is_v1(r: dict) -> bool:
+    return r["variant"] == "v1" and offsets(r) == "+0/+0"
+
+
+def dilution_check(rows: list[dict], h3122: dict, fractions: dict[str, float]) -> None:
+    """Is each dilution point's call what the 95%-power limit says?
+
+    The mix's expected fusion support is the fraction x of H3122's own v1 fragments (pairs
+    subsampled at rate x: Poisson thinning), so its fusion allele fraction in the model's unit
+    is af_expected = x * H3122 fragments / the mix's spanning_fragments; af_seen uses the v1
+    fragments found in the mix. P(call) = detection_power at af_expected (split fragments:
+    x * H3122 split reads of them)."""
+    print("\n## dilution vs the 95%-power limit")
+    cols = [
+        "sample",
+        "x",
+        "sample_call",
+        "v1_fragments",
+        "spanning_fragments",
+        "detection_limit_af",
+        "af_expected",
+        "af_seen",
+        "P(call)_model",
+        "expected>=limit",
+    ]
+    print("\t".join(cols))
+    m, s = int(h3122["min_fragments"]), int(h3122["min_split_reads"])
+    calls = {b["sample"]: b["sample_call"] for b in best_rows(rows)}
+    for sample, x in fractions.items():
+        mine = [r for r in rows if r["sample"] == sample]
+        r = mine[-1]  # every row of a sample has the same spanning fragments and limit
+        v1 = [q for q in mine if is_v1(q)]
+        n_span, n_split = float(r["spanning_fragments"]), float(r["spanning_split_reads"])
+        lam, lam_s = x * h3122["fragments"], x * h3122["split_reads"]
+        # detection_power takes (f, n_span, n_split); f = 1 with the rates as counts
+        p_call = detection_power(1.0, lam, min(lam_s, lam), m, s)
+        limit = detection_limit(n_span, n_split, m, s)
+        seen = v1[0]["fragments"] if v1 else 0
+        vals = [
+            sample,
+            f"{x:g}",
+            calls[sample],
+            str(seen),
+            r["spanning_fragments"],
+            r["detection_limit_af"],
+            f"{lam / n_span:.3g}",
+            f"{seen / n_span:.3g}",
+            f"{p_call:.2f}",
+            "yes" if lam / n_span >= limit else "no",
+        ]
+        print("\t".join(vals))
+
+
+def breakpoint_step(h3122: Path, hcc827: Path) -> None:
+    """An allele fraction for H3122 not taken from its fusion reads: ALK keeps the sequence
+    below 29,223,741 (its 3' part) in the fusion, so if there is no reciprocal copy the fused
+    molecules add to the spanning fragments below the breakpoint only. Per position, the
+    H3122 / HCC827 ratio of spanning fragments (HCC827 cancels the capture profile): f = 1 -
+    ratio above / ratio below. The model predicts f / (1 - f) x n_span above (wild type only)
+    supporting fragments."""
+    panel = PanelSequence(REF)
+    alk = load_genes(GTF, panel.lengths)["ALK"]
+    below = np.arange(ALK_BP - 400, ALK_BP - 19, 25)
+    above = np.arange(ALK_BP + 20, alk.breakpoint_region()[1] + 1, 25)
+    counts = {}
+    for bam_path in (h3122, hcc827):
+        with pysam.AlignmentFile(str(bam_path)) as bam:
+            frame = BamFrame(bam, str(bam_path), panel)
+            got = [
+                spanning_counts(bam, frame, panel, "chr2", p, Settings()) for p in (below, above)
+            ]
+            counts[bam_path.stem] = [g[0] for g in got if g is not None]
+    (h_lo, h_hi), (c_lo, c_hi) = counts[h3122.stem], counts[hcc827.stem]
+    r_lo, r_hi = float(np.median(h_lo / c_lo)), float(np.median(h_hi / c_hi))
+    f = 1 - r_hi / r_lo
+    wild = float(np.median(h_hi))
+    print(
+        "\n## H3122 allele fraction from the spanning-fragment step at ALK 29,223,741"
+        f"\nH3122/HCC827 spanning fragments: median ratio {r_lo:.3f} below ({below.size} "
+        f"positions {below[0]}-{below[-1]}), {r_hi:.3f} above ({above.size} positions "
+        f"{above[0]}-{above[-1]}); f = {f:.3f}; H3122 n_span above {wild:.0f} -> the model "
+        f"expects {f / (1 - f) * wild:.0f} supporting fragments"
+    )
 
 
 def realign(src: Path, name: str, index: Path, work: Path) -> tuple[Path, float]:
@@ -125,6 +234,8 @@ def main() -> None:
 
     rows, secs = timed_call(shipped, work / "shipped")
     show("BAMs as shipped (hg38, bwa -M)", best_rows(rows), secs)
+    h3122 = next(r for r in rows if r["sample"] == "H3122_EML4" and is_v1(r))
+    breakpoint_step(*shipped)
 
     index = work / "panel.fa"
     shutil.copy(REF, index)
@@ -144,7 +255,7 @@ def main() -> None:
     )
 
     dil = []
-    labels = {}
+    labels, fractions = {}, {}
     for frac in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
         name = f"mix_{frac:g}"
         sub = work / f"{name}.h3122.bam"
@@ -156,8 +267,10 @@ def main() -> None:
         pysam.index(str(mixed))
         dil.append(mixed)
         labels[name] = f"{frac:g} of H3122 + all HCC827"
+        fractions[name] = frac
     rows, secs = timed_call(dil, work / "dilution")
     show("dilution: H3122 subsampled into HCC827 (hg38 BAMs)", best_rows(rows), secs, labels)
+    dilution_check(rows, h3122, fractions)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {peak:.0f} MB")
 
