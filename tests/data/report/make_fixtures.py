@@ -17,6 +17,7 @@ import pysam
 from resistcall import snv
 from resistcall.annotate import Finding, add_not_assessed
 from resistcall.contracts import HITS_SCHEMA, caveat
+from resistcall.fusion import detection_limit
 from resistcall.knowledge import load_knowledge, residue_span
 from resistcall.tables import read_table
 
@@ -641,7 +642,12 @@ def main() -> None:
             "min_split_reads": 2,
             "breakpoint_region": "ALK intron 19",
             "region_depth": depth,
-            "detection_limit_af": round(5 / depth, 4),
+            # spanning fragments as on the real H3122 capture (0.86 / 0.74 of the read depth)
+            "spanning_fragments": round(0.86 * depth),
+            "spanning_split_reads": round(0.74 * depth),
+            "detection_limit_af": float(
+                f"{detection_limit(round(0.86 * depth), round(0.74 * depth), 5, 2):.3g}"
+            ),
             "status": f"EML4-ALK v1 detected: {sr + dp} fragments ({sr} split reads, "
             f"{dp} discordant pairs)",
             "reason": ".",
