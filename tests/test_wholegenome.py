@@ -64,6 +64,7 @@ def wg_run(genome38, shared_dir, tmp_path_factory) -> Path:
         f"results/{LINE}/report.html",
         f"results/{LINE}/hits.tsv",
         f"results/{LINE}/HCC827.somatic.vcf.gz",
+        f"results/{LINE}/igv_session.xml",
     )
     return work
 
@@ -225,3 +226,34 @@ def test_alk_exon_scope_measured_on_the_full_model(wg_run):
     assert "exon 11 at low depth, exons 1-2, 8, 13, 17-18, 29 not covered." in nxt
     # EGFR, KRAS, ... are on chromosomes this genome lacks: not read, never "none found"
     assert "MET, EGFR, ERBB2, KIT, KRAS: not read" in nxt
+
+
+def test_igv_session_and_fusion_limit_on_the_whole_genome(wg_run):
+    """On a lab's own genome the IGV session points at its FASTA and the final BAMs (the CRAM
+    unit's too), and its regions name chr2 where the reads are: EML4-ALK's two breakpoints
+    (chr2:42,299,750 and chr2:29,223,741, 0-based starts in the session). The fusion-negative
+    HCC827 gets a 95%-power limit from the fragments spanning ALK intron 19."""
+    import xml.etree.ElementTree as ET
+
+    results = wg_run / "results" / LINE
+    root = ET.parse(results / "igv_session.xml").getroot()
+    paths = [r.get("path") for r in root.iter("Resource")]
+    assert paths[:2] == ["H3122.bam", "HCC827.bam"]
+    assert all((results / path).resolve().is_file() for path in [root.get("genome"), *paths])
+    assert Path(root.get("genome")).name == "chr2.fa"
+    regions = [
+        (r.get("chromosome"), int(r.get("start")), r.get("description"))
+        for r in root.iter("RegionOfInterest")
+    ]
+    assert {chrom for chrom, _, _ in regions} == {"chr2"}
+    fusion = {start for _, start, text in regions if "EML4::ALK fusion" in text}
+    assert any(abs(s - 42_299_749) <= 5 for s in fusion)
+    assert any(abs(s - 29_223_740) <= 5 for s in fusion)
+    fus = pd.read_csv(results / "fusions.tsv", sep="\t", dtype=str, keep_default_na=False)
+    # its status row (a 2-fragment candidate below the threshold has a row of its own)
+    status = fus[(fus["sample"] == "HCC827") & (fus["call"] == "not detected")]
+    assert len(status) == 1
+    neg = status.iloc[0]
+    assert "with 95% power" in neg["status"]
+    assert int(neg["spanning_fragments"]) > 0.5 * int(neg["region_depth"])
+    assert 0.001 < float(neg["detection_limit_af"]) < 0.05
