@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from resistcall.distributions import bb_isf, bb_logpmf, beta_ppf, binom_sf, fisher_two_sided
+from resistcall.distributions import (
+    bb_isf,
+    bb_logpmf,
+    beta_ppf,
+    binom_sf,
+    fisher_two_sided,
+    poisson_at_least,
+    poisson_pmf,
+)
 
 
 def _sites(m: int, seed: int):
@@ -58,3 +66,13 @@ def test_bb_isf_is_scipys():
     n = np.concatenate([n[:100], np.geomspace(5, 200_000, 50).astype(int)])
     for q in (1e-2, 1e-5, 6.25e-7):
         assert np.array_equal(bb_isf(q, n, a, b), stats.betabinom.isf(q, n, a, b))
+
+
+def test_poisson_tail_and_pmf_are_scipys():
+    """The fusion caller's detection power (resistcall.fusion.detection_power): tails from
+    k <= 0 (always) through past the mean, rates from 0 (no spanning pairs) to thousands."""
+    k = np.array([-1, 0, 1, 2, 5, 5, 9, 30, 3])
+    mu = np.array([0.5, 3.0, 0.0, 1e-4, 9.15, 0.0, 40.0, 2000.0, 2.5])
+    assert np.allclose(poisson_at_least(k, mu), stats.poisson.sf(k - 1, mu), rtol=1e-12, atol=0)
+    kk, rate = np.arange(0, 12), 4.2
+    assert np.allclose(poisson_pmf(kk, rate), stats.poisson.pmf(kk, rate), rtol=1e-12, atol=0)

@@ -1,4 +1,4 @@
-"""The few distribution functions the SNV caller needs, on :mod:`scipy.special`.
+"""The few distribution functions the SNV and fusion callers need, on :mod:`scipy.special`.
 
 Why not :mod:`scipy.stats`: importing it costs ~0.6 s CPU more than ``scipy.special`` (its
 docstring machinery), paid by every ``resistcall snv`` and ``pon`` run and by each cluster job.
@@ -11,7 +11,7 @@ Method in docs/snv.md.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaincinv, betaln, gammaln, logsumexp
+from scipy.special import betainc, betaincinv, betaln, gammainc, gammaln, logsumexp
 
 
 def bb_logpmf(k, n, a, b) -> np.ndarray:
@@ -116,6 +116,20 @@ def binom_sf(k, n, p) -> np.ndarray:
     k, n = np.asarray(k), np.asarray(n)
     inside = betainc(np.maximum(k, 0) + 1.0, np.maximum(n - k, 1).astype(float), p)
     return np.where(k < 0, 1.0, np.where(k >= n, 0.0, inside))
+
+
+def poisson_at_least(k, mu) -> np.ndarray:
+    """P(X >= k) for X ~ Poisson(mu): the regularised lower gamma P(k, mu) for k >= 1 (scipy's
+    ``poisson.sf(k - 1, mu)``); 1 for k <= 0, 0 for mu = 0 and k >= 1."""
+    k, mu = np.asarray(k), np.asarray(mu, dtype=float)
+    inside = gammainc(np.maximum(k, 1).astype(float), mu)
+    return np.where(k <= 0, 1.0, np.where(mu > 0, inside, 0.0))
+
+
+def poisson_pmf(k, mu) -> np.ndarray:
+    """P(X = k) for X ~ Poisson(mu > 0), k >= 0: exp(k log mu - mu - log k!)."""
+    k = np.asarray(k, dtype=float)
+    return np.exp(k * np.log(mu) - mu - gammaln(k + 1))
 
 
 #: relative tolerance under which two hypergeometric probabilities count as equal in the

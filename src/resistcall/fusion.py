@@ -23,12 +23,12 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pysam
-from scipy.special import gammainc, gammaln
 
 from resistcall import outputs
 from resistcall.annotation import check_against_fasta, fasta_lengths, load_annotation
 from resistcall.contracts import FUSION_COLUMNS, FUSION_DETECTED, NOT_ASSESSABLE
 from resistcall.coverage import base_depths
+from resistcall.distributions import poisson_at_least, poisson_pmf
 from resistcall.errors import UserError
 from resistcall.fusion_evidence import (
     ADAPTERS,
@@ -196,8 +196,16 @@ class Junction:
     homology: str = ""
     split: set = field(default_factory=set)
     pairs: set = field(default_factory=set)
-    partner_locus: str = ""  # unplaced partner: where its reads align (whole-genome BAMs)
-    located: tuple[str, int, int] | None = None  # partner_locus as (chrom, lo, hi)
+    #: unplaced partner: (chrom, lo, hi) where its split reads align (whole-genome BAMs)
+    located: tuple[str, int, int] | None = None
+
+    @property
+    def partner_locus(self) -> str:
+        """:attr:`located` as ``chrom:lo-hi`` (status sentence, VCF PARTNER_LOCUS); "" if none."""
+        if self.located is None:
+            return ""
+        chrom, lo, hi = self.located
+        return f"{chrom}:{lo}-{hi}"
 
     @property
     def p_strand(self) -> str:
@@ -529,7 +537,6 @@ def _locate_unknown_partner(
     lo, hi = min(g[1] for g in best), max(g[1] for g in best)
     if panel is not None and "N" not in panel.fetch(best[0][0], (lo + hi) // 2, (lo + hi) // 2):
         return
-    j.partner_locus = f"{best[0][0]}:{lo}-{hi}"
     j.located = (best[0][0], lo, hi)
 
 
@@ -658,19 +665,11 @@ def detection_power(
     a call needs S >= min_split_reads and S + D >= min_fragments."""
     lam_s, lam_d = f * n_split, f * max(n_span - n_split, 0.0)
     s, m = min_split_reads, min_fragments
-
-    def at_least(k: int, lam: float) -> float:  # P(Poisson(lam) >= k)
-        if k <= 0:
-            return 1.0
-        return float(gammainc(k, lam)) if lam > 0 else 0.0
-
     if lam_s <= 0:
         return 0.0  # min_split_reads >= 1 (Settings): no split read, no call
-    total = at_least(max(s, m), lam_s)  # S alone reaches both thresholds
-    for k in range(s, m):  # S = k split reads, D >= m - k more from pairs
-        pmf = float(np.exp(k * np.log(lam_s) - lam_s - gammaln(k + 1)))
-        total += pmf * at_least(m - k, lam_d)
-    return total
+    alone = float(poisson_at_least(max(s, m), lam_s))  # S alone reaches both thresholds
+    k = np.arange(s, m)  # S = k split reads, D >= m - k more from pairs
+    return alone + float(np.sum(poisson_pmf(k, lam_s) * poisson_at_least(m - k, lam_d)))
 
 
 def detection_limit(
@@ -854,6 +853,8 @@ def status_row(
     'not assessable' (too little depth, or ``qc_reason``: the sample failed QC or its reads are
     too short)."""
     assessable = not np.isnan(depth) and depth >= cfg.min_depth and qc_reason is None
+    # a limit is what a negative rests on: none for a sample that could not be assessed
+    limit = _limit(cfg, depth, span) if assessable else NA
     if qc_reason is not None:
         call, reason = NOT_ASSESSABLE, qc_reason
         status = f"{target.name} fusion not assessable: {qc_reason}"
@@ -862,7 +863,7 @@ def status_row(
         status = (
             f"no {target.name} fusion detected at median {depth:.0f}x over {label}: "
             f"{_fmt_count(span[0])} fragments span a breakpoint there, enough to detect a "
-            f"fusion at allele fraction >= {_limit(cfg, depth, span)} with 95% power "
+            f"fusion at allele fraction >= {limit} with 95% power "
             f"(>= {cfg.min_fragments} fragments, >= {cfg.min_split_reads} split reads)"
         )
         reason = NA
@@ -887,8 +888,7 @@ def status_row(
         region_depth=_fmt_depth(depth),
         spanning_fragments=_fmt_count(span[0]),
         spanning_split_reads=_fmt_count(span[1]),
-        # a limit is what a negative rests on: none for a sample that could not be assessed
-        detection_limit_af=_limit(cfg, depth, span) if call == "not detected" else NA,
+        detection_limit_af=limit,
         status=status,
         reason=reason,
     )
