@@ -18,7 +18,12 @@ KNOWN = Path(__file__).resolve().parents[1] / "resources" / "known_resistance.ts
 READERS = {
     "cnv": [contracts.ANNOTATE_READS["cnv"], contracts.REPORT_READS["cnv"]],
     "cnv_targets": [contracts.REPORT_READS["cnv_targets"]],
-    "fusions": [contracts.ANNOTATE_READS["fusions"], contracts.REPORT_READS["fusions"]],
+    "fusions": [
+        contracts.ANNOTATE_READS["fusions"],
+        contracts.REPORT_READS["fusions"],
+        contracts.IGV_READS["fusions"],
+    ],
+    "hits": [contracts.IGV_READS["hits"]],
     "hotspots": [contracts.ANNOTATE_READS["hotspots"], contracts.REPORT_READS["hotspots"]],
 }
 
@@ -64,6 +69,7 @@ def test_hotspot_and_hits_contracts_cover_readers():
     groups = load_knowledge(KNOWN).groups
     header = annotate.tsv_rows({}, None, groups).columns.tolist()
     assert header == contracts.hits_columns(groups.driver_drugs)
+    assert_covers(header, "hits")
 
 
 def test_readers_ask_only_for_written_columns():

@@ -349,6 +349,14 @@ ANNOTATE_READS = {
         REASON,
     ),
 }
+#: the IGV session (resistcall.igv) reads these of hits.tsv and fusions.tsv.
+IGV_READS = {
+    "hits": (
+        "sample", "kind", "gene", "chrom", "pos", "ref", "hgvs_p", "copy_number", "status",
+        "filter",
+    ),
+    "fusions": ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "call"),
+}  # fmt: skip
 #: the report reads these.
 REPORT_READS = {
     "cnv": CNV_COLUMNS[:9],

@@ -39,12 +39,6 @@ log = logging.getLogger(__name__)
 SESSION_VERSION = "8"
 #: bases shown on each side of the finding the session opens at
 LOCUS_PAD = 50
-#: hits.tsv columns the regions are built from
-HITS_REQUIRED = (
-    "sample", "kind", "gene", "chrom", "pos", "ref", "hgvs_p", "copy_number", "status", "filter"
-)  # fmt: skip
-#: fusions.tsv columns the fusion breakpoints are read from
-FUSIONS_REQUIRED = ("sample", "gene_5p", "gene_3p", "breakpoint_5p", "breakpoint_3p", "call")
 #: kinds of hits.tsv whose rows carry VCF coordinates
 SMALL_KINDS = ("snv", "mnv", "indel")
 #: fusions.tsv side -> how a region names it
@@ -106,7 +100,9 @@ def finding_regions(
     fusions.tsv (a breakpoint outside the reference is left out). Copy number: the span of the
     gene's targets (BED ``name`` = gene) when they lie on one contig. Compounds: none (their
     parts are their own rows)."""
-    fusion_rows = fusions if fusions is not None else pd.DataFrame(columns=FUSIONS_REQUIRED)
+    fusion_rows = (
+        fusions if fusions is not None else pd.DataFrame(columns=contracts.IGV_READS["fusions"])
+    )
     detected = fusion_rows[fusion_rows["call"].map(_cell) == contracts.FUSION_DETECTED]
     spans: dict[str, tuple[str, int, int]] = {}
     if targets is not None:
@@ -237,8 +233,10 @@ def write_session(
     for path in [reference, *bams, hits, fusions, snv_vcf, fusions_vcf, targets, annotation]:
         if path is not None and not Path(path).is_file():
             raise UserError(f"file for the IGV session not found: {path}")
-    hits_df = read_table(hits, HITS_REQUIRED, "hits table")
-    fusions_df = read_table(fusions, FUSIONS_REQUIRED, "fusion table") if fusions else None
+    hits_df = read_table(hits, contracts.IGV_READS["hits"], "hits table")
+    fusions_df = (
+        read_table(fusions, contracts.IGV_READS["fusions"], "fusion table") if fusions else None
+    )
     targets_df = read_bed(targets) if targets else None
     regions = finding_regions(hits_df, fusions_df, targets_df)
     tracks = [Track(relative_to(bam, folder), Path(bam).name.removesuffix(".bam")) for bam in bams]
