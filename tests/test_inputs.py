@@ -1310,3 +1310,34 @@ def test_amplicon_primers_that_do_not_fit_the_targets_are_warned(base_config, tm
     )
     assert "unclipped" in warned[0] and "panel.primers" in warned[0]
     assert warned[1].startswith(f"{primers}: 1 of {len(kept)} primer(s) (first: line 1, ")
+
+
+def test_primer_fit_counts_touching_intervals_as_apart_per_chromosome(tmp_path):
+    """Half-open BED overlap, unsorted targets, primers on a contig with no target: a primer
+    ending exactly PRIMER_REACH bp before a target's start (or starting that far after its
+    end) is not near it, and a primer is near only targets on its own contig."""
+    from resistcall.inputs.beds import PRIMER_REACH, primer_warnings
+
+    assert PRIMER_REACH == 40
+    (tmp_path / "t.bed").write_text("chr7\t1000\t1200\nchr2\t500\t700\n")
+    config = {"panel": {"targets": str(tmp_path / "t.bed"), "primers": "p.bed"}}
+
+    def warned(left: tuple[int, int], right: tuple[int, int]) -> list[str]:
+        rows = [
+            f"chr7\t{left[0]}\t{left[1]}\tL7\t0\t+",
+            f"chr7\t{right[0]}\t{right[1]}\tR7\t0\t-",
+            "chr2\t480\t500\tL2\t0\t+",
+            "chr2\t700\t720\tR2\t0\t-",
+            "chr1\t500\t520\tX1\t0\t+",
+        ]
+        (tmp_path / "p.bed").write_text("\n".join(rows) + "\n")
+        return primer_warnings(config, tmp_path)
+
+    touching = warned((940, 960), (1240, 1260))
+    assert len(touching) == 2
+    assert touching[0].startswith(
+        f"{tmp_path / 't.bed'}: 1 of 2 amplicon target(s) (first: line 1, chr7:1001-1200) "
+    )
+    assert touching[1].startswith("p.bed: 3 of 5 primer(s) (first: line 1, L7) lie within 40 bp")
+    (near,) = warned((941, 961), (1239, 1259))
+    assert near.startswith("p.bed: 1 of 5 primer(s) (first: line 5, X1) lie within 40 bp")

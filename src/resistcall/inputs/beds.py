@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyranges as pr
 
 from resistcall.errors import UserError
 from resistcall.inputs.files import resolve
@@ -150,8 +151,24 @@ def config_file_problems(
 PRIMER_REACH = 40
 
 
-def _intervals(path: Path, n_columns: int) -> list[tuple[int, list[str]]]:
-    return [(number, [c.strip() for c in cells[:n_columns]]) for number, cells in _rows(path)]
+def _table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The BED's intervals (already checked) with their line numbers, in file order."""
+    rows = [[n, *(c.strip() for c in cells[: len(columns)])] for n, cells in _rows(path)]
+    frame = pd.DataFrame(rows, columns=["line", *columns])
+    return frame.astype({"Start": "int64", "End": "int64"})
+
+
+def _overlapping(query: pd.DataFrame, subject: pd.DataFrame, strandedness: str | None) -> set[int]:
+    """Lines of ``query`` overlapping an interval of ``subject`` (pyranges, half-open; starts
+    clipped at 0, which every BED interval ends after, so no overlap changes)."""
+    if query.empty or subject.empty:
+        return set()
+
+    def ranges(frame: pd.DataFrame) -> pr.PyRanges:
+        return pr.PyRanges(frame.assign(Start=frame["Start"].clip(lower=0)))
+
+    hits = ranges(query).overlap(ranges(subject), strandedness=strandedness)
+    return set(hits.df["line"]) if len(hits) else set()
 
 
 def primer_warnings(config: dict[str, Any], base_dir: Path) -> list[str]:
@@ -163,32 +180,23 @@ def primer_warnings(config: dict[str, Any], base_dir: Path) -> list[str]:
     another panel or build (or a primer pool larger than the analysed targets)."""
     panel = config["panel"]
     t_shown, p_shown = str(panel["targets"]), str(panel["primers"])
-    targets = _intervals(resolve(base_dir, t_shown), 3)
-    primers = _intervals(resolve(base_dir, p_shown), 6)
-    by_chrom: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for _, (chrom, start, end, _name, _score, strand) in primers:
-        by_chrom.setdefault((chrom, strand), []).append((int(start), int(end)))
-
-    def near(chrom: str, strand: str, lo: int, hi: int) -> bool:
-        return any(s < hi and e > lo for s, e in by_chrom.get((chrom, strand), ()))
-
-    unprimed = []
-    for number, (chrom, start, end) in targets:
-        s, e = int(start), int(end)
-        left = near(chrom, "+", s - PRIMER_REACH, s + PRIMER_REACH)
-        right = near(chrom, "-", e - PRIMER_REACH, e + PRIMER_REACH)
-        if not (left and right):
-            unprimed.append((number, f"{chrom}:{s + 1}-{e}"))
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for _, (chrom, start, end) in targets:
-        spans.setdefault(chrom, []).append((int(start), int(end)))
+    targets = _table(resolve(base_dir, t_shown), ["Chromosome", "Start", "End"])
+    primers = _table(
+        resolve(base_dir, p_shown), ["Chromosome", "Start", "End", "Name", "Score", "Strand"]
+    )
+    start, end = targets["Start"], targets["End"]
+    left = targets.assign(Start=start - PRIMER_REACH, End=start + PRIMER_REACH, Strand="+")
+    right = targets.assign(Start=end - PRIMER_REACH, End=end + PRIMER_REACH, Strand="-")
+    primed = _overlapping(left, primers, "same") & _overlapping(right, primers, "same")
+    unprimed = [
+        (n, f"{chrom}:{s + 1}-{e}")
+        for n, chrom, s, e in targets.itertuples(index=False)
+        if n not in primed
+    ]
+    reach = targets.assign(Start=start - PRIMER_REACH, End=end + PRIMER_REACH)
+    near = _overlapping(primers, reach, None)
     stray = [
-        (number, name)
-        for number, (chrom, start, end, name, _score, _strand) in primers
-        if not any(
-            s - PRIMER_REACH < int(end) and e + PRIMER_REACH > int(start)
-            for s, e in spans.get(chrom, ())
-        )
+        (n, name) for n, name in zip(primers["line"], primers["Name"], strict=True) if n not in near
     ]
     warnings = []
     if unprimed:
