@@ -47,7 +47,13 @@ from resistcall.report_inputs import (
     load_vcf,
     read_json,
 )
-from resistcall.report_model import RUO_STATEMENT, build_report, exon_words, json_safe
+from resistcall.report_model import (
+    RUO_STATEMENT,
+    build_report,
+    exon_words,
+    json_safe,
+    still_expected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +263,9 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
                 + [f"{x['gene']} {x['call']}" for x in (c.get("copy_number") or [])],
                 # a drug the card calls "uncertain" (a filtered signal at one of its
                 # resistance codons) is not listed as still expected to work
-                "expected_to_work": [
-                    d for d in c["expected_to_work"] if d not in (c.get("uncertain_drugs") or [])
-                ],
+                "expected_to_work": still_expected(
+                    c["expected_to_work"], c.get("uncertain_drugs") or []
+                ),
                 "uncertain": c.get("uncertain_drugs") or [],
                 "caveat_drugs": c.get("caveat_drugs") or [],
                 "n_uncovered": (

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -1155,6 +1156,8 @@ def build_summary(
         by_prediction = {
             p: [d for d, c in alk_cells.items() if c["prediction"] == p] for p in PREDICTIONS
         }
+        caveat_drugs = [d for d, c in alk_cells.items() if c["caveats"]]
+        uncertain = uncertain_drugs(by_prediction, alk_cells)
         warnings = []
         if qc is not None:
             for q in qc:
@@ -1217,12 +1220,9 @@ def build_summary(
                 "resistance_expected": by_prediction["resistant"],
                 "no_data": by_prediction["no data"],
                 "unverified_drugs": [d for d, c in alk_cells.items() if c["unverified"]],
-                "caveat_drugs": [d for d, c in alk_cells.items() if c["caveats"]],
-                # expected to work but for a filtered signal at a resistance codon: the
-                # headline's "Uncertain: ..." (the cohort index lists them apart too)
-                "uncertain_drugs": list(
-                    _flag_texts(alk_cells, by_prediction["sensitive"], "filtered_signal")
-                ),
+                "caveat_drugs": caveat_drugs,
+                # the headline's "Uncertain: ..." (the cohort index lists them apart too)
+                "uncertain_drugs": list(uncertain),
                 "caveats": [
                     {
                         "drug": d,
@@ -1241,11 +1241,9 @@ def build_summary(
                     if d not in grid["driver"] and c["prediction"] == "sensitive"
                 ],
                 "scan": _scan_statement(s),
-                "phenotype_drugs": [d for d, c in alk_cells.items() if c["basis"] == "phenotype"],
-                "genotype_drugs": [d for d, c in alk_cells.items() if c["basis"] == "genotype"],
-                "headline": _headline(
-                    by_prediction, {d for d, c in alk_cells.items() if c["caveats"]}, alk_cells
-                ),
+                "phenotype_drugs": _with_basis(alk_cells, "phenotype"),
+                "genotype_drugs": _with_basis(alk_cells, "genotype"),
+                "headline": _headline(by_prediction, set(caveat_drugs), alk_cells, uncertain),
             }
         )
     return cards
@@ -1323,14 +1321,34 @@ def _flag_texts(cells: dict, drugs: list[str], kind: str) -> dict[str, str]:
     return out
 
 
+def uncertain_drugs(by: dict[str, list[str]], cells: dict) -> dict[str, str]:
+    """drug -> why, for the drugs expected to work but for a filtered signal at one of their
+    resistance codons: neither confirmed to work nor resistant."""
+    return _flag_texts(cells, by["sensitive"], "filtered_signal")
+
+
+def still_expected(drugs: list[str], uncertain: Iterable[str]) -> list[str]:
+    """``drugs`` (expected to work) less the uncertain ones: what the headline and the cohort
+    index say still works."""
+    doubtful = set(uncertain)
+    return [d for d in drugs if d not in doubtful]
+
+
+def _with_basis(cells: dict, basis: str) -> list[str]:
+    """Drugs whose prediction rests on ``basis`` (phenotype, genotype, evidence)."""
+    return [d for d, c in cells.items() if c.get("basis") == basis]
+
+
 def _headline(
     by: dict[str, list[str]],
     caveated: set[str] | frozenset = frozenset(),
     cells: dict | None = None,
+    uncertain: dict[str, str] | None = None,
 ) -> str:
     """One sentence; a drug whose prediction could change is marked "(with caveats)". A drug
-    expected to work but for a filtered signal at one of its resistance codons is "uncertain",
-    and a resistance resting only on low-support calls says so."""
+    expected to work but for a filtered signal at one of its resistance codons is "uncertain"
+    (``uncertain``: :func:`uncertain_drugs`, as the card has it), and a resistance resting only
+    on low-support calls says so."""
     if by["not assessable"] and not any(by[p] for p in PREDICTIONS if p != "not assessable"):
         return "Not assessable: the sample failed QC, so no drug prediction can be made."
 
@@ -1338,18 +1356,19 @@ def _headline(
         return ", ".join(f"{d} (with caveats)" if d in caveated else d for d in drugs)
 
     cells = cells or {}
-    uncertain = _flag_texts(cells, by["sensitive"], "filtered_signal")
+    if uncertain is None:
+        uncertain = uncertain_drugs(by, cells)
 
     def uncertain_sentence() -> str:
         why = "; ".join(dict.fromkeys(uncertain.values()))
         return f" Uncertain: {', '.join(uncertain)}, as {why}."
 
-    phenotype = [d for d, c in cells.items() if c.get("basis") == "phenotype"]
-    genotype = [d for d, c in cells.items() if c.get("basis") == "genotype"]
+    phenotype = _with_basis(cells, "phenotype")
+    genotype = _with_basis(cells, "genotype")
     if genotype:
         # a filtered signal at a resistance codon of a genotype-based drug: that drug is
         # uncertain here too (the scan excluded the clear codons, not this one)
-        retain = [d for d in genotype if d not in uncertain]
+        retain = still_expected(genotype, uncertain)
         found = "No confirmed resistance mechanism" if uncertain else "No resistance mechanism"
         text = f"{found} found; ALK-independent resistance not excluded."
         if retain:
@@ -1360,7 +1379,7 @@ def _headline(
             text += " " + ", ".join(phenotype) + ": resistant phenotype; mechanism not found."
         return text
     weak = _flag_texts(cells, by["resistant"] + by["reduced sensitivity"], "low_support")
-    works = [d for d in by["sensitive"] if d not in uncertain]
+    works = still_expected(by["sensitive"], uncertain)
     if works:
         text = "Still expected to work: " + names(works) + "."
     elif by["reduced sensitivity"]:
