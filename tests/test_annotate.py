@@ -420,6 +420,17 @@ def test_compound_in_trans_is_not_applied(tmp_path):
     # without the compound row, the single-mutant rows decide (both sensitive to lorlatinib)
     assert lor["superseded"] == [] and lor["prediction"] == "sensitive"
     assert {r["finding"] for r in lor["rows"]} == {L1196M, G1202R}
+    # hits.tsv: the compound's row read "acquired" with lorlatinib "resistant*" in its drug
+    # column; a row that decides nothing now has no drug cell, only the rows it set aside
+    tsv = pd.read_csv(tmp_path / "hits.tsv", sep="\t", dtype=str, keep_default_na=False)
+    row = tsv[(tsv["sample"] == "H3122_R1") & (tsv["finding_id"] == COMPOUND)].iloc[0]
+    drugs = load_knowledge(KNOWN).groups.driver_drugs
+    assert [row[d] for d in drugs] == [""] * len(drugs) and row["other_drugs"] == ""
+    assert row["phase"] == "trans" and row["note"].startswith("parts seen in trans")
+    assert "lorlatinib:resistant" in row["evidence"]  # what was matched, not applied
+    # its parts keep their own cells
+    parts = tsv[(tsv["sample"] == "H3122_R1") & tsv["finding_id"].isin([L1196M, G1202R])]
+    assert set(parts["lorlatinib"]) == {"sensitive"}
 
 
 def test_vcf_without_records_gives_no_data_verdicts(tmp_path):

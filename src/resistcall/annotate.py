@@ -146,6 +146,12 @@ class Finding:
         return all(m["verification"] != "recall" for m in self.matches)
 
     @property
+    def set_aside(self) -> bool:
+        """A compound whose parts are on different molecules (phase ``trans``): not one allele,
+        so its table rows apply to nothing in the sample (docs/annotate.md, "Phasing")."""
+        return self.kind == "compound" and (self.phase or {}).get("status") == "trans"
+
+    @property
     def classification(self) -> str:
         if self.matches:
             return "known"
@@ -666,7 +672,7 @@ def annotate(
                     low_support=next((m.low_support for m in members if m.low_support), None),
                 )
                 c.phase = _phase(members, (bams or {}).get(s), reference)
-                if c.phase["status"] == "trans":
+                if c.set_aside:
                     # the parts sit on different molecules: the compound (cis) evidence does
                     # not apply, and each part keeps its own rows
                     c.counts_towards_verdict = False
@@ -1093,7 +1099,9 @@ def tsv_rows(
     for s, flist in findings.items():
         for f in flist:
             effects: dict[str, list[str]] = {}
-            for m in f.matches:
+            # a set-aside compound's rows apply to nothing: no drug cell may read them as an
+            # effect (``evidence`` still lists what was matched)
+            for m in [] if f.set_aside else f.matches:
                 for d in groups.drugs_of(m["drug"], m["drug_class"]):
                     mark = "*" if m["verification"] == "recall" else ""
                     effects.setdefault(d, []).append(m["effect"] + mark)
@@ -1102,7 +1110,7 @@ def tsv_rows(
             note = f.note
             if phase.get("pairs"):
                 # a compound set aside (parts in trans) keeps saying so before its read counts
-                kept = [note] if note and not f.counts_towards_verdict else []
+                kept = [note] if note and f.set_aside else []
                 note = "; ".join(
                     kept
                     + [
