@@ -2336,3 +2336,39 @@ def test_report_states_the_runs_own_maximum_detection_limit():
     ]
     hot = report_model.build_hotspots(pd.DataFrame(rows), ["S"], None, 0.2)
     assert hot["max_detection_limit"] == 0.2
+
+
+def test_hotspot_cell_says_which_depth_is_the_codons_and_which_the_calls(rendered):
+    """Real H3122 half, G1202 thinned with G1202R on 2 of 17 reads (filtered): the grid cell
+    read "13× reads" (the codon's minimum depth over its three bases) while every other place
+    said "2 of 17 reads" (the call's alt over the depth at its own base)."""
+    import copy
+
+    reason = f"{contracts.HOTSPOT_FILTERED_SIGNAL} (too few reads)"
+    site = ["ALK", "chr2_x", "24519,24520,24521", "chr2:29220746"]
+    signal = ["p.G1202R", "G1202", *site, 13, 2, 0.11765, contracts.NOT_ASSESSABLE, None]
+    noise = ["p.G1202R", "G1202", *site, 4, 1, 0.25, "not covered", None]
+    rows = [
+        ["R1", *signal, 0.01, 298, reason],
+        ["R2", *noise, 0.01, 298, "no reads at the codon"],
+    ]
+    columns = ["sample", "hgvs_p", "residue", "gene", "chrom", "positions", "genomic"]
+    hot = pd.DataFrame(rows, columns=columns + list(contracts.HOTSPOT_MEASURES))
+    grid = report_model.build_hotspots(hot, ["R1", "R2"])
+    (row,) = grid["rows"]
+    assert row["cells"]["R1"]["call_reads"] == {"alt_count": 2, "depth": 17.0}
+    assert row["cells"]["R2"]["call_reads"] is None  # a not-covered codon's count is noise
+    model = copy.deepcopy(rendered["model"])
+    model["hotspots"] = grid
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    table = html.split('id="hotspot-table"')[1].split("</table>")[0]
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", "<td" + c).split()) for c in table.split("<td")]
+    signal_cell = next(c for c in cells if "NOT ASSESSABLE" in c)
+    assert signal_cell.startswith(
+        "NOT ASSESSABLE 2 of 17 reads at the call's base; codon min depth 13×; signal below"
+    )
+    assert "13× reads" not in table
+    # a codon without reads still reads not covered, with its depth named the same way
+    uncovered = next(c for c in cells if "NOT COVERED" in c)
+    assert uncovered.endswith("NOT COVERED codon min depth 4×; no reads at the codon")
+    assert "reads at the call's base" not in uncovered

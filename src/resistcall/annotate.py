@@ -36,6 +36,7 @@ from resistcall.contracts import (
     HOTSPOT_UNKNOWN,
     NOT_ASSESSABLE,
     SNV_PRESENT,
+    call_reads,
     caveat,
     check_verdicts,
     citation,
@@ -772,19 +773,6 @@ def add_genotype_predictions(
         entry.setdefault("basis", "evidence" if entry["prediction"] != "no data" else "none")
 
 
-def _signal_reads(rec: dict) -> dict[str, float | None]:
-    """A filtered call's reads at a codon: its alt count over the depth at the call's base.
-
-    hotspots.tsv ``depth`` is the codon's minimum depth, while ``vaf`` is the call's alt count
-    over the depth at its own base (docs/snv.md): "2 of 13 reads" beside "VAF 11.8%" (2 of 17)
-    mixed the two on real reads. That base's depth is alt / vaf; the codon depth is the
-    fallback when no VAF is given."""
-    alt, vaf, depth = _num(rec.get("alt_count")), _num(rec.get("vaf")), _num(rec.get("depth"))
-    if alt and vaf:
-        depth = float(round(alt / vaf))
-    return {"alt_count": alt, "depth": depth}
-
-
 #: Predictions a known change that could not be checked could still make worse: they carry
 #: its caveat (a ``resistant`` one cannot get worse)
 CAVEATED = ("sensitive", "no data", "reduced sensitivity")
@@ -822,7 +810,9 @@ def add_not_assessed(verdicts: dict[str, dict], hotspots: pd.DataFrame, kb: Know
                     "verification": row["verification"],
                 }
                 if signal:
-                    item["signal"] = _signal_reads(rec)
+                    item["signal"] = call_reads(
+                        _num(rec.get("alt_count")), _num(rec.get("vaf")), _num(rec.get("depth"))
+                    )
                 if item not in entry["not_assessed"]:
                     entry["not_assessed"].append(item)
     for v in verdicts.values():

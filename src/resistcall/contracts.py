@@ -205,6 +205,20 @@ HOTSPOT_MEASURES = (
 #: filters (the filter words follow in brackets); annotate turns it into a ``filtered_signal``
 #: caveat.
 HOTSPOT_FILTERED_SIGNAL = "signal below quality filters at the codon"
+
+
+def call_reads(alt_count: float | None, vaf: float | None, depth: float | None) -> dict:
+    """``{alt_count, depth}`` of the call behind a hotspots.tsv row, at the call's own base.
+
+    The row's ``depth`` is the codon's minimum over its bases, while ``alt_count`` and ``vaf``
+    are the call's at its own base (docs/snv.md), so "2 of 13 reads" beside "VAF 11.8%" (2 of
+    17) would mix two depths: the base's depth is alt / vaf; ``depth`` is the fallback when
+    there is no VAF."""
+    if alt_count and vaf:
+        depth = float(round(alt_count / vaf))
+    return {"alt_count": alt_count, "depth": depth}
+
+
 #: hotspots.tsv: known-resistance positions x sample.
 HOTSPOT_COLUMNS = (
     "sample",

@@ -26,11 +26,13 @@ from resistcall.contracts import (
     CN_CHANGED,
     DRUG_PREDICTION,
     FUSION_DETECTED,
+    HOTSPOT_FILTERED_SIGNAL,
     HOTSPOT_MEASURES,
     HOTSPOT_UNKNOWN,
     NOT_ASSESSABLE,
     REPORT_SCHEMA,
     SCOPE_STATUS,
+    call_reads,
     citation,
     gene_key,
 )
@@ -800,6 +802,7 @@ def build_hotspots(
         for sample, cell in row["cells"].items():
             row["uncovered"] |= cell["verdict"] in HOTSPOT_UNKNOWN
             row["mutated"] |= cell["verdict"] == "mutated"
+            cell["call_reads"] = _cell_call_reads(cell)
             cell["variants"] = (
                 sorted(
                     {
@@ -826,6 +829,16 @@ def build_hotspots(
         "uncovered": uncovered,
         "n_positions": len(out),
     }
+
+
+def _cell_call_reads(cell: dict) -> dict | None:
+    """A mutated or filtered-signal cell's call as alt of the reads at its own base (not the
+    codon's minimum depth, which the cell states apart); None for the other verdicts, whose
+    largest non-reference count is noise, not a call."""
+    signal = str(cell.get("reason") or "").startswith(HOTSPOT_FILTERED_SIGNAL)
+    if cell["verdict"] != "mutated" and not signal:
+        return None
+    return call_reads(cell["alt_count"], cell["vaf"], None)
 
 
 def max_detection_limit(config: dict | None) -> float:
