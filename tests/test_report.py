@@ -2244,11 +2244,9 @@ def test_phase_words_say_how_many_reads_carry_each_part():
     )
 
 
-def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
-    """Real H3122 half with L1196M and G1202R on different reads: the "Known resistance
-    mutations" table showed the compound p.[L1196M;G1202R] as "acquired", lorlatinib-resistant,
-    though its rows were not applied."""
-    compound = {
+def _trans_compound(matches: list[dict]) -> dict:
+    """hits.json's compound p.[L1196M;G1202R] whose parts were seen on different reads."""
+    return {
         "id": "compound:ALK:p.[L1196M;G1202R]",
         "kind": "compound",
         "gene": "ALK",
@@ -2257,14 +2255,54 @@ def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
         "counts_towards_verdict": False,
         "compound_parts": ["var:a", "var:b"],
         "phase": {"status": "trans", "method": "reads", "pairs": []},
-        "matches": [],
+        "matches": matches,
     }
+
+
+def test_a_trans_compound_is_not_acquired_in_the_mutation_table():
+    """Real H3122 half with L1196M and G1202R on different reads: the "Known resistance
+    mutations" table showed the compound p.[L1196M;G1202R] as "acquired", lorlatinib-resistant,
+    though its rows were not applied."""
+    compound = _trans_compound([])
     entries = [{"sample": "R1", "condition": "resistant", "findings": [compound]}]
     (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
     assert row["status"] == {"R1": "not applied (trans)"}
     compound["phase"]["status"] = "cis"
     (row,) = report_model.build_variant_rows(entries, None, "P", ["P", "R1"], "findings")
     assert row["status"] == {"R1": "acquired"}
+
+
+def test_a_trans_compounds_rows_do_not_read_as_applying_in_the_evidence_column(rendered):
+    """Real H3122 half with L1196M and G1202R on different reads: hits.tsv left the compound's
+    drug cells empty, but the mutation table's Evidence column still listed "lorlatinib:
+    resistant" beside "not applied (trans)", read by a skimming eye as lorlatinib resistance."""
+    import copy
+
+    row = {"drug": "lorlatinib", "effect": "resistant", "evidence_level": "preclinical"}
+    compound = _trans_compound([{**row, "verification": "db"}])
+    entries = [{"sample": CR2, "condition": "resistant", "findings": [compound]}]
+    samples = [PAR, CR1, CR2]
+    (row,) = report_model.build_variant_rows(entries, None, PAR, samples, "findings")
+    assert row["not_applied"] == [CR2]
+    assert [(e["drug"], e["effect"], e["applied"]) for e in row["effects"]] == [
+        ("lorlatinib", "resistant", False)
+    ]
+    model = copy.deepcopy(rendered["model"])
+    model["variants"] = [row]
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    table = html.split('id="h-variants"')[1].split("</table>")[0]
+    evidence = " ".join(re.sub(r"<[^>]+>", " ", table.split('class="num"')[-1]).split())
+    assert "Not applied (its parts are on different reads, trans)" in evidence
+    assert "not applied: lorlatinib : resistant" in evidence
+    assert 'class="evidence effects muted"' in table
+    # a cis compound's rows apply, and read as they did
+    compound["phase"]["status"] = "cis"
+    (row,) = report_model.build_variant_rows(entries, None, PAR, samples, "findings")
+    assert row["not_applied"] == [] and row["effects"][0]["applied"] is True
+    model["variants"] = [row]
+    html = report.render_html(model, {"cnv": None, "vaf": None, "depth": None})
+    table = html.split('id="h-variants"')[1].split("</table>")[0]
+    assert "not applied" not in table.lower()
 
 
 def test_a_low_support_call_is_tagged_in_the_mutation_table(rendered):

@@ -540,6 +540,12 @@ def is_small_variant(f: dict) -> bool:
 NOT_APPLIED_TRANS = "not applied (trans)"
 
 
+def _set_aside(f: dict) -> bool:
+    """hits.json's side of annotate's ``Finding.set_aside``: a compound whose parts are in
+    trans, whose table rows apply to nothing in the sample."""
+    return finding_kind(f) == "compound" and (f.get("phase") or {}).get("status") == "trans"
+
+
 def build_variant_rows(
     entries: list[dict],
     vcf: pd.DataFrame | None,
@@ -577,6 +583,8 @@ def build_variant_rows(
                     "filter": f.get("filter"),
                     "known": bool(f.get("known", which == "findings")),
                     "status": {},
+                    # the resistant samples where its rows were set aside (parts in trans)
+                    "not_applied": [],
                     "low_support": {},
                     "samples": {},
                     "evidence_level": _best_level(matches),
@@ -603,10 +611,10 @@ def build_variant_rows(
             if resistant:
                 # a compound whose parts sit on different reads was not applied (annotate):
                 # its timing ("acquired") must not read as an acquired compound mutation
-                trans = (
-                    row["kind"] == "compound" and (f.get("phase") or {}).get("status") == "trans"
-                )
+                trans = _set_aside(f)
                 row["status"][s["sample"]] = NOT_APPLIED_TRANS if trans else f.get("status")
+                if trans:
+                    row["not_applied"].append(s["sample"])
                 # the first screen tags a low-support call; the table must not show it bare
                 if f.get("low_support") and not trans:
                     row["low_support"][s["sample"]] = True
@@ -636,6 +644,11 @@ def build_variant_rows(
     for row in out:
         for sample in samples:
             row["samples"].setdefault(sample, {"vaf": None, "alt_count": None, "depth": None})
+        # set aside wherever it was seen: its rows' effects apply to nothing (hits.tsv leaves
+        # its drug cells empty), so they must not read as "lorlatinib: resistant"
+        applied = not row["not_applied"] or len(row["not_applied"]) < len(row["status"])
+        for e in row["effects"]:
+            e["applied"] = applied
     out.sort(
         key=lambda r: (
             gene_key(str(r["gene"])),
