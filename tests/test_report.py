@@ -188,6 +188,7 @@ def test_summary_states_what_changed_per_resistant_sample(rendered):
             "depth_needed": 298,
             "detection_limit_vaf": unc[0]["detection_limit_vaf"],
             "reason": "detection limit above the 10% maximum",
+            "reads": None,  # not covered: no call (a filtered signal has its reads here)
         }
     ]
     assert unc[0]["detection_limit_vaf"] > 0.1
@@ -1507,6 +1508,7 @@ def test_changes_of_one_codon_share_one_row_and_verdict():
             "depth_needed": 774,
             "detection_limit_vaf": 0.12,
             "reason": "detection limit above the 10% maximum",
+            "reads": None,
         }
     ]
     assert hot["uncovered"][PAR] == [] and hot["samples"] == [CR2]
@@ -2410,3 +2412,81 @@ def test_hotspot_cell_says_which_depth_is_the_codons_and_which_the_calls(rendere
     uncovered = next(c for c in cells if "NOT COVERED" in c)
     assert uncovered.endswith("NOT COVERED codon min depth 4×; no reads at the codon")
     assert "reads at the call's base" not in uncovered
+
+
+def _report_with_filtered_signal(out: Path) -> dict:
+    """The fixture report with KRAS G12 in H3122_CR2 thinned to 13 reads, 2 of 17 at the
+    call's base carrying a change that failed the filters (hotspots.tsv ``not assessable``,
+    ``contracts.HOTSPOT_FILTERED_SIGNAL``), the drugs' not_assessed items and caveats made
+    again by annotate's own ``add_not_assessed``."""
+    from resistcall.annotate import add_not_assessed
+    from resistcall.knowledge import load_knowledge
+
+    hot = pd.read_csv(FIX / "hotspots.tsv", sep="\t", dtype=str, keep_default_na=False)
+    at = (hot["sample"] == CR2) & (hot["residue"] == "G12")
+    reason = f"{contracts.HOTSPOT_FILTERED_SIGNAL} (too few reads)"
+    hot.loc[at, ["depth", "alt_count", "vaf", "verdict", "detection_limit_vaf", "reason"]] = [
+        "13", "2", "0.11765", contracts.NOT_ASSESSABLE, ".", reason
+    ]  # fmt: skip
+    hot.to_csv(out / "hotspots.tsv", sep="\t", index=False)
+    hits = json.loads((FIX / "hits.json").read_text())
+    verdicts = {s["sample"]: s["drugs"] for s in hits["samples"] if s["condition"] == "resistant"}
+    for drugs in verdicts.values():
+        for entry in drugs.values():
+            entry["not_assessed"] = []
+            entry["caveats"] = [c for c in entry["caveats"] if c["kind"] != "not_assessed"]
+    kb = load_knowledge(FIX.parents[2] / "resources" / "known_resistance.tsv")
+    add_not_assessed(verdicts, report_inputs.load_hotspots(out / "hotspots.tsv"), kb)
+    (out / "hits.json").write_text(json.dumps(hits))
+    argv = full_args(out)
+    argv[argv.index("--hits") + 1] = str(out / "hits.json")
+    argv[argv.index("--hotspots") + 1] = str(out / "hotspots.tsv")
+    model = run_cli(argv)
+    return {"model": model, "html": (out / "report.html").read_text()}
+
+
+def test_a_filtered_signal_codon_reads_as_an_unconfirmed_signal_not_as_not_covered(tmp_path):
+    """Real H3122 halves, a codon thinned to 13 reads with a change on 2 of 17 at its base
+    (filtered: too few reads): the summary's not-assessable line read "KRAS G12 (13×)" beside
+    a caveat saying "2 of 17 reads", and the drug's evidence cell filed the codon under "Not
+    covered in this sample ... (13×)": a codon with reads and an unconfirmed change is not
+    "not covered"."""
+    r = _report_with_filtered_signal(tmp_path)
+    html, doc = r["html"], parse(r["html"])
+    words = "unconfirmed signal: 2 of 17 reads at the call's base; codon min depth 13×"
+    line = doc.text_of(**{"class": "not-assessable-line", "data-not-assessable": "3"})
+    assert "2 known resistance positions (ALK G1269 (15×), KRAS G13 (37×))" in line
+    assert f"KRAS G12 ({words}; neither mutated nor wild type)" in line
+    assert "KRAS G12 (13×)" not in line
+    # the evidence cell: "Not covered" only for the codons that lack depth
+    ev = _cell_html(html, "drug-evidence", CR2, "lorlatinib")
+    text = re.sub(r"\s+([.,:)])", r"\1", " ".join(re.sub(r"<[^>]+>", " ", ev).split()))
+    covered = text.split("Not covered in this sample")[1].split("Unconfirmed signal")[0]
+    assert "KRAS G13 (37×, detection limit 12.2%): p.G13D would give resistant" in covered
+    assert "KRAS G12" not in covered
+    signal = text.split("Unconfirmed signal in this sample")[1]
+    assert "neither mutated nor wild type" in signal.split("KRAS G12")[0]
+    assert f"KRAS G12 ({words}): p.G12C would give resistant" in signal
+    # the grid's flags: one codon not assessable, one unconfirmed signal (not "2 positions")
+    grid = _cell_html(html, "drug-grid", CR2, "lorlatinib")
+    flags = [t for _, _, t in parse(grid).find(**{"class": "caveat-flag"})]
+    assert sorted(flags) == ["⚠ Caveat: 1 position not assessable", "⚠ Caveat: unconfirmed signal"]
+    # the card's coverage line and report.json say the same
+    card = doc.text_of(id="summary-h3122-cr2")
+    assert "Not covered; unconfirmed signal below the quality filters: see" in card
+    cr1 = doc.text_of(id="summary-h3122-cr1")
+    assert "Hotspot coverage Not covered: see" in cr1 and "unconfirmed" not in cr1
+    data = json.loads((tmp_path / "report.json").read_text())
+    cell = data["drug_grid"]["cells"][CR2]["lorlatinib"]
+    assert [p["label"] for p in cell["not_assessed_positions"]] == ["KRAS G13"]
+    assert [(p["label"], p["signal"]) for p in cell["signal_positions"]] == [
+        ("KRAS G12", {"alt_count": 2, "depth": 17})
+    ]
+    unc = next(c for c in data["summary"] if c["sample"] == CR2)["uncovered_hotspots"]
+    assert {u["label"]: u["reads"] for u in unc}["KRAS G12"] == {"alt_count": 2, "depth": 17}
+    # the cohort index counts the position, and says it carries a signal
+    entries = report.write_index([tmp_path / "report.json"], tmp_path / "index.html")
+    (cr2,) = [s for s in entries[0]["samples"] if s["sample"] == CR2]
+    assert (cr2["n_uncovered"], cr2["n_signal"]) == (3, 1)
+    index = parse((tmp_path / "index.html").read_text())
+    assert index.text_of(**{"data-signal": "1"}).startswith("1 with an unconfirmed signal")

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from resistcall.contracts import REPORT_READS, REPORT_SCHEMA, check_schema, filter_words
 from resistcall.errors import UserError
@@ -50,8 +51,10 @@ from resistcall.report_inputs import (
 from resistcall.report_model import (
     RUO_STATEMENT,
     build_report,
+    depth_words,
     exon_words,
     json_safe,
+    signal_words,
     still_expected,
 )
 
@@ -113,6 +116,10 @@ def _env() -> Environment:
     env.filters["pct"] = _fmt_pct
     env.filters["num"] = _fmt_num
     env.filters["exons"] = exon_words
+    # numbers and fixed words only (each count goes through float()): kept as text, so "the
+    # call's base" reads the same in the HTML source as on the page
+    env.filters["depth_words"] = lambda depth, reads=None: Markup(depth_words(depth, reads))
+    env.filters["signal_words"] = lambda depth, reads: Markup(signal_words(depth, reads))
     env.filters["words"] = lambda v: "–" if v is None else str(v).replace("_", " ")
     env.filters["caveat_text"] = _caveat_text
     env.filters["filter_words"] = filter_words
@@ -271,6 +278,9 @@ def index_entry(report_json: Path, out_dir: Path) -> dict:
                 "n_uncovered": (
                     None if c.get("uncovered_hotspots") is None else len(c["uncovered_hotspots"])
                 ),
+                # of those, the codons whose reads carry a change below the filters: not
+                # "not covered" (an older report.json has no ``reads``: none counted)
+                "n_signal": sum(1 for u in c.get("uncovered_hotspots") or [] if u.get("reads")),
                 "n_warnings": len(c.get("qc_warnings") or []),
                 # a sample that failed QC: nothing was looked for, so "none found" and "none of
                 # the five ALK inhibitors" would be read as findings

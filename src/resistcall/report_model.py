@@ -202,13 +202,19 @@ def _not_assessed_item(m: dict) -> dict:
         "detection_limit_vaf": json_safe(m.get("detection_limit_vaf")),
         "effect": normalise_prediction(m.get("effect")),
         "verified": _is_verified(m),
+        # a filtered signal's call at its own base (annotate, contracts.call_reads), else None
+        "signal": m.get("signal"),
     }
 
 
-def _not_assessed_positions(items: list[dict]) -> list[dict]:
-    """The not-assessed changes grouped by codon (one depth per codon), in listing order."""
+def _not_assessed_positions(items: list[dict], signal: bool = False) -> list[dict]:
+    """The not-assessed changes grouped by codon (one depth per codon), in listing order: the
+    codons without reads enough (``signal`` False: "not covered") or those whose reads carry a
+    change below the quality filters (``signal`` True: "unconfirmed signal", with its reads)."""
     out: dict[str, dict] = {}
     for m in items:
+        if bool(m.get("signal")) != signal:
+            continue
         pos = out.setdefault(
             m["position"],
             {
@@ -217,11 +223,34 @@ def _not_assessed_positions(items: list[dict]) -> list[dict]:
                 "depth": m["depth"],
                 "depth_needed": m["depth_needed"],
                 "detection_limit_vaf": m["detection_limit_vaf"],
+                "signal": m.get("signal"),
             },
         )
         if m["hgvs_p"] not in pos["changes"]:
             pos["changes"].append(m["hgvs_p"])
     return list(out.values())
+
+
+def _count(v: Any) -> str:
+    v = json_safe(v)
+    return "–" if v is None else f"{float(v):,.0f}"
+
+
+def depth_words(depth: Any, reads: dict | None = None) -> str:
+    """The depths a known codon's statement names, each by what it is: a call's reads counted
+    at the base it changes (``reads``, :func:`resistcall.contracts.call_reads`), then the
+    codon's minimum depth (hotspots.tsv ``depth``, what "not covered" and the limit rest on):
+    "2 of 17 reads at the call's base; codon min depth 13×", or "codon min depth 13×"."""
+    codon = f"codon min depth {_count(depth)}×"
+    if reads is None or not reads.get("depth"):
+        return codon
+    call = f"{_count(reads['alt_count'])} of {_count(reads['depth'])} reads"
+    return f"{call} at the call's base; {codon}"
+
+
+def signal_words(depth: Any, reads: dict | None) -> str:
+    """A filtered signal at a known codon, the same words wherever it is shown."""
+    return f"unconfirmed signal: {depth_words(depth, reads)}"
 
 
 def _reads(signal: dict) -> str:
@@ -362,6 +391,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
                 "caveats": [],
                 "not_assessed": [],
                 "not_assessed_positions": [],
+                "signal_positions": [],
                 "basis": "none",
                 "statement": None,
             }
@@ -381,6 +411,7 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             _not_assessed_item(m) for m in entry.get("not_assessed") or [] if isinstance(m, dict)
         ]
         positions = _not_assessed_positions(not_assessed)
+        signals = _not_assessed_positions(not_assessed, signal=True)
         caveats = entry["caveats"]
         basis = entry.get("basis") or ("none" if prediction == "no data" else "evidence")
         cells[drug] = {
@@ -411,7 +442,9 @@ def _drug_cells(sample: dict, drugs: list[str], labels: dict[str, str]) -> dict:
             "caveat": caveat_sentence(caveats),
             "caveats": cell_caveats(caveats, not_assessed),
             "not_assessed": not_assessed,
+            # not covered (no depth) and unconfirmed signal (reads with a filtered change) apart
             "not_assessed_positions": positions,
+            "signal_positions": signals,
         }
     return cells
 
@@ -876,7 +909,8 @@ def _max_none(a: Any, b: Any) -> Any:
 
 
 def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
-    """Not-assessable known codons of one sample, with the known changes there."""
+    """Not-assessable known codons of one sample, with the known changes there (``reads``: the
+    call of a filtered signal there, else None: not covered)."""
     return [
         {
             "label": f"{r['gene']} {r['residue']}",
@@ -887,6 +921,8 @@ def _uncovered_positions(rows: list[dict], sample: str) -> list[dict]:
             "depth_needed": r["cells"][sample]["depth_needed"],
             "detection_limit_vaf": r["cells"][sample]["detection_limit_vaf"],
             "reason": r["cells"][sample]["reason"],
+            # a filtered signal's call (its reads at its own base), None when not covered
+            "reads": r["cells"][sample]["call_reads"],
         }
         for r in rows
         if sample in r["cells"] and r["cells"][sample]["verdict"] in HOTSPOT_UNKNOWN
@@ -1038,18 +1074,28 @@ def _counts_towards(f: dict) -> bool:
 def not_assessable_items(card: dict) -> list[str]:
     """What the card could not assess, as the first screen's one line (each hotspot once)."""
     items = []
-    # the hotspot table's positions (with depth), then any a drug cell's caveat names besides
+    # the hotspot table's positions (with depth), then any a drug cell's caveat names besides;
+    # a codon whose reads carry a change below the filters is not "not covered": it is named
+    # apart with its reads, as in the coverage table and the caveats
+    hot = card.get("uncovered_hotspots") or []
+    signals = {u["label"]: signal_words(u["depth"], u["reads"]) for u in hot if u.get("reads")}
+    for k in card.get("caveats", []):
+        for p in k.get("signal_positions") or []:
+            signals.setdefault(p["label"], p["words"])
     labels = {
-        u["label"]: u["label"] + (f" ({u['depth']}×)" if u.get("depth") is not None else "")
-        for u in card.get("uncovered_hotspots") or []
+        u["label"]: u["label"] + (f" ({_count(u['depth'])}×)" if u.get("depth") is not None else "")
+        for u in hot
+        if u["label"] not in signals
     }
     for k in card.get("caveats", []):
         for pos in k["positions"]:
-            labels.setdefault(pos, pos)
+            if pos not in signals:
+                labels.setdefault(pos, pos)
     if labels:
         n = len(labels)
         listed = ", ".join(labels.values())
         items.append(f"{n} known resistance position{'s' if n > 1 else ''} ({listed})")
+    items += [f"{pos} ({words}; neither mutated nor wild type)" for pos, words in signals.items()]
     if card.get("copy_number_not_assessable"):
         items.append("copy number")
     elif card.get("copy_number_not_estimable"):
@@ -1257,6 +1303,10 @@ def build_summary(
                         "short": "; ".join(f["short"] for f in c["caveats"]),
                         "text": "; ".join(f["text"] for f in c["caveats"]),
                         "positions": [p["label"] for p in c["not_assessed_positions"]],
+                        "signal_positions": [
+                            {"label": p["label"], "words": signal_words(p["depth"], p["signal"])}
+                            for p in c["signal_positions"]
+                        ],
                     }
                     for d, c in cells.items()
                     if c["caveats"] and (d in grid["driver"] or c["prediction"] == "sensitive")
