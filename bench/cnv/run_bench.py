@@ -14,6 +14,7 @@ BAMs are cached in OUT/bams (delete to re-simulate). See bench/cnv/README.md.
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import subprocess
 import sys
@@ -235,7 +236,14 @@ def run(cmd: str) -> None:
 
 
 def make_bam(
-    s: Sample, bs: BenchSet, sim_targets: pd.DataFrame, ref, fasta: Path, out: Path, threads: int
+    s: Sample,
+    bs: BenchSet,
+    sim_targets: pd.DataFrame,
+    ref,
+    fasta: Path,
+    out: Path,
+    threads: int,
+    amplicon_gc: str = "product",
 ) -> Path:
     assay = bs.assay
     bam = out / f"{s.name}.bam"
@@ -249,6 +257,7 @@ def make_bam(
         n_fragments=s.n_fragments,
         copy_numbers=s.cn,
         gc_bias=simulate.GCBias(*s.gc),
+        amplicon_gc=amplicon_gc,
         purity=s.purity,
         efficiency_seed=bs.efficiency_seed or (11 if assay == "capture" else 12),
         seed=simulate.sample_seed(20261122, s.name),
@@ -275,11 +284,14 @@ def make_bam(
 # ------------------------------------------------------------------------------- tools
 
 
-def cnv_argv(bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out: Path) -> list[str]:
+def cnv_argv(
+    bs: BenchSet, bams: dict[str, Path], bed: Path, fasta: Path, out: Path, extra: list[str]
+) -> list[str]:
     res = out / "resistcall"
     res.mkdir(exist_ok=True)
     return [
         "cnv",
+        *extra,
         "--targets",
         str(bed),
         "--reference",
@@ -408,9 +420,19 @@ def main() -> int:
     )
     ap.add_argument("--no-cnvkit", action="store_true", help="skip the CNVkit peer runs")
     ap.add_argument("--no-timing", action="store_true", help="skip the repeated timing runs")
+    ap.add_argument(
+        "--sim-amplicon-gc",
+        choices=("product", "insert"),
+        default="product",
+        help="simulated amplicon yield follows the GC of the whole PCR product (default) or of "
+        "the insert alone; insert BAMs are cached in OUT/bams_insert_gc",
+    )
+    ap.add_argument("--cnv-args", default="", help="extra `resistcall cnv` arguments")
+    ap.add_argument("--label", default="", help="suffix of OUT/genes*.tsv and OUT/results*.md")
     args = ap.parse_args()
     out = Path(args.out)
-    (out / "bams").mkdir(parents=True, exist_ok=True)
+    bam_dir = out / ("bams" if args.sim_amplicon_gc == "product" else "bams_insert_gc")
+    bam_dir.mkdir(parents=True, exist_ok=True)
     fasta = out / "ref" / "panel_GRCh38.fa"
     if not Path(f"{fasta}.bwt").exists():
         fasta.parent.mkdir(parents=True, exist_ok=True)
@@ -444,11 +466,13 @@ def main() -> int:
         sim_targets, targets = panels[bs.panel]
         t0 = time.perf_counter()
         bams = {
-            s.name: make_bam(s, bs, sim_targets, ref, fasta, out / "bams", args.threads)
+            s.name: make_bam(
+                s, bs, sim_targets, ref, fasta, bam_dir, args.threads, args.sim_amplicon_gc
+            )
             for s in [bs.parental, *bs.resistant]
         }
         print(f"[{bs.name}] BAMs ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-        argv = cnv_argv(bs, bams, beds[bs.panel], fasta, out)
+        argv = cnv_argv(bs, bams, beds[bs.panel], fasta, out, shlex.split(args.cnv_args))
         ours, wall_ours = run_resistcall(argv)
         empty = pd.DataFrame(columns=["sample", "gene", "copy_number"])
         theirs, wall_cnvkit = (
@@ -516,10 +540,10 @@ def main() -> int:
         )
         print(f"[{bs.name}] done", file=sys.stderr)
     genes = pd.concat(scores, ignore_index=True)
-    genes.to_csv(out / "genes.tsv", sep="\t", index=False, float_format="%.4f")
+    genes.to_csv(out / f"genes{args.label}.tsv", sep="\t", index=False, float_format="%.4f")
     table = pd.DataFrame(timing)
     md = table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table.to_string()
-    (out / "results.md").write_text(md + "\n")
+    (out / f"results{args.label}.md").write_text(md + "\n")
     print(md)
     return 0
 

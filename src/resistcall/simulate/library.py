@@ -178,6 +178,7 @@ def simulate_library(
     variants: Sequence[Variant] = (),
     fusion: Fusion | None = None,
     gc_bias: GCBias = GCBias(),
+    amplicon_gc: str = "product",
     efficiency: np.ndarray | float | None = None,
     efficiency_seed: int = 0,
     efficiency_jitter: float = 0.05,
@@ -202,6 +203,8 @@ def simulate_library(
     ``insert_start/insert_end``, ``gene``). ``copy_numbers`` maps gene -> absolute copies
     (others = ``ploidy``). ``efficiency``: per-target multipliers, or the log-normal spread
     (default 0.25 capture, 0.6 amplicon: several-fold) seeded by ``efficiency_seed``.
+    ``amplicon_gc``: the sequence whose GC sets an amplicon's yield, the whole PCR product
+    (``product``, primers included) or the ``insert`` alone (panels whose yield follows it).
     ``duplicate_rate``/``off_target`` default to 0.15/0.12 for capture and 0/0.01 for amplicon.
     ``purity`` < 1 admixes normal cells: a fraction ``1 - purity`` of the cells carry
     ``ploidy`` copies of every gene, no variant and no fusion; copy numbers, variant VAFs and
@@ -209,6 +212,8 @@ def simulate_library(
     """
     if assay not in ("capture", "amplicon"):
         raise UserError(f"assay must be capture or amplicon, not {assay!r}")
+    if amplicon_gc not in ("product", "insert"):
+        raise UserError(f"amplicon_gc must be product or insert, not {amplicon_gc!r}")
     ref = reference if isinstance(reference, Reference) else load_reference(reference)
     rng = np.random.default_rng(seed)
     t = _prepare_targets(ref, targets, assay)
@@ -253,8 +258,9 @@ def simulate_library(
 
     gmax = gc_bias.max_weight()
     if amplicon:
-        span = (t["end"] - t["start"]).to_numpy(np.int64)
-        gstart = ref.offsets[t["cid"].to_numpy()] + t["start"].to_numpy(np.int64)
+        lo, hi = ("start", "end") if amplicon_gc == "product" else ("insert_start", "insert_end")
+        span = (t[hi] - t[lo]).to_numpy(np.int64)
+        gstart = ref.offsets[t["cid"].to_numpy()] + t[lo].to_numpy(np.int64)
         w = eff * cn_factor * gc_bias.weight(_gc_content(ref.seq, gstart, span))
         ti = rng.choice(len(t), size=n_on, p=w / w.sum())
         cid = t["cid"].to_numpy()[ti]
