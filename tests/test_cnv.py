@@ -4,6 +4,7 @@ and the CLI end to end on small BAMs written here (no aligner needed)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -661,26 +662,65 @@ def test_cli_end_to_end(cli_bams, tmp_path):
     assert out.read_bytes() == out2.read_bytes()
 
 
-def test_cli_amplicon_gc_covers_insert_and_primers(cli_bams, tmp_path):
-    """Amplicon GC is the PCR product's: the insert and ~20 bp of primer either side (the
-    insert alone, ``amplicon_gc: insert``, was measured worse in bench/cnv, "Amplicon GC")."""
-    bed = cli_bams[0]
+@pytest.mark.parametrize("truth", ["insert", "product"])
+def test_gc_misfit_prefers_the_measure_the_yield_follows(targets, truth):
+    """amplicon_gc auto: counts whose GC bias follows one sequence (the insert, or the insert
+    with its primers) leave less target scatter after correction with that sequence's GC."""
+    measures = {"insert": coverage.target_gc(REFERENCE, targets), "product": None}
+    measures["product"] = coverage.target_gc(REFERENCE, targets, pad=20)
+    rng = np.random.default_rng(5)
+    eff = np.exp(rng.normal(0.0, 0.6, len(targets)))
+    p = simulate_counts(targets, measures[truth], {}, (-1.0, -5.0), rng, eff, depth=800)
+    r = simulate_counts(targets, measures[truth], {"MET": 8.0}, (1.5, -15.0), rng, eff, depth=800)
+    ref = cnv.parental_reference("P", p)
+    tested = [cnv.SampleInput("R", "resistant", r)]
+    misfit = {k: cnv.gc_misfit(targets, tested, ref, v, cnv.Params()) for k, v in measures.items()}
+    other = "product" if truth == "insert" else "insert"
+    assert misfit[truth] < misfit[other]
+
+
+@pytest.fixture(scope="module")
+def insert_gc_bams(tmp_path_factory, targets):
+    """An amplicon-like pair at ~500 fragments per target whose yield follows the insert's
+    GC, with GC curves far apart (slopes 2.5 apart): deep enough to tell the GC measures."""
+    tmp = tmp_path_factory.mktemp("insertgc")
+    sub = targets[targets["gene"].isin(["EGFR", "MET", "RET", "CD74", "EWSR1", "KIT"])]
+    sub = sub.reset_index(drop=True)
+    gc_sub = coverage.target_gc(REFERENCE, sub)
+    rng = np.random.default_rng(12)
+    eff = np.exp(rng.normal(0, 0.4, len(sub)))
+    bed = tmp / "targets.bed"
+    sub.to_csv(bed, sep="\t", header=False, index=False)
+    p = simulate_counts(sub, gc_sub, {}, (-1.0, -5.0), rng, eff, depth=500)
+    r = simulate_counts(sub, gc_sub, {"MET": 8.0}, (1.5, -15.0), rng, eff, depth=500)
+    pb = write_bam(tmp / "p.bam", _fragments_for(sub, p, rng), sample="PAR")
+    rb = write_bam(tmp / "r.bam", _fragments_for(sub, r, rng), sample="RES")
+    return bed, pb, rb
+
+
+def test_cli_amplicon_gc_chooses_insert_or_product(insert_gc_bams, tmp_path, caplog):
+    """Amplicon GC is the PCR product's (the insert and ~20 bp of primer either side) or the
+    insert's alone; by default (auto) whichever leaves less scatter. These BAMs' yield follows
+    the insert's GC, so auto picks the insert; each can be forced; capture keeps its window."""
+    bed = insert_gc_bams[0]
     per_target = tmp_path / "t.tsv"
     args = ("--assay", "amplicon", "--out", tmp_path / "cn.tsv", "--targets-out", per_target)
-    assert _cnv_pair(cli_bams, "--reference", REFERENCE, *args, "--bootstrap", "50") == 0
-    t = pd.read_csv(per_target, sep="\t")
     sub = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "gene"])
     product = coverage.target_gc(REFERENCE, sub, pad=20)
-    assert t["gc"].to_numpy() == pytest.approx(product, abs=1e-4)
     insert = coverage.target_gc(REFERENCE, sub)
     assert np.abs(product - insert).max() > 0.01  # the two differ on these targets
-    cn = pd.read_csv(tmp_path / "cn.tsv", sep="\t").set_index("gene")
-    assert cn.loc["MET", "copy_number"] == pytest.approx(8.0, rel=0.2)
-    # on request the insert alone, primers excluded; capture targets keep their window
-    assert _cnv_pair(cli_bams, "--reference", REFERENCE, *args, "--amplicon-gc", "insert") == 0
-    assert pd.read_csv(per_target, sep="\t")["gc"].to_numpy() == pytest.approx(insert, abs=1e-4)
+    for choice, expected in (("auto", insert), ("product", product), ("insert", insert)):
+        with caplog.at_level(logging.INFO, logger="resistcall.cnv"):
+            rc = _cnv_pair(insert_gc_bams, "--reference", REFERENCE, *args, "--amplicon-gc", choice)
+        assert rc == 0
+        t = pd.read_csv(per_target, sep="\t")
+        assert t["gc"].to_numpy() == pytest.approx(expected, abs=1e-4), choice
+        cn = pd.read_csv(tmp_path / "cn.tsv", sep="\t").set_index("gene")
+        assert cn.loc["MET", "copy_number"] == pytest.approx(8.0, rel=0.2)
+    assert "amplicon GC over the insert (target scatter left after GC correction" in caplog.text
     args = ("--assay", "capture", "--out", tmp_path / "c.tsv", "--targets-out", per_target)
-    assert _cnv_pair(cli_bams, "--reference", REFERENCE, *args, "--amplicon-gc", "insert") == 0
+    rc = _cnv_pair(insert_gc_bams, "--reference", REFERENCE, *args, "--amplicon-gc", "insert")
+    assert rc == 0
     padded = coverage.target_gc(REFERENCE, sub, pad=100)
     assert pd.read_csv(per_target, sep="\t")["gc"].to_numpy() == pytest.approx(padded, abs=1e-4)
 

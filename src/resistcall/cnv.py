@@ -77,9 +77,10 @@ class Params:
         0.75, "fraction of targets in each local GC (loess) fit (R loess default)", gt=0, le=1
     )
     amplicon_gc: str = option(
-        "product",
-        "amplicon GC over the PCR product (insert +-20 bp of primer) or the insert alone",
-        choices=("product", "insert"),
+        "auto",
+        "amplicon GC over the PCR product (insert +-20 bp of primer), the insert alone, or "
+        "auto: whichever leaves the smaller target scatter after GC correction",
+        choices=("auto", "product", "insert"),
     )
     seed: int = option(20261122, "bootstrap seed (outputs are deterministic)", ge=0)
     saturation_z: float = option(
@@ -668,6 +669,72 @@ def load_targets(path: str | Path) -> pd.DataFrame:
     return targets.sort_values(["chrom", "start", "end"], kind="stable").reset_index(drop=True)
 
 
+def gene_codes(targets: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The panel's genes in sorted order and each target's index into them."""
+    genes_sorted = sorted(set(targets["gene"]))
+    index = {g: i for i, g in enumerate(genes_sorted)}
+    return genes_sorted, np.array([index[g] for g in targets["gene"]], dtype=int)
+
+
+def sample_ratio(
+    counts: np.ndarray, reference: Reference, gc: np.ndarray | None, params: Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target: log2 ratio of the sample to the reference, its sampling variance, and
+    whether it is usable (reference deep enough, finite ratio and GC)."""
+    raw = log2_normalised(counts) - reference.log2
+    var0 = poisson_log2_var(counts) + reference.var
+    usable = (reference.counts >= params.min_count) & np.isfinite(raw)
+    if gc is not None:
+        usable &= np.isfinite(gc)
+    return raw, var0, usable
+
+
+def filled_gc(gc: np.ndarray) -> np.ndarray:
+    """GC with unknown values (all-N targets, never usable) set to the median."""
+    return np.nan_to_num(gc, nan=np.nanmedian(gc))
+
+
+def gc_misfit(
+    targets: pd.DataFrame,
+    samples: Sequence[SampleInput],
+    reference: Reference,
+    gc: np.ndarray,
+    params: Params,
+) -> float:
+    """How much target scatter a GC measure leaves: after the within-gene GC fit, each usable
+    target's ratio around its gene's level in units of its sampling SD, squared and capped
+    at 16 (4 SD: one odd target cannot decide), summed over ``samples``. Two measures of the
+    same targets are compared on the same counts, so the sampling noise is common to both
+    and the smaller sum explains the coverage better."""
+    _, codes = gene_codes(targets)
+    n_genes = int(codes.max()) + 1 if len(codes) else 0
+    total = 0.0
+    for sample in samples:
+        raw, var0, usable = sample_ratio(sample.counts, reference, gc, params)
+        if usable.sum() < 5:
+            continue
+        w = np.where(usable, 1.0 / np.maximum(var0, 1e-6), 0.0)
+        curve = fit_gc_curve(raw, w, filled_gc(gc), codes, n_genes, params.gc_span)
+        level = gene_levels(raw - curve, w, codes, n_genes)
+        z2 = w * (raw - curve - level[codes]) ** 2
+        total += float(np.minimum(z2[usable & np.isfinite(z2)], 16.0).sum())
+    return total
+
+
+def gc_measures(
+    reference: str | None, targets: pd.DataFrame, assay: str, amplicon_gc: str
+) -> dict[str, np.ndarray]:
+    """The GC measures to consider, by name: none without a reference; a capture target
+    +-100 bp; an amplicon's PCR product (insert +-20 bp), its insert alone, or both (auto)."""
+    if not reference:
+        return {}
+    if assay != "amplicon":
+        return {assay: target_gc(reference, targets, GC_PAD[assay])}
+    wanted = ("product", "insert") if amplicon_gc == "auto" else (amplicon_gc,)
+    pad = {"product": GC_PAD["amplicon"], "insert": 0}
+    return {k: target_gc(reference, targets, pad[k]) for k in wanted}
+
+
 def analyse(
     targets: pd.DataFrame,
     samples: list[SampleInput],
@@ -681,9 +748,7 @@ def analyse(
 
     ``purity`` (sample -> tumour fraction, default 1.0) turns the bulk ratio into the copy
     number of the tumour cells (``purity.tumour_copies``)."""
-    genes = list(dict.fromkeys(targets["gene"]))  # panel order of first appearance
-    genes_sorted = sorted(genes)
-    codes = np.array([genes_sorted.index(g) for g in targets["gene"]])
+    genes_sorted, codes = gene_codes(targets)
     n_genes = len(genes_sorted)
     gene_chrom = [
         contig_offset(str(targets.loc[targets["gene"] == g, "chrom"].iloc[0]))[0]
@@ -695,17 +760,12 @@ def analyse(
         if unknown:
             raise UserError(f"--baseline-genes: not in the targets BED: {', '.join(unknown)}")
         forced = np.array([g in baseline_genes for g in genes_sorted])
-    gc_ok = gc is not None and np.isfinite(gc).all()
     ref_low = reference.counts < params.min_count
     gene_rows, target_rows = [], []
     parental_est: dict[str, float] = {}
     for s_index, sample in enumerate(samples):
         counts = sample.counts
-        raw = log2_normalised(counts) - reference.log2
-        var0 = poisson_log2_var(counts) + reference.var
-        usable = ~ref_low & np.isfinite(raw)
-        if gc is not None and not gc_ok:
-            usable &= np.isfinite(gc)
+        raw, var0, usable = sample_ratio(counts, reference, gc, params)
         tumour = (purity or {}).get(sample.name, 1.0)
         # baseline_tol is a change in the tumour cells; the bulk ratio moves purity times less
         bulk_tol = float(np.log2(1.0 + tumour * (2.0**params.baseline_tol - 1.0)))
@@ -713,7 +773,7 @@ def analyse(
             raw,
             var0,
             usable,
-            np.nan_to_num(gc, nan=np.nanmedian(gc)) if gc is not None else None,
+            filled_gc(gc) if gc is not None else None,
             codes,
             n_genes,
             replace(params, baseline_tol=bulk_tol),
@@ -915,11 +975,8 @@ def run(
     targets = load_targets(targets_bed)
     names = preflight_bams([parental, *resistant], reference)
     pool_names = preflight_bams(pool, reference, unique=False)
-    gc = None
-    if reference:
-        insert_only = assay == "amplicon" and params.amplicon_gc == "insert"
-        gc = target_gc(reference, targets, 0 if insert_only else GC_PAD[assay])
-    else:
+    gcs = gc_measures(reference, targets, assay, params.amplicon_gc)
+    if not gcs:
         log.warning("no --reference: GC correction is skipped")
 
     def count(bams: Sequence[str]) -> list[TargetCounts]:
@@ -948,16 +1005,30 @@ def run(
     counted = list(sat.counts[: 1 + len(resistant)])
     samples = [SampleInput(names[0], "parental", counted[0])]
     samples += [SampleInput(n, "resistant", c) for n, c in zip(names[1:], counted[1:], strict=True)]
-    if mode == "pool":
-        ref_cov = pool_reference(sat.counts[1 + len(resistant) :].T, gc, params, pool_names)
-        tested = samples
-    elif mode == "parental":
-        ref_cov = parental_reference(samples[0].name, samples[0].counts)
-        tested = samples[1:]
-    else:
+
+    def reference_for(gc: np.ndarray | None) -> Reference:
+        if mode == "pool":
+            return pool_reference(sat.counts[1 + len(resistant) :].T, gc, params, pool_names)
+        if mode == "parental":
+            return parental_reference(samples[0].name, samples[0].counts)
+        return flat_reference(targets, assay)
+
+    tested = samples[1:] if mode == "parental" else samples
+    if mode == "flat":
         log.warning("flat reference: per-target efficiency is not cancelled; CIs are wide")
-        ref_cov = flat_reference(targets, assay)
-        tested = samples
+    gc = next(iter(gcs.values()), None)
+    if len(gcs) > 1:  # amplicon_gc auto: the measure that explains the coverage better
+        misfit = {
+            k: gc_misfit(targets, tested, reference_for(v), v, params) for k, v in gcs.items()
+        }
+        chosen = min(misfit, key=misfit.__getitem__)  # a tie keeps the first, the product
+        gc = gcs[chosen]
+        log.info(
+            "amplicon GC over the %s (target scatter left after GC correction: %s)",
+            chosen,
+            ", ".join(f"{k} {v:.1f}" for k, v in misfit.items()),
+        )
+    ref_cov = reference_for(gc)
     purity_of = parse_purity(list(purity), [s.name for s in samples])
     cn, per_target = analyse(
         targets, tested, ref_cov, gc, params, list(baseline_genes) or None, purity_of
