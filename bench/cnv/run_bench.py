@@ -3,12 +3,14 @@
 Reads are simulated from the real panel reference with known gene copy numbers
 (`resistcall.simulate.simulate_library`), aligned with bwa mem (+ samtools sort, fixmate and
 markdup for capture), then both tools estimate gene copy number of each resistant sample
-against its parental. Prints a table (also written to OUT/results.md and OUT/genes.tsv).
+against its parental. Prints a table (also written to OUT/results.md and OUT/genes.tsv;
+--label adds a suffix to both).
 
     .venv/bin/python bench/cnv/run_bench.py [--out bench/cnv/out] [--threads 2]
         [--cnvkit /tmp/cnvkit-venv/bin/cnvkit.py] [--sets capture_multi,...]
 
-BAMs are cached in OUT/bams (delete to re-simulate). See bench/cnv/README.md.
+BAMs are cached in OUT/bams, or OUT/bams_insert_gc for --sim-amplicon-gc insert (delete to
+re-simulate). See bench/cnv/README.md.
 """
 
 from __future__ import annotations
