@@ -604,21 +604,26 @@ def _fragments_for(targets, counts, rng):
     return frags
 
 
-@pytest.fixture(scope="module")
-def cli_bams(tmp_path_factory, targets, gc):
-    tmp = tmp_path_factory.mktemp("cnvbam")
+def _bam_pair(tmp, targets, seed, biases, depth):
+    """Parental and resistant (MET at 8 copies) BAMs over six genes' targets, whose yield
+    follows the targets' own GC with the (slope, curvature) ``biases`` of the two samples."""
     sub = targets[targets["gene"].isin(["EGFR", "MET", "RET", "CD74", "EWSR1", "KIT"])]
     sub = sub.reset_index(drop=True)
     gc_sub = coverage.target_gc(REFERENCE, sub)
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     eff = np.exp(rng.normal(0, 0.4, len(sub)))
     bed = tmp / "targets.bed"
     sub.to_csv(bed, sep="\t", header=False, index=False)
-    p = simulate_counts(sub, gc_sub, {}, (0.0, 0.0), rng, eff, depth=60)
-    r = simulate_counts(sub, gc_sub, {"MET": 8.0}, (1.0, -5.0), rng, eff, depth=60)
+    p = simulate_counts(sub, gc_sub, {}, biases[0], rng, eff, depth=depth)
+    r = simulate_counts(sub, gc_sub, {"MET": 8.0}, biases[1], rng, eff, depth=depth)
     pb = write_bam(tmp / "p.bam", _fragments_for(sub, p, rng), sample="PAR")
     rb = write_bam(tmp / "r.bam", _fragments_for(sub, r, rng), sample="RES")
     return bed, pb, rb
+
+
+@pytest.fixture(scope="module")
+def cli_bams(tmp_path_factory, targets):
+    return _bam_pair(tmp_path_factory.mktemp("cnvbam"), targets, 11, [(0.0, 0.0), (1.0, -5.0)], 60)
 
 
 def test_cli_end_to_end(cli_bams, tmp_path):
@@ -684,18 +689,7 @@ def insert_gc_bams(tmp_path_factory, targets):
     """An amplicon-like pair at ~500 fragments per target whose yield follows the insert's
     GC, with GC curves far apart (slopes 2.5 apart): deep enough to tell the GC measures."""
     tmp = tmp_path_factory.mktemp("insertgc")
-    sub = targets[targets["gene"].isin(["EGFR", "MET", "RET", "CD74", "EWSR1", "KIT"])]
-    sub = sub.reset_index(drop=True)
-    gc_sub = coverage.target_gc(REFERENCE, sub)
-    rng = np.random.default_rng(12)
-    eff = np.exp(rng.normal(0, 0.4, len(sub)))
-    bed = tmp / "targets.bed"
-    sub.to_csv(bed, sep="\t", header=False, index=False)
-    p = simulate_counts(sub, gc_sub, {}, (-1.0, -5.0), rng, eff, depth=500)
-    r = simulate_counts(sub, gc_sub, {"MET": 8.0}, (1.5, -15.0), rng, eff, depth=500)
-    pb = write_bam(tmp / "p.bam", _fragments_for(sub, p, rng), sample="PAR")
-    rb = write_bam(tmp / "r.bam", _fragments_for(sub, r, rng), sample="RES")
-    return bed, pb, rb
+    return _bam_pair(tmp, targets, 12, [(-1.0, -5.0), (1.5, -15.0)], 500)
 
 
 def test_cli_amplicon_gc_chooses_insert_or_product(insert_gc_bams, tmp_path, caplog):
