@@ -1016,19 +1016,22 @@ def run(
     tested = samples[1:] if mode == "parental" else samples
     if mode == "flat":
         log.warning("flat reference: per-target efficiency is not cancelled; CIs are wide")
-    gc = next(iter(gcs.values()), None)
-    if len(gcs) > 1:  # amplicon_gc auto: the measure that explains the coverage better
+    # each GC measure with the reference built with it (a pool's depends on it); none: no GC
+    candidates: dict[str, tuple[np.ndarray | None, Reference]] = {
+        k: (v, reference_for(v)) for k, v in gcs.items()
+    } or {"none": (None, reference_for(None))}
+    chosen = next(iter(candidates))
+    if len(candidates) > 1:  # amplicon_gc auto: the measure that explains the coverage better
         misfit = {
-            k: gc_misfit(targets, tested, reference_for(v), v, params) for k, v in gcs.items()
+            k: gc_misfit(targets, tested, candidates[k][1], g, params) for k, g in gcs.items()
         }
         chosen = min(misfit, key=misfit.__getitem__)  # a tie keeps the first, the product
-        gc = gcs[chosen]
         log.info(
             "amplicon GC over the %s (target scatter left after GC correction: %s)",
             chosen,
             ", ".join(f"{k} {v:.1f}" for k, v in misfit.items()),
         )
-    ref_cov = reference_for(gc)
+    gc, ref_cov = candidates[chosen]
     purity_of = parse_purity(list(purity), [s.name for s in samples])
     cn, per_target = analyse(
         targets, tested, ref_cov, gc, params, list(baseline_genes) or None, purity_of
