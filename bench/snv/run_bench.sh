@@ -9,6 +9,7 @@ PY=$ROOT/.venv/bin/python
 RC="$PY $ROOT/bench/snv/rc_snv.py"  # `resistcall snv` alone, see rc_snv.py
 REAL=${REAL:-$ROOT/../shared/realdata/DNAfusion}
 mkdir -p "$OUT/ref"
+OUT=$(cd "$OUT" && pwd)  # absolute: the steps below run inside it and pass it on
 cd "$OUT"
 [ -e ref/panel.fa ] || ln -sf "$ROOT/resources/reference/panel_GRCh38.fa" ref/panel.fa
 [ -e ref/panel.fa.fai ] || samtools faidx ref/panel.fa
