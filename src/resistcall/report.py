@@ -53,6 +53,7 @@ from resistcall.report_model import (
     build_report,
     depth_words,
     exon_words,
+    fmt_num,
     json_safe,
     signal_words,
     still_expected,
@@ -85,14 +86,6 @@ def _fmt_pct(v: Any) -> str:
     return f"{100 * float(v):.1f}%"
 
 
-def _fmt_num(v: Any, digits: int = 0) -> str:
-    v = json_safe(v)
-    if v is None:
-        return "–"
-    text = f"{float(v):,.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
-
-
 def _caveat_text(v: Any) -> str:
     """The annotator's caveat sentence in a clinician's words (the JSON keeps it verbatim)."""
     text = (
@@ -114,7 +107,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = _fmt_pct
-    env.filters["num"] = _fmt_num
+    env.filters["num"] = fmt_num
     env.filters["exons"] = exon_words
     # numbers and fixed words only (each count goes through float()): kept as text, so "the
     # call's base" reads the same in the HTML source as on the page

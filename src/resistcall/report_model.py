@@ -231,9 +231,14 @@ def _not_assessed_positions(items: list[dict], signal: bool = False) -> list[dic
     return list(out.values())
 
 
-def _count(v: Any) -> str:
+def fmt_num(v: Any, digits: int = 0) -> str:
+    """A number as the page shows it (thousands separated, ``digits`` decimals, no "-0"), "–"
+    when missing: the report's ``num`` filter and the depths the model words."""
     v = json_safe(v)
-    return "–" if v is None else f"{float(v):,.0f}"
+    if v is None:
+        return "–"
+    text = f"{float(v):,.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
 def depth_words(depth: Any, reads: dict | None = None) -> str:
@@ -241,10 +246,10 @@ def depth_words(depth: Any, reads: dict | None = None) -> str:
     at the base it changes (``reads``, :func:`resistcall.contracts.call_reads`), then the
     codon's minimum depth (hotspots.tsv ``depth``, what "not covered" and the limit rest on):
     "2 of 17 reads at the call's base; codon min depth 13×", or "codon min depth 13×"."""
-    codon = f"codon min depth {_count(depth)}×"
+    codon = f"codon min depth {fmt_num(depth)}×"
     if reads is None or not reads.get("depth"):
         return codon
-    call = f"{_count(reads['alt_count'])} of {_count(reads['depth'])} reads"
+    call = f"{fmt_num(reads['alt_count'])} of {fmt_num(reads['depth'])} reads"
     return f"{call} at the call's base; {codon}"
 
 
@@ -1083,7 +1088,8 @@ def not_assessable_items(card: dict) -> list[str]:
         for p in k.get("signal_positions") or []:
             signals.setdefault(p["label"], p["words"])
     labels = {
-        u["label"]: u["label"] + (f" ({_count(u['depth'])}×)" if u.get("depth") is not None else "")
+        u["label"]: u["label"]
+        + (f" ({fmt_num(u['depth'])}×)" if u.get("depth") is not None else "")
         for u in hot
         if u["label"] not in signals
     }
